@@ -1,0 +1,2 @@
+//! kernel adapters
+pub mod nft;
