@@ -39,6 +39,7 @@ usage: cargo bench --bench attach_detach -- [options]
   --peers-dir DIR        the peers' scripts (default /work/shared/peers)
   --strace               also run one of each podnet op per level under `strace -f -tt -T`
                          (untimed; files in <target>/bench/strace-*.txt)
+  --podnet PATH          benchmark this podnet binary instead of the one cargo built (A/B runs)
 Must run as root.";
 
 #[derive(Debug, Clone)]
@@ -53,6 +54,7 @@ struct Opts {
     peer_trials: usize,
     peers_dir: PathBuf,
     strace: bool,
+    podnet: Option<PathBuf>,
 }
 
 fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
@@ -83,6 +85,7 @@ impl Opts {
             peer_trials: 10,
             peers_dir: PathBuf::from("/work/shared/peers"),
             strace: false,
+            podnet: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -107,6 +110,7 @@ impl Opts {
                 "--peer-trials" => o.peer_trials = list("--peer-trials", &val())[0],
                 "--peers-dir" => o.peers_dir = PathBuf::from(val()),
                 "--strace" => o.strace = true,
+                "--podnet" => o.podnet = Some(PathBuf::from(val())),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0)
@@ -213,7 +217,7 @@ fn outer(opts: &Opts, args: &[String]) {
     let records = dir.join(format!("podnet-{}.jsonl", std::process::id()));
     let state = dir.join(format!("state-{}", std::process::id()));
     let _ = fs::remove_file(&records);
-    let machine = machine_record();
+    let machine = machine_record(opts);
     eprintln!("machine: {machine}");
 
     // podnet, its floors: inside a fresh sandbox (this binary again, as PID 1 of a new PID ns).
@@ -277,7 +281,7 @@ fn first_line(path: &str, key: &str) -> String {
         .to_string()
 }
 
-fn machine_record() -> Value {
+fn machine_record(opts: &Opts) -> Value {
     let git = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .output()
@@ -291,6 +295,8 @@ fn machine_record() -> Value {
         "cpu": first_line("/proc/cpuinfo", "model name"),
         "mem_total": first_line("/proc/meminfo", "MemTotal"),
         "podnet_commit": git,
+        "podnet_bin": opts.podnet.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| env!("CARGO_BIN_EXE_podnet").to_string()),
+        "opts": format!("{opts:?}"),
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "loadavg": loadavg(),
     })
@@ -400,7 +406,7 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
     line(
         &mut t,
         format!(
-            "{:<26} {:>5} {:>9} {:>9} {:>18} {:>9} {:>9}",
+            "{:<30} {:>5} {:>9} {:>9} {:>20} {:>10} {:>9}",
             "op (wall ms)", "n", "median", "p90", "x kernel floor", "x netavark", "x CNI"
         ),
     );
@@ -416,7 +422,7 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
         line(
             t,
             format!(
-                "{:<26} {:>5} {:>9.2} {:>9.2} {:>18} {:>9} {:>9}",
+                "{:<30} {:>5} {:>9.2} {:>9.2} {:>20} {:>10} {:>9}",
                 label,
                 level_of(r).map(|n| n.to_string()).unwrap_or_default(),
                 num(r, "median_ms").unwrap_or(f64::NAN),
@@ -720,7 +726,8 @@ impl Sandbox {
         let st = |file: &str, argv: &[&str]| {
             let out = dir.join(format!("strace-{file}-n{n}.txt"));
             let o = out.to_string_lossy().into_owned();
-            let mut full = vec!["strace", "-f", "-tt", "-T", "-o", &o];
+            // -b execve: follow podnet's threads but not the container process it starts.
+            let mut full = vec!["strace", "-f", "-b", "execve", "-tt", "-T", "-o", &o];
             full.extend_from_slice(argv);
             timed(&full);
         };
@@ -820,7 +827,11 @@ fn inner(opts: &Opts) {
         d
     });
     let mut sb = Sandbox {
-        podnet: env!("CARGO_BIN_EXE_podnet"),
+        podnet: match &opts.podnet {
+            // Leaked once: the path lives as long as the run.
+            Some(p) => Box::leak(p.to_string_lossy().into_owned().into_boxed_str()),
+            None => env!("CARGO_BIN_EXE_podnet"),
+        },
         host: Rtnl::open().expect("rtnetlink"),
         seq: 0,
         recs: Vec::new(),
