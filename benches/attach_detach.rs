@@ -182,6 +182,12 @@ const RECORDS: &str = "PODNET_BENCH_RECORDS";
 const STATE: &str = "PODNET_BENCH_STATE";
 
 fn main() {
+    // `cargo bench` sets LD_LIBRARY_PATH to the toolchain's and target's lib dirs; every
+    // dynamically linked child would then probe a dozen missing paths per library before
+    // finding libc (measured: ~1 ms per podnet start). Nobody runs podnet like that: drop it
+    // (here, before any thread exists) so that podnet, the floors and the peers start as they
+    // would from a shell.
+    std::env::remove_var("LD_LIBRARY_PATH");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = Opts::parse(&args);
     if std::env::var(INNER).as_deref() == Ok("1") {
@@ -629,7 +635,7 @@ impl Sandbox {
             "infinity",
         ]);
         // The host veth of the newest endpoint: read it back from podnet's record.
-        let veth = host_veth_of(&name);
+        let veth = host_veth_of(self.podnet, &name);
         self.settle();
         let t0 = Instant::now();
         let rm = timed(&[self.podnet, "rm", "-f", &name]);
@@ -748,31 +754,45 @@ impl Sandbox {
     }
 }
 
-fn host_veth_of(name: &str) -> String {
-    let root = std::env::var("PODNET_ROOT").expect("PODNET_ROOT");
-    let store = podnet::store::Store::open(Path::new(&root)).expect("open store");
-    store
-        .endpoint(name)
-        .expect("read endpoint")
-        .and_then(|e| e.host_veth)
-        .expect("endpoint has a host veth")
+/// `podnet ARGS --format json`, parsed (untimed). Through the CLI rather than the library so
+/// that this process never opens podnet's store itself.
+fn podnet_json(podnet: &str, args: &[&str]) -> Value {
+    let out = Command::new(podnet)
+        .args(args)
+        .args(["--format", "json"])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn podnet {args:?}: {e}"));
+    assert!(out.status.success(), "podnet {args:?} failed");
+    serde_json::from_slice(&out.stdout).expect("podnet prints JSON")
 }
 
-fn network_facts(host: &mut Rtnl) -> Net {
-    let root = std::env::var("PODNET_ROOT").expect("PODNET_ROOT");
-    let store = podnet::store::Store::open(Path::new(&root)).expect("open store");
-    let net = store
-        .network("podnet0")
-        .expect("read network")
-        .expect("podnet0 exists after the first attach");
-    let bridge = link::get(host, &net.bridge)
+fn host_veth_of(podnet: &str, name: &str) -> String {
+    podnet_json(podnet, &["inspect", name])["host_veth"]
+        .as_str()
+        .expect("container has a host veth")
+        .to_string()
+}
+
+fn network_facts(podnet: &str, host: &mut Rtnl) -> Net {
+    let d = podnet_json(podnet, &["network", "inspect", "podnet0"]);
+    let subnet: ipnet::Ipv4Net = d["subnet"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("network subnet");
+    let gateway: Ipv4Addr = d["gateway"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("network gateway");
+    let bridge = d["bridge"].as_str().expect("network bridge");
+    let bridge = link::get(host, bridge)
         .expect("get bridge")
         .expect("bridge exists");
     Net {
         bridge_index: bridge.index,
-        prefix: net.subnet.prefix_len(),
-        gateway: net.gateway,
-        broadcast: u32::from(net.subnet.broadcast()),
+        prefix: subnet.prefix_len(),
+        gateway,
+        broadcast: u32::from(subnet.broadcast()),
     }
 }
 
@@ -852,7 +872,7 @@ fn inner(opts: &Opts) {
     timed(&[sb.podnet, "detach", "first"]);
     netns::remove(&ns).expect("remove netns");
     sb.record("podnet", "attach_first_use", 0, &[first], json!({}));
-    let net = network_facts(&mut sb.host);
+    let net = network_facts(sb.podnet, &mut sb.host);
 
     let mut attached = 0usize;
     for &n in &opts.levels {
