@@ -104,7 +104,11 @@ impl Opts {
                 "--out" => o.out = Some(PathBuf::from(val())),
                 "--peers" => {
                     let v = val();
-                    o.peers = if v == "none" { vec![] } else { list("--peers", &v) };
+                    o.peers = if v == "none" {
+                        vec![]
+                    } else {
+                        list("--peers", &v)
+                    };
                 }
                 "--peer-levels" => o.peer_levels = list("--peer-levels", &val()),
                 "--peer-trials" => o.peer_trials = list("--peer-trials", &val())[0],
@@ -316,7 +320,10 @@ fn run_peer(opts: &Opts, peer: &str, dir: &Path) -> Vec<Value> {
     };
     let script = opts.peers_dir.join(format!("{peer}_bench.sh"));
     if !installed || !script.exists() {
-        eprintln!("peer {peer}: not installed or no {} — skipped", script.display());
+        eprintln!(
+            "peer {peer}: not installed or no {} — skipped",
+            script.display()
+        );
         return vec![json!({"tool": peer, "op": "skipped", "reason": "not installed"})];
     }
     let out = dir.join(format!("peer-{peer}.jsonl"));
@@ -327,9 +334,19 @@ fn run_peer(opts: &Opts, peer: &str, dir: &Path) -> Vec<Value> {
         .map(|l| l.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    eprintln!("peer {peer}: {} --levels {levels} --trials {}", script.display(), opts.peer_trials);
+    eprintln!(
+        "peer {peer}: {} --levels {levels} --trials {}",
+        script.display(),
+        opts.peer_trials
+    );
     let status = Command::new(&script)
-        .args(["--levels", &levels, "--trials", &opts.peer_trials.to_string(), "--out"])
+        .args([
+            "--levels",
+            &levels,
+            "--trials",
+            &opts.peer_trials.to_string(),
+            "--out",
+        ])
         .arg(&out)
         .stdout(Stdio::null())
         .status()
@@ -351,7 +368,9 @@ fn num(v: &Value, k: &str) -> Option<f64> {
 }
 
 fn level_of(v: &Value) -> Option<usize> {
-    v.get("n_existing").and_then(Value::as_u64).map(|n| n as usize)
+    v.get("n_existing")
+        .and_then(Value::as_u64)
+        .map(|n| n as usize)
 }
 
 /// Median of a record with `tool`, `op` at level `n`.
@@ -412,8 +431,15 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
     line(
         &mut t,
         format!(
-            "{:<30} {:>5} {:>9} {:>9} {:>20} {:>10} {:>9}",
-            "op (wall ms)", "n", "median", "p90", "x kernel floor", "x netavark", "x CNI"
+            "{:<30} {:>5} {:>9} {:>9} {:>20} {:>10} {:>10} {:>9}",
+            "op (wall ms)",
+            "n",
+            "median",
+            "p90",
+            "x kernel floor",
+            "x /bin/true",
+            "x netavark",
+            "x CNI"
         ),
     );
     let fmt_x = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
@@ -428,12 +454,13 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
         line(
             t,
             format!(
-                "{:<30} {:>5} {:>9.2} {:>9.2} {:>20} {:>10} {:>9}",
+                "{:<30} {:>5} {:>9.2} {:>9.2} {:>20} {:>10} {:>10} {:>9}",
                 label,
                 level_of(r).map(|n| n.to_string()).unwrap_or_default(),
                 num(r, "median_ms").unwrap_or(f64::NAN),
                 num(r, "p90_ms").unwrap_or(f64::NAN),
                 fx,
+                fmt_x(num(r, "x_proc_spawn")),
                 fmt_x(num(r, "x_netavark")),
                 fmt_x(num(r, "x_cni")),
             ),
@@ -528,7 +555,9 @@ fn timed(argv: &[&str]) -> f64 {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let t0 = Instant::now();
-    let out = cmd.output().unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     if !out.status.success() {
         panic!(
@@ -641,8 +670,14 @@ impl Sandbox {
         let rm = timed(&[self.podnet, "rm", "-f", &name]);
         // Wait for the kernel to finish destroying the namespace's veth (deterministic settle).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while link::get(&mut self.host, &veth).expect("get link").is_some() {
-            assert!(Instant::now() < deadline, "veth {veth} still there 10 s after rm");
+        while link::get(&mut self.host, &veth)
+            .expect("get link")
+            .is_some()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "veth {veth} still there 10 s after rm"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
         let gone = ms_since(t0);
@@ -658,8 +693,15 @@ impl Sandbox {
         let f = File::open(&ns).expect("open netns");
         let name = format!("bfk{}", self.next());
         let t0 = Instant::now();
-        link::create_veth(&mut self.host, &name, net.bridge_index, 1500, "eth0", f.as_fd())
-            .expect("create veth");
+        link::create_veth(
+            &mut self.host,
+            &name,
+            net.bridge_index,
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
         let add = ms_since(t0);
         self.settle();
         let t0 = Instant::now();
@@ -681,8 +723,15 @@ impl Sandbox {
         let name = format!("bfk{i}");
         let ip = Ipv4Addr::from(net.broadcast - 1 - (i as u32 % 250));
         let t0 = Instant::now();
-        link::create_veth(&mut self.host, &name, net.bridge_index, 1500, "eth0", f.as_fd())
-            .expect("create veth");
+        link::create_veth(
+            &mut self.host,
+            &name,
+            net.bridge_index,
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
         let mut inside = netns::rtnl_in(&f).expect("socket in netns");
         link::set_up_by_name(&mut inside, "lo").expect("lo up");
         let eth0 = link::get(&mut inside, "eth0")
@@ -709,8 +758,15 @@ impl Sandbox {
         let add = ms_since(t0);
         let f = File::open(&p).expect("open netns");
         let name = format!("bfk{}", self.next());
-        link::create_veth(&mut self.host, &name, net.bridge_index, 1500, "eth0", f.as_fd())
-            .expect("create veth");
+        link::create_veth(
+            &mut self.host,
+            &name,
+            net.bridge_index,
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
         drop(f);
         self.settle();
         let t0 = Instant::now();
@@ -718,7 +774,10 @@ impl Sandbox {
         let del = ms_since(t0);
         let deadline = Instant::now() + Duration::from_secs(10);
         while link::get(&mut self.host, &name).expect("get").is_some() {
-            assert!(Instant::now() < deadline, "veth {name} still there 10 s after");
+            assert!(
+                Instant::now() < deadline,
+                "veth {name} still there 10 s after"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
         self.settle();
@@ -740,13 +799,25 @@ impl Sandbox {
         let ns = self.new_netns("s");
         let ns_s = ns.to_string_lossy().into_owned();
         let name = format!("s{}", self.next());
-        st("attach", &[self.podnet, "attach", "--netns", &ns_s, "--name", &name]);
+        st(
+            "attach",
+            &[self.podnet, "attach", "--netns", &ns_s, "--name", &name],
+        );
         st("detach", &[self.podnet, "detach", &name]);
         netns::remove(&ns).expect("remove netns");
         let name = format!("s{}", self.next());
         st(
             "run",
-            &[self.podnet, "run", "-d", "--name", &name, "--", "sleep", "infinity"],
+            &[
+                self.podnet,
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--",
+                "sleep",
+                "infinity",
+            ],
         );
         st("rm", &[self.podnet, "rm", "-f", &name]);
         reap();
@@ -806,7 +877,11 @@ fn sandbox_setup() {
         host,
         "still in the machine's network namespace: refusing"
     );
-    assert_eq!(std::process::id(), 1, "expected to be PID 1 of a new PID namespace");
+    assert_eq!(
+        std::process::id(),
+        1,
+        "expected to be PID 1 of a new PID namespace"
+    );
     use nix::mount::{mount, MsFlags};
     mount(
         Some("podnet-bench-run"),
@@ -828,7 +903,11 @@ fn sandbox_setup() {
     let mut host = Rtnl::open().expect("rtnetlink");
     let links = link::list(&mut host).expect("list links");
     let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(names, ["lo"], "unexpected interfaces in a fresh sandbox: refusing");
+    assert_eq!(
+        names,
+        ["lo"],
+        "unexpected interfaces in a fresh sandbox: refusing"
+    );
     link::set_up_by_name(&mut host, "lo").expect("lo up");
 }
 
