@@ -40,6 +40,7 @@ usage: cargo bench --bench attach_detach -- [options]
   --strace               also run one of each podnet op per level under `strace -f -tt -T`
                          (untimed; files in <target>/bench/strace-*.txt)
   --podnet PATH          benchmark this podnet binary instead of the one cargo built (A/B runs)
+  --report FILE          only print the table of an earlier run's --out file
 Must run as root.";
 
 #[derive(Debug, Clone)]
@@ -55,6 +56,7 @@ struct Opts {
     peers_dir: PathBuf,
     strace: bool,
     podnet: Option<PathBuf>,
+    report: Option<PathBuf>,
 }
 
 fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
@@ -86,6 +88,7 @@ impl Opts {
             peers_dir: PathBuf::from("/work/shared/peers"),
             strace: false,
             podnet: None,
+            report: None,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -115,6 +118,7 @@ impl Opts {
                 "--peers-dir" => o.peers_dir = PathBuf::from(val()),
                 "--strace" => o.strace = true,
                 "--podnet" => o.podnet = Some(PathBuf::from(val())),
+                "--report" => o.report = Some(PathBuf::from(val())),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0)
@@ -194,6 +198,23 @@ fn main() {
     std::env::remove_var("LD_LIBRARY_PATH");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = Opts::parse(&args);
+    if let Some(file) = &opts.report {
+        let mut recs: Vec<Value> = fs::read_to_string(file)
+            .unwrap_or_else(|e| die(&format!("--report {}: {e}", file.display())))
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let mut levels: Vec<usize> = recs
+            .iter()
+            .filter(|r| r["tool"] == "podnet")
+            .filter_map(level_of)
+            .collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let opts = Opts { levels, ..opts };
+        println!("{}", report(&opts, &mut recs));
+        return;
+    }
     if std::env::var(INNER).as_deref() == Ok("1") {
         inner(&opts);
     } else {
@@ -414,9 +435,10 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
                 r["x_proc_spawn"] = json!(r2(m / p));
             }
             if let Some(pop) = peer_op {
-                for peer in ["netavark", "cni"] {
+                // The peers' records name the CNI plugins "cni-plugins".
+                for (peer, key) in [("netavark", "netavark"), ("cni-plugins", "cni")] {
                     if let Some(pm) = find(&snapshot, peer, pop, n) {
-                        r[format!("x_{peer}")] = json!(r2(m / pm));
+                        r[format!("x_{key}")] = json!(r2(m / pm));
                     }
                 }
             }
@@ -481,8 +503,8 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
         ("floor", "kernel_netns_del", "floor: netns del"),
         ("netavark", "setup", "netavark setup (1 port)"),
         ("netavark", "teardown", "netavark teardown"),
-        ("cni", "setup", "CNI ADD br+pm+fw (1 port)"),
-        ("cni", "teardown", "CNI DEL"),
+        ("cni-plugins", "setup", "CNI ADD br+pm+fw (1 port)"),
+        ("cni-plugins", "teardown", "CNI DEL"),
     ];
     for (tool, op, label) in groups {
         let mut rows: Vec<&Value> = recs
