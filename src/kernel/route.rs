@@ -79,11 +79,16 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Route>> {
         if r.header.table != RouteHeader::RT_TABLE_MAIN {
             continue;
         }
-        let mut route = Route { dst: Ipv4Net::default(), gateway: None, oif: None };
+        let mut route = Route {
+            dst: Ipv4Net::default(),
+            gateway: None,
+            oif: None,
+        };
         for a in &r.attributes {
             match a {
                 RouteAttribute::Destination(RouteAddress::Inet(d)) => {
-                    route.dst = Ipv4Net::new(*d, r.header.destination_prefix_length).unwrap_or_default()
+                    route.dst =
+                        Ipv4Net::new(*d, r.header.destination_prefix_length).unwrap_or_default()
                 }
                 RouteAttribute::Gateway(RouteAddress::Inet(g)) => route.gateway = Some(*g),
                 RouteAttribute::Oif(i) => route.oif = Some(*i),

@@ -9,14 +9,28 @@ use std::process::Command;
 
 /// Outer half: enter fresh namespaces and run the tour as PID 1 there.
 pub fn respawn_inside(marker: &str) -> Result<i32> {
-    unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID).map_err(|e| {
-        Error::failed(format!("create the demo sandbox (new network, mount and PID namespaces): {} — run as root", e.desc()))
-    })?;
+    unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID)
+        .map_err(|e| {
+            Error::failed(format!(
+                "create the demo sandbox (new network, mount and PID namespaces): {} — run as root",
+                e.desc()
+            ))
+        })?;
     // Mounts made in the sandbox must not propagate back to the machine.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| Error::failed(format!("make mounts private: {}", e.desc())))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| Error::failed(format!("make mounts private: {}", e.desc())))?;
     let exe = std::env::current_exe()?;
-    let status = Command::new(exe).arg("demo").env(marker, "1").env_remove("PODNET_FAULT").status()?;
+    let status = Command::new(exe)
+        .arg("demo")
+        .env(marker, "1")
+        .env_remove("PODNET_FAULT")
+        .status()?;
     Ok(status.code().unwrap_or(1))
 }
 

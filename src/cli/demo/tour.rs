@@ -13,7 +13,13 @@ fn step(n: u32, title: &str, text: &str) {
 }
 
 fn start(ctx: &mut Ctx, name: &str, network: &str) -> Result<Endpoint> {
-    let spec = RunSpec { name: Some(name.into()), network: network.into(), ip: None, detach: true, argv: vec!["sleep".into(), "3600".into()] };
+    let spec = RunSpec {
+        name: Some(name.into()),
+        network: network.into(),
+        ip: None,
+        detach: true,
+        argv: vec!["sleep".into(), "3600".into()],
+    };
     Ok(container::run(ctx, spec)?.endpoint)
 }
 
@@ -35,11 +41,18 @@ pub fn run() -> Result<()> {
     println!("Everything happens in a sandbox (fresh network, mount and PID namespaces) that vanishes at the end.");
     let mut ctx = Ctx::open(Path::new("/run/podnet-demo"), Path::new("/run/podnet"))?;
 
-    step(1, "The host before", "The sandbox's host namespace has only loopback: no bridge, no routes.");
+    step(
+        1,
+        "The host before",
+        "The sandbox's host namespace has only loopback: no bridge, no routes.",
+    );
     print!("{}", describe(None, "   ")?);
 
     let a = start(&mut ctx, "a", "bridge")?;
-    let net = ctx.store.network(DEFAULT_NETWORK)?.ok_or_else(|| Error::failed("default network missing"))?;
+    let net = ctx
+        .store
+        .network(DEFAULT_NETWORK)?
+        .ok_or_else(|| Error::failed("default network missing"))?;
     step(
         2,
         "First container: a network namespace, a veth pair, a bridge",
@@ -60,35 +73,68 @@ pub fn run() -> Result<()> {
     print!("{}", describe(None, "     ")?);
     println!("   inside 'a' ({}):", a.netns.as_deref().unwrap_or("-"));
     print!("{}", describe(ns(&a), "     ")?);
-    println!("   'a' got {} from IPAM; its default route points at the gateway, the bridge's address.", a.ip.map(|i| i.to_string()).unwrap_or_default());
+    println!(
+        "   'a' got {} from IPAM; its default route points at the gateway, the bridge's address.",
+        a.ip.map(|i| i.to_string()).unwrap_or_default()
+    );
 
     let b = start(&mut ctx, "b", "bridge")?;
     let (ip_a, ip_b) = (a.ip.expect("bridge ip"), b.ip.expect("bridge ip"));
-    step(3, "Second container, same bridge", &format!("'b' got {ip_b} and its own veth '{}' on the same bridge.", b.host_veth.as_deref().unwrap_or("-")));
+    step(
+        3,
+        "Second container, same bridge",
+        &format!(
+            "'b' got {ip_b} and its own veth '{}' on the same bridge.",
+            b.host_veth.as_deref().unwrap_or("-")
+        ),
+    );
     let (heard, reply) = exchange(ns(&a), ns(&b), ip_a, 8080)?;
     println!("   b -> a:8080  a heard \"{heard}\", b got \"{reply}\"");
-    check(heard.contains(&ip_b.to_string()) && reply == "hello back", "TCP from b reaches a, with b's own address as source")?;
+    check(
+        heard.contains(&ip_b.to_string()) && reply == "hello back",
+        "TCP from b reaches a, with b's own address as source",
+    )?;
     let (heard, reply) = exchange(ns(&b), ns(&a), ip_b, 8080)?;
     println!("   a -> b:8080  b heard \"{heard}\", a got \"{reply}\"");
     check(reply == "hello back", "TCP from a reaches b")?;
     let (heard, _) = exchange(None, ns(&a), net.gateway, 9000)?;
-    println!("   a -> gateway {}:9000 (a server in the host namespace)  host heard \"{heard}\"", net.gateway);
-    check(heard.contains(&ip_a.to_string()), "a reaches the host through the bridge's gateway address")?;
+    println!(
+        "   a -> gateway {}:9000 (a server in the host namespace)  host heard \"{heard}\"",
+        net.gateway
+    );
+    check(
+        heard.contains(&ip_a.to_string()),
+        "a reaches the host through the bridge's gateway address",
+    )?;
 
-    step(4, "--network none", "A namespace with loopback only: no way in or out.");
+    step(
+        4,
+        "--network none",
+        "A namespace with loopback only: no way in or out.",
+    );
     let none = start(&mut ctx, "isolated", "none")?;
     print!("{}", describe(ns(&none), "   ")?);
 
-    step(5, "--network container:a", "'sidecar' joins a's namespace: same interfaces, same address; they talk over 127.0.0.1.");
+    step(
+        5,
+        "--network container:a",
+        "'sidecar' joins a's namespace: same interfaces, same address; they talk over 127.0.0.1.",
+    );
     let side = start(&mut ctx, "sidecar", "container:a")?;
     print!("{}", describe(ns(&side), "   ")?);
     let (heard, reply) = exchange(ns(&a), ns(&side), Ipv4Addr::LOCALHOST, 7070)?;
     println!("   sidecar -> 127.0.0.1:7070 served by a: heard \"{heard}\", got \"{reply}\"");
-    check(reply == "hello back", "a container sharing a's namespace reaches a over loopback")?;
+    check(
+        reply == "hello back",
+        "a container sharing a's namespace reaches a over loopback",
+    )?;
 
     step(6, "--network host", "No namespace of its own: the process sees the host's interfaces, bridge and veths included.");
     let host = start(&mut ctx, "hostnet", "host")?;
-    println!("   hostnet runs in the host namespace (pid {}); it sees exactly the host's view above.", host.pid.map(|p| p.0).unwrap_or_default());
+    println!(
+        "   hostnet runs in the host namespace (pid {}); it sees exactly the host's view above.",
+        host.pid.map(|p| p.0).unwrap_or_default()
+    );
 
     step(7, "Cleaning up", "`podnet rm -f` kills each process and unmounts its namespace; the kernel then destroys the veth inside it.");
     for n in ["sidecar", "hostnet", "isolated", "b", "a"] {
