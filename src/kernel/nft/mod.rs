@@ -24,5 +24,5 @@ pub use model::{
     BaseChain, Chain, ElemData, Element, Rule, Ruleset, Set, SetData, Table, TableDef,
 };
 pub use socket::{MsgError, NftError, NftSocket};
-pub use stmt::{ct_state, ct_status, render, render_debug, Reject, Sel, Stmt};
+pub use stmt::{ct_state, ct_status, render, render_debug, Reject, Sel, Stmt, RTN_LOCAL};
 pub use types::{ChainType, DataType, Family, Hook, Policy, Value, Verdict, TCP, UDP};
