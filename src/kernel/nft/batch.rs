@@ -17,7 +17,7 @@ use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProto
 use super::expr::{nla_nest, nla_u32};
 use super::model::{Chain, ElemData, Element, Rule, Set, SetData, Table};
 use super::stmt::render;
-use super::types::{concat, concat_len, concat_type, Verdict, DATA_VERDICT};
+use super::types::{concat, concat_len, concat_type, DataType, Verdict, DATA_VERDICT};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 /// The netlink attribute length field is 16 bits; keep element lists well below.
@@ -193,6 +193,7 @@ impl Batch {
         if let Some(to) = s.timeout {
             attrs.push(SetAttribute::Timeout(to.as_millis() as u64));
         }
+        attrs.push(SetAttribute::UserData(set_userdata(s)));
         self.next_set_id += 1;
         attrs.push(SetAttribute::Id(self.next_set_id));
         let what = format!("add set {}", s.name);
@@ -346,6 +347,25 @@ fn emit(msg: NetfilterMessage, flags: u16, seq: u32, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + nl.buffer_len(), 0);
     nl.serialize(&mut out[start..]);
+}
+
+/// libnftnl set userdata: the byte order nft should print keys and values
+/// in (TLVs `NFTNL_UDATA_SET_KEYBYTEORDER` = 0 and `..._DATABYTEORDER` = 1;
+/// values 1 host, 2 big endian). Without it `nft list` shows interface names
+/// as empty strings. Concatenations carry no byte order.
+fn set_userdata(s: &Set) -> Vec<u8> {
+    let order = |fields: &[DataType]| match fields {
+        [DataType::IfName | DataType::Mark] => 1u32,
+        [_] => 2,
+        _ => 0,
+    };
+    let mut ud = vec![0, 4];
+    ud.extend_from_slice(&order(&s.key).to_ne_bytes());
+    if let Some(SetData::Value(v)) = &s.data {
+        ud.extend_from_slice(&[1, 4]);
+        ud.extend_from_slice(&order(v).to_ne_bytes());
+    }
+    ud
 }
 
 fn verdict_attr(v: &Verdict) -> DataAttribute {
