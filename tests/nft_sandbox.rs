@@ -10,15 +10,21 @@ fn netns_id(path: &str) -> std::path::PathBuf {
     std::fs::read_link(path).expect("reading a netns link")
 }
 
+/// Moves the calling thread (only) into a new network namespace. Call it on
+/// a thread made for the purpose; threads it spawns inherit the namespace.
+pub fn unshare_net() {
+    let before = netns_id("/proc/thread-self/ns/net");
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+        .expect("unshare(CLONE_NEWNET) failed: the nft kernel tests need root");
+    let after = netns_id("/proc/thread-self/ns/net");
+    assert_ne!(before, after, "refusing to touch the machine's own netns");
+    assert_ne!(after, netns_id("/proc/self/ns/net"));
+}
+
 /// Runs `f` in a new network namespace (on its own thread) and returns its result.
 pub fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     std::thread::spawn(move || {
-        let before = netns_id("/proc/thread-self/ns/net");
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-            .expect("unshare(CLONE_NEWNET) failed: the nft kernel tests need root");
-        let after = netns_id("/proc/thread-self/ns/net");
-        assert_ne!(before, after, "refusing to touch the machine's own netns");
-        assert_ne!(after, netns_id("/proc/self/ns/net"));
+        unshare_net();
         f()
     })
     .join()
