@@ -382,3 +382,17 @@ fn element_bytes_match_nft() {
         "element bytes differ from nft's:\n{bytes:02x?}"
     );
 }
+
+#[test]
+fn anonymous_set_lookup() {
+    // meta l4proto { tcp, udp } (nft names the set __set%d; the kernel numbers it)
+    golden(
+        vec![Stmt::InList {
+            key: vec![L4Proto],
+            elements: vec![vec![Value::Proto(TCP)], vec![Value::Proto(UDP)]],
+            invert: false,
+        }],
+        "[ meta load l4proto => reg 1 ]
+         [ lookup reg 1 set __set%d ]",
+    );
+}

@@ -3,21 +3,22 @@
 //! of them or none. Encoding is pure and needs no kernel.
 
 use netlink_packet_core::{
-    DefaultNla, Emitable, NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
+    Emitable, NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
 };
 use netlink_packet_netfilter::nftables::{
-    ChainAttribute, ChainMessage, DataAttribute, Hook, HookNumber, ListAttribute, NfTablesMessage,
-    RuleAttribute, RuleMessage, SetAttribute, SetDescription, SetElementAttribute, SetElementFlags,
-    SetElementList, SetElementMessage, SetFlags, SetMessage, TableAttribute, TableMessage,
-    Verdict as NlVerdict, VerdictAttribute,
+    ChainAttribute, ChainMessage, Hook, HookNumber, ListAttribute, NfTablesMessage, RuleAttribute,
+    RuleMessage, SetAttribute, SetDescription, SetElementAttribute, SetElementList,
+    SetElementMessage, SetFlags, SetMessage, TableAttribute, TableMessage,
 };
 use netlink_packet_netfilter::none::ControlMessage;
 use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
 
+use super::elements::{element_attrs, set_userdata};
+use super::expr::Expr;
 use super::expr::{nla_nest, nla_u32};
-use super::model::{Chain, ElemData, Element, Rule, Set, SetData, Table};
-use super::stmt::render;
-use super::types::{concat, concat_len, concat_type, DataType, Verdict, DATA_VERDICT};
+use super::model::{Chain, Element, Rule, Set, SetData, Table};
+use super::stmt::{render, Stmt, ANON_SET_NAME};
+use super::types::{concat_len, concat_type, DataType, Value, DATA_VERDICT};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 /// The netlink attribute length field is 16 bits; keep element lists well below.
@@ -235,10 +236,26 @@ impl Batch {
     }
 
     pub fn add_rule(&mut self, t: &Table, r: &Rule) {
-        let exprs = render(&r.stmts)
-            .iter()
-            .map(|e| e.to_list_attribute())
-            .collect();
+        // Anonymous sets of the rule are created first, found by their
+        // batch-wide id (the kernel names them itself).
+        let first_id = self.next_set_id + 1;
+        for stmt in &r.stmts {
+            if let Stmt::InList { key, elements, .. } = stmt {
+                let types = key.iter().filter_map(|k| k.data_type()).collect();
+                self.add_anon_set(t, types, elements);
+            }
+        }
+        let mut exprs = render(&r.stmts);
+        for e in &mut exprs {
+            if let Expr::Lookup {
+                set_id: Some(local),
+                ..
+            } = e
+            {
+                *local += first_id;
+            }
+        }
+        let exprs = exprs.iter().map(|e| e.to_list_attribute()).collect();
         let mut attrs = vec![
             RuleAttribute::Table(t.name.clone()),
             RuleAttribute::Chain(r.chain.clone()),
@@ -258,6 +275,35 @@ impl Batch {
             NfTablesMessage::NewRule(RuleMessage { attributes: attrs }),
             what,
         );
+    }
+
+    fn add_anon_set(&mut self, t: &Table, key: Vec<DataType>, elems: &[Vec<Value>]) {
+        self.next_set_id += 1;
+        let id = self.next_set_id;
+        let set = Set::plain(ANON_SET_NAME, key);
+        let attrs = vec![
+            SetAttribute::Table(t.name.clone()),
+            SetAttribute::Name(ANON_SET_NAME.into()),
+            SetAttribute::Flags(SetFlags::Anonymous | SetFlags::Constant),
+            SetAttribute::KeyType(concat_type(&set.key)),
+            SetAttribute::KeyLen(concat_len(&set.key)),
+            SetAttribute::Id(id),
+            SetAttribute::UserData(set_userdata(&set)),
+        ];
+        let body = NfTablesMessage::NewSet(SetMessage { attributes: attrs });
+        self.push(t, NLM_F_CREATE, body, "add anonymous set".into());
+        let list = elems
+            .iter()
+            .flat_map(|k| element_attrs(&set, &Element::new(k.clone()), false))
+            .collect();
+        let attrs = vec![
+            SetElementList::Table(t.name.clone()),
+            SetElementList::Set(ANON_SET_NAME.into()),
+            SetElementList::SetId(id),
+            SetElementList::Elements(list),
+        ];
+        let body = NfTablesMessage::NewSetElement(SetElementMessage { attributes: attrs });
+        self.push(t, NLM_F_CREATE, body, "add anonymous set elements".into());
     }
 
     pub fn add_elements(&mut self, t: &Table, s: &Set, elems: &[Element]) {
@@ -347,84 +393,4 @@ fn emit(msg: NetfilterMessage, flags: u16, seq: u32, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + nl.buffer_len(), 0);
     nl.serialize(&mut out[start..]);
-}
-
-/// libnftnl set userdata: the byte order nft should print keys and values
-/// in (TLVs `NFTNL_UDATA_SET_KEYBYTEORDER` = 0 and `..._DATABYTEORDER` = 1;
-/// values 1 host, 2 big endian). Without it `nft list` shows interface names
-/// as empty strings. Concatenations carry no byte order.
-fn set_userdata(s: &Set) -> Vec<u8> {
-    let order = |fields: &[DataType]| match fields {
-        [DataType::IfName | DataType::Mark] => 1u32,
-        [_] => 2,
-        _ => 0,
-    };
-    let mut ud = vec![0, 4];
-    ud.extend_from_slice(&order(&s.key).to_ne_bytes());
-    if let Some(SetData::Value(v)) = &s.data {
-        ud.extend_from_slice(&[1, 4]);
-        ud.extend_from_slice(&order(v).to_ne_bytes());
-    }
-    ud
-}
-
-fn verdict_attr(v: &Verdict) -> DataAttribute {
-    let mut a = vec![VerdictAttribute::Code(NlVerdict::from(v.code()))];
-    if let Some(c) = v.chain() {
-        a.push(VerdictAttribute::Chain(c.to_string()));
-    }
-    DataAttribute::Verdict(a)
-}
-
-/// Big-endian increment; `None` on overflow (the range runs to the end).
-fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut b = bytes.to_vec();
-    for i in (0..b.len()).rev() {
-        if b[i] == 0xff {
-            b[i] = 0;
-        } else {
-            b[i] += 1;
-            return Some(b);
-        }
-    }
-    None
-}
-
-/// One element as netlink, expanded for the set's representation: a range in
-/// a single-field interval set (rbtree) is a start element plus an
-/// end-flagged element at end + 1; in a concatenated one (pipapo) a KEY_END.
-fn element_attrs(s: &Set, e: &Element, delete: bool) -> Vec<ListAttribute<SetElementAttribute>> {
-    let key = concat(&e.key);
-    let mut first = vec![SetElementAttribute::Key(DataAttribute::Value(key.clone()))];
-    let mut end_elem = None;
-    let end = match &e.key_end {
-        Some(end) => Some(concat(end)),
-        None if s.interval => Some(key),
-        None => None,
-    };
-    if let Some(end) = end {
-        if s.key.len() > 1 {
-            first.push(SetElementAttribute::KeyEnd(vec![DefaultNla::new(1, end)]));
-        } else if let Some(after) = successor(&end) {
-            end_elem = Some(vec![
-                SetElementAttribute::Key(DataAttribute::Value(after)),
-                SetElementAttribute::Flags(SetElementFlags::IntervalEnd),
-            ]);
-        }
-    }
-    if !delete {
-        match &e.data {
-            Some(ElemData::Value(v)) => {
-                first.push(SetElementAttribute::Data(DataAttribute::Value(concat(v))))
-            }
-            Some(ElemData::Verdict(v)) => first.push(SetElementAttribute::Data(verdict_attr(v))),
-            None => {}
-        }
-        if let Some(t) = e.timeout {
-            first.push(SetElementAttribute::Timeout(t.as_millis() as u64));
-        }
-    }
-    let mut out = vec![ListAttribute::Element(first)];
-    out.extend(end_elem.map(ListAttribute::Element));
-    out
 }

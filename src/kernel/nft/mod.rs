@@ -12,7 +12,9 @@
 //! table/chain/set/element/rule attributes; expressions are built here.
 
 pub mod batch;
+pub mod elements;
 pub mod expr;
+mod fmt;
 pub mod model;
 pub mod socket;
 pub mod stmt;

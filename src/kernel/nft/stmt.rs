@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::expr::{CmpOp, DynsetOp, Expr, ImmData, NatKind, PayloadBase};
-use super::types::{Value, Verdict};
+use super::types::{DataType, Value, Verdict};
 
 /// Something a rule can load into a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,6 +34,19 @@ pub enum Sel {
 }
 
 impl Sel {
+    /// The nft datatype of the loaded value, where an element of a set keyed
+    /// by it has one (used for anonymous sets).
+    pub fn data_type(self) -> Option<DataType> {
+        Some(match self {
+            Sel::IpSaddr | Sel::IpDaddr | Sel::CtOrigIpDaddr => DataType::Ipv4Addr,
+            Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => DataType::InetService,
+            Sel::L4Proto => DataType::InetProto,
+            Sel::Mark | Sel::CtMark | Sel::NumgenRandom(_) => DataType::Mark,
+            Sel::IifName | Sel::OifName => DataType::IfName,
+            _ => return None,
+        })
+    }
+
     pub fn byte_len(self) -> u32 {
         match self {
             Sel::IpSaddr | Sel::IpDaddr => 4,
@@ -147,6 +160,13 @@ pub enum Stmt {
         set: String,
         invert: bool,
     },
+    /// `<k1> . <k2> ... [!=] { e1, e2, ... }`: an anonymous constant set
+    /// created in the same batch as the rule.
+    InList {
+        key: Vec<Sel>,
+        elements: Vec<Vec<Value>>,
+        invert: bool,
+    },
     /// `<k1> . <k2> ... vmap @map`.
     Vmap {
         key: Vec<Sel>,
@@ -181,6 +201,9 @@ pub enum Stmt {
     /// Escape hatch for anything not modelled above.
     Raw(Vec<Expr>),
 }
+
+/// The name nft gives anonymous sets; the kernel substitutes a number.
+pub const ANON_SET_NAME: &str = "__set%d";
 
 /// nft's register naming for the 32-bit slot `k`: a slot at the start of a
 /// 128-bit register is called by the 128-bit name (1..=4), others 8 + k.
@@ -245,8 +268,21 @@ fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: 
     });
 }
 
-fn render_one(out: &mut Vec<Expr>, stmt: &Stmt) {
+/// `anon` counts the rule's anonymous sets: their lookups carry the rule-local
+/// index as `set_id`, which the batch offsets to a batch-wide id.
+fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
     match stmt {
+        Stmt::InList { key, invert, .. } => {
+            load_concat(out, key, 0);
+            out.push(Expr::Lookup {
+                set: ANON_SET_NAME.into(),
+                set_id: Some(*anon),
+                sreg: 1,
+                dreg: None,
+                invert: *invert,
+            });
+            *anon += 1;
+        }
         Stmt::Cmp { sel, op, value } => {
             out.push(sel.load(1));
             out.push(Expr::Cmp {
@@ -293,6 +329,7 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt) {
             load_concat(out, key, 0);
             out.push(Expr::Lookup {
                 set: set.clone(),
+                set_id: None,
                 sreg: 1,
                 dreg: None,
                 invert: *invert,
@@ -302,6 +339,7 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt) {
             load_concat(out, key, 0);
             out.push(Expr::Lookup {
                 set: map.clone(),
+                set_id: None,
                 sreg: 1,
                 dreg: Some(0),
                 invert: false,
@@ -316,6 +354,7 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt) {
             load_concat(out, key, 0);
             out.push(Expr::Lookup {
                 set: map.clone(),
+                set_id: None,
                 sreg: 1,
                 dreg: Some(1),
                 invert: false,
@@ -395,8 +434,9 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt) {
 /// Renders statements to kernel expressions. Pure: no I/O, no kernel.
 pub fn render(stmts: &[Stmt]) -> Vec<Expr> {
     let mut out = Vec::with_capacity(stmts.len() * 2);
+    let mut anon = 0;
     for s in stmts {
-        render_one(&mut out, s);
+        render_one(&mut out, s, &mut anon);
     }
     out
 }
