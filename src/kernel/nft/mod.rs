@@ -16,6 +16,7 @@ pub mod elements;
 pub mod expr;
 mod fmt;
 pub mod model;
+pub mod sel;
 pub mod socket;
 pub mod stmt;
 pub mod types;

@@ -241,3 +241,65 @@ impl NftSocket {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nlmsgerr(seq: u32, code: i32, ext: Option<&str>) -> Vec<u8> {
+        let mut body = code.to_ne_bytes().to_vec();
+        body.extend_from_slice(&[0u8; 16]); // echoed request header (NETLINK_CAP_ACK)
+        let mut flags = 0x100u16; // NLM_F_CAPPED
+        if let Some(m) = ext {
+            flags |= NLM_F_ACK_TLVS;
+            let mut v = m.as_bytes().to_vec();
+            v.push(0);
+            body.extend_from_slice(&((v.len() + 4) as u16).to_ne_bytes());
+            body.extend_from_slice(&NLMSGERR_ATTR_MSG.to_ne_bytes());
+            body.extend_from_slice(&v);
+            body.resize(body.len().div_ceil(4) * 4, 0);
+        }
+        let mut m = ((16 + body.len()) as u32).to_ne_bytes().to_vec();
+        m.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn parses_acks_errors_and_ext_ack_text() {
+        let mut buf = nlmsgerr(7, 0, None);
+        buf.extend(nlmsgerr(8, -libc::ENOENT, Some("no such chain")));
+        buf.extend(nlmsgerr(9, -libc::EEXIST, None));
+        let acks = parse_acks(&buf);
+        assert_eq!(
+            acks,
+            vec![
+                Ack {
+                    seq: 7,
+                    errno: 0,
+                    message: None
+                },
+                Ack {
+                    seq: 8,
+                    errno: libc::ENOENT,
+                    message: Some("no such chain".into())
+                },
+                Ack {
+                    seq: 9,
+                    errno: libc::EEXIST,
+                    message: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_input_stops_cleanly() {
+        let buf = nlmsgerr(1, 0, None);
+        assert!(parse_acks(&buf[..10]).is_empty());
+        assert_eq!(parse_acks(&buf).len(), 1);
+    }
+}
