@@ -396,3 +396,39 @@ fn anonymous_set_lookup() {
          [ lookup reg 1 set __set%d ]",
     );
 }
+
+/// BEGIN and END frame the batch with NFNL_SUBSYS_NFTABLES as res_id;
+/// every message in between asks for an ack and has its own sequence.
+#[test]
+fn batch_framing() {
+    let t = Table::new(Family::Inet, "podnet");
+    let mut b = Batch::new();
+    b.add_table(&t);
+    b.delete_table(&t);
+    let bytes = b.encode(100);
+    let mut msgs = vec![];
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let len = u32::from_ne_bytes(rest[0..4].try_into().unwrap()) as usize;
+        let ty = u16::from_ne_bytes([rest[4], rest[5]]);
+        let flags = u16::from_ne_bytes([rest[6], rest[7]]);
+        let seq = u32::from_ne_bytes(rest[8..12].try_into().unwrap());
+        msgs.push((
+            ty,
+            flags,
+            seq,
+            rest[16],
+            u16::from_be_bytes([rest[18], rest[19]]),
+        ));
+        rest = &rest[len..];
+    }
+    assert_eq!(
+        msgs,
+        vec![
+            (0x10, 0x1, 100, 0, 10),    // NFNL_MSG_BATCH_BEGIN
+            (0x0a00, 0x405, 101, 1, 0), // NEWTABLE, REQUEST|ACK|CREATE, inet
+            (0x0a02, 0x5, 102, 1, 0),   // DELTABLE, REQUEST|ACK
+            (0x11, 0x1, 103, 0, 10),    // NFNL_MSG_BATCH_END
+        ]
+    );
+}
