@@ -12,7 +12,7 @@ use super::batch::Batch;
 /// The kernel's answer to one message of a failed transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MsgError {
-    /// Index of the message in the batch.
+    /// Index of the message in the batch (`Batch::len()` for BEGIN/END).
     pub index: usize,
     pub what: String,
     /// Positive errno.
@@ -209,11 +209,22 @@ impl NftSocket {
                 Err(e) => return Err(NftError::Recv(e)),
             };
             for ack in parse_acks(&buf[..n]) {
-                let Some(i) = ack.seq.wrapping_sub(base).checked_sub(1) else {
+                let i = ack.seq.wrapping_sub(base).wrapping_sub(1) as usize;
+                if i >= answered.len() {
+                    // An error on BEGIN/END (e.g. EPERM without CAP_NET_ADMIN)
+                    // means the kernel skipped the whole batch.
+                    if ack.errno != 0 {
+                        errors.push(MsgError {
+                            index: batch.len(),
+                            what: "batch begin/end".into(),
+                            errno: ack.errno,
+                            message: ack.message,
+                        });
+                        pending = 0;
+                    }
                     continue;
-                };
-                let i = i as usize;
-                if i >= answered.len() || answered[i] {
+                }
+                if answered[i] {
                     continue;
                 }
                 answered[i] = true;
