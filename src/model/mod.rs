@@ -2,8 +2,10 @@
 
 mod error;
 mod names;
+pub mod ports;
 mod types;
 
 pub use error::{Error, Result};
 pub use names::{validate_ifname, validate_name};
+pub use ports::{parse_publish, PortMapping, Proto};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

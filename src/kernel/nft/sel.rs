@@ -13,6 +13,8 @@ pub enum Sel {
     ThDport,
     L4Proto,
     NfProto,
+    /// `meta protocol`: the ethertype (`ip` = 0x0800), 2 bytes, network order.
+    Protocol,
     Mark,
     Iif,
     Oif,
@@ -20,6 +22,8 @@ pub enum Sel {
     OifName,
     CtState,
     CtStatus,
+    /// `ct direction`: 0 original, 1 reply; 1 byte.
+    CtDirection,
     CtMark,
     CtOrigIpDaddr,
     CtOrigProtoDst,
@@ -47,7 +51,8 @@ impl Sel {
         match self {
             Sel::IpSaddr | Sel::IpDaddr => 4,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => 2,
-            Sel::L4Proto | Sel::NfProto => 1,
+            Sel::Protocol => 2,
+            Sel::L4Proto | Sel::NfProto | Sel::CtDirection => 1,
             Sel::IifName | Sel::OifName => 16,
             _ => 4,
         }
@@ -71,6 +76,7 @@ impl Sel {
             Sel::IpDaddr => payload(PayloadBase::Network, 16, 4),
             Sel::ThSport => payload(PayloadBase::Transport, 0, 2),
             Sel::ThDport => payload(PayloadBase::Transport, 2, 2),
+            Sel::Protocol => meta(1),
             Sel::Mark => meta(3),
             Sel::Iif => meta(4),
             Sel::Oif => meta(5),
@@ -79,6 +85,7 @@ impl Sel {
             Sel::NfProto => meta(15),
             Sel::L4Proto => meta(16),
             Sel::CtState => ct(0, None),
+            Sel::CtDirection => ct(1, None),
             Sel::CtStatus => ct(2, None),
             Sel::CtMark => ct(3, None),
             Sel::CtOrigProtoDst => ct(12, Some(true)),

@@ -12,6 +12,7 @@ pub enum Family {
     Ip,
     Ip6,
     Inet,
+    Bridge,
 }
 
 impl Family {
@@ -20,6 +21,7 @@ impl Family {
             Family::Inet => 1,
             Family::Ip => 2,
             Family::Ip6 => 10,
+            Family::Bridge => 7,
         }
     }
 
@@ -28,6 +30,7 @@ impl Family {
             Family::Ip => "ip",
             Family::Ip6 => "ip6",
             Family::Inet => "inet",
+            Family::Bridge => "bridge",
         }
     }
 }
