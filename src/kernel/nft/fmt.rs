@@ -17,7 +17,7 @@ fn words(data: &[u8]) -> String {
         .join(" ")
 }
 
-const META_KEYS: [&str; 17] = [
+const META_KEYS: [&str; 20] = [
     "len",
     "protocol",
     "priority",
@@ -35,6 +35,9 @@ const META_KEYS: [&str; 17] = [
     "secmark",
     "nfproto",
     "l4proto",
+    "bri_iifname",
+    "bri_oifname",
+    "pkttype",
 ];
 const CT_KEYS: [&str; 21] = [
     "state",

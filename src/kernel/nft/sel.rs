@@ -15,6 +15,8 @@ pub enum Sel {
     NfProto,
     /// `meta protocol`: the ethertype (`ip` = 0x0800), 2 bytes, network order.
     Protocol,
+    /// `meta pkttype` (`PACKET_HOST` 0, broadcast 1, multicast 2, otherhost 3); 1 byte.
+    PktType,
     Mark,
     Iif,
     Oif,
@@ -52,7 +54,7 @@ impl Sel {
             Sel::IpSaddr | Sel::IpDaddr => 4,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => 2,
             Sel::Protocol => 2,
-            Sel::L4Proto | Sel::NfProto | Sel::CtDirection => 1,
+            Sel::L4Proto | Sel::NfProto | Sel::CtDirection | Sel::PktType => 1,
             Sel::IifName | Sel::OifName => 16,
             _ => 4,
         }
@@ -84,6 +86,7 @@ impl Sel {
             Sel::OifName => meta(7),
             Sel::NfProto => meta(15),
             Sel::L4Proto => meta(16),
+            Sel::PktType => meta(19),
             Sel::CtState => ct(0, None),
             Sel::CtDirection => ct(1, None),
             Sel::CtStatus => ct(2, None),

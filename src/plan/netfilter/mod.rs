@@ -81,13 +81,14 @@ impl Elems {
         let subnet = Element::ipv4_net(n.subnet.trunc());
         self.ip(BRIDGES, Element::new(vec![name()]));
         self.ip(SUBNETS, subnet.clone());
-        self.ip(SAME_BRIDGE, Element::new(vec![name(), name()]));
         if n.internal {
             self.ip(INTERNAL_BRIDGES, Element::new(vec![name()]));
         } else {
             self.ip(MASQ_SUBNETS, subnet.clone());
         }
-        if !n.icc {
+        if n.icc {
+            self.ip(SAME_BRIDGE, Element::new(vec![name(), name()]));
+        } else {
             self.bridge(NOICC_SUBNETS, subnet);
         }
     }

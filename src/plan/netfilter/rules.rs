@@ -199,10 +199,13 @@ pub fn ip_rules() -> Vec<Rule> {
                 verdict(Verdict::Accept),
             ],
         ),
-        // Within one network. Routed traffic rarely does this, but with
-        // br_netfilter every bridged IPv4 frame between two containers
-        // passes here with iif = oif = the bridge: without this rule the
-        // rules below would cut all container-to-container traffic.
+        // Within one network with icc (only those are in `same_bridge`).
+        // With br_netfilter every bridged IPv4 frame between two containers
+        // passes here as pn0 -> pn0, so without this the rules below would
+        // cut all container-to-container traffic. For an icc=false network
+        // the last rule drops it instead: both bridged frames (with
+        // br_netfilter) and frames routed back out through the gateway,
+        // which the bridge table never sees.
         Rule::new(
             "forward",
             vec![
@@ -224,7 +227,7 @@ pub fn ip_rules() -> Vec<Rule> {
         ),
         // Published ports, from anywhere (other networks included).
         Rule::new("forward", vec![ct_dnat(), verdict(Verdict::Accept)]),
-        // Isolation between networks.
+        // Isolation between networks, and icc=false within one.
         Rule::new(
             "forward",
             vec![
@@ -280,10 +283,22 @@ fn meta_protocol_ip() -> Stmt {
 
 pub fn bridge_rules() -> Vec<Rule> {
     vec![
-        // A published port reached through a host address by a neighbour
-        // (hairpin): with br_netfilter the DNAT'ed packet is bridged, not
-        // routed, and must pass.
-        Rule::new("forward", vec![ct_dnat(), verdict(Verdict::Accept)]),
+        // Hairpin to a neighbour through a host address: with br_netfilter
+        // the DNAT'ed packet is bridged (not routed) back out, and it is the
+        // only kind of forwarded frame still marked for the host. (`ct status
+        // dnat` would say it better, but this kernel has no conntrack
+        // expressions in the bridge family.)
+        Rule::new(
+            "forward",
+            vec![
+                Stmt::Cmp {
+                    sel: PktType,
+                    op: CmpOp::Eq,
+                    value: Value::Proto(0),
+                },
+                verdict(Verdict::Accept),
+            ],
+        ),
         Rule::new(
             "forward",
             vec![
