@@ -457,3 +457,114 @@ fn full_replaces_only_podnet_tables() {
     let empty: Batch = nf::delete_all();
     lab.apply(empty).unwrap();
 }
+
+/// What nft itself decompiles from the kernel after `full`: the rule text
+/// the plan intends (`meta protocol ip` is implied by nft before `ip saddr`
+/// in a bridge table; bridge priority -200 is printed as `filter`).
+#[test]
+fn nft_lists_the_planned_ruleset() {
+    let lab = Lab::new(true);
+    let nets = [
+        net("pn0", "10.88.0.0/24", false, true),
+        net("pn1", "10.89.0.0/24", true, false),
+    ];
+    let mut p = ports("10.88.0.2", "8080:80");
+    p.extend(ports("10.88.0.2", "127.0.0.1:5353:53/udp"));
+    lab.apply(nf::full(&nets, &p)).unwrap();
+    assert_eq!(lab.nft("list ruleset"), LISTING);
+}
+
+const LISTING: &str = r#"table ip podnet {
+	set bridges {
+		type ifname
+		elements = { "pn0",
+			     "pn1" }
+	}
+
+	set subnets {
+		type ipv4_addr
+		flags interval
+		elements = { 10.88.0.0/24, 10.89.0.0/24 }
+	}
+
+	set masq_subnets {
+		type ipv4_addr
+		flags interval
+		elements = { 10.88.0.0/24 }
+	}
+
+	set internal_bridges {
+		type ifname
+		elements = { "pn1" }
+	}
+
+	set same_bridge {
+		type ifname . ifname
+		elements = { "pn0" . "pn0" }
+	}
+
+	map ports {
+		type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { 127.0.0.1 . udp . 5353 : 10.88.0.2 . 53 }
+	}
+
+	map ports_any {
+		type inet_proto . inet_service : ipv4_addr . inet_service
+		elements = { tcp . 8080 : 10.88.0.2 . 80 }
+	}
+
+	chain guard {
+		type filter hook prerouting priority raw; policy accept;
+		iifname != "lo" ip daddr 127.0.0.0/8 drop
+	}
+
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr 127.0.0.0/8 return
+		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports
+		fib daddr type local dnat ip to meta l4proto . th dport map @ports_any
+	}
+
+	chain output {
+		type nat hook output priority -100; policy accept;
+		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports
+		fib daddr type local dnat ip to meta l4proto . th dport map @ports_any
+	}
+
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		ct status dnat oifname @bridges ip saddr @subnets masquerade
+		ip saddr 127.0.0.0/8 oifname @bridges masquerade
+		ip saddr @masq_subnets oifname != @bridges masquerade
+	}
+
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ct state established,related accept
+		iifname . oifname @same_bridge accept
+		iifname @internal_bridges drop
+		oifname @internal_bridges drop
+		ct status dnat accept
+		iifname @bridges oifname @bridges drop
+	}
+
+	chain input {
+		type filter hook input priority filter; policy accept;
+		iifname @bridges ip daddr 127.0.0.0/8 ct direction original drop
+	}
+}
+table bridge podnet {
+	set noicc_subnets {
+		type ipv4_addr
+		flags interval
+		elements = { 10.89.0.0/24 }
+	}
+
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		meta pkttype host accept
+		ip saddr @noicc_subnets drop
+		ip daddr @noicc_subnets drop
+	}
+}
+"#;
