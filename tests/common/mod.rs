@@ -5,6 +5,8 @@
 use ipnet::Ipv4Net;
 use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
+
+pub mod state;
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
 
