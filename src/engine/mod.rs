@@ -1,1 +1,56 @@
-//! engine
+//! Orchestration: runs core decisions against the store and the kernel, in the order that makes
+//! every operation repairable after a crash (record first, kernel work, then mark ready).
+
+pub mod container;
+pub mod detach;
+pub mod gc;
+pub mod network;
+pub mod proc;
+pub mod setup;
+pub mod view;
+
+use crate::kernel::Rtnl;
+use crate::model::Result;
+use crate::store::Store;
+use std::path::{Path, PathBuf};
+
+/// The name of the default network (and its bridge), as `docker0` is Docker's.
+pub const DEFAULT_NETWORK: &str = "podnet0";
+/// Default MTU of bridges and veths.
+pub const DEFAULT_MTU: u32 = 1500;
+
+/// Everything an operation needs: where state lives and the host's netlink socket.
+pub struct Ctx {
+    pub root: PathBuf,
+    pub run_dir: PathBuf,
+    pub store: Store,
+    host: Option<Rtnl>,
+}
+
+impl Ctx {
+    pub fn open(root: &Path, run_dir: &Path) -> Result<Ctx> {
+        Ok(Ctx {
+            root: root.to_path_buf(),
+            run_dir: run_dir.to_path_buf(),
+            store: Store::open(root)?,
+            host: None,
+        })
+    }
+
+    /// The rtnetlink socket of the host namespace, opened on first use.
+    pub fn host(&mut self) -> Result<&mut Rtnl> {
+        if self.host.is_none() {
+            self.host = Some(Rtnl::open()?);
+        }
+        Ok(self.host.as_mut().expect("just opened"))
+    }
+
+    /// Where podnet pins the namespace of a container it creates.
+    pub fn netns_path(&self, name: &str) -> PathBuf {
+        self.run_dir.join("netns").join(name)
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.root.join("logs").join(format!("{name}.log"))
+    }
+}

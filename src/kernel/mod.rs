@@ -1,2 +1,11 @@
-//! kernel adapters
+//! Kernel adapters. Everything here talks to the kernel directly (netlink, namespace syscalls);
+//! nothing spawns `ip`/`nft`: a process spawn costs more than the kernel work itself.
+
+pub mod addr;
+pub mod link;
+pub mod netns;
 pub mod nft;
+pub mod nl;
+pub mod route;
+
+pub use nl::Rtnl;

@@ -1,0 +1,165 @@
+//! Command-line grammar (clap). Parsing only; [`super::commands`] does the work.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "podnet",
+    version,
+    about = "Container networking for real: namespaces, veth pairs, bridges, IPAM.",
+    long_about = "podnet creates the single-host picture of Docker's bridge networking with real kernel objects:\n\
+a network namespace per container, a veth pair into it, a Linux bridge holding the gateway address,\n\
+and an address from the network's private subnet. Run `podnet demo` for a guided tour.",
+    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 ok, 2 bad input (nothing changed), 1 failure; `run` returns the command's status (125 when podnet failed)."
+)]
+pub struct Cli {
+    /// State directory (SQLite store, logs).
+    #[arg(
+        long,
+        global = true,
+        env = "PODNET_ROOT",
+        default_value = "/var/lib/podnet"
+    )]
+    pub root: PathBuf,
+    /// Runtime directory (namespace mounts).
+    #[arg(
+        long,
+        global = true,
+        env = "PODNET_RUN_DIR",
+        default_value = "/run/podnet"
+    )]
+    pub run_dir: PathBuf,
+    /// Output format of listings and inspect.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Manage networks (a bridge and a subnet).
+    #[command(subcommand)]
+    Network(NetworkCmd),
+    /// Run a command in a new container network namespace.
+    #[command(
+        after_help = "Examples:\n  podnet run -- ip addr\n  podnet run -d --name web --network lab --ip 10.90.0.10 -- sleep infinity\n  podnet run --network none -- ip link\n  podnet run --network container:web -- ip addr"
+    )]
+    Run(RunArgs),
+    /// Wire an existing network namespace to a network (what `run` and CNI use).
+    #[command(
+        after_help = "Example:\n  ip netns add x && podnet attach --netns /run/netns/x --name x"
+    )]
+    Attach(AttachArgs),
+    /// Undo `attach`: remove the namespace's veth, address lease and record.
+    Detach {
+        /// Container name given to `attach`.
+        name: String,
+    },
+    /// List containers.
+    Ps,
+    /// Show one container.
+    Inspect { name: String },
+    /// Run a command inside a container's network namespace.
+    #[command(after_help = "Example:\n  podnet exec web -- ip route")]
+    Exec {
+        name: String,
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+    /// Stop a container's process (SIGTERM, then SIGKILL).
+    Stop {
+        name: String,
+        /// Seconds to wait before SIGKILL.
+        #[arg(short, long, default_value_t = 10)]
+        time: u64,
+    },
+    /// Remove containers (and their namespace, veth and address).
+    Rm {
+        /// Stop running containers first.
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.
+    Gc,
+    /// A guided tour of container networking, in a throwaway sandbox.
+    Demo,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkCmd {
+    /// Create a network.
+    #[command(
+        after_help = "Examples:\n  podnet network create lab\n  podnet network create lab --subnet 10.90.0.0/24 --gateway 10.90.0.254 --mtu 1400"
+    )]
+    Create(CreateArgs),
+    /// List networks.
+    Ls,
+    /// Show one network and its containers.
+    Inspect { name: String },
+    /// Remove networks no container uses.
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Remove every unused network except the default.
+    Prune,
+}
+
+#[derive(Args, Debug)]
+pub struct CreateArgs {
+    pub name: String,
+    /// Subnet in CIDR form; default: a free private /16.
+    #[arg(long)]
+    pub subnet: Option<String>,
+    /// Gateway address (on the bridge); default: the subnet's first address.
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// MTU of the bridge and veths.
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// Bridge interface name; default: pn-NAME.
+    #[arg(long)]
+    pub bridge: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Keep running in the background until `podnet rm`.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Container name; default: generated.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// bridge | host | none | container:NAME | NETWORK
+    #[arg(long, default_value = "bridge")]
+    pub network: String,
+    /// Address on the network; default: the next free one.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub argv: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Path of the network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net.
+    #[arg(long)]
+    pub netns: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long, default_value = "bridge")]
+    pub network: String,
+    #[arg(long)]
+    pub ip: Option<String>,
+}

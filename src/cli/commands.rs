@@ -1,0 +1,252 @@
+//! One function per command: call the engine, print the result.
+
+use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs};
+use super::output::{opt, print};
+use super::{demo, Format};
+use crate::engine::network::{self, NetworkSpec};
+use crate::engine::{container, gc, view, Ctx};
+use crate::model::{Error, Result};
+use std::time::Duration;
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    if let Command::Demo = cli.command {
+        return demo::run();
+    }
+    let mut ctx = Ctx::open(&cli.root, &cli.run_dir)?;
+    let f = cli.format;
+    match cli.command {
+        Command::Network(cmd) => network_cmd(&mut ctx, f, cmd)?,
+        Command::Run(a) => return run(&mut ctx, f, a),
+        Command::Attach(a) => {
+            let ep = container::attach(&mut ctx, &a.netns, &a.name, &a.network, a.ip.as_deref())?;
+            show_container(&ctx, f, &ep)?;
+        }
+        Command::Detach { name } => container::detach(&mut ctx, &name)?,
+        Command::Ps => {
+            let rows = view::containers(&ctx)?;
+            print(
+                f,
+                &rows,
+                &["NAME", "STATUS", "MODE", "NETWORK", "IP", "PID"],
+                |rows| {
+                    rows.iter()
+                        .map(|r| {
+                            let net = r
+                                .network
+                                .clone()
+                                .or(r.shares.as_ref().map(|s| format!("container:{s}")));
+                            vec![
+                                r.name.clone(),
+                                r.status.into(),
+                                r.mode.into(),
+                                opt(&net),
+                                opt(&r.ip),
+                                opt(&r.pid),
+                            ]
+                        })
+                        .collect()
+                },
+            )?;
+        }
+        Command::Inspect { name } => {
+            let ep = container::find(&ctx, &name)?;
+            show_container(&ctx, f, &ep)?;
+        }
+        Command::Exec { name, argv } => container::exec(&ctx, &name, &argv)?,
+        Command::Stop { name, time } => container::stop(&ctx, &name, Duration::from_secs(time))?,
+        Command::Rm { force, names } => {
+            let mut failed = Vec::new();
+            for n in &names {
+                if let Err(e) = container::rm(&mut ctx, n, force) {
+                    failed.push(e);
+                }
+            }
+            return all_or_first(failed);
+        }
+        Command::Gc => {
+            let r = gc::run(&mut ctx)?;
+            print(f, &r, &["REMOVED", "WHAT"], |r| {
+                let mut rows = Vec::new();
+                for (kind, items) in [
+                    ("container", &r.endpoints),
+                    ("link", &r.links),
+                    ("namespace", &r.namespaces),
+                    ("network", &r.networks),
+                ] {
+                    rows.extend(items.iter().map(|i| vec![i.clone(), kind.to_string()]));
+                }
+                rows
+            })?;
+        }
+        Command::Demo => unreachable!("handled above"),
+    }
+    Ok(0)
+}
+
+/// Report every error of a multi-name command; the first decides the exit code.
+fn all_or_first(errors: Vec<Error>) -> Result<i32> {
+    let mut it = errors.into_iter();
+    let Some(first) = it.next() else { return Ok(0) };
+    for e in it {
+        eprintln!("podnet: {e}");
+    }
+    Err(first)
+}
+
+fn show_container(ctx: &Ctx, f: Format, ep: &crate::model::Endpoint) -> Result<()> {
+    let row = view::container_row(ctx, ep)?;
+    print(
+        f,
+        &row,
+        &[
+            "NAME",
+            "STATUS",
+            "MODE",
+            "NETWORK",
+            "IP",
+            "GATEWAY",
+            "HOST VETH",
+            "NETNS",
+            "PID",
+        ],
+        |r| {
+            vec![vec![
+                r.name.clone(),
+                r.status.into(),
+                r.mode.into(),
+                opt(&r
+                    .network
+                    .clone()
+                    .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
+                opt(&r.ip),
+                opt(&r.gateway),
+                opt(&r.host_veth),
+                opt(&r.netns),
+                opt(&r.pid),
+            ]]
+        },
+    )
+}
+
+fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
+    let spec = container::RunSpec {
+        name: a.name,
+        network: a.network,
+        ip: a.ip,
+        detach: a.detach,
+        argv: a.argv,
+    };
+    let out = container::run(ctx, spec)?;
+    match out.exit_code {
+        Some(code) => Ok(code),
+        None => {
+            if f == Format::Json {
+                show_container(ctx, f, &out.endpoint)?;
+            } else {
+                println!("{}", out.endpoint.name);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
+    match cmd {
+        NetworkCmd::Create(CreateArgs {
+            name,
+            subnet,
+            gateway,
+            mtu,
+            bridge,
+        }) => {
+            let n = network::create(
+                ctx,
+                &NetworkSpec {
+                    name,
+                    subnet,
+                    gateway,
+                    mtu,
+                    bridge,
+                },
+            )?;
+            let d = view::network_detail(ctx, n)?;
+            print(
+                f,
+                &d,
+                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU"],
+                |d| {
+                    vec![vec![
+                        d.name.clone(),
+                        d.bridge.clone(),
+                        d.subnet.clone(),
+                        d.gateway.clone(),
+                        d.mtu.to_string(),
+                    ]]
+                },
+            )?;
+        }
+        NetworkCmd::Ls => {
+            let rows = view::networks(ctx)?;
+            print(
+                f,
+                &rows,
+                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"],
+                |rows| {
+                    rows.iter()
+                        .map(|r| {
+                            vec![
+                                r.name.clone(),
+                                r.bridge.clone(),
+                                r.subnet.clone(),
+                                r.gateway.clone(),
+                                r.mtu.to_string(),
+                                r.containers.to_string(),
+                            ]
+                        })
+                        .collect()
+                },
+            )?;
+        }
+        NetworkCmd::Inspect { name } => {
+            let n = ctx.store.network(&name)?.ok_or_else(|| {
+                Error::input(format!(
+                    "network '{name}' does not exist: see `podnet network ls`"
+                ))
+            })?;
+            let d = view::network_detail(ctx, n)?;
+            print(
+                f,
+                &d,
+                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"],
+                |d| {
+                    let members: Vec<String> = d
+                        .containers
+                        .iter()
+                        .map(|m| format!("{}={}", m.name, opt(&m.ip)))
+                        .collect();
+                    vec![vec![
+                        d.name.clone(),
+                        d.bridge.clone(),
+                        d.subnet.clone(),
+                        d.gateway.clone(),
+                        d.mtu.to_string(),
+                        members.join(","),
+                    ]]
+                },
+            )?;
+        }
+        NetworkCmd::Rm { names } => {
+            let errors: Vec<Error> = names
+                .iter()
+                .filter_map(|n| network::remove(ctx, n).err())
+                .collect();
+            all_or_first(errors)?;
+        }
+        NetworkCmd::Prune => {
+            for n in network::prune(ctx)? {
+                println!("{n}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Printing: aligned tables for people, JSON for scripts.
+
+use super::Format;
+use crate::model::{Error, Result};
+use serde::Serialize;
+
+/// Print `value` as JSON, or as a table with `headers` and the rows `table` makes.
+pub fn print<T: Serialize>(
+    format: Format,
+    value: &T,
+    headers: &[&str],
+    table: impl FnOnce(&T) -> Vec<Vec<String>>,
+) -> Result<()> {
+    match format {
+        Format::Json => {
+            let s =
+                serde_json::to_string_pretty(value).map_err(|e| Error::failed(e.to_string()))?;
+            println!("{s}");
+        }
+        Format::Table => print_table(headers, &table(value)),
+    }
+    Ok(())
+}
+
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let s: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+/// `-` for absent values in tables.
+pub fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map(|x| x.to_string())
+        .unwrap_or_else(|| "-".into())
+}

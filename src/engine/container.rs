@@ -1,0 +1,269 @@
+//! Containers: a process in a network namespace podnet set up (`run`), and the commands that
+//! act on one (`exec`, `stop`, `rm`).
+
+use super::setup::{self, EndpointSpec, Netns};
+use super::{detach, proc, Ctx, DEFAULT_NETWORK};
+use crate::kernel::netns;
+use crate::model::{validate_name, Endpoint, Error, Mode, Result};
+use crate::store::endpoints;
+use nix::sched::{setns, CloneFlags};
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RunSpec {
+    pub name: Option<String>,
+    pub network: String,
+    pub ip: Option<String>,
+    pub detach: bool,
+    pub argv: Vec<String>,
+}
+
+/// What `run` produced: the container, and for a foreground run the command's exit code.
+pub struct RunOutcome {
+    pub endpoint: Endpoint,
+    pub exit_code: Option<i32>,
+}
+
+fn generated_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("c{:x}{:04x}", std::process::id(), nanos & 0xffff)
+}
+
+/// Look a container up, with the error users expect for a name that is not there.
+pub fn find(ctx: &Ctx, name: &str) -> Result<Endpoint> {
+    ctx.store
+        .endpoint(name)?
+        .ok_or_else(|| Error::input(format!("no container named '{name}': see `podnet ps`")))
+}
+
+/// Whether a container can be joined or entered: its process runs, or (attached namespace, no
+/// process) its namespace still exists.
+pub fn is_running(ep: &Endpoint) -> bool {
+    match ep.pid {
+        Some(pid) => proc::alive(pid),
+        None => ep
+            .netns
+            .as_deref()
+            .is_some_and(|p| netns::open(p.as_ref()).is_ok()),
+    }
+}
+
+pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
+    if spec.argv.is_empty() {
+        return Err(Error::input(
+            "no command given: write it after `--`, e.g. `podnet run -- sleep 60`",
+        ));
+    }
+    let name = spec.name.clone().unwrap_or_else(generated_name);
+    validate_name("container", &name)?;
+    let mode = Mode::parse(&spec.network, DEFAULT_NETWORK)?;
+    let ns = match &mode {
+        Mode::Bridge(_) | Mode::None => Netns::Create,
+        Mode::Host => Netns::Host,
+        Mode::Container(other) => {
+            let o = find(ctx, other).map_err(|_| {
+                Error::input(format!(
+                    "--network container:{other}: no container named '{other}': see `podnet ps`"
+                ))
+            })?;
+            if !is_running(&o) {
+                return Err(Error::input(format!(
+                    "--network container:{other}: '{other}' is not running: start it first"
+                )));
+            }
+            match o.netns {
+                Some(p) => Netns::Existing(PathBuf::from(p)),
+                None => return Err(Error::input(format!("--network container:{other}: '{other}' uses the host's namespace: use --network host"))),
+            }
+        }
+    };
+    let ep = setup::attach(
+        ctx,
+        &EndpointSpec {
+            name: &name,
+            mode,
+            netns: ns,
+            ip: spec.ip.as_deref(),
+            owned_by_caller: !spec.detach,
+        },
+    )?;
+    let child = match spawn(ctx, &ep, &spec) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = detach::teardown(ctx, &ep);
+            return Err(e);
+        }
+    };
+    let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
+    ctx.store.write(|tx| endpoints::set_pid(tx, ep.id, pid))?;
+    setup::mark_ready(ctx, &ep, !spec.detach)?;
+    let ep = find(ctx, &name)?;
+    if spec.detach {
+        return Ok(RunOutcome {
+            endpoint: ep,
+            exit_code: None,
+        });
+    }
+    let code = wait(child)?;
+    detach::teardown(ctx, &ep)?;
+    Ok(RunOutcome {
+        endpoint: ep,
+        exit_code: Some(code),
+    })
+}
+
+/// Start the container's process inside its namespace.
+fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child> {
+    let ns = ep.netns.as_deref().map(File::open).transpose()?;
+    let mut cmd = Command::new(&spec.argv[0]);
+    cmd.args(&spec.argv[1..]);
+    if spec.detach {
+        let log = ctx.log_path(&ep.name);
+        std::fs::create_dir_all(log.parent().expect("log path has a parent"))?;
+        let out = File::options().create(true).append(true).open(&log)?;
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out);
+    }
+    let ns_fd = ns.as_ref().map(|f| f.as_raw_fd());
+    let detach = spec.detach;
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls
+    // (setns, setsid, signal) on an fd that stays open in the parent until spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(fd) = ns_fd {
+                setns(BorrowedFd::borrow_raw(fd), CloneFlags::CLONE_NEWNET)?;
+            }
+            if detach {
+                libc::setsid();
+            }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|e| {
+        let what = &spec.argv[0];
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Error::input(format!(
+                "command '{what}' not found: give a program on PATH or a full path"
+            )),
+            std::io::ErrorKind::PermissionDenied => {
+                Error::input(format!("command '{what}' is not executable"))
+            }
+            _ => Error::failed(format!("start '{what}': {e}")),
+        }
+    })
+}
+
+/// Wait for a foreground command, with podnet itself deaf to Ctrl-C/Ctrl-\ (the terminal sends
+/// them to the command too) so that it survives to clean up. Returns the shell-style status.
+fn wait(mut child: std::process::Child) -> Result<i32> {
+    // SAFETY: changing signal dispositions to SIG_IGN has no memory effects.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    let status = child.wait()?;
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
+/// Replace this process with `argv` run inside the container's namespace.
+pub fn exec(ctx: &Ctx, name: &str, argv: &[String]) -> Result<()> {
+    let ep = find(ctx, name)?;
+    if argv.is_empty() {
+        return Err(Error::input(
+            "no command given: write it after `--`, e.g. `podnet exec web -- ip addr`",
+        ));
+    }
+    if !is_running(&ep) {
+        return Err(Error::input(format!("container '{name}' is not running")));
+    }
+    if let Some(p) = &ep.netns {
+        let ns = netns::open(p.as_ref())?;
+        setns(&ns, CloneFlags::CLONE_NEWNET)
+            .map_err(|e| Error::failed(format!("enter '{name}': {}", e.desc())))?;
+    }
+    let e = Command::new(&argv[0]).args(&argv[1..]).exec();
+    Err(Error::input(format!("command '{}': {e}", argv[0])))
+}
+
+/// Stop a container's process: SIGTERM, then SIGKILL after `grace`.
+pub fn stop(ctx: &Ctx, name: &str, grace: Duration) -> Result<()> {
+    let ep = find(ctx, name)?;
+    let Some(pid) = ep.pid else {
+        return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
+    };
+    if proc::alive(pid) {
+        // SAFETY: kill(2) on a process verified by start time to be the one we started.
+        unsafe { libc::kill(pid.0, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while proc::alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        detach::kill(pid);
+    }
+    Ok(())
+}
+
+/// Remove a container. A running one needs `force`; one whose namespace others share is refused.
+pub fn rm(ctx: &mut Ctx, name: &str, force: bool) -> Result<()> {
+    let ep = find(ctx, name)?;
+    let joiners = ctx.store.joiners(name)?;
+    if !joiners.is_empty() {
+        return Err(Error::input(format!(
+            "container '{name}' shares its network namespace with {}: remove those first",
+            joiners.join(", ")
+        )));
+    }
+    if ep.pid.is_some_and(proc::alive) && !force {
+        return Err(Error::input(format!(
+            "container '{name}' is running: stop it first or use `podnet rm -f {name}`"
+        )));
+    }
+    detach::teardown(ctx, &ep)
+}
+
+/// `podnet attach`: wire an existing namespace to a network.
+pub fn attach(
+    ctx: &mut Ctx,
+    netns_path: &str,
+    name: &str,
+    network: &str,
+    ip: Option<&str>,
+) -> Result<Endpoint> {
+    let mode = Mode::parse(network, DEFAULT_NETWORK)?;
+    if !matches!(mode, Mode::Bridge(_)) {
+        return Err(Error::input(format!("--network {network}: attach wires a namespace to a bridge network; give a network name")));
+    }
+    let spec = EndpointSpec {
+        name,
+        mode,
+        netns: Netns::Existing(PathBuf::from(netns_path)),
+        ip,
+        owned_by_caller: false,
+    };
+    let ep = setup::attach(ctx, &spec)?;
+    setup::mark_ready(ctx, &ep, false)?;
+    find(ctx, name)
+}
+
+/// `podnet detach`: undo `attach`, leaving the namespace itself alone.
+pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
+    let ep = find(ctx, name)?;
+    if ep.netns_owned || ep.pid.is_some() {
+        return Err(Error::input(format!(
+            "'{name}' was started by `podnet run`: remove it with `podnet rm -f {name}`"
+        )));
+    }
+    detach::teardown(ctx, &ep)
+}

@@ -1,0 +1,45 @@
+//! Tearing an endpoint down, in numbered steps (the fault switch's `detach:K`). Idempotent:
+//! every step tolerates its work being already done, so `gc` can run it again after a crash.
+
+use super::{proc, Ctx};
+use crate::fault;
+use crate::kernel::{link, netns};
+use crate::model::{Endpoint, Result};
+use crate::store::endpoints;
+use std::path::Path;
+
+/// Remove an endpoint: its process (if podnet started one), its namespace (if podnet owns it)
+/// or else its veth, then its record and lease.
+///
+/// When podnet owns the namespace, unmounting it is enough: the kernel destroys the veth in it
+/// asynchronously (~0.05 ms here, against ~17 ms for a synchronous veth delete).
+pub fn teardown(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
+    ctx.store
+        .write(|tx| endpoints::set_removing(tx, ep.id, proc::me()))?;
+    fault::step("detach", 1);
+    if let Some(pid) = ep.pid {
+        kill(pid);
+    }
+    fault::step("detach", 2);
+    match (&ep.netns, ep.netns_owned, &ep.host_veth) {
+        (Some(path), true, _) => netns::remove(Path::new(path))?,
+        (_, false, Some(veth)) => {
+            link::delete(ctx.host()?, veth)?;
+        }
+        _ => {}
+    }
+    fault::step("detach", 3);
+    ctx.store.write(|tx| endpoints::delete(tx, ep.id))?;
+    fault::step("detach", 4);
+    Ok(())
+}
+
+/// SIGKILL a recorded process if it is still the same process.
+pub fn kill(pid: proc::ProcId) {
+    if proc::alive(pid) {
+        // SAFETY: plain kill(2) on a pid we verified (by start time) is the process we started.
+        unsafe {
+            libc::kill(pid.0, libc::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Repair after a crash: finish or undo every half-done operation whose process is gone, and
+//! remove kernel objects podnet made that no record owns.
+
+use super::{detach, network, proc, Ctx};
+use crate::kernel::{link, netns};
+use crate::model::{EndpointState, Result};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// What `gc` did, for the user.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub endpoints: Vec<String>,
+    pub links: Vec<String>,
+    pub namespaces: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+pub fn run(ctx: &mut Ctx) -> Result<Report> {
+    let mut report = Report::default();
+    for ep in ctx.store.endpoints()? {
+        if is_garbage(ctx, &ep)? {
+            detach::teardown(ctx, &ep)?;
+            report.endpoints.push(ep.name);
+        }
+    }
+    for net in network::abandoned(ctx)? {
+        network::repair_abandoned(ctx, &net)?;
+        report.networks.push(net.name);
+    }
+    let endpoints = ctx.store.endpoints()?;
+    let veths: HashSet<&str> = endpoints
+        .iter()
+        .filter_map(|e| e.host_veth.as_deref())
+        .collect();
+    for l in link::list(ctx.host()?)? {
+        if is_podnet_veth(&l.name) && !veths.contains(l.name.as_str()) {
+            link::delete(ctx.host()?, &l.name)?;
+            report.links.push(l.name);
+        }
+    }
+    let mounts: HashSet<&str> = endpoints
+        .iter()
+        .filter(|e| e.netns_owned)
+        .filter_map(|e| e.netns.as_deref())
+        .collect();
+    if let Ok(dir) = std::fs::read_dir(ctx.run_dir.join("netns")) {
+        for entry in dir.flatten() {
+            let p = entry.path();
+            if !mounts.contains(p.to_string_lossy().as_ref()) {
+                netns::remove(&p)?;
+                report.namespaces.push(p.display().to_string());
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn is_podnet_veth(name: &str) -> bool {
+    name.strip_prefix("pnv")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An endpoint is garbage when the process responsible for it is gone: an operation in progress
+/// (creating/removing) or a foreground run whose podnet died, or an attached namespace that no
+/// longer exists. A detached container whose command exited is kept, as Docker keeps it.
+fn is_garbage(ctx: &Ctx, ep: &crate::model::Endpoint) -> Result<bool> {
+    if let Some(owner) = ep.owner {
+        if !proc::alive(owner) {
+            return Ok(true);
+        }
+        return Ok(false);
+    }
+    if ep.state != EndpointState::Ready {
+        return Ok(true);
+    }
+    if !ep.netns_owned {
+        if let Some(path) = &ep.netns {
+            let recorded = ctx.store.netns_identity(ep.id)?;
+            if recorded.is_some() && netns::identity(Path::new(path)) != recorded {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}

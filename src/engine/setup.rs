@@ -1,0 +1,170 @@
+//! Setting an endpoint up: record, namespace, veth, addresses, routes — each a numbered step
+//! (the fault switch's `attach:K`), so that a crash between any two is repaired by `gc`.
+
+use super::{detach, network, proc, Ctx};
+use crate::fault;
+use crate::ipam;
+use crate::kernel::{addr, link, netns, route, Rtnl};
+use crate::model::{validate_name, Endpoint, Error, Mode, Network, Result};
+use crate::store::{endpoints, NewEndpoint};
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+/// Where an endpoint's namespace comes from.
+pub enum Netns {
+    /// podnet creates and owns it (`run`).
+    Create,
+    /// An existing namespace (`attach --netns`, or the one `container:NAME` shares).
+    Existing(PathBuf),
+    /// The host's own (`--network host`).
+    Host,
+}
+
+pub struct EndpointSpec<'a> {
+    pub name: &'a str,
+    pub mode: Mode,
+    pub netns: Netns,
+    pub ip: Option<&'a str>,
+    /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
+    /// this process is gone, the endpoint is garbage).
+    pub owned_by_caller: bool,
+}
+
+/// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
+pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
+    validate_name("container", spec.name)?;
+    let ip = spec.ip.map(|s| network::parse_ip("--ip", s)).transpose()?;
+    let net = match &spec.mode {
+        Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
+        _ if ip.is_some() => {
+            return Err(Error::input(
+                "--ip needs a bridge network: drop --ip or use --network NETWORK",
+            ));
+        }
+        _ => None,
+    };
+    let (netns_path, netns_id) = match &spec.netns {
+        Netns::Create => (Some(ctx.netns_path(spec.name)), None),
+        Netns::Existing(p) => {
+            netns::open(p)?;
+            (Some(p.clone()), netns::identity(p))
+        }
+        Netns::Host => (None, None),
+    };
+    let path_str = netns_path
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let new = NewEndpoint {
+        name: spec.name,
+        mode: &spec.mode,
+        netns: path_str.as_deref(),
+        netns_owned: matches!(spec.netns, Netns::Create),
+        netns_id,
+        owner: proc::me(),
+    };
+    let ep = ctx.store.write(|tx| {
+        if endpoints::get(tx, spec.name)?.is_some() {
+            return Err(Error::input(format!(
+                "container name '{}' is already in use: choose another --name or remove it (`podnet rm -f {}`)",
+                spec.name, spec.name
+            )));
+        }
+        let mut ep = endpoints::insert(tx, &new)?;
+        if let Some(net) = &net {
+            let chosen = allocate(tx, net, ip)?;
+            endpoints::add_lease(tx, net.id, ep.id, chosen)?;
+            ep.ip = Some(chosen);
+        }
+        Ok(ep)
+    })?;
+    fault::step("attach", 1);
+    match realize(ctx, &ep, net.as_ref()) {
+        Ok(()) => Ok(ep),
+        Err(e) => Err(match detach::teardown(ctx, &ep) {
+            Ok(()) => e,
+            Err(u) => e.context(format!("(and undoing it failed too: {u})")),
+        }),
+    }
+}
+
+/// Pick the endpoint's address: the requested one if free, else the next free after the hint.
+fn allocate(
+    tx: &rusqlite::Transaction,
+    net: &Network,
+    requested: Option<Ipv4Addr>,
+) -> Result<Ipv4Addr> {
+    use crate::store::networks;
+    if let Some(ip) = requested {
+        ipam::check_requested("--ip", &net.subnet, ip)?;
+        if ip == net.gateway {
+            return Err(Error::input(format!(
+                "--ip {ip} is the gateway of network '{}': pick another address",
+                net.name
+            )));
+        }
+        if endpoints::lease_taken(tx, net.id, ip)? {
+            return Err(Error::input(format!(
+                "--ip {ip} is already taken on network '{}': pick another address or omit --ip",
+                net.name
+            )));
+        }
+        return Ok(ip);
+    }
+    let hint = networks::next_ip(tx, net.id)?;
+    let ip = ipam::next_free(&net.subnet, net.gateway, hint, |c| {
+        endpoints::lease_taken(tx, net.id, c)
+    })?;
+    networks::set_next_ip(tx, net.id, Ipv4Addr::from(u32::from(ip).wrapping_add(1)))?;
+    Ok(ip)
+}
+
+/// Kernel work of an endpoint, in numbered steps.
+fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
+    let Some(path) = ep.netns.as_deref().map(PathBuf::from) else {
+        return Ok(()); // host mode: nothing to make
+    };
+    if ep.netns_owned {
+        netns::create(&path)?;
+    }
+    fault::step("attach", 2);
+    let ns = File::open(&path)?;
+    if let Some(net) = net {
+        let bridge = link::get(ctx.host()?, &net.bridge)?.ok_or_else(|| {
+            Error::failed(format!(
+                "bridge {} of network '{}' is missing: run `podnet gc`",
+                net.bridge, net.name
+            ))
+        })?;
+        let veth = ep
+            .host_veth
+            .as_deref()
+            .expect("bridge endpoints have a veth name");
+        link::create_veth(ctx.host()?, veth, bridge.index, net.mtu, "eth0", ns.as_fd())?;
+    }
+    fault::step("attach", 3);
+    if matches!(ep.mode, Mode::Container(_)) {
+        return Ok(()); // the shared namespace is already set up by its owner
+    }
+    let mut inside: Rtnl = netns::rtnl_in(&ns)?;
+    link::set_up_by_name(&mut inside, "lo")?;
+    if let (Some(net), Some(ip)) = (net, ep.ip) {
+        let eth0 = link::get(&mut inside, "eth0")?
+            .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
+        addr::add(&mut inside, eth0.index, ip, net.subnet.prefix_len())?;
+        fault::step("attach", 4);
+        link::set_up(&mut inside, eth0.index)?;
+        route::add_default(&mut inside, net.gateway)?;
+    }
+    fault::step("attach", 5);
+    Ok(())
+}
+
+/// Mark an endpoint ready (last step of attach).
+pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<()> {
+    ctx.store
+        .write(|tx| endpoints::set_ready(tx, ep.id, keep_owner))?;
+    fault::step("attach", 6);
+    Ok(())
+}

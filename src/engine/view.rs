@@ -1,0 +1,130 @@
+//! What listings and inspect show: records joined with liveness, ready to print as a table or
+//! JSON. No formatting here, only the facts.
+
+use super::{container, Ctx};
+use crate::model::{Endpoint, EndpointState, Mode, Network, Result};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct ContainerRow {
+    pub name: String,
+    pub mode: &'static str,
+    pub network: Option<String>,
+    pub ip: Option<String>,
+    pub gateway: Option<String>,
+    pub host_veth: Option<String>,
+    pub netns: Option<String>,
+    pub pid: Option<i32>,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<String>,
+}
+
+pub fn status(ep: &Endpoint) -> &'static str {
+    match ep.state {
+        EndpointState::Creating => "creating",
+        EndpointState::Removing => "removing",
+        EndpointState::Ready => match ep.pid {
+            Some(_) if container::is_running(ep) => "running",
+            Some(_) => "exited",
+            None => "attached",
+        },
+    }
+}
+
+pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
+    let network = match &ep.mode {
+        Mode::Bridge(n) => Some(n.clone()),
+        _ => None,
+    };
+    let gateway = match &network {
+        Some(n) => ctx.store.network(n)?.map(|n| n.gateway.to_string()),
+        None => None,
+    };
+    Ok(ContainerRow {
+        name: ep.name.clone(),
+        mode: ep.mode.kind(),
+        network,
+        ip: ep.ip.map(|i| i.to_string()),
+        gateway,
+        host_veth: ep.host_veth.clone(),
+        netns: ep.netns.clone(),
+        pid: ep.pid.map(|p| p.0),
+        status: status(ep),
+        shares: match &ep.mode {
+            Mode::Container(o) => Some(o.clone()),
+            _ => None,
+        },
+    })
+}
+
+pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerRow>> {
+    ctx.store
+        .endpoints()?
+        .iter()
+        .map(|e| container_row(ctx, e))
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+pub struct NetworkRow {
+    pub name: String,
+    pub bridge: String,
+    pub subnet: String,
+    pub gateway: String,
+    pub mtu: u32,
+    pub containers: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Member {
+    pub name: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NetworkDetail {
+    pub name: String,
+    pub bridge: String,
+    pub subnet: String,
+    pub gateway: String,
+    pub mtu: u32,
+    pub containers: Vec<Member>,
+}
+
+pub fn networks(ctx: &Ctx) -> Result<Vec<NetworkRow>> {
+    ctx.store
+        .networks()?
+        .into_iter()
+        .map(|n| {
+            Ok(NetworkRow {
+                containers: ctx.store.network_users(n.id)?.len(),
+                name: n.name,
+                bridge: n.bridge,
+                subnet: n.subnet.to_string(),
+                gateway: n.gateway.to_string(),
+                mtu: n.mtu,
+            })
+        })
+        .collect()
+}
+
+pub fn network_detail(ctx: &Ctx, n: Network) -> Result<NetworkDetail> {
+    let mut containers = Vec::new();
+    for name in ctx.store.network_users(n.id)? {
+        let ip = ctx
+            .store
+            .endpoint(&name)?
+            .and_then(|e| e.ip)
+            .map(|i| i.to_string());
+        containers.push(Member { name, ip });
+    }
+    Ok(NetworkDetail {
+        name: n.name,
+        bridge: n.bridge,
+        subnet: n.subnet.to_string(),
+        gateway: n.gateway.to_string(),
+        mtu: n.mtu,
+        containers,
+    })
+}

@@ -1,0 +1,33 @@
+//! Interface addresses (`ip addr add`).
+
+use super::nl::Rtnl;
+use crate::model::{Error, Result};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// `ip addr add IP/PREFIX brd + dev INDEX`. Idempotent: an address already there is success.
+pub fn add(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.prefix_len = prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
+    m.attributes.push(AddressAttribute::Address(IpAddr::V4(ip)));
+    if prefix < 31 {
+        let host_bits = u32::MAX.checked_shr(prefix as u32).unwrap_or(0);
+        m.attributes
+            .push(AddressAttribute::Broadcast(Ipv4Addr::from(
+                u32::from(ip) | host_bits,
+            )));
+    }
+    match rtnl.request(M::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL)? {
+        Ok(()) => Ok(()),
+        Err(e) if e.errno == libc::EEXIST => Ok(()),
+        Err(e) => Err(Error::failed(format!(
+            "add address {ip}/{prefix}: {}",
+            e.describe()
+        ))),
+    }
+}

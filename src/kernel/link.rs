@@ -1,0 +1,180 @@
+//! Links: bridges and veth pairs (`ip link` equivalents, over netlink).
+
+use super::nl::Rtnl;
+use crate::model::{Error, Result};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::link::{
+    InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::RouteNetlinkMessage as M;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// One row of `ip link`: what podnet needs to know about a link.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    pub kind: Option<String>,
+    pub master: Option<u32>,
+    pub up: bool,
+}
+
+fn msg_for(name: &str) -> LinkMessage {
+    let mut m = LinkMessage::default();
+    m.attributes.push(LinkAttribute::IfName(name.to_string()));
+    m
+}
+
+fn up(m: &mut LinkMessage) {
+    m.header.flags = LinkFlags::Up;
+    m.header.change_mask = LinkFlags::Up;
+}
+
+fn parse(m: LinkMessage) -> Link {
+    let mut link = Link {
+        index: m.header.index,
+        name: String::new(),
+        kind: None,
+        master: None,
+        up: m.header.flags.contains(LinkFlags::Up),
+    };
+    for a in m.attributes {
+        match a {
+            LinkAttribute::IfName(n) => link.name = n,
+            LinkAttribute::Controller(i) => link.master = Some(i),
+            LinkAttribute::LinkInfo(infos) => {
+                for i in infos {
+                    if let LinkInfo::Kind(k) = i {
+                        link.kind = Some(k.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+/// Look a link up by name (`ip link show NAME`); `None` when there is none.
+pub fn get(rtnl: &mut Rtnl, name: &str) -> Result<Option<Link>> {
+    let seq_msg = M::GetLink(msg_for(name));
+    let mut found = None;
+    // A GETLINK by name answers with one NEWLINK message then the ack; use dump-less request.
+    match rtnl.get(seq_msg, |m| {
+        if let M::NewLink(l) = m {
+            found = Some(parse(l));
+        }
+    })? {
+        Ok(()) => Ok(found),
+        Err(e) if e.errno == libc::ENODEV => Ok(None),
+        Err(e) => Err(Error::failed(format!(
+            "look up link {name}: {}",
+            e.describe()
+        ))),
+    }
+}
+
+/// All links of the namespace (`ip link show`).
+pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Link>> {
+    let msgs = rtnl.dump(M::GetLink(LinkMessage::default()))?;
+    Ok(msgs
+        .into_iter()
+        .filter_map(|m| match m {
+            M::NewLink(l) => Some(parse(l)),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Ensure a bridge named `name` exists and is up (`ip link add NAME type bridge; ip link set
+/// NAME up`). Idempotent: an existing bridge is reused. Returns its index.
+pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32) -> Result<u32> {
+    let mut m = msg_for(name);
+    m.attributes.push(LinkAttribute::Mtu(mtu));
+    m.attributes
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+            InfoKind::Bridge,
+        )]));
+    up(&mut m);
+    match rtnl.request(M::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)? {
+        Ok(()) => {}
+        Err(e) if e.errno == libc::EEXIST => {}
+        Err(e) => {
+            return Err(Error::failed(format!(
+                "create bridge {name}: {}",
+                e.describe()
+            )))
+        }
+    }
+    let link = get(rtnl, name)?
+        .ok_or_else(|| Error::failed(format!("bridge {name} vanished after creation")))?;
+    if link.kind.as_deref() != Some("bridge") {
+        return Err(Error::input(format!(
+            "interface {name} already exists and is not a bridge: choose another name with --bridge"
+        )));
+    }
+    if !link.up {
+        set_up(rtnl, link.index)?;
+    }
+    Ok(link.index)
+}
+
+/// Create a veth pair in one message: `host` here, enslaved to `master` and up; the peer created
+/// directly inside the namespace `peer_ns` under the name `peer` (it cannot be created up: the
+/// caller brings it up from inside). Equals
+/// `ip link add HOST mtu M master BR up type veth peer name PEER netns NS`.
+pub fn create_veth(
+    rtnl: &mut Rtnl,
+    host: &str,
+    master: u32,
+    mtu: u32,
+    peer: &str,
+    peer_ns: BorrowedFd,
+) -> Result<()> {
+    let mut p = msg_for(peer);
+    p.attributes.push(LinkAttribute::Mtu(mtu));
+    p.attributes
+        .push(LinkAttribute::NetNsFd(peer_ns.as_raw_fd()));
+    let mut m = msg_for(host);
+    m.attributes.push(LinkAttribute::Mtu(mtu));
+    m.attributes.push(LinkAttribute::Controller(master));
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(netlink_packet_route::link::InfoData::Veth(InfoVeth::Peer(
+            p,
+        ))),
+    ]));
+    up(&mut m);
+    rtnl.call(
+        &format!("create veth pair {host}/{peer}"),
+        M::NewLink(m),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+/// `ip link set dev INDEX up`.
+pub fn set_up(rtnl: &mut Rtnl, index: u32) -> Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    up(&mut m);
+    rtnl.call(&format!("bring up link #{index}"), M::SetLink(m), 0)
+}
+
+/// `ip link set dev NAME up`, by name.
+pub fn set_up_by_name(rtnl: &mut Rtnl, name: &str) -> Result<()> {
+    let mut m = msg_for(name);
+    up(&mut m);
+    rtnl.call(&format!("bring up {name}"), M::SetLink(m), 0)
+}
+
+/// `ip link del NAME`. Idempotent: returns false when there was no such link.
+pub fn delete(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
+    match rtnl.request(M::DelLink(msg_for(name)), 0)? {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::ENODEV => Ok(false),
+        Err(e) => Err(Error::failed(format!(
+            "delete link {name}: {}",
+            e.describe()
+        ))),
+    }
+}

@@ -1,0 +1,154 @@
+//! A synchronous rtnetlink socket bound to the network namespace it was opened in.
+//!
+//! Synchronous on purpose: podnet is a short-lived process doing a handful of requests, and a
+//! socket belongs to the namespace that was current when it was opened, so one socket per
+//! namespace, opened once, on the calling thread, is both the fastest and the safest shape.
+
+use crate::model::{Error, Result};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_REQUEST,
+};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+
+/// How many times a dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is retried.
+const DUMP_RETRIES: usize = 10;
+
+pub struct Rtnl {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+/// A kernel refusal: the errno plus what we asked for, so callers can match on the errno
+/// (EEXIST, ENODEV, ...) and users get a readable message.
+#[derive(Debug)]
+pub struct NlError {
+    pub errno: i32,
+}
+
+impl NlError {
+    pub fn describe(&self) -> String {
+        std::io::Error::from_raw_os_error(self.errno).to_string()
+    }
+}
+
+impl Rtnl {
+    /// Open a socket in the calling thread's current network namespace.
+    pub fn open() -> Result<Rtnl> {
+        let mut sock = Socket::new(NETLINK_ROUTE)
+            .map_err(|e| Error::failed(format!("open rtnetlink socket: {e}")))?;
+        sock.bind_auto()
+            .map_err(|e| Error::failed(format!("bind rtnetlink socket: {e}")))?;
+        sock.connect(&SocketAddr::new(0, 0))
+            .map_err(|e| Error::failed(format!("connect rtnetlink socket: {e}")))?;
+        // Extended acks give the kernel's reason string; not essential, so ignore failure.
+        let _ = sock.set_ext_ack(true);
+        Ok(Rtnl {
+            sock,
+            seq: 0,
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    fn send(&mut self, msg: RouteNetlinkMessage, flags: u16) -> Result<u32> {
+        self.seq = self.seq.wrapping_add(1);
+        let mut header = NetlinkHeader::default();
+        header.flags = flags;
+        header.sequence_number = self.seq;
+        let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+        nl.finalize();
+        let mut out = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut out);
+        self.sock
+            .send(&out, 0)
+            .map_err(|e| Error::failed(format!("rtnetlink send: {e}")))?;
+        Ok(self.seq)
+    }
+
+    /// Receive messages for `seq`, calling `each` on every inner message, until the ack or the
+    /// end of a dump. Returns whether the dump was interrupted.
+    fn recv(
+        &mut self,
+        seq: u32,
+        mut each: impl FnMut(RouteNetlinkMessage),
+    ) -> Result<std::result::Result<bool, NlError>> {
+        let mut interrupted = false;
+        loop {
+            let n = self
+                .sock
+                .recv(&mut &mut self.buf[..], 0)
+                .map_err(|e| Error::failed(format!("rtnetlink recv: {e}")))?;
+            let mut off = 0;
+            while off < n {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.buf[off..n])
+                    .map_err(|e| Error::failed(format!("rtnetlink decode: {e}")))?;
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += (len + 3) & !3;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                if msg.header.flags & NLM_F_DUMP_INTR != 0 {
+                    interrupted = true;
+                }
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(Ok(interrupted)),
+                    NetlinkPayload::Error(e) => {
+                        return Ok(match e.code {
+                            None => Ok(interrupted),
+                            Some(code) => Err(NlError { errno: -code.get() }),
+                        })
+                    }
+                    NetlinkPayload::InnerMessage(m) => each(m),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Send one request and wait for its ack. `flags` adds to REQUEST|ACK (e.g. CREATE|EXCL).
+    pub fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<std::result::Result<(), NlError>> {
+        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK | flags)?;
+        Ok(self.recv(seq, |_| {})?.map(|_| ()))
+    }
+
+    /// Send a non-dump query and pass each answer to `each` (e.g. RTM_GETLINK by name).
+    pub fn get(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        each: impl FnMut(RouteNetlinkMessage),
+    ) -> Result<std::result::Result<(), NlError>> {
+        let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK)?;
+        Ok(self.recv(seq, each)?.map(|_| ()))
+    }
+
+    /// Like [`request`](Self::request) but any refusal is an error described with `what`.
+    pub fn call(&mut self, what: &str, msg: RouteNetlinkMessage, flags: u16) -> Result<()> {
+        self.request(msg, flags)?
+            .map_err(|e| Error::failed(format!("{what}: {}", e.describe())))
+    }
+
+    /// Dump a table (links, addresses, routes), retrying when a concurrent change interrupts it.
+    pub fn dump(&mut self, msg: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>> {
+        for _ in 0..DUMP_RETRIES {
+            let seq = self.send(msg.clone(), NLM_F_REQUEST | NLM_F_DUMP)?;
+            let mut out = Vec::new();
+            match self.recv(seq, |m| out.push(m))? {
+                Ok(false) => return Ok(out),
+                Ok(true) => continue,
+                Err(e) => return Err(Error::failed(format!("rtnetlink dump: {}", e.describe()))),
+            }
+        }
+        Err(Error::failed(
+            "rtnetlink dump kept being interrupted by concurrent changes",
+        ))
+    }
+}

@@ -1,0 +1,62 @@
+//! Routes: the default route of a container, and reading the host's table to keep podnet's
+//! subnets off ranges the host already reaches.
+
+use super::nl::Rtnl;
+use crate::model::Result;
+use ipnet::Ipv4Net;
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
+use std::net::Ipv4Addr;
+
+const RT_TABLE_LOCAL: u8 = 255;
+
+/// `ip route add default via GW`. Idempotent.
+pub fn add_default(rtnl: &mut Rtnl, gateway: Ipv4Addr) -> Result<()> {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Boot;
+    m.header.scope = RouteScope::Universe;
+    m.header.kind = RouteType::Unicast;
+    m.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+    match rtnl.request(M::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)? {
+        Err(e) if e.errno != libc::EEXIST => Err(crate::model::Error::failed(format!(
+            "add default route via {gateway}: {}",
+            e.describe()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Destinations of the host's IPv4 routes, except default routes and the local table (which
+/// only mirrors the host's own addresses and loopback).
+pub fn destinations(rtnl: &mut Rtnl) -> Result<Vec<Ipv4Net>> {
+    let mut q = RouteMessage::default();
+    q.header.address_family = AddressFamily::Inet;
+    let mut out = Vec::new();
+    for m in rtnl.dump(M::GetRoute(q))? {
+        let M::NewRoute(r) = m else { continue };
+        if r.header.table == RT_TABLE_LOCAL || r.header.destination_prefix_length == 0 {
+            continue;
+        }
+        let table = r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        });
+        if table == Some(RT_TABLE_LOCAL as u32) {
+            continue;
+        }
+        for a in &r.attributes {
+            if let RouteAttribute::Destination(RouteAddress::Inet(d)) = a {
+                if let Ok(net) = Ipv4Net::new(*d, r.header.destination_prefix_length) {
+                    out.push(net.trunc());
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,130 @@
+//! The records podnet keeps: networks and endpoints (a container's attachment).
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// Lifecycle of a network: recorded before the bridge exists, ready after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkState {
+    Creating,
+    Ready,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub mtu: u32,
+    #[serde(skip)]
+    pub state: NetworkState,
+}
+
+/// How a container is networked (Docker's `--network` modes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Its own namespace, a veth to the named network's bridge.
+    Bridge(String),
+    /// The host's own namespace.
+    Host,
+    /// Its own namespace with only loopback.
+    None,
+    /// Shares the namespace of the named container.
+    Container(String),
+}
+
+impl Mode {
+    /// Parse `--network`: `bridge` means the default network.
+    pub fn parse(s: &str, default_network: &str) -> super::Result<Mode> {
+        Ok(match s {
+            "bridge" | "" => Mode::Bridge(default_network.to_string()),
+            "host" => Mode::Host,
+            "none" => Mode::None,
+            _ => match s.strip_prefix("container:") {
+                Some(name) => {
+                    super::validate_name("container", name)?;
+                    Mode::Container(name.to_string())
+                }
+                None => {
+                    super::validate_name("network", s)?;
+                    Mode::Bridge(s.to_string())
+                }
+            },
+        })
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Mode::Bridge(_) => "bridge",
+            Mode::Host => "host",
+            Mode::None => "none",
+            Mode::Container(_) => "container",
+        }
+    }
+    /// What the mode refers to: the network of a bridge endpoint or the container joined.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Mode::Bridge(n) | Mode::Container(n) => Some(n),
+            _ => None,
+        }
+    }
+    pub fn from_parts(kind: &str, target: Option<String>) -> Mode {
+        match (kind, target) {
+            ("bridge", Some(n)) => Mode::Bridge(n),
+            ("container", Some(n)) => Mode::Container(n),
+            ("host", _) => Mode::Host,
+            _ => Mode::None,
+        }
+    }
+}
+
+/// Lifecycle of an endpoint. `Creating` and `Removing` exist so that a crash at any point leaves
+/// a record that `gc` can finish or undo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointState {
+    Creating,
+    Ready,
+    Removing,
+}
+
+impl EndpointState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Creating => "creating",
+            EndpointState::Ready => "ready",
+            EndpointState::Removing => "removing",
+        }
+    }
+    pub fn parse(s: &str) -> EndpointState {
+        match s {
+            "creating" => EndpointState::Creating,
+            "removing" => EndpointState::Removing,
+            _ => EndpointState::Ready,
+        }
+    }
+}
+
+/// A container's network attachment (what `ps` lists).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: i64,
+    pub name: String,
+    pub mode: Mode,
+    pub ip: Option<Ipv4Addr>,
+    /// Host end of the veth pair (bridge mode).
+    pub host_veth: Option<String>,
+    /// Path of the network namespace (None for host mode).
+    pub netns: Option<String>,
+    /// podnet created the namespace and removes it with the endpoint.
+    pub netns_owned: bool,
+    /// The container's process (run), with its start time to survive PID reuse.
+    pub pid: Option<(i32, u64)>,
+    /// The podnet process that owns the endpoint while it lives (foreground run, or an
+    /// operation in progress); when it is dead the endpoint is garbage.
+    pub owner: Option<(i32, u64)>,
+    pub state: EndpointState,
+}

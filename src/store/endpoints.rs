@@ -1,0 +1,183 @@
+//! Endpoint rows and their address leases.
+
+use super::Store;
+use crate::model::{Endpoint, EndpointState, Mode, Result};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::net::Ipv4Addr;
+
+pub struct NewEndpoint<'a> {
+    pub name: &'a str,
+    pub mode: &'a Mode,
+    pub netns: Option<&'a str>,
+    pub netns_owned: bool,
+    pub netns_id: Option<(u64, u64)>,
+    pub owner: (i32, u64),
+}
+
+const COLS: &str =
+    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state";
+
+fn row(r: &Row) -> rusqlite::Result<Endpoint> {
+    let mode: String = r.get(2)?;
+    let ip: Option<String> = r.get(4)?;
+    let pid: Option<i32> = r.get(8)?;
+    let pid_start: Option<i64> = r.get(9)?;
+    let owner: Option<i32> = r.get(10)?;
+    let owner_start: Option<i64> = r.get(11)?;
+    let state: String = r.get(12)?;
+    Ok(Endpoint {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        mode: Mode::from_parts(&mode, r.get(3)?),
+        ip: ip.and_then(|s| s.parse().ok()),
+        host_veth: r.get(5)?,
+        netns: r.get(6)?,
+        netns_owned: r.get(7)?,
+        pid: pid.zip(pid_start.map(|s| s as u64)),
+        owner: owner.zip(owner_start.map(|s| s as u64)),
+        state: EndpointState::parse(&state),
+    })
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<Option<Endpoint>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLS} FROM endpoints WHERE name=?1"),
+            [name],
+            row,
+        )
+        .optional()?)
+}
+
+impl Store {
+    pub fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
+        get(&self.conn, name)
+    }
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
+        let mut st = self
+            .conn
+            .prepare(&format!("SELECT {COLS} FROM endpoints ORDER BY id"))?;
+        let rows = st
+            .query_map([], row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+    /// Recorded identity (dev, inode) of an endpoint's namespace.
+    pub fn netns_identity(&self, id: i64) -> Result<Option<(u64, u64)>> {
+        Ok(self.conn.query_row(
+            "SELECT netns_dev, netns_ino FROM endpoints WHERE id=?1",
+            [id],
+            |r| {
+                let d: Option<i64> = r.get(0)?;
+                let i: Option<i64> = r.get(1)?;
+                Ok(d.zip(i).map(|(d, i)| (d as u64, i as u64)))
+            },
+        )?)
+    }
+    /// Containers sharing `name`'s namespace (`--network container:NAME`).
+    pub fn joiners(&self, name: &str) -> Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name FROM endpoints WHERE mode='container' AND target=?1")?;
+        let rows = st
+            .query_map([name], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+}
+
+/// Insert an endpoint in state `creating`; its host veth name derives from its id (ids are never
+/// reused, so a name never collides with a veth the kernel is still destroying).
+pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
+    tx.execute(
+        "INSERT INTO endpoints(name, mode, target, netns, netns_owned, netns_dev, netns_ino, owner_pid, owner_start, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'creating')",
+        params![
+            e.name,
+            e.mode.kind(),
+            e.mode.target(),
+            e.netns,
+            e.netns_owned,
+            e.netns_id.map(|i| i.0 as i64),
+            e.netns_id.map(|i| i.1 as i64),
+            e.owner.0,
+            e.owner.1 as i64
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    if matches!(e.mode, Mode::Bridge(_)) {
+        tx.execute(
+            "UPDATE endpoints SET host_veth=?2 WHERE id=?1",
+            params![id, format!("pnv{id}")],
+        )?;
+    }
+    Ok(get(tx, e.name)?.expect("row just inserted"))
+}
+
+pub fn lease_taken(tx: &Connection, network_id: i64, ip: Ipv4Addr) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM leases WHERE network_id=?1 AND ip=?2",
+            params![network_id, u32::from(ip) as i64],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: Ipv4Addr) -> Result<()> {
+    tx.execute(
+        "INSERT INTO leases(network_id, ip, endpoint_id) VALUES (?1, ?2, ?3)",
+        params![network_id, u32::from(ip) as i64, endpoint_id],
+    )?;
+    tx.execute(
+        "UPDATE endpoints SET ip=?2 WHERE id=?1",
+        params![endpoint_id, ip.to_string()],
+    )?;
+    Ok(())
+}
+
+pub fn set_state(tx: &Connection, id: i64, state: EndpointState) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET state=?2 WHERE id=?1",
+        params![id, state.as_str()],
+    )?;
+    Ok(())
+}
+
+/// Mark ready; `keep_owner` keeps the owning podnet process (a foreground run) as the reason the
+/// endpoint lives, otherwise the endpoint outlives the process that made it.
+pub fn set_ready(tx: &Connection, id: i64, keep_owner: bool) -> Result<()> {
+    if keep_owner {
+        tx.execute("UPDATE endpoints SET state='ready' WHERE id=?1", [id])?;
+    } else {
+        tx.execute(
+            "UPDATE endpoints SET state='ready', owner_pid=NULL, owner_start=NULL WHERE id=?1",
+            [id],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn set_pid(tx: &Connection, id: i64, pid: (i32, u64)) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET pid=?2, pid_start=?3 WHERE id=?1",
+        params![id, pid.0, pid.1 as i64],
+    )?;
+    Ok(())
+}
+
+/// Take over an endpoint for teardown: `removing`, owned by the calling process.
+pub fn set_removing(tx: &Connection, id: i64, owner: (i32, u64)) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET state='removing', owner_pid=?2, owner_start=?3 WHERE id=?1",
+        params![id, owner.0, owner.1 as i64],
+    )?;
+    Ok(())
+}
+
+/// Delete an endpoint and (by cascade) its lease.
+pub fn delete(tx: &Connection, id: i64) -> Result<()> {
+    tx.execute("DELETE FROM endpoints WHERE id=?1", [id])?;
+    Ok(())
+}

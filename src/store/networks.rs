@@ -1,0 +1,130 @@
+//! Network rows.
+
+use super::Store;
+use crate::model::{Network, NetworkState, Result};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::net::Ipv4Addr;
+
+pub struct NewNetwork<'a> {
+    pub name: &'a str,
+    pub bridge: &'a str,
+    pub subnet: ipnet::Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub mtu: u32,
+    pub owner: (i32, u64),
+}
+
+const COLS: &str = "id, name, bridge, subnet, gateway, mtu, state";
+
+fn row(r: &Row) -> rusqlite::Result<Network> {
+    let subnet: String = r.get(3)?;
+    let gateway: String = r.get(4)?;
+    let state: String = r.get(6)?;
+    Ok(Network {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        bridge: r.get(2)?,
+        subnet: subnet.parse().unwrap_or_default(),
+        gateway: gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        mtu: r.get(5)?,
+        state: if state == "ready" {
+            NetworkState::Ready
+        } else {
+            NetworkState::Creating
+        },
+    })
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<Option<Network>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLS} FROM networks WHERE name=?1"),
+            [name],
+            row,
+        )
+        .optional()?)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Network>> {
+    let mut st = conn.prepare(&format!("SELECT {COLS} FROM networks ORDER BY id"))?;
+    let rows = st
+        .query_map([], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+impl Store {
+    pub fn network(&self, name: &str) -> Result<Option<Network>> {
+        get(&self.conn, name)
+    }
+    pub fn networks(&self) -> Result<Vec<Network>> {
+        list(&self.conn)
+    }
+    /// Owner of a network still being created, to tell a live creator from a crashed one.
+    pub fn network_owner(&self, name: &str) -> Result<Option<(i32, u64)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT owner_pid, owner_start FROM networks WHERE name=?1 AND owner_pid IS NOT NULL",
+                [name],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+            )
+            .optional()?)
+    }
+    /// Number of endpoints attached to a network.
+    pub fn network_users(&self, id: i64) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare(
+            "SELECT e.name FROM leases l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.network_id=?1 ORDER BY e.id",
+        )?;
+        let rows = st
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+}
+
+pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, state, owner_pid, owner_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?7)",
+        params![
+            n.name,
+            n.bridge,
+            n.subnet.to_string(),
+            n.gateway.to_string(),
+            n.mtu,
+            n.owner.0,
+            n.owner.1 as i64
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub fn set_ready(tx: &Connection, name: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE networks SET state='ready', owner_pid=NULL, owner_start=NULL WHERE name=?1",
+        [name],
+    )?;
+    Ok(())
+}
+
+pub fn delete(tx: &Connection, name: &str) -> Result<()> {
+    tx.execute("DELETE FROM networks WHERE name=?1", [name])?;
+    Ok(())
+}
+
+/// The round-robin allocation hint of a network.
+pub fn next_ip(tx: &Connection, id: i64) -> Result<Option<Ipv4Addr>> {
+    let v: Option<i64> = tx.query_row("SELECT next_ip FROM networks WHERE id=?1", [id], |r| {
+        r.get(0)
+    })?;
+    Ok(v.map(|v| Ipv4Addr::from(v as u32)))
+}
+
+pub fn set_next_ip(tx: &Connection, id: i64, ip: Ipv4Addr) -> Result<()> {
+    tx.execute(
+        "UPDATE networks SET next_ip=?2 WHERE id=?1",
+        params![id, u32::from(ip) as i64],
+    )?;
+    Ok(())
+}

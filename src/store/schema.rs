@@ -1,0 +1,58 @@
+//! Schema, created idempotently. `state` columns carry the crash-repair protocol: rows are
+//! written `creating` before kernel work and `ready` after (`removing` before teardown).
+
+use crate::model::Result;
+use rusqlite::Connection;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS networks(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT UNIQUE NOT NULL,
+  bridge TEXT UNIQUE NOT NULL,
+  subnet TEXT NOT NULL,
+  gateway TEXT NOT NULL,
+  mtu INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  next_ip INTEGER,
+  owner_pid INTEGER,
+  owner_start INTEGER
+);
+CREATE TABLE IF NOT EXISTS endpoints(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT UNIQUE NOT NULL,
+  mode TEXT NOT NULL,
+  target TEXT,
+  ip TEXT,
+  host_veth TEXT,
+  netns TEXT,
+  netns_owned INTEGER NOT NULL,
+  netns_dev INTEGER,
+  netns_ino INTEGER,
+  pid INTEGER,
+  pid_start INTEGER,
+  owner_pid INTEGER,
+  owner_start INTEGER,
+  state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases(
+  network_id INTEGER NOT NULL REFERENCES networks(id),
+  ip INTEGER NOT NULL,
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  PRIMARY KEY(network_id, ip)
+);
+CREATE INDEX IF NOT EXISTS leases_by_endpoint ON leases(endpoint_id);
+";
+
+pub fn migrate(conn: &Connection) -> Result<()> {
+    // Skip the DDL when the schema is there: it takes the write lock, which would serialise
+    // every concurrent podnet start behind whichever process holds it.
+    let have: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='leases'",
+        [],
+        |r| r.get(0),
+    )?;
+    if have == 0 {
+        conn.execute_batch(SCHEMA)?;
+    }
+    Ok(())
+}
