@@ -16,7 +16,8 @@ fn all_at_once(sb: &Sandbox, what: &str, args: impl Fn(usize) -> Vec<String>) {
         .map(|i| {
             let mut c = sb.podnet_cmd(args(i));
             c.stdout(Stdio::piped()).stderr(Stdio::piped());
-            c.spawn().unwrap_or_else(|e| panic!("spawn {what} {i}: {e}"))
+            c.spawn()
+                .unwrap_or_else(|e| panic!("spawn {what} {i}: {e}"))
         })
         .collect();
     let failures: Vec<String> = children
@@ -64,7 +65,11 @@ fn fifty_containers(network: Option<&str>) {
         assert_eq!(s(c, "status"), "running", "{c}");
         assert!(subnet.contains(&ipv4(s(c, "ip"))), "{c} outside {subnet}");
     }
-    assert_eq!(info["containers"].as_array().map(|a| a.len()), Some(N), "{info}");
+    assert_eq!(
+        info["containers"].as_array().map(|a| a.len()),
+        Some(N),
+        "{info}"
+    );
 
     // The kernel's view: 50 host veths on the bridge, each container's eth0 has its address.
     let links = as_list(ip_json(&sb, &["link"]));
@@ -72,7 +77,12 @@ fn fifty_containers(network: Option<&str>) {
         .iter()
         .filter(|l| s(l, "ifname").starts_with("pnv"))
         .collect();
-    assert_eq!(pnv.len(), N, "pnv links: {:?}", names(&serde_json::json!(links)));
+    assert_eq!(
+        pnv.len(),
+        N,
+        "pnv links: {:?}",
+        names(&serde_json::json!(links))
+    );
     for l in &pnv {
         assert_eq!(l["master"], bridge.as_str(), "{l}");
     }
@@ -80,7 +90,12 @@ fn fifty_containers(network: Option<&str>) {
         let addrs = ip_json_in(&sb, s(c, "netns"), &["addr"]);
         let eth0 = v4_addrs(&addrs, "eth0");
         assert_eq!(eth0.len(), 1, "{}: {addrs}", s(c, "name"));
-        assert_eq!(eth0[0].addr(), ipv4(s(c, "ip")), "{}: {addrs}", s(c, "name"));
+        assert_eq!(
+            eth0[0].addr(),
+            ipv4(s(c, "ip")),
+            "{}: {addrs}",
+            s(c, "name")
+        );
     }
     // Real packets: every container answers the host (a RST from a closed port counts).
     let mut reach = nettool(&sb);
@@ -91,14 +106,22 @@ fn fifty_containers(network: Option<&str>) {
         vec!["rm".into(), "-f".into(), format!("c{i}")]
     });
     let info = net_inspect(&sb, net_name);
-    assert_eq!(info["containers"].as_array().map(|a| a.len()), Some(0), "{info}");
+    assert_eq!(
+        info["containers"].as_array().map(|a| a.len()),
+        Some(0),
+        "{info}"
+    );
     assert!(ps(&sb).is_empty(), "ps after rm: {:?}", ps(&sb));
     // A namespace's devices are destroyed asynchronously by the kernel: wait for it.
     sb.wait_until("pnv links to go", Duration::from_secs(60), || {
         pnv_links(&sb).is_empty()
     })
     .unwrap_or_else(|e| panic!("{e}: {:?}", pnv_links(&sb)));
-    assert!(netns_leftovers(&sb).is_empty(), "{:?}", netns_leftovers(&sb));
+    assert!(
+        netns_leftovers(&sb).is_empty(),
+        "{:?}",
+        netns_leftovers(&sb)
+    );
 }
 
 #[test]

@@ -269,3 +269,35 @@ pub fn assert_bad_input(what: &str, out: &Output, needle: &str) {
         lines[0]
     );
 }
+
+/// Waits (for the kernel's asynchronous namespace teardown) until the sandbox's root
+/// namespace has exactly the links `expected`; panics with the difference after 60 s.
+pub fn wait_links(sb: &Sandbox, what: &str, expected: &[String]) {
+    let mut want = expected.to_vec();
+    want.sort();
+    let mut last = Vec::new();
+    let res = sb.wait_until(what, std::time::Duration::from_secs(60), || {
+        last = link_names(sb);
+        last.sort();
+        last == want
+    });
+    if res.is_err() {
+        panic!("{what}: links are {last:?}, expected {want:?}");
+    }
+}
+
+/// Asserts podnet keeps no trace of any endpoint: no container in `ps` or on `network`,
+/// no namespace mount, and (eventually) only the `baseline` links in the root namespace.
+pub fn assert_clean(sb: &Sandbox, what: &str, network: &str, baseline: &[String]) {
+    let listed = ps(sb);
+    assert!(listed.is_empty(), "{what}: ps not empty: {listed:?}");
+    let info = net_inspect(sb, network);
+    assert_eq!(
+        info["containers"].as_array().map(|a| a.len()),
+        Some(0),
+        "{what}: network still lists containers: {info}"
+    );
+    let left = netns_leftovers(sb);
+    assert!(left.is_empty(), "{what}: namespace mounts left: {left:?}");
+    wait_links(sb, what, baseline);
+}
