@@ -144,3 +144,74 @@ fn sandboxes_are_independent() {
         std::fs::read_link(b.netns_path()).unwrap()
     );
 }
+
+/// Helper for the next test: run only when re-executed by it.
+#[test]
+#[ignore = "helper: run by sandbox_dies_with_a_killed_test_process"]
+fn helper_make_sandbox_and_hang() {
+    if std::env::var_os("TESTBED_HELPER").is_none() {
+        return;
+    }
+    let sb = sandbox();
+    ok(
+        "probe",
+        sb.sh("ip link add orphan0 type veth peer name orphan1"),
+    );
+    println!("holder {}", sb.holder_pid());
+    std::thread::sleep(std::time::Duration::from_secs(3600));
+}
+
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    (fields.first() != Some(&"Z")).then(|| fields.get(19).unwrap_or(&"").to_string())
+}
+
+#[test]
+fn sandbox_dies_with_a_killed_test_process() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "helper_make_sandbox_and_hang",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("TESTBED_HELPER", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let holder: u32 = loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "helper ended early"
+        );
+        if let Some(p) = line.trim().strip_prefix("holder ") {
+            break p.parse().unwrap();
+        }
+    };
+    let started = start_time(holder).expect("holder running");
+    let netns = std::fs::read_link(format!("/proc/{holder}/ns/net")).unwrap();
+    child.kill().unwrap(); // SIGKILL: no destructor runs in the helper
+    child.wait().unwrap();
+    let sb = sandbox(); // only for its wait_until
+    sb.wait_until("holder to die", std::time::Duration::from_secs(30), || {
+        start_time(holder).as_ref() != Some(&started)
+    })
+    .unwrap();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(link) = std::fs::read_link(entry.path().join("ns/net")) {
+            assert_ne!(
+                link,
+                netns,
+                "pid {:?} still in the dead sandbox",
+                entry.file_name()
+            );
+        }
+    }
+}
