@@ -20,7 +20,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut report = Report::default();
     for ep in ctx.store.endpoints()? {
         if is_garbage(ctx, &ep)? {
-            detach::teardown(ctx, &ep)?;
+            detach::repair(ctx, &ep)?;
             report.endpoints.push(ep.name);
         }
     }

@@ -190,6 +190,23 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     Ok(net)
 }
 
+/// The subnet the default network would get if `name` is it and does not exist yet (so that a
+/// requested address can be checked before the network is made); None for other networks.
+pub fn default_subnet_if_created(ctx: &mut Ctx, name: &str) -> Result<Option<Ipv4Net>> {
+    if name != DEFAULT_NETWORK {
+        return Ok(None);
+    }
+    let routes = route::destinations(ctx.host()?)?;
+    let taken: Vec<Ipv4Net> = ctx
+        .store
+        .networks()?
+        .iter()
+        .map(|n| n.subnet)
+        .chain(routes)
+        .collect();
+    Ok(Some(ipam::pick_subnet(&taken)?))
+}
+
 /// Remove a network that no container uses.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let net = ctx.store.network(name)?.ok_or_else(|| {

@@ -36,6 +36,7 @@ pub struct EndpointSpec<'a> {
 pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     validate_name("container", spec.name)?;
     let ip = spec.ip.map(|s| network::parse_ip("--ip", s)).transpose()?;
+    precheck(ctx, spec, ip)?;
     let net = match &spec.mode {
         Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
         _ if ip.is_some() => {
@@ -66,10 +67,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     };
     let ep = ctx.store.write(|tx| {
         if endpoints::get(tx, spec.name)?.is_some() {
-            return Err(Error::input(format!(
-                "container name '{}' is already in use: choose another --name or remove it (`podnet rm -f {}`)",
-                spec.name, spec.name
-            )));
+            return Err(name_taken(spec.name));
         }
         let mut ep = endpoints::insert(tx, &new)?;
         if let Some(net) = &net {
@@ -87,6 +85,45 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             Err(u) => e.context(format!("(and undoing it failed too: {u})")),
         }),
     }
+}
+
+/// Refuse bad input before anything is made — in particular before the default network is
+/// created on first use. The same checks run again inside the allocation transaction, which is
+/// what makes them race-free; this pass only keeps a refused command from leaving a bridge.
+fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<()> {
+    if ctx.store.endpoint(spec.name)?.is_some() {
+        return Err(name_taken(spec.name));
+    }
+    if let (Mode::Bridge(n), Some(ip)) = (&spec.mode, ip) {
+        match ctx.store.network(n)? {
+            Some(net) => {
+                ipam::check_requested("--ip", &net.subnet, ip)?;
+                if ip == net.gateway {
+                    return Err(Error::input(format!(
+                        "--ip {ip} is the gateway of network '{n}': pick another address"
+                    )));
+                }
+            }
+            None => {
+                if let Some(subnet) = network::default_subnet_if_created(ctx, n)? {
+                    ipam::check_requested("--ip", &subnet, ip)?;
+                    if ip == ipam::first_host(&subnet) {
+                        return Err(Error::input(format!(
+                            "--ip {ip} would be the gateway of network '{n}': pick another address"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    if let Netns::Existing(p) = &spec.netns {
+        netns::open(p)?;
+    }
+    Ok(())
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::input(format!("container name '{name}' is already in use: choose another --name or remove it (`podnet rm -f {name}`)"))
 }
 
 /// Pick the endpoint's address: the requested one if free, else the next free after the hint.
