@@ -279,3 +279,46 @@ fn join_container_that_is_not_running() {
         "dead",
     );
 }
+
+// Without --network: the default network must not be made by a command that is refused.
+bad_input!(
+    default_network_bad_ip_makes_nothing,
+    "10.0.0.300",
+    [
+        "run",
+        "-d",
+        "--name",
+        "z",
+        "--ip",
+        "10.0.0.300",
+        "--",
+        "sleep",
+        "9"
+    ]
+);
+bad_input!(
+    default_network_duplicate_name_makes_nothing,
+    "c1",
+    ["run", "-d", "--name", "c1", "--", "sleep", "9"]
+);
+bad_input!(
+    default_network_bad_name_makes_nothing,
+    "no/slash",
+    ["run", "-d", "--name", "no/slash", "--", "sleep", "9"]
+);
+bad_input!(
+    foreground_run_unknown_network,
+    "nosuch",
+    ["run", "--network", "nosuch", "--", "true"]
+);
+bad_input!(
+    foreground_run_bad_name,
+    "bad/name",
+    ["run", "--name", "bad/name", "--", "true"]
+);
+bad_input!(
+    exec_unknown_container,
+    "ghost",
+    ["exec", "ghost", "--", "true"]
+);
+bad_input!(detach_unknown_endpoint, "ghost", ["detach", "ghost"]);

@@ -101,6 +101,17 @@ fn two_containers_on_podnet0_talk_both_ways_and_reach_the_gateway() {
         format!("from-a saw {ip_b}")
     );
 
+    // UDP too, a's namespace to b.
+    sb.serve(Some(ns_b), "udp", "0.0.0.0", 7002, "udp-b saw {peer}")
+        .unwrap();
+    let mut udp = nettool_in(&sb, ns_a);
+    udp.args(["connect", "udp", &ip_b, "7002", "--count", "3"]);
+    let replies = ok("udp a -> b", output(udp));
+    assert_eq!(
+        replies.lines().collect::<Vec<_>>(),
+        vec![format!("udp-b saw {ip_a}"); 3]
+    );
+
     // Each reaches a server on the gateway address in the host namespace.
     sb.serve(None, "tcp", &gw, 7001, "gateway saw {peer}")
         .unwrap();

@@ -213,3 +213,17 @@ fn exec_returns_the_commands_exit_status() {
     let out = sb.podnet(["exec", "x", "--", "sh", "-c", "exit 5"]);
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
 }
+
+#[test]
+fn names_of_every_allowed_character_and_15_bytes_are_accepted() {
+    let sb = sandbox();
+    for name in ["A.b-c_9", "abcdefghijklmno"] {
+        podnet_ok(
+            &sb,
+            &["run", "-d", "--name", name, "--", "sleep", "infinity"],
+        );
+        assert_eq!(s(&inspect(&sb, name), "status"), "running");
+        podnet_ok(&sb, &["network", "create", name]);
+        assert_eq!(s(&net_inspect(&sb, name), "name"), name);
+    }
+}
