@@ -134,3 +134,62 @@ fn fifty_concurrent_runs_on_the_default_network() {
 fn fifty_concurrent_runs_on_a_user_network() {
     fifty_containers(Some("busy"));
 }
+
+#[test]
+fn gc_racing_with_runs_never_breaks_a_container() {
+    let sb = sandbox();
+    podnet_ok(&sb, &["network", "create", "race"]);
+    let spawn = |args: Vec<String>| {
+        let mut c = sb.podnet_cmd(args);
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.spawn().expect("spawn")
+    };
+    let mut runs = Vec::new();
+    let mut gcs = Vec::new();
+    for i in 0..20 {
+        let name = format!("r{i}");
+        runs.push(spawn(
+            [
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                "race",
+                "--",
+                "sleep",
+                "infinity",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ));
+        if i % 4 == 0 {
+            gcs.push(spawn(vec!["gc".into()]));
+        }
+    }
+    for (i, c) in runs.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "run r{i}: {}", describe(&out));
+    }
+    for c in gcs {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "gc: {}", describe(&out));
+    }
+    // Every container survived the concurrent gcs, whole.
+    let listed = ps(&sb);
+    assert_eq!(listed.len(), 20, "{listed:?}");
+    for c in &listed {
+        assert_eq!(s(c, "status"), "running", "{c}");
+        let addrs = ip_json_in(&sb, s(c, "netns"), &["addr"]);
+        assert_eq!(
+            v4_addrs(&addrs, "eth0").first().map(|n| n.addr()),
+            Some(ipv4(s(c, "ip"))),
+            "{c}: {addrs}"
+        );
+    }
+    assert_eq!(pnv_links(&sb).len(), 20, "{:?}", pnv_links(&sb));
+    // And a gc with nothing to repair changes nothing.
+    podnet_ok(&sb, &["gc"]);
+    assert_eq!(ps(&sb), listed);
+    assert_eq!(pnv_links(&sb).len(), 20);
+}
