@@ -163,7 +163,7 @@ fn gc_racing_with_runs_never_breaks_a_container() {
             .map(String::from)
             .to_vec(),
         ));
-        if i % 4 == 0 {
+        if i % 2 == 0 {
             gcs.push(spawn(vec!["gc".into()]));
         }
     }
