@@ -31,6 +31,7 @@
 
 mod lab;
 mod sandbox;
+mod serve;
 
 pub use lab::{Lab, LabConfig};
 pub use sandbox::{Sandbox, SandboxConfig};
