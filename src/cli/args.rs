@@ -130,6 +130,12 @@ pub struct CreateArgs {
     /// Bridge interface name; default: pn-NAME.
     #[arg(long)]
     pub bridge: Option<String>,
+    /// Containers on this network never reach outside the host (and cannot publish ports).
+    #[arg(long)]
+    pub internal: bool,
+    /// Inter-container communication on the bridge (`--icc=false` drops it; published ports still work).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub icc: bool,
 }
 
 #[derive(Args, Debug)]

@@ -158,6 +158,8 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
             gateway,
             mtu,
             bridge,
+            internal,
+            icc,
         }) => {
             let n = network::create(
                 ctx,
@@ -167,6 +169,8 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
                     gateway,
                     mtu,
                     bridge,
+                    internal,
+                    no_icc: !icc,
                 },
             )?;
             let d = view::network_detail(ctx, n)?;

@@ -2,7 +2,7 @@
 
 use super::{proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
-use crate::kernel::{addr, link, route};
+use crate::kernel::{addr, link, route, sysctl};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
 use crate::store::{networks, NewNetwork};
 use ipnet::Ipv4Net;
@@ -16,6 +16,9 @@ pub struct NetworkSpec {
     pub gateway: Option<String>,
     pub mtu: Option<u32>,
     pub bridge: Option<String>,
+    pub internal: bool,
+    /// `--icc=false` sets this; default true.
+    pub no_icc: bool,
 }
 
 /// Parse a CIDR given on the command line, naming the flag in the error.
@@ -134,6 +137,8 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
                 subnet,
                 gateway,
                 mtu,
+                internal: spec.internal,
+                icc: !spec.no_icc,
                 owner,
             },
         )?;
@@ -157,7 +162,17 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
 fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
     let rtnl = ctx.host()?;
     let index = link::ensure_bridge(rtnl, &net.bridge, net.mtu)?;
-    addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())
+    addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())?;
+    // Locally originated traffic to 127.0.0.1:PUBLISHED is DNAT'ed out of this bridge; the
+    // kernel drops loopback-sourced packets on a device without route_localnet. Set on podnet's
+    // bridges only (never globally); podnet's input rule keeps containers off the host's
+    // loopback services (CVE-2020-8558).
+    sysctl::ensure_if(&net.bridge, "route_localnet", "1")?;
+    if !net.internal {
+        // Routing between the bridge and the rest of the world (outbound NAT, published ports).
+        sysctl::ensure("net.ipv4.ip_forward", "1")?;
+    }
+    Ok(())
 }
 
 fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {

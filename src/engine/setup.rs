@@ -166,7 +166,8 @@ fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
         netns::create(&path)?;
     }
     fault::step("attach", 2);
-    let ns = File::open(&path)?;
+    let ns = File::open(&path)
+        .map_err(|e| Error::failed(format!("open namespace {}: {e}", path.display())))?;
     if let Some(net) = net {
         let bridge = link::get(ctx.host()?, &net.bridge)?.ok_or_else(|| {
             Error::failed(format!(

@@ -73,6 +73,8 @@ pub struct NetworkRow {
     pub subnet: String,
     pub gateway: String,
     pub mtu: u32,
+    pub internal: bool,
+    pub icc: bool,
     pub containers: usize,
 }
 
@@ -89,6 +91,10 @@ pub struct NetworkDetail {
     pub subnet: String,
     pub gateway: String,
     pub mtu: u32,
+    pub internal: bool,
+    pub icc: bool,
+    /// Whether the host forwards IPv4 (podnet turns it on for non-internal networks).
+    pub ip_forward: bool,
     pub containers: Vec<Member>,
 }
 
@@ -104,6 +110,8 @@ pub fn networks(ctx: &Ctx) -> Result<Vec<NetworkRow>> {
                 subnet: n.subnet.to_string(),
                 gateway: n.gateway.to_string(),
                 mtu: n.mtu,
+                internal: n.internal,
+                icc: n.icc,
             })
         })
         .collect()
@@ -125,6 +133,9 @@ pub fn network_detail(ctx: &Ctx, n: Network) -> Result<NetworkDetail> {
         subnet: n.subnet.to_string(),
         gateway: n.gateway.to_string(),
         mtu: n.mtu,
+        internal: n.internal,
+        icc: n.icc,
+        ip_forward: crate::kernel::sysctl::get("net.ipv4.ip_forward").as_deref() == Some("1"),
         containers,
     })
 }

@@ -12,6 +12,8 @@ CREATE TABLE IF NOT EXISTS networks(
   subnet TEXT NOT NULL,
   gateway TEXT NOT NULL,
   mtu INTEGER NOT NULL,
+  internal INTEGER NOT NULL DEFAULT 0,
+  icc INTEGER NOT NULL DEFAULT 1,
   state TEXT NOT NULL,
   next_ip INTEGER,
   owner_pid INTEGER,
