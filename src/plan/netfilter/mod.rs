@@ -18,8 +18,12 @@
 //! with ENOENT, otherwise); the engine then applies [`full`] instead.
 //!
 //! What the kernel must be told besides (the engine's part):
-//! `net.ipv4.ip_forward=1`, and `net.ipv4.conf.<bridge>.route_localnet=1`
-//! on each podnet bridge (for the host's own `127.0.0.1:PORT`).
+//! `net.ipv4.ip_forward=1`, `net.ipv4.conf.<bridge>.route_localnet=1` on
+//! each podnet bridge (for the host's own `127.0.0.1:PORT`), and `hairpin on`
+//! on each container's bridge port (with br_netfilter, a container reaching
+//! its own published port is bridged back out the port it came from).
+//! Why the layout is as it is, with measurements:
+//! `docs/decisions/2026-11-27-netfilter-layout.md`.
 
 pub mod rules;
 mod text;
