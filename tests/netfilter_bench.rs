@@ -46,7 +46,10 @@ fn attach_cost_at_1_and_1000_ports() {
             let mut s = NftSocket::open().unwrap();
             let t = Instant::now();
             s.apply(&nf::full(&nets, &loaded)).unwrap();
-            println!("full() with {existing} ports: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+            println!(
+                "full() with {existing} ports: {:.3} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
             let (mut add, mut del) = (vec![], vec![]);
             for i in 0..500 {
                 let p = [port(20000 + i)];
