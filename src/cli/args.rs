@@ -89,6 +89,8 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// List a container's published ports.
+    Ports { name: String },
     /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.
     Gc,
     /// A guided tour of container networking, in a throwaway sandbox.
@@ -152,6 +154,9 @@ pub struct RunArgs {
     /// Address on the network; default: the next free one.
     #[arg(long)]
     pub ip: Option<String>,
+    /// Publish a port: [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp] (repeatable).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,
@@ -168,4 +173,7 @@ pub struct AttachArgs {
     pub network: String,
     #[arg(long)]
     pub ip: Option<String>,
+    /// Publish a port: [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp] (repeatable).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
 }

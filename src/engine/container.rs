@@ -4,7 +4,7 @@
 use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
-use crate::model::{validate_name, Endpoint, Error, Mode, Result};
+use crate::model::{validate_name, Endpoint, Error, Mode, PortMapping, Result};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -19,6 +19,7 @@ pub struct RunSpec {
     pub network: String,
     pub ip: Option<String>,
     pub detach: bool,
+    pub ports: Vec<PortMapping>,
     pub argv: Vec<String>,
 }
 
@@ -91,6 +92,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             mode,
             netns: ns,
             ip: spec.ip.as_deref(),
+            ports: &spec.ports,
             owned_by_caller: !spec.detach,
         },
     )?;
@@ -240,6 +242,7 @@ pub fn attach(
     name: &str,
     network: &str,
     ip: Option<&str>,
+    ports: &[PortMapping],
 ) -> Result<Endpoint> {
     let mode = Mode::parse(network, DEFAULT_NETWORK)?;
     if !matches!(mode, Mode::Bridge(_)) {
@@ -250,6 +253,7 @@ pub fn attach(
         mode,
         netns: Netns::Existing(PathBuf::from(netns_path)),
         ip,
+        ports,
         owned_by_caller: false,
     };
     let ep = setup::attach(ctx, &spec)?;

@@ -1,7 +1,7 @@
 //! Tearing an endpoint down, in numbered steps (the fault switch's `detach:K`). Idempotent:
 //! every step tolerates its work being already done, so `gc` can run it again after a crash.
 
-use super::{proc, Ctx};
+use super::{firewall, proc, publish, Ctx};
 use crate::fault;
 use crate::kernel::{link, netns};
 use crate::model::{Endpoint, Result};
@@ -28,6 +28,8 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     ctx.store
         .write(|tx| endpoints::set_removing(tx, ep.id, proc::me()))?;
     fault::step("detach", 1);
+    // Ports first: no new connection reaches a container that is going away.
+    let tables_in_step = publish::unpublish(ctx, ep)?;
     if let Some(pid) = ep.pid {
         kill(pid);
     }
@@ -50,6 +52,9 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     }
     fault::step("detach", 3);
     ctx.store.write(|tx| endpoints::delete(tx, ep.id))?;
+    if !tables_in_step {
+        firewall::sync(ctx)?;
+    }
     fault::step("detach", 4);
     Ok(())
 }

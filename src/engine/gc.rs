@@ -1,7 +1,7 @@
 //! Repair after a crash: finish or undo every half-done operation whose process is gone, and
 //! remove kernel objects podnet made that no record owns.
 
-use super::{detach, network, proc, Ctx};
+use super::{detach, firewall, network, proc, Ctx};
 use crate::kernel::{link, netns};
 use crate::model::{EndpointState, Result};
 use std::collections::HashSet;
@@ -57,6 +57,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
             report.namespaces.push(p.display().to_string());
         }
     }
+    // Re-render podnet's tables from the store: repairs a flushed or edited ruleset.
+    firewall::sync(ctx)?;
     Ok(report)
 }
 

@@ -1,9 +1,10 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
-use super::{proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
+use super::{firewall, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
+use crate::plan::netfilter as plan;
 use crate::store::{networks, NewNetwork};
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -172,12 +173,19 @@ fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
         // Routing between the bridge and the rest of the world (outbound NAT, published ports).
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
     }
+    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
     Ok(())
 }
 
 fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
     link::delete(ctx.host()?, &net.bridge)?;
-    ctx.store.write(|tx| networks::delete(tx, &net.name))
+    ctx.store.write(|tx| networks::delete(tx, &net.name))?;
+    if ctx.store.networks()?.is_empty() {
+        // The last network took podnet's reason to have tables: remove them.
+        firewall::sync(ctx)
+    } else {
+        firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net))).map(|_| ())
+    }
 }
 
 /// The network an endpoint joins, creating the default network on first use. A network still

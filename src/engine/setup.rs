@@ -1,11 +1,11 @@
 //! Setting an endpoint up: record, namespace, veth, addresses, routes — each a numbered step
 //! (the fault switch's `attach:K`), so that a crash between any two is repaired by `gc`.
 
-use super::{detach, network, proc, Ctx};
+use super::{detach, network, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
-use crate::model::{validate_name, Endpoint, Error, Mode, Network, Result};
+use crate::model::{validate_name, Endpoint, Error, Mode, Network, PortMapping, Result};
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -27,6 +27,8 @@ pub struct EndpointSpec<'a> {
     pub mode: Mode,
     pub netns: Netns,
     pub ip: Option<&'a str>,
+    /// Published ports (`-p`), one per host port.
+    pub ports: &'a [PortMapping],
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
     /// this process is gone, the endpoint is garbage).
     pub owned_by_caller: bool,
@@ -37,6 +39,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     validate_name("container", spec.name)?;
     let ip = spec.ip.map(|s| network::parse_ip("--ip", s)).transpose()?;
     precheck(ctx, spec, ip)?;
+    publish::precheck(ctx, &spec.mode, spec.ports)?;
     let net = match &spec.mode {
         Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
         _ if ip.is_some() => {
@@ -74,11 +77,12 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
+            publish::reserve(tx, net, &ep, spec.ports)?;
         }
         Ok(ep)
     })?;
     fault::step("attach", 1);
-    match realize(ctx, &ep, net.as_ref()) {
+    match realize(ctx, &ep, net.as_ref(), spec.ports) {
         Ok(()) => Ok(ep),
         Err(e) => Err(match detach::teardown(ctx, &ep) {
             Ok(()) => e,
@@ -158,7 +162,12 @@ fn allocate(
 }
 
 /// Kernel work of an endpoint, in numbered steps.
-fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
+fn realize(
+    ctx: &mut Ctx,
+    ep: &Endpoint,
+    net: Option<&Network>,
+    ports: &[PortMapping],
+) -> Result<()> {
     let Some(path) = ep.netns.as_deref().map(PathBuf::from) else {
         return Ok(()); // host mode: nothing to make
     };
@@ -195,6 +204,7 @@ fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
         link::set_up(&mut inside, eth0.index)?;
         route::add_default(&mut inside, net.gateway)?;
     }
+    publish::publish(ctx, ep, ports)?;
     fault::step("attach", 5);
     Ok(())
 }

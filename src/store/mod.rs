@@ -3,6 +3,7 @@
 
 pub mod endpoints;
 pub mod networks;
+pub mod ports;
 mod schema;
 
 pub use endpoints::NewEndpoint;

@@ -43,13 +43,22 @@ CREATE TABLE IF NOT EXISTS leases(
   PRIMARY KEY(network_id, ip)
 );
 CREATE INDEX IF NOT EXISTS leases_by_endpoint ON leases(endpoint_id);
+CREATE TABLE IF NOT EXISTS ports(
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  host_ip TEXT NOT NULL,          -- '' = every host address
+  host_port INTEGER NOT NULL,
+  container_port INTEGER NOT NULL,
+  proto TEXT NOT NULL,
+  PRIMARY KEY(host_port, proto, host_ip)
+);
+CREATE INDEX IF NOT EXISTS ports_by_endpoint ON ports(endpoint_id);
 ";
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     // Skip the DDL when the schema is there: it takes the write lock, which would serialise
     // every concurrent podnet start behind whichever process holds it.
     let have: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='leases'",
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='ports'",
         [],
         |r| r.get(0),
     )?;

@@ -17,6 +17,7 @@ fn start(ctx: &mut Ctx, name: &str, network: &str) -> Result<Endpoint> {
         name: Some(name.into()),
         network: network.into(),
         ip: None,
+        ports: Vec::new(),
         detach: true,
         argv: vec!["sleep".into(), "3600".into()],
     };
