@@ -89,6 +89,8 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// List a container's published ports.
+    Ports { name: String },
     /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.
     Gc,
     /// A guided tour of container networking, in a throwaway sandbox.
@@ -130,6 +132,12 @@ pub struct CreateArgs {
     /// Bridge interface name; default: pn-NAME.
     #[arg(long)]
     pub bridge: Option<String>,
+    /// Containers on this network never reach outside the host (and cannot publish ports).
+    #[arg(long)]
+    pub internal: bool,
+    /// Inter-container communication on the bridge (`--icc=false` drops it; published ports still work).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub icc: bool,
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +154,12 @@ pub struct RunArgs {
     /// Address on the network; default: the next free one.
     #[arg(long)]
     pub ip: Option<String>,
+    /// Publish a port: [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp] (repeatable).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// A label KEY=VALUE (repeatable); service selectors match on labels.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,
@@ -162,4 +176,10 @@ pub struct AttachArgs {
     pub network: String,
     #[arg(long)]
     pub ip: Option<String>,
+    /// Publish a port: [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp] (repeatable).
+    #[arg(short = 'p', long = "publish", value_name = "SPEC")]
+    pub publish: Vec<String>,
+    /// A label KEY=VALUE (repeatable); service selectors match on labels.
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
 }

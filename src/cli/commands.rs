@@ -18,16 +18,41 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Network(cmd) => network_cmd(&mut ctx, f, cmd)?,
         Command::Run(a) => return run(&mut ctx, f, a),
         Command::Attach(a) => {
-            let ep = container::attach(&mut ctx, &a.netns, &a.name, &a.network, a.ip.as_deref())?;
+            let ports = parse_ports(&a.publish)?;
+            let labels = crate::model::parse_labels(&a.label)?;
+            let ep = container::attach(
+                &mut ctx,
+                &a.netns,
+                &a.name,
+                &a.network,
+                a.ip.as_deref(),
+                &ports,
+                &labels,
+            )?;
             show_container(&ctx, f, &ep)?;
         }
         Command::Detach { name } => container::detach(&mut ctx, &name)?,
+        Command::Ports { name } => {
+            let ep = container::find(&ctx, &name)?;
+            let rows = view::ports(&ctx, &ep)?;
+            print(f, &rows, &["HOST", "CONTAINER", "PROTO"], |rows| {
+                rows.iter()
+                    .map(|r| {
+                        vec![
+                            format!("{}:{}", r.host_ip, r.host_port),
+                            format!("{}:{}", r.container_ip, r.container_port),
+                            r.proto.clone(),
+                        ]
+                    })
+                    .collect()
+            })?;
+        }
         Command::Ps => {
             let rows = view::containers(&ctx)?;
             print(
                 f,
                 &rows,
-                &["NAME", "STATUS", "MODE", "NETWORK", "IP", "PID"],
+                &["NAME", "STATUS", "MODE", "NETWORK", "IP", "PID", "PORTS"],
                 |rows| {
                     rows.iter()
                         .map(|r| {
@@ -42,6 +67,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                                 opt(&net),
                                 opt(&r.ip),
                                 opt(&r.pid),
+                                r.ports.join(","),
                             ]
                         })
                         .collect()
@@ -134,6 +160,8 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         network: a.network,
         ip: a.ip,
         detach: a.detach,
+        ports: parse_ports(&a.publish)?,
+        labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
     };
     let out = container::run(ctx, spec)?;
@@ -158,6 +186,8 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
             gateway,
             mtu,
             bridge,
+            internal,
+            icc,
         }) => {
             let n = network::create(
                 ctx,
@@ -167,6 +197,8 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
                     gateway,
                     mtu,
                     bridge,
+                    internal,
+                    no_icc: !icc,
                 },
             )?;
             let d = view::network_detail(ctx, n)?;
@@ -249,4 +281,13 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every `-p` spec, expanded to one mapping per host port.
+fn parse_ports(specs: &[String]) -> Result<Vec<crate::model::PortMapping>> {
+    let mut out = Vec::new();
+    for s in specs {
+        out.extend(crate::model::parse_publish(s)?);
+    }
+    Ok(out)
 }

@@ -6,11 +6,15 @@ mod demo;
 mod output;
 
 pub use args::{Cli, Command, Format};
+use clap::error::ErrorKind;
 use clap::Parser;
 
 /// Run podnet with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
     let is_run = matches!(cli.command, Command::Run(_));
     match commands::dispatch(cli) {
         Ok(code) => code,
@@ -24,4 +28,33 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// Help and version go to stdout with exit 0; any other parse error becomes the same one-line
+/// `podnet: ...` error as every other bad input, exit 2.
+fn usage_error(e: clap::Error) -> i32 {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            2
+        } else {
+            0
+        };
+    }
+    let text = e.render().to_string();
+    // The message proper is the first paragraph; clap wraps lists onto indented lines.
+    let para: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = para.join(" ");
+    let msg = joined.strip_prefix("error: ").unwrap_or(&joined);
+    eprintln!("podnet: {msg} (see --help)");
+    2
 }

@@ -4,7 +4,7 @@
 use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
-use crate::model::{validate_name, Endpoint, Error, Mode, Result};
+use crate::model::{validate_name, Endpoint, Error, Labels, Mode, PortMapping, Result};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -19,6 +19,8 @@ pub struct RunSpec {
     pub network: String,
     pub ip: Option<String>,
     pub detach: bool,
+    pub ports: Vec<PortMapping>,
+    pub labels: Labels,
     pub argv: Vec<String>,
 }
 
@@ -91,6 +93,8 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             mode,
             netns: ns,
             ip: spec.ip.as_deref(),
+            ports: &spec.ports,
+            labels: &spec.labels,
             owned_by_caller: !spec.detach,
         },
     )?;
@@ -240,6 +244,8 @@ pub fn attach(
     name: &str,
     network: &str,
     ip: Option<&str>,
+    ports: &[PortMapping],
+    labels: &Labels,
 ) -> Result<Endpoint> {
     let mode = Mode::parse(network, DEFAULT_NETWORK)?;
     if !matches!(mode, Mode::Bridge(_)) {
@@ -250,6 +256,8 @@ pub fn attach(
         mode,
         netns: Netns::Existing(PathBuf::from(netns_path)),
         ip,
+        ports,
+        labels,
         owned_by_caller: false,
     };
     let ep = setup::attach(ctx, &spec)?;

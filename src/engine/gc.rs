@@ -1,7 +1,7 @@
 //! Repair after a crash: finish or undo every half-done operation whose process is gone, and
 //! remove kernel objects podnet made that no record owns.
 
-use super::{detach, network, proc, Ctx};
+use super::{detach, firewall, network, proc, Ctx};
 use crate::kernel::{link, netns};
 use crate::model::{EndpointState, Result};
 use std::collections::HashSet;
@@ -20,7 +20,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mut report = Report::default();
     for ep in ctx.store.endpoints()? {
         if is_garbage(ctx, &ep)? {
-            detach::teardown(ctx, &ep)?;
+            detach::repair(ctx, &ep)?;
             report.endpoints.push(ep.name);
         }
     }
@@ -28,31 +28,37 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
         network::repair_abandoned(ctx, &net)?;
         report.networks.push(net.name);
     }
+    // Kernel first, records second: a record is always committed before its kernel object is
+    // made, so everything in this listing that belongs to a live operation already has its
+    // record when the store is read next. (The other order races with a concurrent attach.)
+    let links = link::list(ctx.host()?)?;
+    let mounts: Vec<std::path::PathBuf> = std::fs::read_dir(ctx.run_dir.join("netns"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     let endpoints = ctx.store.endpoints()?;
     let veths: HashSet<&str> = endpoints
         .iter()
         .filter_map(|e| e.host_veth.as_deref())
         .collect();
-    for l in link::list(ctx.host()?)? {
+    for l in links {
         if is_podnet_veth(&l.name) && !veths.contains(l.name.as_str()) {
             link::delete(ctx.host()?, &l.name)?;
             report.links.push(l.name);
         }
     }
-    let mounts: HashSet<&str> = endpoints
+    let owned: HashSet<&str> = endpoints
         .iter()
         .filter(|e| e.netns_owned)
         .filter_map(|e| e.netns.as_deref())
         .collect();
-    if let Ok(dir) = std::fs::read_dir(ctx.run_dir.join("netns")) {
-        for entry in dir.flatten() {
-            let p = entry.path();
-            if !mounts.contains(p.to_string_lossy().as_ref()) {
-                netns::remove(&p)?;
-                report.namespaces.push(p.display().to_string());
-            }
+    for p in mounts {
+        if !owned.contains(p.to_string_lossy().as_ref()) {
+            netns::remove(&p)?;
+            report.namespaces.push(p.display().to_string());
         }
     }
+    // Re-render podnet's tables from the store: repairs a flushed or edited ruleset.
+    firewall::sync(ctx)?;
     Ok(report)
 }
 

@@ -3,12 +3,15 @@
 
 pub mod container;
 pub mod detach;
+pub mod firewall;
 pub mod gc;
 pub mod network;
 pub mod proc;
+pub mod publish;
 pub mod setup;
 pub mod view;
 
+use crate::kernel::nft::NftSocket;
 use crate::kernel::Rtnl;
 use crate::model::Result;
 use crate::store::Store;
@@ -25,6 +28,7 @@ pub struct Ctx {
     pub run_dir: PathBuf,
     pub store: Store,
     host: Option<Rtnl>,
+    nft: Option<NftSocket>,
 }
 
 impl Ctx {
@@ -34,6 +38,7 @@ impl Ctx {
             run_dir: run_dir.to_path_buf(),
             store: Store::open(root)?,
             host: None,
+            nft: None,
         })
     }
 
@@ -43,6 +48,15 @@ impl Ctx {
             self.host = Some(Rtnl::open()?);
         }
         Ok(self.host.as_mut().expect("just opened"))
+    }
+
+    /// The nftables socket of the host namespace, opened on first use.
+    pub fn nft(&mut self) -> Result<&mut NftSocket> {
+        if self.nft.is_none() {
+            let s = NftSocket::open().map_err(|e| crate::model::Error::failed(e.to_string()))?;
+            self.nft = Some(s);
+        }
+        Ok(self.nft.as_mut().expect("just opened"))
     }
 
     /// Where podnet pins the namespace of a container it creates.

@@ -1,9 +1,10 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
-use super::{proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
+use super::{firewall, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
-use crate::kernel::{addr, link, route};
+use crate::kernel::{addr, link, route, sysctl};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
+use crate::plan::netfilter as plan;
 use crate::store::{networks, NewNetwork};
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -16,6 +17,9 @@ pub struct NetworkSpec {
     pub gateway: Option<String>,
     pub mtu: Option<u32>,
     pub bridge: Option<String>,
+    pub internal: bool,
+    /// `--icc=false` sets this; default true.
+    pub no_icc: bool,
 }
 
 /// Parse a CIDR given on the command line, naming the flag in the error.
@@ -134,6 +138,8 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
                 subnet,
                 gateway,
                 mtu,
+                internal: spec.internal,
+                icc: !spec.no_icc,
                 owner,
             },
         )?;
@@ -157,12 +163,29 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
 fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
     let rtnl = ctx.host()?;
     let index = link::ensure_bridge(rtnl, &net.bridge, net.mtu)?;
-    addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())
+    addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())?;
+    // Locally originated traffic to 127.0.0.1:PUBLISHED is DNAT'ed out of this bridge; the
+    // kernel drops loopback-sourced packets on a device without route_localnet. Set on podnet's
+    // bridges only (never globally); podnet's input rule keeps containers off the host's
+    // loopback services (CVE-2020-8558).
+    sysctl::ensure_if(&net.bridge, "route_localnet", "1")?;
+    if !net.internal {
+        // Routing between the bridge and the rest of the world (outbound NAT, published ports).
+        sysctl::ensure("net.ipv4.ip_forward", "1")?;
+    }
+    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
+    Ok(())
 }
 
 fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
     link::delete(ctx.host()?, &net.bridge)?;
-    ctx.store.write(|tx| networks::delete(tx, &net.name))
+    ctx.store.write(|tx| networks::delete(tx, &net.name))?;
+    if ctx.store.networks()?.is_empty() {
+        // The last network took podnet's reason to have tables: remove them.
+        firewall::sync(ctx)
+    } else {
+        firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net))).map(|_| ())
+    }
 }
 
 /// The network an endpoint joins, creating the default network on first use. A network still
@@ -188,6 +211,23 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
     }
     Ok(net)
+}
+
+/// The subnet the default network would get if `name` is it and does not exist yet (so that a
+/// requested address can be checked before the network is made); None for other networks.
+pub fn default_subnet_if_created(ctx: &mut Ctx, name: &str) -> Result<Option<Ipv4Net>> {
+    if name != DEFAULT_NETWORK {
+        return Ok(None);
+    }
+    let routes = route::destinations(ctx.host()?)?;
+    let taken: Vec<Ipv4Net> = ctx
+        .store
+        .networks()?
+        .iter()
+        .map(|n| n.subnet)
+        .chain(routes)
+        .collect();
+    Ok(Some(ipam::pick_subnet(&taken)?))
 }
 
 /// Remove a network that no container uses.

@@ -29,6 +29,22 @@ pub fn alive(id: ProcId) -> bool {
     matches!(stat(id.0), Some((start, state)) if start == id.1 && state != 'Z' && state != 'X')
 }
 
+/// Processes whose network namespace is the one identified by (dev, inode): what still holds a
+/// namespace alive after its recorded process is gone (e.g. one started by a podnet that
+/// crashed before recording it, or one entered with `podnet exec`).
+pub fn in_netns(id: (u64, u64)) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| (m.dev(), m.ino()) == id)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,11 @@
 //! Setting an endpoint up: record, namespace, veth, addresses, routes — each a numbered step
 //! (the fault switch's `attach:K`), so that a crash between any two is repaired by `gc`.
 
-use super::{detach, network, proc, Ctx};
+use super::{detach, network, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
-use crate::model::{validate_name, Endpoint, Error, Mode, Network, Result};
+use crate::model::{validate_name, Endpoint, Error, Labels, Mode, Network, PortMapping, Result};
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -27,6 +27,10 @@ pub struct EndpointSpec<'a> {
     pub mode: Mode,
     pub netns: Netns,
     pub ip: Option<&'a str>,
+    /// Published ports (`-p`), one per host port.
+    pub ports: &'a [PortMapping],
+    /// Labels (`--label`), what service selectors match.
+    pub labels: &'a Labels,
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
     /// this process is gone, the endpoint is garbage).
     pub owned_by_caller: bool,
@@ -36,6 +40,8 @@ pub struct EndpointSpec<'a> {
 pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     validate_name("container", spec.name)?;
     let ip = spec.ip.map(|s| network::parse_ip("--ip", s)).transpose()?;
+    precheck(ctx, spec, ip)?;
+    publish::precheck(ctx, &spec.mode, spec.ports)?;
     let net = match &spec.mode {
         Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
         _ if ip.is_some() => {
@@ -66,27 +72,65 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     };
     let ep = ctx.store.write(|tx| {
         if endpoints::get(tx, spec.name)?.is_some() {
-            return Err(Error::input(format!(
-                "container name '{}' is already in use: choose another --name or remove it (`podnet rm -f {}`)",
-                spec.name, spec.name
-            )));
+            return Err(name_taken(spec.name));
         }
         let mut ep = endpoints::insert(tx, &new)?;
+        crate::store::labels::add(tx, ep.id, spec.labels)?;
         if let Some(net) = &net {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
+            publish::reserve(tx, net, &ep, spec.ports)?;
         }
         Ok(ep)
     })?;
     fault::step("attach", 1);
-    match realize(ctx, &ep, net.as_ref()) {
+    match realize(ctx, &ep, net.as_ref(), spec.ports) {
         Ok(()) => Ok(ep),
         Err(e) => Err(match detach::teardown(ctx, &ep) {
             Ok(()) => e,
             Err(u) => e.context(format!("(and undoing it failed too: {u})")),
         }),
     }
+}
+
+/// Refuse bad input before anything is made — in particular before the default network is
+/// created on first use. The same checks run again inside the allocation transaction, which is
+/// what makes them race-free; this pass only keeps a refused command from leaving a bridge.
+fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<()> {
+    if ctx.store.endpoint(spec.name)?.is_some() {
+        return Err(name_taken(spec.name));
+    }
+    if let (Mode::Bridge(n), Some(ip)) = (&spec.mode, ip) {
+        match ctx.store.network(n)? {
+            Some(net) => {
+                ipam::check_requested("--ip", &net.subnet, ip)?;
+                if ip == net.gateway {
+                    return Err(Error::input(format!(
+                        "--ip {ip} is the gateway of network '{n}': pick another address"
+                    )));
+                }
+            }
+            None => {
+                if let Some(subnet) = network::default_subnet_if_created(ctx, n)? {
+                    ipam::check_requested("--ip", &subnet, ip)?;
+                    if ip == ipam::first_host(&subnet) {
+                        return Err(Error::input(format!(
+                            "--ip {ip} would be the gateway of network '{n}': pick another address"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    if let Netns::Existing(p) = &spec.netns {
+        netns::open(p)?;
+    }
+    Ok(())
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::input(format!("container name '{name}' is already in use: choose another --name or remove it (`podnet rm -f {name}`)"))
 }
 
 /// Pick the endpoint's address: the requested one if free, else the next free after the hint.
@@ -121,7 +165,12 @@ fn allocate(
 }
 
 /// Kernel work of an endpoint, in numbered steps.
-fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
+fn realize(
+    ctx: &mut Ctx,
+    ep: &Endpoint,
+    net: Option<&Network>,
+    ports: &[PortMapping],
+) -> Result<()> {
     let Some(path) = ep.netns.as_deref().map(PathBuf::from) else {
         return Ok(()); // host mode: nothing to make
     };
@@ -129,7 +178,8 @@ fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
         netns::create(&path)?;
     }
     fault::step("attach", 2);
-    let ns = File::open(&path)?;
+    let ns = File::open(&path)
+        .map_err(|e| Error::failed(format!("open namespace {}: {e}", path.display())))?;
     if let Some(net) = net {
         let bridge = link::get(ctx.host()?, &net.bridge)?.ok_or_else(|| {
             Error::failed(format!(
@@ -157,6 +207,7 @@ fn realize(ctx: &mut Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<()> {
         link::set_up(&mut inside, eth0.index)?;
         route::add_default(&mut inside, net.gateway)?;
     }
+    publish::publish(ctx, ep, ports)?;
     fault::step("attach", 5);
     Ok(())
 }

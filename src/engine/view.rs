@@ -18,6 +18,8 @@ pub struct ContainerRow {
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shares: Option<String>,
+    /// Published ports as `HOSTIP:HOSTPORT->CPORT/PROTO`.
+    pub ports: Vec<String>,
 }
 
 pub fn status(ep: &Endpoint) -> &'static str {
@@ -51,6 +53,18 @@ pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
         netns: ep.netns.clone(),
         pid: ep.pid.map(|p| p.0),
         status: status(ep),
+        ports: ctx
+            .store
+            .ports_of(ep.id)?
+            .iter()
+            .map(|m| {
+                let ip = m
+                    .host_ip
+                    .map(|i| i.to_string())
+                    .unwrap_or_else(|| "0.0.0.0".into());
+                format!("{ip}:{}->{}/{}", m.host_port, m.container_port, m.proto)
+            })
+            .collect(),
         shares: match &ep.mode {
             Mode::Container(o) => Some(o.clone()),
             _ => None,
@@ -73,6 +87,8 @@ pub struct NetworkRow {
     pub subnet: String,
     pub gateway: String,
     pub mtu: u32,
+    pub internal: bool,
+    pub icc: bool,
     pub containers: usize,
 }
 
@@ -89,6 +105,10 @@ pub struct NetworkDetail {
     pub subnet: String,
     pub gateway: String,
     pub mtu: u32,
+    pub internal: bool,
+    pub icc: bool,
+    /// Whether the host forwards IPv4 (podnet turns it on for non-internal networks).
+    pub ip_forward: bool,
     pub containers: Vec<Member>,
 }
 
@@ -104,6 +124,8 @@ pub fn networks(ctx: &Ctx) -> Result<Vec<NetworkRow>> {
                 subnet: n.subnet.to_string(),
                 gateway: n.gateway.to_string(),
                 mtu: n.mtu,
+                internal: n.internal,
+                icc: n.icc,
             })
         })
         .collect()
@@ -125,6 +147,37 @@ pub fn network_detail(ctx: &Ctx, n: Network) -> Result<NetworkDetail> {
         subnet: n.subnet.to_string(),
         gateway: n.gateway.to_string(),
         mtu: n.mtu,
+        internal: n.internal,
+        icc: n.icc,
+        ip_forward: crate::kernel::sysctl::get("net.ipv4.ip_forward").as_deref() == Some("1"),
         containers,
     })
+}
+
+#[derive(Debug, Serialize)]
+pub struct PortRow {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_ip: String,
+    pub container_port: u16,
+    pub proto: String,
+}
+
+/// A container's published ports (`podnet ports`).
+pub fn ports(ctx: &Ctx, ep: &Endpoint) -> Result<Vec<PortRow>> {
+    Ok(ctx
+        .store
+        .ports_of(ep.id)?
+        .into_iter()
+        .map(|m| PortRow {
+            host_ip: m
+                .host_ip
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "0.0.0.0".into()),
+            host_port: m.host_port,
+            container_ip: ep.ip.map(|i| i.to_string()).unwrap_or_default(),
+            container_port: m.container_port,
+            proto: m.proto.to_string(),
+        })
+        .collect())
 }

@@ -31,3 +31,19 @@ pub fn add(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> 
         ))),
     }
 }
+
+/// IPv4 addresses of the namespace as (link index, address, prefix) — `ip -4 addr`.
+pub fn list(rtnl: &mut Rtnl) -> Result<Vec<(u32, Ipv4Addr, u8)>> {
+    let mut q = AddressMessage::default();
+    q.header.family = AddressFamily::Inet;
+    let mut out = Vec::new();
+    for m in rtnl.dump(M::GetAddress(q))? {
+        let M::NewAddress(a) = m else { continue };
+        for attr in &a.attributes {
+            if let AddressAttribute::Local(IpAddr::V4(ip)) = attr {
+                out.push((a.header.index, *ip, a.header.prefix_len));
+            }
+        }
+    }
+    Ok(out)
+}

@@ -178,3 +178,22 @@ pub fn delete(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
         ))),
     }
 }
+
+/// `ip link set dev NAME type bridge_slave hairpin on` (`bridge link set dev NAME hairpin on`):
+/// the bridge may send a frame back out the port it came in on.
+pub fn set_hairpin(rtnl: &mut Rtnl, name: &str) -> Result<()> {
+    use netlink_packet_core::DefaultNla;
+    use netlink_packet_route::link::LinkProtoInfoBridge;
+    const IFLA_BRPORT_MODE: u16 = 4;
+    // RTM_SETLINK for AF_BRIDGE (rtnl_bridge_setlink) finds the port by index only.
+    let index = get(rtnl, name)?
+        .ok_or_else(|| Error::failed(format!("set hairpin on {name}: no such link")))?
+        .index;
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.header.interface_family = netlink_packet_route::AddressFamily::Bridge;
+    m.attributes.push(LinkAttribute::ProtoInfoBridge(vec![
+        LinkProtoInfoBridge::Other(DefaultNla::new(IFLA_BRPORT_MODE, vec![1])),
+    ]));
+    rtnl.call(&format!("set hairpin on {name}"), M::SetLink(m), 0)
+}

@@ -7,5 +7,6 @@ pub mod netns;
 pub mod nft;
 pub mod nl;
 pub mod route;
+pub mod sysctl;
 
 pub use nl::Rtnl;

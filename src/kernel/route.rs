@@ -60,3 +60,42 @@ pub fn destinations(rtnl: &mut Rtnl) -> Result<Vec<Ipv4Net>> {
     }
     Ok(out)
 }
+
+/// A route of the main table, as `ip route` shows it.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub dst: Ipv4Net,
+    pub gateway: Option<Ipv4Addr>,
+    pub oif: Option<u32>,
+}
+
+/// IPv4 routes of the main table (`ip route`).
+pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Route>> {
+    let mut q = RouteMessage::default();
+    q.header.address_family = AddressFamily::Inet;
+    let mut out = Vec::new();
+    for m in rtnl.dump(M::GetRoute(q))? {
+        let M::NewRoute(r) = m else { continue };
+        if r.header.table != RouteHeader::RT_TABLE_MAIN {
+            continue;
+        }
+        let mut route = Route {
+            dst: Ipv4Net::default(),
+            gateway: None,
+            oif: None,
+        };
+        for a in &r.attributes {
+            match a {
+                RouteAttribute::Destination(RouteAddress::Inet(d)) => {
+                    route.dst =
+                        Ipv4Net::new(*d, r.header.destination_prefix_length).unwrap_or_default()
+                }
+                RouteAttribute::Gateway(RouteAddress::Inet(g)) => route.gateway = Some(*g),
+                RouteAttribute::Oif(i) => route.oif = Some(*i),
+                _ => {}
+            }
+        }
+        out.push(route);
+    }
+    Ok(out)
+}

@@ -21,6 +21,10 @@ pub struct Network {
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
     pub mtu: u32,
+    /// Never reaches outside the host (no masquerade, no forwarding off the bridge).
+    pub internal: bool,
+    /// Inter-container communication on the bridge (Docker's `--icc`).
+    pub icc: bool,
     #[serde(skip)]
     pub state: NetworkState,
 }

@@ -1,1 +1,6 @@
-//! plan
+//! Pure planning: desired kernel state computed from facts, with no I/O.
+//!
+//! - [`netfilter`]: podnet's nftables tables (masquerade, published ports,
+//!   isolation) as one atomic [`crate::kernel::nft::Batch`] per change.
+
+pub mod netfilter;

@@ -2,7 +2,9 @@
 //! podnet processes (and later CNI invocations) serialise safely on one file.
 
 pub mod endpoints;
+pub mod labels;
 pub mod networks;
+pub mod ports;
 mod schema;
 
 pub use endpoints::NewEndpoint;

@@ -11,10 +11,12 @@ pub struct NewNetwork<'a> {
     pub subnet: ipnet::Ipv4Net,
     pub gateway: Ipv4Addr,
     pub mtu: u32,
+    pub internal: bool,
+    pub icc: bool,
     pub owner: (i32, u64),
 }
 
-const COLS: &str = "id, name, bridge, subnet, gateway, mtu, state";
+const COLS: &str = "id, name, bridge, subnet, gateway, mtu, state, internal, icc";
 
 fn row(r: &Row) -> rusqlite::Result<Network> {
     let subnet: String = r.get(3)?;
@@ -27,6 +29,8 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
         subnet: subnet.parse().unwrap_or_default(),
         gateway: gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
         mtu: r.get(5)?,
+        internal: r.get(7)?,
+        icc: r.get(8)?,
         state: if state == "ready" {
             NetworkState::Ready
         } else {
@@ -85,14 +89,16 @@ impl Store {
 
 pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
     tx.execute(
-        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, state, owner_pid, owner_start)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?7)",
+        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9)",
         params![
             n.name,
             n.bridge,
             n.subnet.to_string(),
             n.gateway.to_string(),
             n.mtu,
+            n.internal,
+            n.icc,
             n.owner.0,
             n.owner.1 as i64
         ],

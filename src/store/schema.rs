@@ -12,6 +12,8 @@ CREATE TABLE IF NOT EXISTS networks(
   subnet TEXT NOT NULL,
   gateway TEXT NOT NULL,
   mtu INTEGER NOT NULL,
+  internal INTEGER NOT NULL DEFAULT 0,
+  icc INTEGER NOT NULL DEFAULT 1,
   state TEXT NOT NULL,
   next_ip INTEGER,
   owner_pid INTEGER,
@@ -41,13 +43,29 @@ CREATE TABLE IF NOT EXISTS leases(
   PRIMARY KEY(network_id, ip)
 );
 CREATE INDEX IF NOT EXISTS leases_by_endpoint ON leases(endpoint_id);
+CREATE TABLE IF NOT EXISTS ports(
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  host_ip TEXT NOT NULL,          -- '' = every host address
+  host_port INTEGER NOT NULL,
+  container_port INTEGER NOT NULL,
+  proto TEXT NOT NULL,
+  PRIMARY KEY(host_port, proto, host_ip)
+);
+CREATE INDEX IF NOT EXISTS ports_by_endpoint ON ports(endpoint_id);
+CREATE TABLE IF NOT EXISTS labels(
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(endpoint_id, key)
+);
+CREATE INDEX IF NOT EXISTS labels_by_pair ON labels(key, value);
 ";
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     // Skip the DDL when the schema is there: it takes the write lock, which would serialise
     // every concurrent podnet start behind whichever process holds it.
     let have: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='leases'",
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='labels'",
         [],
         |r| r.get(0),
     )?;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs podnet's whole test suite: unit tests plus the hermetic acceptance tests, in
+# parallel. Every acceptance test makes its own sandbox (fresh network + mount + PID
+# namespaces, see src/testbed/) and never touches this machine's own network.
+# Needs root (namespaces). Installs the Debian packages the tests use when missing.
+# Extra arguments go to the test runner (e.g. a test name filter).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/test.sh: the tests make network namespaces and need root" >&2
+  exit 1
+fi
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+have ip || missing+=(iproute2)
+[ -x /usr/bin/python3 ] || have python3 || missing+=(python3)
+{ have unshare && have nsenter; } || missing+=(util-linux)
+have nft || missing+=(nftables)
+have iperf3 || missing+=(iperf3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Sandboxes spend most of their time waiting on processes and the kernel, so run more
+# tests at once than there are cores.
+threads="${PODNET_TEST_THREADS:-4}"
+if cargo nextest --version >/dev/null 2>&1; then
+  exec cargo nextest run --release --no-fail-fast --test-threads "$threads" "$@"
+else
+  exec cargo test --release --no-fail-fast "$@" -- --test-threads "$threads"
+fi

@@ -1,0 +1,125 @@
+//! Selectors: the packet, metadata and conntrack fields a rule loads into
+//! registers, with their sizes and nft datatypes.
+
+use super::expr::{Expr, PayloadBase};
+use super::types::DataType;
+
+/// Something a rule can load into a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sel {
+    IpSaddr,
+    IpDaddr,
+    ThSport,
+    ThDport,
+    L4Proto,
+    NfProto,
+    /// `meta protocol`: the ethertype (`ip` = 0x0800), 2 bytes, network order.
+    Protocol,
+    /// `meta pkttype` (`PACKET_HOST` 0, broadcast 1, multicast 2, otherhost 3); 1 byte.
+    PktType,
+    Mark,
+    Iif,
+    Oif,
+    IifName,
+    OifName,
+    CtState,
+    CtStatus,
+    /// `ct direction`: 0 original, 1 reply; 1 byte.
+    CtDirection,
+    CtMark,
+    CtOrigIpDaddr,
+    CtOrigProtoDst,
+    /// `numgen random mod N`; host byte order.
+    NumgenRandom(u32),
+    /// `fib daddr type` (address type of the destination: local, ...).
+    FibDaddrType,
+}
+
+impl Sel {
+    /// The nft datatype of the loaded value, where an element of a set keyed
+    /// by it has one (used for anonymous sets).
+    pub fn data_type(self) -> Option<DataType> {
+        Some(match self {
+            Sel::IpSaddr | Sel::IpDaddr | Sel::CtOrigIpDaddr => DataType::Ipv4Addr,
+            Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => DataType::InetService,
+            Sel::L4Proto => DataType::InetProto,
+            Sel::Mark | Sel::CtMark | Sel::NumgenRandom(_) => DataType::Mark,
+            Sel::IifName | Sel::OifName => DataType::IfName,
+            _ => return None,
+        })
+    }
+
+    pub fn byte_len(self) -> u32 {
+        match self {
+            Sel::IpSaddr | Sel::IpDaddr => 4,
+            Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => 2,
+            Sel::Protocol => 2,
+            Sel::L4Proto | Sel::NfProto | Sel::CtDirection | Sel::PktType => 1,
+            Sel::IifName | Sel::OifName => 16,
+            _ => 4,
+        }
+    }
+
+    pub(crate) fn load(self, dreg: u32) -> Expr {
+        let payload = |base, offset, len| Expr::Payload {
+            base,
+            offset,
+            len,
+            dreg,
+        };
+        let meta = |key| Expr::Meta { key, dreg };
+        let ct = |key, original| Expr::Ct {
+            key,
+            original,
+            dreg,
+        };
+        match self {
+            Sel::IpSaddr => payload(PayloadBase::Network, 12, 4),
+            Sel::IpDaddr => payload(PayloadBase::Network, 16, 4),
+            Sel::ThSport => payload(PayloadBase::Transport, 0, 2),
+            Sel::ThDport => payload(PayloadBase::Transport, 2, 2),
+            Sel::Protocol => meta(1),
+            Sel::Mark => meta(3),
+            Sel::Iif => meta(4),
+            Sel::Oif => meta(5),
+            Sel::IifName => meta(6),
+            Sel::OifName => meta(7),
+            Sel::NfProto => meta(15),
+            Sel::L4Proto => meta(16),
+            Sel::PktType => meta(19),
+            Sel::CtState => ct(0, None),
+            Sel::CtDirection => ct(1, None),
+            Sel::CtStatus => ct(2, None),
+            Sel::CtMark => ct(3, None),
+            Sel::CtOrigProtoDst => ct(12, Some(true)),
+            Sel::CtOrigIpDaddr => ct(20, Some(true)),
+            Sel::NumgenRandom(modulus) => Expr::Numgen {
+                dreg,
+                modulus,
+                offset: 0,
+            },
+            Sel::FibDaddrType => Expr::Fib {
+                dreg,
+                result: 3,
+                flags: 2,
+            },
+        }
+    }
+}
+
+/// `ct state` bits.
+pub mod ct_state {
+    pub const INVALID: u32 = 1;
+    pub const ESTABLISHED: u32 = 2;
+    pub const RELATED: u32 = 4;
+    pub const NEW: u32 = 8;
+}
+
+/// `ct status` bits.
+pub mod ct_status {
+    pub const SNAT: u32 = 0x10;
+    pub const DNAT: u32 = 0x20;
+}
+
+/// `fib ... type` results (`RTN_*`).
+pub const RTN_LOCAL: u32 = 2;

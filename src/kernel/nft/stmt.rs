@@ -1,0 +1,338 @@
+//! Rule statements at the level of nft syntax, and the pure renderer that
+//! turns them into kernel expressions with registers allocated the way nft
+//! does (so `nft --debug=netlink` prints the same thing for both).
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::expr::{CmpOp, DynsetOp, Expr, ImmData, NatKind};
+pub use super::sel::{ct_state, ct_status, Sel, RTN_LOCAL};
+use super::types::{Value, Verdict};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    TcpReset,
+    /// ICMP (ip family) unreachable code, e.g. 1 host-unreachable, 3 port-unreachable.
+    Icmp(u8),
+    /// ICMPx (inet family): 0 no-route, 1 port-, 2 host-unreachable, 3 admin-prohibited.
+    Icmpx(u8),
+}
+
+/// One nft statement. Several make a rule; they render left to right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stmt {
+    /// `<sel> <op> <value>`, e.g. `meta l4proto tcp`, `oifname != "br0"`.
+    Cmp {
+        sel: Sel,
+        op: CmpOp,
+        value: Value,
+    },
+    /// Interface name prefix, `iifname "veth*"`.
+    NamePrefix {
+        sel: Sel,
+        prefix: String,
+        negate: bool,
+    },
+    /// `ip saddr 10.0.0.0/8` (or `!=` when `negate`).
+    Prefix {
+        sel: Sel,
+        addr: Ipv4Addr,
+        len: u8,
+        negate: bool,
+    },
+    /// Bit test, `ct state established,related` = `(sel & mask) != 0`.
+    AnyBits {
+        sel: Sel,
+        mask: u32,
+    },
+    /// `<k1> . <k2> ... [!=] @set`.
+    InSet {
+        key: Vec<Sel>,
+        set: String,
+        invert: bool,
+    },
+    /// `<k1> . <k2> ... [!=] { e1, e2, ... }`: an anonymous constant set
+    /// created in the same batch as the rule.
+    InList {
+        key: Vec<Sel>,
+        elements: Vec<Vec<Value>>,
+        invert: bool,
+    },
+    /// `<k1> . <k2> ... vmap @map`.
+    Vmap {
+        key: Vec<Sel>,
+        map: String,
+    },
+    /// `snat|dnat ip to <k1> . <k2> ... map @map`; the map's value is
+    /// `ipv4_addr` or `ipv4_addr . inet_service` (`with_port`).
+    NatMap {
+        kind: NatKind,
+        key: Vec<Sel>,
+        map: String,
+        with_port: bool,
+    },
+    /// `snat|dnat to ADDR[:PORT]`.
+    Nat {
+        kind: NatKind,
+        addr: Ipv4Addr,
+        port: Option<u16>,
+    },
+    Masquerade,
+    Counter,
+    Reject(Reject),
+    /// `add|update @set { <key> [timeout T] [: <data>] }`.
+    Dynset {
+        op: DynsetOp,
+        set: String,
+        key: Vec<Sel>,
+        data: Vec<Sel>,
+        timeout: Option<Duration>,
+    },
+    Verdict(Verdict),
+    /// Escape hatch for anything not modelled above.
+    Raw(Vec<Expr>),
+}
+
+/// The name nft gives anonymous sets; the kernel substitutes a number.
+pub const ANON_SET_NAME: &str = "__set%d";
+
+/// nft's register naming for the 32-bit slot `k`: a slot at the start of a
+/// 128-bit register is called by the 128-bit name (1..=4), others 8 + k.
+pub fn slot_reg(k: u32) -> u32 {
+    if k.is_multiple_of(4) {
+        1 + k / 4
+    } else {
+        8 + k
+    }
+}
+
+/// Loads the fields of a concatenation into consecutive 32-bit slots from
+/// `first_slot`; returns the slot after the last one used.
+fn load_concat(out: &mut Vec<Expr>, key: &[Sel], first_slot: u32) -> u32 {
+    let mut slot = first_slot;
+    for sel in key {
+        out.push(sel.load(slot_reg(slot)));
+        slot += sel.byte_len().div_ceil(4);
+    }
+    slot
+}
+
+fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: bool) {
+    let op = if negate { CmpOp::Neq } else { CmpOp::Eq };
+    let bytes = addr.octets();
+    if len.is_multiple_of(8) {
+        // nft loads only the significant bytes when the prefix is byte aligned.
+        let n = u32::from(len / 8);
+        let base = match sel.load(1) {
+            Expr::Payload { base, offset, .. } => (base, offset),
+            other => panic!("prefix match needs a payload selector, got {other:?}"),
+        };
+        out.push(Expr::Payload {
+            base: base.0,
+            offset: base.1,
+            len: n,
+            dreg: 1,
+        });
+        out.push(Expr::Cmp {
+            sreg: 1,
+            op,
+            data: bytes[..n as usize].to_vec(),
+        });
+        return;
+    }
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(len))
+        .unwrap_or(0)
+        .to_be_bytes();
+    let net: Vec<u8> = bytes.iter().zip(mask).map(|(b, m)| b & m).collect();
+    out.push(sel.load(1));
+    out.push(Expr::Bitwise {
+        sreg: 1,
+        dreg: 1,
+        mask: mask.to_vec(),
+        xor: vec![0; 4],
+    });
+    out.push(Expr::Cmp {
+        sreg: 1,
+        op,
+        data: net,
+    });
+}
+
+/// `anon` counts the rule's anonymous sets: their lookups carry the rule-local
+/// index as `set_id`, which the batch offsets to a batch-wide id.
+fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
+    match stmt {
+        Stmt::InList { key, invert, .. } => {
+            load_concat(out, key, 0);
+            out.push(Expr::Lookup {
+                set: ANON_SET_NAME.into(),
+                set_id: Some(*anon),
+                sreg: 1,
+                dreg: None,
+                invert: *invert,
+            });
+            *anon += 1;
+        }
+        Stmt::Cmp { sel, op, value } => {
+            out.push(sel.load(1));
+            out.push(Expr::Cmp {
+                sreg: 1,
+                op: *op,
+                data: value.raw(),
+            });
+        }
+        Stmt::NamePrefix {
+            sel,
+            prefix,
+            negate,
+        } => {
+            out.push(sel.load(1));
+            let op = if *negate { CmpOp::Neq } else { CmpOp::Eq };
+            out.push(Expr::Cmp {
+                sreg: 1,
+                op,
+                data: prefix.as_bytes().to_vec(),
+            });
+        }
+        Stmt::Prefix {
+            sel,
+            addr,
+            len,
+            negate,
+        } => prefix_match(out, *sel, *addr, *len, *negate),
+        Stmt::AnyBits { sel, mask } => {
+            out.push(sel.load(1));
+            let m = mask.to_ne_bytes().to_vec();
+            out.push(Expr::Bitwise {
+                sreg: 1,
+                dreg: 1,
+                xor: vec![0; m.len()],
+                mask: m,
+            });
+            out.push(Expr::Cmp {
+                sreg: 1,
+                op: CmpOp::Neq,
+                data: vec![0; sel.byte_len() as usize],
+            });
+        }
+        Stmt::InSet { key, set, invert } => {
+            load_concat(out, key, 0);
+            out.push(Expr::Lookup {
+                set: set.clone(),
+                set_id: None,
+                sreg: 1,
+                dreg: None,
+                invert: *invert,
+            });
+        }
+        Stmt::Vmap { key, map } => {
+            load_concat(out, key, 0);
+            out.push(Expr::Lookup {
+                set: map.clone(),
+                set_id: None,
+                sreg: 1,
+                dreg: Some(0),
+                invert: false,
+            });
+        }
+        Stmt::NatMap {
+            kind,
+            key,
+            map,
+            with_port,
+        } => {
+            load_concat(out, key, 0);
+            out.push(Expr::Lookup {
+                set: map.clone(),
+                set_id: None,
+                sreg: 1,
+                dreg: Some(1),
+                invert: false,
+            });
+            out.push(Expr::Nat {
+                kind: *kind,
+                nfproto: 2,
+                addr: Some(1),
+                proto: with_port.then_some(slot_reg(1)),
+                flags: 0,
+            });
+        }
+        Stmt::Nat { kind, addr, port } => {
+            out.push(Expr::Immediate {
+                dreg: 1,
+                data: ImmData::Value(addr.octets().to_vec()),
+            });
+            if let Some(p) = port {
+                out.push(Expr::Immediate {
+                    dreg: 2,
+                    data: ImmData::Value(p.to_be_bytes().to_vec()),
+                });
+            }
+            out.push(Expr::Nat {
+                kind: *kind,
+                nfproto: 2,
+                addr: Some(1),
+                proto: port.map(|_| 2),
+                // NF_NAT_RANGE_PROTO_SPECIFIED, as nft sends it.
+                flags: if port.is_some() { 2 } else { 0 },
+            });
+        }
+        Stmt::Masquerade => out.push(Expr::Masq),
+        Stmt::Counter => out.push(Expr::Counter),
+        Stmt::Reject(r) => out.push(match r {
+            Reject::TcpReset => Expr::Reject { kind: 1, code: 0 },
+            Reject::Icmp(code) => Expr::Reject {
+                kind: 0,
+                code: *code,
+            },
+            Reject::Icmpx(code) => Expr::Reject {
+                kind: 2,
+                code: *code,
+            },
+        }),
+        Stmt::Dynset {
+            op,
+            set,
+            key,
+            data,
+            timeout,
+        } => {
+            let end = load_concat(out, key, 0);
+            let data_reg = if data.is_empty() {
+                None
+            } else {
+                let first = end.div_ceil(4) * 4;
+                load_concat(out, data, first);
+                Some(slot_reg(first))
+            };
+            out.push(Expr::Dynset {
+                op: *op,
+                set: set.clone(),
+                sreg_key: 1,
+                sreg_data: data_reg,
+                timeout_ms: timeout.map(|t| t.as_millis() as u64),
+            });
+        }
+        Stmt::Verdict(v) => out.push(Expr::Immediate {
+            dreg: 0,
+            data: ImmData::Verdict(v.clone()),
+        }),
+        Stmt::Raw(exprs) => out.extend(exprs.iter().cloned()),
+    }
+}
+
+/// Renders statements to kernel expressions. Pure: no I/O, no kernel.
+pub fn render(stmts: &[Stmt]) -> Vec<Expr> {
+    let mut out = Vec::with_capacity(stmts.len() * 2);
+    let mut anon = 0;
+    for s in stmts {
+        render_one(&mut out, s, &mut anon);
+    }
+    out
+}
+
+/// Renders to the text `nft --debug=netlink` prints for the same rule.
+pub fn render_debug(stmts: &[Stmt]) -> String {
+    render(stmts).iter().map(|e| format!("  {e}\n")).collect()
+}

@@ -1,0 +1,201 @@
+//! podnet's netfilter plan: masquerade, published ports and isolation, as
+//! nftables changes. Pure: builds [`Batch`]es, never sends them.
+//!
+//! Two tables of podnet's own, `ip podnet` and `bridge podnet`; nothing else
+//! in the ruleset is read or changed. The chains and rules are fixed (see
+//! [`rules`]); every network, container and port is a set or map element,
+//! so attaching the 1,000th container costs what the first did and every
+//! change is one atomic transaction:
+//!
+//! | event | call | what it sends |
+//! |---|---|---|
+//! | first network, or repair after a flush / reboot | [`full`] | both tables re-created with all elements |
+//! | another network | [`add_network`] / [`remove_network`] | elements only |
+//! | container with `-p` attached / detached | [`add_ports`] / [`remove_ports`] | elements only |
+//! | last network removed | [`delete_all`] | both tables deleted |
+//!
+//! The element-only batches need the tables to exist (they fail whole,
+//! with ENOENT, otherwise); the engine then applies [`full`] instead.
+//!
+//! What the kernel must be told besides (the engine's part):
+//! `net.ipv4.ip_forward=1`, `net.ipv4.conf.<bridge>.route_localnet=1` on
+//! each podnet bridge (for the host's own `127.0.0.1:PORT`), and `hairpin on`
+//! on each container's bridge port (with br_netfilter, a container reaching
+//! its own published port is bridged back out the port it came from).
+//! Why the layout is as it is, with measurements:
+//! `docs/decisions/2026-11-27-netfilter-layout.md`.
+
+pub mod rules;
+mod text;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value};
+use crate::model::PortMapping;
+use rules::*;
+
+pub use text::describe;
+
+/// What the plan needs to know about one podnet network.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NetFacts {
+    /// The bridge's interface name.
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    /// `--internal`: no traffic to or from outside the network (no masquerade).
+    pub internal: bool,
+    /// Inter-container communication on the same bridge (`--icc`, default true).
+    pub icc: bool,
+}
+
+/// One published port of one container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortFacts {
+    pub container_ip: Ipv4Addr,
+    pub mapping: PortMapping,
+}
+
+/// Elements by table and set, in a stable order.
+#[derive(Default)]
+struct Elems {
+    ip: BTreeMap<&'static str, Vec<Element>>,
+    bridge: BTreeMap<&'static str, Vec<Element>>,
+}
+
+impl Elems {
+    fn ip(&mut self, set: &'static str, e: Element) {
+        let v = self.ip.entry(set).or_default();
+        if !v.contains(&e) {
+            v.push(e);
+        }
+    }
+
+    fn bridge(&mut self, set: &'static str, e: Element) {
+        let v = self.bridge.entry(set).or_default();
+        if !v.contains(&e) {
+            v.push(e);
+        }
+    }
+
+    fn network(&mut self, n: &NetFacts) {
+        let name = || Value::IfName(n.bridge.clone());
+        let subnet = Element::ipv4_net(n.subnet.trunc());
+        self.ip(BRIDGES, Element::new(vec![name()]));
+        self.ip(SUBNETS, subnet.clone());
+        if n.internal {
+            self.ip(INTERNAL_BRIDGES, Element::new(vec![name()]));
+        } else {
+            self.ip(MASQ_SUBNETS, subnet.clone());
+        }
+        if n.icc {
+            self.ip(SAME_BRIDGE, Element::new(vec![name(), name()]));
+        } else {
+            self.bridge(NOICC_SUBNETS, subnet);
+        }
+    }
+
+    fn port(&mut self, p: &PortFacts) {
+        let m = &p.mapping;
+        let proto = Value::Proto(m.proto.number());
+        let port = Value::Port(m.host_port);
+        let to = vec![Value::Ipv4(p.container_ip), Value::Port(m.container_port)];
+        match m.host_ip {
+            Some(ip) => self.ip(
+                PORTS,
+                Element::new(vec![Value::Ipv4(ip), proto, port]).to_value(to),
+            ),
+            None => self.ip(PORTS_ANY, Element::new(vec![proto, port]).to_value(to)),
+        }
+    }
+
+    fn into_batch(self, delete: bool) -> Batch {
+        let mut b = Batch::new();
+        let groups = [
+            (ip_table(), ip_sets(), self.ip),
+            (bridge_table(), bridge_sets(), self.bridge),
+        ];
+        for (table, sets, elems) in groups {
+            for (name, list) in elems {
+                let set = find(&sets, name);
+                if delete {
+                    b.delete_elements(&table, set, &list);
+                } else {
+                    b.add_elements(&table, set, &list);
+                }
+            }
+        }
+        b
+    }
+}
+
+fn find<'a>(sets: &'a [Set], name: &str) -> &'a Set {
+    sets.iter()
+        .find(|s| s.name == name)
+        .expect("element for a set the plan defines")
+}
+
+fn put(t: &mut TableDef, elems: BTreeMap<&'static str, Vec<Element>>) {
+    t.elements = elems.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+}
+
+/// The whole desired state as data: both tables with every element.
+pub fn ruleset(nets: &[NetFacts], ports: &[PortFacts]) -> Ruleset {
+    let mut e = Elems::default();
+    nets.iter().for_each(|n| e.network(n));
+    ports.iter().for_each(|p| e.port(p));
+    let mut tables = rules::tables();
+    put(&mut tables[0], e.ip);
+    put(&mut tables[1], e.bridge);
+    Ruleset { tables }
+}
+
+/// Atomically (re)creates podnet's tables with all elements, whether or not
+/// they exist; anything else in the ruleset is left alone.
+pub fn full(nets: &[NetFacts], ports: &[PortFacts]) -> Batch {
+    ruleset(nets, ports).replace_batch()
+}
+
+/// Removes podnet's tables (absent ones are no error).
+pub fn delete_all() -> Batch {
+    Ruleset {
+        tables: rules::tables(),
+    }
+    .delete_batch()
+}
+
+/// Element adds only: a container with published ports attached.
+pub fn add_ports(ports: &[PortFacts]) -> Batch {
+    let mut e = Elems::default();
+    ports.iter().for_each(|p| e.port(p));
+    e.into_batch(false)
+}
+
+/// Element deletes only: a container with published ports detached.
+pub fn remove_ports(ports: &[PortFacts]) -> Batch {
+    let mut e = Elems::default();
+    ports.iter().for_each(|p| e.port(p));
+    e.into_batch(true)
+}
+
+/// Element adds only: one more network (the tables exist).
+pub fn add_network(n: &NetFacts) -> Batch {
+    let mut e = Elems::default();
+    e.network(n);
+    e.into_batch(false)
+}
+
+/// Element deletes only: a network goes (its ports are removed first, or in
+/// the same batch by the caller).
+pub fn remove_network(n: &NetFacts) -> Batch {
+    let mut e = Elems::default();
+    e.network(n);
+    e.into_batch(true)
+}
+
+/// The tables [`full`] creates, for checks that they are all there.
+pub fn tables() -> [Table; 2] {
+    [ip_table(), bridge_table()]
+}

@@ -1,0 +1,128 @@
+//! `-p` parsing: every accepted form and every error (no kernel).
+
+use podnet::model::{parse_publish, Error, PortMapping, Proto};
+
+fn m(ip: Option<&str>, host: u16, cont: u16, proto: Proto) -> PortMapping {
+    PortMapping {
+        host_ip: ip.map(|s| s.parse().unwrap()),
+        host_port: host,
+        container_port: cont,
+        proto,
+    }
+}
+
+#[test]
+fn accepted_forms() {
+    use Proto::*;
+    let cases: Vec<(&str, Vec<PortMapping>)> = vec![
+        ("8080:80", vec![m(None, 8080, 80, Tcp)]),
+        ("8080:80/tcp", vec![m(None, 8080, 80, Tcp)]),
+        ("53:53/udp", vec![m(None, 53, 53, Udp)]),
+        ("9:9/SCTP", vec![m(None, 9, 9, Sctp)]),
+        (
+            "127.0.0.1:8080:80",
+            vec![m(Some("127.0.0.1"), 8080, 80, Tcp)],
+        ),
+        (
+            "192.0.2.7:1:65535/udp",
+            vec![m(Some("192.0.2.7"), 1, 65535, Udp)],
+        ),
+        // 0.0.0.0 is "every address", like no address.
+        ("0.0.0.0:8080:80", vec![m(None, 8080, 80, Tcp)]),
+        (
+            "8000-8002:9000-9002/udp",
+            vec![
+                m(None, 8000, 9000, Udp),
+                m(None, 8001, 9001, Udp),
+                m(None, 8002, 9002, Udp),
+            ],
+        ),
+        ("7-7:8-8", vec![m(None, 7, 8, Tcp)]),
+    ];
+    for (spec, want) in cases {
+        let got = parse_publish(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        assert_eq!(got, want, "{spec}");
+    }
+}
+
+#[test]
+fn every_error_is_input_and_names_the_spec() {
+    let cases = [
+        ("", "expected [HOSTIP:]HOSTPORT"),
+        ("80", "missing host port"),
+        ("80/tcp", "missing host port"),
+        ("8080:80 ", "expected [HOSTIP:]HOSTPORT"),
+        ("a:80", "host port \"a\" is not a number"),
+        ("8080:", "container port \"\" is not a number"),
+        (":80", "host port \"\" is not a number"),
+        ("1.2.3.4::80", "host port \"\" is not a number"),
+        ("0:80", "host port 0 is out of range; use 1-65535"),
+        ("8080:0", "container port 0 is out of range"),
+        ("65536:80", "host port 65536 is out of range"),
+        (
+            "8080:99999999999",
+            "container port 99999999999 is out of range",
+        ),
+        ("+80:80", "host port \"+80\" is not a number"),
+        (
+            "8000-8002:80",
+            "host range has 3 ports but container range has 1",
+        ),
+        (
+            "80:8000-8001",
+            "host range has 1 ports but container range has 2",
+        ),
+        (
+            "8002-8000:80-82",
+            "host range 8002-8000 is reversed; write 8000-8002",
+        ),
+        ("80-82:82-80", "container range 82-80 is reversed"),
+        ("8000-:80", "host port \"\" is not a number"),
+        (
+            "8080:80/icmp",
+            "unknown protocol \"icmp\"; use tcp, udp or sctp",
+        ),
+        ("8080:80/", "unknown protocol \"\""),
+        (
+            "1.2.3:8080:80",
+            "host address \"1.2.3\" is not an IPv4 address",
+        ),
+        (
+            "localhost:8080:80",
+            "host address \"localhost\" is not an IPv4 address",
+        ),
+        ("[::1]:8080:80", "IPv6 host addresses are not supported yet"),
+        ("::1:8080:80", "IPv6 host addresses are not supported yet"),
+        (
+            "fe80::1:8080:80/udp",
+            "IPv6 host addresses are not supported yet",
+        ),
+    ];
+    for (spec, want) in cases {
+        match parse_publish(spec) {
+            Err(Error::Input(msg)) => {
+                assert!(msg.contains(want), "{spec:?}: {msg:?} lacks {want:?}");
+                assert!(
+                    msg.starts_with(&format!("invalid -p {spec:?}: ")),
+                    "{spec:?}: {msg:?} does not name the spec"
+                );
+                assert!(!msg.contains('\n'), "{spec:?}: {msg:?} is not one line");
+            }
+            other => panic!("{spec:?}: expected an input error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn proto_display_and_number() {
+    assert_eq!(
+        [Proto::Tcp, Proto::Udp, Proto::Sctp].map(|p| (p.to_string(), p.number())),
+        [
+            ("tcp".to_string(), 6),
+            ("udp".to_string(), 17),
+            ("sctp".to_string(), 132)
+        ]
+    );
+    let all = parse_publish("127.0.0.1:8080:80/udp").unwrap();
+    assert_eq!(all[0].to_string(), "127.0.0.1:8080:80/udp");
+}
