@@ -722,7 +722,7 @@ impl Sandbox {
         link::create_veth(
             &mut self.host,
             &name,
-            net.bridge_index,
+            Some(net.bridge_index),
             1500,
             "eth0",
             f.as_fd(),
@@ -752,7 +752,7 @@ impl Sandbox {
         link::create_veth(
             &mut self.host,
             &name,
-            net.bridge_index,
+            Some(net.bridge_index),
             1500,
             "eth0",
             f.as_fd(),
@@ -787,7 +787,7 @@ impl Sandbox {
         link::create_veth(
             &mut self.host,
             &name,
-            net.bridge_index,
+            Some(net.bridge_index),
             1500,
             "eth0",
             f.as_fd(),

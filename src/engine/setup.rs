@@ -191,7 +191,14 @@ fn realize(
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
-        link::create_veth(ctx.host()?, veth, bridge.index, net.mtu, "eth0", ns.as_fd())?;
+        link::create_veth(
+            ctx.host()?,
+            veth,
+            Some(bridge.index),
+            net.mtu,
+            "eth0",
+            ns.as_fd(),
+        )?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
