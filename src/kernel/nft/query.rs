@@ -435,3 +435,68 @@ pub fn list_rules(
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::nft::expr::{nla_nest, nla_u64};
+
+    fn rule_body(userdata: Option<&[u8]>, exprs: &[Expr]) -> Vec<u8> {
+        let list: Vec<DefaultNla> = exprs
+            .iter()
+            .map(|e| {
+                let data = nla_nest(2, &e.attributes());
+                nla_nest(1, &[nla_str(1, e.name()), data])
+            })
+            .collect();
+        let mut a = vec![
+            nla_str(1, "filter"),
+            nla_str(2, "FORWARD"),
+            nla_u64(3, 42),
+            nla_nest(4, &list),
+        ];
+        if let Some(u) = userdata {
+            a.push(DefaultNla::new(7, u.to_vec()));
+        }
+        // Parsed from the answer body: nfgenmsg then attributes.
+        encode_request(NFT_MSG_NEWRULE, 2, 0, 1, &a)[16..].to_vec()
+    }
+
+    #[test]
+    fn parses_a_rule_with_comment_and_known_expressions() {
+        let exprs = vec![
+            Expr::Meta { key: 6, dreg: 1 },
+            Expr::Cmp {
+                sreg: 1,
+                op: CmpOp::Eq,
+                data: b"br0\0".to_vec(),
+            },
+            Expr::Counter,
+            Expr::Immediate {
+                dreg: 0,
+                data: ImmData::Verdict(Verdict::Jump("DOCKER-USER".into())),
+            },
+            Expr::Masq,
+        ];
+        let r = parse_rule(&rule_body(Some(b"\x01\x02ab\x00\x07podnet\x00"), &exprs)).unwrap();
+        assert_eq!(r.chain, "FORWARD");
+        assert_eq!(r.handle, 42);
+        assert_eq!(r.exprs, exprs[..4].to_vec());
+        assert_eq!(r.opaque, vec!["masq".to_string()]);
+        assert_eq!(r.comment().as_deref(), Some("podnet"));
+        assert!(!r.is(&exprs[..4]), "an opaque expression never matches");
+    }
+
+    #[test]
+    fn truncated_or_odd_input_does_not_panic() {
+        let body = rule_body(Some(b"\x00\x09podnet"), &[Expr::Counter]);
+        let r = parse_rule(&body).unwrap();
+        assert_eq!(r.comment(), None, "TLV longer than the userdata");
+        for n in 0..body.len() {
+            let _ = parse_rule(&body[..n]);
+            let _ = parse_chain(&body[..n]);
+            let _ = split_messages(&body[..n]);
+        }
+        assert_eq!(parse_rule(&[]), None);
+    }
+}
