@@ -3,9 +3,11 @@
 mod error;
 mod names;
 pub mod ports;
+pub mod service;
 mod types;
 
 pub use error::{Error, Result};
 pub use names::{validate_ifname, validate_name};
 pub use ports::{parse_publish, PortMapping, Proto};
+pub use service::{Backend, Service, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};
