@@ -40,7 +40,7 @@ pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value};
+use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value, Verdict};
 use crate::model::{Backend, Service, ServicePort};
 use rules::*;
 
@@ -141,16 +141,15 @@ impl Elems {
     /// The service's affinity marks (which learn chain its ports go to).
     fn affinity(&mut self, s: &Service) {
         let Some(t) = s.affinity_timeout else { return };
-        let to = crate::kernel::nft::Verdict::Goto(learn(t));
         for p in &s.ports {
             self.put(
                 AFFINITY_SVCS,
-                Element::new(vip_key(s, p)).to_verdict(to.clone()),
+                Element::new(vip_key(s, p)).to_verdict(Verdict::Goto(learn(t))),
             );
             if let Some(np) = p.node_port {
                 self.put(
                     AFFINITY_NPS,
-                    Element::new(np_key(p, np)).to_verdict(to.clone()),
+                    Element::new(np_key(p, np)).to_verdict(Verdict::Goto(np_learn(t))),
                 );
             }
         }
@@ -210,9 +209,10 @@ pub fn ruleset(services: &[(Service, Vec<Backend>)]) -> Ruleset {
         }
     }
     for secs in timeouts {
-        let (c, r) = learn_chain(secs);
-        t.chains.push(c);
-        t.rules.extend(r);
+        for (c, r) in learn_chains(secs) {
+            t.chains.push(c);
+            t.rules.extend(r);
+        }
     }
     t.elements = e.0.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     Ruleset { tables: vec![t] }
@@ -254,11 +254,12 @@ fn ensure_learn(b: &mut Batch, s: &Service) {
         return;
     };
     let t = table();
-    let (c, rules) = learn_chain(secs);
-    b.add_chain(&t, &c);
-    b.flush_chain(&t, &c.name);
-    for r in &rules {
-        b.add_rule(&t, r);
+    for (c, rules) in learn_chains(secs) {
+        b.add_chain(&t, &c);
+        b.flush_chain(&t, &c.name);
+        for r in &rules {
+            b.add_rule(&t, r);
+        }
     }
 }
 
@@ -280,8 +281,10 @@ pub fn add_service(
 }
 
 /// One service removed: its elements deleted, chains left (other services
-/// may use them; unused ones are empty of references and harmless). Its
-/// learned affinity entries die with its `affinity_eps` elements.
+/// may use them; unused ones are unreferenced and harmless). Its learned
+/// affinity entries are not listed (that would need a dump): with its
+/// `affinity_eps` elements gone, a connection one of them sends is dropped
+/// and the entry deleted (`rules::learn_chains`); the rest expire.
 pub fn remove_service(s: &Service, backends: &[Backend]) -> Batch {
     let mut b = Batch::new();
     let mut e = Elems::default();
@@ -293,8 +296,9 @@ pub fn remove_service(s: &Service, backends: &[Backend]) -> Batch {
 /// The backends of `s` change from `old` to `new`, in one transaction:
 /// only slots whose backend changed are rewritten; when the count changes
 /// the dispatch elements move to the new bucket. A removed backend's
-/// affinity entries stop being used at once (its `affinity_eps` element
-/// goes; the entries themselves expire or are overwritten).
+/// `affinity_eps` elements go in the same transaction: a client pinned to
+/// it has its entry deleted on its next new connection, which is dropped
+/// once and balanced afresh on retry (see `rules::learn_chains`).
 pub fn set_backends(
     s: &Service,
     old: &[Backend],

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::kernel::nft::{
-    ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Expr, Family, Hook, NatKind,
+    ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Family, Hook, NatKind,
     Reject, Rule, Sel, Set, Stmt, Table, Value, Verdict, RTN_LOCAL,
 };
 use crate::model::Proto;
@@ -31,13 +31,13 @@ pub const NP_EPS: &str = "np_eps";
 /// Learned ClientIP affinity: `client . dst . l4proto . dport : backend . port`.
 pub const AFFINITY: &str = "affinity";
 /// Live endpoints of affinity services, `vip . l4proto . port . backend . port`:
-/// an affinity entry is only used while its endpoint is in here.
+/// a connection sent by a stale affinity entry elsewhere is dropped.
 pub const AFFINITY_EPS: &str = "affinity_eps";
 /// The same for node ports, `l4proto . node port . backend . port`.
 pub const AFFINITY_NP_EPS: &str = "affinity_np_eps";
 /// Service ports with affinity, `vip . l4proto . port : goto affinity_Ts`.
 pub const AFFINITY_SVCS: &str = "affinity_svcs";
-/// Node ports with affinity, `l4proto . node port : goto affinity_Ts`.
+/// Node ports with affinity, `l4proto . node port : goto np_affinity_Ts`.
 pub const AFFINITY_NPS: &str = "affinity_node_ports";
 /// Zero backends: TCP reset, otherwise ICMP port unreachable.
 pub const NO_ENDPOINTS: &str = "no_endpoints";
@@ -55,6 +55,10 @@ pub fn np_bucket(n: usize) -> String {
 
 pub fn learn(timeout_secs: u32) -> String {
     format!("affinity_{timeout_secs}s")
+}
+
+pub fn np_learn(timeout_secs: u32) -> String {
+    format!("np_affinity_{timeout_secs}s")
 }
 
 pub fn sets() -> Vec<Set> {
@@ -109,76 +113,20 @@ fn vmap(key: Vec<Sel>, map: &str) -> Stmt {
     }
 }
 
-/// nft register of 32-bit slot `k` (as `stmt::slot_reg`).
-fn reg(k: u32) -> u32 {
-    if k % 4 == 0 {
-        1 + k / 4
-    } else {
-        8 + k
-    }
-}
-
-fn loads(out: &mut Vec<Expr>, key: &[Sel], first_slot: u32) {
-    for (i, s) in key.iter().enumerate() {
-        out.push(s.load(reg(first_slot + i as u32)));
-    }
-}
-
-/// DNAT to the backend this client is pinned to, if that endpoint is still
-/// live. nft has no syntax for a lookup result inside another key, so this
-/// is built from kernel expressions:
-///
-/// ```text
-/// saddr . daddr . l4proto . dport -> slots 4..7; lookup @affinity -> slots 3,4 (backend . port)
-/// <live_key> -> slots from `first`; lookup @live (key ends with slots 3,4)
-/// dnat ip to slot 3 : slot 4
-/// ```
-fn affinity_dnat(live_key: &[Sel], live: &str) -> Stmt {
-    let mut e = vec![];
-    loads(&mut e, &[IpSaddr, IpDaddr, L4Proto, ThDport], 4);
-    e.push(Expr::Lookup {
-        set: AFFINITY.into(),
-        set_id: None,
-        sreg: reg(4),
-        dreg: Some(reg(3)),
-        invert: false,
-    });
-    let first = 3 - live_key.len() as u32;
-    loads(&mut e, live_key, first);
-    e.push(Expr::Lookup {
-        set: live.into(),
-        set_id: None,
-        sreg: reg(first),
-        dreg: None,
-        invert: false,
-    });
-    e.push(Expr::Nat {
-        kind: NatKind::Dnat,
-        nfproto: 2,
-        addr: Some(reg(3)),
-        proto: Some(reg(4)),
-        flags: 0,
-    });
-    Stmt::Raw(e)
-}
-
 fn dispatch(chain: &str) -> Vec<Rule> {
     vec![
+        // A pinned client goes to its backend (entries of removed backends
+        // are dropped by the learn chains, see `learn_chains`).
         Rule::new(
             chain,
-            vec![affinity_dnat(&[IpDaddr, L4Proto, ThDport], AFFINITY_EPS)],
+            vec![Stmt::NatMap {
+                kind: NatKind::Dnat,
+                key: vec![IpSaddr, IpDaddr, L4Proto, ThDport],
+                map: AFFINITY.into(),
+                with_port: true,
+            }],
         ),
-        Rule::new(
-            chain,
-            vec![vmap(vec![IpDaddr, L4Proto, ThDport], SERVICE_IPS)],
-        ),
-        Rule::new(
-            chain,
-            vec![
-                fib_local(),
-                affinity_dnat(&[L4Proto, ThDport], AFFINITY_NP_EPS),
-            ],
-        ),
+        Rule::new(chain, vec![vmap(vec![IpDaddr, L4Proto, ThDport], SERVICE_IPS)]),
         Rule::new(
             chain,
             vec![fib_local(), vmap(vec![L4Proto, ThDport], NODE_PORTS)],
@@ -254,34 +202,73 @@ pub fn bucket_chains(n: usize) -> Vec<(Chain, Rule)> {
     ]
 }
 
-/// `affinity_Ts`: remember `client . original dst . l4proto . original
-/// dport -> backend . port` for T seconds (refreshed by each new connection).
-/// A dynset needs a concrete protocol for `th dport`, so one rule each.
-pub fn learn_chain(timeout_secs: u32) -> (Chain, Vec<Rule>) {
-    let name = learn(timeout_secs);
-    let rules = [Proto::Tcp, Proto::Udp, Proto::Sctp]
-        .iter()
-        .map(|p| {
-            Rule::new(
+/// `affinity_Ts` (service ports) and `np_affinity_Ts` (node ports), for
+/// new connections DNAT'ed to a port with affinity timeout T:
+///
+/// 1. If the backend it was sent to is no longer a live endpoint (only a
+///    stale affinity entry can do that), forget the entry and drop the
+///    packet: the client's retransmission (TCP: after its initial RTO,
+///    1 s) is balanced afresh. nft cannot check liveness before the
+///    affinity DNAT (no lookup result inside a key in nft syntax; the
+///    kernel would take it, but `nft list` 1.0.6 then aborts).
+/// 2. Otherwise remember `client . original dst . l4proto . original dport ->
+///    backend . port` for T seconds, refreshed by each new connection.
+///
+/// `th dport` needs a concrete protocol (DESIGN §3), so both per protocol.
+pub fn learn_chains(timeout_secs: u32) -> Vec<(Chain, Vec<Rule>)> {
+    let fwd = [CtOrigIpDaddr, L4Proto, CtOrigProtoDst];
+    let to = [IpDaddr, ThDport];
+    [
+        (learn(timeout_secs), &fwd[..], AFFINITY_EPS),
+        (np_learn(timeout_secs), &fwd[1..], AFFINITY_NP_EPS),
+    ]
+    .into_iter()
+    .map(|(name, svc, live)| {
+        let key = vec![IpSaddr, CtOrigIpDaddr, L4Proto, CtOrigProtoDst];
+        let mut rules = vec![];
+        for p in [Proto::Tcp, Proto::Udp, Proto::Sctp] {
+            let proto = Stmt::Cmp {
+                sel: L4Proto,
+                op: CmpOp::Eq,
+                value: Value::Proto(p.number()),
+            };
+            // A map's dynset needs a data register even to delete.
+            rules.push(Rule::new(
                 name.clone(),
                 vec![
-                    Stmt::Cmp {
-                        sel: L4Proto,
-                        op: CmpOp::Eq,
-                        value: Value::Proto(p.number()),
+                    proto.clone(),
+                    Stmt::InSet {
+                        key: [svc, &to[..]].concat(),
+                        set: live.into(),
+                        invert: true,
                     },
+                    Stmt::Dynset {
+                        op: DynsetOp::Delete,
+                        set: AFFINITY.into(),
+                        key: key.clone(),
+                        data: to.to_vec(),
+                        timeout: None,
+                    },
+                    Stmt::Verdict(Verdict::Drop),
+                ],
+            ));
+            rules.push(Rule::new(
+                name.clone(),
+                vec![
+                    proto,
                     Stmt::Dynset {
                         op: DynsetOp::Update,
                         set: AFFINITY.into(),
-                        key: vec![IpSaddr, CtOrigIpDaddr, L4Proto, CtOrigProtoDst],
-                        data: vec![IpDaddr, ThDport],
+                        key: key.clone(),
+                        data: to.to_vec(),
                         timeout: Some(Duration::from_secs(u64::from(timeout_secs))),
                     },
                 ],
-            )
-        })
-        .collect();
-    (Chain::regular(name), rules)
+            ));
+        }
+        (Chain::regular(name), rules)
+    })
+    .collect()
 }
 
 /// Verdict for a service port with `n` backends.
