@@ -91,7 +91,8 @@ pub fn tcp_many(lab: &Lab, from: &str, to: &str, n: usize) -> BTreeMap<String, u
                     .map_err(|e| format!("error: {:?}", e.kind()))?;
                 c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
                 let mut s = String::new();
-                c.read_to_string(&mut s).map_err(|e| format!("error: {e}"))?;
+                c.read_to_string(&mut s)
+                    .map_err(|e| format!("error: {e}"))?;
                 Ok::<_, String>(s.split_whitespace().next().unwrap_or("").to_string())
             })();
             *m.entry(r.unwrap_or_else(|e| e)).or_insert(0) += 1;
@@ -107,7 +108,8 @@ pub fn udp_many(lab: &Lab, from: &str, to: &str, n: usize) -> BTreeMap<String, u
         let mut m = BTreeMap::new();
         for _ in 0..n {
             let s = UdpSocket::bind("0.0.0.0:0").unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
             s.connect(to).unwrap();
             let mut buf = [0u8; 256];
             let mut r = String::from("error: no answer");
@@ -142,7 +144,10 @@ pub fn assert_spread(m: &BTreeMap<String, usize>, names: &[&str], lo: usize, hi:
     let want: BTreeSet<&str> = names.iter().copied().collect();
     assert_eq!(got, want, "answers: {m:?}");
     for (k, v) in m {
-        assert!((lo..=hi).contains(v), "{k} answered {v} times, want {lo}..={hi}: {m:?}");
+        assert!(
+            (lo..=hi).contains(v),
+            "{k} answered {v} times, want {lo}..={hi}: {m:?}"
+        );
     }
 }
 
