@@ -151,23 +151,28 @@ pub fn parse_service_port(spec: &str) -> Result<ServicePort> {
 }
 
 /// `--node-port N` on a service: checked against `range` (default
-/// [`NODE_PORT_RANGE`]) and given to every port of the service. With
-/// several ports, the first gets N, the next N+1, and so on.
+/// [`NODE_PORT_RANGE`]) and given to every port of the service. Ports of
+/// different protocols share N (`80/tcp` and `53/udp` both get N); a
+/// second port of the same protocol gets N+1, and so on.
 pub fn with_node_port(
     ports: &mut [ServicePort],
     node_port: u16,
     range: &RangeInclusive<u16>,
 ) -> Result<()> {
-    for (i, p) in ports.iter_mut().enumerate() {
-        let n = u32::from(node_port) + i as u32;
+    let mut taken: Vec<(u32, Proto)> = vec![];
+    for p in ports.iter_mut() {
+        let mut n = u32::from(node_port);
+        while taken.contains(&(n, p.proto)) {
+            n += 1;
+        }
         if n > u32::from(*range.end()) || node_port < *range.start() {
             return Err(Error::input(format!(
-                "--node-port {node_port}: {} is outside the node port range {}-{}; pick one inside it",
-                n,
+                "--node-port {node_port}: {n} is outside the node port range {}-{}; pick one inside it",
                 range.start(),
                 range.end()
             )));
         }
+        taken.push((n, p.proto));
         p.node_port = Some(n as u16);
     }
     Ok(())
@@ -309,12 +314,11 @@ mod tests {
         let mut ps = vec![
             parse_service_port("80").unwrap(),
             parse_service_port("53/udp").unwrap(),
+            parse_service_port("443").unwrap(),
         ];
         with_node_port(&mut ps, 30080, &NODE_PORT_RANGE).unwrap();
-        assert_eq!(
-            (ps[0].node_port, ps[1].node_port),
-            (Some(30080), Some(30081))
-        );
+        let got: Vec<_> = ps.iter().map(|p| p.node_port).collect();
+        assert_eq!(got, [Some(30080), Some(30080), Some(30081)]);
         assert!(with_node_port(&mut ps, 8080, &NODE_PORT_RANGE).is_err());
         assert!(with_node_port(&mut ps, 32767, &NODE_PORT_RANGE).is_err());
     }
