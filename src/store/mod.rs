@@ -6,6 +6,7 @@ pub mod labels;
 pub mod networks;
 pub mod ports;
 mod schema;
+pub mod services;
 
 pub use endpoints::NewEndpoint;
 pub use networks::NewNetwork;

@@ -55,6 +55,18 @@ impl Batch {
         self.msgs.is_empty()
     }
 
+    /// Move `other`'s changes to the end of this batch, so that several planned changes go to
+    /// the kernel as one transaction. Anonymous sets are numbered per batch, so at most one
+    /// of the two may contain any.
+    pub fn append(&mut self, other: Batch) {
+        assert!(
+            self.next_set_id == 0 || other.next_set_id == 0,
+            "appending two batches that both create anonymous sets"
+        );
+        self.next_set_id = self.next_set_id.max(other.next_set_id);
+        self.msgs.extend(other.msgs);
+    }
+
     /// Human description of message `i` (for error reports).
     pub fn describe(&self, i: usize) -> &str {
         self.msgs.get(i).map_or("?", |m| m.what.as_str())
