@@ -98,10 +98,7 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     store.write(|tx| full_in(tx, nft))
 }
 
-fn parse(
-    conn: &Connection,
-    spec: &ServiceSpec,
-) -> Result<(Service, Option<Labels>, Vec<(String, Option<u16>)>)> {
+fn parse(conn: &Connection, spec: &ServiceSpec) -> Result<Parsed> {
     crate::model::validate_name("service", &spec.name)?;
     if spec.ports.is_empty() {
         return Err(Error::input(format!(
