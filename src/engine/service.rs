@@ -98,6 +98,9 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     store.write(|tx| full_in(tx, nft))
 }
 
+/// A parsed `service create`: the service, its selector, its explicit backends.
+type Parsed = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
+
 fn parse(conn: &Connection, spec: &ServiceSpec) -> Result<Parsed> {
     crate::model::validate_name("service", &spec.name)?;
     if spec.ports.is_empty() {
