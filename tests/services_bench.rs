@@ -6,7 +6,6 @@
 #[path = "services_lab.rs"]
 mod svclab;
 
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Instant;
 

@@ -126,7 +126,10 @@ fn dispatch(chain: &str) -> Vec<Rule> {
                 with_port: true,
             }],
         ),
-        Rule::new(chain, vec![vmap(vec![IpDaddr, L4Proto, ThDport], SERVICE_IPS)]),
+        Rule::new(
+            chain,
+            vec![vmap(vec![IpDaddr, L4Proto, ThDport], SERVICE_IPS)],
+        ),
         Rule::new(
             chain,
             vec![fib_local(), vmap(vec![L4Proto, ThDport], NODE_PORTS)],
