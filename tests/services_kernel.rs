@@ -18,7 +18,10 @@ fn nft_lists_the_table_without_errors() {
     lab.apply(sv::full(&[(s, bes(&[C1, C2, C3]))])).unwrap();
     let out = lab.sh("host", "nft list table ip podnet-svc 2>&1; echo rc=$?");
     println!("{out}");
-    assert!(!out.contains("rror"), "{out}");
+    // nft 1.0.6 aborts (rc 134) on rules it cannot decode; errors go to stderr.
+    assert!(out.ends_with("rc=0\n"), "{out}");
+    assert!(!out.contains("rror") && !out.contains("ssertion"), "{out}");
+    assert!(out.contains("goto np_affinity_60s") && out.contains("numgen random mod 3"));
 }
 
 const VIP: &str = "10.43.0.10";

@@ -8,7 +8,7 @@
 //! ```
 //! Backends are c1, c2, c3 (two networks), the usual client c4.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 #[path = "netfilter_lab.rs"]
 pub mod lab;
