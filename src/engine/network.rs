@@ -245,6 +245,11 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
             users.join(", ")
         )));
     }
+    if name == DEFAULT_NETWORK && crate::store::services::any(ctx.store.conn())? {
+        return Err(Error::input(format!(
+            "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
+        )));
+    }
     destroy(ctx, &net)
 }
 

@@ -46,6 +46,12 @@ fn check(
                 shown(m)
             )));
         }
+        if let Some(svc) = crate::store::services::node_port_owner(conn, m.host_port, m.proto)? {
+            return Err(Error::input(format!(
+                "host port {} is the node port of service '{svc}': choose another host port",
+                shown(m)
+            )));
+        }
         if let Some(owner) = ports::conflict(conn, m)? {
             return Err(Error::input(format!(
                 "host port {} is already published by container '{owner}': choose another host port",

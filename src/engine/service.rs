@@ -80,7 +80,7 @@ fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
     for r in &all {
         rows::set_programmed(tx, r.id, &r.programmed)?;
     }
-    super::service_route::sync(!all.is_empty())
+    Ok(())
 }
 
 /// Apply an element change; when refused, re-render everything from the store instead.
@@ -95,7 +95,8 @@ fn apply_or_full(tx: &Connection, nft: &mut NftSocket, batch: &Batch) -> Result<
 /// Make the kernel's services match the store (gc).
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let (store, nft) = ctx.store_and_nft()?;
-    store.write(|tx| full_in(tx, nft))
+    store.write(|tx| full_in(tx, nft))?;
+    super::service_route::sync(ctx)
 }
 
 /// A parsed `service create`: the service, its selector, its explicit backends.
@@ -242,7 +243,7 @@ fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
 /// `podnet service create`.
 pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
     let (store, nft) = ctx.store_and_nft()?;
-    store.write(|tx| {
+    let rec = store.write(|tx| {
         if rows::get(tx, &spec.name)?.is_some() {
             return Err(Error::input(format!(
                 "service '{}' already exists: choose another name or remove it",
@@ -266,7 +267,9 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
             rows::set_programmed(tx, id, &rec.programmed)?;
         }
         Ok(rec)
-    })
+    })?;
+    super::service_route::sync(ctx)?;
+    Ok(rec)
 }
 
 /// `podnet service rm`.
@@ -288,7 +291,8 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
         } else {
             full_in(tx, nft)
         }
-    })
+    })?;
+    super::service_route::sync(ctx)
 }
 
 /// A container came up, went down or was removed: bring the services that select it (by label

@@ -1,9 +1,24 @@
 //! The route that lets the host's own connections to a service VIP get past the route lookup
-//! that happens before netfilter's DNAT (see docs/decisions/2026-11-27-service-layout.md).
+//! that happens before netfilter's DNAT: `ip route replace 10.43.0.0/16 dev <default bridge>`.
+//! Not `local`/`dev lo`: VIPs would then count as host addresses, and published ports and node
+//! ports (which match `fib daddr type local`) would catch VIP traffic
+//! (docs/decisions/2026-11-27-service-layout.md).
 
-use crate::model::Result;
+use super::{network, Ctx, DEFAULT_NETWORK};
+use crate::kernel::{link, route};
+use crate::model::service::default_service_range;
+use crate::model::{Error, Result};
 
-/// Make the service range's route present (`want`) or absent.
-pub fn sync(_want: bool) -> Result<()> {
-    Ok(())
+/// The route present while any service exists, absent otherwise.
+pub fn sync(ctx: &mut Ctx) -> Result<()> {
+    let range = default_service_range();
+    if crate::store::services::any(ctx.store.conn())? {
+        let net = network::resolve(ctx, DEFAULT_NETWORK)?;
+        let bridge = link::get(ctx.host()?, &net.bridge)?.ok_or_else(|| {
+            Error::failed(format!("bridge {} is missing: run `podnet gc`", net.bridge))
+        })?;
+        route::replace_dev(ctx.host()?, range, bridge.index)
+    } else {
+        route::delete(ctx.host()?, range)
+    }
 }

@@ -99,3 +99,44 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Route>> {
     }
     Ok(out)
 }
+
+fn dev_route(dst: Ipv4Net, oif: Option<u32>) -> RouteMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Boot;
+    m.header.scope = RouteScope::Link;
+    m.header.kind = RouteType::Unicast;
+    m.header.destination_prefix_length = dst.prefix_len();
+    m.attributes
+        .push(RouteAttribute::Destination(RouteAddress::Inet(
+            dst.network(),
+        )));
+    if let Some(oif) = oif {
+        m.attributes.push(RouteAttribute::Oif(oif));
+    }
+    m
+}
+
+/// `ip route replace DST dev OIF`. Idempotent.
+pub fn replace_dev(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32) -> Result<()> {
+    use netlink_packet_core::NLM_F_REPLACE;
+    rtnl.call(
+        &format!("route {dst} via link #{oif}"),
+        M::NewRoute(dev_route(dst, Some(oif))),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
+/// `ip route del DST`. Idempotent: a missing route is success.
+pub fn delete(rtnl: &mut Rtnl, dst: Ipv4Net) -> Result<()> {
+    let mut m = dev_route(dst, None);
+    m.header.scope = RouteScope::NoWhere;
+    match rtnl.request(M::DelRoute(m), 0)? {
+        Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::failed(format!(
+            "delete route {dst}: {}",
+            e.describe()
+        ))),
+        _ => Ok(()),
+    }
+}
