@@ -19,6 +19,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(a) => return run(&mut ctx, f, a),
         Command::Attach(a) => {
             let ports = parse_ports(&a.publish)?;
+            let labels = crate::model::parse_labels(&a.label)?;
             let ep = container::attach(
                 &mut ctx,
                 &a.netns,
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 &a.network,
                 a.ip.as_deref(),
                 &ports,
+                &labels,
             )?;
             show_container(&ctx, f, &ep)?;
         }
@@ -159,6 +161,7 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         ip: a.ip,
         detach: a.detach,
         ports: parse_ports(&a.publish)?,
+        labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
     };
     let out = container::run(ctx, spec)?;

@@ -4,7 +4,7 @@
 use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
-use crate::model::{validate_name, Endpoint, Error, Mode, PortMapping, Result};
+use crate::model::{validate_name, Endpoint, Error, Labels, Mode, PortMapping, Result};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -20,6 +20,7 @@ pub struct RunSpec {
     pub ip: Option<String>,
     pub detach: bool,
     pub ports: Vec<PortMapping>,
+    pub labels: Labels,
     pub argv: Vec<String>,
 }
 
@@ -93,6 +94,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             netns: ns,
             ip: spec.ip.as_deref(),
             ports: &spec.ports,
+            labels: &spec.labels,
             owned_by_caller: !spec.detach,
         },
     )?;
@@ -243,6 +245,7 @@ pub fn attach(
     network: &str,
     ip: Option<&str>,
     ports: &[PortMapping],
+    labels: &Labels,
 ) -> Result<Endpoint> {
     let mode = Mode::parse(network, DEFAULT_NETWORK)?;
     if !matches!(mode, Mode::Bridge(_)) {
@@ -254,6 +257,7 @@ pub fn attach(
         netns: Netns::Existing(PathBuf::from(netns_path)),
         ip,
         ports,
+        labels,
         owned_by_caller: false,
     };
     let ep = setup::attach(ctx, &spec)?;

@@ -5,7 +5,7 @@ use super::{detach, network, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
-use crate::model::{validate_name, Endpoint, Error, Mode, Network, PortMapping, Result};
+use crate::model::{validate_name, Endpoint, Error, Labels, Mode, Network, PortMapping, Result};
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -29,6 +29,8 @@ pub struct EndpointSpec<'a> {
     pub ip: Option<&'a str>,
     /// Published ports (`-p`), one per host port.
     pub ports: &'a [PortMapping],
+    /// Labels (`--label`), what service selectors match.
+    pub labels: &'a Labels,
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
     /// this process is gone, the endpoint is garbage).
     pub owned_by_caller: bool,
@@ -73,6 +75,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             return Err(name_taken(spec.name));
         }
         let mut ep = endpoints::insert(tx, &new)?;
+        crate::store::labels::add(tx, ep.id, spec.labels)?;
         if let Some(net) = &net {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;

@@ -1,11 +1,13 @@
 //! Core types, parsed and validated once at the edge. Pure: no I/O.
 
 mod error;
+pub mod labels;
 mod names;
 pub mod ports;
 mod types;
 
 pub use error::{Error, Result};
+pub use labels::{parse_labels, Labels};
 pub use names::{validate_ifname, validate_name};
 pub use ports::{parse_publish, PortMapping, Proto};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

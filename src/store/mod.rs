@@ -2,6 +2,7 @@
 //! podnet processes (and later CNI invocations) serialise safely on one file.
 
 pub mod endpoints;
+pub mod labels;
 pub mod networks;
 pub mod ports;
 mod schema;

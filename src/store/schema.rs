@@ -52,13 +52,20 @@ CREATE TABLE IF NOT EXISTS ports(
   PRIMARY KEY(host_port, proto, host_ip)
 );
 CREATE INDEX IF NOT EXISTS ports_by_endpoint ON ports(endpoint_id);
+CREATE TABLE IF NOT EXISTS labels(
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(endpoint_id, key)
+);
+CREATE INDEX IF NOT EXISTS labels_by_pair ON labels(key, value);
 ";
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     // Skip the DDL when the schema is there: it takes the write lock, which would serialise
     // every concurrent podnet start behind whichever process holds it.
     let have: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='ports'",
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='labels'",
         [],
         |r| r.get(0),
     )?;

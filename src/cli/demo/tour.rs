@@ -18,6 +18,7 @@ fn start(ctx: &mut Ctx, name: &str, network: &str) -> Result<Endpoint> {
         network: network.into(),
         ip: None,
         ports: Vec::new(),
+        labels: Default::default(),
         detach: true,
         argv: vec!["sleep".into(), "3600".into()],
     };
