@@ -8,7 +8,7 @@ mod common;
 use common::publish::*;
 use common::*;
 
-/// 1. A container's connection to the outside host arrives from the host's LAN address.
+/// Acceptance 1: A container's connection to the outside host arrives from the host's LAN address.
 #[test]
 fn outbound_connections_leave_with_the_hosts_address() {
     let lab = lab();
@@ -33,7 +33,7 @@ fn outbound_connections_leave_with_the_hosts_address() {
     );
 }
 
-/// 2. Published TCP and UDP ports answer from the outside host, from the host (LAN
+/// Acceptance 2: Published TCP and UDP ports answer from the outside host, from the host (LAN
 /// address and 127.0.0.1), from a neighbour container via the host's address, and from
 /// the publishing container itself via the host's address.
 #[test]
@@ -121,7 +121,7 @@ fn published_tcp_and_udp_ports_answer_from_everywhere() {
     no_answer(&lab, At::Outside, "tcp", HOST_IP, 8081);
 }
 
-/// 2. `-p 9000-9002:9000-9002` (TCP and UDP) maps each port of the range to its own
+/// Acceptance 2: `-p 9000-9002:9000-9002` (TCP and UDP) maps each port of the range to its own
 /// container port, from every vantage point.
 #[test]
 fn published_port_ranges_work_for_each_port() {
@@ -171,7 +171,7 @@ fn published_port_ranges_work_for_each_port() {
     no_answer(&lab, At::Outside, "tcp", HOST_IP, 9003);
 }
 
-/// 3. `-p 127.0.0.1:P:C` answers the host on 127.0.0.1 only: never the LAN, not even
+/// Acceptance 3: `-p 127.0.0.1:P:C` answers the host on 127.0.0.1 only: never the LAN, not even
 /// when the outside machine routes 127.0.0.1 to the host's MAC (CVE-2020-8558).
 #[test]
 fn loopback_published_port_answers_the_host_but_not_the_lan() {
@@ -234,7 +234,7 @@ fn loopback_published_port_answers_the_host_but_not_the_lan() {
     answered_by(&lab, At::Host, "tcp", "127.0.0.1", 8081, "lo-web", 80);
 }
 
-/// 5. A second container asking for a published host port fails clearly (exit 2, one
+/// Acceptance 5: A second container asking for a published host port fails clearly (exit 2, one
 /// line naming the first container) and changes nothing; the first keeps working.
 #[test]
 fn publishing_a_taken_port_is_refused_and_the_owner_keeps_it() {
