@@ -25,7 +25,12 @@ fn two_networks_cannot_reach_each_other_but_both_reach_outside() {
     create(&lab, &["netA"]);
     create(&lab, &["netB"]);
     let both = [("tcp", 80), ("udp", 80)];
-    let a1 = run_servers(&lab.host, "a1", &["--network", "netA"], &both);
+    let a1 = run_servers(
+        &lab.host,
+        "a1",
+        &["--network", "netA", "-p", "8080:80", "-p", "8080:80/udp"],
+        &both,
+    );
     let b1 = run_servers(&lab.host, "b1", &["--network", "netB"], &both);
     run_idle(&lab.host, "a2", &["--network", "netA"]);
     run_idle(&lab.host, "b2", &["--network", "netB"]);
@@ -47,6 +52,8 @@ fn two_networks_cannot_reach_each_other_but_both_reach_outside() {
         no_answer(&lab, At::Container("a1"), proto, &b1_ip, 80);
         no_answer(&lab, At::Container("b2"), proto, &a1_ip, 80);
         no_answer(&lab, At::Container("b1"), proto, &a1_ip, 80);
+        // A published port is for everyone, other networks included.
+        answered_by(&lab, At::Container("b2"), proto, HOST_IP, 8080, "a1", 80);
     }
     // Both reach the outside machine (masqueraded to the host's address).
     for c in ["a1", "a2", "b1", "b2"] {
@@ -96,6 +103,9 @@ fn icc_false_isolates_containers_of_one_network_but_published_ports_work() {
         assert_eq!(peer, OUTSIDE_IP);
         answered_by(&lab, At::Host, proto, HOST_IP, 8080, "q1", 80);
         answered_by(&lab, At::Host, proto, "127.0.0.1", 8080, "q1", 80);
+        // So does it from the other container, and from the publisher, via the host.
+        answered_by(&lab, At::Container("q2"), proto, HOST_IP, 8080, "q1", 80);
+        answered_by(&lab, At::Container("q1"), proto, HOST_IP, 8080, "q1", 80);
         // The host still reaches each container directly.
         answered_by(&lab, At::Host, proto, &q2_ip, 80, "q2", 80);
     }

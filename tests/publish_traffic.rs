@@ -47,6 +47,7 @@ fn published_tcp_and_udp_ports_answer_from_everywhere() {
     );
     run_idle(&lab.host, "client", &[]);
     let web_ip = s(&web, "ip").to_string();
+    let gw = s(&web, "gateway").to_string();
 
     // `podnet ports` and `ps` report what was published.
     let listed = as_list(podnet_json(&lab.host, &["ports", "web"]));
@@ -112,6 +113,16 @@ fn published_tcp_and_udp_ports_answer_from_everywhere() {
             At::Container("web"),
             proto,
             HOST_IP,
+            hport,
+            "web",
+            cport,
+        );
+        // The gateway is a host address too.
+        answered_by(
+            &lab,
+            At::Container("client"),
+            proto,
+            &gw,
             hport,
             "web",
             cport,
