@@ -247,3 +247,41 @@ fn rule_count_does_not_grow_with_300_published_containers() {
         );
     }
 }
+
+/// `podnet rm -f` of a container whose command started a child process: nothing may keep
+/// answering at the container's address afterwards (no veth on the bridge, no process
+/// of the container left running), or its address, now free, is live twice.
+#[test]
+fn rm_leaves_nothing_answering_at_the_containers_address() {
+    let lab = lab();
+    let sb = &lab.host;
+    // tcp/80 is a child of the container's shell; tcp/81 replaces the shell.
+    let c = run_servers(sb, "forky", &["-p", "8080:80"], &[("tcp", 80), ("tcp", 81)]);
+    let ip = s(&c, "ip").to_string();
+    let veth = s(&c, "host_veth").to_string();
+    answered_by(&lab, At::Host, "tcp", &ip, 80, "forky", 80);
+    answered_by(&lab, At::Host, "tcp", &ip, 81, "forky", 81);
+    answered_by(&lab, At::Outside, "tcp", HOST_IP, 8080, "forky", 80);
+
+    podnet_ok(sb, &["rm", "-f", "forky"]);
+    assert!(ps(sb).is_empty(), "{:?}", ps(sb));
+    no_answer(&lab, At::Outside, "tcp", HOST_IP, 8080);
+    // The kernel removes a namespace's veth asynchronously: wait for it (readiness only).
+    let gone = sb.wait_until(
+        &format!("veth {veth} to go"),
+        Duration::from_secs(30),
+        || !link_names(sb).contains(&veth),
+    );
+    let left = ok(
+        "processes",
+        sb.sh("ps -eo pid,args | grep '[f]orky/tcp' || true"),
+    );
+    assert!(
+        gone.is_ok() && left.trim().is_empty(),
+        "after podnet rm -f forky: veth {veth} still present: {}; container processes \
+         still running:\n{left}",
+        gone.is_err()
+    );
+    no_answer(&lab, At::Host, "tcp", &ip, 80);
+    no_answer(&lab, At::Host, "tcp", &ip, 81);
+}

@@ -30,22 +30,29 @@ pub fn reply_of(name: &str, proto: &str, port: u16) -> String {
 }
 
 /// `podnet run -d --name NAME EXTRA... -- sh -c '...'`: one nettool server per
-/// `(proto, port)`, each answering `NAME/PROTO/PORT/<client address>`. Returns
+/// `(proto, port)`, each answering `NAME/PROTO/PORT/<client address>`; all but the last
+/// run in the background, the last replaces the shell. Returns
 /// `podnet inspect NAME` once every server is bound.
 pub fn run_servers(sb: &Sandbox, name: &str, extra: &[&str], servers: &[(&str, u16)]) -> Value {
     let py = testbed::python().display().to_string();
     let tool = testbed::nettool_path().display().to_string();
     let mut script = String::new();
     let mut ready = Vec::new();
-    for (proto, port) in servers {
+    for (i, (proto, port)) in servers.iter().enumerate() {
         let file = format!("{}/{name}-{proto}-{port}.ready", sb.scratch());
+        // The last server replaces the shell, so a one-server container is one process.
+        let (exec, amp) = if i + 1 == servers.len() {
+            ("exec ", "")
+        } else {
+            ("", " &")
+        };
         script.push_str(&format!(
-            "'{py}' '{tool}' serve {proto} {port} --reply '{}{{peer}}' --ready-file '{file}' & ",
+            "{exec}'{py}' '{tool}' serve {proto} {port} --reply '{}{{peer}}' \
+             --ready-file '{file}'{amp}\n",
             reply_of(name, proto, *port)
         ));
         ready.push(file);
     }
-    script.push_str("wait");
     let mut args: Vec<&str> = vec!["run", "-d", "--name", name];
     args.extend(extra);
     args.extend(["--", "sh", "-c", &script]);
