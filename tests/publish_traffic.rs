@@ -187,12 +187,14 @@ fn published_port_ranges_work_for_each_port() {
 #[test]
 fn loopback_published_port_answers_the_host_but_not_the_lan() {
     let lab = lab();
-    run_servers(
+    let web = run_servers(
         &lab.host,
         "lo-web",
         &["-p", "127.0.0.1:8081:80", "-p", "127.0.0.1:8081:80/udp"],
         &[("tcp", 80), ("udp", 80)],
     );
+    let gw = s(&web, "gateway").to_string();
+    run_idle(&lab.host, "other", &[]);
     let listed = as_list(podnet_json(&lab.host, &["ports", "lo-web"]));
     assert!(
         listed.iter().all(|p| p["host_ip"] == "127.0.0.1"),
@@ -203,6 +205,9 @@ fn loopback_published_port_answers_the_host_but_not_the_lan() {
         // Not on the host's LAN address, from the LAN or from the host.
         no_answer(&lab, At::Outside, proto, HOST_IP, 8081);
         no_answer(&lab, At::Host, proto, HOST_IP, 8081);
+        // Nor for containers, through any host address.
+        no_answer(&lab, At::Container("other"), proto, HOST_IP, 8081);
+        no_answer(&lab, At::Container("other"), proto, &gw, 8081);
     }
 
     // Count, in the host, packets that arrive on the LAN for 127.0.0.1 (before any other
@@ -292,6 +297,17 @@ fn publishing_a_taken_port_is_refused_and_the_owner_keeps_it() {
             "9",
         ],
         vec![
+            "run",
+            "-d",
+            "--name",
+            "second",
+            "-p",
+            "198.18.0.1:8080:80",
+            "--",
+            "sleep",
+            "9",
+        ],
+        vec![
             "attach",
             "--netns",
             "/run/netns/spare",
@@ -319,4 +335,71 @@ fn publishing_a_taken_port_is_refused_and_the_owner_keeps_it() {
     run_servers(sb, "second", &["-p", "8080:80/udp"], &[("udp", 80)]);
     answered_by(&lab, At::Outside, "udp", HOST_IP, 8080, "second", 80);
     answered_by(&lab, At::Outside, "tcp", HOST_IP, 8080, "first", 80);
+}
+
+/// `-p HOSTIP:P:C` with a LAN address answers on that address only; the same port may be
+/// published on another address by another container, not on every address.
+#[test]
+fn port_published_on_one_host_address_answers_only_there() {
+    let lab = lab();
+    lab.host.add_stub_link("lan1", "198.19.0.1/24").unwrap();
+    ok(
+        "outside: route 198.19.0.0/24 via the host",
+        lab.outside.sh(&format!(
+            "ip route add 198.19.0.0/24 via {HOST_IP} dev lan0"
+        )),
+    );
+    let spec = format!("{HOST_IP}:8082:80");
+    let spec_udp = format!("{spec}/udp");
+    run_servers(
+        &lab.host,
+        "one-addr",
+        &["-p", &spec, "-p", &spec_udp],
+        &[("tcp", 80), ("udp", 80)],
+    );
+    run_idle(&lab.host, "client", &[]);
+    for proto in ["tcp", "udp"] {
+        let peer = answered_by(&lab, At::Outside, proto, HOST_IP, 8082, "one-addr", 80);
+        assert_eq!(peer, OUTSIDE_IP);
+        answered_by(&lab, At::Host, proto, HOST_IP, 8082, "one-addr", 80);
+        answered_by(
+            &lab,
+            At::Container("client"),
+            proto,
+            HOST_IP,
+            8082,
+            "one-addr",
+            80,
+        );
+        no_answer(&lab, At::Outside, proto, "198.19.0.1", 8082);
+        no_answer(&lab, At::Host, proto, "198.19.0.1", 8082);
+        no_answer(&lab, At::Host, proto, "127.0.0.1", 8082);
+    }
+    // The same port on every address overlaps it: refused, naming the owner.
+    let out = lab.host.podnet([
+        "run", "-d", "--name", "any-addr", "-p", "8082:80", "--", "sleep", "9",
+    ]);
+    assert_bad_input("podnet run -p 8082:80", &out, "'one-addr'");
+    // The same port on another address does not: each address has its own owner.
+    run_servers(
+        &lab.host,
+        "other-addr",
+        &["-p", "198.19.0.1:8082:80", "-p", "198.19.0.1:8082:80/udp"],
+        &[("tcp", 80), ("udp", 80)],
+    );
+    for proto in ["tcp", "udp"] {
+        answered_by(&lab, At::Outside, proto, HOST_IP, 8082, "one-addr", 80);
+        answered_by(&lab, At::Host, proto, HOST_IP, 8082, "one-addr", 80);
+        answered_by(
+            &lab,
+            At::Outside,
+            proto,
+            "198.19.0.1",
+            8082,
+            "other-addr",
+            80,
+        );
+        answered_by(&lab, At::Host, proto, "198.19.0.1", 8082, "other-addr", 80);
+        no_answer(&lab, At::Host, proto, "127.0.0.1", 8082);
+    }
 }
