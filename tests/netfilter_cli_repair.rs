@@ -114,3 +114,50 @@ fn podnet_works_with_a_docker_style_forward_drop_policy() {
     let rules = ok("iptables -S FORWARD", lab.host.sh("iptables -S FORWARD"));
     assert!(rules.lines().any(|l| l == "-P FORWARD DROP"), "{rules}");
 }
+
+/// After a flush, the next container's element-only change is refused by the kernel and
+/// podnet re-renders everything from its store: the earlier container's ports come back
+/// too, without `gc`.
+#[test]
+fn the_next_publish_after_a_flush_restores_every_port() {
+    let lab = lab();
+    run_servers(&lab.host, "web", &["-p", "8080:80"], &[("tcp", 80)]);
+    let before = nft(&lab.host, &["list", "ruleset"]);
+    ok("nft flush ruleset", lab.host.sh("nft flush ruleset"));
+    no_answer(&lab, At::Outside, "tcp", HOST_IP, 8080);
+    run_servers(&lab.host, "web2", &["-p", "8081:80"], &[("tcp", 80)]);
+    answered_by(&lab, At::Outside, "tcp", HOST_IP, 8080, "web", 80);
+    answered_by(&lab, At::Outside, "tcp", HOST_IP, 8081, "web2", 80);
+    // And removing one after another flush leaves exactly the other's state.
+    ok("nft flush ruleset", lab.host.sh("nft flush ruleset"));
+    podnet_ok(&lab.host, &["rm", "-f", "web2"]);
+    answered_by(&lab, At::Outside, "tcp", HOST_IP, 8080, "web", 80);
+    no_answer(&lab, At::Outside, "tcp", HOST_IP, 8081);
+    assert_eq!(nft(&lab.host, &["list", "ruleset"]), before);
+}
+
+/// An element removed behind podnet's back: removing its container still works and
+/// leaves the tables exactly as the store says.
+#[test]
+fn rm_after_an_element_vanished_still_cleans_up() {
+    let lab = lab();
+    run_servers(&lab.host, "keep", &["-p", "8090:80"], &[("tcp", 80)]);
+    let before = nft(&lab.host, &["list", "ruleset"]);
+    run_servers(
+        &lab.host,
+        "web",
+        &["-p", "8080:80", "-p", "8081:81"],
+        &[("tcp", 80), ("tcp", 81)],
+    );
+    ok(
+        "delete one element",
+        lab.host
+            .sh("nft delete element ip podnet ports_any '{ tcp . 8080 }'"),
+    );
+    no_answer(&lab, At::Outside, "tcp", HOST_IP, 8080);
+    answered_by(&lab, At::Outside, "tcp", HOST_IP, 8081, "web", 81);
+    podnet_ok(&lab.host, &["rm", "-f", "web"]);
+    no_answer(&lab, At::Outside, "tcp", HOST_IP, 8081);
+    answered_by(&lab, At::Outside, "tcp", HOST_IP, 8090, "keep", 80);
+    assert_eq!(nft(&lab.host, &["list", "ruleset"]), before);
+}
