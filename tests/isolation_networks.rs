@@ -216,3 +216,43 @@ fn internal_network_has_no_way_out_and_refuses_publishing() {
     }
     no_answer(&lab, At::Outside, "tcp", HOST_IP, 8080);
 }
+
+/// Without br_netfilter (`bridge-nf-call-iptables=0`, as on hosts that never load it)
+/// bridged frames skip the ip hooks: `--icc=false` must still hold, and published ports,
+/// hairpin included, must still work.
+#[test]
+fn icc_false_and_hairpin_hold_without_br_netfilter() {
+    let lab = lab();
+    ok(
+        "bridge-nf-call-iptables=0",
+        lab.host
+            .sh("sysctl -qw net.bridge.bridge-nf-call-iptables=0"),
+    );
+    create(&lab, &["quiet", "--icc=false"]);
+    create(&lab, &["other"]);
+    let both = [("tcp", 80), ("udp", 80)];
+    let q1 = run_servers(
+        &lab.host,
+        "q1",
+        &["--network", "quiet", "-p", "8080:80", "-p", "8080:80/udp"],
+        &both,
+    );
+    let q2 = run_servers(&lab.host, "q2", &["--network", "quiet"], &both);
+    let o1 = run_servers(&lab.host, "o1", &["--network", "other"], &both);
+    run_idle(&lab.host, "o2", &["--network", "other"]);
+    let (q1_ip, q2_ip) = (s(&q1, "ip").to_string(), s(&q2, "ip").to_string());
+    let o1_ip = s(&o1, "ip").to_string();
+    for proto in ["tcp", "udp"] {
+        no_answer(&lab, At::Container("q2"), proto, &q1_ip, 80);
+        no_answer(&lab, At::Container("q1"), proto, &q2_ip, 80);
+        no_answer(&lab, At::Container("o2"), proto, &q1_ip, 80);
+        no_answer(&lab, At::Container("q2"), proto, &o1_ip, 80);
+        answered_by(&lab, At::Container("o2"), proto, &o1_ip, 80, "o1", 80);
+        let peer = answered_by(&lab, At::Outside, proto, HOST_IP, 8080, "q1", 80);
+        assert_eq!(peer, OUTSIDE_IP);
+        answered_by(&lab, At::Host, proto, "127.0.0.1", 8080, "q1", 80);
+        for c in ["q1", "q2", "o2"] {
+            answered_by(&lab, At::Container(c), proto, HOST_IP, 8080, "q1", 80);
+        }
+    }
+}
