@@ -19,6 +19,7 @@ have ip || missing+=(iproute2)
 { have unshare && have nsenter; } || missing+=(util-linux)
 have nft || missing+=(nftables)
 have iperf3 || missing+=(iperf3)
+have iptables || missing+=(iptables)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -48,6 +48,9 @@ pub enum Command {
     /// Manage networks (a bridge and a subnet).
     #[command(subcommand)]
     Network(NetworkCmd),
+    /// Manage services: a virtual IP load-balanced to containers (what kube-proxy does).
+    #[command(subcommand)]
+    Service(ServiceCmd),
     /// Run a command in a new container network namespace.
     #[command(
         after_help = "Examples:\n  podnet run -- ip addr\n  podnet run -d --name web --network lab --ip 10.90.0.10 -- sleep infinity\n  podnet run --network none -- ip link\n  podnet run --network container:web -- ip addr"
@@ -182,4 +185,48 @@ pub struct AttachArgs {
     /// A label KEY=VALUE (repeatable); service selectors match on labels.
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceCmd {
+    /// Create a service: a VIP on no interface, DNAT'ed by netfilter to its backends.
+    #[command(
+        after_help = "Examples:\n  podnet run -d --name web1 -l app=web -- python3 -m http.server 8080\n  podnet service create web --port 80:8080/tcp --selector app=web\n  podnet service create dns --port 53/udp --backend dns1 --backend dns2 --affinity client-ip\n  podnet service create api --port 80:8080 --selector app=api --node-port 30080"
+    )]
+    Create(ServiceCreateArgs),
+    /// List services.
+    Ls,
+    /// Show one service and its backends.
+    Inspect { name: String },
+    /// Remove services.
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceCreateArgs {
+    pub name: String,
+    /// PORT[:TARGETPORT][/tcp|udp|sctp] (repeatable).
+    #[arg(long = "port", required = true, value_name = "SPEC")]
+    pub ports: Vec<String>,
+    /// The virtual IP; default: the next free address of the service range (10.43.0.0/16).
+    #[arg(long)]
+    pub vip: Option<String>,
+    /// Backends are the containers with these labels: KEY=VALUE[,KEY=VALUE...].
+    #[arg(long, conflicts_with = "backends")]
+    pub selector: Option<String>,
+    /// A backend container NAME[:PORT] (repeatable).
+    #[arg(long = "backend", value_name = "NAME[:PORT]")]
+    pub backends: Vec<String>,
+    /// client-ip: keep each client on one backend (ClientIP affinity).
+    #[arg(long)]
+    pub affinity: Option<String>,
+    /// Seconds a client stays pinned (default 10800).
+    #[arg(long)]
+    pub affinity_timeout: Option<String>,
+    /// Also expose the service on every host address at this port (30000-32767).
+    #[arg(long)]
+    pub node_port: Option<String>,
 }

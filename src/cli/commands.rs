@@ -16,6 +16,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let f = cli.format;
     match cli.command {
         Command::Network(cmd) => network_cmd(&mut ctx, f, cmd)?,
+        Command::Service(cmd) => super::service_cmd::run(&mut ctx, f, cmd)?,
         Command::Run(a) => return run(&mut ctx, f, a),
         Command::Attach(a) => {
             let ports = parse_ports(&a.publish)?;
@@ -79,7 +80,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             show_container(&ctx, f, &ep)?;
         }
         Command::Exec { name, argv } => container::exec(&ctx, &name, &argv)?,
-        Command::Stop { name, time } => container::stop(&ctx, &name, Duration::from_secs(time))?,
+        Command::Stop { name, time } => {
+            container::stop(&mut ctx, &name, Duration::from_secs(time))?
+        }
         Command::Rm { force, names } => {
             let mut failed = Vec::new();
             for n in &names {
@@ -110,7 +113,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
 }
 
 /// Report every error of a multi-name command; the first decides the exit code.
-fn all_or_first(errors: Vec<Error>) -> Result<i32> {
+pub(super) fn all_or_first(errors: Vec<Error>) -> Result<i32> {
     let mut it = errors.into_iter();
     let Some(first) = it.next() else { return Ok(0) };
     for e in it {

@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod demo;
 mod output;
+mod service_cmd;
 
 pub use args::{Cli, Command, Format};
 use clap::error::ErrorKind;

@@ -202,7 +202,7 @@ pub fn exec(ctx: &Ctx, name: &str, argv: &[String]) -> Result<()> {
 }
 
 /// Stop a container's process: SIGTERM, then SIGKILL after `grace`.
-pub fn stop(ctx: &Ctx, name: &str, grace: Duration) -> Result<()> {
+pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
     let ep = find(ctx, name)?;
     let Some(pid) = ep.pid else {
         return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
@@ -216,6 +216,7 @@ pub fn stop(ctx: &Ctx, name: &str, grace: Duration) -> Result<()> {
         }
         detach::kill(pid);
     }
+    super::service::container_changed_or_warn(ctx, name);
     Ok(())
 }
 

@@ -56,6 +56,7 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);
+    super::service::container_changed_or_warn(ctx, &ep.name);
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! whole from the store, which is the source of truth. Either way one atomic transaction.
 
 use super::Ctx;
-use crate::kernel::nft::{Batch, NftError};
+use crate::kernel::nft::{coexist, Batch, NftError};
 use crate::model::{Error, PortMapping, Result};
 use crate::plan::netfilter::{self as plan, NetFacts, PortFacts};
 use std::net::Ipv4Addr;
@@ -62,7 +62,30 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
             Ok(())
         }
         r => r.map_err(failed),
-    }
+    }?;
+    forward_accepts(ctx)
+}
+
+/// Let podnet's bridges through a foreign `ip filter FORWARD` whose policy is drop (Docker's
+/// iptables-nft chain), or take podnet's rules out of it: see `kernel::nft::coexist`. Called
+/// whenever the set of networks changes and by [`sync`]; never on attach/detach.
+pub fn forward_accepts(ctx: &mut Ctx) -> Result<()> {
+    let bridges: Vec<coexist::Bridge> = ctx
+        .store
+        .networks()?
+        .iter()
+        .map(|n| coexist::Bridge {
+            name: n.bridge.clone(),
+            internal: n.internal,
+        })
+        .collect();
+    coexist::sync_forward_accepts(ctx.nft()?, &bridges)
+        .map(|_| ())
+        .map_err(|e| {
+            Error::failed(format!(
+                "let podnet's bridges through ip filter FORWARD: {e}"
+            ))
+        })
 }
 
 /// Apply an element-only change; if the kernel refuses it, re-render everything instead.

@@ -59,6 +59,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     }
     // Re-render podnet's tables from the store: repairs a flushed or edited ruleset.
     firewall::sync(ctx)?;
+    super::service::sync(ctx)?;
     Ok(report)
 }
 

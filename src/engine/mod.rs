@@ -8,6 +8,9 @@ pub mod gc;
 pub mod network;
 pub mod proc;
 pub mod publish;
+pub mod service;
+pub mod service_route;
+pub mod service_view;
 pub mod setup;
 pub mod view;
 
@@ -57,6 +60,13 @@ impl Ctx {
             self.nft = Some(s);
         }
         Ok(self.nft.as_mut().expect("just opened"))
+    }
+
+    /// The store and the nftables socket at once, for work that must hold the store's write
+    /// lock while it programs the kernel (service updates).
+    pub fn store_and_nft(&mut self) -> Result<(&mut Store, &mut NftSocket)> {
+        self.nft()?;
+        Ok((&mut self.store, self.nft.as_mut().expect("just opened")))
     }
 
     /// Where podnet pins the namespace of a container it creates.

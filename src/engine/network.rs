@@ -174,7 +174,7 @@ fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
     }
     firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
-    Ok(())
+    firewall::forward_accepts(ctx)
 }
 
 fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
@@ -184,7 +184,8 @@ fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
         // The last network took podnet's reason to have tables: remove them.
         firewall::sync(ctx)
     } else {
-        firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net))).map(|_| ())
+        firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
+        firewall::forward_accepts(ctx)
     }
 }
 

@@ -191,7 +191,14 @@ fn realize(
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
-        link::create_veth(ctx.host()?, veth, bridge.index, net.mtu, "eth0", ns.as_fd())?;
+        link::create_veth(
+            ctx.host()?,
+            veth,
+            Some(bridge.index),
+            net.mtu,
+            "eth0",
+            ns.as_fd(),
+        )?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -217,5 +224,6 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<()> 
     ctx.store
         .write(|tx| endpoints::set_ready(tx, ep.id, keep_owner))?;
     fault::step("attach", 6);
+    super::service::container_changed_or_warn(ctx, &ep.name);
     Ok(())
 }

@@ -126,7 +126,7 @@ pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32) -> Result<u32> {
 pub fn create_veth(
     rtnl: &mut Rtnl,
     host: &str,
-    master: u32,
+    master: Option<u32>,
     mtu: u32,
     peer: &str,
     peer_ns: BorrowedFd,
@@ -137,7 +137,9 @@ pub fn create_veth(
         .push(LinkAttribute::NetNsFd(peer_ns.as_raw_fd()));
     let mut m = msg_for(host);
     m.attributes.push(LinkAttribute::Mtu(mtu));
-    m.attributes.push(LinkAttribute::Controller(master));
+    if let Some(master) = master {
+        m.attributes.push(LinkAttribute::Controller(master));
+    }
     m.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Veth),
         LinkInfo::Data(netlink_packet_route::link::InfoData::Veth(InfoVeth::Peer(

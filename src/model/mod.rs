@@ -4,10 +4,12 @@ mod error;
 pub mod labels;
 mod names;
 pub mod ports;
+pub mod service;
 mod types;
 
 pub use error::{Error, Result};
 pub use labels::{parse_labels, Labels};
 pub use names::{validate_ifname, validate_name};
 pub use ports::{parse_publish, PortMapping, Proto};
+pub use service::{Backend, Service, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

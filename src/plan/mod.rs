@@ -2,5 +2,8 @@
 //!
 //! - [`netfilter`]: podnet's nftables tables (masquerade, published ports,
 //!   isolation) as one atomic [`crate::kernel::nft::Batch`] per change.
+//! - [`services`]: service VIPs, node ports and affinity in table
+//!   `ip podnet-svc`, also one batch per change.
 
 pub mod netfilter;
+pub mod services;

@@ -25,19 +25,24 @@ impl Store {
 
     /// Names of containers carrying every label of `selector`.
     pub fn matching(&self, selector: &Labels) -> Result<Vec<String>> {
-        let mut names: Option<Vec<String>> = None;
-        for (k, v) in selector {
-            let mut st = self.conn.prepare_cached(
-                "SELECT e.name FROM labels l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.key=?1 AND l.value=?2 ORDER BY e.id",
-            )?;
-            let these: Vec<String> = st
-                .query_map(params![k, v], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            names = Some(match names {
-                None => these,
-                Some(prev) => prev.into_iter().filter(|n| these.contains(n)).collect(),
-            });
-        }
-        Ok(names.unwrap_or_default())
+        matching(&self.conn, selector)
     }
+}
+
+/// Names of containers carrying every label of `selector`, in creation order.
+pub fn matching(conn: &Connection, selector: &Labels) -> Result<Vec<String>> {
+    let mut names: Option<Vec<String>> = None;
+    for (k, v) in selector {
+        let mut st = conn.prepare_cached(
+            "SELECT e.name FROM labels l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.key=?1 AND l.value=?2 ORDER BY e.id",
+        )?;
+        let these: Vec<String> = st
+            .query_map(params![k, v], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        names = Some(match names {
+            None => these,
+            Some(prev) => prev.into_iter().filter(|n| these.contains(n)).collect(),
+        });
+    }
+    Ok(names.unwrap_or_default())
 }

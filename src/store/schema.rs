@@ -59,13 +59,37 @@ CREATE TABLE IF NOT EXISTS labels(
   PRIMARY KEY(endpoint_id, key)
 );
 CREATE INDEX IF NOT EXISTS labels_by_pair ON labels(key, value);
+CREATE TABLE IF NOT EXISTS services(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT UNIQUE NOT NULL,
+  vip TEXT UNIQUE NOT NULL,
+  vip_num INTEGER UNIQUE NOT NULL,  -- the VIP as a number: next-free allocation by index
+  affinity_timeout INTEGER,
+  selector TEXT,                  -- 'k=v,k2=v2'; NULL: explicit backends
+  programmed TEXT NOT NULL DEFAULT '' -- backends as last programmed: 'ip:port|ip:|...'
+);
+CREATE TABLE IF NOT EXISTS service_ports(
+  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+  port INTEGER NOT NULL,
+  target_port INTEGER NOT NULL,
+  proto TEXT NOT NULL,
+  node_port INTEGER,
+  PRIMARY KEY(service_id, port, proto)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS node_ports ON service_ports(node_port, proto) WHERE node_port IS NOT NULL;
+CREATE TABLE IF NOT EXISTS service_backends(
+  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+  container TEXT NOT NULL,
+  port INTEGER,
+  PRIMARY KEY(service_id, container)
+);
 ";
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     // Skip the DDL when the schema is there: it takes the write lock, which would serialise
     // every concurrent podnet start behind whichever process holds it.
     let have: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='labels'",
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='service_backends'",
         [],
         |r| r.get(0),
     )?;

@@ -1,6 +1,7 @@
 //! `podnet demo`: a guided tour of container networking, run for real inside a throwaway
 //! sandbox so that it is safe on any machine and leaves nothing behind.
 
+mod netfilter;
 mod probe;
 mod sandbox;
 mod tour;

@@ -44,5 +44,6 @@ pub fn prepare_inside() -> Result<()> {
     m("sysfs", "/sys", "sysfs")?;
     m("tmpfs", "/run", "tmpfs")?;
     std::fs::create_dir_all("/run/podnet-demo")?;
-    Ok(())
+    // A real host has loopback up (127.0.0.1 published ports need it).
+    crate::kernel::link::set_up_by_name(&mut crate::kernel::Rtnl::open()?, "lo")
 }

@@ -8,12 +8,13 @@ use crate::model::{Endpoint, Error, Result};
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-fn step(n: u32, title: &str, text: &str) {
+pub(super) fn step(n: u32, title: &str, text: &str) {
     println!("\n== {n}. {title}\n{text}");
 }
 
-fn start(ctx: &mut Ctx, name: &str, network: &str) -> Result<Endpoint> {
-    let spec = RunSpec {
+/// `podnet run -d --name NAME --network NETWORK -- sleep 3600`, as a spec to adjust.
+pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
+    RunSpec {
         name: Some(name.into()),
         network: network.into(),
         ip: None,
@@ -21,15 +22,18 @@ fn start(ctx: &mut Ctx, name: &str, network: &str) -> Result<Endpoint> {
         labels: Default::default(),
         detach: true,
         argv: vec!["sleep".into(), "3600".into()],
-    };
-    Ok(container::run(ctx, spec)?.endpoint)
+    }
+}
+
+fn start(ctx: &mut Ctx, name: &str, network: &str) -> Result<Endpoint> {
+    Ok(container::run(ctx, run_spec(name, network))?.endpoint)
 }
 
 fn ns(ep: &Endpoint) -> Option<&Path> {
     ep.netns.as_deref().map(Path::new)
 }
 
-fn check(ok: bool, what: &str) -> Result<()> {
+pub(super) fn check(ok: bool, what: &str) -> Result<()> {
     if ok {
         println!("   ok: {what}");
         Ok(())
@@ -46,7 +50,7 @@ pub fn run() -> Result<()> {
     step(
         1,
         "The host before",
-        "The sandbox's host namespace has only loopback: no bridge, no routes.",
+        "The sandbox's host namespace has only loopback: no bridge, no other routes.",
     );
     print!("{}", describe(None, "   ")?);
 
@@ -138,7 +142,9 @@ pub fn run() -> Result<()> {
         host.pid.map(|p| p.0).unwrap_or_default()
     );
 
-    step(7, "Cleaning up", "`podnet rm -f` kills each process and unmounts its namespace; the kernel then destroys the veth inside it.");
+    super::netfilter::run(&mut ctx, 7)?;
+
+    step(10, "Cleaning up", "`podnet rm -f` kills each process and unmounts its namespace; the kernel then destroys the veth inside it.");
     for n in ["sidecar", "hostnet", "isolated", "b", "a"] {
         container::rm(&mut ctx, n, true)?;
         println!("   removed {n}");

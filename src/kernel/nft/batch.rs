@@ -37,6 +37,9 @@ struct Msg {
 pub struct Batch {
     msgs: Vec<Msg>,
     next_set_id: u32,
+    /// Ruleset generation the batch was planned against (`NFNL_BATCH_GENID`):
+    /// the kernel refuses the whole batch with ERESTART if it has changed.
+    genid: Option<u32>,
 }
 
 impl Batch {
@@ -50,6 +53,18 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.msgs.is_empty()
+    }
+
+    /// Move `other`'s changes to the end of this batch, so that several planned changes go to
+    /// the kernel as one transaction. Anonymous sets are numbered per batch, so at most one
+    /// of the two may contain any.
+    pub fn append(&mut self, other: Batch) {
+        assert!(
+            self.next_set_id == 0 || other.next_set_id == 0,
+            "appending two batches that both create anonymous sets"
+        );
+        self.next_set_id = self.next_set_id.max(other.next_set_id);
+        self.msgs.extend(other.msgs);
     }
 
     /// Human description of message `i` (for error reports).
@@ -236,6 +251,39 @@ impl Batch {
     }
 
     pub fn add_rule(&mut self, t: &Table, r: &Rule) {
+        self.rule(t, r, true);
+    }
+
+    /// Like [`Batch::add_rule`], but the rule goes to the top of its chain
+    /// (`nft insert rule`). Several inserted rules end up in reverse order.
+    pub fn insert_rule(&mut self, t: &Table, r: &Rule) {
+        self.rule(t, r, false);
+    }
+
+    /// Deletes one rule by its kernel handle.
+    pub fn delete_rule(&mut self, t: &Table, chain: &str, handle: u64) {
+        let attrs = vec![
+            RuleAttribute::Table(t.name.clone()),
+            RuleAttribute::Chain(chain.into()),
+            RuleAttribute::Handle(handle),
+        ];
+        let what = format!("delete rule handle {handle} from chain {chain}");
+        self.push(
+            t,
+            0,
+            NfTablesMessage::DeleteRule(RuleMessage { attributes: attrs }),
+            what,
+        );
+    }
+
+    /// Makes the batch conditional on the ruleset generation `genid` (as read
+    /// with [`super::query::generation`]): if anything changed the ruleset
+    /// since, the kernel applies nothing and answers ERESTART.
+    pub fn set_genid(&mut self, genid: u32) {
+        self.genid = Some(genid);
+    }
+
+    fn rule(&mut self, t: &Table, r: &Rule, append: bool) {
         // Anonymous sets of the rule are created first, found by their
         // batch-wide id (the kernel names them itself).
         let first_id = self.next_set_id + 1;
@@ -268,10 +316,15 @@ impl Batch {
             ud.push(0);
             attrs.push(RuleAttribute::UserData(ud));
         }
-        let what = format!("add rule to chain {}", r.chain);
+        let (flags, verb) = if append {
+            (NLM_F_CREATE | NLM_F_APPEND, "add")
+        } else {
+            (NLM_F_CREATE, "insert")
+        };
+        let what = format!("{verb} rule to chain {}", r.chain);
         self.push(
             t,
-            NLM_F_CREATE | NLM_F_APPEND,
+            flags,
             NfTablesMessage::NewRule(RuleMessage { attributes: attrs }),
             what,
         );
@@ -365,7 +418,15 @@ impl Batch {
             let hdr = NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, NFNL_SUBSYS_NFTABLES);
             emit(NetfilterMessage::new(hdr, c), NLM_F_REQUEST, s, out);
         };
-        ctl(ControlMessage::BatchBegin, seq, &mut out);
+        let begin = match self.genid {
+            None => ControlMessage::BatchBegin,
+            // NFNL_MSG_BATCH_BEGIN with NFNL_BATCH_GENID.
+            Some(g) => ControlMessage::Other {
+                message_type: 16,
+                attributes: vec![nla_u32(1, g)],
+            },
+        };
+        ctl(begin, seq, &mut out);
         for (i, m) in self.msgs.iter().enumerate() {
             let hdr = NetfilterHeader::new(NetfilterProtoFamily::from(m.nfproto), 0, 0);
             let msg = NetfilterMessage::new(hdr, m.body.clone());

@@ -7,6 +7,8 @@
 //! - [`expr`]: kernel expressions, their netlink attributes and nft-debug text.
 //! - [`batch`]: `Batch`, the list of changes encoded as one transaction.
 //! - [`socket`]: `NftSocket`, which sends a batch and collects every ack.
+//! - [`query`]: reads outside a batch (generation, one chain, a chain's rules).
+//! - [`coexist`]: podnet's accept rules in a foreign `FORWARD` chain with policy drop.
 //!
 //! Uses `netlink-packet-netfilter` for message framing and typed
 //! table/chain/set/element/rule attributes; expressions are built here.
@@ -48,20 +50,24 @@
 //! ```
 
 pub mod batch;
+pub mod coexist;
 pub mod elements;
 pub mod expr;
 mod fmt;
 pub mod model;
+pub mod query;
 pub mod sel;
 pub mod socket;
 pub mod stmt;
 pub mod types;
 
 pub use batch::Batch;
+pub use coexist::{sync_forward_accepts, Bridge as CoexistBridge};
 pub use expr::{CmpOp, DynsetOp, Expr, NatKind};
 pub use model::{
     BaseChain, Chain, ElemData, Element, Rule, Ruleset, Set, SetData, Table, TableDef,
 };
+pub use query::{ChainInfo, RuleInfo};
 pub use socket::{MsgError, NftError, NftSocket};
 pub use stmt::{ct_state, ct_status, render, render_debug, Reject, Sel, Stmt, RTN_LOCAL};
 pub use types::{ChainType, DataType, Family, Hook, Policy, Value, Verdict, TCP, UDP};

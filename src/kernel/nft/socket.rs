@@ -44,6 +44,13 @@ pub enum NftError {
     Rejected(Vec<MsgError>),
     #[error("no answer from the kernel for {missing} of {total} messages")]
     MissingAcks { missing: usize, total: usize },
+    /// A read request (`GET...`, see [`super::query`]) failed.
+    #[error("nftables query ({what}): {source}")]
+    Query {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
 }
 
 fn list(errs: &[MsgError]) -> String {
@@ -156,6 +163,14 @@ impl NftSocket {
             seq,
             buf_size: 0,
         })
+    }
+
+    /// The raw socket and `n` fresh sequence numbers (the first is returned),
+    /// for the read requests in [`super::query`].
+    pub(super) fn raw(&mut self, n: u32) -> (&mut Socket, u32) {
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(n);
+        (&mut self.sock, seq)
     }
 
     /// Makes sure one batch of `len` bytes fits the send buffer and the acks of

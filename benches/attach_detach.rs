@@ -1,0 +1,1048 @@
+//! Attach/detach benchmark: whole-process wall time (fork → exit) of `podnet attach`/`detach`
+//! and `podnet run -d`/`rm -f` with 0, 100, 1,000 containers already on the network, next to
+//! the kernel floor (the same netlink work done in-process, no process spawn) and a bare
+//! process spawn measured in the same run, and the peers (netavark, CNI plugins) when installed.
+//!
+//! ```sh
+//! cargo bench --bench attach_detach -- [--levels 0,100,1000] [--trials 30] [--out FILE]
+//! ```
+//!
+//! Everything podnet does happens inside a sandbox this binary makes by re-executing itself
+//! under `unshare --net --mount --pid --fork --mount-proc --propagation private` (tmpfs over
+//! `/run`, sysfs remounted, own `PODNET_ROOT`); the sandbox and everything in it vanish when the
+//! inner process (PID 1 there) exits. The peers' scripts make their own sandbox. See
+//! `docs/benchmarks.md` for the method and the results.
+
+use podnet::kernel::{addr, link, netns, route, Rtnl};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+usage: cargo bench --bench attach_detach -- [options]
+  --levels 0,100,1000    containers already attached at each measured level (default 0,100,1000)
+  --trials N             measured trials per op and level (default 30)
+  --warmup N             discarded trials per op and level (default 3)
+  --settle-ms N          pause after each trial so deferred kernel work (namespace cleanup)
+                         does not land in the next op's timing (default 10)
+  --out FILE             write JSON lines (machine, podnet, floors, peers) to FILE
+  --peers LIST           netavark,cni | none (default netavark,cni; skipped if not installed)
+  --peer-levels LIST     levels for the peers (default 0,100: they grow ~linearly with n)
+  --peer-trials N        trials per level for the peers (default 10)
+  --peers-dir DIR        the peers' scripts (default /work/shared/peers)
+  --strace               also run one of each podnet op per level under `strace -f -tt -T`
+                         (untimed; files in <target>/bench/strace-*.txt)
+  --podnet PATH          benchmark this podnet binary instead of the one cargo built (A/B runs)
+  --report FILE          only print the table of an earlier run's --out file
+Must run as root.";
+
+#[derive(Debug, Clone)]
+struct Opts {
+    levels: Vec<usize>,
+    trials: usize,
+    warmup: usize,
+    settle_ms: u64,
+    out: Option<PathBuf>,
+    peers: Vec<String>,
+    peer_levels: Vec<usize>,
+    peer_trials: usize,
+    peers_dir: PathBuf,
+    strace: bool,
+    podnet: Option<PathBuf>,
+    report: Option<PathBuf>,
+}
+
+fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse()
+                .unwrap_or_else(|_| die(&format!("{flag}: bad value '{x}'")))
+        })
+        .collect()
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("attach_detach: {msg}\n{USAGE}");
+    std::process::exit(2)
+}
+
+impl Opts {
+    fn parse(args: &[String]) -> Opts {
+        let mut o = Opts {
+            levels: vec![0, 100, 1000],
+            trials: 30,
+            warmup: 3,
+            settle_ms: 10,
+            out: None,
+            peers: vec!["netavark".into(), "cni".into()],
+            peer_levels: vec![0, 100],
+            peer_trials: 10,
+            peers_dir: PathBuf::from("/work/shared/peers"),
+            strace: false,
+            podnet: None,
+            report: None,
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || {
+                it.next()
+                    .cloned()
+                    .unwrap_or_else(|| die(&format!("{a} needs a value")))
+            };
+            match a.as_str() {
+                // cargo passes --bench to harness=false benchmarks.
+                "--bench" => {}
+                "--levels" => o.levels = list("--levels", &val()),
+                "--trials" => o.trials = list("--trials", &val())[0],
+                "--warmup" => o.warmup = list("--warmup", &val())[0],
+                "--settle-ms" => o.settle_ms = list("--settle-ms", &val())[0],
+                "--out" => o.out = Some(PathBuf::from(val())),
+                "--peers" => {
+                    let v = val();
+                    o.peers = if v == "none" {
+                        vec![]
+                    } else {
+                        list("--peers", &v)
+                    };
+                }
+                "--peer-levels" => o.peer_levels = list("--peer-levels", &val()),
+                "--peer-trials" => o.peer_trials = list("--peer-trials", &val())[0],
+                "--peers-dir" => o.peers_dir = PathBuf::from(val()),
+                "--strace" => o.strace = true,
+                "--podnet" => o.podnet = Some(PathBuf::from(val())),
+                "--report" => o.report = Some(PathBuf::from(val())),
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    std::process::exit(0)
+                }
+                other => die(&format!("unknown argument '{other}'")),
+            }
+        }
+        o.levels.sort_unstable();
+        o.levels.dedup();
+        if o.trials == 0 || o.levels.is_empty() {
+            die("need at least one level and one trial");
+        }
+        o
+    }
+}
+
+// ------------------------------------------------------------------------------- stats ---
+
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    runs: usize,
+    median: f64,
+    p90: f64,
+    p99: f64,
+    min: f64,
+    max: f64,
+    mean: f64,
+}
+
+fn stats(v: &[f64]) -> Stats {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let n = s.len();
+    let rank = |q: f64| s[((q * (n - 1) as f64).round() as usize).min(n - 1)];
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Stats {
+        runs: n,
+        median,
+        p90: rank(0.9),
+        p99: rank(0.99),
+        min: s[0],
+        max: s[n - 1],
+        mean: s.iter().sum::<f64>() / n as f64,
+    }
+}
+
+fn r2(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn loadavg() -> Vec<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect()
+}
+
+// ------------------------------------------------------------------------ entry point ---
+
+const INNER: &str = "PODNET_BENCH_INNER";
+const HOST_NETNS: &str = "PODNET_BENCH_HOST_NETNS";
+const RECORDS: &str = "PODNET_BENCH_RECORDS";
+const STATE: &str = "PODNET_BENCH_STATE";
+
+fn main() {
+    // `cargo bench` sets LD_LIBRARY_PATH to the toolchain's and target's lib dirs; every
+    // dynamically linked child would then probe a dozen missing paths per library before
+    // finding libc (measured: ~1 ms per podnet start). Nobody runs podnet like that: drop it
+    // (here, before any thread exists) so that podnet, the floors and the peers start as they
+    // would from a shell.
+    std::env::remove_var("LD_LIBRARY_PATH");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = Opts::parse(&args);
+    if let Some(file) = &opts.report {
+        let mut recs: Vec<Value> = fs::read_to_string(file)
+            .unwrap_or_else(|e| die(&format!("--report {}: {e}", file.display())))
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let mut levels: Vec<usize> = recs
+            .iter()
+            .filter(|r| r["tool"] == "podnet")
+            .filter_map(level_of)
+            .collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let opts = Opts { levels, ..opts };
+        println!("{}", report(&opts, &mut recs));
+        return;
+    }
+    if std::env::var(INNER).as_deref() == Ok("1") {
+        inner(&opts);
+    } else {
+        outer(&opts, &args);
+    }
+}
+
+fn netns_inode() -> u64 {
+    fs::metadata("/proc/self/ns/net")
+        .expect("stat /proc/self/ns/net")
+        .ino()
+}
+
+fn bench_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let dir = target.join("bench");
+    fs::create_dir_all(&dir).expect("create <target>/bench");
+    fs::canonicalize(dir).expect("canonicalize bench dir")
+}
+
+// ----------------------------------------------------------------------------- outer ---
+
+fn outer(opts: &Opts, args: &[String]) {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        die("must run as root (it creates namespaces, bridges and veths inside its sandbox)");
+    }
+    let dir = bench_dir();
+    let records = dir.join(format!("podnet-{}.jsonl", std::process::id()));
+    let state = dir.join(format!("state-{}", std::process::id()));
+    let _ = fs::remove_file(&records);
+    let machine = machine_record(opts);
+    eprintln!("machine: {machine}");
+
+    // podnet, its floors: inside a fresh sandbox (this binary again, as PID 1 of a new PID ns).
+    let exe = std::env::current_exe().expect("current_exe");
+    let status = Command::new("unshare")
+        .args([
+            "--net",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--propagation",
+            "private",
+        ])
+        .arg(&exe)
+        .args(args)
+        .env(INNER, "1")
+        .env(HOST_NETNS, netns_inode().to_string())
+        .env(RECORDS, &records)
+        .env(STATE, &state)
+        .status()
+        .expect("run unshare (util-linux)");
+    let _ = fs::remove_dir_all(&state);
+    if !status.success() {
+        eprintln!("attach_detach: the sandboxed run failed: {status}");
+        std::process::exit(1);
+    }
+    let mut recs: Vec<Value> = fs::read_to_string(&records)
+        .expect("read podnet records")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("record is JSON"))
+        .collect();
+    let _ = fs::remove_file(&records);
+
+    // Peers: their scripts make their own sandbox; they run after podnet, one at a time.
+    for peer in &opts.peers {
+        recs.extend(run_peer(opts, peer, &dir));
+    }
+
+    let table = report(opts, &mut recs);
+    println!("{table}");
+    if let Some(out) = &opts.out {
+        let mut f = File::create(out).unwrap_or_else(|e| die(&format!("--out: {e}")));
+        writeln!(f, "{machine}").expect("write --out");
+        for r in &recs {
+            writeln!(f, "{r}").expect("write --out");
+        }
+        eprintln!("JSON lines written to {}", out.display());
+    }
+}
+
+fn first_line(path: &str, key: &str) -> String {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+fn machine_record(opts: &Opts) -> Value {
+    let git = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    json!({
+        "tool": "machine",
+        "nproc": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        "kernel": fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        "cpu": first_line("/proc/cpuinfo", "model name"),
+        "mem_total": first_line("/proc/meminfo", "MemTotal"),
+        "podnet_commit": git,
+        "podnet_bin": opts.podnet.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| env!("CARGO_BIN_EXE_podnet").to_string()),
+        "opts": format!("{opts:?}"),
+        "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "loadavg": loadavg(),
+    })
+}
+
+fn run_peer(opts: &Opts, peer: &str, dir: &Path) -> Vec<Value> {
+    let installed = match peer {
+        "netavark" => Path::new("/usr/lib/podman/netavark").exists(),
+        "cni" => Path::new("/usr/lib/cni/bridge").exists(),
+        _ => die(&format!("--peers: unknown peer '{peer}' (netavark, cni)")),
+    };
+    let script = opts.peers_dir.join(format!("{peer}_bench.sh"));
+    if !installed || !script.exists() {
+        eprintln!(
+            "peer {peer}: not installed or no {} — skipped",
+            script.display()
+        );
+        return vec![json!({"tool": peer, "op": "skipped", "reason": "not installed"})];
+    }
+    let out = dir.join(format!("peer-{peer}.jsonl"));
+    let _ = fs::remove_file(&out);
+    let levels = opts
+        .peer_levels
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    eprintln!(
+        "peer {peer}: {} --levels {levels} --trials {}",
+        script.display(),
+        opts.peer_trials
+    );
+    let status = Command::new(&script)
+        .args([
+            "--levels",
+            &levels,
+            "--trials",
+            &opts.peer_trials.to_string(),
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run peer script");
+    if !status.success() {
+        eprintln!("peer {peer}: script failed ({status}); its partial records are kept");
+    }
+    fs::read_to_string(&out)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------- report ---
+
+fn num(v: &Value, k: &str) -> Option<f64> {
+    v.get(k).and_then(Value::as_f64)
+}
+
+fn level_of(v: &Value) -> Option<usize> {
+    v.get("n_existing")
+        .and_then(Value::as_u64)
+        .map(|n| n as usize)
+}
+
+/// Median of a record with `tool`, `op` at level `n`.
+fn find(recs: &[Value], tool: &str, op: &str, n: usize) -> Option<f64> {
+    recs.iter()
+        .find(|r| r["tool"] == tool && r["op"] == op && level_of(r) == Some(n))
+        .and_then(|r| num(r, "median_ms"))
+}
+
+/// Which kernel floor an op is compared with, and which peer op.
+fn floor_of(op: &str) -> Option<(&'static str, Option<&'static str>)> {
+    Some(match op {
+        "attach" => ("kernel_veth_add", Some("setup")),
+        "detach" => ("kernel_veth_del", Some("teardown")),
+        "run" => ("kernel_veth_add", None),
+        "rm" => ("kernel_netns_del", None),
+        _ => return None,
+    })
+}
+
+fn report(opts: &Opts, recs: &mut [Value]) -> String {
+    // Ratios, added to the podnet records themselves.
+    let snapshot: Vec<Value> = recs.to_vec();
+    for r in recs.iter_mut() {
+        if r["tool"] != "podnet" {
+            continue;
+        }
+        let (Some(op), Some(n), Some(m)) = (
+            r["op"].as_str().map(str::to_string),
+            level_of(r),
+            num(r, "median_ms"),
+        ) else {
+            continue;
+        };
+        if let Some((floor, peer_op)) = floor_of(&op) {
+            if let Some(f) = find(&snapshot, "floor", floor, n) {
+                r["floor_op"] = json!(floor);
+                r["x_floor"] = json!(r2(m / f));
+            }
+            if let Some(p) = find(&snapshot, "floor", "proc_spawn_true", n) {
+                r["x_proc_spawn"] = json!(r2(m / p));
+            }
+            if let Some(pop) = peer_op {
+                // The peers' records name the CNI plugins "cni-plugins".
+                for (peer, key) in [("netavark", "netavark"), ("cni-plugins", "cni")] {
+                    if let Some(pm) = find(&snapshot, peer, pop, n) {
+                        r[format!("x_{key}")] = json!(r2(m / pm));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut t = String::new();
+    let line = |t: &mut String, s: String| {
+        t.push_str(&s);
+        t.push('\n');
+    };
+    line(
+        &mut t,
+        format!(
+            "{:<30} {:>5} {:>9} {:>9} {:>20} {:>10} {:>10} {:>9}",
+            "op (wall ms)",
+            "n",
+            "median",
+            "p90",
+            "x kernel floor",
+            "x /bin/true",
+            "x netavark",
+            "x CNI"
+        ),
+    );
+    let fmt_x = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+    let row = |t: &mut String, label: &str, r: &Value| {
+        let fx = match (r.get("floor_op"), num(r, "x_floor")) {
+            (Some(f), Some(x)) => format!(
+                "{x:.2} ({})",
+                f.as_str().unwrap_or("").trim_start_matches("kernel_")
+            ),
+            _ => "-".into(),
+        };
+        line(
+            t,
+            format!(
+                "{:<30} {:>5} {:>9.2} {:>9.2} {:>20} {:>10} {:>10} {:>9}",
+                label,
+                level_of(r).map(|n| n.to_string()).unwrap_or_default(),
+                num(r, "median_ms").unwrap_or(f64::NAN),
+                num(r, "p90_ms").unwrap_or(f64::NAN),
+                fx,
+                fmt_x(num(r, "x_proc_spawn")),
+                fmt_x(num(r, "x_netavark")),
+                fmt_x(num(r, "x_cni")),
+            ),
+        );
+    };
+    let groups: &[(&str, &str, &str)] = &[
+        ("podnet", "attach", "podnet attach"),
+        ("podnet", "detach", "podnet detach"),
+        ("podnet", "run", "podnet run -d"),
+        ("podnet", "rm", "podnet rm -f"),
+        ("podnet", "rm_veth_gone", "  rm: veth gone after (async)"),
+        ("podnet", "version", "podnet --version"),
+        ("floor", "proc_spawn_true", "floor: spawn /bin/true"),
+        ("floor", "kernel_veth_add", "floor: veth add+enslave+ns"),
+        ("floor", "kernel_attach_full", "floor: full attach netlink"),
+        ("floor", "kernel_veth_del", "floor: veth del"),
+        ("floor", "kernel_netns_add", "floor: netns add"),
+        ("floor", "kernel_netns_del", "floor: netns del"),
+        ("netavark", "setup", "netavark setup (1 port)"),
+        ("netavark", "teardown", "netavark teardown"),
+        ("cni-plugins", "setup", "CNI ADD br+pm+fw (1 port)"),
+        ("cni-plugins", "teardown", "CNI DEL"),
+    ];
+    for (tool, op, label) in groups {
+        let mut rows: Vec<&Value> = recs
+            .iter()
+            .filter(|r| r["tool"] == *tool && r["op"] == *op && level_of(r).is_some())
+            .collect();
+        rows.sort_by_key(|r| level_of(r));
+        for r in rows {
+            row(&mut t, label, r);
+        }
+    }
+    if let Some(r) = recs.iter().find(|r| r["op"] == "attach_first_use") {
+        line(
+            &mut t,
+            format!(
+                "first attach (creates network podnet0): {:.2} ms",
+                num(r, "median_ms").unwrap_or(f64::NAN)
+            ),
+        );
+    }
+
+    // Targets.
+    line(&mut t, String::new());
+    line(&mut t, "targets:".into());
+    let medians = |op: &str| -> Vec<(usize, f64)> {
+        opts.levels
+            .iter()
+            .filter_map(|&n| find(recs, "podnet", op, n).map(|m| (n, m)))
+            .collect()
+    };
+    let check = |t: &mut String, op: &str, limit: f64, flat: bool| {
+        let ms = medians(op);
+        if ms.is_empty() {
+            return;
+        }
+        let worst = ms.iter().map(|x| x.1).fold(0.0, f64::max);
+        let mut s = if limit.is_finite() {
+            format!(
+                "  {op:<7} median <= {limit} ms at every level: {} (worst {worst:.2} ms)",
+                if worst <= limit { "MET" } else { "NOT MET" }
+            )
+        } else {
+            format!("  {op:<7} (no absolute target; worst median {worst:.2} ms)")
+        };
+        if flat && ms.len() > 1 {
+            let base = ms[0].1;
+            let dev = ms
+                .iter()
+                .map(|x| (x.1 / base - 1.0) * 100.0)
+                .fold(0.0f64, |a, d| if d.abs() > a.abs() { d } else { a });
+            s.push_str(&format!(
+                "; flat within ±25% of n={}: {} (largest change {dev:+.0}%)",
+                ms[0].0,
+                if dev.abs() <= 25.0 { "MET" } else { "NOT MET" }
+            ));
+        }
+        line(t, s);
+    };
+    check(&mut t, "attach", 5.0, true);
+    check(&mut t, "detach", 25.0, true);
+    check(&mut t, "rm", 5.0, true);
+    check(&mut t, "run", f64::INFINITY, true);
+    t
+}
+
+// ----------------------------------------------------------------------------- inner ---
+
+/// Run an external command; wall time from spawn to reaped exit, in ms. Panics on failure
+/// (a benchmark of a failing command is meaningless).
+fn timed(argv: &[&str]) -> f64 {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let t0 = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    if !out.status.success() {
+        panic!(
+            "{argv:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ms
+}
+
+fn ms_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1e3
+}
+
+/// Reap children that were re-parented to us (we are PID 1 of the sandbox): the `sleep`
+/// processes of `podnet run -d` once `podnet rm -f` killed them.
+fn reap() {
+    loop {
+        // SAFETY: waitpid with WNOHANG on any child; no memory is passed.
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            break;
+        }
+    }
+}
+
+struct Sandbox {
+    podnet: &'static str,
+    host: Rtnl,
+    seq: usize,
+    recs: Vec<Value>,
+    settle: Duration,
+    strace_dir: Option<PathBuf>,
+}
+
+/// What the floor needs to know about the network podnet made.
+struct Net {
+    bridge_index: u32,
+    prefix: u8,
+    gateway: Ipv4Addr,
+    broadcast: u32,
+}
+
+impl Sandbox {
+    fn next(&mut self) -> usize {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn new_netns(&mut self, prefix: &str) -> PathBuf {
+        let p = PathBuf::from(format!("/run/netns/{prefix}{}", self.next()));
+        netns::create(&p).expect("create netns");
+        p
+    }
+
+    fn settle(&self) {
+        std::thread::sleep(self.settle);
+    }
+
+    fn record(&mut self, tool: &str, op: &str, n: usize, v: &[f64], extra: Value) {
+        let s = stats(v);
+        let mut r = json!({
+            "tool": tool, "op": op, "n_existing": n, "runs": s.runs,
+            "median_ms": r2(s.median), "p90_ms": r2(s.p90), "p99_ms": r2(s.p99),
+            "min_ms": r2(s.min), "max_ms": r2(s.max), "mean_ms": r2(s.mean),
+            "loadavg": loadavg(),
+        });
+        if let (Value::Object(r), Value::Object(e)) = (&mut r, extra) {
+            r.extend(e);
+        }
+        eprintln!(
+            "  {tool:<8} {op:<20} n={n:<5} median {:>8.2} ms  p90 {:>8.2} ms  (min {:.2}, max {:.2})",
+            s.median, s.p90, s.min, s.max
+        );
+        self.recs.push(r);
+    }
+
+    /// `podnet attach` of a fresh namespace then `podnet detach`; returns (attach, detach) ms.
+    fn podnet_attach_detach(&mut self) -> (f64, f64) {
+        let ns = self.new_netns("a");
+        let name = format!("a{}", self.next());
+        let ns_s = ns.to_string_lossy().into_owned();
+        let a = timed(&[self.podnet, "attach", "--netns", &ns_s, "--name", &name]);
+        self.settle();
+        let d = timed(&[self.podnet, "detach", &name]);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        (a, d)
+    }
+
+    /// `podnet run -d … sleep infinity` then `podnet rm -f`; returns (run, rm, veth gone) ms:
+    /// the last is from the start of `rm` until the kernel removed the host veth (async).
+    fn podnet_run_rm(&mut self) -> (f64, f64, f64) {
+        let name = format!("r{}", self.next());
+        let run = timed(&[
+            self.podnet,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--",
+            "sleep",
+            "infinity",
+        ]);
+        // The host veth of the newest endpoint: read it back from podnet's record.
+        let veth = host_veth_of(self.podnet, &name);
+        self.settle();
+        let t0 = Instant::now();
+        let rm = timed(&[self.podnet, "rm", "-f", &name]);
+        // Wait for the kernel to finish destroying the namespace's veth (deterministic settle).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while link::get(&mut self.host, &veth)
+            .expect("get link")
+            .is_some()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "veth {veth} still there 10 s after rm"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let gone = ms_since(t0);
+        reap();
+        self.settle();
+        (run, rm, gone)
+    }
+
+    /// The kernel floor of attach/detach, in-process: one NEWLINK creating the veth with its
+    /// peer directly in the namespace, enslaved and up; then its delete. Returns (add, del).
+    fn floor_veth(&mut self, net: &Net) -> (f64, f64) {
+        let ns = self.new_netns("k");
+        let f = File::open(&ns).expect("open netns");
+        let name = format!("bfk{}", self.next());
+        let t0 = Instant::now();
+        link::create_veth(
+            &mut self.host,
+            &name,
+            Some(net.bridge_index),
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
+        let add = ms_since(t0);
+        self.settle();
+        let t0 = Instant::now();
+        assert!(link::delete(&mut self.host, &name).expect("delete veth"));
+        let del = ms_since(t0);
+        drop(f);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        (add, del)
+    }
+
+    /// Everything podnet's attach does in the kernel, in-process: the veth as above, then
+    /// inside the namespace (own socket via setns) lo up, look up eth0, address, eth0 up,
+    /// default route. Cleaned up untimed.
+    fn floor_attach_full(&mut self, net: &Net) -> f64 {
+        let ns = self.new_netns("k");
+        let f = File::open(&ns).expect("open netns");
+        let i = self.next();
+        let name = format!("bfk{i}");
+        let ip = Ipv4Addr::from(net.broadcast - 1 - (i as u32 % 250));
+        let t0 = Instant::now();
+        link::create_veth(
+            &mut self.host,
+            &name,
+            Some(net.bridge_index),
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
+        let mut inside = netns::rtnl_in(&f).expect("socket in netns");
+        link::set_up_by_name(&mut inside, "lo").expect("lo up");
+        let eth0 = link::get(&mut inside, "eth0")
+            .expect("get eth0")
+            .expect("eth0 exists");
+        addr::add(&mut inside, eth0.index, ip, net.prefix).expect("add address");
+        link::set_up(&mut inside, eth0.index).expect("eth0 up");
+        route::add_default(&mut inside, net.gateway).expect("default route");
+        let full = ms_since(t0);
+        drop(inside);
+        link::delete(&mut self.host, &name).expect("delete veth");
+        drop(f);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        full
+    }
+
+    /// Namespace create (thread unshare + bind mount) and remove (umount + unlink) with a veth
+    /// peer inside, as `podnet run`/`rm` do. Returns (add, del) ms.
+    fn floor_netns(&mut self, net: &Net) -> (f64, f64) {
+        let p = PathBuf::from(format!("/run/netns/n{}", self.next()));
+        let t0 = Instant::now();
+        netns::create(&p).expect("create netns");
+        let add = ms_since(t0);
+        let f = File::open(&p).expect("open netns");
+        let name = format!("bfk{}", self.next());
+        link::create_veth(
+            &mut self.host,
+            &name,
+            Some(net.bridge_index),
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
+        drop(f);
+        self.settle();
+        let t0 = Instant::now();
+        netns::remove(&p).expect("remove netns");
+        let del = ms_since(t0);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while link::get(&mut self.host, &name).expect("get").is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "veth {name} still there 10 s after"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        self.settle();
+        (add, del)
+    }
+
+    fn strace(&mut self, n: usize) {
+        let Some(dir) = self.strace_dir.clone() else {
+            return;
+        };
+        let st = |file: &str, argv: &[&str]| {
+            let out = dir.join(format!("strace-{file}-n{n}.txt"));
+            let o = out.to_string_lossy().into_owned();
+            // -b execve: follow podnet's threads but not the container process it starts.
+            let mut full = vec!["strace", "-f", "-b", "execve", "-tt", "-T", "-o", &o];
+            full.extend_from_slice(argv);
+            timed(&full);
+        };
+        let ns = self.new_netns("s");
+        let ns_s = ns.to_string_lossy().into_owned();
+        let name = format!("s{}", self.next());
+        st(
+            "attach",
+            &[self.podnet, "attach", "--netns", &ns_s, "--name", &name],
+        );
+        st("detach", &[self.podnet, "detach", &name]);
+        netns::remove(&ns).expect("remove netns");
+        let name = format!("s{}", self.next());
+        st(
+            "run",
+            &[
+                self.podnet,
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--",
+                "sleep",
+                "infinity",
+            ],
+        );
+        st("rm", &[self.podnet, "rm", "-f", &name]);
+        reap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `podnet ARGS --format json`, parsed (untimed). Through the CLI rather than the library so
+/// that this process never opens podnet's store itself.
+fn podnet_json(podnet: &str, args: &[&str]) -> Value {
+    let out = Command::new(podnet)
+        .args(args)
+        .args(["--format", "json"])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn podnet {args:?}: {e}"));
+    assert!(out.status.success(), "podnet {args:?} failed");
+    serde_json::from_slice(&out.stdout).expect("podnet prints JSON")
+}
+
+fn host_veth_of(podnet: &str, name: &str) -> String {
+    podnet_json(podnet, &["inspect", name])["host_veth"]
+        .as_str()
+        .expect("container has a host veth")
+        .to_string()
+}
+
+fn network_facts(podnet: &str, host: &mut Rtnl) -> Net {
+    let d = podnet_json(podnet, &["network", "inspect", "podnet0"]);
+    let subnet: ipnet::Ipv4Net = d["subnet"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("network subnet");
+    let gateway: Ipv4Addr = d["gateway"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("network gateway");
+    let bridge = d["bridge"].as_str().expect("network bridge");
+    let bridge = link::get(host, bridge)
+        .expect("get bridge")
+        .expect("bridge exists");
+    Net {
+        bridge_index: bridge.index,
+        prefix: subnet.prefix_len(),
+        gateway,
+        broadcast: u32::from(subnet.broadcast()),
+    }
+}
+
+fn sandbox_setup() {
+    let host: u64 = std::env::var(HOST_NETNS)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .expect("outer process passes its netns inode");
+    assert_ne!(
+        netns_inode(),
+        host,
+        "still in the machine's network namespace: refusing"
+    );
+    assert_eq!(
+        std::process::id(),
+        1,
+        "expected to be PID 1 of a new PID namespace"
+    );
+    use nix::mount::{mount, MsFlags};
+    mount(
+        Some("podnet-bench-run"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        Some("mode=755"),
+    )
+    .expect("tmpfs over /run");
+    mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("remount sysfs for the new netns");
+    fs::create_dir_all("/run/netns").expect("mkdir /run/netns");
+    let mut host = Rtnl::open().expect("rtnetlink");
+    let links = link::list(&mut host).expect("list links");
+    let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["lo"],
+        "unexpected interfaces in a fresh sandbox: refusing"
+    );
+    link::set_up_by_name(&mut host, "lo").expect("lo up");
+}
+
+fn inner(opts: &Opts) {
+    sandbox_setup();
+    let state = PathBuf::from(std::env::var(STATE).expect("state dir"));
+    fs::create_dir_all(&state).expect("create state dir");
+    // Set before any thread exists (netns::create spawns threads later).
+    std::env::set_var("PODNET_ROOT", &state);
+    std::env::set_var("PODNET_RUN_DIR", "/run/podnet");
+    let strace_dir = opts.strace.then(|| {
+        let d = PathBuf::from(std::env::var(RECORDS).expect("records"))
+            .parent()
+            .expect("records dir")
+            .to_path_buf();
+        d
+    });
+    let mut sb = Sandbox {
+        podnet: match &opts.podnet {
+            // Leaked once: the path lives as long as the run.
+            Some(p) => Box::leak(p.to_string_lossy().into_owned().into_boxed_str()),
+            None => env!("CARGO_BIN_EXE_podnet"),
+        },
+        host: Rtnl::open().expect("rtnetlink"),
+        seq: 0,
+        recs: Vec::new(),
+        settle: Duration::from_millis(opts.settle_ms),
+        strace_dir,
+    };
+    eprintln!(
+        "sandbox ready (netns inode {}), podnet = {}, state = {}",
+        netns_inode(),
+        sb.podnet,
+        state.display()
+    );
+
+    // First use creates the default network: timed once, reported apart.
+    let ns = sb.new_netns("first");
+    let ns_s = ns.to_string_lossy().into_owned();
+    let first = timed(&[sb.podnet, "attach", "--netns", &ns_s, "--name", "first"]);
+    timed(&[sb.podnet, "detach", "first"]);
+    netns::remove(&ns).expect("remove netns");
+    sb.record("podnet", "attach_first_use", 0, &[first], json!({}));
+    let net = network_facts(sb.podnet, &mut sb.host);
+
+    let mut attached = 0usize;
+    for &n in &opts.levels {
+        // Populate (untimed): podnet attach of pre-created namespaces.
+        let t0 = Instant::now();
+        while attached < n {
+            let ns = PathBuf::from(format!("/run/netns/fill{attached}"));
+            netns::create(&ns).expect("create netns");
+            let ns_s = ns.to_string_lossy().into_owned();
+            let name = format!("fill{attached}");
+            timed(&[sb.podnet, "attach", "--netns", &ns_s, "--name", &name]);
+            attached += 1;
+        }
+        eprintln!(
+            "level n={n}: {attached} containers attached (populating took {:.1} s)",
+            t0.elapsed().as_secs_f64()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+
+        let mut v: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for trial in 0..opts.warmup + opts.trials {
+            let keep = trial >= opts.warmup;
+            // One of each, interleaved, so slow drifts of the machine hit every op alike.
+            let (a, d) = sb.podnet_attach_detach();
+            let (run, rm, gone) = sb.podnet_run_rm();
+            let (ka, kd) = sb.floor_veth(&net);
+            let kf = sb.floor_attach_full(&net);
+            let (na, nd) = sb.floor_netns(&net);
+            let t = timed(&["/bin/true"]);
+            let ver = timed(&[sb.podnet, "--version"]);
+            if keep {
+                for (k, x) in [
+                    ("attach", a),
+                    ("detach", d),
+                    ("run", run),
+                    ("rm", rm),
+                    ("rm_veth_gone", gone),
+                    ("kernel_veth_add", ka),
+                    ("kernel_veth_del", kd),
+                    ("kernel_attach_full", kf),
+                    ("kernel_netns_add", na),
+                    ("kernel_netns_del", nd),
+                    ("proc_spawn_true", t),
+                    ("version", ver),
+                ] {
+                    v.entry(k).or_default().push(x);
+                }
+            }
+        }
+        for (k, xs) in &v {
+            let tool = if k.starts_with("kernel_") || k.starts_with("proc_") {
+                "floor"
+            } else {
+                "podnet"
+            };
+            sb.record(tool, k, n, xs, json!({"settle_ms": opts.settle_ms}));
+        }
+        sb.strace(n);
+    }
+
+    let recs = std::env::var(RECORDS).expect("records path");
+    let mut f = File::create(&recs).expect("create records file");
+    for r in &sb.recs {
+        writeln!(f, "{r}").expect("write records");
+    }
+    // Leaving: the PID namespace dies with us (killing the sleeps), the network namespace
+    // with it (bridge, veths), the mount namespace (tmpfs /run, netns mounts).
+}

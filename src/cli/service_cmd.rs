@@ -1,0 +1,80 @@
+//! `podnet service ...`.
+
+use super::args::{ServiceCmd, ServiceCreateArgs};
+use super::output::{opt, print};
+use super::Format;
+use crate::engine::service::{self, ServiceSpec};
+use crate::engine::service_view::{self, ServiceRow};
+use crate::engine::Ctx;
+use crate::model::{Error, Result};
+
+const HEADERS: [&str; 5] = ["NAME", "VIP", "PORTS", "BACKENDS", "AFFINITY"];
+
+fn table(rows: &[ServiceRow]) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.vip.clone(),
+                r.ports.join(","),
+                if r.backends.is_empty() {
+                    "-".into()
+                } else {
+                    r.backends.join(",")
+                },
+                opt(&r.affinity_timeout.map(|t| format!("client-ip {t}s"))),
+            ]
+        })
+        .collect()
+}
+
+pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<()> {
+    match cmd {
+        ServiceCmd::Create(a) => {
+            let ServiceCreateArgs {
+                name,
+                ports,
+                vip,
+                selector,
+                backends,
+                affinity,
+                affinity_timeout,
+                node_port,
+            } = a;
+            let spec = ServiceSpec {
+                name,
+                ports,
+                vip,
+                selector,
+                backends,
+                affinity,
+                affinity_timeout,
+                node_port,
+            };
+            let rec = service::create(ctx, &spec)?;
+            let row = service_view::row(&rec);
+            print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
+        }
+        ServiceCmd::Ls => {
+            let rows = service_view::rows(ctx)?;
+            print(f, &rows, &HEADERS, |r| table(r))?;
+        }
+        ServiceCmd::Inspect { name } => {
+            let rec = ctx.store.service(&name)?.ok_or_else(|| {
+                Error::input(format!(
+                    "no service named '{name}': see `podnet service ls`"
+                ))
+            })?;
+            let row = service_view::row(&rec);
+            print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
+        }
+        ServiceCmd::Rm { names } => {
+            let errors: Vec<Error> = names
+                .iter()
+                .filter_map(|n| service::remove(ctx, n).err())
+                .collect();
+            super::commands::all_or_first(errors)?;
+        }
+    }
+    Ok(())
+}

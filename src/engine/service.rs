@@ -1,0 +1,344 @@
+//! Services: a virtual IP on no interface, DNAT'ed by netfilter to backend containers (what
+//! kube-proxy does). Every change holds the store's write lock while it programs the kernel,
+//! so concurrent podnet processes apply service changes one after another and each sends only
+//! the difference from what was last programmed — never a dump of the kernel's tables.
+
+use super::Ctx;
+use crate::kernel::nft::{Batch, NftError, NftSocket};
+use crate::model::service::{self as model, default_service_range, NODE_PORT_RANGE};
+use crate::model::{Backend, Error, Labels, Result, Service};
+use crate::plan::services as plan;
+use crate::store::services::{self as rows, ServiceRecord};
+use crate::store::{endpoints, labels, ports};
+use rusqlite::Connection;
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+/// What the user asked for in `service create`, unparsed.
+#[derive(Debug, Default)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub ports: Vec<String>,
+    pub vip: Option<String>,
+    pub selector: Option<String>,
+    pub backends: Vec<String>,
+    pub affinity: Option<String>,
+    pub affinity_timeout: Option<String>,
+    pub node_port: Option<String>,
+}
+
+/// The backends a service has now: its selector's or its explicit containers that are up and
+/// have an address.
+pub fn resolve(conn: &Connection, rec: &ServiceRecord) -> Result<Vec<Backend>> {
+    let wanted: Vec<(String, Option<u16>)> = match &rec.selector {
+        Some(sel) => labels::matching(conn, sel)?
+            .into_iter()
+            .map(|n| (n, None))
+            .collect(),
+        None => rec.backends.clone(),
+    };
+    let mut out = Vec::new();
+    for (name, port) in wanted {
+        if let Some(ep) = endpoints::get(conn, &name)? {
+            let up = ep.state == crate::model::EndpointState::Ready
+                && ep.pid.is_none_or(super::proc::alive);
+            if let (true, Some(ip)) = (up, ep.ip) {
+                out.push(Backend { ip, port });
+            }
+        }
+    }
+    Ok(plan::canonical(&out))
+}
+
+fn bucket_sizes(all: &[ServiceRecord]) -> BTreeSet<usize> {
+    plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice()))
+}
+
+fn nft_failed(e: NftError) -> Error {
+    Error::failed(format!("program services: {e}"))
+}
+
+/// Re-create the services table from the store (or delete it when there is no service), and
+/// record what was programmed. Used by `gc` and whenever an element change is refused.
+fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
+    let mut all = rows::all(tx)?;
+    let mut with_backends = Vec::new();
+    for r in &mut all {
+        r.programmed = resolve(tx, r)?;
+        with_backends.push((r.service.clone(), r.programmed.clone()));
+    }
+    let batch = if all.is_empty() {
+        plan::delete_all()
+    } else {
+        plan::full(&with_backends)
+    };
+    match nft.apply(&batch) {
+        Err(NftError::Rejected(e))
+            if all.is_empty() && e.iter().all(|m| m.errno == libc::ENOENT) => {}
+        r => r.map_err(nft_failed)?,
+    }
+    for r in &all {
+        rows::set_programmed(tx, r.id, &r.programmed)?;
+    }
+    super::service_route::sync(!all.is_empty())
+}
+
+/// Apply an element change; when refused, re-render everything from the store instead.
+fn apply_or_full(tx: &Connection, nft: &mut NftSocket, batch: &Batch) -> Result<()> {
+    match nft.apply(batch) {
+        Ok(()) => Ok(()),
+        Err(NftError::Rejected(_)) => full_in(tx, nft),
+        Err(e) => Err(nft_failed(e)),
+    }
+}
+
+/// Make the kernel's services match the store (gc).
+pub fn sync(ctx: &mut Ctx) -> Result<()> {
+    let (store, nft) = ctx.store_and_nft()?;
+    store.write(|tx| full_in(tx, nft))
+}
+
+/// A parsed `service create`: the service, its selector, its explicit backends.
+type Parsed = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
+
+fn parse(conn: &Connection, spec: &ServiceSpec) -> Result<Parsed> {
+    crate::model::validate_name("service", &spec.name)?;
+    if spec.ports.is_empty() {
+        return Err(Error::input(format!(
+            "service {}: no port given; add --port PORT[:TARGETPORT][/PROTO]",
+            spec.name
+        )));
+    }
+    let mut ports = spec
+        .ports
+        .iter()
+        .map(|p| model::parse_service_port(p))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(np) = &spec.node_port {
+        let n: u16 = np.parse().map_err(|_| {
+            Error::input(format!(
+                "invalid --node-port {np:?}: give a port number in {}-{}",
+                NODE_PORT_RANGE.start(),
+                NODE_PORT_RANGE.end()
+            ))
+        })?;
+        model::with_node_port(&mut ports, n, &NODE_PORT_RANGE)?;
+    }
+    let affinity_timeout = match (spec.affinity.as_deref(), &spec.affinity_timeout) {
+        (None | Some("none"), None) => None,
+        (Some("client-ip" | "clientip" | "ClientIP"), t) => Some(
+            t.as_deref()
+                .map(model::parse_affinity_timeout)
+                .transpose()?
+                .unwrap_or(model::DEFAULT_AFFINITY_TIMEOUT),
+        ),
+        (None | Some("none"), Some(_)) => {
+            return Err(Error::input(
+                "--affinity-timeout needs --affinity client-ip",
+            ))
+        }
+        (Some(a), _) => {
+            return Err(Error::input(format!(
+                "invalid --affinity {a:?}: use client-ip or none"
+            )))
+        }
+    };
+    if spec.selector.is_some() && !spec.backends.is_empty() {
+        return Err(Error::input(
+            "give either --selector or --backend, not both",
+        ));
+    }
+    let selector = spec
+        .selector
+        .as_deref()
+        .map(model::parse_selector)
+        .transpose()?;
+    let backends = spec
+        .backends
+        .iter()
+        .map(|b| model::parse_backend(b))
+        .collect::<Result<Vec<_>>>()?;
+    for (name, _) in &backends {
+        if endpoints::get(conn, name)?.is_none() {
+            return Err(Error::input(format!(
+                "--backend {name}: no container named '{name}': see `podnet ps`"
+            )));
+        }
+    }
+    let range = default_service_range();
+    let vip = match &spec.vip {
+        Some(v) => {
+            let ip: Ipv4Addr = v.parse().map_err(|_| {
+                Error::input(format!(
+                    "--vip '{v}' is not an IPv4 address: write it like 10.43.0.10"
+                ))
+            })?;
+            if let Some(owner) = rows::vip_taken(conn, ip)? {
+                return Err(Error::input(format!("--vip {ip} is already the address of service '{owner}': pick another or omit --vip")));
+            }
+            ip
+        }
+        None => allocate_vip(conn)?,
+    };
+    let service = Service {
+        name: spec.name.clone(),
+        vip,
+        ports,
+        affinity_timeout,
+    };
+    let probe: Vec<Backend> = backends
+        .iter()
+        .map(|(_, p)| Backend {
+            ip: Ipv4Addr::UNSPECIFIED,
+            port: *p,
+        })
+        .collect();
+    model::check_service(&service, &probe, &range)?;
+    for p in &service.ports {
+        let Some(np) = p.node_port else { continue };
+        if let Some(owner) = rows::node_port_owner(conn, np, p.proto)? {
+            return Err(Error::input(format!(
+                "--node-port {np}/{}: already used by service '{owner}'; pick another",
+                p.proto
+            )));
+        }
+        let m = crate::model::PortMapping {
+            host_ip: None,
+            host_port: np,
+            container_port: np,
+            proto: p.proto,
+        };
+        if let Some(c) = ports::conflict(conn, &m)? {
+            return Err(Error::input(format!(
+                "--node-port {np}/{}: host port already published by container '{c}'; pick another",
+                p.proto
+            )));
+        }
+    }
+    Ok((service, selector, backends))
+}
+
+/// Next free VIP after the highest one in use (O(log n) with the index); a full scan only
+/// when the range's top is reached.
+fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
+    let range = default_service_range();
+    let (lo, hi) = (
+        u32::from(range.network()) + 1,
+        u32::from(range.broadcast()) - 1,
+    );
+    if let Some(ip) = rows::vip_after_highest(conn, lo, hi)? {
+        return Ok(ip);
+    }
+    for c in lo..=hi {
+        if rows::vip_taken(conn, Ipv4Addr::from(c))?.is_none() {
+            return Ok(Ipv4Addr::from(c));
+        }
+    }
+    Err(Error::input(format!(
+        "the service range {range} is full: remove a service"
+    )))
+}
+
+/// `podnet service create`.
+pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
+    let (store, nft) = ctx.store_and_nft()?;
+    store.write(|tx| {
+        if rows::get(tx, &spec.name)?.is_some() {
+            return Err(Error::input(format!(
+                "service '{}' already exists: choose another name or remove it",
+                spec.name
+            )));
+        }
+        let (service, selector, explicit) = parse(tx, spec)?;
+        let first = !rows::any(tx)?;
+        let id = rows::insert(tx, &service, selector.as_ref(), &explicit)?;
+        let mut rec = rows::get(tx, &service.name)?.expect("row just inserted");
+        rec.programmed = resolve(tx, &rec)?;
+        if first {
+            full_in(tx, nft)?;
+        } else {
+            let sizes = bucket_sizes(&rows::all(tx)?);
+            apply_or_full(
+                tx,
+                nft,
+                &plan::add_service(&rec.service, &rec.programmed, &sizes),
+            )?;
+            rows::set_programmed(tx, id, &rec.programmed)?;
+        }
+        Ok(rec)
+    })
+}
+
+/// `podnet service rm`.
+pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
+    let (store, nft) = ctx.store_and_nft()?;
+    store.write(|tx| {
+        let rec = rows::get(tx, name)?.ok_or_else(|| {
+            Error::input(format!(
+                "no service named '{name}': see `podnet service ls`"
+            ))
+        })?;
+        rows::delete(tx, rec.id)?;
+        if rows::any(tx)? {
+            apply_or_full(
+                tx,
+                nft,
+                &plan::remove_service(&rec.service, &rec.programmed),
+            )
+        } else {
+            full_in(tx, nft)
+        }
+    })
+}
+
+/// A container came up, went down or was removed: bring the services that select it (by label
+/// or by name) up to date, in one transaction. Cheap when there is no service at all.
+pub fn container_changed(ctx: &mut Ctx, name: &str) -> Result<()> {
+    if !rows::any(ctx.store.conn())? {
+        return Ok(());
+    }
+    let (store, nft) = ctx.store_and_nft()?;
+    store.write(|tx| {
+        let all = rows::all(tx)?;
+        let mut sizes = bucket_sizes(&all);
+        let mut batch = Batch::new();
+        let mut changed = Vec::new();
+        for rec in &all {
+            let concerned = rec.selector.is_some() || rec.backends.iter().any(|(n, _)| n == name);
+            if !concerned {
+                continue;
+            }
+            let now = resolve(tx, rec)?;
+            if now != rec.programmed {
+                batch.append(plan::set_backends(
+                    &rec.service,
+                    &rec.programmed,
+                    &now,
+                    &sizes,
+                ));
+                if !now.is_empty() {
+                    sizes.insert(now.len());
+                }
+                changed.push((rec.id, now));
+            }
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        apply_or_full(tx, nft, &batch)?;
+        for (id, now) in changed {
+            rows::set_programmed(tx, id, &now)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`container_changed`] for the container lifecycle: the container's own operation has
+/// succeeded by then, so a failure here is reported, not returned (`podnet gc` repairs it).
+pub fn container_changed_or_warn(ctx: &mut Ctx, name: &str) {
+    if let Err(e) = container_changed(ctx, name) {
+        eprintln!(
+            "podnet: warning: services selecting '{name}' were not updated: {e}; run `podnet gc`"
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! Service rows: the service, its ports, its explicit backends (or selector), and the backend
+//! list as last programmed into the kernel (so an update sends only the difference, without
+//! ever reading the kernel's tables back).
+
+use super::Store;
+use crate::model::{Backend, Labels, Proto, Result, Service, ServicePort};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::net::Ipv4Addr;
+
+/// A service as recorded, with how its backends are chosen.
+#[derive(Debug, Clone)]
+pub struct ServiceRecord {
+    pub id: i64,
+    pub service: Service,
+    pub selector: Option<Labels>,
+    /// Explicit backends: (container name, port override).
+    pub backends: Vec<(String, Option<u16>)>,
+    pub programmed: Vec<Backend>,
+}
+
+fn proto(s: &str) -> Proto {
+    match s {
+        "udp" => Proto::Udp,
+        "sctp" => Proto::Sctp,
+        _ => Proto::Tcp,
+    }
+}
+
+pub fn encode_selector(sel: &Labels) -> String {
+    sel.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn decode_selector(s: &str) -> Labels {
+    s.split(',')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+pub fn encode_backends(b: &[Backend]) -> String {
+    b.iter()
+        .map(|b| {
+            format!(
+                "{}:{}",
+                b.ip,
+                b.port.map(|p| p.to_string()).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+fn decode_backends(s: &str) -> Vec<Backend> {
+    s.split('|')
+        .filter_map(|e| {
+            let (ip, port) = e.split_once(':')?;
+            Some(Backend {
+                ip: ip.parse().ok()?,
+                port: port.parse().ok(),
+            })
+        })
+        .collect()
+}
+
+fn load(
+    conn: &Connection,
+    id: i64,
+    name: String,
+    vip: String,
+    aff: Option<u32>,
+    sel: Option<String>,
+    prog: String,
+) -> Result<ServiceRecord> {
+    let mut st = conn.prepare_cached(
+        "SELECT port, target_port, proto, node_port FROM service_ports WHERE service_id=?1 ORDER BY rowid",
+    )?;
+    let ports = st
+        .query_map([id], |r| {
+            let p: String = r.get(2)?;
+            Ok(ServicePort {
+                port: r.get(0)?,
+                target_port: r.get(1)?,
+                proto: proto(&p),
+                node_port: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st = conn.prepare_cached(
+        "SELECT container, port FROM service_backends WHERE service_id=?1 ORDER BY rowid",
+    )?;
+    let backends = st
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ServiceRecord {
+        id,
+        service: Service {
+            name,
+            vip: vip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+            ports,
+            affinity_timeout: aff,
+        },
+        selector: sel.as_deref().map(decode_selector),
+        backends,
+        programmed: decode_backends(&prog),
+    })
+}
+
+const COLS: &str = "id, name, vip, affinity_timeout, selector, programmed";
+
+type Row = (i64, String, String, Option<u32>, Option<String>, String);
+
+fn rows(conn: &Connection, filter: &str, arg: Option<&str>) -> Result<Vec<ServiceRecord>> {
+    let mut st = conn.prepare(&format!("SELECT {COLS} FROM services {filter} ORDER BY id"))?;
+    let map = |r: &rusqlite::Row| -> rusqlite::Result<Row> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    };
+    let raw: Vec<Row> = match arg {
+        Some(a) => st.query_map([a], map)?.collect::<rusqlite::Result<_>>()?,
+        None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
+    };
+    raw.into_iter()
+        .map(|(id, n, v, a, s, p)| load(conn, id, n, v, a, s, p))
+        .collect()
+}
+
+pub fn get(conn: &Connection, name: &str) -> Result<Option<ServiceRecord>> {
+    Ok(rows(conn, "WHERE name=?1", Some(name))?.pop())
+}
+
+pub fn all(conn: &Connection) -> Result<Vec<ServiceRecord>> {
+    rows(conn, "", None)
+}
+
+/// Whether any service exists (the hot path asks this before doing any service work).
+pub fn any(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .query_row("SELECT 1 FROM services LIMIT 1", [], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub fn vip_taken(conn: &Connection, vip: Ipv4Addr) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT name FROM services WHERE vip=?1",
+            [vip.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// The address after the highest VIP in use within `[lo, hi]`, if that is still inside.
+pub fn vip_after_highest(conn: &Connection, lo: u32, hi: u32) -> Result<Option<Ipv4Addr>> {
+    let max: Option<i64> = conn.query_row(
+        "SELECT max(vip_num) FROM services WHERE vip_num BETWEEN ?1 AND ?2",
+        params![lo as i64, hi as i64],
+        |r| r.get(0),
+    )?;
+    Ok(match max {
+        None => Some(Ipv4Addr::from(lo)),
+        Some(m) if (m as u32) < hi => Some(Ipv4Addr::from(m as u32 + 1)),
+        Some(_) => None,
+    })
+}
+
+pub fn node_port_owner(conn: &Connection, port: u16, p: Proto) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT s.name FROM service_ports sp JOIN services s ON s.id = sp.service_id WHERE sp.node_port=?1 AND sp.proto=?2",
+            params![port, p.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+pub fn insert(
+    tx: &Connection,
+    s: &Service,
+    selector: Option<&Labels>,
+    backends: &[(String, Option<u16>)],
+) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO services(name, vip, vip_num, affinity_timeout, selector) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![s.name, s.vip.to_string(), u32::from(s.vip) as i64, s.affinity_timeout, selector.map(encode_selector)],
+    )?;
+    let id = tx.last_insert_rowid();
+    for p in &s.ports {
+        tx.execute(
+            "INSERT INTO service_ports(service_id, port, target_port, proto, node_port) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, p.port, p.target_port, p.proto.to_string(), p.node_port],
+        )?;
+    }
+    for (c, port) in backends {
+        tx.execute(
+            "INSERT INTO service_backends(service_id, container, port) VALUES (?1, ?2, ?3)",
+            params![id, c, port],
+        )?;
+    }
+    Ok(id)
+}
+
+pub fn set_programmed(tx: &Connection, id: i64, b: &[Backend]) -> Result<()> {
+    tx.execute(
+        "UPDATE services SET programmed=?2 WHERE id=?1",
+        params![id, encode_backends(b)],
+    )?;
+    Ok(())
+}
+
+pub fn delete(tx: &Connection, id: i64) -> Result<()> {
+    tx.execute("DELETE FROM services WHERE id=?1", [id])?;
+    Ok(())
+}
+
+impl Store {
+    pub fn service(&self, name: &str) -> Result<Option<ServiceRecord>> {
+        get(&self.conn, name)
+    }
+    pub fn services(&self) -> Result<Vec<ServiceRecord>> {
+        all(&self.conn)
+    }
+}

@@ -1,0 +1,456 @@
+//! The service plan without a kernel: the whole table as text (rules as the
+//! kernel expressions nft would compile) and the shape of every batch.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use podnet::kernel::nft::Batch;
+use podnet::model::service::{parse_service_port, with_node_port, NODE_PORT_RANGE};
+use podnet::model::{Backend, Service};
+use podnet::plan::netfilter::describe;
+use podnet::plan::services as sv;
+
+fn be(last: u8) -> Backend {
+    Backend::new(Ipv4Addr::new(10, 88, 0, last))
+}
+
+fn web() -> Service {
+    let mut ports = vec![
+        parse_service_port("80:8080/tcp").unwrap(),
+        parse_service_port("53/udp").unwrap(),
+    ];
+    with_node_port(&mut ports, 30080, &NODE_PORT_RANGE).unwrap();
+    Service {
+        name: "web".into(),
+        vip: Ipv4Addr::new(10, 43, 0, 10),
+        ports,
+        affinity_timeout: Some(10800),
+    }
+}
+
+fn plain(n: u8) -> Service {
+    Service {
+        name: format!("s{n}"),
+        vip: Ipv4Addr::new(10, 43, 1, n),
+        ports: vec![parse_service_port("443").unwrap()],
+        affinity_timeout: None,
+    }
+}
+
+fn messages(b: &Batch) -> Vec<String> {
+    (0..b.len()).map(|i| b.describe(i).to_string()).collect()
+}
+
+#[test]
+fn whole_table_as_text() {
+    let rs = sv::ruleset(&[(web(), vec![be(3), be(2)]), (plain(1), vec![])]);
+    let text = describe(&rs);
+    if text != GOLDEN {
+        println!("{text}");
+    }
+    assert_eq!(text, GOLDEN);
+}
+
+/// Chains and rules depend only on the backend counts and timeouts in use.
+#[test]
+fn chains_do_not_depend_on_the_number_of_services() {
+    let shape = |n: u8| {
+        let list: Vec<_> = (1..=n).map(|i| (plain(i), vec![be(2), be(3)])).collect();
+        let t = sv::ruleset(&list).tables.remove(0);
+        (t.chains, t.rules)
+    };
+    assert_eq!(shape(1), shape(200));
+}
+
+#[test]
+fn add_service_creates_a_bucket_only_when_new() {
+    let s = plain(1);
+    let new = messages(&sv::add_service(&s, &[be(2), be(3)], &BTreeSet::new()));
+    assert_eq!(
+        new,
+        [
+            "add chain bucket_2",
+            "flush chain bucket_2",
+            "add rule to chain bucket_2",
+            "add chain np_bucket_2",
+            "flush chain np_bucket_2",
+            "add rule to chain np_bucket_2",
+            "add 2 elements to set eps",
+            "add 1 elements to set service_ips",
+        ]
+        .map(|m| format!("{m} in table ip podnet-svc"))
+    );
+    let known = messages(&sv::add_service(&s, &[be(2), be(3)], &BTreeSet::from([2])));
+    assert_eq!(known.len(), 2, "{known:?}");
+    let empty = messages(&sv::add_service(&s, &[], &BTreeSet::new()));
+    assert_eq!(
+        empty,
+        ["add 1 elements to set service_ips in table ip podnet-svc"]
+    );
+}
+
+#[test]
+fn changing_one_endpoint_touches_one_slot() {
+    let s = web();
+    let b = sv::set_backends(
+        &s,
+        &[be(2), be(3), be(4)],
+        &[be(2), be(3), be(5)],
+        &BTreeSet::from([3]),
+    );
+    // Slot 2 of each of the 2 ports, in eps and np_eps; liveness of 4 and 5.
+    // (Slots follow the sorted order: a change shifts the slots after it,
+    // at most the service's own backend count.)
+    assert_eq!(
+        messages(&b),
+        [
+            "delete 2 elements from set affinity_eps",
+            "delete 2 elements from set affinity_np_eps",
+            "delete 2 elements from set eps",
+            "delete 2 elements from set np_eps",
+            "add 2 elements to set affinity_eps",
+            "add 2 elements to set affinity_np_eps",
+            "add 2 elements to set eps",
+            "add 2 elements to set np_eps",
+        ]
+        .map(|m| format!("{m} in table ip podnet-svc"))
+    );
+}
+
+#[test]
+fn count_change_moves_the_dispatch_elements() {
+    let s = plain(1);
+    let b = sv::set_backends(
+        &s,
+        &[be(2), be(3)],
+        &[be(2), be(3), be(4)],
+        &BTreeSet::from([2, 3]),
+    );
+    assert_eq!(
+        messages(&b),
+        [
+            "delete 1 elements from set service_ips",
+            "add 1 elements to set eps",
+            "add 1 elements to set service_ips",
+        ]
+        .map(|m| format!("{m} in table ip podnet-svc"))
+    );
+    let to_zero = sv::set_backends(&s, &[be(2)], &[], &BTreeSet::from([1]));
+    assert_eq!(to_zero.len(), 3, "{:?}", messages(&to_zero));
+    assert!(sv::set_backends(
+        &s,
+        &[be(3), be(2)],
+        &[be(2), be(3), be(2)],
+        &BTreeSet::new()
+    )
+    .is_empty());
+}
+
+#[test]
+fn remove_service_deletes_every_element_of_it() {
+    let add = sv::add_service(&web(), &[be(2), be(3)], &BTreeSet::from([2]));
+    let rm = sv::remove_service(&web(), &[be(3), be(2)]);
+    let strip = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|m| m.contains("elements"))
+            .map(|m| {
+                m.replace("add ", "")
+                    .replace("delete ", "")
+                    .replace(" to set", "")
+                    .replace(" from set", "")
+            })
+            .collect()
+    };
+    let mut a = strip(messages(&add));
+    let mut r = strip(messages(&rm));
+    a.sort();
+    r.sort();
+    assert_eq!(a, r);
+    assert_eq!(r.len(), 8);
+    assert_eq!(messages(&sv::delete_all()).len(), 2);
+}
+
+const GOLDEN: &str = r#"table ip podnet-svc
+  map service_ips { type ipv4_addr . inet_proto . inet_service : verdict }
+  map eps { type ipv4_addr . inet_proto . inet_service . mark : ipv4_addr . inet_service }
+  map node_ports { type inet_proto . inet_service : verdict }
+  map np_eps { type inet_proto . inet_service . mark : ipv4_addr . inet_service }
+  map affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
+  set affinity_eps { type ipv4_addr . inet_proto . inet_service . ipv4_addr . inet_service }
+  set affinity_np_eps { type inet_proto . inet_service . ipv4_addr . inet_service }
+  map affinity_svcs { type ipv4_addr . inet_proto . inet_service : verdict }
+  map affinity_node_ports { type inet_proto . inet_service : verdict }
+  chain prerouting { type nat hook prerouting priority -100; policy accept }
+  chain output { type nat hook output priority -100; policy accept }
+  chain learn_prerouting { type filter hook prerouting priority -99; policy accept }
+  chain learn_output { type filter hook output priority -99; policy accept }
+  chain no_endpoints
+  chain bucket_2
+  chain np_bucket_2
+  chain affinity_10800s
+  chain np_affinity_10800s
+  rule prerouting
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ payload load 4b @ network header + 16 => reg 9 ]
+    [ meta load l4proto => reg 10 ]
+    [ payload load 2b @ transport header + 2 => reg 11 ]
+    [ lookup reg 1 set affinity dreg 1 ]
+    [ nat dnat ip addr_min reg 1 proto_min reg 9 ]
+  rule prerouting
+    [ payload load 4b @ network header + 16 => reg 1 ]
+    [ meta load l4proto => reg 9 ]
+    [ payload load 2b @ transport header + 2 => reg 10 ]
+    [ lookup reg 1 set service_ips dreg 0 ]
+  rule prerouting
+    [ fib daddr type => reg 1 ]
+    [ cmp eq reg 1 0x00000002 ]
+    [ meta load l4proto => reg 1 ]
+    [ payload load 2b @ transport header + 2 => reg 9 ]
+    [ lookup reg 1 set node_ports dreg 0 ]
+  rule output
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ payload load 4b @ network header + 16 => reg 9 ]
+    [ meta load l4proto => reg 10 ]
+    [ payload load 2b @ transport header + 2 => reg 11 ]
+    [ lookup reg 1 set affinity dreg 1 ]
+    [ nat dnat ip addr_min reg 1 proto_min reg 9 ]
+  rule output
+    [ payload load 4b @ network header + 16 => reg 1 ]
+    [ meta load l4proto => reg 9 ]
+    [ payload load 2b @ transport header + 2 => reg 10 ]
+    [ lookup reg 1 set service_ips dreg 0 ]
+  rule output
+    [ fib daddr type => reg 1 ]
+    [ cmp eq reg 1 0x00000002 ]
+    [ meta load l4proto => reg 1 ]
+    [ payload load 2b @ transport header + 2 => reg 9 ]
+    [ lookup reg 1 set node_ports dreg 0 ]
+  rule learn_prerouting
+    [ ct load state => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ ct load status => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ ct load dst_ip => reg 1 , dir original ]
+    [ meta load l4proto => reg 9 ]
+    [ ct load proto_dst => reg 10 , dir original ]
+    [ lookup reg 1 set affinity_svcs dreg 0 ]
+  rule learn_prerouting
+    [ ct load state => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ ct load status => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ meta load l4proto => reg 1 ]
+    [ ct load proto_dst => reg 9 , dir original ]
+    [ lookup reg 1 set affinity_node_ports dreg 0 ]
+  rule learn_output
+    [ ct load state => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ ct load status => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ ct load dst_ip => reg 1 , dir original ]
+    [ meta load l4proto => reg 9 ]
+    [ ct load proto_dst => reg 10 , dir original ]
+    [ lookup reg 1 set affinity_svcs dreg 0 ]
+  rule learn_output
+    [ ct load state => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000008 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ ct load status => reg 1 ]
+    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
+    [ cmp neq reg 1 0x00000000 ]
+    [ meta load l4proto => reg 1 ]
+    [ ct load proto_dst => reg 9 , dir original ]
+    [ lookup reg 1 set affinity_node_ports dreg 0 ]
+  rule no_endpoints
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000006 ]
+    [ reject type 1 code 0 ]
+  rule no_endpoints
+    [ reject type 0 code 3 ]
+  rule bucket_2
+    [ payload load 4b @ network header + 16 => reg 1 ]
+    [ meta load l4proto => reg 9 ]
+    [ payload load 2b @ transport header + 2 => reg 10 ]
+    [ numgen reg 11 = random mod 2 ]
+    [ lookup reg 1 set eps dreg 1 ]
+    [ nat dnat ip addr_min reg 1 proto_min reg 9 ]
+  rule np_bucket_2
+    [ meta load l4proto => reg 1 ]
+    [ payload load 2b @ transport header + 2 => reg 9 ]
+    [ numgen reg 10 = random mod 2 ]
+    [ lookup reg 1 set np_eps dreg 1 ]
+    [ nat dnat ip addr_min reg 1 proto_min reg 9 ]
+  rule affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000006 ]
+    [ ct load dst_ip => reg 1 , dir original ]
+    [ meta load l4proto => reg 9 ]
+    [ ct load proto_dst => reg 10 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 11 ]
+    [ payload load 2b @ transport header + 2 => reg 2 ]
+    [ lookup reg 1 set affinity_eps 0x1 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset delete reg_key 1 set affinity sreg_data 2 ]
+    [ immediate reg 0 drop ]
+  rule affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000006 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset update reg_key 1 set affinity sreg_data 2 timeout 10800000ms ]
+  rule affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000011 ]
+    [ ct load dst_ip => reg 1 , dir original ]
+    [ meta load l4proto => reg 9 ]
+    [ ct load proto_dst => reg 10 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 11 ]
+    [ payload load 2b @ transport header + 2 => reg 2 ]
+    [ lookup reg 1 set affinity_eps 0x1 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset delete reg_key 1 set affinity sreg_data 2 ]
+    [ immediate reg 0 drop ]
+  rule affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000011 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset update reg_key 1 set affinity sreg_data 2 timeout 10800000ms ]
+  rule affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000084 ]
+    [ ct load dst_ip => reg 1 , dir original ]
+    [ meta load l4proto => reg 9 ]
+    [ ct load proto_dst => reg 10 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 11 ]
+    [ payload load 2b @ transport header + 2 => reg 2 ]
+    [ lookup reg 1 set affinity_eps 0x1 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset delete reg_key 1 set affinity sreg_data 2 ]
+    [ immediate reg 0 drop ]
+  rule affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000084 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset update reg_key 1 set affinity sreg_data 2 timeout 10800000ms ]
+  rule np_affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000006 ]
+    [ meta load l4proto => reg 1 ]
+    [ ct load proto_dst => reg 9 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 10 ]
+    [ payload load 2b @ transport header + 2 => reg 11 ]
+    [ lookup reg 1 set affinity_np_eps 0x1 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset delete reg_key 1 set affinity sreg_data 2 ]
+    [ immediate reg 0 drop ]
+  rule np_affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000006 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset update reg_key 1 set affinity sreg_data 2 timeout 10800000ms ]
+  rule np_affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000011 ]
+    [ meta load l4proto => reg 1 ]
+    [ ct load proto_dst => reg 9 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 10 ]
+    [ payload load 2b @ transport header + 2 => reg 11 ]
+    [ lookup reg 1 set affinity_np_eps 0x1 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset delete reg_key 1 set affinity sreg_data 2 ]
+    [ immediate reg 0 drop ]
+  rule np_affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000011 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset update reg_key 1 set affinity sreg_data 2 timeout 10800000ms ]
+  rule np_affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000084 ]
+    [ meta load l4proto => reg 1 ]
+    [ ct load proto_dst => reg 9 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 10 ]
+    [ payload load 2b @ transport header + 2 => reg 11 ]
+    [ lookup reg 1 set affinity_np_eps 0x1 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset delete reg_key 1 set affinity sreg_data 2 ]
+    [ immediate reg 0 drop ]
+  rule np_affinity_10800s
+    [ meta load l4proto => reg 1 ]
+    [ cmp eq reg 1 0x00000084 ]
+    [ payload load 4b @ network header + 12 => reg 1 ]
+    [ ct load dst_ip => reg 9 , dir original ]
+    [ meta load l4proto => reg 10 ]
+    [ ct load proto_dst => reg 11 , dir original ]
+    [ payload load 4b @ network header + 16 => reg 2 ]
+    [ payload load 2b @ transport header + 2 => reg 13 ]
+    [ dynset update reg_key 1 set affinity sreg_data 2 timeout 10800000ms ]
+  elements affinity_eps = { 10.43.0.10 . tcp . 80 . 10.88.0.2 . 8080, 10.43.0.10 . udp . 53 . 10.88.0.2 . 53, 10.43.0.10 . tcp . 80 . 10.88.0.3 . 8080, 10.43.0.10 . udp . 53 . 10.88.0.3 . 53 }
+  elements affinity_node_ports = { tcp . 30080 : Goto("np_affinity_10800s"), udp . 30080 : Goto("np_affinity_10800s") }
+  elements affinity_np_eps = { tcp . 30080 . 10.88.0.2 . 8080, udp . 30080 . 10.88.0.2 . 53, tcp . 30080 . 10.88.0.3 . 8080, udp . 30080 . 10.88.0.3 . 53 }
+  elements affinity_svcs = { 10.43.0.10 . tcp . 80 : Goto("affinity_10800s"), 10.43.0.10 . udp . 53 : Goto("affinity_10800s") }
+  elements eps = { 10.43.0.10 . tcp . 80 . 0 : 10.88.0.2 . 8080, 10.43.0.10 . udp . 53 . 0 : 10.88.0.2 . 53, 10.43.0.10 . tcp . 80 . 1 : 10.88.0.3 . 8080, 10.43.0.10 . udp . 53 . 1 : 10.88.0.3 . 53 }
+  elements node_ports = { tcp . 30080 : Goto("np_bucket_2"), udp . 30080 : Goto("np_bucket_2") }
+  elements np_eps = { tcp . 30080 . 0 : 10.88.0.2 . 8080, udp . 30080 . 0 : 10.88.0.2 . 53, tcp . 30080 . 1 : 10.88.0.3 . 8080, udp . 30080 . 1 : 10.88.0.3 . 53 }
+  elements service_ips = { 10.43.0.10 . tcp . 80 : Goto("bucket_2"), 10.43.0.10 . udp . 53 : Goto("bucket_2"), 10.43.1.1 . tcp . 443 : Goto("no_endpoints") }
+"#;
