@@ -403,3 +403,63 @@ fn port_published_on_one_host_address_answers_only_there() {
         no_answer(&lab, At::Host, proto, "127.0.0.1", 8082);
     }
 }
+
+/// Acceptance 5, raced: eight containers ask for the same host port at once. Exactly one
+/// gets it; every other fails clearly (exit 2, naming the winner); the port forwards to
+/// the winner.
+#[test]
+fn racing_publishers_of_one_port_get_exactly_one_winner() {
+    const N: usize = 8;
+    let lab = lab();
+    let sb = &lab.host;
+    // The network (and tables) first, so the race is about the port only.
+    run_idle(sb, "base", &[]);
+    let bin = sb.podnet_bin().display().to_string();
+    let dir = sb.scratch();
+    ok(
+        "racing attaches",
+        sb.sh(&format!(
+            "for i in $(seq 1 {N}); do ip netns add r$i || exit 1; done; \
+             for i in $(seq 1 {N}); do \
+               ( '{bin}' attach --netns /run/netns/r$i --name r$i -p 8080:80 \
+                   >{dir}/r$i.out 2>{dir}/r$i.err; echo $? >{dir}/r$i.rc ) & \
+             done; wait"
+        )),
+    );
+    let read = |i: usize, ext: &str| {
+        std::fs::read_to_string(sb.host_path(format!("{dir}/r{i}.{ext}"))).unwrap()
+    };
+    let winners: Vec<usize> = (1..=N).filter(|&i| read(i, "rc").trim() == "0").collect();
+    assert_eq!(winners.len(), 1, "exactly one attach may win: {winners:?}");
+    let winner = format!("r{}", winners[0]);
+    for i in (1..=N).filter(|&i| i != winners[0]) {
+        let (rc, err) = (read(i, "rc"), read(i, "err"));
+        assert_eq!(rc.trim(), "2", "r{i}: exit {rc}, stderr {err}");
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "r{i}: {err}");
+        assert!(
+            lines[0].starts_with("podnet: ") && lines[0].contains(&format!("'{winner}'")),
+            "r{i}: the error should name the winner {winner}: {err}"
+        );
+    }
+    let names: Vec<String> = ps(sb).iter().map(|r| s(r, "name").to_string()).collect();
+    let mut want = vec!["base".to_string(), winner.clone()];
+    want.sort();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, want);
+    assert_eq!(map_len(sb, "ports_any"), 1);
+    lab.host
+        .serve(
+            Some(&format!("/run/netns/{winner}")),
+            "tcp",
+            "0.0.0.0",
+            80,
+            "winner/{peer}",
+        )
+        .unwrap();
+    assert_eq!(
+        reply(&lab, At::Outside, "tcp", HOST_IP, 8080),
+        format!("winner/{OUTSIDE_IP}")
+    );
+}
