@@ -63,7 +63,6 @@ fn gc_restores_published_ports_and_masquerade_after_a_ruleset_flush() {
 }
 
 #[test]
-#[ignore = "needs FORWARD DROP coexistence"]
 fn podnet_works_with_a_docker_style_forward_drop_policy() {
     let lab = lab();
     let version = ok("iptables -V", lab.host.sh("iptables -V"));
