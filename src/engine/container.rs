@@ -116,7 +116,8 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
         });
     }
     let code = wait(child)?;
-    detach::teardown(ctx, &ep)?;
+    // The command is done; whatever it left running in its namespace goes with it.
+    detach::repair(ctx, &ep)?;
     Ok(RunOutcome {
         endpoint: ep,
         exit_code: Some(code),
@@ -207,9 +208,7 @@ pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
     let Some(pid) = ep.pid else {
         return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
     };
-    if proc::alive(pid) {
-        // SAFETY: kill(2) on a process verified by start time to be the one we started.
-        unsafe { libc::kill(pid.0, libc::SIGTERM) };
+    if proc::signal(pid, libc::SIGTERM) {
         let deadline = Instant::now() + grace;
         while proc::alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));

@@ -30,10 +30,13 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     fault::step("detach", 1);
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
+    // A recorded process that is already gone may have left children in the namespace (they
+    // keep it, and its veth, alive): sweep then too.
+    let leader_gone = ep.pid.is_some_and(|p| !proc::alive(p));
     if let Some(pid) = ep.pid {
         kill(pid);
     }
-    if let (true, true, Some(path)) = (sweep, ep.netns_owned, &ep.netns) {
+    if let (true, true, Some(path)) = (sweep || leader_gone, ep.netns_owned, &ep.netns) {
         if let Some(id) = netns::identity(Path::new(path)) {
             for pid in proc::in_netns(id) {
                 if let Some(p) = proc::identity(pid) {
@@ -60,12 +63,8 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     Ok(())
 }
 
-/// SIGKILL a recorded process if it is still the same process.
+/// SIGKILL a recorded process, with its whole process group when it leads one (a detached
+/// container runs in its own session, so whatever it started dies with it).
 pub fn kill(pid: proc::ProcId) {
-    if proc::alive(pid) {
-        // SAFETY: plain kill(2) on a pid we verified (by start time) is the process we started.
-        unsafe {
-            libc::kill(pid.0, libc::SIGKILL);
-        }
-    }
+    proc::signal(pid, libc::SIGKILL);
 }

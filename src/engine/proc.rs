@@ -45,6 +45,24 @@ pub fn in_netns(id: (u64, u64)) -> Vec<i32> {
         .collect()
 }
 
+/// Send `sig` to a recorded process if it is still the same process — to its whole process
+/// group when it leads one. Returns whether it was alive.
+pub fn signal(id: ProcId, sig: i32) -> bool {
+    if !alive(id) {
+        return false;
+    }
+    // SAFETY: getpgid/kill on a pid just verified (by start time) to be the process we started;
+    // a negative pid signals the group that process leads.
+    unsafe {
+        if libc::getpgid(id.0) == id.0 {
+            libc::kill(-id.0, sig);
+        } else {
+            libc::kill(id.0, sig);
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
