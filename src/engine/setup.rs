@@ -215,6 +215,11 @@ fn realize(
         route::add_default(&mut inside, net.gateway)?;
     }
     publish::publish(ctx, ep, ports)?;
+    if net.is_some() {
+        // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
+        // GETCHAIN round trip tells, and only then are podnet's accept rules (re)placed.
+        super::firewall::forward_accepts(ctx)?;
+    }
     fault::step("attach", 5);
     Ok(())
 }
