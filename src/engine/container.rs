@@ -215,7 +215,8 @@ pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
         }
         detach::kill(pid);
     }
-    super::service::container_changed_or_warn(ctx, name);
+    let labels = ctx.store.labels_of(ep.id)?;
+    super::service::container_changed_or_warn(ctx, name, &labels);
     Ok(())
 }
 

@@ -27,6 +27,8 @@ pub fn repair(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
 fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     ctx.store
         .write(|tx| endpoints::set_removing(tx, ep.id, proc::me()))?;
+    // Kept for the services that select this container, updated once its record is gone.
+    let labels = ctx.store.labels_of(ep.id)?;
     fault::step("detach", 1);
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
@@ -59,7 +61,7 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);
-    super::service::container_changed_or_warn(ctx, &ep.name);
+    super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     Ok(())
 }
 

@@ -11,7 +11,6 @@ use crate::plan::services as plan;
 use crate::store::services::{self as rows, ServiceRecord};
 use crate::store::{endpoints, labels, ports};
 use rusqlite::Connection;
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 /// What the user asked for in `service create`, unparsed.
@@ -48,10 +47,6 @@ pub fn resolve(conn: &Connection, rec: &ServiceRecord) -> Result<Vec<Backend>> {
         }
     }
     Ok(plan::canonical(&out))
-}
-
-fn bucket_sizes(all: &[ServiceRecord]) -> BTreeSet<usize> {
-    plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice()))
 }
 
 fn nft_failed(e: NftError) -> Error {
@@ -258,7 +253,7 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
         if first {
             full_in(tx, nft)?;
         } else {
-            let sizes = bucket_sizes(&rows::all(tx)?);
+            let sizes = rows::bucket_sizes(tx)?;
             apply_or_full(
                 tx,
                 nft,
@@ -297,22 +292,17 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
 
 /// A container came up, went down or was removed: bring the services that select it (by label
 /// or by name) up to date, in one transaction. Cheap when there is no service at all.
-pub fn container_changed(ctx: &mut Ctx, name: &str) -> Result<()> {
+pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<()> {
     if !rows::any(ctx.store.conn())? {
         return Ok(());
     }
     let (store, nft) = ctx.store_and_nft()?;
     store.write(|tx| {
-        let all = rows::all(tx)?;
-        let mut sizes = bucket_sizes(&all);
+        let mut sizes = rows::bucket_sizes(tx)?;
         let mut batch = Batch::new();
         let mut changed = Vec::new();
-        for rec in &all {
-            let concerned = rec.selector.is_some() || rec.backends.iter().any(|(n, _)| n == name);
-            if !concerned {
-                continue;
-            }
-            let now = resolve(tx, rec)?;
+        for rec in rows::concerning(tx, name, labels)? {
+            let now = resolve(tx, &rec)?;
             if now != rec.programmed {
                 batch.append(plan::set_backends(
                     &rec.service,
@@ -339,8 +329,8 @@ pub fn container_changed(ctx: &mut Ctx, name: &str) -> Result<()> {
 
 /// [`container_changed`] for the container lifecycle: the container's own operation has
 /// succeeded by then, so a failure here is reported, not returned (`podnet gc` repairs it).
-pub fn container_changed_or_warn(ctx: &mut Ctx, name: &str) {
-    if let Err(e) = container_changed(ctx, name) {
+pub fn container_changed_or_warn(ctx: &mut Ctx, name: &str, labels: &Labels) {
+    if let Err(e) = container_changed(ctx, name, labels) {
         eprintln!(
             "podnet: warning: services selecting '{name}' were not updated: {e}; run `podnet gc`"
         );

@@ -229,6 +229,7 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<()> 
     ctx.store
         .write(|tx| endpoints::set_ready(tx, ep.id, keep_owner))?;
     fault::step("attach", 6);
-    super::service::container_changed_or_warn(ctx, &ep.name);
+    let labels = ctx.store.labels_of(ep.id)?;
+    super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     Ok(())
 }

@@ -66,8 +66,17 @@ CREATE TABLE IF NOT EXISTS services(
   vip_num INTEGER UNIQUE NOT NULL,  -- the VIP as a number: next-free allocation by index
   affinity_timeout INTEGER,
   selector TEXT,                  -- 'k=v,k2=v2'; NULL: explicit backends
-  programmed TEXT NOT NULL DEFAULT '' -- backends as last programmed: 'ip:port|ip:|...'
+  programmed TEXT NOT NULL DEFAULT '', -- backends as last programmed: 'ip:port|ip:|...'
+  programmed_count INTEGER NOT NULL DEFAULT 0 -- their number: which bucket chains exist
 );
+CREATE INDEX IF NOT EXISTS services_by_count ON services(programmed_count);
+CREATE TABLE IF NOT EXISTS service_selectors(
+  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY(service_id, key)
+);
+CREATE INDEX IF NOT EXISTS selectors_by_pair ON service_selectors(key, value);
 CREATE TABLE IF NOT EXISTS service_ports(
   service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
   port INTEGER NOT NULL,
@@ -83,6 +92,7 @@ CREATE TABLE IF NOT EXISTS service_backends(
   port INTEGER,
   PRIMARY KEY(service_id, container)
 );
+CREATE INDEX IF NOT EXISTS backends_by_container ON service_backends(container);
 ";
 
 pub fn migrate(conn: &Connection) -> Result<()> {

@@ -200,6 +200,12 @@ pub fn insert(
             params![id, p.port, p.target_port, p.proto.to_string(), p.node_port],
         )?;
     }
+    for (k, v) in selector.into_iter().flatten() {
+        tx.execute(
+            "INSERT INTO service_selectors(service_id, key, value) VALUES (?1, ?2, ?3)",
+            params![id, k, v],
+        )?;
+    }
     for (c, port) in backends {
         tx.execute(
             "INSERT INTO service_backends(service_id, container, port) VALUES (?1, ?2, ?3)",
@@ -211,10 +217,51 @@ pub fn insert(
 
 pub fn set_programmed(tx: &Connection, id: i64, b: &[Backend]) -> Result<()> {
     tx.execute(
-        "UPDATE services SET programmed=?2 WHERE id=?1",
-        params![id, encode_backends(b)],
+        "UPDATE services SET programmed=?2, programmed_count=?3 WHERE id=?1",
+        params![id, encode_backends(b), b.len() as i64],
     )?;
     Ok(())
+}
+
+/// The backend counts programmed now (the `bucket_N` chains in use), from the index.
+pub fn bucket_sizes(conn: &Connection) -> Result<std::collections::BTreeSet<usize>> {
+    let mut st = conn.prepare_cached(
+        "SELECT DISTINCT programmed_count FROM services WHERE programmed_count > 0",
+    )?;
+    let rows = st
+        .query_map([], |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows.into_iter().map(|n| n as usize).collect())
+}
+
+/// Services a container can be a backend of: named explicitly, or selecting one of its
+/// labels (the caller checks the whole selector). Found through indexes, so a container
+/// change costs the same with 10 or 10,000 services.
+pub fn concerning(
+    conn: &Connection,
+    container: &str,
+    labels: &Labels,
+) -> Result<Vec<ServiceRecord>> {
+    let mut ids = std::collections::BTreeSet::new();
+    let mut st =
+        conn.prepare_cached("SELECT service_id FROM service_backends WHERE container=?1")?;
+    for id in st.query_map([container], |r| r.get::<_, i64>(0))? {
+        ids.insert(id?);
+    }
+    let mut st =
+        conn.prepare_cached("SELECT service_id FROM service_selectors WHERE key=?1 AND value=?2")?;
+    for (k, v) in labels {
+        for id in st.query_map(params![k, v], |r| r.get::<_, i64>(0))? {
+            ids.insert(id?);
+        }
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let name: String =
+            conn.query_row("SELECT name FROM services WHERE id=?1", [id], |r| r.get(0))?;
+        out.extend(get(conn, &name)?);
+    }
+    Ok(out)
 }
 
 pub fn delete(tx: &Connection, id: i64) -> Result<()> {
