@@ -7,6 +7,7 @@ use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
 pub mod publish;
+pub mod service;
 pub mod state;
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
