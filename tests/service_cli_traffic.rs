@@ -89,6 +89,16 @@ fn reachable_from_another_network_the_host_and_a_node_port() {
             );
         }
     }
+    // The node port on the host's LAN address also answers the host itself and a container.
+    for from in [At::Host, At::Container("cl"), At::Container("far")] {
+        for proto in ["tcp", "udp"] {
+            let m = spread(&lab, from, proto, HOST_IP, 30080, 10);
+            assert!(
+                !m.contains_key(NO_REPLY),
+                "{proto} from {from:?} to node port {HOST_IP}:30080: {m:?}"
+            );
+        }
+    }
     // Node port: same number for TCP and UDP (different protocols share it).
     for proto in ["tcp", "udp"] {
         let m = spread(&lab, At::Outside, proto, HOST_IP, 30080, 30);
@@ -101,6 +111,43 @@ fn reachable_from_another_network_the_host_and_a_node_port() {
             reply.ends_with(&format!("/{OUTSIDE_IP}")),
             "{proto} via node port: backend should see the client {OUTSIDE_IP}: {reply}"
         );
+    }
+}
+
+/// Acceptance 2, the other way round: backends on two networks serve one service, reached
+/// from either network and from the host.
+#[test]
+fn backends_on_two_networks_serve_one_service() {
+    let lab = lab();
+    podnet_ok(&lab.host, &["network", "create", "other"]);
+    backend(&lab.host, "near", &["app=web"], &[]);
+    backend(&lab.host, "far", &["app=web"], &["--network", "other"]);
+    run_idle(&lab.host, "cl", &[]);
+    run_idle(&lab.host, "cl2", &["--network", "other"]);
+    let svc = service(
+        &lab.host,
+        "web",
+        &[
+            "--port",
+            "80:8080",
+            "--port",
+            "53:5353/udp",
+            "--selector",
+            "app=web",
+        ],
+    );
+    let v = vip(&svc);
+    for from in [At::Container("cl"), At::Container("cl2"), At::Host] {
+        for (proto, port) in [("tcp", 80), ("udp", 53)] {
+            let m = spread(&lab, from, proto, &v, port, 40);
+            assert_spread(
+                &format!("40 {proto} exchanges from {from:?}"),
+                &m,
+                &["far", "near"],
+                1,
+                40,
+            );
+        }
     }
 }
 
