@@ -92,6 +92,16 @@ pub enum Command {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Add, change (KEY=VALUE) or remove (KEY-) a container's labels; services selecting on
+    /// them follow at once (like `kubectl label`).
+    #[command(
+        after_help = "Examples:\n  podnet label web1 app=web\n  podnet label web1 app-      # web1 leaves every service selecting app=..."
+    )]
+    Label {
+        name: String,
+        #[arg(required = true, value_name = "KEY=VALUE|KEY-")]
+        changes: Vec<String>,
+    },
     /// List a container's published ports.
     Ports { name: String },
     /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.

@@ -33,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             show_container(&ctx, f, &ep)?;
         }
         Command::Detach { name } => container::detach(&mut ctx, &name)?,
+        Command::Label { name, changes } => container::relabel(&mut ctx, &name, &changes)?,
         Command::Ports { name } => {
             let ep = container::find(&ctx, &name)?;
             let rows = view::ports(&ctx, &ep)?;

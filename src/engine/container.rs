@@ -276,3 +276,26 @@ pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
     }
     detach::teardown(ctx, &ep)
 }
+
+/// `podnet label`: `KEY=VALUE` sets, `KEY-` removes; services follow at once.
+pub fn relabel(ctx: &mut Ctx, name: &str, changes: &[String]) -> Result<()> {
+    let ep = find(ctx, name)?;
+    let old = ctx.store.labels_of(ep.id)?;
+    let mut new = old.clone();
+    for c in changes {
+        match c.strip_suffix('-') {
+            Some(key) if !key.contains('=') => {
+                new.remove(key);
+            }
+            _ => {
+                let (k, v) = crate::model::labels::parse_label(c)?;
+                new.insert(k, v);
+            }
+        }
+    }
+    ctx.store
+        .write(|tx| crate::store::labels::replace(tx, ep.id, &new))?;
+    // Services that selected the old labels drop it, those selecting the new ones add it.
+    super::service::container_changed(ctx, name, &old)?;
+    super::service::container_changed(ctx, name, &new)
+}

@@ -20,6 +20,7 @@ pub struct ContainerRow {
     pub shares: Option<String>,
     /// Published ports as `HOSTIP:HOSTPORT->CPORT/PROTO`.
     pub ports: Vec<String>,
+    pub labels: crate::model::Labels,
 }
 
 pub fn status(ep: &Endpoint) -> &'static str {
@@ -53,6 +54,7 @@ pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
         netns: ep.netns.clone(),
         pid: ep.pid.map(|p| p.0),
         status: status(ep),
+        labels: ctx.store.labels_of(ep.id)?,
         ports: ctx
             .store
             .ports_of(ep.id)?

@@ -58,6 +58,20 @@ impl fmt::Display for PortMapping {
     }
 }
 
+/// Split `BODY[/tcp|udp|sctp]` (default tcp); the error says what is wrong with the protocol.
+pub fn split_proto(spec: &str) -> std::result::Result<(&str, Proto), String> {
+    let Some((body, p)) = spec.rsplit_once('/') else {
+        return Ok((spec, Proto::Tcp));
+    };
+    let proto = match p.to_ascii_lowercase().as_str() {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        "sctp" => Proto::Sctp,
+        _ => return Err(format!("unknown protocol {p:?}; use tcp, udp or sctp")),
+    };
+    Ok((body, proto))
+}
+
 const FORMAT: &str = "[HOSTIP:]HOSTPORT[-END]:CONTAINERPORT[-END][/tcp|udp|sctp]";
 
 /// `-p [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp]` → one mapping per
@@ -69,22 +83,7 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortMapping>> {
     if spec.is_empty() || spec.chars().any(char::is_whitespace) {
         return Err(bad(&format!("expected {FORMAT}")));
     }
-    let (body, proto) = match spec.rsplit_once('/') {
-        None => (spec, Proto::Tcp),
-        Some((body, p)) => (
-            body,
-            match p.to_ascii_lowercase().as_str() {
-                "tcp" => Proto::Tcp,
-                "udp" => Proto::Udp,
-                "sctp" => Proto::Sctp,
-                _ => {
-                    return Err(bad(&format!(
-                        "unknown protocol {p:?}; use tcp, udp or sctp"
-                    )))
-                }
-            },
-        ),
-    };
+    let (body, proto) = split_proto(spec).map_err(|w| bad(&w))?;
     if body.starts_with('[') || body.matches(':').count() > 2 {
         return Err(bad(
             "IPv6 host addresses are not supported yet; give an IPv4 address or none",

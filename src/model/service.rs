@@ -102,22 +102,7 @@ pub fn parse_service_port(spec: &str) -> Result<ServicePort> {
     if spec.is_empty() || spec.chars().any(char::is_whitespace) {
         return Err(bad(&format!("expected {PORT_FORMAT}, e.g. 80:8080/tcp")));
     }
-    let (body, proto) = match spec.rsplit_once('/') {
-        None => (spec, Proto::Tcp),
-        Some((body, p)) => (
-            body,
-            match p.to_ascii_lowercase().as_str() {
-                "tcp" => Proto::Tcp,
-                "udp" => Proto::Udp,
-                "sctp" => Proto::Sctp,
-                _ => {
-                    return Err(bad(&format!(
-                        "unknown protocol {p:?}; use tcp, udp or sctp"
-                    )))
-                }
-            },
-        ),
-    };
+    let (body, proto) = super::ports::split_proto(spec).map_err(|w| bad(&w))?;
     if body.contains('-') {
         return Err(bad(
             "port ranges are not supported for services; give one port",

@@ -46,3 +46,9 @@ pub fn matching(conn: &Connection, selector: &Labels) -> Result<Vec<String>> {
     }
     Ok(names.unwrap_or_default())
 }
+
+/// Replace an endpoint's labels.
+pub fn replace(tx: &Connection, endpoint_id: i64, labels: &Labels) -> Result<()> {
+    tx.execute("DELETE FROM labels WHERE endpoint_id=?1", [endpoint_id])?;
+    add(tx, endpoint_id, labels)
+}
