@@ -1,15 +1,15 @@
 //! `podnet service` acceptance 6, removing a backend mid-stream, through the CLI with real
 //! traffic in a two-machine lab.
 //!
-//! The CLI has no way to take a running container out of a service while its process keeps
-//! running (no relabel, no `service set-backends`); `podnet rm -f` kills the backend's
-//! process group at once, so a connection held to it cannot keep working. The closest
-//! faithful path is a graceful `podnet stop -t GRACE`: the backend is going away but its
-//! server still runs during the grace period, as a Kubernetes pod does after deletion. So:
-//! - during `podnet stop`'s grace period, the open connection keeps working and none of 100
-//!   new connections reaches the stopping backend;
-//! - after `podnet rm -f`, none of 100 new connections reaches the removed backend (selector
-//!   and explicit-backend services alike).
+//! - `podnet label X app-` takes a running backend out of its selector service while its
+//!   server keeps running: the connection a client holds to X through the VIP keeps
+//!   working, and none of 100 new connections reaches X (the faithful form of the
+//!   acceptance criterion; relabelling back brings X in again).
+//! - `podnet stop -t GRACE X`: during the grace period X still serves (as a deleted
+//!   Kubernetes pod does) and should get no new connection while its open one keeps working.
+//! - `podnet rm -f X` kills X's process, so its open connection cannot survive; none of 100
+//!   new connections reaches X (selector and explicit-backend services alike), a pinned
+//!   client moves, and a UDP flow (one source port) is answered by another backend.
 
 mod common;
 
@@ -214,6 +214,56 @@ impl Drop for Conn {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Acceptance 6 through `podnet label`: while a client holds a connection to backend X
+/// through the VIP, X's `app` label is removed; the open connection keeps working (several
+/// exchanges before, between and after new connections), none of 100 new connections
+/// reaches X, and all are answered. Labelling X back makes it a backend again.
+#[test]
+fn relabelled_backend_keeps_its_open_connection_and_gets_no_new_ones() {
+    let lab = lab();
+    for w in ["w1", "w2", "w3"] {
+        echo_backend(&lab, w);
+    }
+    run_idle(&lab.host, "cl", &[]);
+    let svc = service(
+        &lab.host,
+        "web",
+        &[
+            "--port",
+            "80:8080",
+            "--port",
+            "90:9090",
+            "--selector",
+            "app=web",
+        ],
+    );
+    let vip = vip(&svc);
+    let mut conn = Conn::open(&lab, "cl", &vip, 90);
+    conn.assert_works("before relabel", 3);
+    let x = conn.backend.clone();
+    let x_ip = s(&inspect(&lab.host, &x), "ip").to_string();
+
+    podnet_ok(&lab.host, &["label", &x, "app-"]);
+    assert!(
+        !backend_ips(&lab.host, "web").contains(&x_ip),
+        "{x} ({x_ip}) without its label must not be a backend"
+    );
+    conn.assert_works("right after relabel", 3);
+    let m = spread(&lab, At::Container("cl"), "tcp", &vip, 80, 100);
+    assert!(
+        !m.contains_key(&x) && !m.contains_key(NO_REPLY) && m.len() == 2,
+        "100 new connections after {x} lost its label: none may reach {x}, all must be \
+         answered by the other two: {m:?}"
+    );
+    conn.assert_works("after 100 new connections", 5);
+
+    podnet_ok(&lab.host, &["label", &x, "app=web"]);
+    assert!(backend_ips(&lab.host, "web").contains(&x_ip));
+    let m = spread(&lab, At::Container("cl"), "tcp", &vip, 80, 100);
+    assert_spread("after labelling back", &m, &["w1", "w2", "w3"], 1, 100);
+    conn.assert_works("at the end", 2);
 }
 
 /// Acceptance 6 through `podnet stop`: while a client holds a connection to backend X

@@ -315,7 +315,7 @@ fn hairpin_a_backend_reaches_its_own_service() {
 
 /// Acceptance 7: a selector service follows its containers: a 4th matching container starts
 /// receiving connections; a removed one receives none of the next 100; a container that
-/// does not match the whole selector never receives any.
+/// does not match the whole selector never receives any, until `podnet label` completes it.
 #[test]
 fn selector_membership_follows_containers() {
     let lab = lab();
@@ -357,6 +357,18 @@ fn selector_membership_follows_containers() {
         "100 connections after removing w2",
         &m,
         &["w1", "w3", "w4"],
+        1,
+        100,
+    );
+
+    // Relabelling: `half` gains the missing label and joins; w1 loses one and leaves.
+    podnet_ok(&lab.host, &["label", "half", "tier=front"]);
+    podnet_ok(&lab.host, &["label", "w1", "tier=back"]);
+    let m = spread(&lab, At::Container("cl"), "tcp", &vip, 80, 100);
+    assert_spread(
+        "100 connections after relabelling half and w1",
+        &m,
+        &["half", "w3", "w4"],
         1,
         100,
     );
