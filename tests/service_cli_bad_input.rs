@@ -1,6 +1,6 @@
 //! `podnet service create` bad input: each is refused with exit 2 and a one-line
 //! `podnet: ...` error naming the input, and changes nothing (`service ls`, the
-//! `ip podnet-svc` table, the VIP route, containers, published ports).
+//! `ip podnet-svc` and `ip podnet` tables, the IPv4 routes, the containers).
 //!
 //! Setup: containers `w1` (label app=web) and `pub` (`-p 31000:80`, `-p 31001:81/udp`),
 //! and service `web` at 10.43.0.10 with tcp 80:8080 and udp 53 on node port 30080.
@@ -59,7 +59,7 @@ fn setup() -> Sandbox {
 
 /// What a refused `service create` must leave as it was.
 fn snapshot(sb: &Sandbox) -> Value {
-    let routes: Vec<Value> = as_list(ip_json(sb, &["route", "show", "table", "all"]))
+    let routes: Vec<Value> = as_list(ip_json(sb, &["-4", "route", "show", "table", "all"]))
         .iter()
         .map(|r| json!([r["dst"], r["dev"], r["gateway"], r["table"]]))
         .collect();
