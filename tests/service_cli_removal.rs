@@ -271,8 +271,6 @@ fn relabelled_backend_keeps_its_open_connection_and_gets_no_new_ones() {
 /// as a draining server does) the open connection still works, and none of 100 new
 /// connections reaches X. Then X finishes, stop returns, and X is no longer a backend.
 #[test]
-#[ignore = "podnet bug: `podnet stop` updates services only after the process has died, so a \
-            stopping backend still gets new connections during the grace period (see report)"]
 fn stopping_backend_keeps_its_open_connection_and_gets_no_new_ones() {
     let lab = lab();
     for w in ["w1", "w2", "w3"] {

@@ -266,8 +266,6 @@ fn zero_backends_are_refused_not_timed_out() {
 /// Acceptance 5: hairpin — a backend reaches its own service's VIP and gets an answer, from
 /// itself when it is the only backend, and from each backend (itself included) otherwise.
 #[test]
-#[ignore = "podnet bug: hairpin mode is set only on bridge ports of containers that publish \
-            ports, so a backend without -p cannot reach its own service VIP (see report)"]
 fn hairpin_a_backend_reaches_its_own_service() {
     let lab = lab();
     three_backends(&lab);

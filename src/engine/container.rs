@@ -208,6 +208,10 @@ pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
     let Some(pid) = ep.pid else {
         return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
     };
+    // Out of every service first, so no new connection arrives during the grace period.
+    ctx.store.write(|tx| endpoints::set_draining(tx, ep.id))?;
+    let labels = ctx.store.labels_of(ep.id)?;
+    super::service::container_changed_or_warn(ctx, name, &labels);
     if proc::signal(pid, libc::SIGTERM) {
         let deadline = Instant::now() + grace;
         while proc::alive(pid) && Instant::now() < deadline {
@@ -215,8 +219,6 @@ pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
         }
         detach::kill(pid);
     }
-    let labels = ctx.store.labels_of(ep.id)?;
-    super::service::container_changed_or_warn(ctx, name, &labels);
     Ok(())
 }
 

@@ -27,8 +27,10 @@ pub fn repair(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
 fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     ctx.store
         .write(|tx| endpoints::set_removing(tx, ep.id, proc::me()))?;
-    // Kept for the services that select this container, updated once its record is gone.
+    // Services drop it before anything else (`removing` is not a backend), so no new
+    // connection is sent to a container that is going away.
     let labels = ctx.store.labels_of(ep.id)?;
+    super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     fault::step("detach", 1);
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
@@ -61,7 +63,6 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);
-    super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     Ok(())
 }
 

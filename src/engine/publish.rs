@@ -2,7 +2,6 @@
 //! the endpoint's own transaction, then programmed as map elements in one nft transaction.
 
 use super::{firewall, Ctx};
-use crate::kernel::link;
 use crate::model::{Endpoint, Error, Mode, Network, PortMapping, Result};
 use crate::plan::netfilter as plan;
 use crate::store::ports;
@@ -82,16 +81,14 @@ pub fn reserve(
     ports::add(tx, ep.id, requested)
 }
 
-/// Program the endpoint's ports. Hairpin on its bridge port lets a container reach its own
-/// published port (with br_netfilter the packet is bridged back out the port it came in on).
+/// Program the endpoint's ports (one element-only transaction).
 pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Result<()> {
-    let (Some(ip), Some(veth)) = (ep.ip, ep.host_veth.as_deref()) else {
+    let (Some(ip), Some(_)) = (ep.ip, ep.host_veth.as_deref()) else {
         return Ok(());
     };
     if requested.is_empty() {
         return Ok(());
     }
-    link::set_hairpin(ctx.host()?, veth)?;
     firewall::apply_or_sync(ctx, &plan::add_ports(&firewall::port_facts(ip, requested)))?;
     Ok(())
 }

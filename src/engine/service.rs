@@ -40,7 +40,8 @@ pub fn resolve(conn: &Connection, rec: &ServiceRecord) -> Result<Vec<Backend>> {
     for (name, port) in wanted {
         if let Some(ep) = endpoints::get(conn, &name)? {
             let up = ep.state == crate::model::EndpointState::Ready
-                && ep.pid.is_none_or(super::proc::alive);
+                && ep.pid.is_none_or(super::proc::alive)
+                && !endpoints::is_draining(conn, ep.id)?;
             if let (true, Some(ip)) = (up, ep.ip) {
                 out.push(Backend { ip, port });
             }

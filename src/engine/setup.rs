@@ -199,6 +199,9 @@ fn realize(
             "eth0",
             ns.as_fd(),
         )?;
+        // Hairpin: a container reaching its own published port or its own service's VIP is
+        // sent back out the port it came in on (bridged, with br_netfilter).
+        link::set_hairpin(ctx.host()?, veth)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {

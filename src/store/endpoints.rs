@@ -181,3 +181,18 @@ pub fn delete(tx: &Connection, id: i64) -> Result<()> {
     tx.execute("DELETE FROM endpoints WHERE id=?1", [id])?;
     Ok(())
 }
+
+/// Take an endpoint out of every service while its process stops (Kubernetes removes the
+/// endpoint before it sends SIGTERM, so no new connection arrives during the grace period).
+pub fn set_draining(tx: &Connection, id: i64) -> Result<()> {
+    tx.execute("UPDATE endpoints SET draining=1 WHERE id=?1", [id])?;
+    Ok(())
+}
+
+pub fn is_draining(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(
+        conn.query_row("SELECT draining FROM endpoints WHERE id=?1", [id], |r| {
+            r.get(0)
+        })?,
+    )
+}

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS endpoints(
   pid_start INTEGER,
   owner_pid INTEGER,
   owner_start INTEGER,
-  state TEXT NOT NULL
+  state TEXT NOT NULL,
+  draining INTEGER NOT NULL DEFAULT 0  -- being stopped: no longer a service backend
 );
 CREATE TABLE IF NOT EXISTS leases(
   network_id INTEGER NOT NULL REFERENCES networks(id),
