@@ -1091,7 +1091,9 @@ impl Podnet {
         let st = |file: &str, mode: &str, argv: &[&str]| {
             let out = dir.join(format!("svc-strace-{file}-{mode}-n{n}.txt"));
             let o = out.to_string_lossy().into_owned();
-            let mut full = vec!["strace", "-f", "-o", &o];
+            // -b execve: follow podnet's threads and forks, not the container command it starts
+            // (`sleep infinity` would keep strace waiting forever).
+            let mut full = vec!["strace", "-f", "-b", "execve", "-o", &o];
             if mode == "c" {
                 full.extend_from_slice(&["-c", "-w"]);
             } else {
