@@ -41,6 +41,10 @@ usage: cargo bench --bench services -- [options]
                       files in <target>/bench/svc-strace-*.txt)
   --perf              perf record of `podnet gc` (table deleted) at the top level
                       (<target>/bench/svc-perf-gc-N.txt)
+  --populate-store N  reach levels >= N by inserting the services with podnet's own store
+                      functions (podnet::store::services::insert, one transaction) and then
+                      `podnet gc`, instead of one `podnet service create` each (default: never;
+                      creates slow down with n, see docs/benchmarks.md)
   --podnet PATH       benchmark this podnet binary (A/B runs)
   --report FILE       only print the table of an earlier run's --out file
 Must run as root.";
@@ -57,6 +61,7 @@ struct Opts {
     out: Option<PathBuf>,
     strace: bool,
     perf: bool,
+    populate_store: usize,
     podnet: Option<PathBuf>,
     report: Option<PathBuf>,
 }
@@ -89,6 +94,7 @@ impl Opts {
             out: None,
             strace: false,
             perf: false,
+            populate_store: usize::MAX,
             podnet: None,
             report: None,
         };
@@ -111,6 +117,7 @@ impl Opts {
                 "--out" => o.out = Some(PathBuf::from(val())),
                 "--strace" => o.strace = true,
                 "--perf" => o.perf = true,
+                "--populate-store" => o.populate_store = list("--populate-store", &val())[0],
                 "--podnet" => o.podnet = Some(PathBuf::from(val())),
                 "--report" => o.report = Some(PathBuf::from(val())),
                 "-h" | "--help" => {
@@ -869,6 +876,44 @@ impl Podnet {
         ms
     }
 
+    /// Reach `n` services with podnet's own store functions in one transaction (the same rows
+    /// `service create` writes, VIPs allocated the same way), then `podnet gc` programs them.
+    fn populate_store(&mut self, n: usize) {
+        use podnet::store::services as rows;
+        let t0 = Instant::now();
+        let from = self.count();
+        let root = PathBuf::from(std::env::var("PODNET_ROOT").expect("PODNET_ROOT"));
+        let mut store = podnet::store::Store::open(&root).expect("open podnet store");
+        let explicit: Vec<(String, Option<u16>)> = (0..self.backend_ips.len())
+            .map(|k| (format!("b{k}"), None))
+            .collect();
+        let range = podnet::model::service::default_service_range();
+        let (lo, hi) = (
+            u32::from(range.network()) + 1,
+            u32::from(range.broadcast()) - 1,
+        );
+        let vips = store
+            .write(|tx| {
+                let mut vips = Vec::new();
+                for i in self.vips.len()..n - 1 {
+                    let vip = rows::vip_after_highest(tx, lo, hi)?.expect("service range full");
+                    rows::insert(tx, &svc(&format!("s{i}"), vip), None, &explicit)?;
+                    vips.push(vip);
+                }
+                Ok(vips)
+            })
+            .expect("insert services");
+        drop(store);
+        self.vips.extend(vips);
+        let ins = t0.elapsed().as_secs_f64();
+        let gc = timed(&[self.podnet, "gc"]);
+        eprintln!(
+            "level n={n}: {} services ({} inserted through podnet::store in {ins:.1} s, then podnet gc {gc:.0} ms)",
+            self.count(),
+            self.count() - from
+        );
+    }
+
     fn populate(&mut self, n: usize) {
         let t0 = Instant::now();
         let mut times = Vec::new();
@@ -1243,7 +1288,11 @@ fn inner_podnet(opts: &Opts) {
     };
     let top = *opts.levels.last().unwrap();
     for &n in &opts.levels {
-        pn.populate(n);
+        if n >= opts.populate_store {
+            pn.populate_store(n);
+        } else {
+            pn.populate(n);
+        }
         std::thread::sleep(Duration::from_millis(300));
         pn.traffic(n, opts.conns);
         pn.changes(n, opts.trials, opts.warmup);
