@@ -457,6 +457,10 @@ fn floor_of(op: &str) -> Option<(&'static str, Option<&'static str>)> {
         "detach" => ("kernel_veth_del", Some("teardown")),
         "run" => ("kernel_veth_add", None),
         "rm" => ("kernel_netns_del", None),
+        "attach_p" => ("kernel_attach_full_p", Some("setup")),
+        "detach_p" => ("kernel_detach_p", Some("teardown")),
+        "run_p" => ("kernel_attach_full_p", None),
+        "rm_p" => ("kernel_nft_port_del", None),
         _ => return None,
     })
 }
@@ -539,14 +543,29 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
     };
     let groups: &[(&str, &str, &str)] = &[
         ("podnet", "attach", "podnet attach"),
+        ("podnet", "attach_p", "podnet attach -p (1 port)"),
         ("podnet", "detach", "podnet detach"),
+        ("podnet", "detach_p", "podnet detach (1 port)"),
         ("podnet", "run", "podnet run -d"),
+        ("podnet", "run_p", "podnet run -d -p (1 port)"),
         ("podnet", "rm", "podnet rm -f"),
+        ("podnet", "rm_p", "podnet rm -f (1 port)"),
         ("podnet", "rm_veth_gone", "  rm: veth gone after (async)"),
+        ("podnet", "rm_p_veth_gone", "  rm -p: veth gone after"),
         ("podnet", "version", "podnet --version"),
         ("floor", "proc_spawn_true", "floor: spawn /bin/true"),
         ("floor", "kernel_veth_add", "floor: veth add+enslave+ns"),
         ("floor", "kernel_attach_full", "floor: full attach netlink"),
+        (
+            "floor",
+            "kernel_attach_full_p",
+            "floor: full attach_p (+nft)",
+        ),
+        ("floor", "kernel_nft_port_add", "floor: nft open+add+close"),
+        ("floor", "kernel_nft_close_after_add", "  of which close"),
+        ("floor", "kernel_nft_port_del", "floor: nft open+del+close"),
+        ("floor", "kernel_nft_close_after_del", "  of which close"),
+        ("floor", "kernel_detach_p", "floor: nft del + veth del"),
         ("floor", "kernel_veth_del", "floor: veth del"),
         ("floor", "kernel_netns_add", "floor: netns add"),
         ("floor", "kernel_netns_del", "floor: netns del"),
@@ -613,10 +632,97 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
         line(t, s);
     };
     check(&mut t, "attach", 5.0, true);
+    check(&mut t, "attach_p", 5.0, true);
     check(&mut t, "detach", 25.0, true);
+    check(&mut t, "detach_p", 25.0, true);
     check(&mut t, "rm", 5.0, true);
+    check(&mut t, "rm_p", 5.0, true);
     check(&mut t, "run", f64::INFINITY, true);
+    check(&mut t, "run_p", f64::INFINITY, true);
+    datapath_table(&mut t, recs);
+    let loads: Vec<f64> = recs
+        .iter()
+        .filter_map(|r| {
+            r.get("loadavg")
+                .and_then(|l| l.get(0))
+                .and_then(Value::as_f64)
+        })
+        .collect();
+    if !loads.is_empty() {
+        let lo = loads.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = loads.iter().cloned().fold(0.0, f64::max);
+        line(
+            &mut t,
+            format!("\n1-min load average during podnet's measurements: {lo:.2}–{hi:.2}"),
+        );
+    }
     t
+}
+
+/// Throughput per path: podnet beside the peers (their `iperf3_tcp` records), and the
+/// 5 % target (podnet's median ≥ 0.95 × each peer's).
+fn datapath_table(t: &mut String, recs: &[Value]) {
+    let gbps = |tool: &str, path: &str| -> Option<&Value> {
+        recs.iter()
+            .find(|r| r["tool"] == tool && r["op"] == "iperf3_tcp" && r["path"] == path)
+    };
+    let paths = [
+        "container_to_container",
+        "host_to_container_direct",
+        "host_to_published_port_via_gateway_ip",
+        "host_to_published_port_via_127.0.0.1",
+        "external_ns_to_published_port",
+    ];
+    if !paths.iter().any(|p| gbps("podnet", p).is_some()) {
+        return;
+    }
+    let cell = |r: Option<&Value>| -> String {
+        match r {
+            Some(r) if num(r, "median_gbps").is_some() => format!(
+                "{:.2} ({:.2}–{:.2})",
+                num(r, "median_gbps").unwrap_or(f64::NAN),
+                num(r, "min_gbps").unwrap_or(f64::NAN),
+                num(r, "max_gbps").unwrap_or(f64::NAN)
+            ),
+            Some(r) => format!("error: {}", r["error"]),
+            None => "-".into(),
+        }
+    };
+    t.push_str(&format!(
+        "\ndata path: iperf3 -P 1, Gbit/s median (min–max)\n{:<40} {:>20} {:>20} {:>20} {:>8} {:>8}\n",
+        "path", "podnet", "netavark", "CNI", "x nv", "x CNI"
+    ));
+    let mut worst: Option<f64> = None;
+    for p in paths {
+        let pod = gbps("podnet", p);
+        let nv = gbps("netavark", p);
+        let cni = gbps("cni-plugins", p);
+        let ratio = |peer: Option<&Value>| -> Option<f64> {
+            let a = pod.and_then(|r| num(r, "median_gbps"))?;
+            let b = peer.and_then(|r| num(r, "median_gbps"))?;
+            Some(a / b)
+        };
+        let (rn, rc) = (ratio(nv), ratio(cni));
+        for x in [rn, rc].into_iter().flatten() {
+            worst = Some(worst.map_or(x, |w: f64| w.min(x)));
+        }
+        let fx = |x: Option<f64>| x.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+        t.push_str(&format!(
+            "{:<40} {:>20} {:>20} {:>20} {:>8} {:>8}\n",
+            p,
+            cell(pod),
+            cell(nv),
+            cell(cni),
+            fx(rn),
+            fx(rc)
+        ));
+    }
+    if let Some(w) = worst {
+        t.push_str(&format!(
+            "  datapath within 5% of the peers (podnet median >= 0.95 x peer's, every path): {} (lowest ratio {w:.3})\n",
+            if w >= 0.95 { "MET" } else { "NOT MET" }
+        ));
+    }
 }
 
 // ----------------------------------------------------------------------------- inner ---
@@ -667,6 +773,22 @@ struct Sandbox {
     recs: Vec<Value>,
     settle: Duration,
     strace_dir: Option<PathBuf>,
+}
+
+/// In-process floor of attach -p / detach with one port, ms (see `floor_attach_full_p`).
+struct FloorP {
+    /// Everything attach -p does in the kernel.
+    full: f64,
+    /// nftables socket open + element add + close.
+    nft_add: f64,
+    /// The close alone, after the add.
+    add_close: f64,
+    /// nftables socket open + element delete + close.
+    nft_del: f64,
+    /// The close alone, after the delete (the kernel flushes nf_tables' destroy work).
+    del_close: f64,
+    /// nft delete (open, delete, close) + veth delete.
+    detach: f64,
 }
 
 /// What the floor needs to know about the network podnet made.
@@ -829,9 +951,9 @@ impl Sandbox {
     /// The kernel floor of `attach -p` / `detach` of a container with one published port,
     /// in-process: everything [`Self::floor_attach_full`] does, then hairpin on the bridge
     /// port and the same element-only nftables transaction podnet sends (one `ports_any` map
-    /// element); then the element delete and the veth delete. Returns (attach total, nft add
-    /// alone, nft delete alone, detach total = nft delete + veth delete).
-    fn floor_attach_full_p(&mut self, net: &Net, nft: &mut NftSocket) -> (f64, f64, f64, f64) {
+    /// element) on a fresh NETLINK_NETFILTER socket, closed again, as each podnet process
+    /// does; then the element delete the same way and the veth delete.
+    fn floor_attach_full_p(&mut self, net: &Net) -> FloorP {
         let ns = self.new_netns("k");
         let f = File::open(&ns).expect("open netns");
         let i = self.next();
@@ -866,21 +988,37 @@ impl Sandbox {
         route::add_default(&mut inside, net.gateway).expect("default route");
         link::set_hairpin(&mut self.host, &name).expect("hairpin");
         let t1 = Instant::now();
-        nft.apply(&plan::add_ports(&ports)).expect("nft add element");
+        let mut nft = NftSocket::open().expect("nftables socket");
+        nft.apply(&plan::add_ports(&ports))
+            .expect("nft add element");
+        let t2 = Instant::now();
+        drop(nft);
+        let add_close = ms_since(t2);
         let nft_add = ms_since(t1);
         let full = ms_since(t0);
         drop(inside);
         self.settle();
         let t0 = Instant::now();
+        let mut nft = NftSocket::open().expect("nftables socket");
         nft.apply(&plan::remove_ports(&ports))
             .expect("nft delete element");
+        let t2 = Instant::now();
+        drop(nft);
+        let del_close = ms_since(t2);
         let nft_del = ms_since(t0);
         assert!(link::delete(&mut self.host, &name).expect("delete veth"));
         let detach = ms_since(t0);
         drop(f);
         netns::remove(&ns).expect("remove netns");
         self.settle();
-        (full, nft_add, nft_del, detach)
+        FloorP {
+            full,
+            nft_add,
+            add_close,
+            nft_del,
+            del_close,
+            detach,
+        }
     }
 
     /// Namespace create (thread unshare + bind mount) and remove (umount + unlink) with a veth
@@ -1105,8 +1243,6 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
     netns::remove(&ns).expect("remove netns");
     sb.record("podnet", "attach_first_use", 0, &[first], json!({}));
     let net = network_facts(sb.podnet, &mut sb.host);
-    // The tables exist once the first network does; the floor's socket is opened once.
-    let mut nft = NftSocket::open().expect("nftables socket");
 
     let mut attached = 0usize;
     for &n in &opts.levels {
@@ -1146,7 +1282,7 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
             let (runp, rmp, gonep) = sb.podnet_run_rm(Some(TRIAL_PORT_RUN));
             let (ka, kd) = sb.floor_veth(&net);
             let kf = sb.floor_attach_full(&net);
-            let (kfp, kna, knd, kdp) = sb.floor_attach_full_p(&net, &mut nft);
+            let fp = sb.floor_attach_full_p(&net);
             let (na, nd) = sb.floor_netns(&net);
             let t = timed(&["/bin/true"]);
             let ver = timed(&[sb.podnet, "--version"]);
@@ -1165,10 +1301,12 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
                     ("kernel_veth_add", ka),
                     ("kernel_veth_del", kd),
                     ("kernel_attach_full", kf),
-                    ("kernel_attach_full_p", kfp),
-                    ("kernel_nft_port_add", kna),
-                    ("kernel_nft_port_del", knd),
-                    ("kernel_detach_p", kdp),
+                    ("kernel_attach_full_p", fp.full),
+                    ("kernel_nft_port_add", fp.nft_add),
+                    ("kernel_nft_close_after_add", fp.add_close),
+                    ("kernel_nft_port_del", fp.nft_del),
+                    ("kernel_nft_close_after_del", fp.del_close),
+                    ("kernel_detach_p", fp.detach),
                     ("kernel_netns_add", na),
                     ("kernel_netns_del", nd),
                     ("proc_spawn_true", t),
@@ -1263,13 +1401,33 @@ fn datapath_phase(sb: &mut Sandbox, opts: &Opts) {
     ]);
     sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", "lan0"]);
     sh(&["ip", "link", "set", "lan0", "up"]);
-    sh(&["ip", "-n", "outside", "addr", "add", "198.18.0.2/24", "dev", "lan0"]);
+    sh(&[
+        "ip",
+        "-n",
+        "outside",
+        "addr",
+        "add",
+        "198.18.0.2/24",
+        "dev",
+        "lan0",
+    ]);
     sh(&["ip", "-n", "outside", "link", "set", "lan0", "up"]);
     sh(&["ip", "-n", "outside", "link", "set", "lo", "up"]);
 
     let p = sb.podnet;
     timed(&[
-        p, "run", "-d", "--name", "srv", "-p", "15201:5201", "--", "iperf3", "-s", "-p", "5201",
+        p,
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "-p",
+        "15201:5201",
+        "--",
+        "iperf3",
+        "-s",
+        "-p",
+        "5201",
     ]);
     timed(&[p, "run", "-d", "--name", "cli", "--", "sleep", "infinity"]);
     let srv_ip = podnet_json(p, &["inspect", "srv"])["ip"]
@@ -1301,8 +1459,18 @@ fn datapath_phase(sb: &mut Sandbox, opts: &Opts) {
         ("container_to_container", &exec_cli, &srv_ip, 5201),
         ("host_to_container_direct", &[], &srv_ip, 5201),
         ("host_to_published_port_via_gateway_ip", &[], &gw, 15201),
-        ("host_to_published_port_via_127.0.0.1", &[], "127.0.0.1", 15201),
-        ("external_ns_to_published_port", &in_outside, "198.18.0.1", 15201),
+        (
+            "host_to_published_port_via_127.0.0.1",
+            &[],
+            "127.0.0.1",
+            15201,
+        ),
+        (
+            "external_ns_to_published_port",
+            &in_outside,
+            "198.18.0.1",
+            15201,
+        ),
     ];
     let mut vals: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
     let mut errs: Vec<Option<String>> = vec![None; paths.len()];
