@@ -48,6 +48,9 @@ usage: cargo bench --bench attach_detach -- [options]
   --peer-trials N        trials per level for the peers (default 10)
   --seconds N            datapath: iperf3 -t per run (default 10)
   --repeat N             datapath: runs per path (default 3)
+  --rounds N             datapath: repeat [podnet, netavark, CNI] N times, interleaved, so that
+                         a drift of the machine's load hits every tool alike (default 1);
+                         the table pools the rounds (median of the rounds' medians)
   --peers-dir DIR        the peers' scripts (default /work/shared/peers)
   --strace               also run one of each podnet op per level under `strace -f -tt -T`
                          (untimed; files in <target>/bench/strace-*.txt)
@@ -73,6 +76,7 @@ struct Opts {
     report: Option<PathBuf>,
     seconds: u32,
     repeat: usize,
+    rounds: usize,
 }
 
 fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
@@ -109,6 +113,7 @@ impl Opts {
             report: None,
             seconds: 10,
             repeat: 3,
+            rounds: 1,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -125,6 +130,7 @@ impl Opts {
                 "--no-fill-ports" => o.fill_ports = false,
                 "--seconds" => o.seconds = list("--seconds", &val())[0],
                 "--repeat" => o.repeat = list("--repeat", &val())[0],
+                "--rounds" => o.rounds = list("--rounds", &val())[0],
                 "--trials" => o.trials = list("--trials", &val())[0],
                 "--warmup" => o.warmup = list("--warmup", &val())[0],
                 "--settle-ms" => o.settle_ms = list("--settle-ms", &val())[0],
@@ -281,12 +287,22 @@ fn outer(opts: &Opts, args: &[String]) {
     eprintln!("machine: {machine}");
     let mut recs: Vec<Value> = Vec::new();
     for mode in &opts.modes {
-        // podnet and its floors: inside a fresh sandbox per mode (this binary again, as PID 1
-        // of a new PID namespace).
-        recs.extend(sandboxed_phase(args, &dir, mode));
-        // Peers: their scripts make their own sandbox; they run after podnet, one at a time.
-        for peer in &opts.peers {
-            recs.extend(run_peer(opts, peer, &dir, mode));
+        let rounds = if mode == "datapath" { opts.rounds } else { 1 };
+        for round in 0..rounds {
+            let tag = |mut r: Value| {
+                if rounds > 1 {
+                    r["round"] = json!(round + 1);
+                }
+                r
+            };
+            // podnet and its floors: inside a fresh sandbox per mode and round (this binary
+            // again, as PID 1 of a new PID namespace).
+            recs.extend(sandboxed_phase(args, &dir, mode).into_iter().map(tag));
+            // Peers: their scripts make their own sandbox; they run after podnet, one at a
+            // time.
+            for peer in &opts.peers {
+                recs.extend(run_peer(opts, peer, &dir, mode).into_iter().map(tag));
+            }
         }
     }
 
@@ -659,20 +675,53 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
     t
 }
 
+/// The data paths, named as the peers' `bench.py --mode datapath` names them.
+const PATHS: [&str; 5] = [
+    "container_to_container",
+    "host_to_container_direct",
+    "host_to_published_port_via_gateway_ip",
+    "host_to_published_port_via_127.0.0.1",
+    "external_ns_to_published_port",
+];
+
 /// Throughput per path: podnet beside the peers (their `iperf3_tcp` records), and the
 /// 5 % target (podnet's median ≥ 0.95 × each peer's).
 fn datapath_table(t: &mut String, recs: &[Value]) {
-    let gbps = |tool: &str, path: &str| -> Option<&Value> {
-        recs.iter()
-            .find(|r| r["tool"] == tool && r["op"] == "iperf3_tcp" && r["path"] == path)
+    // Pool the rounds: one record per tool and path, median of the rounds' medians.
+    let pooled = |tool: &str, path: &str| -> Option<Value> {
+        let rs: Vec<&Value> = recs
+            .iter()
+            .filter(|r| r["tool"] == tool && r["op"] == "iperf3_tcp" && r["path"] == path)
+            .collect();
+        let first = *rs.first()?;
+        let meds: Vec<f64> = rs.iter().filter_map(|r| num(r, "median_gbps")).collect();
+        if meds.is_empty() {
+            return Some(first.clone());
+        }
+        let mins = rs.iter().filter_map(|r| num(r, "min_gbps"));
+        let maxs = rs.iter().filter_map(|r| num(r, "max_gbps"));
+        Some(json!({
+            "median_gbps": r2(stats(&meds).median),
+            "min_gbps": mins.fold(f64::INFINITY, f64::min),
+            "max_gbps": maxs.fold(0.0, f64::max),
+            "rounds": meds.len(),
+        }))
     };
-    let paths = [
-        "container_to_container",
-        "host_to_container_direct",
-        "host_to_published_port_via_gateway_ip",
-        "host_to_published_port_via_127.0.0.1",
-        "external_ns_to_published_port",
-    ];
+    let pooled_all: Vec<(String, String, Option<Value>)> = ["podnet", "netavark", "cni-plugins"]
+        .iter()
+        .flat_map(|t| {
+            PATHS
+                .iter()
+                .map(move |p| (t.to_string(), p.to_string(), pooled(t, p)))
+        })
+        .collect();
+    let gbps = |tool: &str, path: &str| -> Option<&Value> {
+        pooled_all
+            .iter()
+            .find(|(t, p, _)| t == tool && p == path)
+            .and_then(|x| x.2.as_ref())
+    };
+    let paths = PATHS;
     if !paths.iter().any(|p| gbps("podnet", p).is_some()) {
         return;
     }
@@ -689,7 +738,7 @@ fn datapath_table(t: &mut String, recs: &[Value]) {
         }
     };
     t.push_str(&format!(
-        "\ndata path: iperf3 -P 1, Gbit/s median (min–max)\n{:<40} {:>20} {:>20} {:>20} {:>8} {:>8}\n",
+        "\ndata path: iperf3 -P 1, Gbit/s median (min–max) over all runs and rounds\n{:<40} {:>20} {:>20} {:>20} {:>8} {:>8}\n",
         "path", "podnet", "netavark", "CNI", "x nv", "x CNI"
     ));
     let mut worst: Option<f64> = None;
