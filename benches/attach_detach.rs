@@ -1,10 +1,14 @@
 //! Attach/detach benchmark: whole-process wall time (fork → exit) of `podnet attach`/`detach`
-//! and `podnet run -d`/`rm -f` with 0, 100, 1,000 containers already on the network, next to
-//! the kernel floor (the same netlink work done in-process, no process spawn) and a bare
-//! process spawn measured in the same run, and the peers (netavark, CNI plugins) when installed.
+//! and `podnet run -d`/`rm -f`, each without and with one published port (`-p`), with 0, 100,
+//! 300, 1,000 containers already on the network (each publishing one port of its own), next to
+//! the kernel floor (the same netlink and nftables work done in-process, no process spawn) and
+//! a bare process spawn measured in the same run, and the peers (netavark, CNI plugins) when
+//! installed. `--modes datapath` adds iperf3 throughput through podnet's bridge and published
+//! ports in a two-namespace lab ("host" + "outside"), beside the peers' own datapath figures.
 //!
 //! ```sh
-//! cargo bench --bench attach_detach -- [--levels 0,100,1000] [--trials 30] [--out FILE]
+//! cargo bench --bench attach_detach -- [--modes attach,datapath] [--levels 0,100,300,1000]
+//!     [--trials 30] [--out FILE]
 //! ```
 //!
 //! Everything podnet does happens inside a sandbox this binary makes by re-executing itself
@@ -13,7 +17,10 @@
 //! inner process (PID 1 there) exits. The peers' scripts make their own sandbox. See
 //! `docs/benchmarks.md` for the method and the results.
 
+use podnet::kernel::nft::socket::NftSocket;
 use podnet::kernel::{addr, link, netns, route, Rtnl};
+use podnet::model::{PortMapping, Proto};
+use podnet::plan::netfilter::{self as plan, PortFacts};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -27,15 +34,23 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "\
 usage: cargo bench --bench attach_detach -- [options]
-  --levels 0,100,1000    containers already attached at each measured level (default 0,100,1000)
+  --modes LIST           attach,datapath (default attach): each runs in its own fresh sandbox
+  --levels LIST          containers already attached at each measured level
+                         (default 0,100,300,1000)
+  --no-fill-ports        populate without ports (default: container i publishes 20000+i:80)
   --trials N             measured trials per op and level (default 30)
   --warmup N             discarded trials per op and level (default 3)
   --settle-ms N          pause after each trial so deferred kernel work (namespace cleanup)
                          does not land in the next op's timing (default 10)
   --out FILE             write JSON lines (machine, podnet, floors, peers) to FILE
   --peers LIST           netavark,cni | none (default netavark,cni; skipped if not installed)
-  --peer-levels LIST     levels for the peers (default 0,100: they grow ~linearly with n)
+  --peer-levels LIST     levels for the peers (default 0,100,300: they grow ~linearly with n)
   --peer-trials N        trials per level for the peers (default 10)
+  --seconds N            datapath: iperf3 -t per run (default 10)
+  --repeat N             datapath: runs per path (default 3)
+  --rounds N             datapath: repeat [podnet, netavark, CNI] N times, interleaved, so that
+                         a drift of the machine's load hits every tool alike (default 1);
+                         the table pools the rounds (median of the rounds' medians)
   --peers-dir DIR        the peers' scripts (default /work/shared/peers)
   --strace               also run one of each podnet op per level under `strace -f -tt -T`
                          (untimed; files in <target>/bench/strace-*.txt)
@@ -45,7 +60,9 @@ Must run as root.";
 
 #[derive(Debug, Clone)]
 struct Opts {
+    modes: Vec<String>,
     levels: Vec<usize>,
+    fill_ports: bool,
     trials: usize,
     warmup: usize,
     settle_ms: u64,
@@ -57,6 +74,9 @@ struct Opts {
     strace: bool,
     podnet: Option<PathBuf>,
     report: Option<PathBuf>,
+    seconds: u32,
+    repeat: usize,
+    rounds: usize,
 }
 
 fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
@@ -77,18 +97,23 @@ fn die(msg: &str) -> ! {
 impl Opts {
     fn parse(args: &[String]) -> Opts {
         let mut o = Opts {
-            levels: vec![0, 100, 1000],
+            modes: vec!["attach".into()],
+            levels: vec![0, 100, 300, 1000],
+            fill_ports: true,
             trials: 30,
             warmup: 3,
             settle_ms: 10,
             out: None,
             peers: vec!["netavark".into(), "cni".into()],
-            peer_levels: vec![0, 100],
+            peer_levels: vec![0, 100, 300],
             peer_trials: 10,
             peers_dir: PathBuf::from("/work/shared/peers"),
             strace: false,
             podnet: None,
             report: None,
+            seconds: 10,
+            repeat: 3,
+            rounds: 1,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -100,7 +125,12 @@ impl Opts {
             match a.as_str() {
                 // cargo passes --bench to harness=false benchmarks.
                 "--bench" => {}
+                "--modes" => o.modes = list("--modes", &val()),
                 "--levels" => o.levels = list("--levels", &val()),
+                "--no-fill-ports" => o.fill_ports = false,
+                "--seconds" => o.seconds = list("--seconds", &val())[0],
+                "--repeat" => o.repeat = list("--repeat", &val())[0],
+                "--rounds" => o.rounds = list("--rounds", &val())[0],
                 "--trials" => o.trials = list("--trials", &val())[0],
                 "--warmup" => o.warmup = list("--warmup", &val())[0],
                 "--settle-ms" => o.settle_ms = list("--settle-ms", &val())[0],
@@ -128,8 +158,15 @@ impl Opts {
         }
         o.levels.sort_unstable();
         o.levels.dedup();
-        if o.trials == 0 || o.levels.is_empty() {
-            die("need at least one level and one trial");
+        if o.trials == 0 || o.levels.is_empty() || o.repeat == 0 {
+            die("need at least one level, one trial and one repeat");
+        }
+        if let Some(m) = o
+            .modes
+            .iter()
+            .find(|m| !["attach", "datapath"].contains(&m.as_str()))
+        {
+            die(&format!("--modes: unknown mode '{m}' (attach, datapath)"));
         }
         o
     }
@@ -188,6 +225,7 @@ const INNER: &str = "PODNET_BENCH_INNER";
 const HOST_NETNS: &str = "PODNET_BENCH_HOST_NETNS";
 const RECORDS: &str = "PODNET_BENCH_RECORDS";
 const STATE: &str = "PODNET_BENCH_STATE";
+const PHASE: &str = "PODNET_BENCH_PHASE";
 
 fn main() {
     // `cargo bench` sets LD_LIBRARY_PATH to the toolchain's and target's lib dirs; every
@@ -245,13 +283,46 @@ fn outer(opts: &Opts, args: &[String]) {
         die("must run as root (it creates namespaces, bridges and veths inside its sandbox)");
     }
     let dir = bench_dir();
-    let records = dir.join(format!("podnet-{}.jsonl", std::process::id()));
-    let state = dir.join(format!("state-{}", std::process::id()));
-    let _ = fs::remove_file(&records);
     let machine = machine_record(opts);
     eprintln!("machine: {machine}");
+    let mut recs: Vec<Value> = Vec::new();
+    for mode in &opts.modes {
+        let rounds = if mode == "datapath" { opts.rounds } else { 1 };
+        for round in 0..rounds {
+            let tag = |mut r: Value| {
+                if rounds > 1 {
+                    r["round"] = json!(round + 1);
+                }
+                r
+            };
+            // podnet and its floors: inside a fresh sandbox per mode and round (this binary
+            // again, as PID 1 of a new PID namespace).
+            recs.extend(sandboxed_phase(args, &dir, mode).into_iter().map(tag));
+            // Peers: their scripts make their own sandbox; they run after podnet, one at a
+            // time.
+            for peer in &opts.peers {
+                recs.extend(run_peer(opts, peer, &dir, mode).into_iter().map(tag));
+            }
+        }
+    }
 
-    // podnet, its floors: inside a fresh sandbox (this binary again, as PID 1 of a new PID ns).
+    let table = report(opts, &mut recs);
+    println!("{table}");
+    if let Some(out) = &opts.out {
+        let mut f = File::create(out).unwrap_or_else(|e| die(&format!("--out: {e}")));
+        writeln!(f, "{machine}").expect("write --out");
+        for r in &recs {
+            writeln!(f, "{r}").expect("write --out");
+        }
+        eprintln!("JSON lines written to {}", out.display());
+    }
+}
+
+/// Run this binary as PID 1 of a new net+mount+pid namespace for one phase; its records.
+fn sandboxed_phase(args: &[String], dir: &Path, mode: &str) -> Vec<Value> {
+    let records = dir.join(format!("podnet-{mode}-{}.jsonl", std::process::id()));
+    let state = dir.join(format!("state-{mode}-{}", std::process::id()));
+    let _ = fs::remove_file(&records);
     let exe = std::env::current_exe().expect("current_exe");
     let status = Command::new("unshare")
         .args([
@@ -267,6 +338,7 @@ fn outer(opts: &Opts, args: &[String]) {
         .arg(&exe)
         .args(args)
         .env(INNER, "1")
+        .env(PHASE, mode)
         .env(HOST_NETNS, netns_inode().to_string())
         .env(RECORDS, &records)
         .env(STATE, &state)
@@ -274,31 +346,16 @@ fn outer(opts: &Opts, args: &[String]) {
         .expect("run unshare (util-linux)");
     let _ = fs::remove_dir_all(&state);
     if !status.success() {
-        eprintln!("attach_detach: the sandboxed run failed: {status}");
+        eprintln!("attach_detach: the sandboxed {mode} run failed: {status}");
         std::process::exit(1);
     }
-    let mut recs: Vec<Value> = fs::read_to_string(&records)
+    let recs = fs::read_to_string(&records)
         .expect("read podnet records")
         .lines()
         .map(|l| serde_json::from_str(l).expect("record is JSON"))
         .collect();
     let _ = fs::remove_file(&records);
-
-    // Peers: their scripts make their own sandbox; they run after podnet, one at a time.
-    for peer in &opts.peers {
-        recs.extend(run_peer(opts, peer, &dir));
-    }
-
-    let table = report(opts, &mut recs);
-    println!("{table}");
-    if let Some(out) = &opts.out {
-        let mut f = File::create(out).unwrap_or_else(|e| die(&format!("--out: {e}")));
-        writeln!(f, "{machine}").expect("write --out");
-        for r in &recs {
-            writeln!(f, "{r}").expect("write --out");
-        }
-        eprintln!("JSON lines written to {}", out.display());
-    }
+    recs
 }
 
 fn first_line(path: &str, key: &str) -> String {
@@ -333,7 +390,7 @@ fn machine_record(opts: &Opts) -> Value {
     })
 }
 
-fn run_peer(opts: &Opts, peer: &str, dir: &Path) -> Vec<Value> {
+fn run_peer(opts: &Opts, peer: &str, dir: &Path, mode: &str) -> Vec<Value> {
     let installed = match peer {
         "netavark" => Path::new("/usr/lib/podman/netavark").exists(),
         "cni" => Path::new("/usr/lib/cni/bridge").exists(),
@@ -347,7 +404,7 @@ fn run_peer(opts: &Opts, peer: &str, dir: &Path) -> Vec<Value> {
         );
         return vec![json!({"tool": peer, "op": "skipped", "reason": "not installed"})];
     }
-    let out = dir.join(format!("peer-{peer}.jsonl"));
+    let out = dir.join(format!("peer-{peer}-{mode}.jsonl"));
     let _ = fs::remove_file(&out);
     let levels = opts
         .peer_levels
@@ -355,19 +412,27 @@ fn run_peer(opts: &Opts, peer: &str, dir: &Path) -> Vec<Value> {
         .map(|l| l.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    eprintln!(
-        "peer {peer}: {} --levels {levels} --trials {}",
-        script.display(),
-        opts.peer_trials
-    );
+    let peer_args: Vec<String> = if mode == "datapath" {
+        vec![
+            "--mode".into(),
+            "datapath".into(),
+            "--seconds".into(),
+            opts.seconds.to_string(),
+            "--repeat".into(),
+            opts.repeat.to_string(),
+        ]
+    } else {
+        vec![
+            "--levels".into(),
+            levels,
+            "--trials".into(),
+            opts.peer_trials.to_string(),
+        ]
+    };
+    eprintln!("peer {peer}: {} {}", script.display(), peer_args.join(" "));
     let status = Command::new(&script)
-        .args([
-            "--levels",
-            &levels,
-            "--trials",
-            &opts.peer_trials.to_string(),
-            "--out",
-        ])
+        .args(&peer_args)
+        .arg("--out")
         .arg(&out)
         .stdout(Stdio::null())
         .status()
@@ -408,6 +473,10 @@ fn floor_of(op: &str) -> Option<(&'static str, Option<&'static str>)> {
         "detach" => ("kernel_veth_del", Some("teardown")),
         "run" => ("kernel_veth_add", None),
         "rm" => ("kernel_netns_del", None),
+        "attach_p" => ("kernel_attach_full_p", Some("setup")),
+        "detach_p" => ("kernel_detach_p", Some("teardown")),
+        "run_p" => ("kernel_attach_full_p", None),
+        "rm_p" => ("kernel_nft_port_del", None),
         _ => return None,
     })
 }
@@ -490,14 +559,29 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
     };
     let groups: &[(&str, &str, &str)] = &[
         ("podnet", "attach", "podnet attach"),
+        ("podnet", "attach_p", "podnet attach -p (1 port)"),
         ("podnet", "detach", "podnet detach"),
+        ("podnet", "detach_p", "podnet detach (1 port)"),
         ("podnet", "run", "podnet run -d"),
+        ("podnet", "run_p", "podnet run -d -p (1 port)"),
         ("podnet", "rm", "podnet rm -f"),
+        ("podnet", "rm_p", "podnet rm -f (1 port)"),
         ("podnet", "rm_veth_gone", "  rm: veth gone after (async)"),
+        ("podnet", "rm_p_veth_gone", "  rm -p: veth gone after"),
         ("podnet", "version", "podnet --version"),
         ("floor", "proc_spawn_true", "floor: spawn /bin/true"),
         ("floor", "kernel_veth_add", "floor: veth add+enslave+ns"),
         ("floor", "kernel_attach_full", "floor: full attach netlink"),
+        (
+            "floor",
+            "kernel_attach_full_p",
+            "floor: full attach_p (+nft)",
+        ),
+        ("floor", "kernel_nft_port_add", "floor: nft open+add+close"),
+        ("floor", "kernel_nft_close_after_add", "  of which close"),
+        ("floor", "kernel_nft_port_del", "floor: nft open+del+close"),
+        ("floor", "kernel_nft_close_after_del", "  of which close"),
+        ("floor", "kernel_detach_p", "floor: nft del + veth del"),
         ("floor", "kernel_veth_del", "floor: veth del"),
         ("floor", "kernel_netns_add", "floor: netns add"),
         ("floor", "kernel_netns_del", "floor: netns del"),
@@ -564,10 +648,130 @@ fn report(opts: &Opts, recs: &mut [Value]) -> String {
         line(t, s);
     };
     check(&mut t, "attach", 5.0, true);
+    check(&mut t, "attach_p", 5.0, true);
     check(&mut t, "detach", 25.0, true);
+    check(&mut t, "detach_p", 25.0, true);
     check(&mut t, "rm", 5.0, true);
+    check(&mut t, "rm_p", 5.0, true);
     check(&mut t, "run", f64::INFINITY, true);
+    check(&mut t, "run_p", f64::INFINITY, true);
+    datapath_table(&mut t, recs);
+    let loads: Vec<f64> = recs
+        .iter()
+        .filter_map(|r| {
+            r.get("loadavg")
+                .and_then(|l| l.get(0))
+                .and_then(Value::as_f64)
+        })
+        .collect();
+    if !loads.is_empty() {
+        let lo = loads.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = loads.iter().cloned().fold(0.0, f64::max);
+        line(
+            &mut t,
+            format!("\n1-min load average during podnet's measurements: {lo:.2}–{hi:.2}"),
+        );
+    }
     t
+}
+
+/// The data paths, named as the peers' `bench.py --mode datapath` names them.
+const PATHS: [&str; 5] = [
+    "container_to_container",
+    "host_to_container_direct",
+    "host_to_published_port_via_gateway_ip",
+    "host_to_published_port_via_127.0.0.1",
+    "external_ns_to_published_port",
+];
+
+/// Throughput per path: podnet beside the peers (their `iperf3_tcp` records), and the
+/// 5 % target (podnet's median ≥ 0.95 × each peer's).
+fn datapath_table(t: &mut String, recs: &[Value]) {
+    // Pool the rounds: one record per tool and path, median of the rounds' medians.
+    let pooled = |tool: &str, path: &str| -> Option<Value> {
+        let rs: Vec<&Value> = recs
+            .iter()
+            .filter(|r| r["tool"] == tool && r["op"] == "iperf3_tcp" && r["path"] == path)
+            .collect();
+        let first = *rs.first()?;
+        let meds: Vec<f64> = rs.iter().filter_map(|r| num(r, "median_gbps")).collect();
+        if meds.is_empty() {
+            return Some(first.clone());
+        }
+        let mins = rs.iter().filter_map(|r| num(r, "min_gbps"));
+        let maxs = rs.iter().filter_map(|r| num(r, "max_gbps"));
+        Some(json!({
+            "median_gbps": r2(stats(&meds).median),
+            "min_gbps": mins.fold(f64::INFINITY, f64::min),
+            "max_gbps": maxs.fold(0.0, f64::max),
+            "rounds": meds.len(),
+        }))
+    };
+    let pooled_all: Vec<(String, String, Option<Value>)> = ["podnet", "netavark", "cni-plugins"]
+        .iter()
+        .flat_map(|t| {
+            PATHS
+                .iter()
+                .map(move |p| (t.to_string(), p.to_string(), pooled(t, p)))
+        })
+        .collect();
+    let gbps = |tool: &str, path: &str| -> Option<&Value> {
+        pooled_all
+            .iter()
+            .find(|(t, p, _)| t == tool && p == path)
+            .and_then(|x| x.2.as_ref())
+    };
+    let paths = PATHS;
+    if !paths.iter().any(|p| gbps("podnet", p).is_some()) {
+        return;
+    }
+    let cell = |r: Option<&Value>| -> String {
+        match r {
+            Some(r) if num(r, "median_gbps").is_some() => format!(
+                "{:.2} ({:.2}–{:.2})",
+                num(r, "median_gbps").unwrap_or(f64::NAN),
+                num(r, "min_gbps").unwrap_or(f64::NAN),
+                num(r, "max_gbps").unwrap_or(f64::NAN)
+            ),
+            Some(r) => format!("error: {}", r["error"]),
+            None => "-".into(),
+        }
+    };
+    t.push_str(&format!(
+        "\ndata path: iperf3 -P 1, Gbit/s median (min–max) over all runs and rounds\n{:<40} {:>20} {:>20} {:>20} {:>8} {:>8}\n",
+        "path", "podnet", "netavark", "CNI", "x nv", "x CNI"
+    ));
+    let mut worst: Option<f64> = None;
+    for p in paths {
+        let pod = gbps("podnet", p);
+        let nv = gbps("netavark", p);
+        let cni = gbps("cni-plugins", p);
+        let ratio = |peer: Option<&Value>| -> Option<f64> {
+            let a = pod.and_then(|r| num(r, "median_gbps"))?;
+            let b = peer.and_then(|r| num(r, "median_gbps"))?;
+            Some(a / b)
+        };
+        let (rn, rc) = (ratio(nv), ratio(cni));
+        for x in [rn, rc].into_iter().flatten() {
+            worst = Some(worst.map_or(x, |w: f64| w.min(x)));
+        }
+        let fx = |x: Option<f64>| x.map(|x| format!("{x:.3}")).unwrap_or_else(|| "-".into());
+        t.push_str(&format!(
+            "{:<40} {:>20} {:>20} {:>20} {:>8} {:>8}\n",
+            p,
+            cell(pod),
+            cell(nv),
+            cell(cni),
+            fx(rn),
+            fx(rc)
+        ));
+    }
+    if let Some(w) = worst {
+        t.push_str(&format!(
+            "  datapath within 5% of the peers (podnet median >= 0.95 x peer's, every path): {} (lowest ratio {w:.3})\n",
+            if w >= 0.95 { "MET" } else { "NOT MET" }
+        ));
+    }
 }
 
 // ----------------------------------------------------------------------------- inner ---
@@ -620,6 +824,22 @@ struct Sandbox {
     strace_dir: Option<PathBuf>,
 }
 
+/// In-process floor of attach -p / detach with one port, ms (see `floor_attach_full_p`).
+struct FloorP {
+    /// Everything attach -p does in the kernel.
+    full: f64,
+    /// nftables socket open + element add + close.
+    nft_add: f64,
+    /// The close alone, after the add.
+    add_close: f64,
+    /// nftables socket open + element delete + close.
+    nft_del: f64,
+    /// The close alone, after the delete (the kernel flushes nf_tables' destroy work).
+    del_close: f64,
+    /// nft delete (open, delete, close) + veth delete.
+    detach: f64,
+}
+
 /// What the floor needs to know about the network podnet made.
 struct Net {
     bridge_index: u32,
@@ -662,12 +882,17 @@ impl Sandbox {
         self.recs.push(r);
     }
 
-    /// `podnet attach` of a fresh namespace then `podnet detach`; returns (attach, detach) ms.
-    fn podnet_attach_detach(&mut self) -> (f64, f64) {
+    /// `podnet attach` of a fresh namespace (with `-p SPEC` when `publish` is given) then
+    /// `podnet detach`; returns (attach, detach) ms.
+    fn podnet_attach_detach(&mut self, publish: Option<&str>) -> (f64, f64) {
         let ns = self.new_netns("a");
         let name = format!("a{}", self.next());
         let ns_s = ns.to_string_lossy().into_owned();
-        let a = timed(&[self.podnet, "attach", "--netns", &ns_s, "--name", &name]);
+        let mut argv = vec![self.podnet, "attach", "--netns", &ns_s, "--name", &name];
+        if let Some(p) = publish {
+            argv.extend(["-p", p]);
+        }
+        let a = timed(&argv);
         self.settle();
         let d = timed(&[self.podnet, "detach", &name]);
         netns::remove(&ns).expect("remove netns");
@@ -675,20 +900,17 @@ impl Sandbox {
         (a, d)
     }
 
-    /// `podnet run -d … sleep infinity` then `podnet rm -f`; returns (run, rm, veth gone) ms:
-    /// the last is from the start of `rm` until the kernel removed the host veth (async).
-    fn podnet_run_rm(&mut self) -> (f64, f64, f64) {
+    /// `podnet run -d [-p SPEC] … sleep infinity` then `podnet rm -f`; returns (run, rm, veth
+    /// gone) ms: the last is from the start of `rm` until the kernel removed the host veth
+    /// (async).
+    fn podnet_run_rm(&mut self, publish: Option<&str>) -> (f64, f64, f64) {
         let name = format!("r{}", self.next());
-        let run = timed(&[
-            self.podnet,
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--",
-            "sleep",
-            "infinity",
-        ]);
+        let mut argv = vec![self.podnet, "run", "-d", "--name", &name];
+        if let Some(p) = publish {
+            argv.extend(["-p", p]);
+        }
+        argv.extend(["--", "sleep", "infinity"]);
+        let run = timed(&argv);
         // The host veth of the newest endpoint: read it back from podnet's record.
         let veth = host_veth_of(self.podnet, &name);
         self.settle();
@@ -775,6 +997,79 @@ impl Sandbox {
         full
     }
 
+    /// The kernel floor of `attach -p` / `detach` of a container with one published port,
+    /// in-process: everything [`Self::floor_attach_full`] does, then hairpin on the bridge
+    /// port and the same element-only nftables transaction podnet sends (one `ports_any` map
+    /// element) on a fresh NETLINK_NETFILTER socket, closed again, as each podnet process
+    /// does; then the element delete the same way and the veth delete.
+    fn floor_attach_full_p(&mut self, net: &Net) -> FloorP {
+        let ns = self.new_netns("k");
+        let f = File::open(&ns).expect("open netns");
+        let i = self.next();
+        let name = format!("bfk{i}");
+        let ip = Ipv4Addr::from(net.broadcast - 1 - (i as u32 % 250));
+        let ports = [PortFacts {
+            container_ip: ip,
+            mapping: PortMapping {
+                host_ip: None,
+                host_port: FLOOR_PORT,
+                container_port: 80,
+                proto: Proto::Tcp,
+            },
+        }];
+        let t0 = Instant::now();
+        link::create_veth(
+            &mut self.host,
+            &name,
+            Some(net.bridge_index),
+            1500,
+            "eth0",
+            f.as_fd(),
+        )
+        .expect("create veth");
+        let mut inside = netns::rtnl_in(&f).expect("socket in netns");
+        link::set_up_by_name(&mut inside, "lo").expect("lo up");
+        let eth0 = link::get(&mut inside, "eth0")
+            .expect("get eth0")
+            .expect("eth0 exists");
+        addr::add(&mut inside, eth0.index, ip, net.prefix).expect("add address");
+        link::set_up(&mut inside, eth0.index).expect("eth0 up");
+        route::add_default(&mut inside, net.gateway).expect("default route");
+        link::set_hairpin(&mut self.host, &name).expect("hairpin");
+        let t1 = Instant::now();
+        let mut nft = NftSocket::open().expect("nftables socket");
+        nft.apply(&plan::add_ports(&ports))
+            .expect("nft add element");
+        let t2 = Instant::now();
+        drop(nft);
+        let add_close = ms_since(t2);
+        let nft_add = ms_since(t1);
+        let full = ms_since(t0);
+        drop(inside);
+        self.settle();
+        let t0 = Instant::now();
+        let mut nft = NftSocket::open().expect("nftables socket");
+        nft.apply(&plan::remove_ports(&ports))
+            .expect("nft delete element");
+        let t2 = Instant::now();
+        drop(nft);
+        let del_close = ms_since(t2);
+        let nft_del = ms_since(t0);
+        assert!(link::delete(&mut self.host, &name).expect("delete veth"));
+        let detach = ms_since(t0);
+        drop(f);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        FloorP {
+            full,
+            nft_add,
+            add_close,
+            nft_del,
+            del_close,
+            detach,
+        }
+    }
+
     /// Namespace create (thread unshare + bind mount) and remove (umount + unlink) with a veth
     /// peer inside, as `podnet run`/`rm` do. Returns (add, del) ms.
     fn floor_netns(&mut self, net: &Net) -> (f64, f64) {
@@ -822,30 +1117,26 @@ impl Sandbox {
             full.extend_from_slice(argv);
             timed(&full);
         };
-        let ns = self.new_netns("s");
-        let ns_s = ns.to_string_lossy().into_owned();
-        let name = format!("s{}", self.next());
-        st(
-            "attach",
-            &[self.podnet, "attach", "--netns", &ns_s, "--name", &name],
-        );
-        st("detach", &[self.podnet, "detach", &name]);
-        netns::remove(&ns).expect("remove netns");
-        let name = format!("s{}", self.next());
-        st(
-            "run",
-            &[
-                self.podnet,
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "--",
-                "sleep",
-                "infinity",
-            ],
-        );
-        st("rm", &[self.podnet, "rm", "-f", &name]);
+        for (suffix, publish) in [("", None), ("-p", Some(TRIAL_PORT_ATTACH))] {
+            let ns = self.new_netns("s");
+            let ns_s = ns.to_string_lossy().into_owned();
+            let name = format!("s{}", self.next());
+            let mut argv = vec![self.podnet, "attach", "--netns", &ns_s, "--name", &name];
+            if let Some(p) = publish {
+                argv.extend(["-p", p]);
+            }
+            st(&format!("attach{suffix}"), &argv);
+            st(&format!("detach{suffix}"), &[self.podnet, "detach", &name]);
+            netns::remove(&ns).expect("remove netns");
+            let name = format!("s{}", self.next());
+            let mut argv = vec![self.podnet, "run", "-d", "--name", &name];
+            if let Some(p) = publish {
+                argv.extend(["-p", p]);
+            }
+            argv.extend(["--", "sleep", "infinity"]);
+            st(&format!("run{suffix}"), &argv);
+            st(&format!("rm{suffix}"), &[self.podnet, "rm", "-f", &name]);
+        }
         reap();
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -937,6 +1228,13 @@ fn sandbox_setup() {
     link::set_up_by_name(&mut host, "lo").expect("lo up");
 }
 
+/// Published ports of the measured operations (the populated containers use 20000 + i).
+const TRIAL_PORT_ATTACH: &str = "10001:80";
+const TRIAL_PORT_RUN: &str = "10002:80";
+/// Host port of the in-process nftables floor.
+const FLOOR_PORT: u16 = 10003;
+const FILL_PORT_BASE: usize = 20000;
+
 fn inner(opts: &Opts) {
     sandbox_setup();
     let state = PathBuf::from(std::env::var(STATE).expect("state dir"));
@@ -963,13 +1261,29 @@ fn inner(opts: &Opts) {
         settle: Duration::from_millis(opts.settle_ms),
         strace_dir,
     };
+    let phase = std::env::var(PHASE).unwrap_or_else(|_| "attach".into());
     eprintln!(
-        "sandbox ready (netns inode {}), podnet = {}, state = {}",
+        "sandbox ready for {phase} (netns inode {}), podnet = {}, state = {}",
         netns_inode(),
         sb.podnet,
         state.display()
     );
+    match phase.as_str() {
+        "datapath" => datapath_phase(&mut sb, opts),
+        _ => attach_phase(&mut sb, opts),
+    }
 
+    let recs = std::env::var(RECORDS).expect("records path");
+    let mut f = File::create(&recs).expect("create records file");
+    for r in &sb.recs {
+        writeln!(f, "{r}").expect("write records");
+    }
+    // Leaving: the PID namespace dies with us (killing the sleeps), the network namespace
+    // with it (bridge, veths, podnet's nftables tables), the mount namespace (tmpfs /run,
+    // netns mounts).
+}
+
+fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
     // First use creates the default network: timed once, reported apart.
     let ns = sb.new_netns("first");
     let ns_s = ns.to_string_lossy().into_owned();
@@ -981,18 +1295,28 @@ fn inner(opts: &Opts) {
 
     let mut attached = 0usize;
     for &n in &opts.levels {
-        // Populate (untimed): podnet attach of pre-created namespaces.
+        // Populate (untimed): podnet attach of pre-created namespaces, each with its own port.
         let t0 = Instant::now();
         while attached < n {
             let ns = PathBuf::from(format!("/run/netns/fill{attached}"));
             netns::create(&ns).expect("create netns");
             let ns_s = ns.to_string_lossy().into_owned();
             let name = format!("fill{attached}");
-            timed(&[sb.podnet, "attach", "--netns", &ns_s, "--name", &name]);
+            let port = format!("{}:80", FILL_PORT_BASE + attached);
+            let mut argv = vec![sb.podnet, "attach", "--netns", &ns_s, "--name", &name];
+            if opts.fill_ports {
+                argv.extend(["-p", &port]);
+            }
+            timed(&argv);
             attached += 1;
         }
         eprintln!(
-            "level n={n}: {attached} containers attached (populating took {:.1} s)",
+            "level n={n}: {attached} containers attached{} (populating took {:.1} s)",
+            if opts.fill_ports {
+                ", one published port each"
+            } else {
+                ""
+            },
             t0.elapsed().as_secs_f64()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -1001,10 +1325,13 @@ fn inner(opts: &Opts) {
         for trial in 0..opts.warmup + opts.trials {
             let keep = trial >= opts.warmup;
             // One of each, interleaved, so slow drifts of the machine hit every op alike.
-            let (a, d) = sb.podnet_attach_detach();
-            let (run, rm, gone) = sb.podnet_run_rm();
+            let (a, d) = sb.podnet_attach_detach(None);
+            let (ap, dp) = sb.podnet_attach_detach(Some(TRIAL_PORT_ATTACH));
+            let (run, rm, gone) = sb.podnet_run_rm(None);
+            let (runp, rmp, gonep) = sb.podnet_run_rm(Some(TRIAL_PORT_RUN));
             let (ka, kd) = sb.floor_veth(&net);
             let kf = sb.floor_attach_full(&net);
+            let fp = sb.floor_attach_full_p(&net);
             let (na, nd) = sb.floor_netns(&net);
             let t = timed(&["/bin/true"]);
             let ver = timed(&[sb.podnet, "--version"]);
@@ -1012,12 +1339,23 @@ fn inner(opts: &Opts) {
                 for (k, x) in [
                     ("attach", a),
                     ("detach", d),
+                    ("attach_p", ap),
+                    ("detach_p", dp),
                     ("run", run),
                     ("rm", rm),
                     ("rm_veth_gone", gone),
+                    ("run_p", runp),
+                    ("rm_p", rmp),
+                    ("rm_p_veth_gone", gonep),
                     ("kernel_veth_add", ka),
                     ("kernel_veth_del", kd),
                     ("kernel_attach_full", kf),
+                    ("kernel_attach_full_p", fp.full),
+                    ("kernel_nft_port_add", fp.nft_add),
+                    ("kernel_nft_close_after_add", fp.add_close),
+                    ("kernel_nft_port_del", fp.nft_del),
+                    ("kernel_nft_close_after_del", fp.del_close),
+                    ("kernel_detach_p", fp.detach),
                     ("kernel_netns_add", na),
                     ("kernel_netns_del", nd),
                     ("proc_spawn_true", t),
@@ -1033,16 +1371,188 @@ fn inner(opts: &Opts) {
             } else {
                 "podnet"
             };
-            sb.record(tool, k, n, xs, json!({"settle_ms": opts.settle_ms}));
+            sb.record(
+                tool,
+                k,
+                n,
+                xs,
+                json!({"settle_ms": opts.settle_ms, "fill_ports": opts.fill_ports}),
+            );
         }
         sb.strace(n);
     }
+}
 
-    let recs = std::env::var(RECORDS).expect("records path");
-    let mut f = File::create(&recs).expect("create records file");
-    for r in &sb.recs {
-        writeln!(f, "{r}").expect("write records");
+// -------------------------------------------------------------------------- datapath ---
+
+/// Run a setup command (untimed); panics on failure.
+fn sh(argv: &[&str]) {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One iperf3 client run (`prefix` + `iperf3 -c TARGET -p PORT`): received Gbit/s.
+fn iperf_once(prefix: &[&str], target: &str, port: u16, opts: &Opts) -> Result<f64, String> {
+    let secs = opts.seconds.to_string();
+    let port = port.to_string();
+    let mut argv: Vec<&str> = prefix.to_vec();
+    argv.extend([
+        "iperf3",
+        "-c",
+        target,
+        "-p",
+        &port,
+        "-t",
+        &secs,
+        "-P",
+        "1",
+        "-J",
+        "--connect-timeout",
+        "3000",
+    ]);
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("spawn {argv:?}: {e}"))?;
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    match j["end"]["sum_received"]["bits_per_second"].as_f64() {
+        Some(bps) if out.status.success() => Ok(bps / 1e9),
+        _ => Err(j["error"].as_str().map(str::to_string).unwrap_or_else(|| {
+            format!(
+                "{argv:?}: {} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })),
     }
-    // Leaving: the PID namespace dies with us (killing the sleeps), the network namespace
-    // with it (bridge, veths), the mount namespace (tmpfs /run, netns mounts).
+}
+
+/// iperf3 (one TCP stream) through podnet's network, in a lab: this sandbox is the "host"; a
+/// namespace `outside`, joined to it by a veth pair (198.18.0.1/24 here, .2 there), plays a
+/// LAN machine. The server is `podnet run -d -p 15201:5201 -- iperf3 -s`; the client container
+/// is `podnet run -d -- sleep infinity` entered with `podnet exec`. The paths and their names
+/// are the peers' (`peers/bench.py --mode datapath`); each run of a path is interleaved with
+/// the other paths' runs so that a drift of the machine hits every path alike.
+fn datapath_phase(sb: &mut Sandbox, opts: &Opts) {
+    let outside = Path::new("/run/netns/outside");
+    netns::create(outside).expect("create outside netns");
+    sh(&[
+        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", "outside",
+    ]);
+    sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", "lan0"]);
+    sh(&["ip", "link", "set", "lan0", "up"]);
+    sh(&[
+        "ip",
+        "-n",
+        "outside",
+        "addr",
+        "add",
+        "198.18.0.2/24",
+        "dev",
+        "lan0",
+    ]);
+    sh(&["ip", "-n", "outside", "link", "set", "lan0", "up"]);
+    sh(&["ip", "-n", "outside", "link", "set", "lo", "up"]);
+
+    let p = sb.podnet;
+    timed(&[
+        p,
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "-p",
+        "15201:5201",
+        "--",
+        "iperf3",
+        "-s",
+        "-p",
+        "5201",
+    ]);
+    timed(&[p, "run", "-d", "--name", "cli", "--", "sleep", "infinity"]);
+    let srv_ip = podnet_json(p, &["inspect", "srv"])["ip"]
+        .as_str()
+        .expect("srv has an address")
+        .to_string();
+    let gw = podnet_json(p, &["network", "inspect", "podnet0"])["gateway"]
+        .as_str()
+        .expect("gateway")
+        .to_string();
+    // Wait until the server listens (checked inside its namespace, without connecting to it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = Command::new(p)
+            .args(["exec", "srv", "--", "ss", "-Hltn", "sport = :5201"])
+            .output()
+            .expect("podnet exec ss");
+        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "iperf3 -s did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("datapath lab: server {srv_ip}:5201 published on 15201, gateway {gw}");
+
+    let exec_cli = [p, "exec", "cli", "--"];
+    let in_outside = ["nsenter", "--net=/run/netns/outside"];
+    let paths: [(&str, &[&str], &str, u16); 5] = [
+        ("container_to_container", &exec_cli, &srv_ip, 5201),
+        ("host_to_container_direct", &[], &srv_ip, 5201),
+        ("host_to_published_port_via_gateway_ip", &[], &gw, 15201),
+        (
+            "host_to_published_port_via_127.0.0.1",
+            &[],
+            "127.0.0.1",
+            15201,
+        ),
+        (
+            "external_ns_to_published_port",
+            &in_outside,
+            "198.18.0.1",
+            15201,
+        ),
+    ];
+    let mut vals: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
+    let mut errs: Vec<Option<String>> = vec![None; paths.len()];
+    for round in 0..opts.repeat {
+        for (i, (name, prefix, target, port)) in paths.iter().enumerate() {
+            match iperf_once(prefix, target, *port, opts) {
+                Ok(g) => {
+                    eprintln!("  [podnet] {name} run {}: {g:.2} Gbit/s", round + 1);
+                    vals[i].push(g);
+                }
+                Err(e) => {
+                    eprintln!("  [podnet] {name} run {}: FAILED {e}", round + 1);
+                    errs[i] = Some(e);
+                }
+            }
+        }
+    }
+    for (i, (name, ..)) in paths.iter().enumerate() {
+        let mut r = json!({
+            "tool": "podnet", "op": "iperf3_tcp", "path": name, "seconds": opts.seconds,
+            "streams": 1, "runs": vals[i].len(), "loadavg": loadavg(),
+        });
+        if vals[i].is_empty() {
+            r["error"] = json!(errs[i]);
+        } else {
+            let s = stats(&vals[i]);
+            r["median_gbps"] = json!(r2(s.median));
+            r["min_gbps"] = json!(r2(s.min));
+            r["max_gbps"] = json!(r2(s.max));
+        }
+        sb.recs.push(r);
+    }
+    timed(&[p, "rm", "-f", "srv"]);
+    timed(&[p, "rm", "-f", "cli"]);
+    reap();
 }

@@ -78,3 +78,11 @@ impl Ctx {
         self.root.join("logs").join(format!("{name}.log"))
     }
 }
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if let Some(nft) = self.nft.take() {
+            nft.close_detached();
+        }
+    }
+}

@@ -67,6 +67,22 @@ impl Batch {
         self.msgs.extend(other.msgs);
     }
 
+    /// Whether applying this batch frees kernel objects (deletes or flushes anything). The
+    /// kernel destroys those after an RCU grace period, and the final close of any netfilter
+    /// socket in the namespace then waits for that (see `NftSocket::close_detached`).
+    pub fn releases_objects(&self) -> bool {
+        self.msgs.iter().any(|m| {
+            matches!(
+                m.body,
+                NfTablesMessage::DeleteTable(_)
+                    | NfTablesMessage::DeleteChain(_)
+                    | NfTablesMessage::DeleteRule(_)
+                    | NfTablesMessage::DeleteSet(_)
+                    | NfTablesMessage::DeleteSetElement(_)
+            )
+        })
+    }
+
     /// Human description of message `i` (for error reports).
     pub fn describe(&self, i: usize) -> &str {
         self.msgs.get(i).map_or("?", |m| m.what.as_str())

@@ -125,6 +125,8 @@ pub struct NftSocket {
     sock: Socket,
     seq: u32,
     buf_size: usize,
+    /// A committed batch freed objects: the final close will wait for their destruction.
+    released: bool,
 }
 
 fn set_buf(fd: i32, force: libc::c_int, plain: libc::c_int, size: usize) -> io::Result<()> {
@@ -162,6 +164,7 @@ impl NftSocket {
             sock,
             seq,
             buf_size: 0,
+            released: false,
         })
     }
 
@@ -190,6 +193,38 @@ impl NftSocket {
     /// Sends `batch` as one transaction and waits for the kernel's verdict on
     /// every message. `Ok` means everything was committed; any `Err` from the
     /// kernel means nothing was.
+    /// Close the socket without waiting. When this process committed deletions, the kernel
+    /// makes the final release of a netfilter socket wait for their RCU-deferred destruction
+    /// (`nft_rcv_nl_event` flushes the destroy work): 3.6-13 ms measured here, most of a
+    /// `podnet rm`. A forked child that lives exactly until this process has exited takes over
+    /// that final release, so the wait happens off the command's path; nothing is leaked.
+    pub fn close_detached(self) {
+        if self.released {
+            // SAFETY: the child makes only async-signal-safe calls (prctl, getppid, close,
+            // pause, _exit), so forking a process with other threads is sound.
+            unsafe {
+                let parent = libc::getpid();
+                if libc::fork() == 0 {
+                    // Outlive the parent's close: die only once the parent has exited (its
+                    // files are closed before the death signal is sent), so the child holds
+                    // the last reference. Standard streams go at once, so nobody reading the
+                    // command's output waits for the child.
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    for fd in 0..=2 {
+                        libc::close(fd);
+                    }
+                    if libc::getppid() == parent {
+                        loop {
+                            libc::pause();
+                        }
+                    }
+                    libc::_exit(0);
+                }
+            }
+        }
+        drop(self);
+    }
+
     pub fn apply(&mut self, batch: &Batch) -> Result<(), NftError> {
         if batch.is_empty() {
             return Ok(());
@@ -264,6 +299,7 @@ impl NftSocket {
                 total: batch.len(),
             });
         }
+        self.released |= batch.releases_objects();
         Ok(())
     }
 }
