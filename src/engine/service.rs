@@ -11,6 +11,7 @@ use crate::plan::services as plan;
 use crate::store::services::{self as rows, ServiceRecord};
 use crate::store::{endpoints, labels, ports};
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// What the user asked for in `service create`, unparsed.
@@ -26,28 +27,47 @@ pub struct ServiceSpec {
     pub node_port: Option<String>,
 }
 
-/// The backends a service has now: its selector's or its explicit containers that are up and
-/// have an address.
-pub fn resolve(conn: &Connection, rec: &ServiceRecord) -> Result<Vec<Backend>> {
-    let wanted: Vec<(String, Option<u16>)> = match &rec.selector {
-        Some(sel) => labels::matching(conn, sel)?
-            .into_iter()
-            .map(|n| (n, None))
-            .collect(),
-        None => rec.backends.clone(),
-    };
-    let mut out = Vec::new();
-    for (name, port) in wanted {
-        if let Some(ep) = endpoints::get(conn, &name)? {
-            let up = ep.state == crate::model::EndpointState::Ready
-                && ep.pid.is_none_or(super::proc::alive)
-                && !endpoints::is_draining(conn, ep.id)?;
-            if let (true, Some(ip)) = (up, ep.ip) {
+/// Whether each container is a usable backend (up, with an address), looked up once per
+/// container however many services name it (a full re-render asks 100,000 times for 10).
+#[derive(Default)]
+pub struct Backends(HashMap<String, Option<Ipv4Addr>>);
+
+impl Backends {
+    fn ip(&mut self, conn: &Connection, name: &str) -> Result<Option<Ipv4Addr>> {
+        if let Some(ip) = self.0.get(name) {
+            return Ok(*ip);
+        }
+        let ip = match endpoints::get(conn, name)? {
+            Some(ep)
+                if ep.state == crate::model::EndpointState::Ready
+                    && ep.pid.is_none_or(super::proc::alive)
+                    && !endpoints::is_draining(conn, ep.id)? =>
+            {
+                ep.ip
+            }
+            _ => None,
+        };
+        self.0.insert(name.to_string(), ip);
+        Ok(ip)
+    }
+
+    /// The backends a service has now: its selector's or its explicit containers that are up.
+    pub fn of(&mut self, conn: &Connection, rec: &ServiceRecord) -> Result<Vec<Backend>> {
+        let wanted: Vec<(String, Option<u16>)> = match &rec.selector {
+            Some(sel) => labels::matching(conn, sel)?
+                .into_iter()
+                .map(|n| (n, None))
+                .collect(),
+            None => rec.backends.clone(),
+        };
+        let mut out = Vec::new();
+        for (name, port) in wanted {
+            if let Some(ip) = self.ip(conn, &name)? {
                 out.push(Backend { ip, port });
             }
         }
+        Ok(plan::canonical(&out))
     }
-    Ok(plan::canonical(&out))
 }
 
 fn nft_failed(e: NftError) -> Error {
@@ -58,9 +78,10 @@ fn nft_failed(e: NftError) -> Error {
 /// record what was programmed. Used by `gc` and whenever an element change is refused.
 fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
     let mut all = rows::all(tx)?;
+    let mut live = Backends::default();
     let mut with_backends = Vec::new();
     for r in &mut all {
-        r.programmed = resolve(tx, r)?;
+        r.programmed = live.of(tx, r)?;
         with_backends.push((r.service.clone(), r.programmed.clone()));
     }
     let batch = if all.is_empty() {
@@ -76,7 +97,11 @@ fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
     for r in &all {
         rows::set_programmed(tx, r.id, &r.programmed)?;
     }
-    Ok(())
+    rows::record_buckets(
+        tx,
+        plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice())),
+        true,
+    )
 }
 
 /// Apply an element change; when refused, re-render everything from the store instead.
@@ -250,7 +275,7 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
         let first = !rows::any(tx)?;
         let id = rows::insert(tx, &service, selector.as_ref(), &explicit)?;
         let mut rec = rows::get(tx, &service.name)?.expect("row just inserted");
-        rec.programmed = resolve(tx, &rec)?;
+        rec.programmed = Backends::default().of(tx, &rec)?;
         if first {
             full_in(tx, nft)?;
         } else {
@@ -261,17 +286,26 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
                 &plan::add_service(&rec.service, &rec.programmed, &sizes),
             )?;
             rows::set_programmed(tx, id, &rec.programmed)?;
+            rows::record_buckets(
+                tx,
+                (!rec.programmed.is_empty()).then_some(rec.programmed.len()),
+                false,
+            )?;
         }
-        Ok(rec)
+        Ok((rec, first))
     })?;
-    super::service_route::sync(ctx)?;
+    let (rec, first) = rec;
+    if first {
+        // The route to the service range exists while any service does.
+        super::service_route::sync(ctx)?;
+    }
     Ok(rec)
 }
 
 /// `podnet service rm`.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let (store, nft) = ctx.store_and_nft()?;
-    store.write(|tx| {
+    let last = store.write(|tx| {
         let rec = rows::get(tx, name)?.ok_or_else(|| {
             Error::input(format!(
                 "no service named '{name}': see `podnet service ls`"
@@ -283,12 +317,17 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
                 tx,
                 nft,
                 &plan::remove_service(&rec.service, &rec.programmed),
-            )
+            )?;
+            Ok(false)
         } else {
-            full_in(tx, nft)
+            full_in(tx, nft)?;
+            Ok(true)
         }
     })?;
-    super::service_route::sync(ctx)
+    if last {
+        super::service_route::sync(ctx)?;
+    }
+    Ok(())
 }
 
 /// A container came up, went down or was removed: bring the services that select it (by label
@@ -300,10 +339,11 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
     let (store, nft) = ctx.store_and_nft()?;
     store.write(|tx| {
         let mut sizes = rows::bucket_sizes(tx)?;
+        let mut live = Backends::default();
         let mut batch = Batch::new();
         let mut changed = Vec::new();
         for rec in rows::concerning(tx, name, labels)? {
-            let now = resolve(tx, &rec)?;
+            let now = live.of(tx, &rec)?;
             if now != rec.programmed {
                 batch.append(plan::set_backends(
                     &rec.service,
@@ -324,7 +364,7 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
         for (id, now) in changed {
             rows::set_programmed(tx, id, &now)?;
         }
-        Ok(())
+        rows::record_buckets(tx, sizes, false)
     })
 }
 

@@ -40,12 +40,10 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
 }
 
 pub fn get(conn: &Connection, name: &str) -> Result<Option<Endpoint>> {
+    // Cached: a full service re-render looks endpoints up 100,000 times.
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLS} FROM endpoints WHERE name=?1"),
-            [name],
-            row,
-        )
+        .prepare_cached(&format!("SELECT {COLS} FROM endpoints WHERE name=?1"))?
+        .query_row([name], row)
         .optional()?)
 }
 

@@ -94,13 +94,16 @@ CREATE TABLE IF NOT EXISTS service_backends(
   PRIMARY KEY(service_id, container)
 );
 CREATE INDEX IF NOT EXISTS backends_by_container ON service_backends(container);
+CREATE TABLE IF NOT EXISTS service_buckets(
+  n INTEGER PRIMARY KEY            -- a bucket_N chain exists in ip podnet-svc
+);
 ";
 
 pub fn migrate(conn: &Connection) -> Result<()> {
     // Skip the DDL when the schema is there: it takes the write lock, which would serialise
     // every concurrent podnet start behind whichever process holds it.
     let have: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='service_backends'",
+        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='service_buckets'",
         [],
         |r| r.get(0),
     )?;

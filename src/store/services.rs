@@ -223,15 +223,31 @@ pub fn set_programmed(tx: &Connection, id: i64, b: &[Backend]) -> Result<()> {
     Ok(())
 }
 
-/// The backend counts programmed now (the `bucket_N` chains in use), from the index.
+/// The backend counts whose `bucket_N` chains exist in the kernel (chains are only ever added
+/// between two full re-renders, so this is what `plan::services` may skip re-creating — a
+/// chain change makes the kernel re-validate every jump, ~13 ms at 10,000 services).
 pub fn bucket_sizes(conn: &Connection) -> Result<std::collections::BTreeSet<usize>> {
-    let mut st = conn.prepare_cached(
-        "SELECT DISTINCT programmed_count FROM services WHERE programmed_count > 0",
-    )?;
+    let mut st = conn.prepare_cached("SELECT n FROM service_buckets")?;
     let rows = st
         .query_map([], |r| r.get::<_, i64>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows.into_iter().map(|n| n as usize).collect())
+}
+
+/// Record bucket chains as made; `reset` first forgets all (after a full re-render).
+pub fn record_buckets(
+    tx: &Connection,
+    sizes: impl IntoIterator<Item = usize>,
+    reset: bool,
+) -> Result<()> {
+    if reset {
+        tx.execute("DELETE FROM service_buckets", [])?;
+    }
+    let mut st = tx.prepare_cached("INSERT OR IGNORE INTO service_buckets(n) VALUES (?1)")?;
+    for n in sizes {
+        st.execute([n as i64])?;
+    }
+    Ok(())
 }
 
 /// Services a container can be a backend of: named explicitly, or selecting one of its
