@@ -9,7 +9,13 @@ use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-type Spec = (Proto, SocketAddrV4, SocketAddrV4, SocketAddrV4, SocketAddrV4);
+type Spec = (
+    Proto,
+    SocketAddrV4,
+    SocketAddrV4,
+    SocketAddrV4,
+    SocketAddrV4,
+);
 
 fn netns_of_thread() -> std::path::PathBuf {
     std::fs::read_link("/proc/thread-self/ns/net").expect("reading the thread's netns")
@@ -21,7 +27,11 @@ fn in_fresh_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         let before = netns_of_thread();
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
             .expect("unshare(CLONE_NEWNET): the conntrack kernel tests need root");
-        assert_ne!(before, netns_of_thread(), "refusing the machine's own netns");
+        assert_ne!(
+            before,
+            netns_of_thread(),
+            "refusing the machine's own netns"
+        );
         f()
     })
     .join()
@@ -57,7 +67,14 @@ fn all(ct: &mut Conntrack) -> Vec<String> {
     let mut out = Vec::new();
     for proto in [Proto::Tcp, Proto::Udp, Proto::Sctp] {
         for port in [53u16, 80, 5353, 8080, 9090] {
-            for e in ct.list(&Flows::ToPort { proto, port }).unwrap() {
+            for e in ct
+                .list(&Flows::ToPort {
+                    proto,
+                    port,
+                    to: None,
+                })
+                .unwrap()
+            {
                 out.push(format!("{proto} {} {}", e.orig_src, e.orig_dst));
             }
         }
@@ -67,9 +84,13 @@ fn all(ct: &mut Conntrack) -> Vec<String> {
 }
 
 fn conntrack_tool() -> Option<&'static str> {
-    ["/usr/sbin/conntrack", "/sbin/conntrack", "/usr/bin/conntrack"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
+    [
+        "/usr/sbin/conntrack",
+        "/sbin/conntrack",
+        "/usr/bin/conntrack",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
 }
 
 /// `conntrack -L` line count in the calling thread's netns, when the tool is installed.
@@ -132,6 +153,7 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
         let flows = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
+            to: None,
         };
         let listed = ct.list(&flows).unwrap();
         assert_eq!(listed.len(), 2, "{listed:?}");
@@ -151,6 +173,28 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
         }
         // Nothing left to delete: a no-op.
         assert_eq!(ct.delete(&flows).unwrap().deleted, 0);
+        // On one host address only.
+        ct.create(
+            &[
+                flow(
+                    Proto::Udp,
+                    "198.18.0.2:1",
+                    "198.18.0.1:8080",
+                    "10.77.0.10:80",
+                ),
+                flow(Proto::Udp, "198.18.0.2:1", "10.0.0.1:8080", "10.77.0.11:80"),
+            ],
+            60,
+        )
+        .unwrap();
+        let on = Flows::ToPort {
+            proto: Proto::Udp,
+            port: 8080,
+            to: Some("10.0.0.1".parse().unwrap()),
+        };
+        let d = ct.delete(&on).unwrap();
+        assert_eq!((d.dumped, d.deleted), (1, 1));
+        assert_eq!(ct.list(&flows).unwrap().len(), 1);
     });
 }
 
@@ -250,6 +294,7 @@ fn sctp_flows_are_selected_by_port_too() {
             .delete(&Flows::ToPort {
                 proto: Proto::Sctp,
                 port: 8080,
+                to: None,
             })
             .unwrap();
         assert_eq!(d.deleted, 1);
@@ -275,8 +320,21 @@ fn entries_made_by_the_conntrack_tool_are_deleted() {
     in_fresh_netns(move || {
         let out = Command::new(tool)
             .args([
-                "-I", "-p", "udp", "-s", "198.18.0.2", "-d", "198.18.0.1", "--sport", "40000",
-                "--dport", "8080", "-t", "60", "-u", "SEEN_REPLY",
+                "-I",
+                "-p",
+                "udp",
+                "-s",
+                "198.18.0.2",
+                "-d",
+                "198.18.0.1",
+                "--sport",
+                "40000",
+                "--dport",
+                "8080",
+                "-t",
+                "60",
+                "-u",
+                "SEEN_REPLY",
             ])
             .output()
             .unwrap();
@@ -287,6 +345,7 @@ fn entries_made_by_the_conntrack_tool_are_deleted() {
             .delete(&Flows::ToPort {
                 proto: Proto::Udp,
                 port: 8080,
+                to: None,
             })
             .unwrap();
         assert_eq!(d.deleted, 1);
@@ -305,6 +364,7 @@ fn nothing_to_delete_costs_little_with_10000_unrelated_entries() {
             Flows::ToPort {
                 proto: Proto::Udp,
                 port: 8080,
+                to: None,
             },
             Flows::AnsweredBy {
                 proto: Proto::Udp,

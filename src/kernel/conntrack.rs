@@ -7,9 +7,13 @@
 //! container or backend that is gone). [`Conntrack::delete`] removes the entries of one
 //! [`Flows`] selection:
 //!
+//! 0. nothing at all when the namespace tracks no entry (`nf_conntrack_count`, a sysctl read);
 //! 1. one filtered dump (`IPCTNL_MSG_CT_GET` + `NLM_F_DUMP` with `CTA_FILTER`, Linux ≥ 5.8): the
 //!    kernel walks its table and sends only the matching entries, so nothing to delete costs
-//!    one round trip and no parsing; a kernel that refuses the filter gets a plain dump;
+//!    one round trip and no parsing (the walk itself is over the machine-wide hash table:
+//!    milliseconds, whatever the number of entries). The kernel matches ports for TCP and
+//!    UDP only; for SCTP it filters by protocol and the port is checked here. A kernel that
+//!    refuses the filter gets a plain dump;
 //! 2. every answer is checked again here (a kernel that ignored the filter must not make us
 //!    delete unrelated flows);
 //! 3. each match is deleted by its original tuple and id (`IPCTNL_MSG_CT_DELETE`), in batches;
@@ -22,11 +26,12 @@
 
 use crate::model::{Error, Proto, Result};
 use netlink_packet_core::{
-    DefaultNla, Emitable, Nla, NlaBuffer, NetlinkHeader, Parseable, NetlinkMessage, NetlinkPayload, NLA_F_NESTED, NLM_F_ACK,
-    NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
+    DefaultNla, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlaBuffer, Parseable,
+    NLA_F_NESTED, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_netfilter::conntrack::{
-    ConntrackAttribute, ConntrackMessage, ConntrackMessageType, IPTuple, ProtoTuple, Protocol, Tuple,
+    ConntrackAttribute, ConntrackMessage, ConntrackMessageType, IPTuple, ProtoTuple, Protocol,
+    Tuple,
 };
 use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
@@ -42,10 +47,13 @@ const CTA_FILTER_ORIG_FLAGS: u16 = 1;
 const CTA_FILTER_REPLY_FLAGS: u16 = 2;
 /// `CTA_FILTER_FLAG(...)` bits of `net/netfilter/nf_internals.h`.
 const F_IP_SRC: u32 = 1 << 0;
+const F_IP_DST: u32 = 1 << 1;
 const F_PROTO_NUM: u32 = 1 << 3;
 const F_PROTO_SRC_PORT: u32 = 1 << 4;
 const F_PROTO_DST_PORT: u32 = 1 << 5;
 
+/// Entries in the namespace of the process that opens it.
+const COUNT: &str = "/proc/sys/net/netfilter/nf_conntrack_count";
 /// How many times a dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is redone.
 const DUMP_RETRIES: usize = 10;
 /// Deletes sent in one datagram (their acks must fit the receive buffer).
@@ -54,9 +62,13 @@ const DELETE_BATCH: usize = 128;
 /// A selection of IPv4 flows of one protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flows {
-    /// Flows sent to port `port` on any address (original direction, destination port): the
-    /// flows of a host port, published or not.
-    ToPort { proto: Proto, port: u16 },
+    /// Flows sent to port `port` (original direction, destination port) on address `to`, or
+    /// on any address when None: the flows of a host port, published or not.
+    ToPort {
+        proto: Proto,
+        port: u16,
+        to: Option<Ipv4Addr>,
+    },
     /// Flows answered by `ip` (reply direction, source address), and by its port `port` when
     /// given: the flows DNAT'ed to a container or service backend, or sent to it directly.
     AnsweredBy {
@@ -79,7 +91,9 @@ impl Flows {
             return false;
         }
         match *self {
-            Flows::ToPort { port, .. } => e.orig_dst.port() == port,
+            Flows::ToPort { port, to, .. } => {
+                e.orig_dst.port() == port && to.is_none_or(|ip| *e.orig_dst.ip() == ip)
+            }
             Flows::AnsweredBy { ip, port, .. } => {
                 *e.reply_src.ip() == ip && port.is_none_or(|p| e.reply_src.port() == p)
             }
@@ -92,14 +106,25 @@ impl Flows {
     fn filter(&self) -> Vec<DefaultNla> {
         let proto = Protocol::from(self.proto().number());
         let (flag_attr, flags, tuple) = match *self {
-            Flows::ToPort { port, .. } => (
-                CTA_FILTER_ORIG_FLAGS,
-                F_PROTO_NUM | F_PROTO_DST_PORT,
-                ConntrackAttribute::CtaTupleOrig(vec![Tuple::Proto(vec![
+            Flows::ToPort { port, to, .. } => {
+                let mut t = vec![Tuple::Proto(vec![
                     ProtoTuple::Protocol(proto),
                     ProtoTuple::DestinationPort(port),
-                ])]),
-            ),
+                ])];
+                let mut flags = F_PROTO_NUM | F_PROTO_DST_PORT;
+                if let Some(ip) = to {
+                    t.insert(
+                        0,
+                        Tuple::Ip(vec![IPTuple::DestinationAddress(IpAddr::V4(ip))]),
+                    );
+                    flags |= F_IP_DST;
+                }
+                (
+                    CTA_FILTER_ORIG_FLAGS,
+                    flags,
+                    ConntrackAttribute::CtaTupleOrig(t),
+                )
+            }
             Flows::AnsweredBy { ip, port, .. } => {
                 let mut p = vec![ProtoTuple::Protocol(proto)];
                 let mut flags = F_IP_SRC | F_PROTO_NUM;
@@ -122,7 +147,10 @@ impl Flows {
         nest.extend_from_slice(&8u16.to_ne_bytes());
         nest.extend_from_slice(&flag_attr.to_ne_bytes());
         nest.extend_from_slice(&flags.to_ne_bytes());
-        vec![DefaultNla::new(CTA_FILTER | NLA_F_NESTED, nest), raw(&tuple)]
+        vec![
+            DefaultNla::new(CTA_FILTER | NLA_F_NESTED, nest),
+            raw(&tuple),
+        ]
     }
 }
 
@@ -188,9 +216,7 @@ impl Entry {
             match a {
                 ConntrackAttribute::CtaTupleOrig(t) => orig = Some(t),
                 ConntrackAttribute::CtaTupleReply(t) => reply = Some(t),
-                ConntrackAttribute::Other(n) if n.kind() & !NLA_F_NESTED == CTA_ID => {
-                    id = Some(n)
-                }
+                ConntrackAttribute::Other(n) if n.kind() & !NLA_F_NESTED == CTA_ID => id = Some(n),
                 ConntrackAttribute::Other(n) if n.kind() & !NLA_F_NESTED == CTA_ZONE => {
                     zone = Some(n)
                 }
@@ -229,6 +255,9 @@ pub struct Conntrack {
     buf: Vec<u8>,
     /// The kernel refused `CTA_FILTER` once: dump everything and filter here.
     unfiltered: bool,
+    /// `nf_conntrack_count` of the socket's namespace, opened with it (None: conntrack is
+    /// not loaded, so there is no entry).
+    count: Option<std::fs::File>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> Error {
@@ -252,7 +281,21 @@ impl Conntrack {
             seq: 0,
             buf: vec![0; 64 * 1024],
             unfiltered: false,
+            count: std::fs::File::open(COUNT).ok(),
         })
+    }
+
+    /// How many entries the namespace has (a sysctl read, microseconds): 0 means a delete
+    /// has nothing to look for. None when it cannot be read.
+    pub fn count(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let Some(f) = &self.count else {
+            // No nf_conntrack_count: conntrack is not loaded in this kernel, nothing tracked.
+            return Some(0);
+        };
+        let mut buf = [0u8; 32];
+        let n = f.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
     fn encode(&mut self, msg: ConntrackMessage, flags: u16, out: &mut Vec<u8>) -> u32 {
@@ -260,10 +303,7 @@ impl Conntrack {
         let mut header = NetlinkHeader::default();
         header.flags = flags;
         header.sequence_number = self.seq;
-        let nf = NetfilterMessage::new(
-            NetfilterHeader::new(NetfilterProtoFamily::IPv4, 0, 0),
-            msg,
-        );
+        let nf = NetfilterMessage::new(NetfilterHeader::new(NetfilterProtoFamily::IPv4, 0, 0), msg);
         let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(nf));
         nl.finalize();
         let start = out.len();
@@ -382,6 +422,11 @@ impl Conntrack {
     /// Delete the entries of `flows`. Entries that vanish meanwhile count as deleted.
     pub fn delete(&mut self, flows: &Flows) -> Result<Deleted> {
         let mut total = Deleted::default();
+        // A dump walks the whole (machine-wide) hash table, ~10 ms: skip it when there is
+        // no entry at all.
+        if self.count() == Some(0) {
+            return Ok(total);
+        }
         for _ in 0..DUMP_RETRIES {
             let (found, dumped, interrupted) = self.list_counted(flows)?;
             total.dumped += dumped;
@@ -414,12 +459,12 @@ impl Conntrack {
             );
         }
         self.send(&out)?;
-        self.acks(first, entries.len(), &[libc::ENOENT])
+        self.acks("delete", first, entries.len(), &[libc::ENOENT])
     }
 
     /// Wait for the acks of `count` requests from sequence number `first`; an errno in
     /// `benign` is success.
-    fn acks(&mut self, first: u32, count: usize, benign: &[i32]) -> Result<()> {
+    fn acks(&mut self, what: &str, first: u32, count: usize, benign: &[i32]) -> Result<()> {
         let mut left = count;
         let mut err = None;
         if left == 0 {
@@ -441,7 +486,7 @@ impl Conntrack {
             Ok(left == 0)
         })?;
         match err {
-            Some(errno) => Err(failed("delete", errno_text(errno))),
+            Some(errno) => Err(failed(what, errno_text(errno))),
             None => Ok(()),
         }
     }
@@ -450,7 +495,13 @@ impl Conntrack {
     /// src, reply dst)` with `timeout` seconds. All are sent in batches; EEXIST is an error.
     pub fn create(
         &mut self,
-        entries: &[(Proto, SocketAddrV4, SocketAddrV4, SocketAddrV4, SocketAddrV4)],
+        entries: &[(
+            Proto,
+            SocketAddrV4,
+            SocketAddrV4,
+            SocketAddrV4,
+            SocketAddrV4,
+        )],
         timeout: u32,
     ) -> Result<()> {
         let tuple = |proto: Proto, src: SocketAddrV4, dst: SocketAddrV4| {
@@ -482,7 +533,7 @@ impl Conntrack {
                 );
             }
             self.send(&out)?;
-            self.acks(first, chunk.len(), &[])?;
+            self.acks("create", first, chunk.len(), &[])?;
         }
         Ok(())
     }
@@ -510,6 +561,7 @@ mod tests {
         let f = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
+            to: None,
         };
         let unreplied = entry(
             17,
@@ -538,6 +590,13 @@ mod tests {
             "198.18.0.2:8080",
         );
         assert!(!f.matches(&from_8080));
+        let on = |ip: &str| Flows::ToPort {
+            proto: Proto::Udp,
+            port: 8080,
+            to: Some(ip.parse().unwrap()),
+        };
+        assert!(on("198.18.0.1").matches(&unreplied));
+        assert!(!on("10.0.0.1").matches(&unreplied));
     }
 
     #[test]
@@ -574,6 +633,7 @@ mod tests {
         let attributes = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
+            to: None,
         }
         .filter();
         let msg = ConntrackMessage::Other {
