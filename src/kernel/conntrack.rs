@@ -239,6 +239,9 @@ impl Entry {
     }
 }
 
+/// One dump's matching entries, how many entries it carried, whether it was interrupted.
+type Dump = (Vec<Entry>, usize, bool);
+
 /// What one delete round found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Deleted {
@@ -347,11 +350,7 @@ impl Conntrack {
 
     /// One dump of `flows` (filtered by the kernel unless it refused): the matching entries,
     /// how many were sent, whether the dump was interrupted. Err(errno) when refused.
-    fn dump(
-        &mut self,
-        flows: &Flows,
-        filtered: bool,
-    ) -> Result<std::result::Result<(Vec<Entry>, usize, bool), i32>> {
+    fn dump(&mut self, flows: &Flows, filtered: bool) -> Result<std::result::Result<Dump, i32>> {
         let attributes = if filtered { flows.filter() } else { vec![] };
         let mut out = Vec::new();
         let seq = self.encode(
@@ -407,7 +406,7 @@ impl Conntrack {
         Ok(self.list_counted(flows)?.0)
     }
 
-    fn list_counted(&mut self, flows: &Flows) -> Result<(Vec<Entry>, usize, bool)> {
+    fn list_counted(&mut self, flows: &Flows) -> Result<Dump> {
         if !self.unfiltered {
             match self.dump(flows, true)? {
                 Ok(r) => return Ok(r),
