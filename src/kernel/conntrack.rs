@@ -19,9 +19,9 @@
 //! 3. each match is deleted by its original tuple and id (`IPCTNL_MSG_CT_DELETE`), in batches;
 //!    ENOENT (expired, or deleted by someone else meanwhile) is success.
 //!
-//! A dump marked `NLM_F_DUMP_INTR` is done again after its matches are deleted. Flushing with
-//! a filter in one message (`IPCTNL_MSG_CT_DELETE` without a tuple) is not used: the kernel
-//! refuses `CTA_FILTER` there (EOPNOTSUPP), it only takes mark and status.
+//! A dump marked `NLM_F_DUMP_INTR` is done again after its matches are deleted. A one-message
+//! flush with a filter (6.18 accepts `CT_DELETE` with `CTA_FILTER` + a partial tuple) is not
+//! used: same table walk, no count, and it would ignore SCTP ports (see the record).
 //! Measurements: `docs/decisions/2026-11-27-conntrack-flush.md`.
 
 use crate::model::{Error, Proto, Result};
