@@ -20,6 +20,7 @@ have ip || missing+=(iproute2)
 have nft || missing+=(nftables)
 have iperf3 || missing+=(iperf3)
 have iptables || missing+=(iptables)
+have conntrack || missing+=(conntrack)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -4,6 +4,7 @@
 pub mod container;
 pub mod detach;
 pub mod firewall;
+pub mod flows;
 pub mod gc;
 pub mod network;
 pub mod proc;

@@ -90,6 +90,8 @@ pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Resul
         return Ok(());
     }
     firewall::apply_or_sync(ctx, &plan::add_ports(&firewall::port_facts(ip, requested)))?;
+    // Flows that reached these ports before (un-NATed, or to a previous owner) follow now.
+    super::flows::to_ports(requested);
     Ok(())
 }
 
@@ -102,5 +104,9 @@ pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
     if mine.is_empty() {
         return Ok(true);
     }
-    firewall::apply_or_sync(ctx, &plan::remove_ports(&firewall::port_facts(ip, &mine)))
+    let done = firewall::apply_or_sync(ctx, &plan::remove_ports(&firewall::port_facts(ip, &mine)))?;
+    // Flows DNAT'ed to this container must not stick to its address once it is gone.
+    let protos: std::collections::BTreeSet<_> = mine.iter().map(|m| m.proto).collect();
+    super::flows::answered_by(ip, protos.into_iter().map(|p| (p, None)));
+    Ok(done)
 }

@@ -295,6 +295,21 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
         Ok((rec, first))
     })?;
     let (rec, first) = rec;
+    // Flows that reached a node port before it existed follow it now (as for `-p`).
+    let node_ports: Vec<crate::model::PortMapping> = rec
+        .service
+        .ports
+        .iter()
+        .filter_map(|p| {
+            p.node_port.map(|np| crate::model::PortMapping {
+                host_ip: None,
+                host_port: np,
+                container_port: np,
+                proto: p.proto,
+            })
+        })
+        .collect();
+    super::flows::to_ports(&node_ports);
     if first {
         // The route to the service range exists while any service does.
         super::service_route::sync(ctx)?;
@@ -305,29 +320,38 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
 /// `podnet service rm`.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let (store, nft) = ctx.store_and_nft()?;
-    let last = store.write(|tx| {
+    let (rec, last) = store.write(|tx| {
         let rec = rows::get(tx, name)?.ok_or_else(|| {
             Error::input(format!(
                 "no service named '{name}': see `podnet service ls`"
             ))
         })?;
         rows::delete(tx, rec.id)?;
-        if rows::any(tx)? {
+        let last = !rows::any(tx)?;
+        if last {
+            full_in(tx, nft)?;
+        } else {
             apply_or_full(
                 tx,
                 nft,
                 &plan::remove_service(&rec.service, &rec.programmed),
             )?;
-            Ok(false)
-        } else {
-            full_in(tx, nft)?;
-            Ok(true)
         }
+        Ok((rec, last))
     })?;
+    forget_lost(&rec.service, &rec.programmed, &[]);
     if last {
         super::service_route::sync(ctx)?;
     }
     Ok(())
+}
+
+/// UDP/SCTP flows DNAT'ed to backends the service no longer has must not stick to them.
+fn forget_lost(service: &Service, before: &[Backend], now: &[Backend]) {
+    for b in before.iter().filter(|b| !now.contains(b)) {
+        let ports = service.ports.iter().map(|p| (p.proto, Some(b.port_for(p))));
+        super::flows::answered_by(b.ip, ports);
+    }
 }
 
 /// A container came up, went down or was removed: bring the services that select it (by label
@@ -336,12 +360,14 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
     if !rows::any(ctx.store.conn())? {
         return Ok(());
     }
+    // Backends each changed service had and has, to forget flows to the ones it lost.
     let (store, nft) = ctx.store_and_nft()?;
-    store.write(|tx| {
+    let lost = store.write(|tx| {
         let mut sizes = rows::bucket_sizes(tx)?;
         let mut live = Backends::default();
         let mut batch = Batch::new();
         let mut changed = Vec::new();
+        let mut lost = Vec::new();
         for rec in rows::concerning(tx, name, labels)? {
             let now = live.of(tx, &rec)?;
             if now != rec.programmed {
@@ -354,18 +380,24 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
                 if !now.is_empty() {
                     sizes.insert(now.len());
                 }
+                lost.push((rec.service.clone(), rec.programmed.clone(), now.clone()));
                 changed.push((rec.id, now));
             }
         }
         if changed.is_empty() {
-            return Ok(());
+            return Ok(lost);
         }
         apply_or_full(tx, nft, &batch)?;
         for (id, now) in changed {
             rows::set_programmed(tx, id, &now)?;
         }
-        rows::record_buckets(tx, sizes, false)
-    })
+        rows::record_buckets(tx, sizes, false)?;
+        Ok(lost)
+    })?;
+    for (service, before, now) in &lost {
+        forget_lost(service, before, now);
+    }
+    Ok(())
 }
 
 /// [`container_changed`] for the container lifecycle: the container's own operation has
