@@ -404,8 +404,6 @@ fn removed_backend_gets_none_of_the_next_100_connections() {
 /// resolver reusing its source port does) is answered by another backend after the one it
 /// was talking to is removed, instead of sending into the void until conntrack forgets.
 #[test]
-#[ignore = "podnet bug: conntrack entries of a removed UDP backend are not deleted, so a \
-            client reusing its source port gets no answer (see report)"]
 fn udp_flow_moves_to_another_backend_when_its_backend_is_removed() {
     let lab = lab();
     for w in ["w1", "w2", "w3"] {
