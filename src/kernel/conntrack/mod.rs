@@ -24,10 +24,18 @@
 //! used: same table walk, no count, and it would ignore SCTP ports (see the record).
 //! Measurements: `docs/decisions/2026-11-27-conntrack-flush.md`.
 
+mod entry;
+mod flows;
+
+pub use entry::Entry;
+use entry::*;
+pub use flows::Flows;
+use flows::*;
+
 use crate::model::{Error, Proto, Result};
 use netlink_packet_core::{
-    DefaultNla, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlaBuffer, Parseable,
-    NLA_F_NESTED, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_netfilter::conntrack::{
     ConntrackAttribute, ConntrackMessage, ConntrackMessageType, IPTuple, ProtoTuple, Protocol,
@@ -37,210 +45,7 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
-
-/// Top-level attributes the crate leaves as `Other`.
-const CTA_ID: u16 = 12;
-const CTA_ZONE: u16 = 18;
-const CTA_FILTER: u16 = 25;
-const CTA_FILTER_ORIG_FLAGS: u16 = 1;
-const CTA_FILTER_REPLY_FLAGS: u16 = 2;
-/// `CTA_FILTER_FLAG(...)` bits of `net/netfilter/nf_internals.h`.
-const F_IP_SRC: u32 = 1 << 0;
-const F_IP_DST: u32 = 1 << 1;
-const F_PROTO_NUM: u32 = 1 << 3;
-const F_PROTO_SRC_PORT: u32 = 1 << 4;
-const F_PROTO_DST_PORT: u32 = 1 << 5;
-
-/// Entries in the namespace of the process that opens it.
-const COUNT: &str = "/proc/sys/net/netfilter/nf_conntrack_count";
-/// How many times a dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is redone.
-const DUMP_RETRIES: usize = 10;
-/// Deletes sent in one datagram (their acks must fit the receive buffer).
-const DELETE_BATCH: usize = 128;
-
-/// A selection of IPv4 flows of one protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flows {
-    /// Flows sent to port `port` (original direction, destination port) on address `to`, or
-    /// on any address when None: the flows of a host port, published or not.
-    ToPort {
-        proto: Proto,
-        port: u16,
-        to: Option<Ipv4Addr>,
-    },
-    /// Flows answered by `ip` (reply direction, source address), and by its port `port` when
-    /// given: the flows DNAT'ed to a container or service backend, or sent to it directly.
-    AnsweredBy {
-        proto: Proto,
-        ip: Ipv4Addr,
-        port: Option<u16>,
-    },
-}
-
-impl Flows {
-    fn proto(&self) -> Proto {
-        match *self {
-            Flows::ToPort { proto, .. } | Flows::AnsweredBy { proto, .. } => proto,
-        }
-    }
-
-    /// Whether an entry is one of these flows (checked on every dump answer).
-    pub fn matches(&self, e: &Entry) -> bool {
-        if e.proto != self.proto().number() {
-            return false;
-        }
-        match *self {
-            Flows::ToPort { port, to, .. } => {
-                e.orig_dst.port() == port && to.is_none_or(|ip| *e.orig_dst.ip() == ip)
-            }
-            Flows::AnsweredBy { ip, port, .. } => {
-                *e.reply_src.ip() == ip && port.is_none_or(|p| e.reply_src.port() == p)
-            }
-        }
-    }
-
-    /// The dump filter: `CTA_FILTER` flags plus the tuple they apply to. Raw attributes:
-    /// the crate's `ConntrackAttribute::Other` drops `NLA_F_NESTED`, which the kernel's
-    /// strict parsing of `CTA_FILTER` requires.
-    fn filter(&self) -> Vec<DefaultNla> {
-        let proto = Protocol::from(self.proto().number());
-        let (flag_attr, flags, tuple) = match *self {
-            Flows::ToPort { port, to, .. } => {
-                let mut t = vec![Tuple::Proto(vec![
-                    ProtoTuple::Protocol(proto),
-                    ProtoTuple::DestinationPort(port),
-                ])];
-                let mut flags = F_PROTO_NUM | F_PROTO_DST_PORT;
-                if let Some(ip) = to {
-                    t.insert(
-                        0,
-                        Tuple::Ip(vec![IPTuple::DestinationAddress(IpAddr::V4(ip))]),
-                    );
-                    flags |= F_IP_DST;
-                }
-                (
-                    CTA_FILTER_ORIG_FLAGS,
-                    flags,
-                    ConntrackAttribute::CtaTupleOrig(t),
-                )
-            }
-            Flows::AnsweredBy { ip, port, .. } => {
-                let mut p = vec![ProtoTuple::Protocol(proto)];
-                let mut flags = F_IP_SRC | F_PROTO_NUM;
-                if let Some(port) = port {
-                    p.push(ProtoTuple::SourcePort(port));
-                    flags |= F_PROTO_SRC_PORT;
-                }
-                (
-                    CTA_FILTER_REPLY_FLAGS,
-                    flags,
-                    ConntrackAttribute::CtaTupleReply(vec![
-                        Tuple::Ip(vec![IPTuple::SourceAddress(IpAddr::V4(ip))]),
-                        Tuple::Proto(p),
-                    ]),
-                )
-            }
-        };
-        // Flags are NLA_U32 in host byte order; the nest needs NLA_F_NESTED (strict parsing).
-        let mut nest = Vec::with_capacity(8);
-        nest.extend_from_slice(&8u16.to_ne_bytes());
-        nest.extend_from_slice(&flag_attr.to_ne_bytes());
-        nest.extend_from_slice(&flags.to_ne_bytes());
-        vec![
-            DefaultNla::new(CTA_FILTER | NLA_F_NESTED, nest),
-            raw(&tuple),
-        ]
-    }
-}
-
-/// An attribute as raw bytes, its type flags kept.
-fn raw(attr: &impl Nla) -> DefaultNla {
-    let mut buf = vec![0u8; attr.buffer_len()];
-    attr.emit(&mut buf);
-    DefaultNla::parse(&NlaBuffer::new(&buf[..])).expect("an attribute we just emitted")
-}
-
-/// One conntrack entry as podnet sees it: protocol, both tuples (ports 0 for port-less
-/// protocols), plus what deleting exactly this entry needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub proto: u8,
-    pub orig_src: SocketAddrV4,
-    pub orig_dst: SocketAddrV4,
-    pub reply_src: SocketAddrV4,
-    pub reply_dst: SocketAddrV4,
-    orig: Vec<Tuple>,
-    id: Option<DefaultNla>,
-    zone: Option<DefaultNla>,
-}
-
-/// (source, destination, protocol) of a tuple; None for a non-IPv4 tuple.
-fn endpoints(tuple: &[Tuple]) -> Option<(SocketAddrV4, SocketAddrV4, u8)> {
-    let (mut src, mut dst, mut sp, mut dp, mut proto) = (None, None, 0, 0, None);
-    for t in tuple {
-        match t {
-            Tuple::Ip(ips) => {
-                for ip in ips {
-                    match ip {
-                        IPTuple::SourceAddress(IpAddr::V4(a)) => src = Some(*a),
-                        IPTuple::DestinationAddress(IpAddr::V4(a)) => dst = Some(*a),
-                        _ => {}
-                    }
-                }
-            }
-            Tuple::Proto(ps) => {
-                for p in ps {
-                    match p {
-                        ProtoTuple::Protocol(n) => proto = Some(u8::from(*n)),
-                        ProtoTuple::SourcePort(n) => sp = *n,
-                        ProtoTuple::DestinationPort(n) => dp = *n,
-                        _ => {}
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Some((
-        SocketAddrV4::new(src?, sp),
-        SocketAddrV4::new(dst?, dp),
-        proto?,
-    ))
-}
-
-impl Entry {
-    fn parse(attrs: Vec<ConntrackAttribute>) -> Option<Entry> {
-        let (mut orig, mut reply, mut id, mut zone) = (None, None, None, None);
-        for a in attrs {
-            match a {
-                ConntrackAttribute::CtaTupleOrig(t) => orig = Some(t),
-                ConntrackAttribute::CtaTupleReply(t) => reply = Some(t),
-                ConntrackAttribute::Other(n) if n.kind() & !NLA_F_NESTED == CTA_ID => id = Some(n),
-                ConntrackAttribute::Other(n) if n.kind() & !NLA_F_NESTED == CTA_ZONE => {
-                    zone = Some(n)
-                }
-                _ => {}
-            }
-        }
-        let orig = orig?;
-        let (orig_src, orig_dst, proto) = endpoints(&orig)?;
-        let (reply_src, reply_dst, _) = endpoints(&reply?)?;
-        Some(Entry {
-            proto,
-            orig_src,
-            orig_dst,
-            reply_src,
-            reply_dst,
-            orig,
-            id,
-            zone,
-        })
-    }
-}
-
-/// One dump's matching entries, how many entries it carried, whether it was interrupted.
-type Dump = (Vec<Entry>, usize, bool);
+use std::net::{IpAddr, SocketAddrV4};
 
 /// What one delete round found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -541,6 +346,7 @@ impl Conntrack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::{Emitable, NLA_F_NESTED};
 
     fn entry(proto: u8, os: &str, od: &str, rs: &str, rd: &str) -> Entry {
         Entry {
