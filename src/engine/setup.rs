@@ -201,6 +201,8 @@ fn realize(
         )?;
         // Hairpin: a container reaching its own published port or its own service's VIP is
         // sent back out the port it came in on (bridged, with br_netfilter).
+        link::no_ipv6_link_local(ctx.host()?, veth)?;
+        link::set_up_by_name(ctx.host()?, veth)?;
         link::set_hairpin(ctx.host()?, veth)?;
     }
     fault::step("attach", 3);
@@ -214,6 +216,7 @@ fn realize(
             .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
         addr::add(&mut inside, eth0.index, ip, net.subnet.prefix_len())?;
         fault::step("attach", 4);
+        link::no_ipv6_link_local(&mut inside, "eth0")?;
         link::set_up(&mut inside, eth0.index)?;
         route::add_default(&mut inside, net.gateway)?;
     }
