@@ -196,29 +196,36 @@ impl NftSocket {
     /// Close the socket without waiting. When this process committed deletions, the kernel
     /// makes the final release of a netfilter socket wait for their RCU-deferred destruction
     /// (`nft_rcv_nl_event` flushes the destroy work): 3.6-13 ms measured here, most of a
-    /// `podnet rm`. A forked child that lives exactly until this process has exited takes over
-    /// that final release, so the wait happens off the command's path; nothing is leaked.
+    /// `podnet rm` — and the release holds the nf_tables commit mutex meanwhile, stalling the
+    /// next process's transaction. A forked child takes over the final release and makes it
+    /// ~50-100 ms after this process exits, when the destroy work has long run: nobody waits.
     pub fn close_detached(self) {
         if self.released {
-            // SAFETY: the child makes only async-signal-safe calls (prctl, getppid, close,
-            // pause, _exit), so forking a process with other threads is sound.
+            // SAFETY: the child makes only async-signal-safe calls (close, nanosleep, getppid,
+            // _exit), so forking a process with other threads is sound.
             unsafe {
                 let parent = libc::getpid();
                 if libc::fork() == 0 {
-                    // Outlive the parent's close: die only once the parent has exited (its
-                    // files are closed before the death signal is sent), so the child holds
-                    // the last reference. Standard streams go at once, so nobody reading the
-                    // command's output waits for the child.
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    // Hold the last reference until the parent has exited and the kernel's
+                    // destroy work (started at commit, one RCU grace period) has run, then
+                    // exit: the release then finds nothing pending and waits for nothing —
+                    // and, above all, does not hold the nf_tables commit mutex through a grace
+                    // period, which would stall the next podnet's transaction. Standard streams
+                    // go at once, so nobody reading the command's output waits for the child.
                     for fd in 0..=2 {
                         libc::close(fd);
                     }
-                    if libc::getppid() == parent {
-                        loop {
-                            libc::pause();
+                    let tick = libc::timespec {
+                        tv_sec: 0,
+                        tv_nsec: 50_000_000,
+                    };
+                    loop {
+                        libc::nanosleep(&tick, std::ptr::null_mut());
+                        if libc::getppid() != parent {
+                            libc::nanosleep(&tick, std::ptr::null_mut());
+                            libc::_exit(0);
                         }
                     }
-                    libc::_exit(0);
                 }
             }
         }
