@@ -10,6 +10,7 @@ pub mod network;
 pub mod proc;
 pub mod publish;
 pub mod service;
+pub mod service_parse;
 pub mod service_route;
 pub mod service_view;
 pub mod setup;

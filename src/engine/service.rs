@@ -3,29 +3,16 @@
 //! so concurrent podnet processes apply service changes one after another and each sends only
 //! the difference from what was last programmed — never a dump of the kernel's tables.
 
+pub use super::service_parse::ServiceSpec;
 use super::Ctx;
 use crate::kernel::nft::{Batch, NftError, NftSocket};
-use crate::model::service::{self as model, default_service_range, NODE_PORT_RANGE};
 use crate::model::{Backend, Error, Labels, Result, Service};
 use crate::plan::services as plan;
 use crate::store::services::{self as rows, ServiceRecord};
-use crate::store::{endpoints, labels, ports};
+use crate::store::{endpoints, labels};
 use rusqlite::Connection;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-
-/// What the user asked for in `service create`, unparsed.
-#[derive(Debug, Default)]
-pub struct ServiceSpec {
-    pub name: String,
-    pub ports: Vec<String>,
-    pub vip: Option<String>,
-    pub selector: Option<String>,
-    pub backends: Vec<String>,
-    pub affinity: Option<String>,
-    pub affinity_timeout: Option<String>,
-    pub node_port: Option<String>,
-}
 
 /// Whether each container is a usable backend (up, with an address), looked up once per
 /// container however many services name it (a full re-render asks 100,000 times for 10).
@@ -120,147 +107,6 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     super::service_route::sync(ctx)
 }
 
-/// A parsed `service create`: the service, its selector, its explicit backends.
-type Parsed = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
-
-fn parse(conn: &Connection, spec: &ServiceSpec) -> Result<Parsed> {
-    crate::model::validate_name("service", &spec.name)?;
-    if spec.ports.is_empty() {
-        return Err(Error::input(format!(
-            "service {}: no port given; add --port PORT[:TARGETPORT][/PROTO]",
-            spec.name
-        )));
-    }
-    let mut ports = spec
-        .ports
-        .iter()
-        .map(|p| model::parse_service_port(p))
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(np) = &spec.node_port {
-        let n: u16 = np.parse().map_err(|_| {
-            Error::input(format!(
-                "invalid --node-port {np:?}: give a port number in {}-{}",
-                NODE_PORT_RANGE.start(),
-                NODE_PORT_RANGE.end()
-            ))
-        })?;
-        model::with_node_port(&mut ports, n, &NODE_PORT_RANGE)?;
-    }
-    let affinity_timeout = match (spec.affinity.as_deref(), &spec.affinity_timeout) {
-        (None | Some("none"), None) => None,
-        (Some("client-ip" | "clientip" | "ClientIP"), t) => Some(
-            t.as_deref()
-                .map(model::parse_affinity_timeout)
-                .transpose()?
-                .unwrap_or(model::DEFAULT_AFFINITY_TIMEOUT),
-        ),
-        (None | Some("none"), Some(_)) => {
-            return Err(Error::input(
-                "--affinity-timeout needs --affinity client-ip",
-            ))
-        }
-        (Some(a), _) => {
-            return Err(Error::input(format!(
-                "invalid --affinity {a:?}: use client-ip or none"
-            )))
-        }
-    };
-    if spec.selector.is_some() && !spec.backends.is_empty() {
-        return Err(Error::input(
-            "give either --selector or --backend, not both",
-        ));
-    }
-    let selector = spec
-        .selector
-        .as_deref()
-        .map(model::parse_selector)
-        .transpose()?;
-    let backends = spec
-        .backends
-        .iter()
-        .map(|b| model::parse_backend(b))
-        .collect::<Result<Vec<_>>>()?;
-    for (name, _) in &backends {
-        if endpoints::get(conn, name)?.is_none() {
-            return Err(Error::input(format!(
-                "--backend {name}: no container named '{name}': see `podnet ps`"
-            )));
-        }
-    }
-    let range = default_service_range();
-    let vip = match &spec.vip {
-        Some(v) => {
-            let ip: Ipv4Addr = v.parse().map_err(|_| {
-                Error::input(format!(
-                    "--vip '{v}' is not an IPv4 address: write it like 10.43.0.10"
-                ))
-            })?;
-            if let Some(owner) = rows::vip_taken(conn, ip)? {
-                return Err(Error::input(format!("--vip {ip} is already the address of service '{owner}': pick another or omit --vip")));
-            }
-            ip
-        }
-        None => allocate_vip(conn)?,
-    };
-    let service = Service {
-        name: spec.name.clone(),
-        vip,
-        ports,
-        affinity_timeout,
-    };
-    let probe: Vec<Backend> = backends
-        .iter()
-        .map(|(_, p)| Backend {
-            ip: Ipv4Addr::UNSPECIFIED,
-            port: *p,
-        })
-        .collect();
-    model::check_service(&service, &probe, &range)?;
-    for p in &service.ports {
-        let Some(np) = p.node_port else { continue };
-        if let Some(owner) = rows::node_port_owner(conn, np, p.proto)? {
-            return Err(Error::input(format!(
-                "--node-port {np}/{}: already used by service '{owner}'; pick another",
-                p.proto
-            )));
-        }
-        let m = crate::model::PortMapping {
-            host_ip: None,
-            host_port: np,
-            container_port: np,
-            proto: p.proto,
-        };
-        if let Some(c) = ports::conflict(conn, &m)? {
-            return Err(Error::input(format!(
-                "--node-port {np}/{}: host port already published by container '{c}'; pick another",
-                p.proto
-            )));
-        }
-    }
-    Ok((service, selector, backends))
-}
-
-/// Next free VIP after the highest one in use (O(log n) with the index); a full scan only
-/// when the range's top is reached.
-fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
-    let range = default_service_range();
-    let (lo, hi) = (
-        u32::from(range.network()) + 1,
-        u32::from(range.broadcast()) - 1,
-    );
-    if let Some(ip) = rows::vip_after_highest(conn, lo, hi)? {
-        return Ok(ip);
-    }
-    for c in lo..=hi {
-        if rows::vip_taken(conn, Ipv4Addr::from(c))?.is_none() {
-            return Ok(Ipv4Addr::from(c));
-        }
-    }
-    Err(Error::input(format!(
-        "the service range {range} is full: remove a service"
-    )))
-}
-
 /// `podnet service create`.
 pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
     let (store, nft) = ctx.store_and_nft()?;
@@ -271,7 +117,7 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
                 spec.name
             )));
         }
-        let (service, selector, explicit) = parse(tx, spec)?;
+        let (service, selector, explicit) = super::service_parse::parse(tx, spec)?;
         let first = !rows::any(tx)?;
         let id = rows::insert(tx, &service, selector.as_ref(), &explicit)?;
         let mut rec = rows::get(tx, &service.name)?.expect("row just inserted");
