@@ -182,6 +182,19 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
     }
 }
 
+const NET_HEADERS: [&str; 6] = ["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"];
+
+/// The table cells every network view starts with.
+fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
+    vec![
+        n.name.clone(),
+        n.bridge.clone(),
+        n.subnet.clone(),
+        n.gateway.clone(),
+        n.mtu.to_string(),
+    ]
+}
+
 fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
     match cmd {
         NetworkCmd::Create(CreateArgs {
@@ -206,42 +219,19 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
                 },
             )?;
             let d = view::network_detail(ctx, n)?;
-            print(
-                f,
-                &d,
-                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU"],
-                |d| {
-                    vec![vec![
-                        d.name.clone(),
-                        d.bridge.clone(),
-                        d.subnet.clone(),
-                        d.gateway.clone(),
-                        d.mtu.to_string(),
-                    ]]
-                },
-            )?;
+            print(f, &d, &NET_HEADERS[..5], |d| vec![network_cells(&d.facts)])?;
         }
         NetworkCmd::Ls => {
             let rows = view::networks(ctx)?;
-            print(
-                f,
-                &rows,
-                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"],
-                |rows| {
-                    rows.iter()
-                        .map(|r| {
-                            vec![
-                                r.name.clone(),
-                                r.bridge.clone(),
-                                r.subnet.clone(),
-                                r.gateway.clone(),
-                                r.mtu.to_string(),
-                                r.containers.to_string(),
-                            ]
-                        })
-                        .collect()
-                },
-            )?;
+            print(f, &rows, &NET_HEADERS, |rows| {
+                rows.iter()
+                    .map(|r| {
+                        let mut cells = network_cells(&r.facts);
+                        cells.push(r.containers.to_string());
+                        cells
+                    })
+                    .collect()
+            })?;
         }
         NetworkCmd::Inspect { name } => {
             let n = ctx.store.network(&name)?.ok_or_else(|| {
@@ -250,26 +240,16 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
                 ))
             })?;
             let d = view::network_detail(ctx, n)?;
-            print(
-                f,
-                &d,
-                &["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"],
-                |d| {
-                    let members: Vec<String> = d
-                        .containers
-                        .iter()
-                        .map(|m| format!("{}={}", m.name, opt(&m.ip)))
-                        .collect();
-                    vec![vec![
-                        d.name.clone(),
-                        d.bridge.clone(),
-                        d.subnet.clone(),
-                        d.gateway.clone(),
-                        d.mtu.to_string(),
-                        members.join(","),
-                    ]]
-                },
-            )?;
+            print(f, &d, &NET_HEADERS, |d| {
+                let members: Vec<String> = d
+                    .containers
+                    .iter()
+                    .map(|m| format!("{}={}", m.name, opt(&m.ip)))
+                    .collect();
+                let mut cells = network_cells(&d.facts);
+                cells.push(members.join(","));
+                vec![cells]
+            })?;
         }
         NetworkCmd::Rm { names } => {
             let errors: Vec<Error> = names

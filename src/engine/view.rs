@@ -82,8 +82,9 @@ pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerRow>> {
         .collect()
 }
 
+/// What every view of a network shows.
 #[derive(Debug, Serialize)]
-pub struct NetworkRow {
+pub struct NetworkFacts {
     pub name: String,
     pub bridge: String,
     pub subnet: String,
@@ -91,6 +92,26 @@ pub struct NetworkRow {
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
+}
+
+impl From<&Network> for NetworkFacts {
+    fn from(n: &Network) -> Self {
+        NetworkFacts {
+            name: n.name.clone(),
+            bridge: n.bridge.clone(),
+            subnet: n.subnet.to_string(),
+            gateway: n.gateway.to_string(),
+            mtu: n.mtu,
+            internal: n.internal,
+            icc: n.icc,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct NetworkRow {
+    #[serde(flatten)]
+    pub facts: NetworkFacts,
     pub containers: usize,
 }
 
@@ -102,13 +123,8 @@ pub struct Member {
 
 #[derive(Debug, Serialize)]
 pub struct NetworkDetail {
-    pub name: String,
-    pub bridge: String,
-    pub subnet: String,
-    pub gateway: String,
-    pub mtu: u32,
-    pub internal: bool,
-    pub icc: bool,
+    #[serde(flatten)]
+    pub facts: NetworkFacts,
     /// Whether the host forwards IPv4 (podnet turns it on for non-internal networks).
     pub ip_forward: bool,
     pub containers: Vec<Member>,
@@ -117,17 +133,11 @@ pub struct NetworkDetail {
 pub fn networks(ctx: &Ctx) -> Result<Vec<NetworkRow>> {
     ctx.store
         .networks()?
-        .into_iter()
+        .iter()
         .map(|n| {
             Ok(NetworkRow {
+                facts: n.into(),
                 containers: ctx.store.network_users(n.id)?.len(),
-                name: n.name,
-                bridge: n.bridge,
-                subnet: n.subnet.to_string(),
-                gateway: n.gateway.to_string(),
-                mtu: n.mtu,
-                internal: n.internal,
-                icc: n.icc,
             })
         })
         .collect()
@@ -144,13 +154,7 @@ pub fn network_detail(ctx: &Ctx, n: Network) -> Result<NetworkDetail> {
         containers.push(Member { name, ip });
     }
     Ok(NetworkDetail {
-        name: n.name,
-        bridge: n.bridge,
-        subnet: n.subnet.to_string(),
-        gateway: n.gateway.to_string(),
-        mtu: n.mtu,
-        internal: n.internal,
-        icc: n.icc,
+        facts: (&n).into(),
         ip_forward: crate::kernel::sysctl::get("net.ipv4.ip_forward").as_deref() == Some("1"),
         containers,
     })
