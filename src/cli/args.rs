@@ -62,13 +62,16 @@ pub enum Command {
     )]
     Attach(AttachArgs),
     /// Undo `attach`: remove the namespace's veth, address lease and record.
+    #[command(after_help = "Example:\n  podnet detach x")]
     Detach {
         /// Container name given to `attach`.
         name: String,
     },
     /// List containers.
+    #[command(after_help = "Example:\n  podnet ps\n  podnet ps --format json")]
     Ps,
     /// Show one container.
+    #[command(after_help = "Example:\n  podnet inspect web --format json")]
     Inspect { name: String },
     /// Run a command inside a container's network namespace.
     #[command(after_help = "Example:\n  podnet exec web -- ip route")]
@@ -78,6 +81,9 @@ pub enum Command {
         argv: Vec<String>,
     },
     /// Stop a container's process (SIGTERM, then SIGKILL).
+    #[command(
+        after_help = "Example:\n  podnet stop web\n  podnet stop -t 60 web    # a minute's grace; web leaves its services first"
+    )]
     Stop {
         name: String,
         /// Seconds to wait before SIGKILL.
@@ -85,6 +91,7 @@ pub enum Command {
         time: u64,
     },
     /// Remove containers (and their namespace, veth and address).
+    #[command(after_help = "Example:\n  podnet rm web\n  podnet rm -f web db")]
     Rm {
         /// Stop running containers first.
         #[arg(short, long)]
@@ -103,10 +110,13 @@ pub enum Command {
         changes: Vec<String>,
     },
     /// List a container's published ports.
+    #[command(after_help = "Example:\n  podnet ports web")]
     Ports { name: String },
     /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.
+    #[command(after_help = "Example:\n  podnet gc\n  podnet gc --format json")]
     Gc,
     /// A guided tour of container networking, in a throwaway sandbox.
+    #[command(after_help = "Example:\n  podnet demo")]
     Demo,
 }
 
@@ -118,15 +128,19 @@ pub enum NetworkCmd {
     )]
     Create(CreateArgs),
     /// List networks.
+    #[command(after_help = "Example:\n  podnet network ls --format json")]
     Ls,
     /// Show one network and its containers.
+    #[command(after_help = "Example:\n  podnet network inspect podnet0")]
     Inspect { name: String },
     /// Remove networks no container uses.
+    #[command(after_help = "Example:\n  podnet network rm lab")]
     Rm {
         #[arg(required = true)]
         names: Vec<String>,
     },
     /// Remove every unused network except the default.
+    #[command(after_help = "Example:\n  podnet network prune")]
     Prune,
 }
 
@@ -205,10 +219,13 @@ pub enum ServiceCmd {
     )]
     Create(ServiceCreateArgs),
     /// List services.
+    #[command(after_help = "Example:\n  podnet service ls --format json")]
     Ls,
     /// Show one service and its backends.
+    #[command(after_help = "Example:\n  podnet service inspect web")]
     Inspect { name: String },
     /// Remove services.
+    #[command(after_help = "Example:\n  podnet service rm web")]
     Rm {
         #[arg(required = true)]
         names: Vec<String>,
