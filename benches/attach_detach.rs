@@ -32,6 +32,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::*;
+
 const USAGE: &str = "\
 usage: cargo bench --bench attach_detach -- [options]
   --modes LIST           attach,datapath (default attach): each runs in its own fresh sandbox
@@ -77,16 +80,6 @@ struct Opts {
     seconds: u32,
     repeat: usize,
     rounds: usize,
-}
-
-fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            x.parse()
-                .unwrap_or_else(|_| die(&format!("{flag}: bad value '{x}'")))
-        })
-        .collect()
 }
 
 fn die(msg: &str) -> ! {
@@ -174,49 +167,8 @@ impl Opts {
 
 // ------------------------------------------------------------------------------- stats ---
 
-#[derive(Debug, Clone, Copy)]
-struct Stats {
-    runs: usize,
-    median: f64,
-    p90: f64,
-    p99: f64,
-    min: f64,
-    max: f64,
-    mean: f64,
-}
-
-fn stats(v: &[f64]) -> Stats {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = s.len();
-    let rank = |q: f64| s[((q * (n - 1) as f64).round() as usize).min(n - 1)];
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    };
-    Stats {
-        runs: n,
-        median,
-        p90: rank(0.9),
-        p99: rank(0.99),
-        min: s[0],
-        max: s[n - 1],
-        mean: s.iter().sum::<f64>() / n as f64,
-    }
-}
-
 fn r2(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-fn loadavg() -> Vec<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .filter_map(|x| x.parse().ok())
-        .collect()
 }
 
 // ------------------------------------------------------------------------ entry point ---
@@ -356,17 +308,6 @@ fn sandboxed_phase(args: &[String], dir: &Path, mode: &str) -> Vec<Value> {
         .collect();
     let _ = fs::remove_file(&records);
     recs
-}
-
-fn first_line(path: &str, key: &str) -> String {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("")
-        .trim()
-        .to_string()
 }
 
 fn machine_record(opts: &Opts) -> Value {
@@ -801,18 +742,6 @@ fn timed(argv: &[&str]) -> f64 {
 
 fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
-}
-
-/// Reap children that were re-parented to us (we are PID 1 of the sandbox): the `sleep`
-/// processes of `podnet run -d` once `podnet rm -f` killed them.
-fn reap() {
-    loop {
-        // SAFETY: waitpid with WNOHANG on any child; no memory is passed.
-        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        if r <= 0 {
-            break;
-        }
-    }
 }
 
 struct Sandbox {

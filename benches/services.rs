@@ -28,6 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::*;
+
 const USAGE: &str = "\
 usage: cargo bench --bench services -- [options]
   --levels LIST       services present at each measured level (default 100,1000,10000)
@@ -69,16 +72,6 @@ struct Opts {
 fn die(msg: &str) -> ! {
     eprintln!("services: {msg}\n{USAGE}");
     std::process::exit(2)
-}
-
-fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(|x| {
-            x.parse()
-                .unwrap_or_else(|_| die(&format!("{flag}: bad value '{x}'")))
-        })
-        .collect()
 }
 
 impl Opts {
@@ -141,49 +134,8 @@ impl Opts {
 
 // ------------------------------------------------------------------------------- stats ---
 
-#[derive(Debug, Clone, Copy)]
-struct Stats {
-    runs: usize,
-    median: f64,
-    p90: f64,
-    p99: f64,
-    min: f64,
-    max: f64,
-    mean: f64,
-}
-
-fn stats(v: &[f64]) -> Stats {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = s.len();
-    let rank = |q: f64| s[((q * (n - 1) as f64).round() as usize).min(n - 1)];
-    let median = if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    };
-    Stats {
-        runs: n,
-        median,
-        p90: rank(0.9),
-        p99: rank(0.99),
-        min: s[0],
-        max: s[n - 1],
-        mean: s.iter().sum::<f64>() / n as f64,
-    }
-}
-
 fn r3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-fn loadavg() -> Vec<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .filter_map(|x| x.parse().ok())
-        .collect()
 }
 
 /// A small deterministic PRNG (xorshift64*): which VIP each connection goes to.
@@ -312,17 +264,6 @@ fn outer(opts: &Opts, args: &[String]) {
         }
         eprintln!("JSON lines written to {}", out.display());
     }
-}
-
-fn first_line(path: &str, key: &str) -> String {
-    fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("")
-        .trim()
-        .to_string()
 }
 
 fn machine_record(opts: &Opts) -> Value {
@@ -593,17 +534,6 @@ fn timed(argv: &[&str]) -> f64 {
 
 fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
-}
-
-/// Reap children re-parented to us (PID 1 of the sandbox), e.g. after `podnet rm -f`.
-fn reap() {
-    loop {
-        // SAFETY: waitpid with WNOHANG on any child; no memory is passed.
-        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-        if r <= 0 {
-            break;
-        }
-    }
 }
 
 fn sandbox_setup() {

@@ -1,0 +1,79 @@
+//! What the benchmarks share: order statistics, the load average, reaping a sandbox's
+//! orphans, reading `/proc` lines, and list flags.
+
+
+use std::fs;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub runs: usize,
+    pub median: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+pub fn stats(v: &[f64]) -> Stats {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let n = s.len();
+    let rank = |q: f64| s[((q * (n - 1) as f64).round() as usize).min(n - 1)];
+    let median = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    Stats {
+        runs: n,
+        median,
+        p90: rank(0.9),
+        p99: rank(0.99),
+        min: s[0],
+        max: s[n - 1],
+        mean: s.iter().sum::<f64>() / n as f64,
+    }
+}
+
+pub fn loadavg() -> Vec<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect()
+}
+
+/// Reap children that were re-parented to us (we are PID 1 of the sandbox): the `sleep`
+/// processes of `podnet run -d` once `podnet rm -f` killed them.
+pub fn reap() {
+    loop {
+        // SAFETY: waitpid with WNOHANG on any child; no memory is passed.
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            break;
+        }
+    }
+}
+
+pub fn first_line(path: &str, key: &str) -> String {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+pub fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| {
+            x.parse()
+                .unwrap_or_else(|_| super::die(&format!("{flag}: bad value '{x}'")))
+        })
+        .collect()
+}
