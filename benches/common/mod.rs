@@ -1,7 +1,6 @@
 //! What the benchmarks share: order statistics, the load average, reaping a sandbox's
 //! orphans, reading `/proc` lines, and list flags.
 
-
 use std::fs;
 
 #[derive(Debug, Clone, Copy)]
