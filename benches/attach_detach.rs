@@ -27,7 +27,6 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -210,21 +209,6 @@ fn main() {
     } else {
         outer(&opts, &args);
     }
-}
-
-fn netns_inode() -> u64 {
-    fs::metadata("/proc/self/ns/net")
-        .expect("stat /proc/self/ns/net")
-        .ino()
-}
-
-fn bench_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let dir = target.join("bench");
-    fs::create_dir_all(&dir).expect("create <target>/bench");
-    fs::canonicalize(dir).expect("canonicalize bench dir")
 }
 
 // ----------------------------------------------------------------------------- outer ---

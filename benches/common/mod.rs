@@ -2,6 +2,8 @@
 //! orphans, reading `/proc` lines, and list flags.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Stats {
@@ -75,4 +77,19 @@ pub fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
                 .unwrap_or_else(|_| super::die(&format!("{flag}: bad value '{x}'")))
         })
         .collect()
+}
+
+pub fn netns_inode() -> u64 {
+    fs::metadata("/proc/self/ns/net")
+        .expect("stat /proc/self/ns/net")
+        .ino()
+}
+
+pub fn bench_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    let dir = target.join("bench");
+    fs::create_dir_all(&dir).expect("create <target>/bench");
+    fs::canonicalize(dir).expect("canonicalize bench dir")
 }
