@@ -28,6 +28,7 @@ const WAL_TRUNCATE_BYTES: u64 = 128 * 4120;
 
 pub struct Store {
     conn: Connection,
+    id: String,
 }
 
 impl Store {
@@ -73,7 +74,10 @@ impl Store {
         }
         conn.pragma_update(None, "foreign_keys", "on")?;
         schema::migrate(&conn)?;
-        Ok(Store { conn })
+        let id = conn.query_row("SELECT value FROM meta WHERE key='store_id'", [], |r| {
+            r.get(0)
+        })?;
+        Ok(Store { conn, id })
     }
 
     /// Run `f` in one write transaction, taken at once (BEGIN IMMEDIATE) so that a
@@ -85,6 +89,12 @@ impl Store {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// The store's identity (32 hex digits), made once when the store was created; kernel
+    /// objects carry it so that podnet touches only what this store made.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Read-only access.

@@ -1,7 +1,8 @@
-//! Schema, created idempotently. `state` columns carry the crash-repair protocol: rows are
+//! Schema, versioned with SQLite's `user_version`: migration K brings a store from version K
+//! to K+1, in one write transaction. `state` columns carry the crash-repair protocol: rows are
 //! written `creating` before kernel work and `ready` after (`removing` before teardown).
 
-use crate::model::Result;
+use crate::model::{Error, Result};
 use rusqlite::Connection;
 
 const SCHEMA: &str = "
@@ -99,16 +100,102 @@ CREATE TABLE IF NOT EXISTS service_buckets(
 );
 ";
 
+/// Store identity: a random id made once, when the store is created. Every kernel object podnet
+/// makes is marked with it, so that a command touches only what its own store made.
+const META: &str = "
+CREATE TABLE IF NOT EXISTS meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', lower(hex(randomblob(16))));
+";
+
+/// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
+/// one that has shipped. (Version 0 stores made before versioning have the base tables already;
+/// the base script is idempotent, so they run it harmlessly.)
+const MIGRATIONS: &[&str] = &[SCHEMA, META];
+
+/// The schema version this binary writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
 pub fn migrate(conn: &Connection) -> Result<()> {
-    // Skip the DDL when the schema is there: it takes the write lock, which would serialise
-    // every concurrent podnet start behind whichever process holds it.
-    let have: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='service_buckets'",
-        [],
-        |r| r.get(0),
-    )?;
-    if have == 0 {
-        conn.execute_batch(SCHEMA)?;
+    // A read first: the DDL takes the write lock, which would serialise every concurrent
+    // podnet start behind whichever process holds it.
+    let v = version(conn)?;
+    if v == VERSION {
+        return Ok(());
     }
-    Ok(())
+    if v > VERSION {
+        return Err(Error::failed(format!(
+            "the state store has schema version {v}, newer than this podnet understands ({VERSION}): use a newer podnet"
+        )));
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let applied = (|| -> Result<()> {
+        // Another process may have migrated while this one waited for the lock.
+        let v = version(conn)?;
+        for m in MIGRATIONS.iter().skip(v.max(0) as usize) {
+            conn.execute_batch(m)?;
+        }
+        conn.pragma_update(None, "user_version", VERSION)?;
+        Ok(())
+    })();
+    match applied {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_keeps_the_store_id() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        let id: String = conn
+            .query_row("SELECT value FROM meta WHERE key='store_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(id.len(), 32);
+        migrate(&conn).unwrap();
+        let again: String = conn
+            .query_row("SELECT value FROM meta WHERE key='store_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(id, again);
+        assert_eq!(version(&conn).unwrap(), VERSION);
+    }
+
+    #[test]
+    fn a_pre_versioning_store_is_brought_up_to_date() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch("INSERT INTO networks(name, bridge, subnet, gateway, mtu, state) VALUES ('n','b','10.1.0.0/24','10.1.0.1',1500,'ready')").unwrap();
+        migrate(&conn).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM networks", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(version(&conn).unwrap(), VERSION);
+    }
+
+    #[test]
+    fn a_newer_store_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", VERSION + 1)
+            .unwrap();
+        let e = migrate(&conn).unwrap_err().to_string();
+        assert!(e.contains("newer"), "{e}");
+    }
 }
