@@ -45,7 +45,7 @@ fn attach_cost_at_1_and_1000_ports() {
             let loaded: Vec<PortFacts> = (0..existing).map(port).collect();
             let mut s = NftSocket::open().unwrap();
             let t = Instant::now();
-            s.apply(&nf::full(&nets, &loaded)).unwrap();
+            s.apply(&nf::full(&nets, &[], &loaded)).unwrap();
             println!(
                 "full() with {existing} ports: {:.3} ms",
                 t.elapsed().as_secs_f64() * 1e3

@@ -59,7 +59,9 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     }
     fault::step("detach", 3);
     ctx.store.write(|tx| endpoints::delete(tx, ep.id))?;
-    if !tables_in_step {
+    if tables_in_step {
+        publish::release(ctx, ep)?;
+    } else {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);

@@ -4,8 +4,8 @@
 
 use super::Ctx;
 use crate::kernel::nft::{coexist, Batch, NftError};
-use crate::model::{Error, PortMapping, Result};
-use crate::plan::netfilter::{self as plan, NetFacts, PortFacts};
+use crate::model::{Endpoint, EndpointState, Error, Mac, PortMapping, Result};
+use crate::plan::netfilter::{self as plan, GuardFacts, NetFacts, PortFacts};
 use std::net::Ipv4Addr;
 
 pub fn net_facts(n: &crate::model::Network) -> NetFacts {
@@ -15,6 +15,25 @@ pub fn net_facts(n: &crate::model::Network) -> NetFacts {
         internal: n.internal,
         icc: n.icc,
     }
+}
+
+/// The anti-spoofing facts of an endpoint with a port on a bridge (`None` for the others: a
+/// `container:NAME` endpoint shares its target's port, host and none modes have none).
+pub fn guard_of(ep: &Endpoint) -> Option<GuardFacts> {
+    let (Some(port), Some(ip)) = (ep.host_veth.as_ref(), ep.ip) else {
+        return None;
+    };
+    Some(GuardFacts {
+        port: port.clone(),
+        mac: Mac::for_container(ip),
+        ip,
+        closing: ep.state == EndpointState::Removing,
+    })
+}
+
+/// Every recorded bridge port, for a full re-render.
+pub fn guard_facts(eps: &[Endpoint]) -> Vec<GuardFacts> {
+    eps.iter().filter_map(guard_of).collect()
 }
 
 pub fn port_facts(ip: Ipv4Addr, ports: &[PortMapping]) -> Vec<PortFacts> {
@@ -52,7 +71,8 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
                 mapping: m,
             })
             .collect();
-        plan::full(&nets, &ports)
+        let guards = guard_facts(&ctx.store.endpoints()?);
+        plan::full(&nets, &guards, &ports)
     };
     match send(ctx, &batch) {
         // Deleting tables that are already gone is the desired end state.

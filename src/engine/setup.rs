@@ -5,7 +5,9 @@ use super::{detach, network, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
-use crate::model::{validate_name, Endpoint, Error, Labels, Mode, Network, PortMapping, Result};
+use crate::model::{
+    validate_name, Endpoint, Error, Labels, Mac, Mode, Network, PortMapping, Result,
+};
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -191,6 +193,9 @@ fn realize(
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
+        // eth0's MAC is derived from its address, so its anti-spoofing elements are known
+        // now: they (and the published ports) go in before either end of the veth is up.
+        let mac = ep.ip.map(|ip| Mac::for_container(ip).0);
         link::create_veth(
             ctx.host()?,
             veth,
@@ -198,7 +203,9 @@ fn realize(
             net.mtu,
             "eth0",
             ns.as_fd(),
+            mac,
         )?;
+        publish::publish(ctx, ep, ports)?;
         // Hairpin: a container reaching its own published port or its own service's VIP is
         // sent back out the port it came in on (bridged, with br_netfilter).
         link::no_ipv6_link_local(ctx.host()?, veth)?;
@@ -220,7 +227,6 @@ fn realize(
         link::set_up(&mut inside, eth0.index)?;
         route::add_default(&mut inside, net.gateway)?;
     }
-    publish::publish(ctx, ep, ports)?;
     if net.is_some() {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
         // GETCHAIN round trip tells, and only then are podnet's accept rules (re)placed.

@@ -122,7 +122,7 @@ pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32) -> Result<u32> {
 /// Create a veth pair in one message: `host` here, enslaved to `master`; the peer created
 /// directly inside the namespace `peer_ns` under the name `peer`. Both start down: the caller
 /// turns IPv6 link-local generation off (only possible while down) and brings them up. Equals
-/// `ip link add HOST mtu M master BR type veth peer name PEER netns NS`.
+/// `ip link add HOST mtu M master BR type veth peer name PEER netns NS [address MAC]`.
 pub fn create_veth(
     rtnl: &mut Rtnl,
     host: &str,
@@ -130,9 +130,13 @@ pub fn create_veth(
     mtu: u32,
     peer: &str,
     peer_ns: BorrowedFd,
+    peer_mac: Option<[u8; 6]>,
 ) -> Result<()> {
     let mut p = msg_for(peer);
     p.attributes.push(LinkAttribute::Mtu(mtu));
+    if let Some(mac) = peer_mac {
+        p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
     p.attributes
         .push(LinkAttribute::NetNsFd(peer_ns.as_raw_fd()));
     let mut m = msg_for(host);

@@ -2,6 +2,7 @@
 
 mod error;
 pub mod labels;
+mod mac;
 mod names;
 pub mod ports;
 pub mod service;
@@ -9,6 +10,7 @@ mod types;
 
 pub use error::{Error, Result};
 pub use labels::{parse_labels, Labels};
+pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{parse_publish, PortMapping, Proto};
 pub use service::{Backend, Service, ServicePort};
