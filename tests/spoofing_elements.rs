@@ -1,0 +1,126 @@
+//! The anti-spoofing elements follow the containers exactly (added by `run`/`attach`, gone
+//! after `rm`/`detach`, re-rendered by `gc` after a flush, none for `container:NAME`), and
+//! podnet's rule count does not grow with the number of containers.
+
+mod common;
+
+use common::guards::*;
+use common::publish::{rule_count, run_idle};
+use common::*;
+
+#[test]
+fn elements_follow_the_containers_and_the_rule_count_stays() {
+    let sb = sandbox();
+    podnet_ok(&sb, &["network", "create", "n"]);
+    run_idle(&sb, "c0", &["--network", "n"]);
+    let rules = rule_count(&sb);
+    let (ports, sources) = guard_elements(&sb);
+    assert_eq!((ports.len(), sources.len()), (1, 1));
+    assert_guards_match(&sb, "one container");
+
+    for i in 1..=20 {
+        let name = format!("c{i}");
+        let port = format!("{}:80", 20000 + i);
+        let mut extra = vec!["--network", "n"];
+        if i % 3 == 0 {
+            extra.extend(["-p", &port]);
+        }
+        run_idle(&sb, &name, &extra);
+    }
+    // Sharing c0's namespace (and its port): nothing of its own.
+    run_idle(&sb, "joiner", &["--network", "container:c0"]);
+    ok("ip netns add spare", sb.sh("ip netns add spare"));
+    let spare = ["attach", "--netns", "/run/netns/spare", "--name", "spare"];
+    podnet_ok(
+        &sb,
+        &[&spare[..], &["--network", "n", "-p", "8300:80"]].concat(),
+    );
+    assert_eq!(rule_count(&sb), rules, "rules with 22 containers");
+    assert_eq!(guard_elements(&sb).0.len(), 22);
+    assert_guards_match(&sb, "22 containers");
+
+    for i in 1..=10 {
+        podnet_ok(&sb, &["rm", "-f", &format!("c{i}")]);
+    }
+    podnet_ok(&sb, &["rm", "-f", "joiner"]);
+    podnet_ok(&sb, &["detach", "spare"]);
+    assert_eq!(guard_elements(&sb).0.len(), 11);
+    assert_guards_match(&sb, "after rm and detach");
+
+    ok("nft flush ruleset", sb.sh("nft flush ruleset"));
+    podnet_ok(&sb, &["gc"]);
+    assert_eq!(rule_count(&sb), rules, "rules after gc re-rendered them");
+    assert_guards_match(&sb, "after a flush and gc");
+
+    for i in 0..=20 {
+        if i == 0 || i > 10 {
+            podnet_ok(&sb, &["rm", "-f", &format!("c{i}")]);
+        }
+    }
+    assert_eq!(
+        guard_elements(&sb),
+        Default::default(),
+        "after removing all"
+    );
+    assert_eq!(rule_count(&sb), rules);
+}
+
+/// A crash half-way through `rm -f` (the port closed but still listed) or `run -d` (elements
+/// in, record still `creating`): `gc` leaves no element behind either way.
+#[test]
+fn gc_after_a_crash_leaves_no_stale_element() {
+    let sb = sandbox();
+    podnet_ok(&sb, &["network", "create", "n"]);
+    run_idle(&sb, "keep", &["--network", "n"]);
+    for (fault, args) in [
+        ("detach:2", vec!["rm", "-f", "victim"]),
+        ("detach:3", vec!["rm", "-f", "victim"]),
+        (
+            "attach:3",
+            vec![
+                "run",
+                "-d",
+                "--name",
+                "victim",
+                "--network",
+                "n",
+                "--",
+                "sleep",
+                "infinity",
+            ],
+        ),
+    ] {
+        if fault.starts_with("detach") {
+            run_idle(&sb, "victim", &["--network", "n"]);
+        }
+        let mut c = sb.podnet_cmd(&args);
+        c.env("PODNET_FAULT", fault);
+        let out = output(c);
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
+            Some(9),
+            "{fault}: {}",
+            podnet::testbed::describe(&out)
+        );
+        let veth = s(&inspect(&sb, "victim"), "host_veth").to_string();
+        let (ports, sources) = guard_elements(&sb);
+        assert!(
+            ports.contains(&veth),
+            "{fault}: the crash left no element to repair"
+        );
+        // A crash in rm leaves the port closed: no source allowed any more.
+        if fault.starts_with("detach") {
+            assert!(
+                sources.iter().all(|(p, _, _)| *p != veth),
+                "{fault}: {sources:?}"
+            );
+        }
+        podnet_ok(&sb, &["gc"]);
+        assert_guards_match(&sb, &format!("gc after {fault}"));
+        assert_eq!(
+            guard_elements(&sb).0.len(),
+            1,
+            "{fault}: only 'keep' is left"
+        );
+    }
+}
