@@ -124,3 +124,33 @@ fn gc_after_a_crash_leaves_no_stale_element() {
         );
     }
 }
+
+/// A container recorded by a podnet from before anti-spoofing (no MAC in its record, a random
+/// one on its eth0) keeps working after the upgrade: its port is left unguarded, also when
+/// `gc` re-renders the tables from the store, while new containers are guarded.
+#[test]
+fn a_container_from_before_anti_spoofing_keeps_working() {
+    let sb = sandbox();
+    podnet_ok(&sb, &["network", "create", "n"]);
+    let old = run_server(&sb, "old", &["--network", "n"], 80, "old");
+    let db = format!("{}/podnet.db", podnet::testbed::SANDBOX_STATE_DIR);
+    let forget = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(\"UPDATE endpoints SET mac=NULL WHERE name='old'\")\nc.commit()";
+    let mut py = sb.cmd(podnet::testbed::python());
+    py.args(["-c", forget, &db]);
+    ok("forget old's MAC in the store", output(py));
+    let mut set = sb.in_netns(s(&old, "netns"), "ip");
+    set.args(["link", "set", "dev", "eth0", "address", "0e:11:22:33:44:55"]);
+    ok("change old's MAC", output(set));
+    podnet_ok(&sb, &["gc"]);
+    assert_eq!(inspect(&sb, "old")["mac"], serde_json::Value::Null);
+    assert_eq!(tcp_reply(&sb, None, s(&old, "ip"), 80), "old");
+
+    let new = run_server(&sb, "new", &["--network", "n"], 80, "new");
+    let veth = s(&new, "host_veth").to_string();
+    assert_eq!(
+        guard_elements(&sb).0,
+        std::collections::BTreeSet::from([veth])
+    );
+    let old_ns = s(&old, "netns");
+    assert_eq!(tcp_reply(&sb, Some(old_ns), s(&new, "ip"), 80), "new");
+}

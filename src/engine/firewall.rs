@@ -4,7 +4,7 @@
 
 use super::Ctx;
 use crate::kernel::nft::{coexist, Batch, NftError};
-use crate::model::{Endpoint, EndpointState, Error, Mac, PortMapping, Result};
+use crate::model::{Endpoint, EndpointState, Error, PortMapping, Result};
 use crate::plan::netfilter::{self as plan, GuardFacts, NetFacts, PortFacts};
 use std::net::Ipv4Addr;
 
@@ -18,14 +18,15 @@ pub fn net_facts(n: &crate::model::Network) -> NetFacts {
 }
 
 /// The anti-spoofing facts of an endpoint with a port on a bridge (`None` for the others: a
-/// `container:NAME` endpoint shares its target's port, host and none modes have none).
+/// `container:NAME` endpoint shares its target's port, host and none modes have none, and an
+/// endpoint recorded before anti-spoofing has no known MAC: its port stays unguarded).
 pub fn guard_of(ep: &Endpoint) -> Option<GuardFacts> {
-    let (Some(port), Some(ip)) = (ep.host_veth.as_ref(), ep.ip) else {
+    let (Some(port), Some(ip), Some(mac)) = (ep.host_veth.as_ref(), ep.ip, ep.mac) else {
         return None;
     };
     Some(GuardFacts {
         port: port.clone(),
-        mac: Mac::for_container(ip),
+        mac,
         ip,
         closing: ep.state == EndpointState::Removing,
     })

@@ -82,6 +82,9 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
+            let mac = Mac::for_container(chosen);
+            endpoints::set_mac(tx, ep.id, mac)?;
+            ep.mac = Some(mac);
             publish::reserve(tx, net, &ep, spec.ports)?;
         }
         Ok(ep)
@@ -193,9 +196,9 @@ fn realize(
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
-        // eth0's MAC is derived from its address, so its anti-spoofing elements are known
-        // now: they (and the published ports) go in before either end of the veth is up.
-        let mac = ep.ip.map(|ip| Mac::for_container(ip).0);
+        // eth0's MAC is recorded already, so its anti-spoofing elements are known now: they
+        // (and the published ports) go in before either end of the veth is up.
+        let mac = ep.mac.map(|m| m.0);
         link::create_veth(
             ctx.host()?,
             veth,

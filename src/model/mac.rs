@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::str::FromStr;
 
 /// An Ethernet address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +24,25 @@ impl Mac {
     }
 }
 
+impl FromStr for Mac {
+    type Err = String;
+
+    /// `aa:bb:cc:dd:ee:ff` (as [`Mac`] prints it).
+    fn from_str(s: &str) -> Result<Mac, String> {
+        let bad = || format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)");
+        let mut out = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in &mut out {
+            let p = parts.next().filter(|p| p.len() == 2).ok_or_else(bad)?;
+            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        }
+        match parts.next() {
+            None => Ok(Mac(out)),
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let [a, b, c, d, e, g] = self.0;
@@ -40,5 +60,19 @@ mod tests {
         assert_eq!(m.to_string(), "02:50:0a:58:00:02");
         assert_eq!(m.0[0] & 1, 0, "unicast");
         assert_eq!(m.0[0] & 2, 2, "locally administered");
+        assert_eq!("02:50:0a:58:00:02".parse::<Mac>(), Ok(m));
+    }
+
+    #[test]
+    fn bad_text_is_no_mac() {
+        for bad in [
+            "",
+            "02:50:0a:58:00",
+            "02:50:0a:58:00:02:03",
+            "2:50:0a:58:00:02",
+            "02:50:0a:58:00:zz",
+        ] {
+            assert!(bad.parse::<Mac>().is_err(), "{bad:?}");
+        }
     }
 }

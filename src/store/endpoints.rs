@@ -1,7 +1,7 @@
 //! Endpoint rows and their address leases.
 
 use super::Store;
-use crate::model::{Endpoint, EndpointState, Mode, Result};
+use crate::model::{Endpoint, EndpointState, Mac, Mode, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::Ipv4Addr;
 
@@ -15,7 +15,7 @@ pub struct NewEndpoint<'a> {
 }
 
 const COLS: &str =
-    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state";
+    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac";
 
 fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let mode: String = r.get(2)?;
@@ -25,6 +25,7 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let owner: Option<i32> = r.get(10)?;
     let owner_start: Option<i64> = r.get(11)?;
     let state: String = r.get(12)?;
+    let mac: Option<String> = r.get(13)?;
     Ok(Endpoint {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -36,6 +37,7 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
         pid: pid.zip(pid_start.map(|s| s as u64)),
         owner: owner.zip(owner_start.map(|s| s as u64)),
         state: EndpointState::parse(&state),
+        mac: mac.and_then(|m| m.parse().ok()),
     })
 }
 
@@ -131,6 +133,15 @@ pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: Ipv4Add
     tx.execute(
         "UPDATE endpoints SET ip=?2 WHERE id=?1",
         params![endpoint_id, ip.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Record the MAC given to the endpoint's eth0 (before the veth is made).
+pub fn set_mac(tx: &Connection, endpoint_id: i64, mac: Mac) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET mac=?2 WHERE id=?1",
+        params![endpoint_id, mac.to_string()],
     )?;
     Ok(())
 }
