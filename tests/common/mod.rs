@@ -6,6 +6,7 @@ use ipnet::Ipv4Net;
 use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+pub mod hold;
 pub mod publish;
 pub mod service;
 pub mod state;
