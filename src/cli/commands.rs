@@ -100,6 +100,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Gc => {
             let r = gc::run(&mut ctx, gc::Scope::Full)?;
+            crate::engine::boot::mark_recovered(&ctx)?;
             print(f, &r, &["WHAT", "NAME", "ACTION", "WHY"], gc_rows)?;
         }
         Command::Demo => unreachable!("handled above"),

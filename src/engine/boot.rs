@@ -51,3 +51,14 @@ pub fn recover_if_first(ctx: &mut Ctx) -> Result<Option<Report>> {
     File::create(&marker)?;
     Ok(Some(report))
 }
+
+/// Record that a full `podnet gc` just reconciled the run dir with the store (it does all the
+/// recovery does, and more).
+pub fn mark_recovered(ctx: &Ctx) -> Result<()> {
+    let marker = marker(ctx);
+    if !marker.exists() {
+        fs::create_dir_all(&ctx.run_dir)?;
+        File::create(&marker)?;
+    }
+    Ok(())
+}

@@ -30,6 +30,21 @@ pub fn sandbox() -> Sandbox {
     Sandbox::with_config(config()).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A fresh sandbox whose podnet state root is the real directory `dir` (bind-mounted at the
+/// usual place): the state outlives the sandbox, as `/var/lib` outlives a reboot while the
+/// kernel's state and `/run` do not.
+pub fn sandbox_with_state(dir: &std::path::Path) -> Sandbox {
+    let config = SandboxConfig {
+        extra_setup: Some(format!(
+            "mkdir -p {0} && mount --bind '{1}' {0}",
+            testbed::SANDBOX_STATE_DIR,
+            dir.display()
+        )),
+        ..config()
+    };
+    Sandbox::with_config(config).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A fresh two-machine lab that runs the podnet binary under test.
 pub fn lab() -> Lab {
     let config = LabConfig {
