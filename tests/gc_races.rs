@@ -28,19 +28,6 @@ fn mentions(v: &Value, name: &str) -> bool {
     }
 }
 
-/// PIDs (inside the sandbox) of processes whose command line is exactly `argv`.
-fn procs_with(sb: &Sandbox, argv: &str) -> Vec<String> {
-    let script = format!(
-        "for p in /proc/[0-9]*; do \
-           [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = '{argv} ' ] && echo ${{p#/proc/}}; \
-         done; true"
-    );
-    ok("scan /proc", sb.sh(&script))
-        .split_whitespace()
-        .map(String::from)
-        .collect()
-}
-
 /// Asserts `name` runs, whole: eth0 inside has its address, its veth hangs off the bridge.
 fn assert_whole(sb: &Sandbox, name: &str) {
     let c = inspect(sb, name);

@@ -198,6 +198,20 @@ pub fn netns_leftovers(sb: &Sandbox) -> Vec<String> {
     left
 }
 
+/// PIDs (inside the sandbox) of processes whose command line is exactly `argv` (words
+/// separated by single spaces).
+pub fn procs_with(sb: &Sandbox, argv: &str) -> Vec<String> {
+    let script = format!(
+        "for p in /proc/[0-9]*; do \
+           [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = '{argv} ' ] && echo ${{p#/proc/}}; \
+         done; true"
+    );
+    ok("scan /proc", sb.sh(&script))
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
 /// nettool in the sandbox's root namespace.
 pub fn nettool(sb: &Sandbox) -> Command {
     let mut c = sb.cmd(testbed::python());
