@@ -5,7 +5,7 @@
 
 use super::gc::Action;
 use super::{detach, proc, setup, Ctx};
-use crate::kernel::{link, netns, Rtnl};
+use crate::kernel::{link, neigh, netns, Rtnl};
 use crate::model::{Endpoint, EndpointState, Mode, Result};
 use crate::store::{endpoints, networks};
 use rusqlite::Connection;
@@ -162,6 +162,9 @@ fn veth(tx: &Connection, host: &mut Rtnl, ep: &Endpoint, path: &str) -> Result<O
             setup::make_veth(host, veth, bridge.index, net.mtu, &ns)?;
             link::set_up_by_name(&mut inside, "lo")?;
             setup::configure_eth0(&mut inside, &net, ip)?;
+            // The host still caches the old eth0's MAC for the address: until that entry went
+            // stale and failed (seconds), the host's packets would go to a MAC no one has.
+            neigh::forget(host, bridge.index, ip)?;
             Ok(Some(format!(
                 "veth {veth} was gone: re-created with eth0 {ip} and its default route"
             )))
