@@ -87,7 +87,7 @@ pub fn dotted_quad(text: &str, like: &str) -> std::result::Result<Ipv4Addr, Stri
         }
         if p.len() > 1 && p.starts_with('0') {
             return Err(format!(
-                "part {p:?} has a leading zero, which some tools read as octal: write it without"
+                "part {p:?} has a leading zero, which some tools read as octal: write it without leading zeros"
             ));
         }
         *o = p
