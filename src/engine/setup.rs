@@ -6,7 +6,8 @@ use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
 use crate::model::{
-    validate_name, Endpoint, EndpointState, Error, Labels, Mode, Network, PortMapping, Result,
+    validate_name, Endpoint, EndpointState, Error, Labels, Mode, Network, PortMapping, PortRequest,
+    Result,
 };
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
@@ -29,8 +30,9 @@ pub struct EndpointSpec<'a> {
     pub mode: Mode,
     pub netns: Netns,
     pub ip: Option<&'a str>,
-    /// Published ports (`-p`), one per host port.
-    pub ports: &'a [PortMapping],
+    /// Ports to publish (`-p`, `-P`), one per container port; host ports not given are
+    /// chosen in the allocation transaction.
+    pub ports: &'a [PortRequest],
     /// Labels (`--label`), what service selectors match.
     pub labels: &'a Labels,
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
@@ -72,7 +74,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         netns_id,
         owner: proc::me(),
     };
-    let ep = ctx.store.write(|tx| {
+    let (ep, published) = ctx.store.write(|tx| {
         if endpoints::get(tx, spec.name)?.is_some() {
             return Err(name_taken(spec.name));
         }
@@ -87,6 +89,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         }
         let mut ep = endpoints::insert(tx, &new)?;
         crate::store::labels::add(tx, ep.id, spec.labels)?;
+        let mut published = Vec::new();
         if let Some(net) = &net {
             // Judged again on the row as it is now: a network being removed takes no one.
             if !crate::store::networks::get(tx, &net.name)?
@@ -100,12 +103,12 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
-            publish::reserve(tx, net, &ep, spec.ports)?;
+            published = publish::reserve(tx, net, &ep, spec.ports)?;
         }
-        Ok(ep)
+        Ok((ep, published))
     })?;
     fault::step("attach", 1);
-    match realize(ctx, &ep, net.as_ref(), spec.ports) {
+    match realize(ctx, &ep, net.as_ref(), &published) {
         Ok(()) => Ok(ep),
         Err(e) => Err(match detach::undo_own(ctx, ep.id) {
             Ok(()) => e,
