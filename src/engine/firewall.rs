@@ -38,31 +38,40 @@ fn failed(e: NftError) -> Error {
 }
 
 /// Make podnet's tables match the store exactly (or remove them when there is no network).
+///
+/// The store is read and the kernel programmed inside one write transaction: no record can
+/// change between the read and the apply, so the tables hold exactly the committed state. Rows
+/// being removed are left out (their elements may already be gone; a render from before
+/// their removal must never put them back).
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
-    let nets: Vec<NetFacts> = ctx.store.networks()?.iter().map(net_facts).collect();
-    let batch = if nets.is_empty() {
-        plan::delete_all()
-    } else {
-        let ports: Vec<PortFacts> = ctx
-            .store
-            .all_ports()?
-            .into_iter()
-            .map(|(ip, m)| PortFacts {
-                container_ip: ip,
-                mapping: m,
-            })
+    let (store, nft) = ctx.store_and_nft()?;
+    store.write(|tx| {
+        let nets: Vec<NetFacts> = crate::store::networks::list(tx)?
+            .iter()
+            .map(net_facts)
             .collect();
-        plan::full(&nets, &ports)
-    };
-    match send(ctx, &batch) {
-        // Deleting tables that are already gone is the desired end state.
-        Err(NftError::Rejected(errs))
-            if nets.is_empty() && errs.iter().all(|e| e.errno == libc::ENOENT) =>
-        {
-            Ok(())
+        let batch = if nets.is_empty() {
+            plan::delete_all()
+        } else {
+            let ports: Vec<PortFacts> = crate::store::ports::all(tx)?
+                .into_iter()
+                .map(|(ip, m)| PortFacts {
+                    container_ip: ip,
+                    mapping: m,
+                })
+                .collect();
+            plan::full(&nets, &ports)
+        };
+        match nft.apply(&batch) {
+            // Deleting tables that are already gone is the desired end state.
+            Err(NftError::Rejected(errs))
+                if nets.is_empty() && errs.iter().all(|e| e.errno == libc::ENOENT) =>
+            {
+                Ok(())
+            }
+            r => r.map_err(failed),
         }
-        r => r.map_err(failed),
-    }?;
+    })?;
     forward_accepts(ctx)
 }
 
