@@ -379,22 +379,32 @@ pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
 
 /// `podnet label`: `KEY=VALUE` sets, `KEY-` removes; services follow at once.
 pub fn relabel(ctx: &mut Ctx, name: &str, changes: &[String]) -> Result<()> {
-    let ep = find(ctx, name)?;
-    let old = ctx.store.labels_of(ep.id)?;
-    let mut new = old.clone();
+    let mut edits = Vec::new();
     for c in changes {
         match c.strip_suffix('-') {
-            Some(key) if !key.contains('=') => {
-                new.remove(key);
-            }
+            Some(key) if !key.contains('=') => edits.push((key.to_string(), None)),
             _ => {
                 let (k, v) = crate::model::labels::parse_label(c)?;
-                new.insert(k, v);
+                edits.push((k, Some(v)));
             }
         }
     }
-    ctx.store
-        .write(|tx| crate::store::labels::replace(tx, ep.id, &new))?;
+    // Read and write in one transaction: a container removed meanwhile is "no such
+    // container", never a half-applied change.
+    let (old, new) = ctx.store.write(|tx| {
+        let ep = endpoints::get(tx, name)?
+            .ok_or_else(|| Error::input(format!("no container named '{name}': see `podnet ps`")))?;
+        let old = crate::store::labels::of(tx, ep.id)?;
+        let mut new = old.clone();
+        for (k, v) in &edits {
+            match v {
+                Some(v) => new.insert(k.clone(), v.clone()),
+                None => new.remove(k),
+            };
+        }
+        crate::store::labels::replace(tx, ep.id, &new)?;
+        Ok((old, new))
+    })?;
     // Services that selected the old labels drop it, those selecting the new ones add it.
     super::service::container_changed(ctx, name, &old)?;
     super::service::container_changed(ctx, name, &new)
