@@ -93,8 +93,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }
             return all_or_first(failed);
         }
-        Command::Gc => {
-            let r = gc::run(&mut ctx)?;
+        Command::Gc { remove_foreign } => {
+            let r = if remove_foreign {
+                gc::run_removing_foreign(&mut ctx)?
+            } else {
+                gc::run(&mut ctx)?
+            };
+            if !r.foreign.is_empty() {
+                eprintln!(
+                    "podnet: left alone (another podnet state's, not this one's): {}",
+                    r.foreign.join(", ")
+                );
+            }
             print(f, &r, &["REMOVED", "WHAT"], |r| {
                 let mut rows = Vec::new();
                 for (kind, items) in [
@@ -102,6 +112,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     ("link", &r.links),
                     ("namespace", &r.namespaces),
                     ("network", &r.networks),
+                    ("table", &r.tables),
                 ] {
                     rows.extend(items.iter().map(|i| vec![i.clone(), kind.to_string()]));
                 }

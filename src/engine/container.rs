@@ -106,7 +106,19 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
         }
     };
     let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
-    ctx.store.write(|tx| endpoints::set_pid(tx, ep.id, pid))?;
+    // The namespace's identity goes in the same write: `attach --netns` refuses it by that.
+    let ns_id = ep
+        .netns
+        .as_deref()
+        .filter(|_| ep.netns_owned)
+        .and_then(|p| netns::identity(p.as_ref()));
+    ctx.store.write(|tx| {
+        endpoints::set_pid(tx, ep.id, pid)?;
+        match ns_id {
+            Some(ns) => endpoints::set_netns_identity(tx, ep.id, ns),
+            None => Ok(()),
+        }
+    })?;
     setup::mark_ready(ctx, &ep, !spec.detach)?;
     let ep = find(ctx, &name)?;
     if spec.detach {

@@ -1,10 +1,10 @@
 //! Repair after a crash: finish or undo every half-done operation whose process is gone, and
-//! remove kernel objects podnet made that no record owns.
+//! remove kernel objects this store made that no record owns (and nothing it did not make:
+//! see `owner`).
 
-use super::{detach, firewall, network, proc, Ctx};
+use super::{detach, firewall, network, owner, proc, Ctx};
 use crate::kernel::{link, netns};
 use crate::model::{EndpointState, Result};
-use std::collections::HashSet;
 use std::path::Path;
 
 /// What `gc` did, for the user.
@@ -14,9 +14,15 @@ pub struct Report {
     pub links: Vec<String>,
     pub namespaces: Vec<String>,
     pub networks: Vec<String>,
+    /// Another state's tables (`--remove-foreign` only).
+    pub tables: Vec<String>,
+    /// podnet objects left alone because this store did not make them.
+    pub foreign: Vec<String>,
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
+    // An empty store facing podnet objects it did not make refuses before touching anything.
+    owner::lost::refuse_if_lost(ctx)?;
     let mut report = Report::default();
     for ep in ctx.store.endpoints()? {
         if is_garbage(ctx, &ep)? {
@@ -32,40 +38,26 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     // made, so everything in this listing that belongs to a live operation already has its
     // record when the store is read next. (The other order races with a concurrent attach.)
     let links = link::list(ctx.host()?)?;
-    let mounts: Vec<std::path::PathBuf> = std::fs::read_dir(ctx.run_dir.join("netns"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    let endpoints = ctx.store.endpoints()?;
-    let veths: HashSet<&str> = endpoints
-        .iter()
-        .filter_map(|e| e.host_veth.as_deref())
-        .collect();
-    for l in links {
-        if is_podnet_veth(&l.name) && !veths.contains(l.name.as_str()) {
-            link::delete(ctx.host()?, &l.name)?;
-            report.links.push(l.name);
-        }
-    }
-    let owned: HashSet<&str> = endpoints
-        .iter()
-        .filter(|e| e.netns_owned)
-        .filter_map(|e| e.netns.as_deref())
-        .collect();
-    for p in mounts {
-        if !owned.contains(p.to_string_lossy().as_ref()) {
-            netns::remove(&p)?;
-            report.namespaces.push(p.display().to_string());
-        }
-    }
+    let mounts = owner::sweep::own_mounts(ctx)?;
+    let swept = owner::sweep::orphans(ctx, links, mounts)?;
+    report.links = swept.links;
+    report.namespaces = swept.namespaces;
+    report.foreign = swept.foreign;
     // Re-render podnet's tables from the store: repairs a flushed or edited ruleset.
     firewall::sync(ctx)?;
     super::service::sync(ctx)?;
     Ok(report)
 }
 
-fn is_podnet_veth(name: &str) -> bool {
-    name.strip_prefix("pnv")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+/// `gc --remove-foreign`: first remove the podnet objects this store did not make (a state
+/// that is lost for good left them), then gc as usual.
+pub fn run_removing_foreign(ctx: &mut Ctx) -> Result<Report> {
+    let removed = owner::lost::remove_foreign(ctx)?;
+    let mut report = run(ctx)?;
+    report.links.splice(0..0, removed.links);
+    report.namespaces.splice(0..0, removed.namespaces);
+    report.tables = removed.tables;
+    Ok(report)
 }
 
 /// An endpoint is garbage when the process responsible for it is gone: an operation in progress

@@ -7,6 +7,7 @@ pub mod firewall;
 pub mod flows;
 pub mod gc;
 pub mod network;
+pub mod owner;
 pub mod proc;
 pub mod publish;
 pub mod service;

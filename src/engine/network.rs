@@ -1,6 +1,6 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
-use super::{firewall, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
+use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
@@ -83,7 +83,10 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     }
     if let Some(b) = &spec.bridge {
         validate_ifname("--bridge", b)?;
+        owner::names::check_bridge_flag(ctx, b)?;
     }
+    // One podnet state per host network namespace: not on another state's tables.
+    owner::tables::check_usable(ctx)?;
     let routes = route::destinations(ctx.host()?)?;
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
@@ -145,8 +148,10 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         )?;
         Ok(networks::get(tx, &spec.name)?.expect("row just inserted"))
     })?;
-    if let Err(e) = realize(ctx, &net) {
-        let undo = destroy(ctx, &net);
+    let mut created = false;
+    if let Err(e) = realize(ctx, &net, &mut created) {
+        // Undo: the bridge goes only if this very call created it.
+        let undo = destroy(ctx, &net, Some(created));
         return Err(match undo {
             Ok(()) => e,
             Err(u) => e.context(format!("(and undoing it failed too: {u})")),
@@ -159,10 +164,20 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     })
 }
 
-/// Make the kernel match a network record (idempotent).
-fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
+/// Make the kernel match a network record (idempotent). Uses an existing bridge only if this
+/// store made it; `created` tells the caller whether this call made it.
+fn realize(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
+    let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let index = link::ensure_bridge(rtnl, &net.bridge, net.mtu)?;
+    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    *created = bridge.created;
+    let index = bridge.link.index;
+    if !bridge.created {
+        let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
+        if !found.up {
+            link::set_up(rtnl, found.index)?;
+        }
+    }
     addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())?;
     // Locally originated traffic to 127.0.0.1:PUBLISHED is DNAT'ed out of this bridge; the
     // kernel drops loopback-sourced packets on a device without route_localnet. Set on podnet's
@@ -177,8 +192,19 @@ fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
     firewall::forward_accepts(ctx)
 }
 
-fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    link::delete(ctx.host()?, &net.bridge)?;
+/// Remove a network: its bridge only if this store made it (when undoing a create, `undo`
+/// says whether that very call made it; otherwise the bridge's mark decides), its record, its
+/// netfilter elements.
+fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
+    let me = owner::Identity::of(ctx);
+    let rtnl = ctx.host()?;
+    let ours = match undo {
+        Some(created) => created,
+        None => owner::names::bridge_is_mine(&me, rtnl, net)?,
+    };
+    if ours {
+        link::delete(rtnl, &net.bridge)?;
+    }
     ctx.store.write(|tx| networks::delete(tx, &net.name))?;
     if ctx.store.networks()?.is_empty() {
         // The last network took podnet's reason to have tables: remove them.
@@ -208,7 +234,7 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         }
     };
     if net.state == NetworkState::Creating {
-        realize(ctx, &net)?;
+        realize(ctx, &net, &mut false)?;
         ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
     }
     Ok(net)
@@ -250,7 +276,7 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
             "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
         )));
     }
-    destroy(ctx, &net)
+    destroy(ctx, &net, None)
 }
 
 /// Remove every network no container uses, except the default one. Returns their names.
@@ -258,7 +284,7 @@ pub fn prune(ctx: &mut Ctx) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for net in ctx.store.networks()? {
         if net.name != DEFAULT_NETWORK && ctx.store.network_users(net.id)?.is_empty() {
-            destroy(ctx, &net)?;
+            destroy(ctx, &net, None)?;
             removed.push(net.name);
         }
     }
@@ -284,9 +310,9 @@ pub fn abandoned(ctx: &Ctx) -> Result<Vec<Network>> {
 /// use it, remove it otherwise.
 pub fn repair_abandoned(ctx: &mut Ctx, net: &Network) -> Result<()> {
     if ctx.store.network_users(net.id)?.is_empty() {
-        destroy(ctx, net)
+        destroy(ctx, net, None)
     } else {
-        realize(ctx, net)?;
+        realize(ctx, net, &mut false)?;
         ctx.store.write(|tx| networks::set_ready(tx, &net.name))
     }
 }
