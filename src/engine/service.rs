@@ -121,6 +121,11 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
 
 /// `podnet service create`.
 pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
+    // The first service brings the services table and the default network: not on another
+    // state's tables (one table dump, only then).
+    if !rows::any(ctx.store.conn())? {
+        owner::tables::check_usable(ctx)?;
+    }
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let rec = store.write(|tx| {

@@ -214,7 +214,10 @@ mod tests {
         let which = crate::plan::netfilter::tables().to_vec();
         assert_eq!(state_of(&[], &me, &which), State::Absent);
         let mine = info(Family::Ip, "podnet", Some(me.mark()));
-        assert_eq!(state_of(std::slice::from_ref(&mine), &me, &which), State::Mine);
+        assert_eq!(
+            state_of(std::slice::from_ref(&mine), &me, &which),
+            State::Mine
+        );
         let bare = info(Family::Bridge, "podnet", None);
         assert_eq!(
             state_of(&[mine.clone(), bare], &me, &which),
