@@ -99,6 +99,9 @@ fn still_serving(sb: &Sandbox, what: &str, servers: &[(String, String)]) {
     );
 }
 
+/// State B's run dir (None: A's), its command, the exit code and what its error must name.
+type Case<'a> = (Option<&'a str>, &'a [&'a str], i32, &'a [&'a str]);
+
 #[test]
 fn a_second_state_root_cannot_hurt_the_first() {
     let sb = sandbox();
@@ -128,7 +131,7 @@ fn a_second_state_root_cannot_hurt_the_first() {
     ];
     // B shares A's run dir, then has its own: either way, whatever needs a bridge network or
     // the tables is refused naming A's root, and B's empty gc refuses to delete A's objects.
-    let cases: Vec<(Option<&str>, &[&str], i32, &[&str])> = vec![
+    let cases: Vec<Case> = vec![
         (None, &["gc"], 1, &[SANDBOX_STATE_DIR, "--remove-foreign"]),
         (
             None,
