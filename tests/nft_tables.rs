@@ -11,7 +11,8 @@ use podnet::kernel::nft::tables::{self, TableInfo};
 use podnet::kernel::nft::*;
 use sandbox::{in_netns, run};
 
-const NFT_MSG_NEWTABLE: u16 = (10 << 8) | 0;
+/// NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE (0).
+const NFT_MSG_NEWTABLE: u16 = 10 << 8;
 const NFTA_TABLE_USERDATA: u16 = 6;
 
 fn stamped(comment: &str, exclusive: bool) -> Batch {
