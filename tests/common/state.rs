@@ -30,6 +30,25 @@ pub fn setup() -> Sandbox {
         ],
     );
     ok("plain file", sb.sh("echo hi > /run/testbed/plainfile"));
+    // IPv6 link-local addresses (and their local routes) of the stub link and of netA's bridge
+    // (once c1 gave it a carrier) appear when the kernel's DAD finishes, a second or two
+    // later: wait, or a check sees them come between its before and after snapshots.
+    sb.wait_until(
+        "IPv6 link-local addresses",
+        std::time::Duration::from_secs(20),
+        || {
+            ["hostlan0", "hostlan0p", "pn-netA"].iter().all(|l| {
+                as_list(ip_json(
+                    &sb,
+                    &["-6", "addr", "show", "dev", l, "scope", "link"],
+                ))
+                .iter()
+                .flat_map(|i| as_list(i["addr_info"].clone()))
+                .any(|a| a["tentative"].is_null())
+            })
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     sb
 }
 
