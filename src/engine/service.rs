@@ -186,16 +186,17 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
-    let (rec, last) = store.write(|tx| {
+    let (rec, drop_route) = store.write(|tx| {
         let rec = rows::get(tx, name)?.ok_or_else(|| {
             Error::input(format!(
                 "no service named '{name}': see `podnet service ls`"
             ))
         })?;
         rows::delete(tx, rec.id)?;
+        // The last one takes the table and the route with it (if the table is this store's).
         let last = !rows::any(tx)?;
-        if last {
-            full_in(tx, nft, &me)?;
+        let route = if last {
+            full_in(tx, nft, &me)?
         } else {
             apply_or_full(
                 tx,
@@ -203,11 +204,12 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
                 &me,
                 &plan::remove_service(&rec.service, &rec.programmed),
             )?;
-        }
-        Ok((rec, last))
+            false
+        };
+        Ok((rec, route))
     })?;
     forget_lost(&rec.service, &rec.programmed, &[]);
-    if last {
+    if drop_route {
         super::service_route::sync(ctx)?;
     }
     Ok(())
