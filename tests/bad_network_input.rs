@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::state::{check, setup};
+use common::state::{check, check_says, setup};
 use common::{ok, podnet_ok};
 
 macro_rules! bad_input {
@@ -151,4 +151,63 @@ fn bridge_of_ones_own_is_created_and_removed() {
     );
     podnet_ok(&sb, &["network", "rm", "x"]);
     assert!(!common::link_names(&sb).contains(&"br-lab".to_string()));
+}
+
+/// Address space that can never be a container network, and address text that tools read in
+/// different ways (leading zeros are octal to inet_aton), is refused with the reason.
+#[test]
+fn reserved_ranges_and_noncanonical_forms_are_refused() {
+    let sb = setup();
+    let subnets: &[(&str, &str)] = &[
+        ("127.0.0.0/8", "loopback"),
+        ("127.77.0.0/16", "loopback"),
+        ("0.0.0.0/8", "\"this network\""),
+        ("0.0.0.0/0", "\"this network\""),
+        ("169.254.0.0/16", "link-local"),
+        ("169.254.10.0/24", "link-local"),
+        ("224.0.0.0/4", "multicast"),
+        ("239.1.0.0/16", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+        ("255.255.255.0/24", "reserved"),
+        ("255.255.255.252/30", "reserved"),
+        ("010.1.0.0/24", "leading zero"),
+        ("10.01.0.0/24", "leading zero"),
+        ("10.1.0.0/024", "prefix length"),
+        ("10.1/16", "four parts"),
+        ("0x0a.1.0.0/24", "decimal"),
+        ("10.1.0.0", "prefix length"),
+    ];
+    for (subnet, why) in subnets {
+        check_says(
+            &sb,
+            &["network", "create", "x", "--subnet", subnet],
+            &[subnet, why],
+        );
+    }
+    check_says(
+        &sb,
+        &[
+            "network",
+            "create",
+            "x",
+            "--subnet",
+            "10.1.2.0/24",
+            "--gateway",
+            "010.1.2.1",
+        ],
+        &["--gateway '010.1.2.1'", "leading zero"],
+    );
+    // Control: the same forms written canonically in private space are fine.
+    podnet_ok(
+        &sb,
+        &[
+            "network",
+            "create",
+            "x",
+            "--subnet",
+            "10.1.0.0/24",
+            "--gateway",
+            "10.1.0.9",
+        ],
+    );
 }

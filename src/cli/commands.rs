@@ -5,7 +5,8 @@ use super::output::{opt, print};
 use super::{demo, Format};
 use crate::engine::network::{self, NetworkSpec};
 use crate::engine::{container, gc, view, Ctx};
-use crate::model::{Error, Result};
+use crate::model::filter::PsFilter;
+use crate::model::{Error, PortRequest, Result};
 use std::time::Duration;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -49,8 +50,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     .collect()
             })?;
         }
-        Command::Ps => {
-            let rows = view::containers(&ctx)?;
+        Command::Ps { all, quiet, filter } => {
+            let filter = PsFilter::parse(all, &filter, crate::engine::DEFAULT_NETWORK)?;
+            let rows = view::containers_matching(&ctx, &filter)?;
+            if quiet {
+                for r in &rows {
+                    println!("{}", r.name);
+                }
+                return Ok(0);
+            }
             print(
                 f,
                 &rows,
@@ -76,13 +84,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 },
             )?;
         }
-        Command::Inspect { name } => {
-            let ep = container::find(&ctx, &name)?;
-            show_container(&ctx, f, &ep)?;
-        }
+        Command::Inspect { names } => return inspect(&ctx, f, &names),
         Command::Exec { name, argv } => container::exec(&ctx, &name, &argv)?,
-        Command::Stop { name, time } => {
-            container::stop(&mut ctx, &name, Duration::from_secs(time))?
+        Command::Stop { names, time } => {
+            return all_or_first(container::stop(&mut ctx, &names, Duration::from_secs(time)))
         }
         Command::Rm { force, names } => {
             let mut failed = Vec::new();
@@ -134,48 +139,71 @@ pub(super) fn all_or_first(errors: Vec<Error>) -> Result<i32> {
     Err(first)
 }
 
+/// `inspect NAME...`: one container prints as an object, several as an array (one table
+/// row each); every name that is not there is reported.
+fn inspect(ctx: &Ctx, f: Format, names: &[String]) -> Result<i32> {
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for n in names {
+        match container::find(ctx, n).and_then(|ep| view::container_row(ctx, &ep)) {
+            Ok(r) => rows.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    match (names.len(), rows.as_slice()) {
+        (_, []) => {}
+        (1, [one]) => print(f, one, &INSPECT_HEADERS, |r| vec![inspect_cells(r)])?,
+        _ => print(f, &rows, &INSPECT_HEADERS, |rows| {
+            rows.iter().map(inspect_cells).collect()
+        })?,
+    }
+    all_or_first(errors)
+}
+
+const INSPECT_HEADERS: [&str; 10] = [
+    "NAME",
+    "STATUS",
+    "MODE",
+    "NETWORK",
+    "IP",
+    "GATEWAY",
+    "HOST VETH",
+    "NETNS",
+    "PID",
+    "PORTS",
+];
+
+fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
+    vec![
+        r.name.clone(),
+        r.status.into(),
+        r.mode.into(),
+        opt(&r
+            .network
+            .clone()
+            .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
+        opt(&r.ip),
+        opt(&r.gateway),
+        opt(&r.host_veth),
+        opt(&r.netns),
+        opt(&r.pid),
+        r.ports.join(","),
+    ]
+}
+
 fn show_container(ctx: &Ctx, f: Format, ep: &crate::model::Endpoint) -> Result<()> {
     let row = view::container_row(ctx, ep)?;
-    print(
-        f,
-        &row,
-        &[
-            "NAME",
-            "STATUS",
-            "MODE",
-            "NETWORK",
-            "IP",
-            "GATEWAY",
-            "HOST VETH",
-            "NETNS",
-            "PID",
-        ],
-        |r| {
-            vec![vec![
-                r.name.clone(),
-                r.status.into(),
-                r.mode.into(),
-                opt(&r
-                    .network
-                    .clone()
-                    .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
-                opt(&r.ip),
-                opt(&r.gateway),
-                opt(&r.host_veth),
-                opt(&r.netns),
-                opt(&r.pid),
-            ]]
-        },
-    )
+    print(f, &row, &INSPECT_HEADERS, |r| vec![inspect_cells(r)])
 }
 
 fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
+    let ports = run_ports(&a)?;
     let spec = container::RunSpec {
         name: a.name,
         network: a.network,
         ip: a.ip,
         detach: a.detach,
-        ports: parse_ports(&a.publish)?,
+        ports,
         labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
     };
@@ -278,11 +306,29 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
     Ok(())
 }
 
-/// Every `-p` spec, expanded to one mapping per host port.
-fn parse_ports(specs: &[String]) -> Result<Vec<crate::model::PortMapping>> {
+/// Every `-p` spec, expanded to one request per container port.
+fn parse_ports(specs: &[String]) -> Result<Vec<PortRequest>> {
     let mut out = Vec::new();
     for s in specs {
         out.extend(crate::model::parse_publish(s)?);
     }
     Ok(out)
+}
+
+/// `run`'s ports: every `-p`, plus with `-P` every `--expose`d port not already published.
+fn run_ports(a: &RunArgs) -> Result<Vec<PortRequest>> {
+    let explicit = parse_ports(&a.publish)?;
+    let mut exposed = Vec::new();
+    for e in &a.expose {
+        exposed.extend(crate::model::parse_expose(e)?);
+    }
+    if !a.publish_all {
+        return Ok(explicit);
+    }
+    if exposed.is_empty() {
+        return Err(Error::input(
+            "-P publishes the ports given with --expose, and there are none: add --expose PORT[/PROTO] or use -p",
+        ));
+    }
+    Ok(crate::model::publish_exposed(explicit, &exposed))
 }

@@ -4,7 +4,7 @@
 use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
-use crate::model::{validate_name, Endpoint, Error, Labels, Mode, PortMapping, Result};
+use crate::model::{validate_name, Endpoint, Error, Labels, Mode, PortRequest, Result};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -19,7 +19,7 @@ pub struct RunSpec {
     pub network: String,
     pub ip: Option<String>,
     pub detach: bool,
-    pub ports: Vec<PortMapping>,
+    pub ports: Vec<PortRequest>,
     pub labels: Labels,
     pub argv: Vec<String>,
 }
@@ -214,8 +214,32 @@ pub fn exec(ctx: &Ctx, name: &str, argv: &[String]) -> Result<()> {
     Err(Error::input(format!("command '{}': {e}", argv[0])))
 }
 
-/// Stop a container's process: SIGTERM, then SIGKILL after `grace`.
-pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
+/// Stop containers' processes: SIGTERM to each, then SIGKILL to those still alive after one
+/// `grace` period shared by all (so stopping several waits once, not once per container).
+/// Returns the error of each name that could not be stopped.
+pub fn stop(ctx: &mut Ctx, names: &[String], grace: Duration) -> Vec<Error> {
+    let mut errors = Vec::new();
+    let mut pids = Vec::new();
+    for name in names {
+        match signal_stop(ctx, name) {
+            Ok(Some(pid)) => pids.push(pid),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while pids.iter().any(|p| proc::alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in pids {
+        detach::kill(pid);
+    }
+    errors
+}
+
+/// First half of `stop`: out of every service, then SIGTERM. The process to wait for, if it
+/// was running.
+fn signal_stop(ctx: &mut Ctx, name: &str) -> Result<Option<(i32, u64)>> {
     let ep = find(ctx, name)?;
     let Some(pid) = ep.pid else {
         return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
@@ -224,14 +248,7 @@ pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
     ctx.store.write(|tx| endpoints::set_draining(tx, ep.id))?;
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, name, &labels);
-    if proc::signal(pid, libc::SIGTERM) {
-        let deadline = Instant::now() + grace;
-        while proc::alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        detach::kill(pid);
-    }
-    Ok(())
+    Ok(proc::signal(pid, libc::SIGTERM).then_some(pid))
 }
 
 /// Remove a container. A running one needs `force`; one whose namespace others share is refused.
@@ -259,7 +276,7 @@ pub fn attach(
     name: &str,
     network: &str,
     ip: Option<&str>,
-    ports: &[PortMapping],
+    ports: &[PortRequest],
     labels: &Labels,
 ) -> Result<Endpoint> {
     let mode = Mode::parse(network, DEFAULT_NETWORK)?;

@@ -24,19 +24,11 @@ pub struct NetworkSpec {
 
 /// Parse a CIDR given on the command line, naming the flag in the error.
 pub fn parse_subnet(s: &str) -> Result<Ipv4Net> {
-    s.parse().map_err(|_| {
-        Error::input(format!(
-            "--subnet '{s}' is not an IPv4 CIDR: write it like 10.90.0.0/24"
-        ))
-    })
+    crate::model::parse_cidr("--subnet", s)
 }
 
 pub fn parse_ip(flag: &str, s: &str) -> Result<Ipv4Addr> {
-    s.parse().map_err(|_| {
-        Error::input(format!(
-            "{flag} '{s}' is not an IPv4 address: write it like 10.90.0.5"
-        ))
-    })
+    crate::model::parse_ipv4(flag, s)
 }
 
 /// The bridge name for a network: `pn-NAME` when it fits in an interface name.

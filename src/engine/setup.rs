@@ -5,7 +5,9 @@ use super::{detach, network, owner, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
-use crate::model::{validate_name, Endpoint, Error, Labels, Mode, Network, PortMapping, Result};
+use crate::model::{
+    validate_name, Endpoint, Error, Labels, Mode, Network, PortMapping, PortRequest, Result,
+};
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
 use std::net::Ipv4Addr;
@@ -27,8 +29,9 @@ pub struct EndpointSpec<'a> {
     pub mode: Mode,
     pub netns: Netns,
     pub ip: Option<&'a str>,
-    /// Published ports (`-p`), one per host port.
-    pub ports: &'a [PortMapping],
+    /// Ports to publish (`-p`, `-P`), one per container port; host ports not given are
+    /// chosen in the allocation transaction.
+    pub ports: &'a [PortRequest],
     /// Labels (`--label`), what service selectors match.
     pub labels: &'a Labels,
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
@@ -71,7 +74,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         owner: proc::me(),
     };
     let shares = matches!(spec.mode, Mode::Container(_));
-    let ep = ctx.store.write(|tx| {
+    let (ep, published) = ctx.store.write(|tx| {
         if endpoints::get(tx, spec.name)?.is_some() {
             return Err(name_taken(spec.name));
         }
@@ -87,16 +90,17 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         }
         let mut ep = endpoints::insert(tx, &new)?;
         crate::store::labels::add(tx, ep.id, spec.labels)?;
+        let mut published = Vec::new();
         if let Some(net) = &net {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
-            publish::reserve(tx, net, &ep, spec.ports)?;
+            published = publish::reserve(tx, net, &ep, spec.ports)?;
         }
-        Ok(ep)
+        Ok((ep, published))
     })?;
     fault::step("attach", 1);
-    match realize(ctx, &ep, net.as_ref(), spec.ports) {
+    match realize(ctx, &ep, net.as_ref(), &published) {
         Ok(()) => Ok(ep),
         Err(e) => Err(match detach::teardown(ctx, &ep) {
             Ok(()) => e,

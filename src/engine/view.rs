@@ -2,6 +2,7 @@
 //! JSON. No formatting here, only the facts.
 
 use super::{container, Ctx};
+use crate::model::filter::{PsFacts, PsFilter};
 use crate::model::{Endpoint, EndpointState, Mode, Network, Result};
 use serde::Serialize;
 
@@ -80,6 +81,22 @@ pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerRow>> {
         .iter()
         .map(|e| container_row(ctx, e))
         .collect()
+}
+
+/// The containers `ps` shows with `filter` (-a, --filter).
+pub fn containers_matching(ctx: &Ctx, filter: &PsFilter) -> Result<Vec<ContainerRow>> {
+    Ok(containers(ctx)?
+        .into_iter()
+        .filter(|r| {
+            filter.matches(&PsFacts {
+                name: &r.name,
+                network: r.network.as_deref(),
+                mode: r.mode,
+                labels: &r.labels,
+                status: r.status,
+            })
+        })
+        .collect())
 }
 
 /// What every view of a network shows.

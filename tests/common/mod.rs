@@ -69,9 +69,10 @@ pub fn podnet_ok(sb: &Sandbox, args: &[&str]) -> String {
     ok(&format!("podnet {}", args.join(" ")), sb.podnet(args))
 }
 
-/// `podnet ps --format json` as a list.
+/// `podnet ps -a --format json` as a list: every container, exited ones too (so that a
+/// check that nothing is left sees everything podnet keeps).
 pub fn ps(sb: &Sandbox) -> Vec<Value> {
-    as_list(podnet_json(sb, &["ps"]))
+    as_list(podnet_json(sb, &["ps", "-a"]))
 }
 
 /// `podnet network ls --format json` as a list.
