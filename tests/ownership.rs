@@ -52,6 +52,16 @@ fn kernel(sb: &Sandbox) -> Value {
     json!({ "links": links, "netns": netns_leftovers(sb), "ruleset": ruleset(sb) })
 }
 
+/// The links a gc report says it removed, sorted.
+fn removed_links(report: &Value) -> Vec<String> {
+    let mut l: Vec<String> = as_list(report["links"].clone())
+        .iter()
+        .map(|l| l.as_str().unwrap_or_default().to_string())
+        .collect();
+    l.sort();
+    l
+}
+
 fn alias(sb: &Sandbox, link: &str) -> Option<String> {
     ip_json(sb, &["-d", "link", "show", link])[0]["ifalias"]
         .as_str()
@@ -306,12 +316,7 @@ fn gc_removes_exactly_its_own_orphan_links() {
     );
     let gc = sb.podnet(["gc", "--format", "json"]);
     let report = parse("gc", &ok("gc", gc.clone()));
-    let mut removed: Vec<String> = as_list(report["links"].clone())
-        .iter()
-        .map(|l| l.as_str().unwrap_or_default().to_string())
-        .collect();
-    removed.sort();
-    assert_eq!(removed, vec!["pnbr9", "pnv900"], "{report}");
+    assert_eq!(removed_links(&report), vec!["pnbr9", "pnv900"], "{report}");
     for kept in ["pnv901", "pnv902"] {
         assert!(
             stderr(&gc).contains(kept),
@@ -397,4 +402,82 @@ fn unmarked_objects_a_store_records_are_adopted() {
     podnet_ok(&sb, &["rm", "-f", "l1"]);
     podnet_ok(&sb, &["network", "rm", "lab"]);
     assert!(!link_names(&sb).contains(&"pn-lab".to_string()));
+}
+
+/// An empty store facing podnet-named links without a mark (what a podnet older than marks, or
+/// a lost store, left) refuses too; links with other names are none of its business.
+#[test]
+fn an_empty_store_refuses_unmarked_podnet_links() {
+    let sb = sandbox();
+    ok(
+        "plant links",
+        sb.sh(
+            "ip link add pnv5 type veth peer name x5 && ip link add podnet0 type bridge && \
+             ip link add br-y type bridge",
+        ),
+    );
+    let before = kernel(&sb);
+    refused(
+        "gc with an empty store",
+        &sb.podnet(["gc"]),
+        1,
+        &["pnv5", "podnet0", "--remove-foreign"],
+    );
+    assert_eq!(kernel(&sb), before);
+    refused(
+        "run -d with podnet0 unmarked",
+        &sb.podnet(["run", "-d", "--name", "c", "--", "sleep", "infinity"]),
+        125,
+        &["podnet0"],
+    );
+    assert_eq!(kernel(&sb), before);
+    let report = podnet_json(&sb, &["gc", "--remove-foreign"]);
+    assert_eq!(removed_links(&report), vec!["pnv5", "podnet0"], "{report}");
+    wait_links(
+        &sb,
+        "after --remove-foreign",
+        &["br-y".to_string(), "lo".to_string()],
+    );
+    podnet_ok(
+        &sb,
+        &["run", "-d", "--name", "c", "--", "sleep", "infinity"],
+    );
+}
+
+/// A network whose bridge was replaced by another state's: a container is refused rather than
+/// made a port of that bridge, and nothing is left behind.
+#[test]
+fn a_container_never_joins_another_states_bridge() {
+    let sb = sandbox();
+    podnet_ok(
+        &sb,
+        &["network", "create", "lab", "--subnet", "10.77.0.0/24"],
+    );
+    let other = format!("podnet:{}", "e".repeat(32));
+    ok(
+        "replace pn-lab",
+        sb.sh(&format!(
+            "ip link del pn-lab && ip link add pn-lab type bridge && \
+             ip link set pn-lab alias '{other}' && ip link set pn-lab up"
+        )),
+    );
+    let before = kernel(&sb);
+    refused(
+        "run on the replaced bridge",
+        &sb.podnet([
+            "run",
+            "-d",
+            "--name",
+            "c",
+            "--network",
+            "lab",
+            "--",
+            "sleep",
+            "infinity",
+        ]),
+        125,
+        &["pn-lab", "store eeeeeeee"],
+    );
+    assert_eq!(kernel(&sb), before, "no port added, nothing left");
+    assert!(ps(&sb).is_empty());
 }

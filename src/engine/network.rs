@@ -216,7 +216,11 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         None if name == DEFAULT_NETWORK => match create(ctx, &NetworkSpec { name: name.into(), ..Default::default() }) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
-            Err(Error::Input(_)) => ctx.store.network(name)?.ok_or_else(|| Error::failed("default network vanished"))?,
+            // Refused for another reason (its bridge name is taken): say that.
+            Err(e @ Error::Input(_)) => match ctx.store.network(name)? {
+                Some(n) => n,
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
         },
         None => {

@@ -224,6 +224,18 @@ fn realize(
                 net.bridge, net.name
             ))
         })?;
+        // Never a port on another state's bridge (the lookup above reads its mark anyway).
+        let me = owner::Identity::of(ctx);
+        if let owner::Owner::Other(s) = me.owner(bridge.alias.as_deref()) {
+            return Err(Error::failed(format!(
+                "bridge {} of network '{}' belongs to {}, not {}: {}",
+                net.bridge,
+                net.name,
+                s.describe(),
+                me.describe(),
+                owner::remedy(Some(&s), &me)
+            )));
+        }
         let veth = ep
             .host_veth
             .as_deref()
@@ -239,8 +251,7 @@ fn realize(
         // Hairpin: a container reaching its own published port or its own service's VIP is
         // sent back out the port it came in on (bridged, with br_netfilter).
         // The host end is marked as this store's in the message that is sent anyway.
-        let alias = owner::Identity::of(ctx).link_alias();
-        link::no_ipv6_link_local(ctx.host()?, veth, Some(&alias))?;
+        link::no_ipv6_link_local(ctx.host()?, veth, Some(&me.link_alias()))?;
         link::set_up_by_name(ctx.host()?, veth)?;
         link::set_hairpin(ctx.host()?, veth)?;
     }

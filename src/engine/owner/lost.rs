@@ -74,8 +74,12 @@ fn survey(ctx: &mut Ctx, me: &Identity) -> Result<Foreign> {
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .collect();
-        if let (Claim::Other(s), false) = (claim, mounts.is_empty()) {
-            f.maker(s);
+        if !mounts.is_empty() {
+            // Unclaimed mounts: a podnet older than claims made them.
+            f.maker(match claim {
+                Claim::Other(s) => s,
+                _ => None,
+            });
         }
     }
     Ok(f)

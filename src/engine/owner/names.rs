@@ -86,6 +86,13 @@ pub fn existing_bridge(me: &Identity, rtnl: &mut Rtnl, found: Link, net: &Networ
             me.describe(),
             remedy(Some(&s), me)
         ))),
+        // podnet's own kind of name, unmarked: an older podnet or a lost state left it.
+        _ if podnet_named(&l) => Err(Error::failed(format!(
+            "bridge {} of network '{}' exists without a store mark (an older podnet or a lost state made it, or someone else did): podnet uses only bridges it creates; {}",
+            l.name,
+            net.name,
+            remedy(None, me)
+        ))),
         _ => Err(Error::input(format!(
             "interface {} (the bridge of network '{}') already exists and podnet did not create it: choose another network name or --bridge",
             l.name, net.name
