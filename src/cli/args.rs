@@ -70,7 +70,7 @@ pub enum Command {
     /// List containers: running ones (and attached, or being made or removed); -a adds
     /// exited ones.
     #[command(
-        after_help = "Examples:\n  podnet ps\n  podnet ps -a --format json\n  podnet ps -q --filter label=app=web\n  podnet ps -a --filter status=exited --filter network=lab\n\nFilters (a key repeated: any of its values; different keys: all):\n  name=TEXT             the name contains TEXT\n  network=NET           on network NET (bridge: the default network; also host, none)\n  label=KEY[=VALUE]     has the label\n  status=STATUS         running, attached, creating, removing or exited"
+        after_help = "Examples:\n  podnet ps\n  podnet ps -a --format json\n  podnet ps -q --filter label=app=web\n  podnet ps -a --filter status=exited --filter network=lab\n\nFilters (a key repeated: any of its values; different keys: all):\n  name=TEXT             the name contains TEXT\n  network=NET           on network NET (bridge: the default network; also host, none)\n  label=KEY[=VALUE]     has the label\n  status=STATUS         running, attached, creating, removing, exited or dead"
     )]
     Ps {
         /// Show every container, exited ones too.

@@ -1,6 +1,6 @@
 //! One function per command: call the engine, print the result.
 
-use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs};
+use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
 use super::output::{opt, print};
 use super::{demo, Format};
 use crate::engine::network::{self, NetworkSpec};
@@ -14,6 +14,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         return demo::run();
     }
     let mut ctx = Ctx::open(&cli.root, &cli.run_dir)?;
+    if changes_state(&cli.command) {
+        if let Some(r) = crate::engine::boot::recover_if_first(&mut ctx)? {
+            note_recovery(&r);
+        }
+    }
     let f = cli.format;
     match cli.command {
         Command::Network(cmd) => network_cmd(&mut ctx, f, cmd)?,
@@ -102,31 +107,98 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let r = if remove_foreign {
                 gc::run_removing_foreign(&mut ctx)?
             } else {
-                gc::run(&mut ctx)?
+                gc::run(&mut ctx, gc::Scope::Full)?
             };
+            crate::engine::boot::mark_recovered(&ctx)?;
             if !r.foreign.is_empty() {
                 eprintln!(
                     "podnet: left alone (another podnet state's, not this one's): {}",
                     r.foreign.join(", ")
                 );
             }
-            print(f, &r, &["REMOVED", "WHAT"], |r| {
-                let mut rows = Vec::new();
-                for (kind, items) in [
-                    ("container", &r.endpoints),
-                    ("link", &r.links),
-                    ("namespace", &r.namespaces),
-                    ("network", &r.networks),
-                    ("table", &r.tables),
-                ] {
-                    rows.extend(items.iter().map(|i| vec![i.clone(), kind.to_string()]));
-                }
-                rows
-            })?;
+            print(f, &r, &["WHAT", "NAME", "ACTION", "WHY"], gc_rows)?;
         }
         Command::Demo => unreachable!("handled above"),
     }
     Ok(0)
+}
+
+/// Commands that change state: the first of them since a boot (or since the run dir was
+/// wiped) rebuilds the kernel's state from the store first. Read-only commands only report.
+fn changes_state(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Network(NetworkCmd::Create(_) | NetworkCmd::Rm { .. } | NetworkCmd::Prune)
+            | Command::Service(ServiceCmd::Create(_) | ServiceCmd::Rm { .. })
+            | Command::Run(_)
+            | Command::Attach(_)
+            | Command::Detach { .. }
+            | Command::Label { .. }
+            | Command::Stop { .. }
+            | Command::Rm { .. }
+    )
+}
+
+/// One line on stderr when the first command after a boot had to retire or repair anything.
+fn note_recovery(r: &gc::Report) {
+    if r.is_empty() {
+        return;
+    }
+    let names = |v: &[gc::Action], action: &str| -> Vec<String> {
+        v.iter()
+            .filter(|a| a.action == action)
+            .map(|a| a.name.clone())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    for (what, list) in [
+        ("retired containers", names(&r.containers, "retired")),
+        ("repaired containers", names(&r.containers, "repaired")),
+        ("repaired networks", names(&r.networks, "repaired")),
+        ("removed networks", names(&r.networks, "removed")),
+        ("finished networks", names(&r.networks, "finished")),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{what} {}", list.join(", ")));
+        }
+    }
+    eprintln!(
+        "podnet: first command since boot rebuilt podnet's state: {}",
+        parts.join("; ")
+    );
+}
+
+fn gc_rows(r: &gc::Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (kind, items) in [("container", &r.containers), ("network", &r.networks)] {
+        rows.extend(items.iter().map(|a| {
+            vec![
+                kind.to_string(),
+                a.name.clone(),
+                a.action.into(),
+                a.why.clone(),
+            ]
+        }));
+    }
+    for (kind, items) in [("link", &r.links), ("namespace", &r.namespaces)] {
+        rows.extend(items.iter().map(|i| {
+            vec![
+                kind.to_string(),
+                i.clone(),
+                "removed".into(),
+                "no record owns it".into(),
+            ]
+        }));
+    }
+    rows.extend(r.tables.iter().map(|t| {
+        vec![
+            "table".into(),
+            t.clone(),
+            "removed".into(),
+            "another state's (--remove-foreign)".into(),
+        ]
+    }));
+    rows
 }
 
 /// Report every error of a multi-name command; the first decides the exit code.

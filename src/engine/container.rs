@@ -4,7 +4,9 @@
 use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
-use crate::model::{validate_name, Endpoint, Error, Labels, Mode, PortRequest, Result};
+use crate::model::{
+    validate_name, Endpoint, EndpointState, Error, Labels, Mode, PortRequest, Result,
+};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -98,28 +100,21 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             owned_by_caller: !spec.detach,
         },
     )?;
-    let child = match spawn(ctx, &ep, &spec) {
+    let mut child = match spawn(ctx, &ep, &spec) {
         Ok(c) => c,
         Err(e) => {
-            let _ = detach::teardown(ctx, &ep);
+            let _ = detach::undo_own(ctx, ep.id);
             return Err(e);
         }
     };
-    let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
-    // The namespace's identity goes in the same write: `attach --netns` refuses it by that.
-    let ns_id = ep
-        .netns
-        .as_deref()
-        .filter(|_| ep.netns_owned)
-        .and_then(|p| netns::identity(p.as_ref()));
-    ctx.store.write(|tx| {
-        endpoints::set_pid(tx, ep.id, pid)?;
-        match ns_id {
-            Some(ns) => endpoints::set_netns_identity(tx, ep.id, ns),
-            None => Ok(()),
-        }
-    })?;
-    setup::mark_ready(ctx, &ep, !spec.detach)?;
+    crate::fault::step("run", 1);
+    if let Err(e) = record(ctx, &ep, &child, !spec.detach) {
+        // The process must never outlive its record: a row taken over meanwhile (`rm -f`,
+        // `gc`) is torn down by whoever took it, and only this process knows the child.
+        stop_child(&mut child);
+        let _ = detach::undo_own(ctx, ep.id);
+        return Err(e);
+    }
     let ep = find(ctx, &name)?;
     if spec.detach {
         return Ok(RunOutcome {
@@ -128,12 +123,55 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
         });
     }
     let code = wait(child)?;
-    // The command is done; whatever it left running in its namespace goes with it.
-    detach::repair(ctx, &ep)?;
+    // The command is done; whatever it left running in its namespace goes with it — unless a
+    // `rm -f` took the container over meanwhile (it tears it down).
+    let me = proc::me();
+    detach::teardown_if(ctx, ep.id, true, &mut |_, e| Ok(e.owner == Some(me)))?;
     Ok(RunOutcome {
         endpoint: ep,
         exit_code: Some(code),
     })
+}
+
+/// Record the started process and mark the container ready, each a compare-and-set on the row
+/// this process is creating.
+fn record(
+    ctx: &mut Ctx,
+    ep: &Endpoint,
+    child: &std::process::Child,
+    keep_owner: bool,
+) -> Result<()> {
+    let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
+    let me = proc::me();
+    // The namespace's identity goes in the same write: `attach --netns` refuses it by that.
+    let ns_id = ep
+        .netns
+        .as_deref()
+        .filter(|_| ep.netns_owned)
+        .and_then(|p| netns::identity(p.as_ref()));
+    if !ctx.store.write(|tx| {
+        let recorded = endpoints::set_pid(tx, ep.id, pid, me)?;
+        if let (true, Some(ns)) = (recorded, ns_id) {
+            endpoints::set_netns_identity(tx, ep.id, ns)?;
+        }
+        Ok(recorded)
+    })? {
+        return Err(setup::taken_over(&ep.name));
+    }
+    crate::fault::step("run", 2);
+    if !setup::mark_ready(ctx, ep, keep_owner)? {
+        return Err(setup::taken_over(&ep.name));
+    }
+    Ok(())
+}
+
+/// Kill a child this process started (with its process group when it leads one) and reap it.
+fn stop_child(child: &mut std::process::Child) {
+    if let Some(id) = proc::identity(child.id() as i32) {
+        detach::kill(id);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Start the container's process inside its namespace.
@@ -252,21 +290,45 @@ fn signal_stop(ctx: &mut Ctx, name: &str) -> Result<Option<(i32, u64)>> {
 }
 
 /// Remove a container. A running one needs `force`; one whose namespace others share is refused.
+/// Judged on the row as it is inside the transaction that takes it over.
 pub fn rm(ctx: &mut Ctx, name: &str, force: bool) -> Result<()> {
     let ep = find(ctx, name)?;
-    let joiners = ctx.store.joiners(name)?;
-    if !joiners.is_empty() {
-        return Err(Error::input(format!(
-            "container '{name}' shares its network namespace with {}: remove those first",
-            joiners.join(", ")
-        )));
+    let me = proc::me();
+    let judge = &mut |tx: &rusqlite::Connection, ep: &Endpoint| -> Result<bool> {
+        let joiners = endpoints::joiners(tx, name)?;
+        if !joiners.is_empty() {
+            return Err(Error::input(format!(
+                "container '{name}' shares its network namespace with {}: remove those first",
+                joiners.join(", ")
+            )));
+        }
+        let busy = ep.owner.filter(|o| *o != me && proc::alive(*o));
+        match (ep.state, busy) {
+            (EndpointState::Removing, Some(_)) => {
+                return Err(Error::failed(format!(
+                    "container '{name}' is already being removed by another podnet process"
+                )))
+            }
+            (EndpointState::Creating, Some(_)) if !force => {
+                return Err(Error::input(format!(
+                    "container '{name}' is being created: wait, or use `podnet rm -f {name}`"
+                )))
+            }
+            _ => {}
+        }
+        if ep.pid.is_some_and(proc::alive) && !force {
+            return Err(Error::input(format!(
+                "container '{name}' is running: stop it first or use `podnet rm -f {name}`"
+            )));
+        }
+        Ok(true)
+    };
+    match detach::teardown_if(ctx, ep.id, false, judge)? {
+        Some(_) => Ok(()),
+        None => Err(Error::input(format!(
+            "no container named '{name}': see `podnet ps`"
+        ))),
     }
-    if ep.pid.is_some_and(proc::alive) && !force {
-        return Err(Error::input(format!(
-            "container '{name}' is running: stop it first or use `podnet rm -f {name}`"
-        )));
-    }
-    detach::teardown(ctx, &ep)
 }
 
 /// `podnet attach`: wire an existing namespace to a network.
@@ -293,7 +355,9 @@ pub fn attach(
         owned_by_caller: false,
     };
     let ep = setup::attach(ctx, &spec)?;
-    setup::mark_ready(ctx, &ep, false)?;
+    if !setup::mark_ready(ctx, &ep, false)? {
+        return Err(setup::taken_over(name));
+    }
     find(ctx, name)
 }
 
@@ -305,7 +369,21 @@ pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
             "'{name}' was started by `podnet run`: remove it with `podnet rm -f {name}`"
         )));
     }
-    detach::teardown(ctx, &ep)
+    let me = proc::me();
+    let judge = &mut |_: &rusqlite::Connection, ep: &Endpoint| -> Result<bool> {
+        if ep.owner.is_some_and(|o| o != me && proc::alive(o)) {
+            return Err(Error::failed(format!(
+                "'{name}' is being attached or detached by another podnet process"
+            )));
+        }
+        Ok(true)
+    };
+    match detach::teardown_if(ctx, ep.id, false, judge)? {
+        Some(_) => Ok(()),
+        None => Err(Error::input(format!(
+            "no container named '{name}': see `podnet ps`"
+        ))),
+    }
 }
 
 /// `podnet label`: `KEY=VALUE` sets, `KEY-` removes; services follow at once.

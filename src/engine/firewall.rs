@@ -40,29 +40,39 @@ fn failed(e: NftError) -> Error {
 /// Make podnet's tables match the store exactly (or remove them when there is no network) —
 /// only if they are this store's: another state's tables are refused when this store needs
 /// them and left alone (with the FORWARD accepts that go with them) otherwise.
+///
+/// The store is read and the kernel programmed inside one write transaction: no record can
+/// change between the read and the apply, so the tables hold exactly the committed state. Rows
+/// being removed are left out (their elements may already be gone; a render from before
+/// their removal must never put them back).
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
-    let nets: Vec<NetFacts> = ctx.store.networks()?.iter().map(net_facts).collect();
-    let ports: Vec<PortFacts> = if nets.is_empty() {
-        Vec::new()
-    } else {
-        ctx.store
-            .all_ports()?
-            .into_iter()
-            .map(|(ip, m)| PortFacts {
-                container_ip: ip,
-                mapping: m,
-            })
-            .collect()
-    };
     let me = owner::Identity::of(ctx);
-    let managed = owner::tables::render(
-        ctx.nft()?,
-        &me,
-        &plan::tables(),
-        !nets.is_empty(),
-        || plan::full(&nets, &ports),
-        plan::delete_all,
-    )?;
+    let (store, nft) = ctx.store_and_nft()?;
+    let managed = store.write(|tx| {
+        let nets: Vec<NetFacts> = crate::store::networks::list(tx)?
+            .iter()
+            .map(net_facts)
+            .collect();
+        let ports: Vec<PortFacts> = if nets.is_empty() {
+            Vec::new()
+        } else {
+            crate::store::ports::all(tx)?
+                .into_iter()
+                .map(|(ip, m)| PortFacts {
+                    container_ip: ip,
+                    mapping: m,
+                })
+                .collect()
+        };
+        owner::tables::render(
+            nft,
+            &me,
+            &plan::tables(),
+            !nets.is_empty(),
+            || plan::full(&nets, &ports),
+            plan::delete_all,
+        )
+    })?;
     if managed {
         forward_accepts(ctx)?;
     }

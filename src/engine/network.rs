@@ -141,9 +141,9 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         Ok(networks::get(tx, &spec.name)?.expect("row just inserted"))
     })?;
     let mut created = false;
-    if let Err(e) = realize(ctx, &net, &mut created) {
+    if let Err(e) = realize_noting(ctx, &net, &mut created) {
         // Undo: the bridge goes only if this very call created it.
-        let undo = destroy(ctx, &net, Some(created));
+        let undo = undo_create(ctx, &net, created);
         return Err(match undo {
             Ok(()) => e,
             Err(u) => e.context(format!("(and undoing it failed too: {u})")),
@@ -156,9 +156,26 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     })
 }
 
-/// Make the kernel match a network record (idempotent). Uses an existing bridge only if this
-/// store made it; `created` tells the caller whether this call made it.
-fn realize(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
+/// Make the kernel match a network record (idempotent).
+pub(super) fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
+    realize_noting(ctx, net, &mut false)
+}
+
+/// [`realize`], setting `created` when it created the bridge (before anything after that fails).
+fn realize_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
+    make_bridge_noting(ctx, net, created)?;
+    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
+    firewall::forward_accepts(ctx)
+}
+
+/// A network's bridge as its record says: up, holding the gateway address, with podnet's
+/// sysctls (idempotent). Returns the bridge's index. Uses an existing bridge only if this store
+/// made it (see `owner::names::existing_bridge`).
+pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
+    make_bridge_noting(ctx, net, &mut false)
+}
+
+fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
     let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
@@ -180,13 +197,25 @@ fn realize(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
         // Routing between the bridge and the rest of the world (outbound NAT, published ports).
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
     }
-    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
-    firewall::forward_accepts(ctx)
+    Ok(index)
 }
 
-/// Remove a network: its bridge only if this store made it (when undoing a create, `undo`
-/// says whether that very call made it; otherwise the bridge's mark decides), its record, its
-/// netfilter elements.
+/// The index of a network's bridge, re-creating the bridge when it is missing (deleted from
+/// outside, or gone with a reboot): a container can always join a recorded network.
+/// Never another state's bridge: its mark comes with the lookup.
+pub fn bridge_index(ctx: &mut Ctx, net: &Network) -> Result<u32> {
+    match link::get(ctx.host()?, &net.bridge)? {
+        Some(b) => {
+            owner::names::refuse_foreign_bridge(&owner::Identity::of(ctx), &b, net)?;
+            Ok(b.index)
+        }
+        None => make_bridge(ctx, net),
+    }
+}
+
+/// Remove a network this process has claimed (`removing`, owned by it): its bridge (only if
+/// this store made it: when undoing a create, `undo` says whether that very call made it;
+/// otherwise the bridge's mark decides), then its record, then its netfilter state.
 fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
@@ -205,6 +234,24 @@ fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
         firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
         firewall::forward_accepts(ctx)
     }
+}
+
+/// Claim a network this process is creating and remove it (undo of a failed create; `created`:
+/// whether the create made the bridge).
+fn undo_create(ctx: &mut Ctx, net: &Network, created: bool) -> Result<()> {
+    let me = proc::me();
+    if ctx
+        .store
+        .write(|tx| networks::claim(tx, net.id, NetworkState::Creating, Some(me), me))?
+    {
+        destroy(ctx, net, Some(created))?;
+    }
+    Ok(())
+}
+
+/// Finish removing a network whose remover died (gc).
+pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
+    destroy(ctx, net, None)
 }
 
 /// The network an endpoint joins, creating the default network on first use. A network still
@@ -229,9 +276,17 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
             )))
         }
     };
-    if net.state == NetworkState::Creating {
-        realize(ctx, &net, &mut false)?;
-        ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+    match net.state {
+        NetworkState::Creating => {
+            realize(ctx, &net)?;
+            ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+        }
+        NetworkState::Removing => {
+            return Err(Error::input(format!(
+                "network '{name}' is being removed: create it again or use another network"
+            )))
+        }
+        NetworkState::Ready => {}
     }
     Ok(net)
 }
@@ -255,60 +310,57 @@ pub fn default_subnet_if_created(ctx: &mut Ctx, name: &str) -> Result<Option<Ipv
 
 /// Remove a network that no container uses.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
-    let net = ctx.store.network(name)?.ok_or_else(|| {
-        Error::input(format!(
-            "network '{name}' does not exist: see `podnet network ls`"
-        ))
+    let me = proc::me();
+    // Judged and claimed in one transaction: a container joining meanwhile either committed
+    // its lease first (refused here) or sees the network `removing` (refused there).
+    let net = ctx.store.write(|tx| {
+        let net = networks::get(tx, name)?.ok_or_else(|| {
+            Error::input(format!(
+                "network '{name}' does not exist: see `podnet network ls`"
+            ))
+        })?;
+        let users = networks::users(tx, net.id)?;
+        if !users.is_empty() {
+            return Err(Error::input(format!(
+                "network '{name}' is in use by {}: remove those containers first (`podnet rm -f NAME`)",
+                users.join(", ")
+            )));
+        }
+        if name == DEFAULT_NETWORK && crate::store::services::any(tx)? {
+            return Err(Error::input(format!(
+                "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
+            )));
+        }
+        let owner = networks::owner(tx, net.id)?;
+        if net.state != NetworkState::Ready && owner.is_some_and(proc::alive) {
+            return Err(Error::failed(format!(
+                "network '{name}' is being created or removed by another podnet process"
+            )));
+        }
+        if !networks::claim(tx, net.id, net.state, owner, me)? {
+            return Err(Error::failed(format!("network '{name}' changed meanwhile: try again")));
+        }
+        Ok(net)
     })?;
-    let users = ctx.store.network_users(net.id)?;
-    if !users.is_empty() {
-        return Err(Error::input(format!(
-            "network '{name}' is in use by {}: remove those containers first (`podnet rm -f NAME`)",
-            users.join(", ")
-        )));
-    }
-    if name == DEFAULT_NETWORK && crate::store::services::any(ctx.store.conn())? {
-        return Err(Error::input(format!(
-            "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
-        )));
-    }
     destroy(ctx, &net, None)
 }
 
 /// Remove every network no container uses, except the default one. Returns their names.
 pub fn prune(ctx: &mut Ctx) -> Result<Vec<String>> {
+    let me = proc::me();
     let mut removed = Vec::new();
     for net in ctx.store.networks()? {
-        if net.name != DEFAULT_NETWORK && ctx.store.network_users(net.id)?.is_empty() {
+        if net.name == DEFAULT_NETWORK || net.state != NetworkState::Ready {
+            continue;
+        }
+        // Skipped when a container joined it since the listing.
+        if ctx
+            .store
+            .write(|tx| networks::claim(tx, net.id, NetworkState::Ready, None, me))?
+        {
             destroy(ctx, &net, None)?;
             removed.push(net.name);
         }
     }
     Ok(removed)
-}
-
-/// Networks whose creator died before marking them ready (gc removes them).
-pub fn abandoned(ctx: &Ctx) -> Result<Vec<Network>> {
-    let mut out = Vec::new();
-    for n in ctx.store.networks()? {
-        if n.state == NetworkState::Creating {
-            if let Some(owner) = ctx.store.network_owner(&n.name)? {
-                if !proc::alive(owner) {
-                    out.push(n);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Finish or undo a network whose creator died: keep it (made whole) when containers already
-/// use it, remove it otherwise.
-pub fn repair_abandoned(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    if ctx.store.network_users(net.id)?.is_empty() {
-        destroy(ctx, net, None)
-    } else {
-        realize(ctx, net, &mut false)?;
-        ctx.store.write(|tx| networks::set_ready(tx, &net.name))
-    }
 }

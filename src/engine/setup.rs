@@ -6,7 +6,8 @@ use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
 use crate::model::{
-    validate_name, Endpoint, Error, Labels, Mode, Network, PortMapping, PortRequest, Result,
+    validate_name, Endpoint, EndpointState, Error, Labels, Mode, Network, PortMapping, PortRequest,
+    Result,
 };
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
@@ -88,10 +89,28 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             }
         }
+        // The namespace joined must still be there to join: `rm` checks for joiners in its
+        // own transaction, so one of the two always sees the other.
+        if let Mode::Container(other) = &spec.mode {
+            if !endpoints::get(tx, other)?.is_some_and(|o| o.state == EndpointState::Ready) {
+                return Err(Error::input(format!(
+                    "--network container:{other}: '{other}' is not running: start it first"
+                )));
+            }
+        }
         let mut ep = endpoints::insert(tx, &new)?;
         crate::store::labels::add(tx, ep.id, spec.labels)?;
         let mut published = Vec::new();
         if let Some(net) = &net {
+            // Judged again on the row as it is now: a network being removed takes no one.
+            if !crate::store::networks::get(tx, &net.name)?
+                .is_some_and(|n| n.id == net.id && n.state != crate::model::NetworkState::Removing)
+            {
+                return Err(Error::input(format!(
+                    "network '{}' was removed meanwhile: see `podnet network ls`",
+                    net.name
+                )));
+            }
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
@@ -102,7 +121,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     fault::step("attach", 1);
     match realize(ctx, &ep, net.as_ref(), &published) {
         Ok(()) => Ok(ep),
-        Err(e) => Err(match detach::teardown(ctx, &ep) {
+        Err(e) => Err(match detach::undo_own(ctx, ep.id) {
             Ok(()) => e,
             Err(u) => e.context(format!("(and undoing it failed too: {u})")),
         }),
@@ -218,42 +237,16 @@ fn realize(
     let ns = File::open(&path)
         .map_err(|e| Error::failed(format!("open namespace {}: {e}", path.display())))?;
     if let Some(net) = net {
-        let bridge = link::get(ctx.host()?, &net.bridge)?.ok_or_else(|| {
-            Error::failed(format!(
-                "bridge {} of network '{}' is missing: run `podnet gc`",
-                net.bridge, net.name
-            ))
-        })?;
-        // Never a port on another state's bridge (the lookup above reads its mark anyway).
-        let me = owner::Identity::of(ctx);
-        if let owner::Owner::Other(s) = me.owner(bridge.alias.as_deref()) {
-            return Err(Error::failed(format!(
-                "bridge {} of network '{}' belongs to {}, not {}: {}",
-                net.bridge,
-                net.name,
-                s.describe(),
-                me.describe(),
-                owner::remedy(Some(&s), &me)
-            )));
-        }
+        // A bridge the kernel lost (deleted from outside, or gone with a reboot) is made
+        // again from its record: a missing bridge costs nothing on the normal path. Never a
+        // port on another state's bridge (the lookup reads its mark anyway).
+        let bridge = network::bridge_index(ctx, net)?;
         let veth = ep
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
-        link::create_veth(
-            ctx.host()?,
-            veth,
-            Some(bridge.index),
-            net.mtu,
-            "eth0",
-            ns.as_fd(),
-        )?;
-        // Hairpin: a container reaching its own published port or its own service's VIP is
-        // sent back out the port it came in on (bridged, with br_netfilter).
-        // The host end is marked as this store's in the message that is sent anyway.
-        link::no_ipv6_link_local(ctx.host()?, veth, Some(&me.link_alias()))?;
-        link::set_up_by_name(ctx.host()?, veth)?;
-        link::set_hairpin(ctx.host()?, veth)?;
+        let alias = owner::Identity::of(ctx).link_alias();
+        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -262,13 +255,7 @@ fn realize(
     let mut inside: Rtnl = netns::rtnl_in(&ns)?;
     link::set_up_by_name(&mut inside, "lo")?;
     if let (Some(net), Some(ip)) = (net, ep.ip) {
-        let eth0 = link::get(&mut inside, "eth0")?
-            .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
-        addr::add(&mut inside, eth0.index, ip, net.subnet.prefix_len())?;
-        fault::step("attach", 4);
-        link::no_ipv6_link_local(&mut inside, "eth0", None)?;
-        link::set_up(&mut inside, eth0.index)?;
-        route::add_default(&mut inside, net.gateway)?;
+        configure_eth0(&mut inside, net, ip)?;
     }
     publish::publish(ctx, ep, ports)?;
     if net.is_some() {
@@ -280,12 +267,56 @@ fn realize(
     Ok(())
 }
 
-/// Mark an endpoint ready (last step of attach).
-pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<()> {
-    ctx.store
-        .write(|tx| endpoints::set_ready(tx, ep.id, keep_owner))?;
+/// The veth of a bridge endpoint: `veth` here on the bridge, up, with hairpin, marked with
+/// `alias` (this store's); its peer created directly inside `ns` as `eth0`.
+pub(super) fn make_veth(
+    host: &mut Rtnl,
+    veth: &str,
+    bridge: u32,
+    mtu: u32,
+    ns: &File,
+    alias: &str,
+) -> Result<()> {
+    link::create_veth(host, veth, Some(bridge), mtu, "eth0", ns.as_fd())?;
+    // Hairpin: a container reaching its own published port or its own service's VIP is
+    // sent back out the port it came in on (bridged, with br_netfilter).
+    // The host end is marked as this store's in the message that is sent anyway.
+    link::no_ipv6_link_local(host, veth, Some(alias))?;
+    link::set_up_by_name(host, veth)?;
+    link::set_hairpin(host, veth)
+}
+
+/// Inside the container's namespace: `eth0` gets its address, comes up, and the gateway
+/// becomes the default route.
+pub(super) fn configure_eth0(inside: &mut Rtnl, net: &Network, ip: Ipv4Addr) -> Result<()> {
+    let eth0 = link::get(inside, "eth0")?
+        .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
+    addr::add(inside, eth0.index, ip, net.subnet.prefix_len())?;
+    fault::step("attach", 4);
+    link::no_ipv6_link_local(inside, "eth0", None)?;
+    link::set_up(inside, eth0.index)?;
+    route::add_default(inside, net.gateway)
+}
+
+/// Mark an endpoint ready (last step of attach). False: the row is no longer this process's
+/// to finish (a `rm -f` or `gc` took it over, and tears it down).
+pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool> {
+    let me = proc::me();
+    if !ctx
+        .store
+        .write(|tx| endpoints::set_ready(tx, ep.id, keep_owner, me))?
+    {
+        return Ok(false);
+    }
     fault::step("attach", 6);
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
-    Ok(())
+    Ok(true)
+}
+
+/// The error of an operation whose record was taken over while it was still being made.
+pub fn taken_over(name: &str) -> Error {
+    Error::failed(format!(
+        "container '{name}' was removed (by `podnet rm -f` or `podnet gc`) while it was being created"
+    ))
 }

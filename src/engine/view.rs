@@ -28,12 +28,21 @@ pub fn status(ep: &Endpoint) -> &'static str {
     match ep.state {
         EndpointState::Creating => "creating",
         EndpointState::Removing => "removing",
+        // A namespace that is gone (a reboot, or removed from outside) means the container is
+        // dead: the next `podnet gc` (or the first command after a boot) retires it.
+        EndpointState::Ready if ns_gone(ep) => "dead",
         EndpointState::Ready => match ep.pid {
             Some(_) if container::is_running(ep) => "running",
             Some(_) => "exited",
             None => "attached",
         },
     }
+}
+
+fn ns_gone(ep: &Endpoint) -> bool {
+    ep.netns
+        .as_deref()
+        .is_some_and(|p| crate::kernel::netns::open(p.as_ref()).is_err())
 }
 
 pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {

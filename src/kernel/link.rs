@@ -237,3 +237,15 @@ pub fn set_hairpin(rtnl: &mut Rtnl, name: &str) -> Result<()> {
     ]));
     rtnl.call(&format!("set hairpin on {name}"), M::SetLink(m), 0)
 }
+
+/// `ip link set dev INDEX master BRIDGE`: enslave a link to a bridge.
+pub fn set_master(rtnl: &mut Rtnl, index: u32, bridge: u32) -> Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.attributes.push(LinkAttribute::Controller(bridge));
+    rtnl.call(
+        &format!("enslave link #{index} to #{bridge}"),
+        M::SetLink(m),
+        0,
+    )
+}

@@ -4,8 +4,11 @@
 use super::error::{Error, Result};
 use super::labels::Labels;
 
-/// Every status a container can show.
-pub const STATUSES: [&str; 5] = ["running", "attached", "creating", "removing", "exited"];
+/// Every status a container can show (`dead`: its namespace is gone, e.g. after a reboot;
+/// the next `podnet gc` or state-changing command retires it).
+pub const STATUSES: [&str; 6] = [
+    "running", "attached", "creating", "removing", "exited", "dead",
+];
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PsFilter {

@@ -60,14 +60,21 @@ pub fn check_bridge_flag(ctx: &mut Ctx, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A bridge `ensure_bridge` found instead of creating: usable only if this store made it. An
-/// unmarked one is looked at again for a moment first — another podnet process of this store
-/// may be between creating it and marking it (the kernel takes no alias at creation).
+/// A bridge `ensure_bridge` found instead of creating: usable only if this store made it, or
+/// (the upgrade path) it is an unmarked podnet-named bridge of a network this store already
+/// has (not one it is creating): an older podnet made it, and it is marked now. An unmarked
+/// one is looked at again for a moment first — another podnet process of this store may be
+/// between creating it and marking it (the kernel takes no alias at creation).
 pub fn existing_bridge(me: &Identity, rtnl: &mut Rtnl, found: Link, net: &Network) -> Result<Link> {
     const LOOKS: usize = 20;
     let mut l = found;
+    let adoptable = |l: &Link| {
+        net.state != NetworkState::Creating
+            && l.kind.as_deref() == Some("bridge")
+            && podnet_named(l)
+    };
     for _ in 0..LOOKS {
-        if me.owner(l.alias.as_deref()) != Owner::Unmarked {
+        if me.owner(l.alias.as_deref()) != Owner::Unmarked || adoptable(&l) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -78,14 +85,11 @@ pub fn existing_bridge(me: &Identity, rtnl: &mut Rtnl, found: Link, net: &Networ
     }
     match me.owner(l.alias.as_deref()) {
         Owner::Mine if l.kind.as_deref() == Some("bridge") => Ok(l),
-        Owner::Other(s) => Err(Error::failed(format!(
-            "bridge {} of network '{}' belongs to {}, not {}: {}",
-            l.name,
-            net.name,
-            s.describe(),
-            me.describe(),
-            remedy(Some(&s), me)
-        ))),
+        Owner::Unmarked if adoptable(&l) => {
+            link::set_alias(rtnl, &l.name, &me.link_alias())?;
+            Ok(l)
+        }
+        Owner::Other(s) => Err(foreign_bridge(me, &s, net)),
         // podnet's own kind of name, unmarked: an older podnet or a lost state left it.
         _ if podnet_named(&l) => Err(Error::failed(format!(
             "bridge {} of network '{}' exists without a store mark (an older podnet or a lost state made it, or someone else did): podnet uses only bridges it creates; {}",
@@ -100,15 +104,37 @@ pub fn existing_bridge(me: &Identity, rtnl: &mut Rtnl, found: Link, net: &Networ
     }
 }
 
+fn foreign_bridge(me: &Identity, s: &super::Stamp, net: &Network) -> Error {
+    Error::failed(format!(
+        "bridge {} of network '{}' belongs to {}, not {}: {}",
+        net.bridge,
+        net.name,
+        s.describe(),
+        me.describe(),
+        remedy(Some(s), me)
+    ))
+}
+
+/// On the attach path: the network's bridge, just looked up, must not be another state's.
+/// (An unmarked one is accepted there: an older podnet made it; gc marks it.)
+pub fn refuse_foreign_bridge(me: &Identity, found: &Link, net: &Network) -> Result<()> {
+    match me.owner(found.alias.as_deref()) {
+        Owner::Other(s) => Err(foreign_bridge(me, &s, net)),
+        _ => Ok(()),
+    }
+}
+
 /// Whether `net`'s bridge is this store's to delete: marked by it, or (the upgrade path)
-/// an unmarked bridge of a network this store has as ready — an older podnet made it.
+/// an unmarked bridge of a network this store had as ready — an older podnet made it.
 pub fn bridge_is_mine(me: &Identity, rtnl: &mut Rtnl, net: &Network) -> Result<bool> {
     let Some(l) = link::get(rtnl, &net.bridge)? else {
         return Ok(false);
     };
     Ok(match me.owner(l.alias.as_deref()) {
         Owner::Mine => true,
-        Owner::Unmarked => net.state == NetworkState::Ready && l.kind.as_deref() == Some("bridge"),
+        Owner::Unmarked => {
+            net.state != NetworkState::Creating && l.kind.as_deref() == Some("bridge")
+        }
         Owner::Other(_) => false,
     })
 }
