@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::podnet_ok;
 use common::state::{check, check_says, setup};
+use common::{ok, podnet_ok};
 
 macro_rules! bad_input {
     ($name:ident, $needle:expr, [$($arg:expr),+ $(,)?]) => {
@@ -108,6 +108,50 @@ bad_input!(
 );
 
 bad_input!(network_rm_in_use, "netA", ["network", "rm", "netA"]);
+
+/// `--bridge NAME` names the bridge podnet creates: never a link that exists and is not a
+/// bridge this store made (another container's veth, a foreign bridge, the loopback, any
+/// interface), nor a name podnet generates for its own links (gc would take it for its own).
+/// Each is refused whole: no network left `creating`, no link deleted or adopted.
+#[test]
+fn bridge_names_podnet_may_not_take() {
+    let sb = setup();
+    ok("foreign bridge", sb.sh("ip link add br-ext type bridge"));
+    let veth = common::s(&common::inspect(&sb, "c1"), "host_veth").to_string();
+    assert_eq!(veth, "pnv1", "c1's host end");
+    for (bridge, why) in [
+        ("lo", "the loopback"),
+        ("pnv1", "another container's veth"),
+        ("br-ext", "a bridge podnet did not make"),
+        ("hostlan0", "a host interface"),
+        ("pnv99", "podnet's veth names"),
+        ("pnbr3", "podnet's bridge names"),
+        ("pn-x", "podnet's bridge names"),
+        ("podnet7", "podnet's default bridge names"),
+        ("pn-netA", "netA's bridge"),
+    ] {
+        eprintln!("--bridge {bridge}: {why}");
+        check(&sb, &["network", "create", "x", "--bridge", bridge], bridge);
+    }
+    // The foreign bridge is still there, unowned.
+    let links = common::link_names(&sb);
+    assert!(links.contains(&"br-ext".to_string()), "{links:?}");
+}
+
+/// A name no interface has is the bridge podnet creates, and `network rm` removes it again.
+#[test]
+fn bridge_of_ones_own_is_created_and_removed() {
+    let sb = setup();
+    podnet_ok(&sb, &["network", "create", "x", "--bridge", "br-lab"]);
+    let alias = common::ip_json(&sb, &["-d", "link", "show", "br-lab"])[0]["ifalias"].clone();
+    let pnv1 = common::ip_json(&sb, &["-d", "link", "show", "pnv1"])[0]["ifalias"].clone();
+    assert!(
+        alias.as_str().is_some_and(|a| a.starts_with("podnet:")) && alias == pnv1,
+        "br-lab carries this store's mark like c1's veth: {alias} / {pnv1}"
+    );
+    podnet_ok(&sb, &["network", "rm", "x"]);
+    assert!(!common::link_names(&sb).contains(&"br-lab".to_string()));
+}
 
 /// Address space that can never be a container network, and address text that tools read in
 /// different ways (leading zeros are octal to inet_aton), is refused with the reason.

@@ -132,8 +132,20 @@ pub enum Command {
     #[command(after_help = "Example:\n  podnet ports web")]
     Ports { name: String },
     /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.
-    #[command(after_help = "Example:\n  podnet gc\n  podnet gc --format json")]
-    Gc,
+    /// Touches only what this state (--root) made: links and tables carry its store's id.
+    #[command(
+        after_help = "Examples:\n  podnet gc\n  podnet gc --format json\n  podnet gc --remove-foreign    # the state that made them is lost for good\n\nAn empty state that finds podnet objects it did not make (another --root's, or a lost or\nreplaced store's) refuses with exit 1 and names them, rather than deleting live containers."
+    )]
+    Gc {
+        /// Also remove podnet objects this state did not make and does not record: links
+        /// marked by another store or unmarked with podnet's names, podnet tables that are not
+        /// this state's, and namespace mounts of a run dir this state does not own (killing
+        /// the processes still in them); then this state takes the run dir. Only for a state
+        /// that is lost for good (e.g. a deleted or truncated podnet.db): a live one's
+        /// containers go with it.
+        #[arg(long)]
+        remove_foreign: bool,
+    },
     /// A guided tour of container networking, in a throwaway sandbox.
     #[command(after_help = "Example:\n  podnet demo")]
     Demo,

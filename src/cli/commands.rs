@@ -103,9 +103,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }
             return all_or_first(failed);
         }
-        Command::Gc => {
-            let r = gc::run(&mut ctx, gc::Scope::Full)?;
+        Command::Gc { remove_foreign } => {
+            let r = if remove_foreign {
+                gc::run_removing_foreign(&mut ctx)?
+            } else {
+                gc::run(&mut ctx, gc::Scope::Full)?
+            };
             crate::engine::boot::mark_recovered(&ctx)?;
+            if !r.foreign.is_empty() {
+                eprintln!(
+                    "podnet: left alone (another podnet state's, not this one's): {}",
+                    r.foreign.join(", ")
+                );
+            }
             print(f, &r, &["WHAT", "NAME", "ACTION", "WHY"], gc_rows)?;
         }
         Command::Demo => unreachable!("handled above"),
@@ -180,6 +190,14 @@ fn gc_rows(r: &gc::Report) -> Vec<Vec<String>> {
             ]
         }));
     }
+    rows.extend(r.tables.iter().map(|t| {
+        vec![
+            "table".into(),
+            t.clone(),
+            "removed".into(),
+            "another state's (--remove-foreign)".into(),
+        ]
+    }));
     rows
 }
 

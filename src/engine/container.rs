@@ -143,10 +143,19 @@ fn record(
 ) -> Result<()> {
     let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
     let me = proc::me();
-    if !ctx
-        .store
-        .write(|tx| endpoints::set_pid(tx, ep.id, pid, me))?
-    {
+    // The namespace's identity goes in the same write: `attach --netns` refuses it by that.
+    let ns_id = ep
+        .netns
+        .as_deref()
+        .filter(|_| ep.netns_owned)
+        .and_then(|p| netns::identity(p.as_ref()));
+    if !ctx.store.write(|tx| {
+        let recorded = endpoints::set_pid(tx, ep.id, pid, me)?;
+        if let (true, Some(ns)) = (recorded, ns_id) {
+            endpoints::set_netns_identity(tx, ep.id, ns)?;
+        }
+        Ok(recorded)
+    })? {
         return Err(setup::taken_over(&ep.name));
     }
     crate::fault::step("run", 2);

@@ -1,14 +1,14 @@
 //! Repair: make the kernel match the store again after a crash, a reboot or damage from
 //! outside. Bridges are made again from their records; each container is retired when dead
 //! or repaired when damaged (`health`); half-done networks are finished or removed; kernel
-//! objects podnet made that no record owns are removed; the tables are re-rendered.
+//! objects this store made that no record owns are removed (and nothing it did not make: see
+//! `owner`); the tables are re-rendered.
 //! Numbered steps `gc:K` (the fault switch).
 
-use super::{firewall, health, network_repair, Ctx};
+use super::{firewall, health, network_repair, owner, Ctx};
 use crate::fault;
-use crate::kernel::{link, netns};
+use crate::kernel::link;
 use crate::model::Result;
-use std::collections::HashSet;
 
 /// One thing gc did to a container or a network, and why.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -44,6 +44,10 @@ pub struct Report {
     pub links: Vec<String>,
     /// Namespace mounts podnet made that no record owns (removed).
     pub namespaces: Vec<String>,
+    /// Another state's tables (removed by `--remove-foreign` only).
+    pub tables: Vec<String>,
+    /// podnet objects left alone because this store did not make them.
+    pub foreign: Vec<String>,
 }
 
 impl Report {
@@ -52,6 +56,7 @@ impl Report {
             && self.networks.is_empty()
             && self.links.is_empty()
             && self.namespaces.is_empty()
+            && self.tables.is_empty()
     }
 }
 
@@ -66,6 +71,11 @@ pub enum Scope {
 }
 
 pub fn run(ctx: &mut Ctx, scope: Scope) -> Result<Report> {
+    if scope == Scope::Full {
+        // An empty store facing podnet objects it did not make refuses before touching
+        // anything. (The boot scope deletes nothing of anyone's: it has no need to.)
+        owner::lost::refuse_if_lost(ctx)?;
+    }
     let mut report = Report::default();
     // Bridges first: containers are re-wired to them below.
     network_repair::bridges(ctx, &mut report.networks)?;
@@ -89,41 +99,28 @@ pub fn run(ctx: &mut Ctx, scope: Scope) -> Result<Report> {
     Ok(report)
 }
 
-/// Remove `pnv*` links and namespace mounts that no record owns.
+/// `gc --remove-foreign`: first remove the podnet objects this store did not make (a state
+/// that is lost for good left them), then gc as usual.
+pub fn run_removing_foreign(ctx: &mut Ctx) -> Result<Report> {
+    let removed = owner::lost::remove_foreign(ctx)?;
+    let mut report = run(ctx, Scope::Full)?;
+    report.links.splice(0..0, removed.links);
+    report.namespaces.splice(0..0, removed.namespaces);
+    report.tables = removed.tables;
+    Ok(report)
+}
+
+/// Remove links marked with this store's id and namespace mounts of a run dir it owns that no
+/// record owns (`owner::sweep`).
 fn orphans(ctx: &mut Ctx, report: &mut Report) -> Result<()> {
     // Kernel first, records second: a record is always committed before its kernel object is
     // made, so everything in this listing that belongs to a live operation already has its
     // record when the store is read next. (The other order races with a concurrent attach.)
     let links = link::list(ctx.host()?)?;
-    let mounts: Vec<std::path::PathBuf> = std::fs::read_dir(ctx.run_dir.join("netns"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    let endpoints = ctx.store.endpoints()?;
-    let veths: HashSet<&str> = endpoints
-        .iter()
-        .filter_map(|e| e.host_veth.as_deref())
-        .collect();
-    for l in links {
-        if is_podnet_veth(&l.name) && !veths.contains(l.name.as_str()) {
-            link::delete(ctx.host()?, &l.name)?;
-            report.links.push(l.name);
-        }
-    }
-    let owned: HashSet<&str> = endpoints
-        .iter()
-        .filter(|e| e.netns_owned)
-        .filter_map(|e| e.netns.as_deref())
-        .collect();
-    for p in mounts {
-        if !owned.contains(p.to_string_lossy().as_ref()) {
-            netns::remove(&p)?;
-            report.namespaces.push(p.display().to_string());
-        }
-    }
+    let mounts = owner::sweep::own_mounts(ctx)?;
+    let swept = owner::sweep::orphans(ctx, links, mounts)?;
+    report.links = swept.links;
+    report.namespaces = swept.namespaces;
+    report.foreign = swept.foreign;
     Ok(())
-}
-
-fn is_podnet_veth(name: &str) -> bool {
-    name.strip_prefix("pnv")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }

@@ -95,6 +95,7 @@ enum Repair {
 /// Repair a live container's kernel state while holding the store's write lock (no one can
 /// claim the record meanwhile): its namespace mount, its veth and the veth's bridge port.
 fn repair(ctx: &mut Ctx, id: i64) -> Result<Repair> {
+    let alias = super::owner::Identity::of(ctx).link_alias();
     let (store, host) = ctx.store_and_host()?;
     store.write(|tx| {
         let Some(ep) = endpoints::get_by_id(tx, id)? else {
@@ -124,7 +125,7 @@ fn repair(ctx: &mut Ctx, id: i64) -> Result<Repair> {
                 pid.0
             ));
         }
-        match veth(tx, host, &ep, &path) {
+        match veth(tx, host, &ep, &path, &alias) {
             Ok(Some(f)) => fixed.push(f),
             Ok(None) => {}
             Err(e) => {
@@ -142,7 +143,13 @@ fn repair(ctx: &mut Ctx, id: i64) -> Result<Repair> {
 
 /// A bridge endpoint's veth: re-created into its namespace (with `eth0`'s address and default
 /// route) when it is gone, put back on its bridge and up when it is not. What was done.
-fn veth(tx: &Connection, host: &mut Rtnl, ep: &Endpoint, path: &str) -> Result<Option<String>> {
+fn veth(
+    tx: &Connection,
+    host: &mut Rtnl,
+    ep: &Endpoint,
+    path: &str,
+    alias: &str,
+) -> Result<Option<String>> {
     let (Mode::Bridge(net_name), Some(veth), Some(ip)) = (&ep.mode, &ep.host_veth, ep.ip) else {
         return Ok(None);
     };
@@ -159,7 +166,7 @@ fn veth(tx: &Connection, host: &mut Rtnl, ep: &Endpoint, path: &str) -> Result<O
             let mut inside = netns::rtnl_in(&ns)?;
             // The peer outlives a host end that was renamed or moved away: clear it first.
             link::delete(&mut inside, "eth0")?;
-            setup::make_veth(host, veth, bridge.index, net.mtu, &ns)?;
+            setup::make_veth(host, veth, bridge.index, net.mtu, &ns, alias)?;
             link::set_up_by_name(&mut inside, "lo")?;
             setup::configure_eth0(&mut inside, &net, ip)?;
             // The host still caches the old eth0's MAC for the address: until that entry went

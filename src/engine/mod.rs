@@ -10,6 +10,7 @@ pub mod gc;
 pub mod health;
 pub mod network;
 pub mod network_repair;
+pub mod owner;
 pub mod proc;
 pub mod publish;
 pub mod service;

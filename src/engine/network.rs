@@ -1,6 +1,6 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
-use super::{firewall, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
+use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
@@ -75,7 +75,10 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     }
     if let Some(b) = &spec.bridge {
         validate_ifname("--bridge", b)?;
+        owner::names::check_bridge_flag(ctx, b)?;
     }
+    // One podnet state per host network namespace: not on another state's tables.
+    owner::tables::check_usable(ctx)?;
     let routes = route::destinations(ctx.host()?)?;
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
@@ -137,8 +140,10 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         )?;
         Ok(networks::get(tx, &spec.name)?.expect("row just inserted"))
     })?;
-    if let Err(e) = realize(ctx, &net) {
-        let undo = undo_create(ctx, &net);
+    let mut created = false;
+    if let Err(e) = realize_noting(ctx, &net, &mut created) {
+        // Undo: the bridge goes only if this very call created it.
+        let undo = undo_create(ctx, &net, created);
         return Err(match undo {
             Ok(()) => e,
             Err(u) => e.context(format!("(and undoing it failed too: {u})")),
@@ -153,16 +158,35 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
 
 /// Make the kernel match a network record (idempotent).
 pub(super) fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    make_bridge(ctx, net)?;
+    realize_noting(ctx, net, &mut false)
+}
+
+/// [`realize`], setting `created` when it created the bridge (before anything after that fails).
+fn realize_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
+    make_bridge_noting(ctx, net, created)?;
     firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
     firewall::forward_accepts(ctx)
 }
 
 /// A network's bridge as its record says: up, holding the gateway address, with podnet's
-/// sysctls (idempotent). Returns the bridge's index.
+/// sysctls (idempotent). Returns the bridge's index. Uses an existing bridge only if this store
+/// made it (see `owner::names::existing_bridge`).
 pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
+    make_bridge_noting(ctx, net, &mut false)
+}
+
+fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
+    let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let index = link::ensure_bridge(rtnl, &net.bridge, net.mtu)?;
+    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    *created = bridge.created;
+    let index = bridge.link.index;
+    if !bridge.created {
+        let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
+        if !found.up {
+            link::set_up(rtnl, found.index)?;
+        }
+    }
     addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())?;
     // Locally originated traffic to 127.0.0.1:PUBLISHED is DNAT'ed out of this bridge; the
     // kernel drops loopback-sourced packets on a device without route_localnet. Set on podnet's
@@ -178,17 +202,30 @@ pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
 
 /// The index of a network's bridge, re-creating the bridge when it is missing (deleted from
 /// outside, or gone with a reboot): a container can always join a recorded network.
+/// Never another state's bridge: its mark comes with the lookup.
 pub fn bridge_index(ctx: &mut Ctx, net: &Network) -> Result<u32> {
     match link::get(ctx.host()?, &net.bridge)? {
-        Some(b) => Ok(b.index),
+        Some(b) => {
+            owner::names::refuse_foreign_bridge(&owner::Identity::of(ctx), &b, net)?;
+            Ok(b.index)
+        }
         None => make_bridge(ctx, net),
     }
 }
 
-/// Remove a network this process has claimed (`removing`, owned by it): its bridge, then its
-/// record, then its netfilter state.
-fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    link::delete(ctx.host()?, &net.bridge)?;
+/// Remove a network this process has claimed (`removing`, owned by it): its bridge (only if
+/// this store made it: when undoing a create, `undo` says whether that very call made it;
+/// otherwise the bridge's mark decides), then its record, then its netfilter state.
+fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
+    let me = owner::Identity::of(ctx);
+    let rtnl = ctx.host()?;
+    let ours = match undo {
+        Some(created) => created,
+        None => owner::names::bridge_is_mine(&me, rtnl, net)?,
+    };
+    if ours {
+        link::delete(rtnl, &net.bridge)?;
+    }
     ctx.store.write(|tx| networks::delete(tx, &net.name))?;
     if ctx.store.networks()?.is_empty() {
         // The last network took podnet's reason to have tables: remove them.
@@ -199,21 +236,22 @@ fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
     }
 }
 
-/// Claim a network this process is creating and remove it (undo of a failed create).
-fn undo_create(ctx: &mut Ctx, net: &Network) -> Result<()> {
+/// Claim a network this process is creating and remove it (undo of a failed create; `created`:
+/// whether the create made the bridge).
+fn undo_create(ctx: &mut Ctx, net: &Network, created: bool) -> Result<()> {
     let me = proc::me();
     if ctx
         .store
         .write(|tx| networks::claim(tx, net.id, NetworkState::Creating, Some(me), me))?
     {
-        destroy(ctx, net)?;
+        destroy(ctx, net, Some(created))?;
     }
     Ok(())
 }
 
 /// Finish removing a network whose remover died (gc).
 pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    destroy(ctx, net)
+    destroy(ctx, net, None)
 }
 
 /// The network an endpoint joins, creating the default network on first use. A network still
@@ -225,7 +263,11 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         None if name == DEFAULT_NETWORK => match create(ctx, &NetworkSpec { name: name.into(), ..Default::default() }) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
-            Err(Error::Input(_)) => ctx.store.network(name)?.ok_or_else(|| Error::failed("default network vanished"))?,
+            // Refused for another reason (its bridge name is taken): say that.
+            Err(e @ Error::Input(_)) => match ctx.store.network(name)? {
+                Some(n) => n,
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
         },
         None => {
@@ -300,7 +342,7 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
         }
         Ok(net)
     })?;
-    destroy(ctx, &net)
+    destroy(ctx, &net, None)
 }
 
 /// Remove every network no container uses, except the default one. Returns their names.
@@ -316,7 +358,7 @@ pub fn prune(ctx: &mut Ctx) -> Result<Vec<String>> {
             .store
             .write(|tx| networks::claim(tx, net.id, NetworkState::Ready, None, me))?
         {
-            destroy(ctx, &net)?;
+            destroy(ctx, &net, None)?;
             removed.push(net.name);
         }
     }

@@ -1,7 +1,7 @@
 //! Setting an endpoint up: record, namespace, veth, addresses, routes — each a numbered step
 //! (the fault switch's `attach:K`), so that a crash between any two is repaired by `gc`.
 
-use super::{detach, network, proc, publish, Ctx};
+use super::{detach, network, owner, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
@@ -74,9 +74,20 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         netns_id,
         owner: proc::me(),
     };
+    let shares = matches!(spec.mode, Mode::Container(_));
     let (ep, published) = ctx.store.write(|tx| {
         if endpoints::get(tx, spec.name)?.is_some() {
             return Err(name_taken(spec.name));
+        }
+        // A namespace podnet already manages under another name (only `container:NAME` joins
+        // one on purpose): a second eth0 would collide and either teardown break the other.
+        if let (Some(id), false) = (netns_id, shares) {
+            if let Some(other) = endpoints::using_netns(tx, id)? {
+                return Err(Error::input(format!(
+                    "--netns {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run --network container:{other}`",
+                    path_str.as_deref().unwrap_or("?")
+                )));
+            }
         }
         // The namespace joined must still be there to join: `rm` checks for joiners in its
         // own transaction, so one of the two always sees the other.
@@ -146,8 +157,30 @@ fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<
             }
         }
     }
-    if let Netns::Existing(p) = &spec.netns {
-        netns::open(p)?;
+    match &spec.netns {
+        Netns::Existing(p) => {
+            netns::open(p)?;
+            refuse_host_netns(p)?;
+        }
+        // podnet mounts the namespace in its run dir: the run dir must be this store's.
+        Netns::Create => owner::run_dir::claim(ctx)?,
+        Netns::Host => {}
+    }
+    Ok(())
+}
+
+/// `attach --netns` of the host's own namespace would put `eth0` and a default route on the
+/// host (and `detach` would leave them): refused, by namespace identity, whatever the path.
+fn refuse_host_netns(p: &std::path::Path) -> Result<()> {
+    let id = netns::identity(p);
+    let host = ["/proc/self/ns/net", "/proc/1/ns/net"]
+        .iter()
+        .any(|h| id.is_some() && netns::identity(std::path::Path::new(h)) == id);
+    if host {
+        return Err(Error::input(format!(
+            "--netns {} is the host's own network namespace: podnet wires container namespaces only (e.g. /run/netns/NAME or /proc/PID/ns/net of a containerised process)",
+            p.display()
+        )));
     }
     Ok(())
 }
@@ -205,13 +238,15 @@ fn realize(
         .map_err(|e| Error::failed(format!("open namespace {}: {e}", path.display())))?;
     if let Some(net) = net {
         // A bridge the kernel lost (deleted from outside, or gone with a reboot) is made
-        // again from its record: a missing bridge costs nothing on the normal path.
+        // again from its record: a missing bridge costs nothing on the normal path. Never a
+        // port on another state's bridge (the lookup reads its mark anyway).
         let bridge = network::bridge_index(ctx, net)?;
         let veth = ep
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
-        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns)?;
+        let alias = owner::Identity::of(ctx).link_alias();
+        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -232,19 +267,21 @@ fn realize(
     Ok(())
 }
 
-/// The veth of a bridge endpoint: `veth` here on the bridge, up, with hairpin; its peer created
-/// directly inside `ns` as `eth0`.
+/// The veth of a bridge endpoint: `veth` here on the bridge, up, with hairpin, marked with
+/// `alias` (this store's); its peer created directly inside `ns` as `eth0`.
 pub(super) fn make_veth(
     host: &mut Rtnl,
     veth: &str,
     bridge: u32,
     mtu: u32,
     ns: &File,
+    alias: &str,
 ) -> Result<()> {
     link::create_veth(host, veth, Some(bridge), mtu, "eth0", ns.as_fd())?;
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
-    link::no_ipv6_link_local(host, veth)?;
+    // The host end is marked as this store's in the message that is sent anyway.
+    link::no_ipv6_link_local(host, veth, Some(alias))?;
     link::set_up_by_name(host, veth)?;
     link::set_hairpin(host, veth)
 }
@@ -256,7 +293,7 @@ pub(super) fn configure_eth0(inside: &mut Rtnl, net: &Network, ip: Ipv4Addr) -> 
         .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
     addr::add(inside, eth0.index, ip, net.subnet.prefix_len())?;
     fault::step("attach", 4);
-    link::no_ipv6_link_local(inside, "eth0")?;
+    link::no_ipv6_link_local(inside, "eth0", None)?;
     link::set_up(inside, eth0.index)?;
     route::add_default(inside, net.gateway)
 }

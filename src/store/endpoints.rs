@@ -136,6 +136,23 @@ pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
     Ok(get(tx, e.name)?.expect("row just inserted"))
 }
 
+/// The endpoint whose namespace has this identity (dev, inode), if any.
+pub fn using_netns(tx: &Connection, id: (u64, u64)) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached("SELECT name FROM endpoints WHERE netns_dev=?1 AND netns_ino=?2 LIMIT 1")?
+        .query_row(params![id.0 as i64, id.1 as i64], |r| r.get(0))
+        .optional()?)
+}
+
+/// Record the identity of a namespace podnet created for the endpoint (known once it exists).
+pub fn set_netns_identity(tx: &Connection, id: i64, ns: (u64, u64)) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET netns_dev=?2, netns_ino=?3 WHERE id=?1",
+        params![id, ns.0 as i64, ns.1 as i64],
+    )?;
+    Ok(())
+}
+
 pub fn lease_taken(tx: &Connection, network_id: i64, ip: Ipv4Addr) -> Result<bool> {
     Ok(tx
         .query_row(

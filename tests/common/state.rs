@@ -49,7 +49,11 @@ fn settle_ipv6(sb: &Sandbox) {
                         .any(|a| a["scope"] == "link")
             })
         };
-        tentative.is_empty() && has_link_local("hostlan0") && has_link_local("hostlan0p")
+        // netA's bridge gets its link-local once c1 gives it a carrier.
+        tentative.is_empty()
+            && has_link_local("hostlan0")
+            && has_link_local("hostlan0p")
+            && has_link_local("pn-netA")
     };
     sb.wait_until(
         "IPv6 link-local addresses",
