@@ -154,3 +154,59 @@ fn a_container_from_before_anti_spoofing_keeps_working() {
     let old_ns = s(&old, "netns");
     assert_eq!(tcp_reply(&sb, Some(old_ns), s(&new, "ip"), 80), "new");
 }
+
+/// The invariant checker compares the anti-spoofing sets with the store element for element
+/// (and eth0's MAC with the record): each kind of damage is reported, and `gc` repairs the
+/// sets.
+#[test]
+fn the_invariant_checker_sees_damaged_anti_spoofing_state() {
+    use common::invariants::{assert_consistent, violations};
+    let sb = sandbox();
+    podnet_ok(&sb, &["network", "create", "n"]);
+    let c = run_idle(&sb, "c", &["--network", "n"]);
+    assert_consistent(&sb, "a fresh container");
+    let (veth, ip, ns) = (s(&c, "host_veth"), s(&c, "ip"), s(&c, "netns"));
+    let mac = s(&c, "mac");
+    let source = format!("{{ \"{veth}\" . {mac} . {ip} }}");
+    let stale = format!("{{ \"pnv999\" . 02:50:0a:00:00:09 . {ip} }}");
+    let table: [(&str, String, &str); 4] = [
+        (
+            "a source deleted",
+            format!("nft delete element bridge podnet port_sources {source}"),
+            "port_sources",
+        ),
+        (
+            "a port forgotten",
+            format!("nft delete element bridge podnet container_ports {{ \"{veth}\" }}"),
+            "container_ports",
+        ),
+        (
+            "a stale source",
+            format!("nft add element bridge podnet port_sources {stale}"),
+            "port_sources",
+        ),
+        (
+            "a stale port",
+            "nft add element bridge podnet container_ports { \"pnv999\" }".to_string(),
+            "container_ports",
+        ),
+    ];
+    for (what, damage, set) in table {
+        ok(what, sb.sh(&damage));
+        let v = violations(&sb);
+        assert!(
+            v.iter().any(|l| l.contains(set)),
+            "{what}: not reported: {v:?}"
+        );
+        podnet_ok(&sb, &["gc"]);
+        assert_consistent(&sb, &format!("gc after {what}"));
+    }
+    let mut set = sb.in_netns(ns, "ip");
+    set.args(["link", "set", "dev", "eth0", "address", "02:50:de:ad:be:ef"]);
+    ok("change eth0's MAC", output(set));
+    let v = violations(&sb);
+    assert!(
+        v.iter().any(|l| l.contains("eth0's MAC")),
+        "a changed MAC is not reported: {v:?}"
+    );
+}

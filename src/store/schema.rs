@@ -110,6 +110,11 @@ CREATE TABLE IF NOT EXISTS meta(
 INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 ";
 
+/// Endpoints by namespace identity: `attach --netns` refuses a namespace another endpoint uses.
+const NETNS_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS endpoints_by_netns ON endpoints(netns_dev, netns_ino);
+";
+
 /// The MAC podnet gave a bridge endpoint's `eth0` (anti-spoofing lets only it through its
 /// port). NULL for endpoints made before anti-spoofing: their eth0 has a random MAC, so their
 /// ports stay unguarded rather than cut off.
@@ -120,7 +125,7 @@ ALTER TABLE endpoints ADD COLUMN mac TEXT;
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
-const MIGRATIONS: &[&str] = &[SCHEMA, META, ENDPOINT_MAC];
+const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX, ENDPOINT_MAC];
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
