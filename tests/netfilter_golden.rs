@@ -25,13 +25,12 @@ fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
         .collect()
 }
 
-fn guard(port: &str, ip: &str, closing: bool) -> GuardFacts {
+fn guard(port: &str, ip: &str) -> GuardFacts {
     let ip = ip.parse().unwrap();
     GuardFacts {
         port: port.into(),
         mac: Mac::for_container(ip),
         ip,
-        closing,
     }
 }
 
@@ -76,7 +75,6 @@ fn chains_and_rules_do_not_depend_on_facts() {
             guard(
                 &format!("pnv{i}"),
                 &format!("10.88.{}.{}", i / 200, 2 + i % 200),
-                false,
             )
         })
         .collect();
@@ -142,11 +140,11 @@ fn attach_and_detach_are_element_changes_only() {
 }
 
 /// A container on a bridge: its port and source go in with its published ports (one
-/// transaction); removal first closes the port (source and ports go, the port stays guarded)
-/// and forgets the port once the container is gone.
+/// transaction) and go out with them on `rm`; a detached namespace's port is closed first
+/// (source and ports go, the port stays guarded) and forgotten once its veth is gone.
 #[test]
 fn endpoint_lifecycle_is_element_changes_only() {
-    let g = guard("pnv7", "10.88.0.2", false);
+    let g = guard("pnv7", "10.88.0.2");
     let p = ports("10.88.0.2", "8080:80");
     assert_eq!(
         messages(&nf::add_endpoint(&g, &p)),
@@ -164,6 +162,14 @@ fn endpoint_lifecycle_is_element_changes_only() {
         ]
     );
     assert_eq!(
+        messages(&nf::remove_endpoint(&g, &p)),
+        [
+            "delete 1 elements from set ports_any in table ip podnet",
+            "delete 1 elements from set container_ports in table bridge podnet",
+            "delete 1 elements from set port_sources in table bridge podnet",
+        ]
+    );
+    assert_eq!(
         messages(&nf::close_endpoint(&g, &p)),
         [
             "delete 1 elements from set ports_any in table ip podnet",
@@ -171,7 +177,7 @@ fn endpoint_lifecycle_is_element_changes_only() {
         ]
     );
     assert_eq!(
-        messages(&nf::remove_endpoint(&g)),
+        messages(&nf::release_port(&g)),
         ["delete 1 elements from set container_ports in table bridge podnet"]
     );
 }
@@ -211,11 +217,7 @@ fn sample() -> podnet::kernel::nft::Ruleset {
     ];
     let mut p = ports("10.88.0.2", "8080-8081:80-81");
     p.extend(ports("10.88.0.3", "127.0.0.1:5353:53/udp"));
-    // A live container and one being removed (its port stays, closed).
-    let guards = [
-        guard("pnv1", "10.88.0.2", false),
-        guard("pnv2", "10.88.0.3", true),
-    ];
+    let guards = [guard("pnv1", "10.88.0.2"), guard("pnv2", "10.88.0.3")];
     nf::ruleset(&nets, &guards, &p)
 }
 
@@ -390,5 +392,5 @@ table bridge podnet
     [ immediate reg 0 drop ]
   elements container_ports = { "pnv1", "pnv2" }
   elements noicc_subnets = { 10.89.0.0-10.89.0.255 }
-  elements port_sources = { "pnv1" . 02:50:0a:58:00:02 . 10.88.0.2 }
+  elements port_sources = { "pnv1" . 02:50:0a:58:00:02 . 10.88.0.2, "pnv2" . 02:50:0a:58:00:03 . 10.88.0.3 }
 "#;

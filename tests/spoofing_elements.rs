@@ -65,63 +65,77 @@ fn elements_follow_the_containers_and_the_rule_count_stays() {
     assert_eq!(rule_count(&sb), rules);
 }
 
-/// A crash half-way through `rm -f` (the port closed but still listed) or `run -d` (elements
-/// in, record still `creating`): `gc` leaves no element behind either way.
+/// A crash half-way through `run -d`, `rm -f` or `detach` leaves elements (complete, or a
+/// closed port: listed with no source allowed); `gc` leaves none behind either way.
 #[test]
 fn gc_after_a_crash_leaves_no_stale_element() {
     let sb = sandbox();
     podnet_ok(&sb, &["network", "create", "n"]);
     run_idle(&sb, "keep", &["--network", "n"]);
-    for (fault, args) in [
-        ("detach:2", vec!["rm", "-f", "victim"]),
-        ("detach:3", vec!["rm", "-f", "victim"]),
-        (
-            "attach:3",
-            vec![
-                "run",
-                "-d",
-                "--name",
-                "victim",
-                "--network",
-                "n",
-                "--",
-                "sleep",
-                "infinity",
-            ],
-        ),
-    ] {
-        if fault.starts_with("detach") {
-            run_idle(&sb, "victim", &["--network", "n"]);
+    let run = [
+        "run",
+        "-d",
+        "--name",
+        "victim",
+        "--network",
+        "n",
+        "--",
+        "sleep",
+        "infinity",
+    ];
+    let attach = [
+        "attach",
+        "--netns",
+        "/run/netns/victim",
+        "--name",
+        "victim",
+        "--network",
+        "n",
+    ];
+    // (what crashes, fault, the victim's source still allowed after the crash)
+    let table: [(&[&str], &str, bool); 4] = [
+        (&run, "attach:3", true),
+        (&["rm", "-f", "victim"], "detach:1", true),
+        (&["detach", "victim"], "detach:2", false),
+        (&["detach", "victim"], "detach:3", false),
+    ];
+    for (args, fault, source_left) in table {
+        let what = format!("{} at {fault}", args[0]);
+        match args[0] {
+            "rm" => {
+                run_idle(&sb, "victim", &["--network", "n"]);
+            }
+            "detach" => {
+                ok("ip netns add", sb.sh("ip netns add victim"));
+                podnet_ok(&sb, &attach);
+            }
+            _ => {}
         }
-        let mut c = sb.podnet_cmd(&args);
+        let mut c = sb.podnet_cmd(args);
         c.env("PODNET_FAULT", fault);
         let out = output(c);
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&out.status),
             Some(9),
-            "{fault}: {}",
+            "{what}: {}",
             podnet::testbed::describe(&out)
         );
         let veth = s(&inspect(&sb, "victim"), "host_veth").to_string();
         let (ports, sources) = guard_elements(&sb);
-        assert!(
-            ports.contains(&veth),
-            "{fault}: the crash left no element to repair"
+        assert!(ports.contains(&veth), "{what}: no element left to repair");
+        assert_eq!(
+            sources.iter().any(|(p, _, _)| *p == veth),
+            source_left,
+            "{what}: {sources:?}"
         );
-        // A crash in rm leaves the port closed: no source allowed any more.
-        if fault.starts_with("detach") {
-            assert!(
-                sources.iter().all(|(p, _, _)| *p != veth),
-                "{fault}: {sources:?}"
-            );
-        }
         podnet_ok(&sb, &["gc"]);
-        assert_guards_match(&sb, &format!("gc after {fault}"));
+        assert_guards_match(&sb, &format!("gc after {what}"));
         assert_eq!(
             guard_elements(&sb).0.len(),
             1,
-            "{fault}: only 'keep' is left"
+            "{what}: only 'keep' is left"
         );
+        let _ = sb.sh("ip netns del victim");
     }
 }
 

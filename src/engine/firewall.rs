@@ -28,13 +28,16 @@ pub fn guard_of(ep: &Endpoint) -> Option<GuardFacts> {
         port: port.clone(),
         mac,
         ip,
-        closing: ep.state == EndpointState::Removing,
     })
 }
 
-/// Every recorded bridge port, for a full re-render.
+/// Every recorded bridge port except those of rows being removed, for a full re-render
+/// (as for ports: a render from before their removal must never put them back).
 pub fn guard_facts(eps: &[Endpoint]) -> Vec<GuardFacts> {
-    eps.iter().filter_map(guard_of).collect()
+    eps.iter()
+        .filter(|e| e.state != EndpointState::Removing)
+        .filter_map(guard_of)
+        .collect()
 }
 
 pub fn port_facts(ip: Ipv4Addr, ports: &[PortMapping]) -> Vec<PortFacts> {
@@ -84,9 +87,6 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
                 })
                 .collect()
         };
-        // Every bridge port, those of rows being removed included but closed (listed, no
-        // source allowed): whatever such a container still sends is dropped until its
-        // removal forgets the port.
         let guards = guard_facts(&crate::store::endpoints::list(tx)?);
         owner::tables::render(
             nft,

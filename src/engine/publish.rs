@@ -213,16 +213,25 @@ pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Resul
     Ok(())
 }
 
-/// Remove the endpoint's port elements and close its bridge port (nothing it still sends
-/// passes). Returns false when the change was refused and the tables were re-rendered from the
-/// store instead: the caller must sync again once the endpoint's record is gone.
+/// Remove the endpoint's port elements and its bridge port's. A namespace podnet owns loses
+/// both at once: its processes are killed right after (all deletions early in `rm`, so the
+/// kernel's deferred destruction is done before the next command's socket close would wait
+/// for it). An attached namespace's processes live on until its veth is deleted (~17 ms): its
+/// port is only closed here (no source allowed) and forgotten by [`release`] after.
+/// Returns false when the change was refused and the tables were re-rendered from the store
+/// instead: the caller must sync again once the endpoint's record is gone.
 pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
     let Some(guard) = firewall::guard_of(ep) else {
         return Ok(true);
     };
     let mine = ctx.store.ports_of(ep.id)?;
     let ports = firewall::port_facts(guard.ip, &mine);
-    let done = firewall::apply_or_sync(ctx, &plan::close_endpoint(&guard, &ports))?;
+    let batch = if ep.netns_owned {
+        plan::remove_endpoint(&guard, &ports)
+    } else {
+        plan::close_endpoint(&guard, &ports)
+    };
+    let done = firewall::apply_or_sync(ctx, &batch)?;
     if !mine.is_empty() {
         // Flows DNAT'ed to this container must not stick to its address once it is gone.
         let protos: std::collections::BTreeSet<_> = mine.iter().map(|m| m.proto).collect();
@@ -231,11 +240,14 @@ pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
     Ok(done)
 }
 
-/// The endpoint's record is gone: forget its (closed) bridge port. A refused change re-renders
-/// the tables from the store, which no longer has it.
+/// The endpoint's veth and record are gone: forget the bridge port [`unpublish`] closed (an
+/// attached namespace's). A refused change re-renders the tables from the store, which no
+/// longer has it.
 pub fn release(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
-    if let Some(guard) = firewall::guard_of(ep) {
-        firewall::apply_or_sync(ctx, &plan::remove_endpoint(&guard))?;
+    match firewall::guard_of(ep) {
+        Some(guard) if !ep.netns_owned => {
+            firewall::apply_or_sync(ctx, &plan::release_port(&guard)).map(|_| ())
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }

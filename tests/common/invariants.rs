@@ -16,7 +16,7 @@
 //!    masquerade, internal, icc), published ports (ports, ports_any), services (VIP dispatch
 //!    to a bucket sized by the live backends, and those backends in `eps`), anti-spoofing
 //!    (`container_ports`: every bridge endpoint's host veth; `port_sources`: `veth . MAC .
-//!    address` of each, none for a row being removed); no service table without a service.
+//!    address` of each; none for a row being removed); no service table without a service.
 //! 7. No leaked process: every process in the sandbox lives in the host namespace or in the
 //!    namespace of a recorded container.
 
@@ -577,17 +577,17 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
             }
         }
         let guarded = || {
-            st.endpoints.iter().filter_map(|e| {
-                let (veth, ip, mac) = (e.host_veth.as_ref()?, e.ip.as_ref()?, e.mac.as_ref()?);
-                Some((e, veth, ip, mac))
-            })
+            st.endpoints
+                .iter()
+                .filter(|e| e.state != "removing")
+                .filter_map(|e| {
+                    let (veth, ip, mac) = (e.host_veth.as_ref()?, e.ip.as_ref()?, e.mac.as_ref()?);
+                    Some((e, veth, ip, mac))
+                })
         };
         let container_ports = set_of(guarded().map(|(_, veth, _, _)| veth.clone()));
-        let port_sources = set_of(
-            guarded()
-                .filter(|(e, ..)| e.state != "removing")
-                .map(|(_, veth, ip, mac)| format!("{veth} . {mac} . {ip}")),
-        );
+        let port_sources =
+            set_of(guarded().map(|(_, veth, ip, mac)| format!("{veth} . {mac} . {ip}")));
         for (key, want) in [
             ("ip podnet ports", ports),
             ("ip podnet ports_any", ports_any),

@@ -12,8 +12,8 @@
 //! | first network, or repair after a flush / reboot | [`full`] | both tables re-created with all elements |
 //! | another network | [`add_network`] / [`remove_network`] | elements only |
 //! | container attached (its port, source and `-p` ports) | [`add_endpoint`] | elements only |
-//! | container being removed: port closed, `-p` ports gone | [`close_endpoint`] | elements only |
-//! | container removed (its namespace gone) | [`remove_endpoint`] | elements only |
+//! | container removed (`rm`: its process is killed right after) | [`remove_endpoint`] | elements only |
+//! | attached namespace detached: port closed first, forgotten once its veth is gone | [`close_endpoint`], [`release_port`] | elements only |
 //! | published ports alone | [`add_ports`] / [`remove_ports`] | elements only |
 //! | last network removed | [`delete_all`] | both tables deleted |
 //!
@@ -70,9 +70,6 @@ pub struct GuardFacts {
     pub port: String,
     pub mac: Mac,
     pub ip: Ipv4Addr,
-    /// The container is being removed: its port stays guarded with no source allowed, so
-    /// nothing it sends passes while it dies (fail closed).
-    pub closing: bool,
 }
 
 /// Elements by table and set, in a stable order.
@@ -147,9 +144,7 @@ impl Elems {
 
     fn guard(&mut self, g: &GuardFacts) {
         self.guarded(g);
-        if !g.closing {
-            self.source(g);
-        }
+        self.source(g);
     }
 
     fn into_batch(self, delete: bool) -> Batch {
@@ -231,8 +226,18 @@ pub fn add_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
     e.into_batch(false)
 }
 
-/// Element deletes only: a container starts going away. Its published ports and its allowed
-/// source go; its port stays guarded, so whatever it still sends is dropped.
+/// Element deletes only: a container goes, with its published ports (what [`add_endpoint`]
+/// added). For `rm`, whose kill of the container's processes follows at once.
+pub fn remove_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
+    let mut e = Elems::default();
+    e.guard(g);
+    ports.iter().for_each(|p| e.port(p));
+    e.into_batch(true)
+}
+
+/// Element deletes only: an attached namespace starts being detached. Its published ports and
+/// its allowed source go; its port stays guarded, so whatever its processes (not podnet's, and
+/// alive until the veth is deleted) still send is dropped. [`release_port`] follows.
 pub fn close_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
     let mut e = Elems::default();
     e.source(g);
@@ -240,8 +245,8 @@ pub fn close_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
     e.into_batch(true)
 }
 
-/// Element deletes only: the container is gone (after [`close_endpoint`]).
-pub fn remove_endpoint(g: &GuardFacts) -> Batch {
+/// Element deletes only: a closed port whose veth is gone (after [`close_endpoint`]).
+pub fn release_port(g: &GuardFacts) -> Batch {
     let mut e = Elems::default();
     e.guarded(g);
     e.into_batch(true)
