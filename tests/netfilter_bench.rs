@@ -92,8 +92,7 @@ fn ms(t: Instant) -> f64 {
 
 /// One container's batches as attach and rm send them, next to the port-only batches they
 /// replace: `add_endpoint` (port + source + 1 published port) against `add_ports`, and
-/// `remove_endpoint` (rm) or `close_endpoint` + `release_port` (detach of an attached
-/// namespace) against `remove_ports`.
+/// `remove_endpoint` against `remove_ports`.
 #[test]
 #[ignore]
 fn endpoint_cost_at_0_and_1000_containers() {
@@ -111,7 +110,7 @@ fn endpoint_cost_at_0_and_1000_containers() {
             let loaded: Vec<PortFacts> = (0..existing).map(port).collect();
             let mut s = NftSocket::open().unwrap();
             s.apply(&nf::full(&nets, &guards, &loaded)).unwrap();
-            let mut t: [Vec<f64>; 6] = Default::default();
+            let mut t: [Vec<f64>; 4] = Default::default();
             for i in 0..500 {
                 let (g, p) = (guard(5000 + i), [port(20000 + i)]);
                 let b = nf::add_ports(&p);
@@ -130,15 +129,6 @@ fn endpoint_cost_at_0_and_1000_containers() {
                 let t0 = Instant::now();
                 s.apply(&b).unwrap();
                 t[3].push(ms(t0));
-                s.apply(&nf::add_endpoint(&g, &p)).unwrap();
-                let b = nf::close_endpoint(&g, &p);
-                let t0 = Instant::now();
-                s.apply(&b).unwrap();
-                t[4].push(ms(t0));
-                let b = nf::release_port(&g);
-                let t0 = Instant::now();
-                s.apply(&b).unwrap();
-                t[5].push(ms(t0));
             }
             t
         });
@@ -147,8 +137,6 @@ fn endpoint_cost_at_0_and_1000_containers() {
             "remove_ports(1)",
             "add_endpoint(1 port)",
             "remove_endpoint(1 port)",
-            "close_endpoint(1 port)",
-            "release_port",
         ];
         for (name, v) in names.iter().zip(t.iter_mut()) {
             println!(

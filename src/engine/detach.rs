@@ -69,6 +69,11 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
             proc::wait_gone(owner, CREATOR_GRACE);
         }
     }
+    // Its bridge port goes down before its anti-spoofing elements go: nothing it (or anything
+    // left in its namespace, e.g. an attached one's processes) sends passes unchecked.
+    if let Some(veth) = &ep.host_veth {
+        link::set_down_by_name(ctx.host()?, veth)?;
+    }
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
     // A process may be unrecorded (the row never got ready) or may have left children in the
@@ -96,9 +101,7 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     fault::step("detach", 3);
     let me = proc::me();
     ctx.store.write(|tx| endpoints::delete(tx, ep.id, me))?;
-    if tables_in_step {
-        publish::release(ctx, ep)?;
-    } else {
+    if !tables_in_step {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);

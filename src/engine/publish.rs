@@ -213,11 +213,11 @@ pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Resul
     Ok(())
 }
 
-/// Remove the endpoint's port elements and its bridge port's. A namespace podnet owns loses
-/// both at once: its processes are killed right after (all deletions early in `rm`, so the
-/// kernel's deferred destruction is done before the next command's socket close would wait
-/// for it). An attached namespace's processes live on until its veth is deleted (~17 ms): its
-/// port is only closed here (no source allowed) and forgotten by [`release`] after.
+/// Remove the endpoint's published ports and anti-spoofing elements, in one transaction.
+/// Its bridge port must be down already (`detach`): whatever is still in its namespace (an
+/// attached namespace's processes live on) then sends nothing through it. All deletions come
+/// early in `rm`/`detach`, so the kernel's deferred destruction of them is over before the
+/// next command closes its netfilter socket (which waits for it).
 /// Returns false when the change was refused and the tables were re-rendered from the store
 /// instead: the caller must sync again once the endpoint's record is gone.
 pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
@@ -226,28 +226,11 @@ pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
     };
     let mine = ctx.store.ports_of(ep.id)?;
     let ports = firewall::port_facts(guard.ip, &mine);
-    let batch = if ep.netns_owned {
-        plan::remove_endpoint(&guard, &ports)
-    } else {
-        plan::close_endpoint(&guard, &ports)
-    };
-    let done = firewall::apply_or_sync(ctx, &batch)?;
+    let done = firewall::apply_or_sync(ctx, &plan::remove_endpoint(&guard, &ports))?;
     if !mine.is_empty() {
         // Flows DNAT'ed to this container must not stick to its address once it is gone.
         let protos: std::collections::BTreeSet<_> = mine.iter().map(|m| m.proto).collect();
         super::flows::answered_by(guard.ip, protos.into_iter().map(|p| (p, None)));
     }
     Ok(done)
-}
-
-/// The endpoint's veth and record are gone: forget the bridge port [`unpublish`] closed (an
-/// attached namespace's). A refused change re-renders the tables from the store, which no
-/// longer has it.
-pub fn release(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
-    match firewall::guard_of(ep) {
-        Some(guard) if !ep.netns_owned => {
-            firewall::apply_or_sync(ctx, &plan::release_port(&guard)).map(|_| ())
-        }
-        _ => Ok(()),
-    }
 }

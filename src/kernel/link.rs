@@ -211,6 +211,17 @@ pub fn set_up_by_name(rtnl: &mut Rtnl, name: &str) -> Result<()> {
     rtnl.call(&format!("bring up {name}"), M::SetLink(m), 0)
 }
 
+/// `ip link set dev NAME down`, by name. Idempotent: false when there is no such link.
+pub fn set_down_by_name(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
+    let mut m = msg_for(name);
+    m.header.change_mask = LinkFlags::Up;
+    match rtnl.request(M::SetLink(m), 0)? {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::ENODEV => Ok(false),
+        Err(e) => Err(Error::failed(format!("take {name} down: {}", e.describe()))),
+    }
+}
+
 /// `ip link del NAME`. Idempotent: returns false when there was no such link.
 pub fn delete(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
     match rtnl.request(M::DelLink(msg_for(name)), 0)? {

@@ -11,9 +11,7 @@
 //! |---|---|---|
 //! | first network, or repair after a flush / reboot | [`full`] | both tables re-created with all elements |
 //! | another network | [`add_network`] / [`remove_network`] | elements only |
-//! | container attached (its port, source and `-p` ports) | [`add_endpoint`] | elements only |
-//! | container removed (`rm`: its process is killed right after) | [`remove_endpoint`] | elements only |
-//! | attached namespace detached: port closed first, forgotten once its veth is gone | [`close_endpoint`], [`release_port`] | elements only |
+//! | container attached / removed (its port, source and `-p` ports) | [`add_endpoint`] / [`remove_endpoint`] | elements only |
 //! | published ports alone | [`add_ports`] / [`remove_ports`] | elements only |
 //! | last network removed | [`delete_all`] | both tables deleted |
 //!
@@ -227,28 +225,12 @@ pub fn add_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
 }
 
 /// Element deletes only: a container goes, with its published ports (what [`add_endpoint`]
-/// added). For `rm`, whose kill of the container's processes follows at once.
+/// added). The engine takes its port down first, so that nothing it (or anything left in its
+/// namespace) sends passes unchecked once these are gone.
 pub fn remove_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
     let mut e = Elems::default();
     e.guard(g);
     ports.iter().for_each(|p| e.port(p));
-    e.into_batch(true)
-}
-
-/// Element deletes only: an attached namespace starts being detached. Its published ports and
-/// its allowed source go; its port stays guarded, so whatever its processes (not podnet's, and
-/// alive until the veth is deleted) still send is dropped. [`release_port`] follows.
-pub fn close_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
-    let mut e = Elems::default();
-    e.source(g);
-    ports.iter().for_each(|p| e.port(p));
-    e.into_batch(true)
-}
-
-/// Element deletes only: a closed port whose veth is gone (after [`close_endpoint`]).
-pub fn release_port(g: &GuardFacts) -> Batch {
-    let mut e = Elems::default();
-    e.guarded(g);
     e.into_batch(true)
 }
 
