@@ -4,6 +4,7 @@ mod error;
 pub mod filter;
 pub mod inet;
 pub mod labels;
+mod mac;
 mod names;
 pub mod ports;
 pub mod service;
@@ -12,6 +13,7 @@ mod types;
 pub use error::{Error, Result};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
+pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
     parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,

@@ -1,0 +1,158 @@
+//! The CNI error result: `{cniVersion, code, msg, details}` on stdout and a non-zero exit, and
+//! how podnet's own error maps onto the spec's codes.
+
+use serde_json::{json, Value};
+
+use crate::model::Error;
+
+/// Error codes. 1-11 and 50/51 are the spec's (libcni uses 4-7 with every version, so podnet
+/// does too); 100 and up are podnet's own, as the spec allows.
+pub mod code {
+    pub const INCOMPATIBLE_VERSION: u32 = 1;
+    /// A field podnet understands, with a value it cannot honour (the message names both).
+    pub const UNSUPPORTED_FIELD: u32 = 2;
+    pub const UNKNOWN_CONTAINER: u32 = 3;
+    /// A CNI_* variable missing or invalid (the message names it).
+    pub const INVALID_ENV: u32 = 4;
+    pub const IO: u32 = 5;
+    /// stdin is not JSON, or prevResult / cniVersion cannot be read.
+    pub const DECODE: u32 = 6;
+    /// The network configuration is wrong (a field of the wrong type or value).
+    pub const INVALID_CONFIG: u32 = 7;
+    pub const TRY_AGAIN: u32 = 11;
+    /// STATUS: podnet cannot serve ADD now.
+    pub const NOT_AVAILABLE: u32 = 50;
+    /// STATUS: podnet cannot serve ADD and existing containers may have lost connectivity.
+    pub const LIMITED_CONNECTIVITY: u32 = 51;
+    /// podnet's own: this build parses the verb but does not carry it out yet.
+    pub const NOT_WIRED: u32 = 100;
+    /// podnet's own: the work failed (kernel, store, process); `details` says what.
+    pub const FAILED: u32 = 999;
+}
+
+/// A CNI error: `msg` characterises it in a few words, `details` is the one line that says what
+/// was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CniError {
+    pub code: u32,
+    pub msg: String,
+    pub details: String,
+}
+
+impl CniError {
+    pub fn new(code: u32, msg: impl Into<String>, details: impl Into<String>) -> CniError {
+        CniError {
+            code,
+            msg: msg.into(),
+            details: details.into(),
+        }
+    }
+
+    /// A network configuration field with a wrong type or value (code 7).
+    pub fn config(field: &str, details: impl Into<String>) -> CniError {
+        CniError::new(
+            code::INVALID_CONFIG,
+            format!("invalid network configuration: {field}"),
+            details,
+        )
+    }
+
+    /// A field podnet understands but whose value it cannot honour (code 2). The spec wants
+    /// the key and the value in the message.
+    pub fn unsupported(field: &str, value: &Value, why: impl Into<String>) -> CniError {
+        CniError::new(
+            code::UNSUPPORTED_FIELD,
+            format!("unsupported field: {field}={value}"),
+            why,
+        )
+    }
+
+    /// A CNI_* environment variable missing or invalid (code 4).
+    pub fn env(var: &str, details: impl Into<String>) -> CniError {
+        CniError::new(code::INVALID_ENV, format!("invalid {var}"), details)
+    }
+
+    /// The verb parses but is not carried out by this build.
+    pub fn not_wired(verb: &str) -> CniError {
+        CniError::new(
+            code::NOT_WIRED,
+            format!("{verb} is not wired yet"),
+            format!("this podnet parses CNI {verb} but does not carry it out yet: use a podnet built with the CNI engine wiring"),
+        )
+    }
+
+    /// The JSON podnet prints. `cniVersion` is the request's when podnet could read it, else
+    /// the latest it speaks.
+    pub fn to_json(&self, version: &str) -> Value {
+        json!({
+            "cniVersion": version,
+            "code": self.code,
+            "msg": self.msg,
+            "details": self.details,
+        })
+    }
+}
+
+/// How podnet's error maps onto CNI codes. Bad input that survived the front end's own checks
+/// concerns the network configuration (7); any failure doing the work is podnet's 999 with
+/// podnet's one-line message as `details`.
+// When the structured error lands on main (input with field, not found, conflict, kernel
+// errno, store cause), refine: container not found → 3, store busy or EAGAIN/EBUSY → 11,
+// store I/O → 5, conflict → 7 with the message; see docs/decisions/2026-12-01-cni-netavark-front-ends.md.
+impl From<&Error> for CniError {
+    fn from(e: &Error) -> CniError {
+        match e {
+            Error::Input(m) => CniError::new(code::INVALID_CONFIG, "invalid request", m.clone()),
+            Error::Failed(m) => CniError::new(code::FAILED, "podnet failed", m.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_json_golden() {
+        let e = CniError::env(
+            "CNI_IFNAME",
+            "CNI_IFNAME is missing: the runtime must set it for ADD",
+        );
+        assert_eq!(
+            e.to_json("1.1.0"),
+            json!({
+                "cniVersion": "1.1.0",
+                "code": 4,
+                "msg": "invalid CNI_IFNAME",
+                "details": "CNI_IFNAME is missing: the runtime must set it for ADD"
+            })
+        );
+        let e = CniError::unsupported(
+            "isGateway",
+            &json!(false),
+            "podnet always puts the gateway on the bridge",
+        );
+        assert_eq!(
+            e.to_json("0.4.0"),
+            json!({
+                "cniVersion": "0.4.0",
+                "code": 2,
+                "msg": "unsupported field: isGateway=false",
+                "details": "podnet always puts the gateway on the bridge"
+            })
+        );
+    }
+
+    #[test]
+    fn podnet_errors_map_to_config_or_failure_codes() {
+        let table = [
+            (Error::input("address 10.0.0.5 is in use"), 7),
+            (Error::failed("create veth: File exists"), 999),
+        ];
+        for (e, want) in table {
+            let c = CniError::from(&e);
+            assert_eq!(c.code, want, "{e}");
+            assert_eq!(c.details, e.to_string());
+        }
+    }
+}
