@@ -104,15 +104,39 @@ pub(crate) fn typed<T: DeserializeOwned>(v: &Value, at: &str) -> Result<T, CniEr
         let field = match (at, inner.as_str()) {
             (a, ".") => a.to_owned(),
             ("", p) => p.to_owned(),
+            (a, p) if p.starts_with('[') => format!("{a}{p}"),
             (a, p) => format!("{a}.{p}"),
         };
         CniError::config(&field, format!("{field}: {}", e.inner()))
     })
 }
 
+/// serde reads a struct from an array too (by position): where the configuration has an
+/// object, check that it is one. `v` may be absent or null (the field is optional).
+pub(crate) fn object_at(v: Option<&Value>, field: &str) -> Result<(), CniError> {
+    match v {
+        None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
+        Some(_) => Err(CniError::config(
+            field,
+            format!("{field} must be an object"),
+        )),
+    }
+}
+
+/// Like [`object_at`] for each element of a list of objects at `field`.
+pub(crate) fn objects_in(v: Option<&Value>, field: &str) -> Result<(), CniError> {
+    if let Some(Value::Array(items)) = v {
+        for (n, item) in items.iter().enumerate() {
+            object_at(Some(item), &format!("{field}[{n}]"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Parse the configuration (`obj` is stdin's top-level object).
 pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
     let v = Value::Object(obj.clone());
+    object_at(obj.get("dns"), "dns")?;
     let raw: RawConf = typed(&v, "")?;
     let name = raw.name.unwrap_or_default();
     if name.is_empty() {
@@ -233,6 +257,7 @@ pub fn valid_attachments(obj: &Map<String, Value>) -> Result<Option<Vec<Attachme
     let mut out: Option<Vec<Attachment>> = None;
     for key in ["cni.dev/valid-attachments", "cni.dev/attachments"] {
         let Some(v) = obj.get(key) else { continue };
+        objects_in(Some(v), key)?;
         let list: Option<Vec<Attachment>> = typed(v, key)?;
         let all = out.get_or_insert_with(Vec::new);
         for a in list.unwrap_or_default() {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::conf::typed;
+use super::conf::{objects_in, typed};
 use super::error::CniError;
 use super::result::Route;
 
@@ -130,6 +130,12 @@ pub fn parse(
                 plugin: p.to_owned(),
             };
             return Ok(conf);
+        }
+    }
+    objects_in(v.get("routes"), "ipam.routes")?;
+    if let Some(Value::Array(sets)) = v.get("ranges") {
+        for (n, set) in sets.iter().enumerate() {
+            objects_in(Some(set), &format!("ipam.ranges[{n}]"))?;
         }
     }
     let raw: RawIpam = typed(v, "ipam")?;

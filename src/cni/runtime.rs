@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::args::{CniArgs, PodRef};
-use super::conf::typed;
+use super::conf::{object_at, objects_in, typed};
 use super::error::{code, CniError};
 use crate::model::{Mac, PortMapping, Proto};
 
@@ -72,7 +72,13 @@ struct RawLabel {
 
 /// Collect the requests from the configuration object and CNI_ARGS.
 pub fn parse(obj: &Map<String, Value>, cni_args: &CniArgs) -> Result<Requests, CniError> {
-    let rc: RawRuntimeConfig = match obj.get("runtimeConfig") {
+    let rcv = obj.get("runtimeConfig");
+    object_at(rcv, "runtimeConfig")?;
+    objects_in(
+        rcv.and_then(|r| r.get("portMappings")),
+        "runtimeConfig.portMappings",
+    )?;
+    let rc: RawRuntimeConfig = match rcv {
         None | Some(Value::Null) => RawRuntimeConfig {
             port_mappings: None,
             ips: None,
@@ -81,7 +87,10 @@ pub fn parse(obj: &Map<String, Value>, cni_args: &CniArgs) -> Result<Requests, C
         Some(v) => typed(v, "runtimeConfig")?,
     };
     // `args` is free-form by convention: only `args.cni` is podnet's to read.
-    let cargs: Option<RawCniArgs> = match obj.get("args").and_then(|a| a.get("cni")) {
+    let cv = obj.get("args").and_then(|a| a.get("cni"));
+    object_at(cv, "args.cni")?;
+    objects_in(cv.and_then(|c| c.get("labels")), "args.cni.labels")?;
+    let cargs: Option<RawCniArgs> = match cv {
         None | Some(Value::Null) => None,
         Some(v) => Some(typed(v, "args.cni")?),
     };
