@@ -81,6 +81,29 @@ impl CniError {
         )
     }
 
+    /// The error a delegated plugin (IPAM) printed when it failed with `exit`: its own code,
+    /// msg and details when its stdout is a CNI error, else code 999 quoting what it printed.
+    pub fn from_delegate(plugin: &str, exit: i32, stdout: &[u8]) -> CniError {
+        let parsed = serde_json::from_slice::<Value>(stdout).ok().and_then(|v| {
+            let code = u32::try_from(v.get("code")?.as_u64()?).ok()?;
+            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            Some((code, text("msg"), text("details")))
+        });
+        match parsed {
+            Some((code, msg, details)) => {
+                CniError::new(code, msg, format!("IPAM plugin {plugin}: {details}"))
+            }
+            None => CniError::new(
+                code::FAILED,
+                format!("IPAM plugin {plugin} failed"),
+                format!(
+                    "IPAM plugin {plugin} exited with {exit} and printed {:?}",
+                    String::from_utf8_lossy(stdout).trim()
+                ),
+            ),
+        }
+    }
+
     /// The JSON podnet prints. `cniVersion` is the request's when podnet could read it, else
     /// the latest it speaks.
     pub fn to_json(&self, version: &str) -> Value {
@@ -141,6 +164,26 @@ mod tests {
                 "details": "podnet always puts the gateway on the bridge"
             })
         );
+    }
+
+    #[test]
+    fn a_delegate_error_keeps_its_code() {
+        let out = br#"{"cniVersion":"1.0.0","code":11,"msg":"no addresses left","details":"range 10.0.0.0/30 is full"}"#;
+        let e = CniError::from_delegate("host-local", 1, out);
+        assert_eq!(e.code, 11);
+        assert_eq!(e.msg, "no addresses left");
+        assert_eq!(
+            e.details,
+            "IPAM plugin host-local: range 10.0.0.0/30 is full"
+        );
+        for junk in [&b"segfault"[..], b"", br#"{"code":-1}"#] {
+            let e = CniError::from_delegate("dhcp", 2, junk);
+            assert_eq!(e.code, 999, "{junk:?}");
+            assert!(
+                e.details.starts_with("IPAM plugin dhcp exited with 2"),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
