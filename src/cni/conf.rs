@@ -241,6 +241,58 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
     })
 }
 
+/// DEL's configuration. DEL must finish whenever podnet can find the attachment (the runtime
+/// repeats a failed DEL, e.g. kubelet until the pod is gone), and a runtime sends DEL after
+/// a refused ADD with the same configuration: so a configuration [`parse`] refuses still
+/// gives the network's name, podnet's directories and who does IPAM, with the refusal beside
+/// it. Only a missing or invalid `name` or `type` refuses DEL too.
+pub fn parse_lenient(obj: &Map<String, Value>) -> Result<(NetConf, Option<CniError>), CniError> {
+    let e = match parse(obj) {
+        Ok(c) => return Ok((c, None)),
+        Err(e) => e,
+    };
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (name, plugin_type) = (text("name"), text("type"));
+    if !is_cni_name(&name) || plugin_type.is_empty() {
+        return Err(e);
+    }
+    let dir = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let ipam = match obj
+        .get("ipam")
+        .and_then(|i| i.get("type"))
+        .and_then(Value::as_str)
+    {
+        Some(t) if !t.is_empty() && t != "podnet" && !t.contains('/') => Ipam::Delegate {
+            plugin: t.to_owned(),
+        },
+        _ => Ipam::Podnet,
+    };
+    let conf = NetConf {
+        name,
+        plugin_type,
+        network: NetworkParams {
+            subnet: None,
+            gateway: None,
+            bridge: None,
+            mtu: None,
+            internal: false,
+            icc: true,
+        },
+        ipam,
+        routes: Vec::new(),
+        dns: Dns::default(),
+        root: dir("root"),
+        run_dir: dir("runDir"),
+        raw: Value::Object(obj.clone()),
+    };
+    Ok((conf, Some(e)))
+}
+
 /// An attachment the runtime still considers valid (GC's list).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
 pub struct Attachment {

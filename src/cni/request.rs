@@ -6,7 +6,8 @@
 //! values (4); stdin as a JSON object (6); `cniVersion` (6, or 1 when podnet does not speak
 //! it or the verb is newer than it); CNI_ARGS (4); the configuration (7 or 2); the runtime's
 //! requests (7, 2, or 4 for CNI_ARGS values); `prevResult` (6; CHECK needs one: 7); GC's
-//! attachment lists (7).
+//! attachment lists (7). DEL refuses only for the environment, the version and a
+//! configuration without a usable `name` or `type`: it goes past the rest.
 
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -50,11 +51,17 @@ pub struct DelRequest {
     pub version: Version,
     pub attachment: Attachment,
     pub netns: Option<PathBuf>,
+    /// Complete when it parses; else only name, type, directories and IPAM (see
+    /// `conf::parse_lenient`).
     pub conf: NetConf,
-    /// The same requests as ADD's (runtimes resend the port mappings).
+    /// The same requests as ADD's (runtimes resend the port mappings); empty but for the pod
+    /// when they do not parse.
     pub requests: Requests,
     pub prev_result: Option<CniResult>,
     pub cni_path: Vec<PathBuf>,
+    /// What ADD would have refused and DEL goes past (CNI_ARGS, configuration, requests,
+    /// prevResult): for stderr, never the answer.
+    pub ignored: Vec<CniError>,
 }
 
 /// CHECK: is the attachment still as ADD made it (`prev_result` is ADD's final result)?
@@ -154,15 +161,42 @@ pub fn parse(env: &Env, stdin: &[u8]) -> Result<Call, Refusal> {
         }
         _ => {}
     }
+    // DEL goes past what it does not need (see `DelRequest::ignored`); the others refuse.
+    let lenient = cmd == Command::Del;
+    let mut ignored = Vec::new();
     let cni_args = match &params.args {
-        Some(s) => args::parse(s).map_err(refuse)?,
+        Some(s) => {
+            keep(lenient, &mut ignored, args::parse(s), CniArgs::default()).map_err(refuse)?
+        }
         None => CniArgs::default(),
     };
-    let conf = conf::parse(&obj).map_err(refuse)?;
-    let requests = runtime::parse(&obj, &cni_args).map_err(refuse)?;
+    let conf = if lenient {
+        let (conf, refused) = conf::parse_lenient(&obj).map_err(refuse)?;
+        ignored.extend(refused);
+        conf
+    } else {
+        conf::parse(&obj).map_err(refuse)?
+    };
+    let pod_only = Requests {
+        pod: cni_args.pod.clone(),
+        ..Requests::default()
+    };
+    let requests = keep(
+        lenient,
+        &mut ignored,
+        runtime::parse(&obj, &cni_args),
+        pod_only,
+    )
+    .map_err(refuse)?;
     let prev_result = match obj.get("prevResult") {
         None | Some(Value::Null) => None,
-        Some(p) => Some(result::parse(p, v, "prevResult").map_err(refuse)?),
+        Some(p) => keep(
+            lenient,
+            &mut ignored,
+            result::parse(p, v, "prevResult").map(Some),
+            None,
+        )
+        .map_err(refuse)?,
     };
     // The verb's required variables were checked above.
     let attachment = Attachment {
@@ -204,8 +238,25 @@ pub fn parse(env: &Env, stdin: &[u8]) -> Result<Call, Refusal> {
             requests,
             prev_result,
             cni_path,
+            ignored,
         }),
     })
+}
+
+/// `r`, or (when `lenient`) `fallback` with the error kept in `ignored`.
+fn keep<T>(
+    lenient: bool,
+    ignored: &mut Vec<CniError>,
+    r: Result<T, CniError>,
+    fallback: T,
+) -> Result<T, CniError> {
+    match r {
+        Err(e) if lenient => {
+            ignored.push(e);
+            Ok(fallback)
+        }
+        r => r,
+    }
 }
 
 fn stdin_object(stdin: &[u8]) -> Result<Map<String, Value>, CniError> {

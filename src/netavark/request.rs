@@ -48,7 +48,8 @@ pub struct CreateRequest {
     pub network: Network,
 }
 
-/// `setup NETNS` / `teardown NETNS`.
+/// `setup NETNS` / `teardown NETNS`. teardown goes past input setup would refuse (see
+/// `ignored`), so that a container whose setup failed can still be torn down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupRequest {
     pub netns: PathBuf,
@@ -63,6 +64,8 @@ pub struct SetupRequest {
     pub aliases: Vec<String>,
     /// One mapping per port and protocol (ranges expanded).
     pub ports: Vec<PortMapping>,
+    /// teardown only: what setup would have refused and teardown goes past (for stderr).
+    pub ignored: Vec<String>,
 }
 
 /// Parse the call: `args` are the arguments after the program name.
@@ -105,8 +108,15 @@ pub fn parse(args: &[String], stdin: &[u8]) -> Result<Call, String> {
         "setup" | "teardown" => {
             let netns = netns()?;
             let exec: PluginExec = json(stdin, "setup input")?;
-            let req = setup(netns, exec)?;
-            Ok(if sub == "setup" { Call::Setup(req) } else { Call::Teardown(req) })
+            if sub == "setup" {
+                return Ok(Call::Setup(setup(netns, exec)?));
+            }
+            // Podman tears down after a refused setup with the same input: go past what
+            // teardown does not need to find the container's attachment.
+            match setup(netns.clone(), exec.clone()) {
+                Ok(req) => Ok(Call::Teardown(req)),
+                Err(refused) => Ok(Call::Teardown(lenient_teardown(netns, exec, refused))),
+            }
         }
         other => Err(format!(
             "unknown subcommand {other:?}: the netavark plugin API has info, create, setup and teardown"
@@ -274,7 +284,46 @@ fn setup(netns: PathBuf, x: PluginExec) -> Result<SetupRequest, String> {
         static_mac,
         aliases: o.aliases.clone().unwrap_or_default(),
         ports,
+        ignored: Vec::new(),
     })
+}
+
+/// teardown's request from input setup would refuse: the container, its interface and the
+/// network's name, ID and podnet directories; nothing else.
+fn lenient_teardown(netns: PathBuf, x: PluginExec, refused: String) -> SetupRequest {
+    let dir = |k: &str| {
+        x.network
+            .options
+            .as_ref()
+            .and_then(|o| o.get(k))
+            .filter(|v| v.starts_with('/'))
+            .map(PathBuf::from)
+    };
+    SetupRequest {
+        netns,
+        network: NetworkSpec {
+            name: x.network.name.clone(),
+            id: x.network.id.clone(),
+            params: NetworkParams {
+                subnet: None,
+                gateway: None,
+                bridge: None,
+                mtu: None,
+                internal: x.network.internal,
+                icc: true,
+            },
+            root: dir("root"),
+            run_dir: dir("run_dir"),
+        },
+        container_id: x.container_id,
+        container_name: x.container_name,
+        ifname: x.network_options.interface_name,
+        static_ips: Vec::new(),
+        static_mac: None,
+        aliases: Vec::new(),
+        ports: Vec::new(),
+        ignored: vec![refused],
+    }
 }
 
 /// One [`PortMapping`] per port of the range and per protocol.

@@ -375,3 +375,27 @@ fn bad_calls_are_errors_naming_the_input() {
         assert!(msg.contains(says), "{a:?}: want {says:?} in {msg:?}");
     }
 }
+
+/// teardown goes past what setup refuses, keeping the container, interface and network.
+#[test]
+fn teardown_goes_past_what_setup_refuses() {
+    let mut x = exec_input();
+    x["network"]["options"] = json!({"vlan": "5", "root": "/var/lib/pk"});
+    x["port_mappings"][0]["protocol"] = json!("icmp");
+    let input = bytes(&x);
+    let refused = parse(&args(&["setup", "/run/netns/c1"]), &input).unwrap_err();
+    let Call::Teardown(t) = parse(&args(&["teardown", "/run/netns/c1"]), &input).unwrap() else {
+        panic!()
+    };
+    assert_eq!(t.ignored, vec![refused]);
+    assert_eq!(
+        (t.container_id.as_str(), t.ifname.as_str()),
+        ("abc123", "eth0")
+    );
+    assert_eq!((t.network.name.as_str(), t.network.id.as_str()), ("pn", ID));
+    assert_eq!(t.network.root, Some(PathBuf::from("/var/lib/pk")));
+    assert!(t.ports.is_empty());
+    // Input that is not netavark's JSON at all is still refused.
+    let e = parse(&args(&["teardown", "/run/netns/c1"]), b"{}").unwrap_err();
+    assert!(e.contains("container_id"), "{e}");
+}

@@ -242,3 +242,73 @@ fn run_answers_version_for_real_and_refuses_the_rest_until_wired() {
         assert_eq!(keys, ["cniVersion", "code", "details", "msg"], "{cmd}");
     }
 }
+
+/// DEL goes past what ADD refuses (the runtime repeats a failed DEL, and sends one after a
+/// refused ADD), keeping what it needs to find the attachment; only an unusable name or type
+/// refuses it.
+#[test]
+fn del_goes_past_what_add_refuses() {
+    let base =
+        json!({"cniVersion": "1.1.0", "name": "lab", "type": "podnet", "root": "/var/lib/pk"});
+    let table: [(Value, &str, u32); 6] = [
+        (json!({"subnet": "fd00::/64"}), "", 2),
+        (
+            json!({"subnet": "bogus", "ipam": {"type": "host-local"}}),
+            "",
+            7,
+        ),
+        (json!({"isGateway": false}), "", 2),
+        (
+            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "::1"}]}}),
+            "",
+            2,
+        ),
+        (json!({"prevResult": {"ips": 1}}), "", 6),
+        (json!({}), "FOO=1", 4),
+    ];
+    for (extra, cni_args, add_code) in table {
+        let mut conf = base.clone();
+        conf.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let env_for = |cmd| {
+            Env::from_pairs([
+                ("CNI_COMMAND", cmd),
+                ("CNI_CONTAINERID", "c1"),
+                ("CNI_IFNAME", "eth0"),
+                ("CNI_NETNS", "/run/netns/c1"),
+                ("CNI_ARGS", cni_args),
+            ])
+        };
+        let r = parse(&env_for("ADD"), &stdin(conf.clone())).unwrap_err();
+        assert_eq!(r.error.code, add_code, "ADD {extra} {cni_args}: {r:?}");
+        let Call::Del(d) = parse(&env_for("DEL"), &stdin(conf)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.ignored, vec![r.error], "DEL {extra} {cni_args}");
+        assert_eq!(d.conf.name, "lab");
+        assert_eq!(d.conf.root, Some(PathBuf::from("/var/lib/pk")));
+        assert_eq!(d.attachment.container_id, "c1");
+        assert!(d.requests.ports.is_empty() && d.prev_result.is_none());
+    }
+    // The IPAM plugin to delegate DEL to survives a configuration that does not parse.
+    let conf = json!({"cniVersion": "1.1.0", "name": "lab", "type": "podnet", "mtu": "x",
+                      "ipam": {"type": "host-local"}});
+    let Call::Del(d) = parse(&env("DEL"), &stdin(conf)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        d.conf.ipam,
+        crate::cni::Ipam::Delegate {
+            plugin: "host-local".into()
+        }
+    );
+    for bad in [
+        json!({"cniVersion": "1.1.0", "type": "podnet", "subnet": "x"}),
+        json!({"cniVersion": "1.1.0", "name": "a b", "type": "podnet"}),
+        json!({"cniVersion": "1.1.0", "name": "lab"}),
+    ] {
+        let r = parse(&env("DEL"), &stdin(bad.clone())).unwrap_err();
+        assert_eq!(r.error.code, 7, "{bad}: {r:?}");
+    }
+}
