@@ -122,11 +122,14 @@ impl CniError {
 // When the structured error lands on main (input with field, not found, conflict, kernel
 // errno, store cause), refine: container not found → 3, store busy or EAGAIN/EBUSY → 11,
 // store I/O → 5, conflict → 7 with the message; see docs/decisions/2026-12-01-cni-netavark-front-ends.md.
+// Written against what both today's `Error` and the structured one coming to main offer
+// (`exit_code`, `Display`), so either merges.
 impl From<&Error> for CniError {
     fn from(e: &Error) -> CniError {
-        match e {
-            Error::Input(m) => CniError::new(code::INVALID_CONFIG, "invalid request", m.clone()),
-            Error::Failed(m) => CniError::new(code::FAILED, "podnet failed", m.clone()),
+        if e.exit_code() == 2 {
+            CniError::new(code::INVALID_CONFIG, "invalid request", e.to_string())
+        } else {
+            CniError::new(code::FAILED, "podnet failed", e.to_string())
         }
     }
 }
