@@ -1,22 +1,56 @@
 //! One function per command: call the engine, print the result.
 
-use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs};
+use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
+use super::exit;
 use super::output::{opt, print};
 use super::{demo, Format};
 use crate::engine::network::{self, NetworkSpec};
-use crate::engine::{container, gc, view, Ctx};
+use crate::engine::{container, gc, view, Access, Ctx};
 use crate::model::{Error, Result};
 use std::time::Duration;
+
+/// How a command uses state: reads never create a store, changes need CAP_NET_ADMIN.
+fn access(cmd: &Command) -> Access {
+    match cmd {
+        Command::Ps
+        | Command::Inspect { .. }
+        | Command::Ports { .. }
+        | Command::Exec { .. }
+        | Command::Network(NetworkCmd::Ls | NetworkCmd::Inspect { .. })
+        | Command::Service(ServiceCmd::Ls | ServiceCmd::Inspect { .. }) => Access::Read,
+        Command::Detach { .. }
+        | Command::Stop { .. }
+        | Command::Rm { .. }
+        | Command::Label { .. }
+        | Command::Network(NetworkCmd::Rm { .. } | NetworkCmd::Prune)
+        | Command::Service(ServiceCmd::Rm { .. }) => Access::Change,
+        _ => Access::Create,
+    }
+}
+
+/// Listings, which show an empty list (with a note) where there is no state.
+fn is_listing(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Ps | Command::Network(NetworkCmd::Ls) | Command::Service(ServiceCmd::Ls)
+    )
+}
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Demo = cli.command {
         return demo::run();
     }
-    let mut ctx = Ctx::open(&cli.root, &cli.run_dir)?;
+    let mut ctx = match Ctx::open_as(&cli.root, &cli.run_dir, access(&cli.command)) {
+        Err(e @ Error::NoState { .. }) if is_listing(&cli.command) => {
+            exit::note(format!("{e}; nothing to list"));
+            Ctx::empty(&cli.root, &cli.run_dir)?
+        }
+        r => r?,
+    };
     let f = cli.format;
     match cli.command {
-        Command::Network(cmd) => network_cmd(&mut ctx, f, cmd)?,
-        Command::Service(cmd) => super::service_cmd::run(&mut ctx, f, cmd)?,
+        Command::Network(cmd) => return network_cmd(&mut ctx, f, cmd),
+        Command::Service(cmd) => return super::service_cmd::run(&mut ctx, f, cmd),
         Command::Run(a) => return run(&mut ctx, f, a),
         Command::Attach(a) => {
             let ports = parse_ports(&a.publish)?;
@@ -85,13 +119,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             container::stop(&mut ctx, &name, Duration::from_secs(time))?
         }
         Command::Rm { force, names } => {
-            let mut failed = Vec::new();
-            for n in &names {
-                if let Err(e) = container::rm(&mut ctx, n, force) {
-                    failed.push(e);
-                }
-            }
-            return all_or_first(failed);
+            return Ok(exit::each(&names, |n| container::rm(&mut ctx, n, force)));
         }
         Command::Gc => {
             let r = gc::run(&mut ctx)?;
@@ -111,16 +139,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Demo => unreachable!("handled above"),
     }
     Ok(0)
-}
-
-/// Report every error of a multi-name command; the first decides the exit code.
-pub(super) fn all_or_first(errors: Vec<Error>) -> Result<i32> {
-    let mut it = errors.into_iter();
-    let Some(first) = it.next() else { return Ok(0) };
-    for e in it {
-        eprintln!("podnet: {e}");
-    }
-    Err(first)
 }
 
 fn show_container(ctx: &Ctx, f: Format, ep: &crate::model::Endpoint) -> Result<()> {
@@ -175,7 +193,7 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
             if f == Format::Json {
                 show_container(ctx, f, &out.endpoint)?;
             } else {
-                println!("{}", out.endpoint.name);
+                outln!("{}", out.endpoint.name);
             }
             Ok(0)
         }
@@ -195,7 +213,7 @@ fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
     ]
 }
 
-fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
+fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
     match cmd {
         NetworkCmd::Create(CreateArgs {
             name,
@@ -252,19 +270,15 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
             })?;
         }
         NetworkCmd::Rm { names } => {
-            let errors: Vec<Error> = names
-                .iter()
-                .filter_map(|n| network::remove(ctx, n).err())
-                .collect();
-            all_or_first(errors)?;
+            return Ok(exit::each(&names, |n| network::remove(ctx, n)));
         }
         NetworkCmd::Prune => {
             for n in network::prune(ctx)? {
-                println!("{n}");
+                outln!("{n}");
             }
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 /// Every `-p` spec, expanded to one mapping per host port.

@@ -4,7 +4,9 @@
 use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
-use crate::model::{validate_name, Endpoint, Error, Labels, Mode, PortMapping, Result};
+use crate::model::{
+    validate_name, CommandCause, Endpoint, Error, Labels, Mode, PortMapping, Result,
+};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -40,9 +42,13 @@ fn generated_name() -> String {
 
 /// Look a container up, with the error users expect for a name that is not there.
 pub fn find(ctx: &Ctx, name: &str) -> Result<Endpoint> {
-    ctx.store
-        .endpoint(name)?
-        .ok_or_else(|| Error::input(format!("no container named '{name}': see `podnet ps`")))
+    ctx.store.endpoint(name)?.ok_or_else(|| {
+        Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )
+    })
 }
 
 /// Whether a container can be joined or entered: its process runs, or (attached namespace, no
@@ -154,18 +160,7 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
             Ok(())
         });
     }
-    cmd.spawn().map_err(|e| {
-        let what = &spec.argv[0];
-        match e.kind() {
-            std::io::ErrorKind::NotFound => Error::input(format!(
-                "command '{what}' not found: give a program on PATH or a full path"
-            )),
-            std::io::ErrorKind::PermissionDenied => {
-                Error::input(format!("command '{what}' is not executable"))
-            }
-            _ => Error::failed(format!("start '{what}': {e}")),
-        }
-    })
+    cmd.spawn().map_err(|e| cannot_exec(&spec.argv[0], e))
 }
 
 /// Wait for a foreground command, with podnet itself deaf to Ctrl-C/Ctrl-\ (the terminal sends
@@ -199,7 +194,24 @@ pub fn exec(ctx: &Ctx, name: &str, argv: &[String]) -> Result<()> {
             .map_err(|e| Error::failed(format!("enter '{name}': {}", e.desc())))?;
     }
     let e = Command::new(&argv[0]).args(&argv[1..]).exec();
-    Err(Error::input(format!("command '{}': {e}", argv[0])))
+    Err(cannot_exec(&argv[0], e))
+}
+
+/// Why a command could not be started, in the kinds shells and Docker tell apart.
+fn cannot_exec(what: &str, e: std::io::Error) -> Error {
+    match (e.kind(), e.raw_os_error()) {
+        (std::io::ErrorKind::NotFound, _) => Error::command(
+            what,
+            CommandCause::NotFound,
+            format!("command '{what}' not found: give a program on PATH or a full path"),
+        ),
+        (std::io::ErrorKind::PermissionDenied, _) | (_, Some(libc::ENOEXEC)) => Error::command(
+            what,
+            CommandCause::NotExecutable,
+            format!("command '{what}' cannot be executed: {e}"),
+        ),
+        _ => Error::command(what, CommandCause::Other, format!("start '{what}': {e}")),
+    }
 }
 
 /// Stop a container's process: SIGTERM, then SIGKILL after `grace`.
@@ -233,7 +245,7 @@ pub fn rm(ctx: &mut Ctx, name: &str, force: bool) -> Result<()> {
         )));
     }
     if ep.pid.is_some_and(proc::alive) && !force {
-        return Err(Error::input(format!(
+        return Err(Error::conflict(format!(
             "container '{name}' is running: stop it first or use `podnet rm -f {name}`"
         )));
     }

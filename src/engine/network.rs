@@ -88,7 +88,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
         if networks::get(tx, &spec.name)?.is_some() {
-            return Err(Error::input(format!(
+            return Err(Error::conflict(format!(
                 "network '{}' already exists: choose another name or remove it first",
                 spec.name
             )));
@@ -149,7 +149,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         let undo = destroy(ctx, &net);
         return Err(match undo {
             Ok(()) => e,
-            Err(u) => e.context(format!("(and undoing it failed too: {u})")),
+            Err(u) => e.undo_failed(u),
         });
     }
     ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
@@ -198,7 +198,7 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         None if name == DEFAULT_NETWORK => match create(ctx, &NetworkSpec { name: name.into(), ..Default::default() }) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
-            Err(Error::Input(_)) => ctx.store.network(name)?.ok_or_else(|| Error::failed("default network vanished"))?,
+            Err(Error::Conflict { .. }) => ctx.store.network(name)?.ok_or_else(|| Error::failed("default network vanished"))?,
             Err(e) => return Err(e),
         },
         None => {

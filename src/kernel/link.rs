@@ -67,10 +67,7 @@ pub fn get(rtnl: &mut Rtnl, name: &str) -> Result<Option<Link>> {
     })? {
         Ok(()) => Ok(found),
         Err(e) if e.errno == libc::ENODEV => Ok(None),
-        Err(e) => Err(Error::failed(format!(
-            "look up link {name}: {}",
-            e.describe()
-        ))),
+        Err(e) => Err(Error::kernel(format!("look up link {name}"), e.errno)),
     }
 }
 
@@ -99,12 +96,7 @@ pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32) -> Result<u32> {
     match rtnl.request(M::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)? {
         Ok(()) => {}
         Err(e) if e.errno == libc::EEXIST => {}
-        Err(e) => {
-            return Err(Error::failed(format!(
-                "create bridge {name}: {}",
-                e.describe()
-            )))
-        }
+        Err(e) => return Err(Error::kernel(format!("create bridge {name}"), e.errno)),
     }
     let link = get(rtnl, name)?
         .ok_or_else(|| Error::failed(format!("bridge {name} vanished after creation")))?;
@@ -189,10 +181,7 @@ pub fn delete(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
     match rtnl.request(M::DelLink(msg_for(name)), 0)? {
         Ok(()) => Ok(true),
         Err(e) if e.errno == libc::ENODEV => Ok(false),
-        Err(e) => Err(Error::failed(format!(
-            "delete link {name}: {}",
-            e.describe()
-        ))),
+        Err(e) => Err(Error::kernel(format!("delete link {name}"), e.errno)),
     }
 }
 

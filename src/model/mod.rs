@@ -7,7 +7,7 @@ pub mod ports;
 pub mod service;
 mod types;
 
-pub use error::{Error, Result};
+pub use error::{CommandCause, Error, Result, StoreCause};
 pub use labels::{parse_labels, Labels};
 pub use names::{validate_ifname, validate_name};
 pub use ports::{parse_publish, PortMapping, Proto};
