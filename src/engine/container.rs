@@ -2,7 +2,7 @@
 //! act on one (`exec`, `stop`, `rm`).
 
 use super::setup::{self, EndpointSpec, Netns};
-use super::{detach, proc, Ctx, DEFAULT_NETWORK};
+use super::{detach, foreground, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
 use crate::model::{
     validate_name, CommandCause, Endpoint, Error, Labels, Mode, PortMapping, Result,
@@ -11,7 +11,7 @@ use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,6 +69,8 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             "no command given: write it after `--`, e.g. `podnet run -- sleep 60`",
         ));
     }
+    // From here on, a signal to a foreground podnet waits until the command can receive it.
+    let signals = (!spec.detach).then(foreground::Signals::block);
     let name = spec.name.clone().unwrap_or_else(generated_name);
     validate_name("container", &name)?;
     let mode = Mode::parse(&spec.network, DEFAULT_NETWORK)?;
@@ -104,6 +106,14 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             owned_by_caller: !spec.detach,
         },
     )?;
+    if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {
+        // Told to stop before the command started: do not start it.
+        detach::teardown(ctx, &ep)?;
+        return Ok(RunOutcome {
+            endpoint: ep,
+            exit_code: Some(128 + sig),
+        });
+    }
     let child = match spawn(ctx, &ep, &spec) {
         Ok(c) => c,
         Err(e) => {
@@ -121,7 +131,9 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             exit_code: None,
         });
     }
-    let code = wait(child)?;
+    let code = signals
+        .expect("a foreground run blocked its signals")
+        .wait(child)?;
     // The command is done; whatever it left running in its namespace goes with it.
     detach::repair(ctx, &ep)?;
     Ok(RunOutcome {
@@ -145,8 +157,9 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
     }
     let ns_fd = ns.as_ref().map(|f| f.as_raw_fd());
     let detach = spec.detach;
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls
-    // (setns, setsid, signal) on an fd that stays open in the parent until spawn returns.
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (setns, setsid, signal, sigprocmask) on an fd that stays open in the parent until spawn
+    // returns.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = ns_fd {
@@ -157,24 +170,11 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            foreground::unblock();
             Ok(())
         });
     }
     cmd.spawn().map_err(|e| cannot_exec(&spec.argv[0], e))
-}
-
-/// Wait for a foreground command, with podnet itself deaf to Ctrl-C/Ctrl-\ (the terminal sends
-/// them to the command too) so that it survives to clean up. Returns the shell-style status.
-fn wait(mut child: std::process::Child) -> Result<i32> {
-    // SAFETY: changing signal dispositions to SIG_IGN has no memory effects.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-    }
-    let status = child.wait()?;
-    Ok(status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 /// Replace this process with `argv` run inside the container's namespace.

@@ -5,6 +5,7 @@ pub mod container;
 pub mod detach;
 pub mod firewall;
 pub mod flows;
+pub mod foreground;
 pub mod gc;
 pub mod network;
 pub mod proc;
