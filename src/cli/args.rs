@@ -67,6 +67,16 @@ pub enum Command {
         /// Container name given to `attach`.
         name: String,
     },
+    /// Print a detached container's output (kept in size-capped, rotated files).
+    #[command(
+        after_help = "Examples:\n  podnet logs web\n  podnet logs -f web    # until web's command ends (or Ctrl-C)"
+    )]
+    Logs {
+        /// Keep printing new output until the container's command ends.
+        #[arg(short, long)]
+        follow: bool,
+        name: String,
+    },
     /// List containers.
     #[command(after_help = "Example:\n  podnet ps\n  podnet ps --format json")]
     Ps,
@@ -187,6 +197,12 @@ pub struct RunArgs {
     /// A label KEY=VALUE (repeatable); service selectors match on labels.
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
+    /// Size at which a detached container's log is rotated, e.g. 10m, 512k [default: 10m].
+    #[arg(long, value_name = "SIZE")]
+    pub log_max_size: Option<String>,
+    /// Log files kept per detached container, the current one included (1-100) [default: 3].
+    #[arg(long, value_name = "N")]
+    pub log_max_files: Option<u32>,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,

@@ -4,6 +4,7 @@ use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
 use super::exit;
 use super::output::{opt, print};
 use super::{demo, Format};
+use crate::engine::logs::{self, Follow};
 use crate::engine::network::{self, NetworkSpec};
 use crate::engine::{container, gc, view, Access, Ctx};
 use crate::model::{Error, Result};
@@ -16,6 +17,7 @@ fn access(cmd: &Command) -> Access {
         | Command::Inspect { .. }
         | Command::Ports { .. }
         | Command::Exec { .. }
+        | Command::Logs { .. }
         | Command::Network(NetworkCmd::Ls | NetworkCmd::Inspect { .. })
         | Command::Service(ServiceCmd::Ls | ServiceCmd::Inspect { .. }) => Access::Read,
         Command::Detach { .. }
@@ -115,6 +117,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             show_container(&ctx, f, &ep)?;
         }
         Command::Exec { name, argv } => container::exec(&ctx, &name, &argv)?,
+        Command::Logs { follow, name } => {
+            let follow = if follow { Follow::Yes } else { Follow::No };
+            logs::copy(&ctx, &name, follow, super::output::bytes)?;
+        }
         Command::Stop { name, time } => {
             container::stop(&mut ctx, &name, Duration::from_secs(time))?
         }
@@ -130,6 +136,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     ("link", &r.links),
                     ("namespace", &r.namespaces),
                     ("network", &r.networks),
+                    ("log", &r.logs),
                 ] {
                     rows.extend(items.iter().map(|i| vec![i.clone(), kind.to_string()]));
                 }
@@ -185,6 +192,7 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         ports: parse_ports(&a.publish)?,
         labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
+        log: crate::model::logs::log_config(a.log_max_size.as_deref(), a.log_max_files)?,
     };
     let out = container::run(ctx, spec)?;
     match out.exit_code {

@@ -13,18 +13,30 @@ macro_rules! outln {
     };
 }
 
+/// Write raw bytes to stdout (a container's log), with the same end as [`outln!`].
+pub fn bytes(b: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(b).and_then(|()| out.flush()) {
+        gone(e);
+    }
+}
+
 /// Write one line to stdout; see [`outln!`].
 pub fn line(args: std::fmt::Arguments) {
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            // Every line is written after the work it reports was done, so stopping here
-            // leaves nothing half-made.
-            std::process::exit(0);
-        }
-        super::exit::report(Error::failed(format!("write output: {e}")));
-        std::process::exit(super::exit::FAILED);
+        gone(e);
     }
+}
+
+fn gone(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // Every line is written after the work it reports was done, so stopping here leaves
+        // nothing half-made.
+        std::process::exit(0);
+    }
+    super::exit::report(Error::failed(format!("write output: {e}")));
+    std::process::exit(super::exit::FAILED);
 }
 
 /// Print `value` as JSON, or as a table with `headers` and the rows `table` makes.

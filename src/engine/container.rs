@@ -2,10 +2,10 @@
 //! act on one (`exec`, `stop`, `rm`).
 
 use super::setup::{self, EndpointSpec, Netns};
-use super::{detach, foreground, proc, Ctx, DEFAULT_NETWORK};
+use super::{detach, foreground, logs, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
 use crate::model::{
-    validate_name, CommandCause, Endpoint, Error, Labels, Mode, PortMapping, Result,
+    validate_name, CommandCause, Endpoint, Error, Labels, LogConfig, Mode, PortMapping, Result,
 };
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
@@ -24,6 +24,8 @@ pub struct RunSpec {
     pub ports: Vec<PortMapping>,
     pub labels: Labels,
     pub argv: Vec<String>,
+    /// How much of a detached container's output is kept.
+    pub log: LogConfig,
 }
 
 /// What `run` produced: the container, and for a foreground run the command's exit code.
@@ -148,9 +150,8 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
     let mut cmd = Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..]);
     if spec.detach {
-        let log = ctx.log_path(&ep.name);
-        std::fs::create_dir_all(log.parent().expect("log path has a parent"))?;
-        let out = File::options().create(true).append(true).open(&log)?;
+        // Output goes through a pipe to the log pump, which bounds it (see `logs`).
+        let out = File::from(logs::start(&logs::dir(ctx, &ep.name), spec.log)?);
         cmd.stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);

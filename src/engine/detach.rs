@@ -1,7 +1,7 @@
 //! Tearing an endpoint down, in numbered steps (the fault switch's `detach:K`). Idempotent:
 //! every step tolerates its work being already done, so `gc` can run it again after a crash.
 
-use super::{firewall, proc, publish, Ctx};
+use super::{firewall, logs, proc, publish, Ctx};
 use crate::fault;
 use crate::kernel::{link, netns};
 use crate::model::{Endpoint, Result};
@@ -25,6 +25,8 @@ pub fn repair(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
 }
 
 fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
+    // The log first: it frees the space a chatty container may have taken from the store.
+    logs::remove(ctx, &ep.name)?;
     ctx.store
         .write(|tx| endpoints::set_removing(tx, ep.id, proc::me()))?;
     // Services drop it before anything else (`removing` is not a backend), so no new

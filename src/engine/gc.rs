@@ -14,6 +14,8 @@ pub struct Report {
     pub links: Vec<String>,
     pub namespaces: Vec<String>,
     pub networks: Vec<String>,
+    /// Logs of containers no record knows.
+    pub logs: Vec<String>,
 }
 
 pub fn run(ctx: &mut Ctx) -> Result<Report> {
@@ -35,6 +37,7 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
     let mounts: Vec<std::path::PathBuf> = std::fs::read_dir(ctx.run_dir.join("netns"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
+    let logs = super::logs::listed(ctx);
     let endpoints = ctx.store.endpoints()?;
     let veths: HashSet<&str> = endpoints
         .iter()
@@ -57,6 +60,8 @@ pub fn run(ctx: &mut Ctx) -> Result<Report> {
             report.namespaces.push(p.display().to_string());
         }
     }
+    let names: HashSet<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+    report.logs = super::logs::remove_orphans(ctx, logs, &names);
     // Re-render podnet's tables from the store: repairs a flushed or edited ruleset.
     firewall::sync(ctx)?;
     super::service::sync(ctx)?;

@@ -7,6 +7,7 @@ pub mod firewall;
 pub mod flows;
 pub mod foreground;
 pub mod gc;
+pub mod logs;
 pub mod network;
 pub mod proc;
 pub mod publish;
@@ -109,10 +110,6 @@ impl Ctx {
     /// Where podnet pins the namespace of a container it creates.
     pub fn netns_path(&self, name: &str) -> PathBuf {
         self.run_dir.join("netns").join(name)
-    }
-
-    pub fn log_path(&self, name: &str) -> PathBuf {
-        self.root.join("logs").join(format!("{name}.log"))
     }
 }
 

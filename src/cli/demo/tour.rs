@@ -22,6 +22,7 @@ pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
         labels: Default::default(),
         detach: true,
         argv: vec!["sleep".into(), "3600".into()],
+        log: Default::default(),
     }
 }
 
