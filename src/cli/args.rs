@@ -11,7 +11,7 @@ use std::path::PathBuf;
     long_about = "podnet creates the single-host picture of Docker's bridge networking with real kernel objects:\n\
 a network namespace per container, a veth pair into it, a Linux bridge holding the gateway address,\n\
 and an address from the network's private subnet. Run `podnet demo` for a guided tour.",
-    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 ok, 2 bad input (nothing changed), 1 failure; `run` returns the command's status (125 when podnet failed)."
+    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 done; 1 failed (kernel, store, process: `podnet gc` repairs); 2 bad input, unknown name, conflict or no state (nothing changed); 3 several names, some done and some not (each failure on its line). `run` and `exec` return the command's status (128+N for signal N), 125 when podnet failed, 126 command not executable, 127 command not found."
 )]
 pub struct Cli {
     /// State directory (SQLite store, logs).

@@ -8,7 +8,7 @@
 //! | 2 | bad input: a wrong flag or argument, an unknown name, a conflict with what exists, no state at the root; nothing was changed |
 //! | 3 | several names: some were done, the others failed (each failure is reported) |
 //! | `run`, `exec` | the command's own status (128+N when killed by signal N) |
-//! | 125 | `run`, `exec`: podnet failed before or around the command |
+//! | 125 | `run`, `exec`: podnet failed before or around the command (bad input stays 2) |
 //! | 126 | `run`, `exec`: the command exists but cannot be executed |
 //! | 127 | `run`, `exec`: the command was not found |
 
