@@ -14,7 +14,10 @@ fi
 
 missing=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
-have ip || missing+=(iproute2)
+# Every tool a test runs: a test whose tool is missing fails (it never skips), so all are
+# installed here.
+{ have ip && have ss; } || missing+=(iproute2)
+{ have ps && have sysctl; } || missing+=(procps)
 [ -x /usr/bin/python3 ] || have python3 || missing+=(python3)
 { have unshare && have nsenter; } || missing+=(util-linux)
 have nft || missing+=(nftables)
@@ -26,6 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Docker's rules live in iptables' nf_tables backend, and the coexistence tests need it.
+if ! iptables --version 2>/dev/null | grep -q nf_tables; then
+  echo "scripts/test.sh: iptables must use the nf_tables backend:" \
+    "update-alternatives --set iptables /usr/sbin/iptables-nft" >&2
+  exit 1
 fi
 
 # Sandboxes spend most of their time waiting on processes and the kernel, so run more

@@ -343,3 +343,56 @@ fn log_limits_out_of_bounds() {
         );
     }
 }
+
+/// `attach --netns` of a namespace podnet must not wire: the host's own (it would get `eth0`
+/// and a default route, and keep them after `detach`), whatever path names it, and any
+/// namespace this store already manages under another name (a container's, or one attached
+/// before). Refused by namespace identity, before anything is made.
+#[test]
+fn attach_netns_of_the_host_or_a_managed_namespace() {
+    let sb = setup();
+    ok(
+        "a namespace of our own",
+        sb.sh("mkdir -p /run/netns && ip netns add outside"),
+    );
+    podnet_ok(
+        &sb,
+        &[
+            "attach",
+            "--netns",
+            "/run/netns/outside",
+            "--name",
+            "o1",
+            "--network",
+            "netA",
+        ],
+    );
+    let c1 = inspect(&sb, "c1");
+    let pid = c1["pid"].as_i64().expect("c1 has a pid");
+    let c1_by_pid = format!("/proc/{pid}/ns/net");
+    let c1_mount = format!("{NETNS_DIR}/c1");
+    for path in [
+        "/proc/1/ns/net",
+        "/proc/self/ns/net",
+        c1_mount.as_str(),
+        c1_by_pid.as_str(),
+        "/run/netns/outside",
+    ] {
+        check(
+            &sb,
+            &[
+                "attach",
+                "--netns",
+                path,
+                "--name",
+                "z",
+                "--network",
+                "netA",
+            ],
+            path,
+        );
+    }
+    // The host has no eth0 and kept its routes (check compared them), and o1 still works.
+    assert!(!link_names(&sb).contains(&"eth0".to_string()));
+    podnet_ok(&sb, &["detach", "o1"]);
+}

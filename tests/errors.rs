@@ -96,10 +96,15 @@ fn without_root_every_change_says_podnet_needs_root_first_and_changes_nothing() 
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
+/// Remount the store's file system read-only, once podnet's lingering nftables closer (a
+/// child that holds the last socket reference, and the store's files, for ~0.1 s after podnet
+/// exits) has let go of it.
+const READ_ONLY: &str =
+    "for i in $(seq 200); do mount -o remount,ro $R 2>/dev/null && exit 0; sleep 0.05; done; exit 1";
+
 /// A store that cannot be used: (how to break it, command, exit code, the cause in words).
 #[test]
 fn a_broken_store_is_named_with_its_file_and_cause() {
-    let sb = sandbox();
     let cases: &[(&str, &[&str], i32, &str)] = &[
         (
             "dd if=/dev/urandom of=$R/podnet.db bs=1k count=64 2>/dev/null; rm $R/podnet.db-*",
@@ -114,13 +119,13 @@ fn a_broken_store_is_named_with_its_file_and_cause() {
             "it is not a podnet database or it is corrupt",
         ),
         (
-            "mount -o remount,ro $R",
+            READ_ONLY,
             &["network", "create", "n", "--subnet", "10.98.0.0/24"],
             1,
             "its file system is read-only",
         ),
         (
-            "mount -o remount,ro $R",
+            READ_ONLY,
             &["run", "-d", "--", "sleep", "9"],
             125,
             "its file system is read-only",
@@ -133,7 +138,9 @@ fn a_broken_store_is_named_with_its_file_and_cause() {
         ),
     ];
     for (i, (breakage, args, code, cause)) in cases.iter().enumerate() {
-        // Each case on its own small file system with a working store on it.
+        // Each case on a host of its own (one podnet state per host), on a small file system
+        // with a working store on it.
+        let sb = sandbox();
         let root = format!("/run/store{i}");
         ok(
             "tmpfs",

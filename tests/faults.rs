@@ -263,3 +263,159 @@ fn crash_at_every_step_of_rm_is_repaired_by_gc() {
     }
     panic!("rm -f never completed within {MAX_STEPS} steps");
 }
+
+/// `run`'s own steps after the endpoint is made: the command started but not recorded
+/// (`run:1`), recorded but not ready (`run:2`). gc must leave no process behind either way.
+#[test]
+fn crash_at_every_step_of_run_after_attach_leaves_no_process() {
+    let (sb, baseline) = setup();
+    for k in 1..=MAX_STEPS {
+        let name = format!("p{k}");
+        let secs = format!("{}", 40_000 + k);
+        let fault = format!("run:{k}");
+        let what = format!("PODNET_FAULT={fault} podnet run -d");
+        let args = [
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            NET,
+            "--",
+            "sleep",
+            &secs,
+        ];
+        let out = faulty(&sb, &fault, &args);
+        if outcome(&what, &out) == Outcome::Completed {
+            eprintln!("{what}: completed at K={k}");
+            assert!(k > 1, "run:1 did not crash run -d");
+            assert_eq!(s(&inspect(&sb, &name), "status"), "running");
+            podnet_ok(&sb, &["rm", "-f", &name]);
+            assert!(procs_with(&sb, &format!("sleep {secs}")).is_empty());
+            assert_clean(&sb, "after the completed run and rm", NET, &baseline);
+            all_addresses_free(&sb, &baseline);
+            return;
+        }
+        assert_eq!(
+            procs_with(&sb, &format!("sleep {secs}")).len(),
+            1,
+            "{what}: the command should have started"
+        );
+        gc_and_check(&sb, &what, &baseline, None, &name, &["rm", "-f", &name]);
+        let left = procs_with(&sb, &format!("sleep {secs}"));
+        assert!(
+            left.is_empty(),
+            "{what}: gc left the command running: {left:?}"
+        );
+    }
+    panic!("run -d never completed within {MAX_STEPS} steps");
+}
+
+/// gc itself crashing at every step, with work to do at each (a deleted bridge under a live
+/// container, a crashed creation, a container whose namespace and process are gone): the
+/// next gc finishes the job.
+#[test]
+fn crash_at_every_step_of_gc_is_finished_by_the_next_gc() {
+    let (sb, baseline) = setup();
+    let bridge = s(&net_inspect(&sb, NET), "bridge").to_string();
+    for k in 1..=MAX_STEPS {
+        run_server(&sb, "live", &["--network", NET], 80, "live");
+        let out = faulty(
+            &sb,
+            "attach:3",
+            &[
+                "run",
+                "-d",
+                "--name",
+                "half",
+                "--network",
+                NET,
+                "--",
+                "sleep",
+                "infinity",
+            ],
+        );
+        assert_eq!(outcome("attach:3", &out), Outcome::Killed);
+        podnet_ok(
+            &sb,
+            &[
+                "run",
+                "-d",
+                "--name",
+                "gone",
+                "--network",
+                NET,
+                "--",
+                "sleep",
+                "infinity",
+            ],
+        );
+        let gone = inspect(&sb, "gone");
+        ok(
+            "kill and unmount",
+            sb.sh(&format!(
+                "kill -9 {} && while [ -d /proc/{0} ] && ! grep -q '^State:.*Z' /proc/{0}/status; do sleep 0.01; done; umount {1}",
+                gone["pid"],
+                s(&gone, "netns")
+            )),
+        );
+        ok("ip link del", sb.sh(&format!("ip link del {bridge}")));
+
+        let fault = format!("gc:{k}");
+        let what = format!("PODNET_FAULT={fault} podnet gc");
+        let completed = outcome(&what, &faulty(&sb, &fault, &["gc"])) == Outcome::Completed;
+        ok(&format!("{what}: gc after"), sb.podnet(["gc"]));
+        let listed = ps(&sb);
+        assert_eq!(listed.len(), 1, "{what}: {listed:?}");
+        let live = inspect(&sb, "live");
+        let addrs = ip_json_in(&sb, s(&live, "netns"), &["addr"]);
+        assert_eq!(
+            v4_addrs(&addrs, "eth0").first().map(|a| a.addr()),
+            Some(ipv4(s(&live, "ip"))),
+            "{what}: {addrs}"
+        );
+        assert_eq!(tcp_reply(&sb, None, s(&live, "ip"), 80), "live", "{what}");
+        podnet_ok(&sb, &["rm", "-f", "live"]);
+        assert_clean(&sb, &format!("{what}, after rm"), NET, &baseline);
+        if completed {
+            eprintln!("{what}: completed at K={k}");
+            assert!(k > 1, "gc:1 did not crash gc");
+            all_addresses_free(&sb, &baseline);
+            return;
+        }
+    }
+    panic!("gc never completed within {MAX_STEPS} steps");
+}
+
+/// The recovery of the first command after a boot crashing before it is recorded as done:
+/// the next command recovers again (every part of it is idempotent) and works.
+#[test]
+fn crash_during_recovery_after_a_boot_is_redone_by_the_next_command() {
+    let (sb, baseline) = setup();
+    let bridge = s(&net_inspect(&sb, NET), "bridge").to_string();
+    // What a boot leaves for the first command: no bridge, no marker in the run dir.
+    ok("ip link del", sb.sh(&format!("ip link del {bridge}")));
+    ok("forget recovery", sb.sh("rm /run/podnet/recovered-*"));
+    let args = [
+        "run",
+        "-d",
+        "--name",
+        "a",
+        "--network",
+        NET,
+        "--",
+        "sleep",
+        "infinity",
+    ];
+    assert_eq!(
+        outcome("boot:1", &faulty(&sb, "boot:1", &args)),
+        Outcome::Killed
+    );
+    assert!(ps(&sb).is_empty(), "{:?}", ps(&sb));
+    let out = sb.podnet(args);
+    assert!(out.status.success(), "{}", describe(&out));
+    ok("marker", sb.sh("ls /run/podnet/recovered-*"));
+    assert_eq!(s(&inspect(&sb, "a"), "status"), "running");
+    podnet_ok(&sb, &["rm", "-f", "a"]);
+    assert_clean(&sb, "after rm", NET, &baseline);
+}

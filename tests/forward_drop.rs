@@ -9,13 +9,20 @@ use common::*;
 use podnet::testbed::{self, Sandbox};
 use std::process::Command;
 
-fn have_iptables_nft() -> bool {
-    Command::new("iptables")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| {
-            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("nf_tables")
-        })
+/// These tests need iptables on its nf_tables backend (Docker's rules live there); a machine
+/// without it fails them rather than letting them pass untested (scripts/test.sh installs it).
+fn require_iptables_nft() {
+    let out = Command::new("iptables").arg("--version").output();
+    let version = out
+        .as_ref()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        version.contains("nf_tables"),
+        "needs iptables with the nf_tables backend (Debian package iptables, as scripts/test.sh installs; \
+         `update-alternatives --set iptables /usr/sbin/iptables-nft`), found: {version:?} {:?}",
+        out.err()
+    );
 }
 
 /// `iptables -S FORWARD` in the sandbox; fails on any warning.
@@ -56,10 +63,7 @@ fn tcp_blocked(sb: &Sandbox, host: &str, port: u16) {
 
 #[test]
 fn published_port_and_outbound_pass_a_docker_forward_drop() {
-    if !have_iptables_nft() {
-        eprintln!("skipped: needs iptables (nf_tables backend): apt-get install iptables");
-        return;
-    }
+    require_iptables_nft();
     let lab = lab();
     let (host_ip, outside_ip) = (lab.config.host_ip(), lab.config.outside_ip());
     lab.host
@@ -119,10 +123,7 @@ fn published_port_and_outbound_pass_a_docker_forward_drop() {
 
 #[test]
 fn networks_come_and_go_with_their_rules() {
-    if !have_iptables_nft() {
-        eprintln!("skipped: needs iptables (nf_tables backend)");
-        return;
-    }
+    require_iptables_nft();
     let sb = sandbox();
     sb.sh_ok("iptables -P FORWARD DROP").unwrap();
     podnet_ok(&sb, &["network", "create", "web"]);
@@ -162,10 +163,7 @@ fn networks_come_and_go_with_their_rules() {
 
 #[test]
 fn accept_policy_gets_no_rules() {
-    if !have_iptables_nft() {
-        eprintln!("skipped: needs iptables (nf_tables backend)");
-        return;
-    }
+    require_iptables_nft();
     let sb = sandbox();
     sb.sh_ok("iptables -A FORWARD -i docker0 -j ACCEPT")
         .unwrap();

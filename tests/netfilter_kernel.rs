@@ -23,9 +23,9 @@ fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
     parse_publish(spec)
         .unwrap()
         .into_iter()
-        .map(|mapping| PortFacts {
+        .map(|r| PortFacts {
             container_ip: ip.parse().unwrap(),
-            mapping,
+            mapping: r.fixed().expect("a fixed host port"),
         })
         .collect()
 }

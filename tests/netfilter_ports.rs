@@ -1,20 +1,27 @@
-//! `-p` parsing: every accepted form and every error (no kernel).
+//! `-p` and `--expose` parsing: every accepted form and every error (no kernel).
 
-use podnet::model::{parse_publish, Error, PortMapping, Proto};
+use podnet::model::{
+    parse_expose, parse_publish, publish_exposed, Error, HostPort, PortRequest, Proto,
+};
 
-fn m(ip: Option<&str>, host: u16, cont: u16, proto: Proto) -> PortMapping {
-    PortMapping {
+fn r(ip: Option<&str>, host: HostPort, cont: u16, proto: Proto) -> PortRequest {
+    PortRequest {
         host_ip: ip.map(|s| s.parse().unwrap()),
-        host_port: host,
+        host,
         container_port: cont,
         proto,
     }
 }
 
+fn m(ip: Option<&str>, host: u16, cont: u16, proto: Proto) -> PortRequest {
+    r(ip, HostPort::Fixed(host), cont, proto)
+}
+
 #[test]
 fn accepted_forms() {
+    use HostPort::{Any, FirstFree};
     use Proto::*;
-    let cases: Vec<(&str, Vec<PortMapping>)> = vec![
+    let cases: Vec<(&str, Vec<PortRequest>)> = vec![
         ("8080:80", vec![m(None, 8080, 80, Tcp)]),
         ("8080:80/tcp", vec![m(None, 8080, 80, Tcp)]),
         ("53:53/udp", vec![m(None, 53, 53, Udp)]),
@@ -38,6 +45,26 @@ fn accepted_forms() {
             ],
         ),
         ("7-7:8-8", vec![m(None, 7, 8, Tcp)]),
+        // No host port: a free one per container port, as Docker.
+        ("80", vec![r(None, Any, 80, Tcp)]),
+        ("53/udp", vec![r(None, Any, 53, Udp)]),
+        (":80", vec![r(None, Any, 80, Tcp)]),
+        ("127.0.0.1::80", vec![r(Some("127.0.0.1"), Any, 80, Tcp)]),
+        ("0.0.0.0::80/udp", vec![r(None, Any, 80, Udp)]),
+        (
+            "8000-8001",
+            vec![r(None, Any, 8000, Tcp), r(None, Any, 8001, Tcp)],
+        ),
+        // A host range for one container port: the first free one of the range.
+        (
+            "8000-8010:80",
+            vec![r(None, FirstFree(8000, 8010), 80, Tcp)],
+        ),
+        // Link-local and loopback addresses are the host's own.
+        (
+            "169.254.1.1:80:80",
+            vec![m(Some("169.254.1.1"), 80, 80, Tcp)],
+        ),
     ];
     for (spec, want) in cases {
         let got = parse_publish(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
@@ -48,14 +75,14 @@ fn accepted_forms() {
 #[test]
 fn every_error_is_input_and_names_the_spec() {
     let cases = [
-        ("", "expected [HOSTIP:]HOSTPORT"),
-        ("80", "missing host port"),
-        ("80/tcp", "missing host port"),
-        ("8080:80 ", "expected [HOSTIP:]HOSTPORT"),
+        ("", "expected [[HOSTIP:][HOSTPORT[-END]]:]CONTAINERPORT"),
+        (
+            "8080:80 ",
+            "expected [[HOSTIP:][HOSTPORT[-END]]:]CONTAINERPORT",
+        ),
         ("a:80", "host port \"a\" is not a number"),
         ("8080:", "container port \"\" is not a number"),
-        (":80", "host port \"\" is not a number"),
-        ("1.2.3.4::80", "host port \"\" is not a number"),
+        ("1.2.3.4::", "container port \"\" is not a number"),
         ("0:80", "host port 0 is out of range; use 1-65535"),
         ("8080:0", "container port 0 is out of range"),
         ("65536:80", "host port 65536 is out of range"),
@@ -65,8 +92,8 @@ fn every_error_is_input_and_names_the_spec() {
         ),
         ("+80:80", "host port \"+80\" is not a number"),
         (
-            "8000-8002:80",
-            "host range has 3 ports but container range has 1",
+            "8000-8002:80-81",
+            "host range has 3 ports but container range has 2",
         ),
         (
             "80:8000-8001",
@@ -90,6 +117,19 @@ fn every_error_is_input_and_names_the_spec() {
         (
             "localhost:8080:80",
             "host address \"localhost\" is not an IPv4 address",
+        ),
+        (
+            "010.1.2.3:8080:80",
+            "part \"010\" has a leading zero, which some tools read as octal",
+        ),
+        ("224.0.0.1:8080:80", "host address 224.0.0.1 is multicast"),
+        (
+            "255.255.255.255:8080:80",
+            "host address 255.255.255.255 is reserved",
+        ),
+        (
+            "0.1.2.3:8080:80",
+            "host address 0.1.2.3 is \"this network\"",
         ),
         ("[::1]:8080:80", "IPv6 host addresses are not supported yet"),
         ("::1:8080:80", "IPv6 host addresses are not supported yet"),
@@ -124,5 +164,38 @@ fn proto_display_and_number() {
         ]
     );
     let all = parse_publish("127.0.0.1:8080:80/udp").unwrap();
-    assert_eq!(all[0].to_string(), "127.0.0.1:8080:80/udp");
+    assert_eq!(all[0].fixed().unwrap().to_string(), "127.0.0.1:8080:80/udp");
+}
+
+#[test]
+fn expose_and_publish_all() {
+    use HostPort::Any;
+    use Proto::*;
+    let exposed: Vec<PortRequest> = ["80", "53/udp", "9000-9001/tcp", "80"]
+        .iter()
+        .flat_map(|e| parse_expose(e).unwrap_or_else(|err| panic!("{e}: {err}")))
+        .collect();
+    // -p 8080:80 already publishes 80/tcp; the rest go on free host ports, each once.
+    let all = publish_exposed(parse_publish("8080:80").unwrap(), &exposed);
+    assert_eq!(
+        all,
+        vec![
+            m(None, 8080, 80, Tcp),
+            r(None, Any, 53, Udp),
+            r(None, Any, 9000, Tcp),
+            r(None, Any, 9001, Tcp),
+        ]
+    );
+    for (bad, why) in [
+        ("8080:80", "use -p HOSTPORT:PORT"),
+        ("0", "out of range"),
+        ("http", "not a number"),
+        ("80/icmp", "unknown protocol"),
+    ] {
+        let e = parse_expose(bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("invalid --expose {bad:?}: ")) && e.contains(why),
+            "{bad}: {e}"
+        );
+    }
 }

@@ -194,3 +194,41 @@ fn long_network_names_get_a_pnbr_bridge() {
     assert!(bridge.starts_with("pnbr") && bridge.len() <= 15, "{bridge}");
     assert!(link_names(&sb).contains(&bridge));
 }
+
+/// Automatic allocation walks past an address taken earlier with `--ip` (and past the
+/// gateway), and says so when the subnet is full. The addresses are read from the
+/// containers' own `eth0` (`ip -j addr` inside each namespace), not from podnet.
+#[test]
+fn automatic_addresses_skip_one_taken_with_ip() {
+    let sb = sandbox();
+    // Hosts .1-.6; .1 is the gateway.
+    podnet_ok(
+        &sb,
+        &["network", "create", "small", "--subnet", "10.77.0.0/29"],
+    );
+    let run = |name: &str, extra: &[&str]| {
+        let mut a = vec!["run", "-d", "--name", name, "--network", "small"];
+        a.extend(extra);
+        a.extend(["--", "sleep", "infinity"]);
+        podnet_ok(&sb, &a);
+        let ns = s(&inspect(&sb, name), "netns").to_string();
+        let addrs = v4_addrs(&ip_json_in(&sb, &ns, &["addr"]), "eth0");
+        assert_eq!(addrs.len(), 1, "{name}: {addrs:?}");
+        addrs[0].addr().to_string()
+    };
+    assert_eq!(run("fixed", &["--ip", "10.77.0.3"]), "10.77.0.3");
+    let auto: Vec<String> = ["a", "b", "c", "d"].iter().map(|n| run(n, &[])).collect();
+    assert_eq!(auto, ["10.77.0.2", "10.77.0.4", "10.77.0.5", "10.77.0.6"]);
+    let out = sb.podnet([
+        "run",
+        "-d",
+        "--name",
+        "e",
+        "--network",
+        "small",
+        "--",
+        "sleep",
+        "9",
+    ]);
+    assert_bad_input("run on a full subnet", &out, "no free address");
+}

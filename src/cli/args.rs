@@ -11,7 +11,7 @@ use std::path::PathBuf;
     long_about = "podnet creates the single-host picture of Docker's bridge networking with real kernel objects:\n\
 a network namespace per container, a veth pair into it, a Linux bridge holding the gateway address,\n\
 and an address from the network's private subnet. Run `podnet demo` for a guided tour.",
-    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 done; 1 failed (kernel, store, process: `podnet gc` repairs); 2 bad input, unknown name, conflict or no state (nothing changed); 3 several names, some done and some not (each failure on its line). `run` and `exec` return the command's status (128+N for signal N), 125 when podnet failed, 126 command not executable, 127 command not found."
+    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -p 8080:80 -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 done; 1 failed (kernel, store, process: `podnet gc` repairs); 2 bad input, unknown name, conflict or no state (nothing changed); 3 several names, some done and some not (each failure on its line). `run` and `exec` return the command's status (128+N for signal N), 125 when podnet failed, 126 command not executable, 127 command not found."
 )]
 pub struct Cli {
     /// State directory (SQLite store, logs).
@@ -53,7 +53,7 @@ pub enum Command {
     Service(ServiceCmd),
     /// Run a command in a new container network namespace.
     #[command(
-        after_help = "Examples:\n  podnet run -- ip addr\n  podnet run -d --name web --network lab --ip 10.90.0.10 -- sleep infinity\n  podnet run --network none -- ip link\n  podnet run --network container:web -- ip addr"
+        after_help = "Examples:\n  podnet run -- ip addr\n  podnet run -d --name web --network lab --ip 10.90.0.10 -- sleep infinity\n  podnet run -d --name web -p 8080:80 -- python3 -m http.server 80\n  podnet run -d --name web -p 80 -p 127.0.0.1::443 -- CMD   # free host ports: `podnet ports web`\n  podnet run -d --name web -p 8000-8010:80 -- CMD           # the first free one of 8000-8010\n  podnet run -d --name dns --expose 53/udp --expose 80 -P -- CMD\n  podnet run --network none -- ip link\n  podnet run --network container:web -- ip addr"
     )]
     Run(RunArgs),
     /// Wire an existing network namespace to a network (what `run` and CNI use).
@@ -77,12 +77,30 @@ pub enum Command {
         follow: bool,
         name: String,
     },
-    /// List containers.
-    #[command(after_help = "Example:\n  podnet ps\n  podnet ps --format json")]
-    Ps,
-    /// Show one container.
-    #[command(after_help = "Example:\n  podnet inspect web --format json")]
-    Inspect { name: String },
+    /// List containers: running ones (and attached, or being made or removed); -a adds
+    /// exited ones.
+    #[command(
+        after_help = "Examples:\n  podnet ps\n  podnet ps -a --format json\n  podnet ps -q --filter label=app=web\n  podnet ps -a --filter status=exited --filter network=lab\n\nFilters (a key repeated: any of its values; different keys: all):\n  name=TEXT             the name contains TEXT\n  network=NET           on network NET (bridge: the default network; also host, none)\n  label=KEY[=VALUE]     has the label\n  status=STATUS         running, attached, creating, removing, exited or dead"
+    )]
+    Ps {
+        /// Show every container, exited ones too.
+        #[arg(short, long)]
+        all: bool,
+        /// Print names only, one per line.
+        #[arg(short, long)]
+        quiet: bool,
+        /// KEY=VALUE: name=, network=, label= or status= (repeatable).
+        #[arg(short, long = "filter", value_name = "KEY=VALUE")]
+        filter: Vec<String>,
+    },
+    /// Show containers.
+    #[command(
+        after_help = "Example:\n  podnet inspect web --format json\n  podnet inspect web db    # JSON: an array, one object per container"
+    )]
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// Run a command inside a container's network namespace.
     #[command(after_help = "Example:\n  podnet exec web -- ip route")]
     Exec {
@@ -90,13 +108,14 @@ pub enum Command {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
-    /// Stop a container's process (SIGTERM, then SIGKILL).
+    /// Stop containers' processes (SIGTERM, then SIGKILL).
     #[command(
-        after_help = "Example:\n  podnet stop web\n  podnet stop -t 60 web    # a minute's grace; web leaves its services first"
+        after_help = "Example:\n  podnet stop web\n  podnet stop web db\n  podnet stop -t 60 web    # a minute's grace; web leaves its services first"
     )]
     Stop {
-        name: String,
-        /// Seconds to wait before SIGKILL.
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Seconds to wait before SIGKILL (one wait for all the containers named).
         #[arg(short, long, default_value_t = 10)]
         time: u64,
     },
@@ -123,8 +142,20 @@ pub enum Command {
     #[command(after_help = "Example:\n  podnet ports web")]
     Ports { name: String },
     /// Repair after a crash: finish or undo half-done operations, remove orphaned objects.
-    #[command(after_help = "Example:\n  podnet gc\n  podnet gc --format json")]
-    Gc,
+    /// Touches only what this state (--root) made: links and tables carry its store's id.
+    #[command(
+        after_help = "Examples:\n  podnet gc\n  podnet gc --format json\n  podnet gc --remove-foreign    # the state that made them is lost for good\n\nAn empty state that finds podnet objects it did not make (another --root's, or a lost or\nreplaced store's) refuses with exit 1 and names them, rather than deleting live containers."
+    )]
+    Gc {
+        /// Also remove podnet objects this state did not make and does not record: links
+        /// marked by another store or unmarked with podnet's names, podnet tables that are not
+        /// this state's, and namespace mounts of a run dir this state does not own (killing
+        /// the processes still in them); then this state takes the run dir. Only for a state
+        /// that is lost for good (e.g. a deleted or truncated podnet.db): a live one's
+        /// containers go with it.
+        #[arg(long)]
+        remove_foreign: bool,
+    },
     /// A guided tour of container networking, in a throwaway sandbox.
     #[command(after_help = "Example:\n  podnet demo")]
     Demo,
@@ -157,7 +188,8 @@ pub enum NetworkCmd {
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     pub name: String,
-    /// Subnet in CIDR form; default: a free private /16.
+    /// Subnet in CIDR form (not loopback, link-local, multicast or reserved space); default:
+    /// a free private /16.
     #[arg(long)]
     pub subnet: Option<String>,
     /// Gateway address (on the bridge); default: the subnet's first address.
@@ -191,9 +223,16 @@ pub struct RunArgs {
     /// Address on the network; default: the next free one.
     #[arg(long)]
     pub ip: Option<String>,
-    /// Publish a port: [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp] (repeatable).
+    /// Publish a port: [[HOSTIP:][HOSTPORT[-END]]:]CPORT[-END][/tcp|udp|sctp] (repeatable);
+    /// without a host port, a free one is chosen (see `podnet ports NAME`).
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     pub publish: Vec<String>,
+    /// Publish every --expose'd port on a free host port.
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// A port the container serves, PORT[-END][/tcp|udp|sctp] (repeatable); -P publishes it.
+    #[arg(long = "expose", value_name = "PORT")]
+    pub expose: Vec<String>,
     /// A label KEY=VALUE (repeatable); service selectors match on labels.
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
@@ -219,7 +258,8 @@ pub struct AttachArgs {
     pub network: String,
     #[arg(long)]
     pub ip: Option<String>,
-    /// Publish a port: [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp] (repeatable).
+    /// Publish a port: [[HOSTIP:][HOSTPORT[-END]]:]CPORT[-END][/tcp|udp|sctp] (repeatable);
+    /// without a host port, a free one is chosen.
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
     pub publish: Vec<String>,
     /// A label KEY=VALUE (repeatable); service selectors match on labels.

@@ -7,13 +7,14 @@ use super::{demo, Format};
 use crate::engine::logs::{self, Follow};
 use crate::engine::network::{self, NetworkSpec};
 use crate::engine::{container, gc, view, Access, Ctx};
-use crate::model::{Error, Result};
+use crate::model::filter::PsFilter;
+use crate::model::{Error, PortRequest, Result};
 use std::time::Duration;
 
 /// How a command uses state: reads never create a store, changes need CAP_NET_ADMIN.
 fn access(cmd: &Command) -> Access {
     match cmd {
-        Command::Ps
+        Command::Ps { .. }
         | Command::Inspect { .. }
         | Command::Ports { .. }
         | Command::Exec { .. }
@@ -34,7 +35,7 @@ fn access(cmd: &Command) -> Access {
 fn is_listing(cmd: &Command) -> bool {
     matches!(
         cmd,
-        Command::Ps | Command::Network(NetworkCmd::Ls) | Command::Service(ServiceCmd::Ls)
+        Command::Ps { .. } | Command::Network(NetworkCmd::Ls) | Command::Service(ServiceCmd::Ls)
     )
 }
 
@@ -49,6 +50,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         r => r?,
     };
+    if changes_state(&cli.command) {
+        if let Some(r) = crate::engine::boot::recover_if_first(&mut ctx)? {
+            note_recovery(&r);
+        }
+    }
     let f = cli.format;
     match cli.command {
         Command::Network(cmd) => return network_cmd(&mut ctx, f, cmd),
@@ -85,8 +91,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                     .collect()
             })?;
         }
-        Command::Ps => {
-            let rows = view::containers(&ctx)?;
+        Command::Ps { all, quiet, filter } => {
+            let filter = PsFilter::parse(all, &filter, crate::engine::DEFAULT_NETWORK)?;
+            let rows = view::containers_matching(&ctx, &filter)?;
+            if quiet {
+                for r in &rows {
+                    outln!("{}", r.name);
+                }
+                return Ok(0);
+            }
             print(
                 f,
                 &rows,
@@ -112,84 +125,186 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 },
             )?;
         }
-        Command::Inspect { name } => {
-            let ep = container::find(&ctx, &name)?;
-            show_container(&ctx, f, &ep)?;
-        }
+        Command::Inspect { names } => return inspect(&ctx, f, &names),
         Command::Exec { name, argv } => container::exec(&ctx, &name, &argv)?,
         Command::Logs { follow, name } => {
             let follow = if follow { Follow::Yes } else { Follow::No };
             logs::copy(&ctx, &name, follow, super::output::bytes)?;
         }
-        Command::Stop { name, time } => {
-            container::stop(&mut ctx, &name, Duration::from_secs(time))?
+        Command::Stop { names, time } => {
+            let failed = container::stop(&mut ctx, &names, Duration::from_secs(time));
+            return Ok(exit::several(names.len(), failed));
         }
         Command::Rm { force, names } => {
             return Ok(exit::each(&names, |n| container::rm(&mut ctx, n, force)));
         }
-        Command::Gc => {
-            let r = gc::run(&mut ctx)?;
-            print(f, &r, &["REMOVED", "WHAT"], |r| {
-                let mut rows = Vec::new();
-                for (kind, items) in [
-                    ("container", &r.endpoints),
-                    ("link", &r.links),
-                    ("namespace", &r.namespaces),
-                    ("network", &r.networks),
-                    ("log", &r.logs),
-                ] {
-                    rows.extend(items.iter().map(|i| vec![i.clone(), kind.to_string()]));
-                }
-                rows
-            })?;
+        Command::Gc { remove_foreign } => {
+            let r = if remove_foreign {
+                gc::run_removing_foreign(&mut ctx)?
+            } else {
+                gc::run(&mut ctx, gc::Scope::Full)?
+            };
+            crate::engine::boot::mark_recovered(&ctx)?;
+            if !r.foreign.is_empty() {
+                exit::note(format!(
+                    "left alone (another podnet state's, not this one's): {}",
+                    r.foreign.join(", ")
+                ));
+            }
+            print(f, &r, &["WHAT", "NAME", "ACTION", "WHY"], gc_rows)?;
         }
         Command::Demo => unreachable!("handled above"),
     }
     Ok(0)
 }
 
-fn show_container(ctx: &Ctx, f: Format, ep: &crate::model::Endpoint) -> Result<()> {
-    let row = view::container_row(ctx, ep)?;
-    print(
-        f,
-        &row,
-        &[
-            "NAME",
-            "STATUS",
-            "MODE",
-            "NETWORK",
-            "IP",
-            "GATEWAY",
-            "HOST VETH",
-            "NETNS",
-            "PID",
-        ],
-        |r| {
-            vec![vec![
-                r.name.clone(),
-                r.status.into(),
-                r.mode.into(),
-                opt(&r
-                    .network
-                    .clone()
-                    .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
-                opt(&r.ip),
-                opt(&r.gateway),
-                opt(&r.host_veth),
-                opt(&r.netns),
-                opt(&r.pid),
-            ]]
-        },
+/// Commands that change state: the first of them since a boot (or since the run dir was
+/// wiped) rebuilds the kernel's state from the store first. Read-only commands only report.
+fn changes_state(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Network(NetworkCmd::Create(_) | NetworkCmd::Rm { .. } | NetworkCmd::Prune)
+            | Command::Service(ServiceCmd::Create(_) | ServiceCmd::Rm { .. })
+            | Command::Run(_)
+            | Command::Attach(_)
+            | Command::Detach { .. }
+            | Command::Label { .. }
+            | Command::Stop { .. }
+            | Command::Rm { .. }
     )
 }
 
+/// One line on stderr when the first command after a boot had to retire or repair anything.
+fn note_recovery(r: &gc::Report) {
+    if r.is_empty() {
+        return;
+    }
+    let names = |v: &[gc::Action], action: &str| -> Vec<String> {
+        v.iter()
+            .filter(|a| a.action == action)
+            .map(|a| a.name.clone())
+            .collect()
+    };
+    let mut parts = Vec::new();
+    for (what, list) in [
+        ("retired containers", names(&r.containers, "retired")),
+        ("repaired containers", names(&r.containers, "repaired")),
+        ("repaired networks", names(&r.networks, "repaired")),
+        ("removed networks", names(&r.networks, "removed")),
+        ("finished networks", names(&r.networks, "finished")),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{what} {}", list.join(", ")));
+        }
+    }
+    exit::note(format!(
+        "first command since boot rebuilt podnet's state: {}",
+        parts.join("; ")
+    ));
+}
+
+fn gc_rows(r: &gc::Report) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for (kind, items) in [("container", &r.containers), ("network", &r.networks)] {
+        rows.extend(items.iter().map(|a| {
+            vec![
+                kind.to_string(),
+                a.name.clone(),
+                a.action.into(),
+                a.why.clone(),
+            ]
+        }));
+    }
+    for (kind, items) in [
+        ("link", &r.links),
+        ("namespace", &r.namespaces),
+        ("log", &r.logs),
+    ] {
+        rows.extend(items.iter().map(|i| {
+            vec![
+                kind.to_string(),
+                i.clone(),
+                "removed".into(),
+                "no record owns it".into(),
+            ]
+        }));
+    }
+    rows.extend(r.tables.iter().map(|t| {
+        vec![
+            "table".into(),
+            t.clone(),
+            "removed".into(),
+            "another state's (--remove-foreign)".into(),
+        ]
+    }));
+    rows
+}
+
+/// `inspect NAME...`: one container prints as an object, several as an array (one table
+/// row each); every name that is not there is reported.
+fn inspect(ctx: &Ctx, f: Format, names: &[String]) -> Result<i32> {
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for n in names {
+        match container::find(ctx, n).and_then(|ep| view::container_row(ctx, &ep)) {
+            Ok(r) => rows.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    match (names.len(), rows.as_slice()) {
+        (_, []) => {}
+        (1, [one]) => print(f, one, &INSPECT_HEADERS, |r| vec![inspect_cells(r)])?,
+        _ => print(f, &rows, &INSPECT_HEADERS, |rows| {
+            rows.iter().map(inspect_cells).collect()
+        })?,
+    }
+    Ok(exit::several(names.len(), errors))
+}
+
+const INSPECT_HEADERS: [&str; 10] = [
+    "NAME",
+    "STATUS",
+    "MODE",
+    "NETWORK",
+    "IP",
+    "GATEWAY",
+    "HOST VETH",
+    "NETNS",
+    "PID",
+    "PORTS",
+];
+
+fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
+    vec![
+        r.name.clone(),
+        r.status.into(),
+        r.mode.into(),
+        opt(&r
+            .network
+            .clone()
+            .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
+        opt(&r.ip),
+        opt(&r.gateway),
+        opt(&r.host_veth),
+        opt(&r.netns),
+        opt(&r.pid),
+        r.ports.join(","),
+    ]
+}
+
+fn show_container(ctx: &Ctx, f: Format, ep: &crate::model::Endpoint) -> Result<()> {
+    let row = view::container_row(ctx, ep)?;
+    print(f, &row, &INSPECT_HEADERS, |r| vec![inspect_cells(r)])
+}
+
 fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
+    let ports = run_ports(&a)?;
     let spec = container::RunSpec {
         name: a.name,
         network: a.network,
         ip: a.ip,
         detach: a.detach,
-        ports: parse_ports(&a.publish)?,
+        ports,
         labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
         log: crate::model::logs::log_config(a.log_max_size.as_deref(), a.log_max_files)?,
@@ -289,11 +404,29 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
     Ok(0)
 }
 
-/// Every `-p` spec, expanded to one mapping per host port.
-fn parse_ports(specs: &[String]) -> Result<Vec<crate::model::PortMapping>> {
+/// Every `-p` spec, expanded to one request per container port.
+fn parse_ports(specs: &[String]) -> Result<Vec<PortRequest>> {
     let mut out = Vec::new();
     for s in specs {
         out.extend(crate::model::parse_publish(s)?);
     }
     Ok(out)
+}
+
+/// `run`'s ports: every `-p`, plus with `-P` every `--expose`d port not already published.
+fn run_ports(a: &RunArgs) -> Result<Vec<PortRequest>> {
+    let explicit = parse_ports(&a.publish)?;
+    let mut exposed = Vec::new();
+    for e in &a.expose {
+        exposed.extend(crate::model::parse_expose(e)?);
+    }
+    if !a.publish_all {
+        return Ok(explicit);
+    }
+    if exposed.is_empty() {
+        return Err(Error::input(
+            "-P publishes the ports given with --expose, and there are none: add --expose PORT[/PROTO] or use -p",
+        ));
+    }
+    Ok(crate::model::publish_exposed(explicit, &exposed))
 }

@@ -64,25 +64,27 @@ pub fn note(msg: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr(), "podnet: {msg}");
 }
 
-/// Do `f` for every name and report every failure on its own line. The exit code tells the
-/// truth about the whole: 0 all done; 3 some done and some not; when none was done, 2 if every
-/// failure was bad input (so nothing changed), else 1.
-pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> i32 {
-    let mut done = 0;
-    let mut all_bad_input = true;
-    for n in names {
-        match f(n) {
-            Ok(()) => done += 1,
-            Err(e) => {
-                all_bad_input &= e.is_bad_input();
-                report(e);
-            }
-        }
+/// Report the failures of a command over `total` names, each on its own line; the exit code
+/// as [`each`] says.
+pub fn several(total: usize, failed: Vec<Error>) -> i32 {
+    let done = total.saturating_sub(failed.len());
+    let all_bad_input = failed.iter().all(Error::is_bad_input);
+    let none_failed = failed.is_empty();
+    for e in failed {
+        report(e);
     }
-    match (done, done == names.len()) {
+    match (done, none_failed) {
         (_, true) => 0,
         (0, _) if all_bad_input => BAD_INPUT,
         (0, _) => FAILED,
         _ => PARTIAL,
     }
+}
+
+/// Do `f` for every name and report every failure on its own line. The exit code tells the
+/// truth about the whole: 0 all done; 3 some done and some not; when none was done, 2 if every
+/// failure was bad input (so nothing changed), else 1.
+pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> i32 {
+    let failed: Vec<Error> = names.iter().filter_map(|n| f(n).err()).collect();
+    several(names.len(), failed)
 }

@@ -5,7 +5,8 @@ use super::setup::{self, EndpointSpec, Netns};
 use super::{detach, foreground, logs, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
 use crate::model::{
-    validate_name, CommandCause, Endpoint, Error, Labels, LogConfig, Mode, PortMapping, Result,
+    validate_name, CommandCause, Endpoint, EndpointState, Error, Labels, LogConfig, Mode,
+    PortRequest, Result,
 };
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
@@ -21,7 +22,7 @@ pub struct RunSpec {
     pub network: String,
     pub ip: Option<String>,
     pub detach: bool,
-    pub ports: Vec<PortMapping>,
+    pub ports: Vec<PortRequest>,
     pub labels: Labels,
     pub argv: Vec<String>,
     /// How much of a detached container's output is kept.
@@ -110,22 +111,27 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
     )?;
     if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {
         // Told to stop before the command started: do not start it.
-        detach::teardown(ctx, &ep)?;
+        detach::undo_own(ctx, ep.id)?;
         return Ok(RunOutcome {
             endpoint: ep,
             exit_code: Some(128 + sig),
         });
     }
-    let child = match spawn(ctx, &ep, &spec) {
+    let mut child = match spawn(ctx, &ep, &spec) {
         Ok(c) => c,
         Err(e) => {
-            let _ = detach::teardown(ctx, &ep);
+            let _ = detach::undo_own(ctx, ep.id);
             return Err(e);
         }
     };
-    let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
-    ctx.store.write(|tx| endpoints::set_pid(tx, ep.id, pid))?;
-    setup::mark_ready(ctx, &ep, !spec.detach)?;
+    crate::fault::step("run", 1);
+    if let Err(e) = record(ctx, &ep, &child, !spec.detach) {
+        // The process must never outlive its record: a row taken over meanwhile (`rm -f`,
+        // `gc`) is torn down by whoever took it, and only this process knows the child.
+        stop_child(&mut child);
+        let _ = detach::undo_own(ctx, ep.id);
+        return Err(e);
+    }
     let ep = find(ctx, &name)?;
     if spec.detach {
         return Ok(RunOutcome {
@@ -135,13 +141,56 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
     }
     let code = signals
         .expect("a foreground run blocked its signals")
-        .wait(child)?;
-    // The command is done; whatever it left running in its namespace goes with it.
-    detach::repair(ctx, &ep)?;
+        .wait(&mut child)?;
+    // The command is done; whatever it left running in its namespace goes with it — unless a
+    // `rm -f` took the container over meanwhile (it tears it down).
+    let me = proc::me();
+    detach::teardown_if(ctx, ep.id, true, &mut |_, e| Ok(e.owner == Some(me)))?;
     Ok(RunOutcome {
         endpoint: ep,
         exit_code: Some(code),
     })
+}
+
+/// Record the started process and mark the container ready, each a compare-and-set on the row
+/// this process is creating.
+fn record(
+    ctx: &mut Ctx,
+    ep: &Endpoint,
+    child: &std::process::Child,
+    keep_owner: bool,
+) -> Result<()> {
+    let pid = proc::identity(child.id() as i32).unwrap_or((child.id() as i32, 0));
+    let me = proc::me();
+    // The namespace's identity goes in the same write: `attach --netns` refuses it by that.
+    let ns_id = ep
+        .netns
+        .as_deref()
+        .filter(|_| ep.netns_owned)
+        .and_then(|p| netns::identity(p.as_ref()));
+    if !ctx.store.write(|tx| {
+        let recorded = endpoints::set_pid(tx, ep.id, pid, me)?;
+        if let (true, Some(ns)) = (recorded, ns_id) {
+            endpoints::set_netns_identity(tx, ep.id, ns)?;
+        }
+        Ok(recorded)
+    })? {
+        return Err(setup::taken_over(&ep.name));
+    }
+    crate::fault::step("run", 2);
+    if !setup::mark_ready(ctx, ep, keep_owner)? {
+        return Err(setup::taken_over(&ep.name));
+    }
+    Ok(())
+}
+
+/// Kill a child this process started (with its process group when it leads one) and reap it.
+fn stop_child(child: &mut std::process::Child) {
+    if let Some(id) = proc::identity(child.id() as i32) {
+        detach::kill(id);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Start the container's process inside its namespace.
@@ -215,8 +264,32 @@ fn cannot_exec(what: &str, e: std::io::Error) -> Error {
     }
 }
 
-/// Stop a container's process: SIGTERM, then SIGKILL after `grace`.
-pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
+/// Stop containers' processes: SIGTERM to each, then SIGKILL to those still alive after one
+/// `grace` period shared by all (so stopping several waits once, not once per container).
+/// Returns the error of each name that could not be stopped.
+pub fn stop(ctx: &mut Ctx, names: &[String], grace: Duration) -> Vec<Error> {
+    let mut errors = Vec::new();
+    let mut pids = Vec::new();
+    for name in names {
+        match signal_stop(ctx, name) {
+            Ok(Some(pid)) => pids.push(pid),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while pids.iter().any(|p| proc::alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in pids {
+        detach::kill(pid);
+    }
+    errors
+}
+
+/// First half of `stop`: out of every service, then SIGTERM. The process to wait for, if it
+/// was running.
+fn signal_stop(ctx: &mut Ctx, name: &str) -> Result<Option<(i32, u64)>> {
     let ep = find(ctx, name)?;
     let Some(pid) = ep.pid else {
         return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
@@ -225,32 +298,51 @@ pub fn stop(ctx: &mut Ctx, name: &str, grace: Duration) -> Result<()> {
     ctx.store.write(|tx| endpoints::set_draining(tx, ep.id))?;
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, name, &labels);
-    if proc::signal(pid, libc::SIGTERM) {
-        let deadline = Instant::now() + grace;
-        while proc::alive(pid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        detach::kill(pid);
-    }
-    Ok(())
+    Ok(proc::signal(pid, libc::SIGTERM).then_some(pid))
 }
 
 /// Remove a container. A running one needs `force`; one whose namespace others share is refused.
+/// Judged on the row as it is inside the transaction that takes it over.
 pub fn rm(ctx: &mut Ctx, name: &str, force: bool) -> Result<()> {
     let ep = find(ctx, name)?;
-    let joiners = ctx.store.joiners(name)?;
-    if !joiners.is_empty() {
-        return Err(Error::input(format!(
-            "container '{name}' shares its network namespace with {}: remove those first",
-            joiners.join(", ")
-        )));
+    let me = proc::me();
+    let judge = &mut |tx: &rusqlite::Connection, ep: &Endpoint| -> Result<bool> {
+        let joiners = endpoints::joiners(tx, name)?;
+        if !joiners.is_empty() {
+            return Err(Error::input(format!(
+                "container '{name}' shares its network namespace with {}: remove those first",
+                joiners.join(", ")
+            )));
+        }
+        let busy = ep.owner.filter(|o| *o != me && proc::alive(*o));
+        match (ep.state, busy) {
+            (EndpointState::Removing, Some(_)) => {
+                return Err(Error::failed(format!(
+                    "container '{name}' is already being removed by another podnet process"
+                )))
+            }
+            (EndpointState::Creating, Some(_)) if !force => {
+                return Err(Error::input(format!(
+                    "container '{name}' is being created: wait, or use `podnet rm -f {name}`"
+                )))
+            }
+            _ => {}
+        }
+        if ep.pid.is_some_and(proc::alive) && !force {
+            return Err(Error::input(format!(
+                "container '{name}' is running: stop it first or use `podnet rm -f {name}`"
+            )));
+        }
+        Ok(true)
+    };
+    match detach::teardown_if(ctx, ep.id, false, judge)? {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )),
     }
-    if ep.pid.is_some_and(proc::alive) && !force {
-        return Err(Error::conflict(format!(
-            "container '{name}' is running: stop it first or use `podnet rm -f {name}`"
-        )));
-    }
-    detach::teardown(ctx, &ep)
 }
 
 /// `podnet attach`: wire an existing namespace to a network.
@@ -260,7 +352,7 @@ pub fn attach(
     name: &str,
     network: &str,
     ip: Option<&str>,
-    ports: &[PortMapping],
+    ports: &[PortRequest],
     labels: &Labels,
 ) -> Result<Endpoint> {
     let mode = Mode::parse(network, DEFAULT_NETWORK)?;
@@ -277,7 +369,9 @@ pub fn attach(
         owned_by_caller: false,
     };
     let ep = setup::attach(ctx, &spec)?;
-    setup::mark_ready(ctx, &ep, false)?;
+    if !setup::mark_ready(ctx, &ep, false)? {
+        return Err(setup::taken_over(name));
+    }
     find(ctx, name)
 }
 
@@ -289,27 +383,53 @@ pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
             "'{name}' was started by `podnet run`: remove it with `podnet rm -f {name}`"
         )));
     }
-    detach::teardown(ctx, &ep)
+    let me = proc::me();
+    let judge = &mut |_: &rusqlite::Connection, ep: &Endpoint| -> Result<bool> {
+        if ep.owner.is_some_and(|o| o != me && proc::alive(o)) {
+            return Err(Error::failed(format!(
+                "'{name}' is being attached or detached by another podnet process"
+            )));
+        }
+        Ok(true)
+    };
+    match detach::teardown_if(ctx, ep.id, false, judge)? {
+        Some(_) => Ok(()),
+        None => Err(Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )),
+    }
 }
 
 /// `podnet label`: `KEY=VALUE` sets, `KEY-` removes; services follow at once.
 pub fn relabel(ctx: &mut Ctx, name: &str, changes: &[String]) -> Result<()> {
-    let ep = find(ctx, name)?;
-    let old = ctx.store.labels_of(ep.id)?;
-    let mut new = old.clone();
+    let mut edits = Vec::new();
     for c in changes {
         match c.strip_suffix('-') {
-            Some(key) if !key.contains('=') => {
-                new.remove(key);
-            }
+            Some(key) if !key.contains('=') => edits.push((key.to_string(), None)),
             _ => {
                 let (k, v) = crate::model::labels::parse_label(c)?;
-                new.insert(k, v);
+                edits.push((k, Some(v)));
             }
         }
     }
-    ctx.store
-        .write(|tx| crate::store::labels::replace(tx, ep.id, &new))?;
+    // Read and write in one transaction: a container removed meanwhile is "no such
+    // container", never a half-applied change.
+    let (old, new) = ctx.store.write(|tx| {
+        let ep = endpoints::get(tx, name)?
+            .ok_or_else(|| Error::input(format!("no container named '{name}': see `podnet ps`")))?;
+        let old = crate::store::labels::of(tx, ep.id)?;
+        let mut new = old.clone();
+        for (k, v) in &edits {
+            match v {
+                Some(v) => new.insert(k.clone(), v.clone()),
+                None => new.remove(k),
+            };
+        }
+        crate::store::labels::replace(tx, ep.id, &new)?;
+        Ok((old, new))
+    })?;
     // Services that selected the old labels drop it, those selecting the new ones add it.
     super::service::container_changed(ctx, name, &old)?;
     super::service::container_changed(ctx, name, &new)

@@ -1,55 +1,92 @@
 //! Tearing an endpoint down, in numbered steps (the fault switch's `detach:K`). Idempotent:
 //! every step tolerates its work being already done, so `gc` can run it again after a crash.
+//!
+//! Who may tear an endpoint down is decided inside the write transaction that takes it over
+//! (state `removing`, owner = this process), judged on the row as it is then and changed by
+//! compare-and-set on its state and owner: two processes can never both claim one row, and no
+//! decision rests on a snapshot read earlier.
 
 use super::{firewall, logs, proc, publish, Ctx};
 use crate::fault;
 use crate::kernel::{link, netns};
-use crate::model::{Endpoint, Result};
+use crate::model::{Endpoint, EndpointState, Result};
 use crate::store::endpoints;
+use rusqlite::Connection;
 use std::path::Path;
+use std::time::Duration;
 
-/// Remove an endpoint: its process (if podnet started one), its namespace (if podnet owns it)
-/// or else its veth, then its record and lease.
+/// How long a `rm -f` waits for the `podnet` process that was still creating the container
+/// it took over to end (that process stops its own child when it sees the row is gone).
+const CREATOR_GRACE: Duration = Duration::from_secs(10);
+
+/// Decides, on the row as it is inside the claiming transaction, whether to take it over:
+/// `Ok(true)` claims, `Ok(false)` leaves it, an error refuses (and is returned).
+pub type Judge<'a> = &'a mut dyn FnMut(&Connection, &Endpoint) -> Result<bool>;
+
+/// Take endpoint `id` over if `judge` says so, then tear it down. Returns the row as it was
+/// when claimed, or None when there was no row or the judge left it.
 ///
-/// When podnet owns the namespace, unmounting it is enough: the kernel destroys the veth in it
-/// asynchronously (~0.05 ms here, against ~17 ms for a synchronous veth delete).
-pub fn teardown(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
-    teardown_with(ctx, ep, false)
+/// `sweep` also kills every process found inside a namespace podnet owns (crash repair: a
+/// crash may have come between starting a process and recording it). Without it, that scan
+/// of /proc (milliseconds with many processes) happens only when the row says a process may
+/// be unrecorded: it was never `ready`, has no process recorded, or its process is gone.
+pub fn teardown_if(ctx: &mut Ctx, id: i64, sweep: bool, judge: Judge) -> Result<Option<Endpoint>> {
+    let me = proc::me();
+    let claimed = ctx.store.write(|tx| {
+        let Some(ep) = endpoints::get_by_id(tx, id)? else {
+            return Ok(None);
+        };
+        if !judge(tx, &ep)? || !endpoints::claim(tx, &ep, me)? {
+            return Ok(None);
+        }
+        Ok(Some(ep))
+    })?;
+    let Some(ep) = claimed else { return Ok(None) };
+    teardown_claimed(ctx, &ep, sweep)?;
+    Ok(Some(ep))
 }
 
-/// Teardown for crash repair: also kills every process still inside a namespace podnet owns,
-/// since a crash may have come between starting a process and recording it. (Not on the normal
-/// path: scanning /proc costs milliseconds with many processes.)
-pub fn repair(ctx: &mut Ctx, ep: &Endpoint) -> Result<()> {
-    teardown_with(ctx, ep, true)
+/// Claim an endpoint this process is creating (its own undo after a failure). Does nothing
+/// when a `rm -f` or `gc` took it over meanwhile: they finish the teardown.
+pub fn undo_own(ctx: &mut Ctx, id: i64) -> Result<()> {
+    let me = proc::me();
+    teardown_if(ctx, id, false, &mut |_, ep| Ok(ep.owner == Some(me))).map(|_| ())
 }
 
-fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
-    // The log first: it frees the space a chatty container may have taken from the store.
-    logs::remove(ctx, &ep.name)?;
-    ctx.store
-        .write(|tx| endpoints::set_removing(tx, ep.id, proc::me()))?;
+/// The teardown proper, on an endpoint this process has claimed; `ep` is the row as it was
+/// just before the claim.
+fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     // Services drop it before anything else (`removing` is not a backend), so no new
     // connection is sent to a container that is going away.
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     fault::step("detach", 1);
+    // Taken from a live process still creating it: that process may be about to start the
+    // container's command. It sees the row is no longer its own and stops the command itself;
+    // once it has ended, nothing more can enter the namespace and the sweep below is complete.
+    if let (EndpointState::Creating, Some(owner)) = (ep.state, ep.owner) {
+        if owner != proc::me() {
+            proc::wait_gone(owner, CREATOR_GRACE);
+        }
+    }
+    // The log, once no creator can start a pump for it any more: it also frees the space a
+    // chatty container may have taken on the store's file system.
+    logs::remove(ctx, &ep.name)?;
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
-    // A recorded process that is already gone may have left children in the namespace (they
-    // keep it, and its veth, alive): sweep then too.
+    // A process may be unrecorded (the row never got ready) or may have left children in the
+    // namespace when it died (they keep it, and its veth, alive): sweep then too.
     let leader_gone = ep.pid.is_some_and(|p| !proc::alive(p));
+    let unrecorded = ep.state != EndpointState::Ready || ep.pid.is_none();
     if let Some(pid) = ep.pid {
         kill(pid);
     }
-    if let (true, true, Some(path)) = (sweep || leader_gone, ep.netns_owned, &ep.netns) {
-        if let Some(id) = netns::identity(Path::new(path)) {
-            for pid in proc::in_netns(id) {
-                if let Some(p) = proc::identity(pid) {
-                    kill(p);
-                }
-            }
-        }
+    if let (true, true, Some(path)) = (
+        sweep || leader_gone || unrecorded,
+        ep.netns_owned,
+        &ep.netns,
+    ) {
+        sweep_netns(Path::new(path));
     }
     fault::step("detach", 2);
     match (&ep.netns, ep.netns_owned, &ep.host_veth) {
@@ -60,12 +97,24 @@ fn teardown_with(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         _ => {}
     }
     fault::step("detach", 3);
-    ctx.store.write(|tx| endpoints::delete(tx, ep.id))?;
+    let me = proc::me();
+    ctx.store.write(|tx| endpoints::delete(tx, ep.id, me))?;
     if !tables_in_step {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);
     Ok(())
+}
+
+/// Kill every process inside the namespace pinned at `path` (found by namespace identity).
+fn sweep_netns(path: &Path) {
+    if let Some(id) = netns::identity(path) {
+        for pid in proc::in_netns(id) {
+            if let Some(p) = proc::identity(pid) {
+                kill(p);
+            }
+        }
+    }
 }
 
 /// SIGKILL a recorded process, with its whole process group when it leads one (a detached

@@ -2,7 +2,7 @@
 //! one is refused (tables flushed, an element missing or stale), the tables are re-rendered
 //! whole from the store, which is the source of truth. Either way one atomic transaction.
 
-use super::Ctx;
+use super::{owner, Ctx};
 use crate::kernel::nft::{coexist, Batch, NftError};
 use crate::model::{Error, PortMapping, Result};
 use crate::plan::netfilter::{self as plan, NetFacts, PortFacts};
@@ -35,33 +35,46 @@ fn failed(e: NftError) -> Error {
     super::nft_error("program netfilter", e)
 }
 
-/// Make podnet's tables match the store exactly (or remove them when there is no network).
+/// Make podnet's tables match the store exactly (or remove them when there is no network) —
+/// only if they are this store's: another state's tables are refused when this store needs
+/// them and left alone (with the FORWARD accepts that go with them) otherwise.
+///
+/// The store is read and the kernel programmed inside one write transaction: no record can
+/// change between the read and the apply, so the tables hold exactly the committed state. Rows
+/// being removed are left out (their elements may already be gone; a render from before
+/// their removal must never put them back).
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
-    let nets: Vec<NetFacts> = ctx.store.networks()?.iter().map(net_facts).collect();
-    let batch = if nets.is_empty() {
-        plan::delete_all()
-    } else {
-        let ports: Vec<PortFacts> = ctx
-            .store
-            .all_ports()?
-            .into_iter()
-            .map(|(ip, m)| PortFacts {
-                container_ip: ip,
-                mapping: m,
-            })
+    let me = owner::Identity::of(ctx);
+    let (store, nft) = ctx.store_and_nft()?;
+    let managed = store.write(|tx| {
+        let nets: Vec<NetFacts> = crate::store::networks::list(tx)?
+            .iter()
+            .map(net_facts)
             .collect();
-        plan::full(&nets, &ports)
-    };
-    match send(ctx, &batch)? {
-        // Deleting tables that are already gone is the desired end state.
-        Err(NftError::Rejected(errs))
-            if nets.is_empty() && errs.iter().all(|e| e.errno == libc::ENOENT) =>
-        {
-            Ok(())
-        }
-        r => r.map_err(failed),
-    }?;
-    forward_accepts(ctx)
+        let ports: Vec<PortFacts> = if nets.is_empty() {
+            Vec::new()
+        } else {
+            crate::store::ports::all(tx)?
+                .into_iter()
+                .map(|(ip, m)| PortFacts {
+                    container_ip: ip,
+                    mapping: m,
+                })
+                .collect()
+        };
+        owner::tables::render(
+            nft,
+            &me,
+            &plan::tables(),
+            !nets.is_empty(),
+            || plan::full(&nets, &ports),
+            plan::delete_all,
+        )
+    })?;
+    if managed {
+        forward_accepts(ctx)?;
+    }
+    Ok(())
 }
 
 /// Let podnet's bridges through a foreign `ip filter FORWARD` whose policy is drop (Docker's

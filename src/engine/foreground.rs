@@ -77,7 +77,7 @@ impl Signals {
 
     /// Wait for the command, passing signals on. Returns its shell-style status (128+N when a
     /// signal N ended it).
-    pub fn wait(&self, mut child: Child) -> Result<i32> {
+    pub fn wait(&self, child: &mut Child) -> Result<i32> {
         let pid = child.id() as libc::pid_t;
         let mut passed_on = 0;
         loop {

@@ -1,14 +1,18 @@
 //! Orchestration: runs core decisions against the store and the kernel, in the order that makes
 //! every operation repairable after a crash (record first, kernel work, then mark ready).
 
+pub mod boot;
 pub mod container;
 pub mod detach;
 pub mod firewall;
 pub mod flows;
 pub mod foreground;
 pub mod gc;
+pub mod health;
 pub mod logs;
 pub mod network;
+pub mod network_repair;
+pub mod owner;
 pub mod proc;
 pub mod publish;
 pub mod service;
@@ -105,6 +109,13 @@ impl Ctx {
     pub fn store_and_nft(&mut self) -> Result<(&mut Store, &mut NftSocket)> {
         self.nft()?;
         Ok((&mut self.store, self.nft.as_mut().expect("just opened")))
+    }
+
+    /// The store and the host's rtnetlink socket at once, for repairs made while holding the
+    /// store's write lock (no one can claim the record meanwhile).
+    pub fn store_and_host(&mut self) -> Result<(&mut Store, &mut Rtnl)> {
+        self.host()?;
+        Ok((&mut self.store, self.host.as_mut().expect("just opened")))
     }
 
     /// Where podnet pins the namespace of a container it creates.

@@ -1,6 +1,6 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
-use super::{firewall, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
+use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
@@ -24,19 +24,11 @@ pub struct NetworkSpec {
 
 /// Parse a CIDR given on the command line, naming the flag in the error.
 pub fn parse_subnet(s: &str) -> Result<Ipv4Net> {
-    s.parse().map_err(|_| {
-        Error::input(format!(
-            "--subnet '{s}' is not an IPv4 CIDR: write it like 10.90.0.0/24"
-        ))
-    })
+    crate::model::parse_cidr("--subnet", s)
 }
 
 pub fn parse_ip(flag: &str, s: &str) -> Result<Ipv4Addr> {
-    s.parse().map_err(|_| {
-        Error::input(format!(
-            "{flag} '{s}' is not an IPv4 address: write it like 10.90.0.5"
-        ))
-    })
+    crate::model::parse_ipv4(flag, s)
 }
 
 /// The bridge name for a network: `pn-NAME` when it fits in an interface name.
@@ -83,7 +75,10 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     }
     if let Some(b) = &spec.bridge {
         validate_ifname("--bridge", b)?;
+        owner::names::check_bridge_flag(ctx, b)?;
     }
+    // One podnet state per host network namespace: not on another state's tables.
+    owner::tables::check_usable(ctx)?;
     let routes = route::destinations(ctx.host()?)?;
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
@@ -145,8 +140,10 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         )?;
         Ok(networks::get(tx, &spec.name)?.expect("row just inserted"))
     })?;
-    if let Err(e) = realize(ctx, &net) {
-        let undo = destroy(ctx, &net);
+    let mut created = false;
+    if let Err(e) = realize_noting(ctx, &net, &mut created) {
+        // Undo: the bridge goes only if this very call created it.
+        let undo = undo_create(ctx, &net, created);
         return Err(match undo {
             Ok(()) => e,
             Err(u) => e.undo_failed(u),
@@ -160,9 +157,36 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
 }
 
 /// Make the kernel match a network record (idempotent).
-fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
+pub(super) fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
+    realize_noting(ctx, net, &mut false)
+}
+
+/// [`realize`], setting `created` when it created the bridge (before anything after that fails).
+fn realize_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
+    make_bridge_noting(ctx, net, created)?;
+    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
+    firewall::forward_accepts(ctx)
+}
+
+/// A network's bridge as its record says: up, holding the gateway address, with podnet's
+/// sysctls (idempotent). Returns the bridge's index. Uses an existing bridge only if this store
+/// made it (see `owner::names::existing_bridge`).
+pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
+    make_bridge_noting(ctx, net, &mut false)
+}
+
+fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
+    let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let index = link::ensure_bridge(rtnl, &net.bridge, net.mtu)?;
+    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    *created = bridge.created;
+    let index = bridge.link.index;
+    if !bridge.created {
+        let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
+        if !found.up {
+            link::set_up(rtnl, found.index)?;
+        }
+    }
     addr::add(rtnl, index, net.gateway, net.subnet.prefix_len())?;
     // Locally originated traffic to 127.0.0.1:PUBLISHED is DNAT'ed out of this bridge; the
     // kernel drops loopback-sourced packets on a device without route_localnet. Set on podnet's
@@ -173,12 +197,35 @@ fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
         // Routing between the bridge and the rest of the world (outbound NAT, published ports).
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
     }
-    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
-    firewall::forward_accepts(ctx)
+    Ok(index)
 }
 
-fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    link::delete(ctx.host()?, &net.bridge)?;
+/// The index of a network's bridge, re-creating the bridge when it is missing (deleted from
+/// outside, or gone with a reboot): a container can always join a recorded network.
+/// Never another state's bridge: its mark comes with the lookup.
+pub fn bridge_index(ctx: &mut Ctx, net: &Network) -> Result<u32> {
+    match link::get(ctx.host()?, &net.bridge)? {
+        Some(b) => {
+            owner::names::refuse_foreign_bridge(&owner::Identity::of(ctx), &b, net)?;
+            Ok(b.index)
+        }
+        None => make_bridge(ctx, net),
+    }
+}
+
+/// Remove a network this process has claimed (`removing`, owned by it): its bridge (only if
+/// this store made it: when undoing a create, `undo` says whether that very call made it;
+/// otherwise the bridge's mark decides), then its record, then its netfilter state.
+fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
+    let me = owner::Identity::of(ctx);
+    let rtnl = ctx.host()?;
+    let ours = match undo {
+        Some(created) => created,
+        None => owner::names::bridge_is_mine(&me, rtnl, net)?,
+    };
+    if ours {
+        link::delete(rtnl, &net.bridge)?;
+    }
     ctx.store.write(|tx| networks::delete(tx, &net.name))?;
     if ctx.store.networks()?.is_empty() {
         // The last network took podnet's reason to have tables: remove them.
@@ -187,6 +234,24 @@ fn destroy(ctx: &mut Ctx, net: &Network) -> Result<()> {
         firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
         firewall::forward_accepts(ctx)
     }
+}
+
+/// Claim a network this process is creating and remove it (undo of a failed create; `created`:
+/// whether the create made the bridge).
+fn undo_create(ctx: &mut Ctx, net: &Network, created: bool) -> Result<()> {
+    let me = proc::me();
+    if ctx
+        .store
+        .write(|tx| networks::claim(tx, net.id, NetworkState::Creating, Some(me), me))?
+    {
+        destroy(ctx, net, Some(created))?;
+    }
+    Ok(())
+}
+
+/// Finish removing a network whose remover died (gc).
+pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
+    destroy(ctx, net, None)
 }
 
 /// The network an endpoint joins, creating the default network on first use. A network still
@@ -198,7 +263,11 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         None if name == DEFAULT_NETWORK => match create(ctx, &NetworkSpec { name: name.into(), ..Default::default() }) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
-            Err(Error::Conflict { .. }) => ctx.store.network(name)?.ok_or_else(|| Error::failed("default network vanished"))?,
+            // Refused for another reason (its bridge name is taken): say that.
+            Err(e) if e.is_bad_input() => match ctx.store.network(name)? {
+                Some(n) => n,
+                None => return Err(e),
+            },
             Err(e) => return Err(e),
         },
         None => {
@@ -207,9 +276,17 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
             )))
         }
     };
-    if net.state == NetworkState::Creating {
-        realize(ctx, &net)?;
-        ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+    match net.state {
+        NetworkState::Creating => {
+            realize(ctx, &net)?;
+            ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+        }
+        NetworkState::Removing => {
+            return Err(Error::input(format!(
+                "network '{name}' is being removed: create it again or use another network"
+            )))
+        }
+        NetworkState::Ready => {}
     }
     Ok(net)
 }
@@ -233,60 +310,57 @@ pub fn default_subnet_if_created(ctx: &mut Ctx, name: &str) -> Result<Option<Ipv
 
 /// Remove a network that no container uses.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
-    let net = ctx.store.network(name)?.ok_or_else(|| {
-        Error::input(format!(
-            "network '{name}' does not exist: see `podnet network ls`"
-        ))
+    let me = proc::me();
+    // Judged and claimed in one transaction: a container joining meanwhile either committed
+    // its lease first (refused here) or sees the network `removing` (refused there).
+    let net = ctx.store.write(|tx| {
+        let net = networks::get(tx, name)?.ok_or_else(|| {
+            Error::input(format!(
+                "network '{name}' does not exist: see `podnet network ls`"
+            ))
+        })?;
+        let users = networks::users(tx, net.id)?;
+        if !users.is_empty() {
+            return Err(Error::input(format!(
+                "network '{name}' is in use by {}: remove those containers first (`podnet rm -f NAME`)",
+                users.join(", ")
+            )));
+        }
+        if name == DEFAULT_NETWORK && crate::store::services::any(tx)? {
+            return Err(Error::input(format!(
+                "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
+            )));
+        }
+        let owner = networks::owner(tx, net.id)?;
+        if net.state != NetworkState::Ready && owner.is_some_and(proc::alive) {
+            return Err(Error::failed(format!(
+                "network '{name}' is being created or removed by another podnet process"
+            )));
+        }
+        if !networks::claim(tx, net.id, net.state, owner, me)? {
+            return Err(Error::failed(format!("network '{name}' changed meanwhile: try again")));
+        }
+        Ok(net)
     })?;
-    let users = ctx.store.network_users(net.id)?;
-    if !users.is_empty() {
-        return Err(Error::input(format!(
-            "network '{name}' is in use by {}: remove those containers first (`podnet rm -f NAME`)",
-            users.join(", ")
-        )));
-    }
-    if name == DEFAULT_NETWORK && crate::store::services::any(ctx.store.conn())? {
-        return Err(Error::input(format!(
-            "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
-        )));
-    }
-    destroy(ctx, &net)
+    destroy(ctx, &net, None)
 }
 
 /// Remove every network no container uses, except the default one. Returns their names.
 pub fn prune(ctx: &mut Ctx) -> Result<Vec<String>> {
+    let me = proc::me();
     let mut removed = Vec::new();
     for net in ctx.store.networks()? {
-        if net.name != DEFAULT_NETWORK && ctx.store.network_users(net.id)?.is_empty() {
-            destroy(ctx, &net)?;
+        if net.name == DEFAULT_NETWORK || net.state != NetworkState::Ready {
+            continue;
+        }
+        // Skipped when a container joined it since the listing.
+        if ctx
+            .store
+            .write(|tx| networks::claim(tx, net.id, NetworkState::Ready, None, me))?
+        {
+            destroy(ctx, &net, None)?;
             removed.push(net.name);
         }
     }
     Ok(removed)
-}
-
-/// Networks whose creator died before marking them ready (gc removes them).
-pub fn abandoned(ctx: &Ctx) -> Result<Vec<Network>> {
-    let mut out = Vec::new();
-    for n in ctx.store.networks()? {
-        if n.state == NetworkState::Creating {
-            if let Some(owner) = ctx.store.network_owner(&n.name)? {
-                if !proc::alive(owner) {
-                    out.push(n);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Finish or undo a network whose creator died: keep it (made whole) when containers already
-/// use it, remove it otherwise.
-pub fn repair_abandoned(ctx: &mut Ctx, net: &Network) -> Result<()> {
-    if ctx.store.network_users(net.id)?.is_empty() {
-        destroy(ctx, net)
-    } else {
-        realize(ctx, net)?;
-        ctx.store.write(|tx| networks::set_ready(tx, &net.name))
-    }
 }

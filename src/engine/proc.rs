@@ -19,9 +19,24 @@ pub fn identity(pid: i32) -> Option<ProcId> {
     stat(pid).map(|(start, _)| (pid, start))
 }
 
-/// The calling process.
+/// The calling process (read once: every compare-and-set of this process uses the same value).
 pub fn me() -> ProcId {
-    identity(std::process::id() as i32).unwrap_or((std::process::id() as i32, 0))
+    static ME: std::sync::OnceLock<ProcId> = std::sync::OnceLock::new();
+    *ME.get_or_init(|| {
+        identity(std::process::id() as i32).unwrap_or((std::process::id() as i32, 0))
+    })
+}
+
+/// Wait until `id` is gone, for at most `limit`; whether it is gone.
+pub fn wait_gone(id: ProcId, limit: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while alive(id) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    true
 }
 
 /// Whether the process recorded as `id` still runs (same start time, not a zombie).

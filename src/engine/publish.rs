@@ -2,25 +2,46 @@
 //! the endpoint's own transaction, then programmed as map elements in one nft transaction.
 
 use super::{firewall, Ctx};
-use crate::model::{Endpoint, Error, Mode, Network, PortMapping, Result};
+use crate::kernel::listen::{self, Ephemeral, Probe};
+use crate::model::{Endpoint, Error, HostPort, Mode, Network, PortMapping, PortRequest, Result};
 use crate::plan::netfilter as plan;
 use crate::store::ports;
 use rusqlite::Connection;
-use std::collections::HashSet;
+use std::net::Ipv4Addr;
 
-fn shown(m: &PortMapping) -> String {
-    let ip = m
-        .host_ip
-        .map(|i| i.to_string())
-        .unwrap_or_else(|| "0.0.0.0".into());
-    format!("{ip}:{}/{}", m.host_port, m.proto)
+fn shown_ip(ip: Option<Ipv4Addr>) -> String {
+    ip.map(|i| i.to_string())
+        .unwrap_or_else(|| "0.0.0.0".into())
 }
 
+fn shown(m: &PortMapping) -> String {
+    format!("{}:{}/{}", shown_ip(m.host_ip), m.host_port, m.proto)
+}
+
+/// Two mappings would catch the same packets: same port and protocol, and the same address
+/// or either on every address.
+fn overlap(a: &PortMapping, b: &PortMapping) -> bool {
+    a.host_port == b.host_port
+        && a.proto == b.proto
+        && (a.host_ip == b.host_ip || a.host_ip.is_none() || b.host_ip.is_none())
+}
+
+/// Who in the store holds `m`'s host port (a service's node port, another container), as the
+/// end of an error message.
+fn store_holder(conn: &Connection, m: &PortMapping) -> Result<Option<String>> {
+    if let Some(svc) = crate::store::services::node_port_owner(conn, m.host_port, m.proto)? {
+        return Ok(Some(format!("is the node port of service '{svc}'")));
+    }
+    Ok(ports::conflict(conn, m)?
+        .map(|owner| format!("is already published by container '{owner}'")))
+}
+
+/// What can be decided from the request and the store alone.
 fn check(
     conn: &Connection,
     net: Option<&Network>,
     mode: &Mode,
-    requested: &[PortMapping],
+    requested: &[PortRequest],
 ) -> Result<()> {
     if requested.is_empty() {
         return Ok(());
@@ -37,48 +58,144 @@ fn check(
             net.name
         )));
     }
-    let mut seen = HashSet::new();
-    for m in requested {
-        if !seen.insert((m.host_port, m.proto, m.host_ip)) {
+    let mut seen: Vec<PortMapping> = Vec::new();
+    for m in requested.iter().filter_map(PortRequest::fixed) {
+        if seen.iter().any(|s| overlap(s, &m)) {
             return Err(Error::input(format!(
                 "host port {} is published twice in this command",
-                shown(m)
+                shown(&m)
             )));
         }
-        if let Some(svc) = crate::store::services::node_port_owner(conn, m.host_port, m.proto)? {
+        seen.push(m);
+        if let Some(why) = store_holder(conn, &m)? {
             return Err(Error::input(format!(
-                "host port {} is the node port of service '{svc}': choose another host port",
-                shown(m)
-            )));
-        }
-        if let Some(owner) = ports::conflict(conn, m)? {
-            return Err(Error::input(format!(
-                "host port {} is already published by container '{owner}': choose another host port",
-                shown(m)
+                "host port {} {why}: choose another host port",
+                shown(&m)
             )));
         }
     }
     Ok(())
 }
 
+fn not_local(ip: Option<Ipv4Addr>) -> Error {
+    Error::input(format!(
+        "-p {}: not an address of this host: give one of its addresses (`ip -4 addr`) or leave it out",
+        shown_ip(ip)
+    ))
+}
+
+/// Refuse a host port some host program holds, naming it (the /proc scan runs only here, on
+/// the way to an error), and a host address the host does not have.
+fn host_check(requested: &[PortRequest]) -> Result<()> {
+    for r in requested {
+        let Some(m) = r.fixed() else {
+            if let Some(ip) = r.host_ip {
+                if listen::address(ip) == Probe::NotLocal {
+                    return Err(not_local(r.host_ip));
+                }
+            }
+            continue;
+        };
+        match listen::probe(m.host_ip, m.host_port, m.proto) {
+            Probe::Free => {}
+            Probe::NotLocal => return Err(not_local(m.host_ip)),
+            Probe::InUse => {
+                let by = match listen::holder(m.host_port, m.proto) {
+                    Some(h) => format!("by pid {} ({})", h.pid, h.command),
+                    None => "by a program of this host".into(),
+                };
+                return Err(Error::input(format!(
+                    "host port {} is already in use {by}: choose another host port or stop it",
+                    shown(&m)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Refuse what can never work before anything is made (the default network included).
-pub fn precheck(ctx: &Ctx, mode: &Mode, requested: &[PortMapping]) -> Result<()> {
+pub fn precheck(ctx: &Ctx, mode: &Mode, requested: &[PortRequest]) -> Result<()> {
     let net = match mode {
         Mode::Bridge(n) => ctx.store.network(n)?,
         _ => None,
     };
-    check(ctx.store.conn(), net.as_ref(), mode, requested)
+    check(ctx.store.conn(), net.as_ref(), mode, requested)?;
+    host_check(requested)
 }
 
-/// Check again and record, inside the endpoint's transaction (this is the race-free check).
+/// A random starting point, so that concurrent hosts' and runs' choices spread out.
+fn random_below(n: u32) -> u32 {
+    use std::hash::BuildHasher;
+    let r = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    (r % u64::from(n.max(1))) as u32
+}
+
+/// The host port for a request without a fixed one: the first of its candidates that no
+/// mapping of this command, no node port, no container and no host program holds.
+fn choose(
+    tx: &Connection,
+    r: &PortRequest,
+    taken: &[PortMapping],
+    ephemeral: &mut Option<Ephemeral>,
+) -> Result<PortMapping> {
+    let candidates: Box<dyn Iterator<Item = u16>> = match r.host {
+        HostPort::Fixed(p) => return Ok(r.with_host_port(p)),
+        HostPort::FirstFree(a, b) => Box::new(a..=b),
+        HostPort::Any => {
+            let e = ephemeral.get_or_insert_with(Ephemeral::read).clone();
+            let start = e.lo + random_below(u32::from(e.hi - e.lo) + 1) as u16;
+            Box::new(
+                (start..=e.hi)
+                    .chain(e.lo..start)
+                    .filter(move |p| !e.is_reserved(*p)),
+            )
+        }
+    };
+    for port in candidates {
+        let m = r.with_host_port(port);
+        if taken.iter().any(|t| overlap(t, &m)) || store_holder(tx, &m)?.is_some() {
+            continue;
+        }
+        match listen::probe(m.host_ip, port, m.proto) {
+            Probe::Free => return Ok(m),
+            Probe::InUse => continue,
+            Probe::NotLocal => return Err(not_local(m.host_ip)),
+        }
+    }
+    let range = match r.host {
+        HostPort::FirstFree(a, b) => format!("{a}-{b}"),
+        _ => {
+            let e = ephemeral.as_ref().expect("read above");
+            format!("{}-{} (the kernel's ephemeral range)", e.lo, e.hi)
+        }
+    };
+    Err(Error::input(format!(
+        "no free host port for container port {}/{} in {range} on {}: every one is published or in use; give another range",
+        r.container_port,
+        r.proto,
+        shown_ip(r.host_ip)
+    )))
+}
+
+/// Check again, choose the free host ports asked for, and record them, inside the endpoint's
+/// transaction (which is what makes both race-free). Returns the mappings as recorded.
 pub fn reserve(
     tx: &Connection,
     net: &Network,
     ep: &Endpoint,
-    requested: &[PortMapping],
-) -> Result<()> {
+    requested: &[PortRequest],
+) -> Result<Vec<PortMapping>> {
     check(tx, Some(net), &ep.mode, requested)?;
-    ports::add(tx, ep.id, requested)
+    // Fixed ports first, so that no chosen one takes a port asked for by number.
+    let mut taken: Vec<PortMapping> = requested.iter().filter_map(PortRequest::fixed).collect();
+    let mut ephemeral = None;
+    for r in requested.iter().filter(|r| r.fixed().is_none()) {
+        let m = choose(tx, r, &taken, &mut ephemeral)?;
+        taken.push(m);
+    }
+    ports::add(tx, ep.id, &taken)?;
+    Ok(taken)
 }
 
 /// Program the endpoint's ports (one element-only transaction).

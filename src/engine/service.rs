@@ -4,7 +4,7 @@
 //! the difference from what was last programmed — never a dump of the kernel's tables.
 
 pub use super::service_parse::ServiceSpec;
-use super::Ctx;
+use super::{owner, Ctx};
 use crate::kernel::nft::{Batch, NftError, NftSocket};
 use crate::model::{Backend, Error, Labels, Result, Service};
 use crate::plan::services as plan;
@@ -62,8 +62,10 @@ fn nft_failed(e: NftError) -> Error {
 }
 
 /// Re-create the services table from the store (or delete it when there is no service), and
-/// record what was programmed. Used by `gc` and whenever an element change is refused.
-fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
+/// record what was programmed. Used by `gc` and whenever an element change is refused. Only
+/// this store's table is touched (see `owner::tables::render`); returns false when the table
+/// is another state's and was left alone.
+fn full_in(tx: &Connection, nft: &mut NftSocket, me: &owner::Identity) -> Result<bool> {
     let mut all = rows::all(tx)?;
     let mut live = Backends::default();
     let mut with_backends = Vec::new();
@@ -71,15 +73,16 @@ fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
         r.programmed = live.of(tx, r)?;
         with_backends.push((r.service.clone(), r.programmed.clone()));
     }
-    let batch = if all.is_empty() {
-        plan::delete_all()
-    } else {
-        plan::full(&with_backends)
-    };
-    match nft.apply(&batch) {
-        Err(NftError::Rejected(e))
-            if all.is_empty() && e.iter().all(|m| m.errno == libc::ENOENT) => {}
-        r => r.map_err(nft_failed)?,
+    let managed = owner::tables::render(
+        nft,
+        me,
+        &plan::tables(),
+        !all.is_empty(),
+        || plan::full(&with_backends),
+        plan::delete_all,
+    )?;
+    if !managed {
+        return Ok(false);
     }
     for r in &all {
         rows::set_programmed(tx, r.id, &r.programmed)?;
@@ -88,27 +91,42 @@ fn full_in(tx: &Connection, nft: &mut NftSocket) -> Result<()> {
         tx,
         plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice())),
         true,
-    )
+    )?;
+    Ok(true)
 }
 
 /// Apply an element change; when refused, re-render everything from the store instead.
-fn apply_or_full(tx: &Connection, nft: &mut NftSocket, batch: &Batch) -> Result<()> {
+fn apply_or_full(
+    tx: &Connection,
+    nft: &mut NftSocket,
+    me: &owner::Identity,
+    batch: &Batch,
+) -> Result<()> {
     match nft.apply(batch) {
         Ok(()) => Ok(()),
-        Err(NftError::Rejected(_)) => full_in(tx, nft),
+        Err(NftError::Rejected(_)) => full_in(tx, nft, me).map(|_| ()),
         Err(e) => Err(nft_failed(e)),
     }
 }
 
 /// Make the kernel's services match the store (gc).
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
+    let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
-    store.write(|tx| full_in(tx, nft))?;
-    super::service_route::sync(ctx)
+    if store.write(|tx| full_in(tx, nft, &me))? {
+        super::service_route::sync(ctx)?;
+    }
+    Ok(())
 }
 
 /// `podnet service create`.
 pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
+    // The first service brings the services table and the default network: not on another
+    // state's tables (one table dump, only then).
+    if !rows::any(ctx.store.conn())? {
+        owner::tables::check_usable(ctx)?;
+    }
+    let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let rec = store.write(|tx| {
         if rows::get(tx, &spec.name)?.is_some() {
@@ -123,12 +141,13 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
         let mut rec = rows::get(tx, &service.name)?.expect("row just inserted");
         rec.programmed = Backends::default().of(tx, &rec)?;
         if first {
-            full_in(tx, nft)?;
+            full_in(tx, nft, &me)?;
         } else {
             let sizes = rows::bucket_sizes(tx)?;
             apply_or_full(
                 tx,
                 nft,
+                &me,
                 &plan::add_service(&rec.service, &rec.programmed, &sizes),
             )?;
             rows::set_programmed(tx, id, &rec.programmed)?;
@@ -165,28 +184,32 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
 
 /// `podnet service rm`.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
+    let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
-    let (rec, last) = store.write(|tx| {
+    let (rec, drop_route) = store.write(|tx| {
         let rec = rows::get(tx, name)?.ok_or_else(|| {
             Error::input(format!(
                 "no service named '{name}': see `podnet service ls`"
             ))
         })?;
         rows::delete(tx, rec.id)?;
+        // The last one takes the table and the route with it (if the table is this store's).
         let last = !rows::any(tx)?;
-        if last {
-            full_in(tx, nft)?;
+        let route = if last {
+            full_in(tx, nft, &me)?
         } else {
             apply_or_full(
                 tx,
                 nft,
+                &me,
                 &plan::remove_service(&rec.service, &rec.programmed),
             )?;
-        }
-        Ok((rec, last))
+            false
+        };
+        Ok((rec, route))
     })?;
     forget_lost(&rec.service, &rec.programmed, &[]);
-    if last {
+    if drop_route {
         super::service_route::sync(ctx)?;
     }
     Ok(())
@@ -207,6 +230,7 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
         return Ok(());
     }
     // Backends each changed service had and has, to forget flows to the ones it lost.
+    let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let lost = store.write(|tx| {
         let mut sizes = rows::bucket_sizes(tx)?;
@@ -233,7 +257,7 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
         if changed.is_empty() {
             return Ok(lost);
         }
-        apply_or_full(tx, nft, &batch)?;
+        apply_or_full(tx, nft, &me, &batch)?;
         for (id, now) in changed {
             rows::set_programmed(tx, id, &now)?;
         }

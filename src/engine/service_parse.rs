@@ -99,11 +99,7 @@ pub fn parse(conn: &Connection, spec: &ServiceSpec) -> Result<Parsed> {
     let range = default_service_range();
     let vip = match &spec.vip {
         Some(v) => {
-            let ip: Ipv4Addr = v.parse().map_err(|_| {
-                Error::input(format!(
-                    "--vip '{v}' is not an IPv4 address: write it like 10.43.0.10"
-                ))
-            })?;
+            let ip = crate::model::parse_ipv4("--vip", v)?;
             if let Some(owner) = rows::vip_taken(conn, ip)? {
                 return Err(Error::input(format!("--vip {ip} is already the address of service '{owner}': pick another or omit --vip")));
             }

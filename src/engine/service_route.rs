@@ -5,19 +5,17 @@
 //! (docs/decisions/2026-11-27-service-layout.md).
 
 use super::{network, Ctx, DEFAULT_NETWORK};
-use crate::kernel::{link, route};
+use crate::kernel::route;
 use crate::model::service::default_service_range;
-use crate::model::{Error, Result};
+use crate::model::Result;
 
 /// The route present while any service exists, absent otherwise.
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let range = default_service_range();
     if crate::store::services::any(ctx.store.conn())? {
         let net = network::resolve(ctx, DEFAULT_NETWORK)?;
-        let bridge = link::get(ctx.host()?, &net.bridge)?.ok_or_else(|| {
-            Error::failed(format!("bridge {} is missing: run `podnet gc`", net.bridge))
-        })?;
-        route::replace_dev(ctx.host()?, range, bridge.index)
+        let bridge = network::bridge_index(ctx, &net)?;
+        route::replace_dev(ctx.host()?, range, bridge)
     } else {
         route::delete(ctx.host()?, range)
     }

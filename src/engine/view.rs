@@ -2,6 +2,7 @@
 //! JSON. No formatting here, only the facts.
 
 use super::{container, Ctx};
+use crate::model::filter::{PsFacts, PsFilter};
 use crate::model::{Endpoint, EndpointState, Mode, Network, Result};
 use serde::Serialize;
 
@@ -27,12 +28,21 @@ pub fn status(ep: &Endpoint) -> &'static str {
     match ep.state {
         EndpointState::Creating => "creating",
         EndpointState::Removing => "removing",
+        // A namespace that is gone (a reboot, or removed from outside) means the container is
+        // dead: the next `podnet gc` (or the first command after a boot) retires it.
+        EndpointState::Ready if ns_gone(ep) => "dead",
         EndpointState::Ready => match ep.pid {
             Some(_) if container::is_running(ep) => "running",
             Some(_) => "exited",
             None => "attached",
         },
     }
+}
+
+fn ns_gone(ep: &Endpoint) -> bool {
+    ep.netns
+        .as_deref()
+        .is_some_and(|p| crate::kernel::netns::open(p.as_ref()).is_err())
 }
 
 pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
@@ -80,6 +90,22 @@ pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerRow>> {
         .iter()
         .map(|e| container_row(ctx, e))
         .collect()
+}
+
+/// The containers `ps` shows with `filter` (-a, --filter).
+pub fn containers_matching(ctx: &Ctx, filter: &PsFilter) -> Result<Vec<ContainerRow>> {
+    Ok(containers(ctx)?
+        .into_iter()
+        .filter(|r| {
+            filter.matches(&PsFacts {
+                name: &r.name,
+                network: r.network.as_deref(),
+                mode: r.mode,
+                labels: &r.labels,
+                status: r.status,
+            })
+        })
+        .collect())
 }
 
 /// What every view of a network shows.

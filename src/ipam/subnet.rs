@@ -31,6 +31,12 @@ pub fn check_subnet(
     networks: &[(String, Ipv4Net)],
     routes: &[Ipv4Net],
 ) -> Result<()> {
+    if let Some(sp) = crate::model::inet::special_overlap(subnet) {
+        return Err(Error::input(format!(
+            "subnet {subnet} overlaps the {} range {}: {}; choose a private subnet such as 10.90.0.0/24",
+            sp.what, sp.net, sp.why
+        )));
+    }
     if subnet.prefix_len() > 30 {
         return Err(Error::input(format!(
             "subnet {subnet} is too small: use a prefix of /30 or shorter (room for a gateway and a container)"
@@ -85,5 +91,7 @@ mod tests {
         assert!(e.to_string().contains("host route"), "{e}");
         assert!(check_subnet(&n("10.1.0.1/24"), &nets, &routes).is_err());
         assert!(check_subnet(&n("10.1.0.0/31"), &nets, &routes).is_err());
+        let e = check_subnet(&n("127.0.0.0/8"), &nets, &routes).unwrap_err();
+        assert!(e.to_string().contains("loopback range 127.0.0.0/8"), "{e}");
     }
 }

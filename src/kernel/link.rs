@@ -17,6 +17,8 @@ pub struct Link {
     pub kind: Option<String>,
     pub master: Option<u32>,
     pub up: bool,
+    /// `ip link set NAME alias TEXT`: podnet marks the links it makes with its store's identity.
+    pub alias: Option<String>,
 }
 
 fn msg_for(name: &str) -> LinkMessage {
@@ -37,11 +39,13 @@ fn parse(m: LinkMessage) -> Link {
         kind: None,
         master: None,
         up: m.header.flags.contains(LinkFlags::Up),
+        alias: None,
     };
     for a in m.attributes {
         match a {
             LinkAttribute::IfName(n) => link.name = n,
             LinkAttribute::Controller(i) => link.master = Some(i),
+            LinkAttribute::IfAlias(a) if !a.is_empty() => link.alias = Some(a),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {
                     if let LinkInfo::Kind(k) = i {
@@ -83,9 +87,19 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Link>> {
         .collect())
 }
 
-/// Ensure a bridge named `name` exists and is up (`ip link add NAME type bridge; ip link set
-/// NAME up`). Idempotent: an existing bridge is reused. Returns its index.
-pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32) -> Result<u32> {
+/// A bridge [`ensure_bridge`] made or found.
+#[derive(Debug, Clone)]
+pub struct Ensured {
+    pub link: Link,
+    /// Made by this call: only then may undoing the operation delete it.
+    pub created: bool,
+}
+
+/// Create a bridge named `name`, up, with the alias `alias` (`ip link add NAME mtu M up type
+/// bridge; ip link set NAME alias ALIAS`). When a link of that name exists already, it is
+/// returned untouched with `created: false`: whether it may be used is the caller's decision.
+/// (The kernel ignores IFLA_IFALIAS in a creating message, hence the second message.)
+pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32, alias: &str) -> Result<Ensured> {
     let mut m = msg_for(name);
     m.attributes.push(LinkAttribute::Mtu(mtu));
     m.attributes
@@ -93,22 +107,24 @@ pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32) -> Result<u32> {
             InfoKind::Bridge,
         )]));
     up(&mut m);
-    match rtnl.request(M::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)? {
-        Ok(()) => {}
-        Err(e) if e.errno == libc::EEXIST => {}
+    let created = match rtnl.request(M::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)? {
+        Ok(()) => true,
+        Err(e) if e.errno == libc::EEXIST => false,
         Err(e) => return Err(Error::kernel(format!("create bridge {name}"), e.errno)),
+    };
+    if created {
+        set_alias(rtnl, name, alias)?;
     }
     let link = get(rtnl, name)?
         .ok_or_else(|| Error::failed(format!("bridge {name} vanished after creation")))?;
-    if link.kind.as_deref() != Some("bridge") {
-        return Err(Error::input(format!(
-            "interface {name} already exists and is not a bridge: choose another name with --bridge"
-        )));
-    }
-    if !link.up {
-        set_up(rtnl, link.index)?;
-    }
-    Ok(link.index)
+    Ok(Ensured { link, created })
+}
+
+/// `ip link set NAME alias TEXT`.
+pub fn set_alias(rtnl: &mut Rtnl, name: &str, alias: &str) -> Result<()> {
+    let mut m = msg_for(name);
+    m.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
+    rtnl.call(&format!("set alias of {name}"), M::SetLink(m), 0)
 }
 
 /// Create a veth pair in one message: `host` here, enslaved to `master`; the peer created
@@ -151,9 +167,16 @@ pub fn create_veth(
 /// the growing part of an attach at 1,000 containers). podnet's networks are IPv4.
 /// The kernel refuses it in the creating message and applies it only to a link that is still
 /// down (`ip link set dev NAME addrgenmode none`), so it is its own message before `up`.
-pub fn no_ipv6_link_local(rtnl: &mut Rtnl, name: &str) -> Result<()> {
+///
+/// `alias`, when given, is set in the same message (`ip link set NAME alias TEXT`): podnet
+/// marks a veth's host end here, at no extra round trip, since the kernel ignores an alias in
+/// the creating message.
+pub fn no_ipv6_link_local(rtnl: &mut Rtnl, name: &str, alias: Option<&str>) -> Result<()> {
     use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
     let mut m = msg_for(name);
+    if let Some(a) = alias {
+        m.attributes.push(LinkAttribute::IfAlias(a.to_string()));
+    }
     m.attributes
         .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
             vec![AfSpecInet6::AddrGenMode(In6AddrGenMode::None)],
@@ -202,4 +225,16 @@ pub fn set_hairpin(rtnl: &mut Rtnl, name: &str) -> Result<()> {
         LinkProtoInfoBridge::Other(DefaultNla::new(IFLA_BRPORT_MODE, vec![1])),
     ]));
     rtnl.call(&format!("set hairpin on {name}"), M::SetLink(m), 0)
+}
+
+/// `ip link set dev INDEX master BRIDGE`: enslave a link to a bridge.
+pub fn set_master(rtnl: &mut Rtnl, index: u32, bridge: u32) -> Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.attributes.push(LinkAttribute::Controller(bridge));
+    rtnl.call(
+        &format!("enslave link #{index} to #{bridge}"),
+        M::SetLink(m),
+        0,
+    )
 }

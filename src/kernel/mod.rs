@@ -5,6 +5,8 @@ pub mod addr;
 pub mod caps;
 pub mod conntrack;
 pub mod link;
+pub mod listen;
+pub mod neigh;
 pub mod netns;
 pub mod nft;
 pub mod nl;

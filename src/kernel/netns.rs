@@ -52,6 +52,42 @@ pub fn create(path: &Path) -> Result<()> {
     res
 }
 
+/// Pin the network namespace of process `pid` at `path` again (like `ip netns attach`): what
+/// repairs a namespace whose mount was removed while its process still runs in it. Refuses a
+/// process in the caller's own namespace (that would pin the host's).
+pub fn pin(path: &Path, pid: i32) -> Result<()> {
+    let source = format!("/proc/{pid}/ns/net");
+    let own = identity(Path::new("/proc/thread-self/ns/net"));
+    if identity(Path::new(&source)).is_none() || identity(Path::new(&source)) == own {
+        return Err(Error::failed(format!(
+            "process {pid} has no network namespace of its own"
+        )));
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    // The file may still be there (only the mount went); a mount point needs one.
+    File::options()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::failed(format!("create namespace file {}: {e}", path.display())))?;
+    mount(
+        Some(source.as_str()),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        Error::kernel(
+            format!("bind-mount {source} at {}", path.display()),
+            e as i32,
+        )
+    })
+}
+
 /// Unmount and remove a namespace pinned at `path`. Idempotent: a missing path is success.
 /// The kernel destroys the namespace (and the devices in it) asynchronously once nothing else
 /// holds it, which is why this returns in microseconds where deleting a veth takes ~17 ms.

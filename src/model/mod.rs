@@ -1,6 +1,8 @@
 //! Core types, parsed and validated once at the edge. Pure: no I/O.
 
 mod error;
+pub mod filter;
+pub mod inet;
 pub mod labels;
 pub mod logs;
 mod names;
@@ -9,9 +11,12 @@ pub mod service;
 mod types;
 
 pub use error::{CommandCause, Error, Result, StoreCause};
+pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
 pub use names::{validate_ifname, validate_name};
-pub use ports::{parse_publish, PortMapping, Proto};
+pub use ports::{
+    parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
+};
 pub use service::{Backend, Service, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

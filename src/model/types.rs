@@ -4,12 +4,14 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
-/// Lifecycle of a network: recorded before the bridge exists, ready after.
+/// Lifecycle of a network: recorded before the bridge exists, ready after, removing while its
+/// bridge is deleted (no container may join it then).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkState {
     Creating,
     Ready,
+    Removing,
 }
 
 #[derive(Debug, Clone, Serialize)]

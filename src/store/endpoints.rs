@@ -47,6 +47,36 @@ pub fn get(conn: &Connection, name: &str) -> Result<Option<Endpoint>> {
         .optional()?)
 }
 
+pub fn get_by_id(conn: &Connection, id: i64) -> Result<Option<Endpoint>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLS} FROM endpoints WHERE id=?1"))?
+        .query_row([id], row)
+        .optional()?)
+}
+
+/// Containers sharing `name`'s namespace (`--network container:NAME`).
+pub fn joiners(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    let mut st =
+        conn.prepare_cached("SELECT name FROM endpoints WHERE mode='container' AND target=?1")?;
+    let rows = st
+        .query_map([name], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
+/// Recorded identity (dev, inode) of an endpoint's namespace.
+pub fn netns_identity(conn: &Connection, id: i64) -> Result<Option<(u64, u64)>> {
+    Ok(conn
+        .prepare_cached("SELECT netns_dev, netns_ino FROM endpoints WHERE id=?1")?
+        .query_row([id], |r| {
+            let d: Option<i64> = r.get(0)?;
+            let i: Option<i64> = r.get(1)?;
+            Ok(d.zip(i).map(|(d, i)| (d as u64, i as u64)))
+        })
+        .optional()?
+        .flatten())
+}
+
 impl Store {
     pub fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
         get(&self.conn, name)
@@ -62,24 +92,18 @@ impl Store {
     }
     /// Recorded identity (dev, inode) of an endpoint's namespace.
     pub fn netns_identity(&self, id: i64) -> Result<Option<(u64, u64)>> {
-        Ok(self.conn.query_row(
-            "SELECT netns_dev, netns_ino FROM endpoints WHERE id=?1",
-            [id],
-            |r| {
-                let d: Option<i64> = r.get(0)?;
-                let i: Option<i64> = r.get(1)?;
-                Ok(d.zip(i).map(|(d, i)| (d as u64, i as u64)))
-            },
-        )?)
+        netns_identity(&self.conn, id)
     }
     /// Containers sharing `name`'s namespace (`--network container:NAME`).
     pub fn joiners(&self, name: &str) -> Result<Vec<String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT name FROM endpoints WHERE mode='container' AND target=?1")?;
+        joiners(&self.conn, name)
+    }
+    /// Ids of every endpoint, oldest first.
+    pub fn endpoint_ids(&self) -> Result<Vec<i64>> {
+        let mut st = self.conn.prepare("SELECT id FROM endpoints ORDER BY id")?;
         let rows = st
-            .query_map([name], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
         Ok(rows)
     }
 }
@@ -112,6 +136,23 @@ pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
     Ok(get(tx, e.name)?.expect("row just inserted"))
 }
 
+/// The endpoint whose namespace has this identity (dev, inode), if any.
+pub fn using_netns(tx: &Connection, id: (u64, u64)) -> Result<Option<String>> {
+    Ok(tx
+        .prepare_cached("SELECT name FROM endpoints WHERE netns_dev=?1 AND netns_ino=?2 LIMIT 1")?
+        .query_row(params![id.0 as i64, id.1 as i64], |r| r.get(0))
+        .optional()?)
+}
+
+/// Record the identity of a namespace podnet created for the endpoint (known once it exists).
+pub fn set_netns_identity(tx: &Connection, id: i64, ns: (u64, u64)) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET netns_dev=?2, netns_ino=?3 WHERE id=?1",
+        params![id, ns.0 as i64, ns.1 as i64],
+    )?;
+    Ok(())
+}
+
 pub fn lease_taken(tx: &Connection, network_id: i64, ip: Ipv4Addr) -> Result<bool> {
     Ok(tx
         .query_row(
@@ -135,49 +176,62 @@ pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: Ipv4Add
     Ok(())
 }
 
-pub fn set_state(tx: &Connection, id: i64, state: EndpointState) -> Result<()> {
-    tx.execute(
-        "UPDATE endpoints SET state=?2 WHERE id=?1",
-        params![id, state.as_str()],
-    )?;
-    Ok(())
+/// The owner columns' values for a compare-and-set (NULLs when there is no owner).
+fn owner_cols(owner: Option<(i32, u64)>) -> (Option<i32>, Option<i64>) {
+    (owner.map(|o| o.0), owner.map(|o| o.1 as i64))
 }
 
-/// Mark ready; `keep_owner` keeps the owning podnet process (a foreground run) as the reason the
-/// endpoint lives, otherwise the endpoint outlives the process that made it.
-pub fn set_ready(tx: &Connection, id: i64, keep_owner: bool) -> Result<()> {
-    if keep_owner {
-        tx.execute("UPDATE endpoints SET state='ready' WHERE id=?1", [id])?;
+/// Mark ready, if the row is still `creating` and owned by `me` (compare-and-set: a `rm -f` or
+/// `gc` may have taken it over meanwhile; false then). `keep_owner` keeps the owning podnet
+/// process (a foreground run) as the reason the endpoint lives, otherwise the endpoint
+/// outlives the process that made it.
+pub fn set_ready(tx: &Connection, id: i64, keep_owner: bool, me: (i32, u64)) -> Result<bool> {
+    let sql = if keep_owner {
+        "UPDATE endpoints SET state='ready'
+         WHERE id=?1 AND state='creating' AND owner_pid=?2 AND owner_start=?3"
     } else {
-        tx.execute(
-            "UPDATE endpoints SET state='ready', owner_pid=NULL, owner_start=NULL WHERE id=?1",
-            [id],
-        )?;
-    }
-    Ok(())
+        "UPDATE endpoints SET state='ready', owner_pid=NULL, owner_start=NULL
+         WHERE id=?1 AND state='creating' AND owner_pid=?2 AND owner_start=?3"
+    };
+    Ok(tx.execute(sql, params![id, me.0, me.1 as i64])? == 1)
 }
 
-pub fn set_pid(tx: &Connection, id: i64, pid: (i32, u64)) -> Result<()> {
-    tx.execute(
-        "UPDATE endpoints SET pid=?2, pid_start=?3 WHERE id=?1",
-        params![id, pid.0, pid.1 as i64],
-    )?;
-    Ok(())
+/// Record the container's process, if the row is still `creating` and owned by `me`
+/// (compare-and-set, as for [`set_ready`]).
+pub fn set_pid(tx: &Connection, id: i64, pid: (i32, u64), me: (i32, u64)) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE endpoints SET pid=?2, pid_start=?3
+         WHERE id=?1 AND state='creating' AND owner_pid=?4 AND owner_start=?5",
+        params![id, pid.0, pid.1 as i64, me.0, me.1 as i64],
+    )? == 1)
 }
 
-/// Take over an endpoint for teardown: `removing`, owned by the calling process.
-pub fn set_removing(tx: &Connection, id: i64, owner: (i32, u64)) -> Result<()> {
-    tx.execute(
-        "UPDATE endpoints SET state='removing', owner_pid=?2, owner_start=?3 WHERE id=?1",
-        params![id, owner.0, owner.1 as i64],
-    )?;
-    Ok(())
+/// Take an endpoint over for teardown (`removing`, owned by `me`), if its row is still as
+/// `seen` left it: same state and same owner (compare-and-set). False: someone else changed
+/// it since, and the caller's judgement no longer holds.
+pub fn claim(tx: &Connection, seen: &Endpoint, me: (i32, u64)) -> Result<bool> {
+    let (opid, ostart) = owner_cols(seen.owner);
+    Ok(tx.execute(
+        "UPDATE endpoints SET state='removing', owner_pid=?2, owner_start=?3
+         WHERE id=?1 AND state=?4 AND owner_pid IS ?5 AND owner_start IS ?6",
+        params![
+            seen.id,
+            me.0,
+            me.1 as i64,
+            seen.state.as_str(),
+            opid,
+            ostart
+        ],
+    )? == 1)
 }
 
-/// Delete an endpoint and (by cascade) its lease.
-pub fn delete(tx: &Connection, id: i64) -> Result<()> {
-    tx.execute("DELETE FROM endpoints WHERE id=?1", [id])?;
-    Ok(())
+/// Delete an endpoint that `me` is removing, and (by cascade) its lease, ports and labels.
+/// False when the row is not (or no longer) ours to delete.
+pub fn delete(tx: &Connection, id: i64, me: (i32, u64)) -> Result<bool> {
+    Ok(tx.execute(
+        "DELETE FROM endpoints WHERE id=?1 AND state='removing' AND owner_pid=?2 AND owner_start=?3",
+        params![id, me.0, me.1 as i64],
+    )? == 1)
 }
 
 /// Take an endpoint out of every service while its process stops (Kubernetes removes the

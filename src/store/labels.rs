@@ -12,15 +12,18 @@ pub fn add(tx: &Connection, endpoint_id: i64, labels: &Labels) -> Result<()> {
     Ok(())
 }
 
+/// An endpoint's labels.
+pub fn of(conn: &Connection, endpoint_id: i64) -> Result<Labels> {
+    let mut st = conn.prepare_cached("SELECT key, value FROM labels WHERE endpoint_id=?1")?;
+    let rows = st
+        .query_map([endpoint_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Labels>>()?;
+    Ok(rows)
+}
+
 impl Store {
     pub fn labels_of(&self, endpoint_id: i64) -> Result<Labels> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT key, value FROM labels WHERE endpoint_id=?1")?;
-        let rows = st
-            .query_map([endpoint_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Labels>>()?;
-        Ok(rows)
+        of(&self.conn, endpoint_id)
     }
 
     /// Names of containers carrying every label of `selector`.

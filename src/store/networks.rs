@@ -31,10 +31,10 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
         mtu: r.get(5)?,
         internal: r.get(7)?,
         icc: r.get(8)?,
-        state: if state == "ready" {
-            NetworkState::Ready
-        } else {
-            NetworkState::Creating
+        state: match state.as_str() {
+            "ready" => NetworkState::Ready,
+            "removing" => NetworkState::Removing,
+            _ => NetworkState::Creating,
         },
     })
 }
@@ -64,27 +64,21 @@ impl Store {
     pub fn networks(&self) -> Result<Vec<Network>> {
         list(&self.conn)
     }
-    /// Owner of a network still being created, to tell a live creator from a crashed one.
-    pub fn network_owner(&self, name: &str) -> Result<Option<(i32, u64)>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT owner_pid, owner_start FROM networks WHERE name=?1 AND owner_pid IS NOT NULL",
-                [name],
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
-            )
-            .optional()?)
-    }
-    /// Number of endpoints attached to a network.
+    /// Containers attached to a network.
     pub fn network_users(&self, id: i64) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare(
-            "SELECT e.name FROM leases l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.network_id=?1 ORDER BY e.id",
-        )?;
-        let rows = st
-            .query_map([id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(rows)
+        users(&self.conn, id)
     }
+}
+
+/// Containers attached to a network.
+pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
+    let mut st = conn.prepare(
+        "SELECT e.name FROM leases l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.network_id=?1 ORDER BY e.id",
+    )?;
+    let rows = st
+        .query_map([id], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
 }
 
 pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
@@ -117,6 +111,58 @@ pub fn set_ready(tx: &Connection, name: &str) -> Result<()> {
 pub fn delete(tx: &Connection, name: &str) -> Result<()> {
     tx.execute("DELETE FROM networks WHERE name=?1", [name])?;
     Ok(())
+}
+
+/// Owner of a network still being created or being removed.
+pub fn owner(conn: &Connection, id: i64) -> Result<Option<(i32, u64)>> {
+    Ok(conn
+        .query_row(
+            "SELECT owner_pid, owner_start FROM networks WHERE id=?1 AND owner_pid IS NOT NULL",
+            [id],
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
+        )
+        .optional()?)
+}
+
+/// Take a network over for removal (`removing`, owned by `me`) if it is still in `state` with
+/// owner `seen_owner` and no container uses it (compare-and-set). False otherwise.
+pub fn claim(
+    tx: &Connection,
+    id: i64,
+    state: NetworkState,
+    seen_owner: Option<(i32, u64)>,
+    me: (i32, u64),
+) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE networks SET state='removing', owner_pid=?2, owner_start=?3
+         WHERE id=?1 AND state=?4 AND owner_pid IS ?5 AND owner_start IS ?6
+           AND NOT EXISTS (SELECT 1 FROM leases WHERE network_id=?1)",
+        params![
+            id,
+            me.0,
+            me.1 as i64,
+            state_str(state),
+            seen_owner.map(|o| o.0),
+            seen_owner.map(|o| o.1 as i64)
+        ],
+    )? == 1)
+}
+
+/// Take over a network whose creator died, to finish it (still `creating`, owned by `me`).
+pub fn adopt(tx: &Connection, id: i64, dead: (i32, u64), me: (i32, u64)) -> Result<bool> {
+    Ok(tx.execute(
+        "UPDATE networks SET owner_pid=?2, owner_start=?3
+         WHERE id=?1 AND state='creating' AND owner_pid=?4 AND owner_start=?5",
+        params![id, me.0, me.1 as i64, dead.0, dead.1 as i64],
+    )? == 1)
+}
+
+fn state_str(s: NetworkState) -> &'static str {
+    match s {
+        NetworkState::Creating => "creating",
+        NetworkState::Ready => "ready",
+        NetworkState::Removing => "removing",
+    }
 }
 
 /// The round-robin allocation hint of a network.

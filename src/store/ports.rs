@@ -74,21 +74,29 @@ impl Store {
         Ok(rows)
     }
 
-    /// Every published port with the address of the container it leads to.
+    /// Every published port of a live endpoint, with the address it leads to.
     pub fn all_ports(&self) -> Result<Vec<(Ipv4Addr, PortMapping)>> {
-        let mut st = self.conn.prepare(
-            "SELECT e.ip, p.host_ip, p.host_port, p.container_port, p.proto
-             FROM ports p JOIN endpoints e ON e.id = p.endpoint_id WHERE e.ip IS NOT NULL",
-        )?;
-        let rows = st
-            .query_map([], |r| {
-                let ip: String = r.get(0)?;
-                Ok((ip, row(r, 1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(ip, m)| Some((ip.parse().ok()?, m)))
-            .collect())
+        all(&self.conn)
     }
+}
+
+/// Every published port with the address of the container it leads to, except those of
+/// endpoints being removed: what podnet's tables must hold (a re-render from this never
+/// brings back a port whose container is going away).
+pub fn all(conn: &Connection) -> Result<Vec<(Ipv4Addr, PortMapping)>> {
+    let mut st = conn.prepare(
+        "SELECT e.ip, p.host_ip, p.host_port, p.container_port, p.proto
+         FROM ports p JOIN endpoints e ON e.id = p.endpoint_id
+         WHERE e.ip IS NOT NULL AND e.state != 'removing'",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            let ip: String = r.get(0)?;
+            Ok((ip, row(r, 1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(ip, m)| Some((ip.parse().ok()?, m)))
+        .collect())
 }

@@ -110,10 +110,15 @@ CREATE TABLE IF NOT EXISTS meta(
 INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', lower(hex(randomblob(16))));
 ";
 
+/// Endpoints by namespace identity: `attach --netns` refuses a namespace another endpoint uses.
+const NETNS_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS endpoints_by_netns ON endpoints(netns_dev, netns_ino);
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
-const MIGRATIONS: &[&str] = &[SCHEMA, META];
+const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX];
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

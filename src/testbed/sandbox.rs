@@ -182,6 +182,7 @@ impl Sandbox {
             .current_dir("/")
             .env("PODNET_ROOT", SANDBOX_STATE_DIR)
             .env_remove("PODNET_FAULT")
+            .env_remove("PODNET_HOLD")
             .env_remove("PODNET_RUN_DIR")
             .stdin(Stdio::null());
         c

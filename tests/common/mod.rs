@@ -6,6 +6,8 @@ use ipnet::Ipv4Net;
 use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+pub mod hold;
+pub mod invariants;
 pub mod publish;
 pub mod service;
 pub mod state;
@@ -27,6 +29,21 @@ fn config() -> SandboxConfig {
 /// A fresh sandbox that runs the podnet binary under test.
 pub fn sandbox() -> Sandbox {
     Sandbox::with_config(config()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh sandbox whose podnet state root is the real directory `dir` (bind-mounted at the
+/// usual place): the state outlives the sandbox, as `/var/lib` outlives a reboot while the
+/// kernel's state and `/run` do not.
+pub fn sandbox_with_state(dir: &std::path::Path) -> Sandbox {
+    let config = SandboxConfig {
+        extra_setup: Some(format!(
+            "mkdir -p {0} && mount --bind '{1}' {0}",
+            testbed::SANDBOX_STATE_DIR,
+            dir.display()
+        )),
+        ..config()
+    };
+    Sandbox::with_config(config).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A fresh two-machine lab that runs the podnet binary under test.
@@ -69,9 +86,10 @@ pub fn podnet_ok(sb: &Sandbox, args: &[&str]) -> String {
     ok(&format!("podnet {}", args.join(" ")), sb.podnet(args))
 }
 
-/// `podnet ps --format json` as a list.
+/// `podnet ps -a --format json` as a list: every container, exited ones too (so that a
+/// check that nothing is left sees everything podnet keeps).
 pub fn ps(sb: &Sandbox) -> Vec<Value> {
-    as_list(podnet_json(sb, &["ps"]))
+    as_list(podnet_json(sb, &["ps", "-a"]))
 }
 
 /// `podnet network ls --format json` as a list.
@@ -180,6 +198,20 @@ pub fn netns_leftovers(sb: &Sandbox) -> Vec<String> {
             .map(|e| format!("file {NETNS_DIR}/{e}")),
     );
     left
+}
+
+/// PIDs (inside the sandbox) of processes whose command line is exactly `argv` (words
+/// separated by single spaces).
+pub fn procs_with(sb: &Sandbox, argv: &str) -> Vec<String> {
+    let script = format!(
+        "for p in /proc/[0-9]*; do \
+           [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = '{argv} ' ] && echo ${{p#/proc/}}; \
+         done; true"
+    );
+    ok("scan /proc", sb.sh(&script))
+        .split_whitespace()
+        .map(String::from)
+        .collect()
 }
 
 /// nettool in the sandbox's root namespace.

@@ -3,7 +3,7 @@
 //! of them or none. Encoding is pure and needs no kernel.
 
 use netlink_packet_core::{
-    Emitable, NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST,
+    Emitable, NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_netfilter::nftables::{
     ChainAttribute, ChainMessage, Hook, HookNumber, ListAttribute, NfTablesMessage, RuleAttribute,
@@ -107,6 +107,34 @@ impl Batch {
             NfTablesMessage::NewTable(TableMessage { attributes: attrs }),
             "add table".into(),
         );
+    }
+
+    /// Stamp every table this batch adds with `userdata` (`NFTA_TABLE_USERDATA`; see
+    /// [`super::udata`]). The kernel keeps a table's userdata from its creation and ignores it
+    /// on an `add table` of a table that exists, so in a replace batch (add, delete, add) the
+    /// re-created table carries it. With `exclusive`, the first `add table` of each table
+    /// refuses an existing one (NLM_F_EXCL): the whole batch then fails with EEXIST, which is
+    /// how a caller that saw no table makes sure nobody else made one in the meantime.
+    pub fn stamp_tables(&mut self, userdata: &[u8], exclusive: bool) {
+        let mut seen: Vec<(u8, String)> = Vec::new();
+        for m in &mut self.msgs {
+            let NfTablesMessage::NewTable(t) = &mut m.body else {
+                continue;
+            };
+            let name = t.attributes.iter().find_map(|a| match a {
+                TableAttribute::Name(n) => Some(n.clone()),
+                _ => None,
+            });
+            let key = (m.nfproto, name.unwrap_or_default());
+            if exclusive && !seen.contains(&key) {
+                m.flags |= NLM_F_EXCL;
+            }
+            seen.push(key);
+            t.attributes
+                .retain(|a| !matches!(a, TableAttribute::UserData(_)));
+            t.attributes
+                .push(TableAttribute::UserData(userdata.to_vec()));
+        }
     }
 
     pub fn delete_table(&mut self, t: &Table) {
@@ -326,11 +354,7 @@ impl Batch {
             RuleAttribute::Expressions(exprs),
         ];
         if let Some(c) = &r.comment {
-            // libnftnl userdata TLV: NFTNL_UDATA_RULE_COMMENT (0), length, NUL-terminated text.
-            let mut ud = vec![0u8, (c.len() + 1).min(255) as u8];
-            ud.extend_from_slice(&c.as_bytes()[..c.len().min(254)]);
-            ud.push(0);
-            attrs.push(RuleAttribute::UserData(ud));
+            attrs.push(RuleAttribute::UserData(super::udata::comment(c)));
         }
         let (flags, verb) = if append {
             (NLM_F_CREATE | NLM_F_APPEND, "add")

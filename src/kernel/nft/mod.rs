@@ -8,6 +8,8 @@
 //! - [`batch`]: `Batch`, the list of changes encoded as one transaction.
 //! - [`socket`]: `NftSocket`, which sends a batch and collects every ack.
 //! - [`query`]: reads outside a batch (generation, one chain, a chain's rules).
+//! - [`tables`]: which tables exist and their userdata (podnet's ownership stamp).
+//! - [`udata`]: libnftnl's userdata TLVs (table and rule comments).
 //! - [`coexist`]: podnet's accept rules in a foreign `FORWARD` chain with policy drop.
 //!
 //! Uses `netlink-packet-netfilter` for message framing and typed
@@ -59,7 +61,9 @@ pub mod query;
 pub mod sel;
 pub mod socket;
 pub mod stmt;
+pub mod tables;
 pub mod types;
+pub mod udata;
 
 pub use batch::Batch;
 pub use coexist::{sync_forward_accepts, Bridge as CoexistBridge};

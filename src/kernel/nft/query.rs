@@ -64,20 +64,7 @@ impl RuleInfo {
     /// userdata (what `nft ... comment "X"` and iptables-nft's
     /// `-m comment --comment X` show).
     pub fn comment(&self) -> Option<String> {
-        let mut ud = self.userdata.as_deref()?;
-        while ud.len() >= 2 {
-            let (kind, len) = (ud[0], ud[1] as usize);
-            if ud.len() < 2 + len {
-                return None;
-            }
-            if kind == 0 {
-                let v = &ud[2..2 + len];
-                let v = v.split(|b| *b == 0).next().unwrap_or(v);
-                return Some(String::from_utf8_lossy(v).into_owned());
-            }
-            ud = &ud[2 + len..];
-        }
-        None
+        super::udata::comment_of(self.userdata.as_deref()?)
     }
 
     /// Whether the rule is exactly these expressions (counter values ignored).
@@ -159,12 +146,12 @@ fn be_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(v.get(..8)?.try_into().ok()?))
 }
 
-fn string(v: &[u8]) -> String {
+pub(super) fn string(v: &[u8]) -> String {
     let v = v.split(|b| *b == 0).next().unwrap_or(v);
     String::from_utf8_lossy(v).into_owned()
 }
 
-fn find(list: &[(u16, &[u8])], kind: u16) -> Option<Vec<u8>> {
+pub(super) fn find(list: &[(u16, &[u8])], kind: u16) -> Option<Vec<u8>> {
     list.iter()
         .find(|(k, _)| *k == kind)
         .map(|(_, v)| v.to_vec())
@@ -297,7 +284,7 @@ pub fn parse_rule(body: &[u8]) -> Option<RuleInfo> {
 /// Sends one request and collects the messages that answer it, up to the
 /// ack (`NLM_F_ACK`) or the end of the dump. Returns them and whether the
 /// dump was interrupted by a concurrent change (`NLM_F_DUMP_INTR`).
-fn exchange(
+pub(super) fn exchange(
     sock: &mut NftSocket,
     what: &str,
     msg: u8,
@@ -346,7 +333,7 @@ fn exchange(
     }
 }
 
-fn nftables_type(ty: u16, msg: u8) -> bool {
+pub(super) fn nftables_type(ty: u16, msg: u8) -> bool {
     ty == (NFNL_SUBSYS_NFTABLES << 8) | u16::from(msg)
 }
 

@@ -1,0 +1,107 @@
+//! gc's part for networks: bridges the kernel lost (deleted from outside, or gone with a
+//! reboot) are made again from their records; networks whose creator or remover died are
+//! finished or removed, each decided inside the transaction that takes the record over.
+
+use super::gc::Action;
+use super::{network, proc, Ctx};
+use crate::kernel::{addr, link};
+use crate::model::{Network, NetworkState, Result};
+use crate::store::networks;
+
+/// Make every ready network's bridge whole: present, up, holding its gateway address (its
+/// sysctls are set again too). Reports each network that needed anything.
+pub fn bridges(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
+    let addrs = addr::list(ctx.host()?)?;
+    for net in ctx.store.networks()? {
+        if net.state != NetworkState::Ready {
+            continue;
+        }
+        let mut why = Vec::new();
+        match link::get(ctx.host()?, &net.bridge)? {
+            None => why.push(format!("bridge {} was gone: re-created", net.bridge)),
+            Some(b) => {
+                if !b.up {
+                    why.push(format!("bridge {} was down: brought up", net.bridge));
+                }
+                let has_gw = addrs.iter().any(|&(i, ip, p)| {
+                    i == b.index && ip == net.gateway && p == net.subnet.prefix_len()
+                });
+                if !has_gw {
+                    why.push(format!(
+                        "gateway address {}/{} was gone: re-added",
+                        net.gateway,
+                        net.subnet.prefix_len()
+                    ));
+                }
+            }
+        }
+        network::make_bridge(ctx, &net)?;
+        if !why.is_empty() {
+            report.push(Action::repaired(&net.name, why.join("; ")));
+        }
+    }
+    Ok(())
+}
+
+/// What gc decided for a network left half-done.
+enum Decision {
+    /// Its creator died and containers use it: make it whole and ready.
+    Finish(Network, (i32, u64)),
+    /// Its creator or remover died and no container uses it: remove it.
+    Remove(Network, (i32, u64)),
+}
+
+/// Finish or remove every network whose creator (or remover) died.
+pub fn abandoned(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
+    let me = proc::me();
+    for listed in ctx.store.networks()? {
+        if listed.state == NetworkState::Ready {
+            continue;
+        }
+        let decision = ctx.store.write(|tx| {
+            let Some(net) = networks::get(tx, &listed.name)?.filter(|n| n.id == listed.id) else {
+                return Ok(None);
+            };
+            let Some(owner) = networks::owner(tx, net.id)? else {
+                return Ok(None);
+            };
+            if net.state == NetworkState::Ready || proc::alive(owner) {
+                return Ok(None);
+            }
+            if networks::claim(tx, net.id, net.state, Some(owner), me)? {
+                return Ok(Some(Decision::Remove(net, owner)));
+            }
+            // In use (or changed meanwhile): a creating network with containers is finished.
+            if net.state == NetworkState::Creating && networks::adopt(tx, net.id, owner, me)? {
+                return Ok(Some(Decision::Finish(net, owner)));
+            }
+            Ok(None)
+        })?;
+        match decision {
+            Some(Decision::Remove(net, owner)) => {
+                let why = match net.state {
+                    NetworkState::Removing => {
+                        format!("its removal was interrupted (pid {} died)", owner.0)
+                    }
+                    _ => format!("its creator (pid {}) died before it was ready", owner.0),
+                };
+                network::finish_removal(ctx, &net)?;
+                report.push(Action::new(&net.name, "removed", why));
+            }
+            Some(Decision::Finish(net, owner)) => {
+                network::realize(ctx, &net)?;
+                ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+                report.push(Action::new(
+                    &net.name,
+                    "finished",
+                    format!(
+                        "its creator (pid {}) died before it was ready; containers use it",
+                        owner.0
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
