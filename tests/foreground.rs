@@ -202,3 +202,42 @@ fn a_second_signal_kills_a_command_that_ignores_the_first() {
     assert!(gone(&sb, pid), "the command still runs");
     assert_clean(&sb, "after two SIGTERMs", "side", &base);
 }
+
+/// A signal that reaches a foreground `run` while it is still setting the container up waits
+/// until setup ends; then the command is not started at all, and the container is removed.
+#[test]
+fn a_signal_during_setup_means_the_command_never_starts() {
+    let sb = sandbox();
+    let base = baseline(&sb);
+    let scratch = sb.scratch();
+    let (pidfile, hold, started) = (
+        format!("{scratch}/podnet-early.pid"),
+        format!("{scratch}/hold-early"),
+        format!("{scratch}/started"),
+    );
+    let mut c = sb.cmd("sh");
+    c.arg("-c").arg(format!(
+        "echo $$ > {pidfile}; PODNET_HOLD=attach:5@{hold} exec {} run --name fg --network side -- touch {started}",
+        sb.podnet_bin().display()
+    ));
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = c.spawn().expect("spawn the foreground run");
+    let held = sb.host_path(&hold);
+    sb.wait_until(
+        "setup reached its hold point",
+        std::time::Duration::from_secs(20),
+        || held.exists(),
+    )
+    .unwrap();
+    ok("kill", sb.sh(&format!("kill -TERM $(cat {pidfile})")));
+    std::fs::remove_file(&held).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + 15),
+        "podnet exits as if SIGTERM ended the command"
+    );
+    assert!(!sb.host_path(&started).exists(), "the command ran");
+    assert_clean(&sb, "after SIGTERM during setup", "side", &base);
+}

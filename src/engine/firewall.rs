@@ -92,11 +92,7 @@ pub fn forward_accepts(ctx: &mut Ctx) -> Result<()> {
         .collect();
     coexist::sync_forward_accepts(ctx.nft()?, &bridges)
         .map(|_| ())
-        .map_err(|e| {
-            Error::failed(format!(
-                "let podnet's bridges through ip filter FORWARD: {e}"
-            ))
-        })
+        .map_err(|e| super::nft_error("let podnet's bridges through ip filter FORWARD", e))
 }
 
 /// Apply an element-only change; if the kernel refuses it, re-render everything instead.
