@@ -54,6 +54,13 @@ fn rm_of_several_names_reports_each_failure_and_says_some_were_done() {
     // Nothing done, every failure bad input: 2, and still one line per name.
     let out = sb.podnet(["rm", "b", "nosuch"]);
     assert_bad_input_lines(&out, 2);
+    // The same for stop and inspect: some done is 3, with a line for each name that failed.
+    let out = sb.podnet(["stop", "-t", "0", "b", "ghost"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert_eq!(error_lines(&out).len(), 1, "{}", describe(&out));
+    let out = sb.podnet(["inspect", "d", "ghost", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert_eq!(error_lines(&out).len(), 1, "{}", describe(&out));
     // Every name done: 0.
     let out = sb.podnet(["rm", "-f", "b", "d"]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

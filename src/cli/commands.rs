@@ -1,43 +1,16 @@
 //! One function per command: call the engine, print the result.
 
+use super::access::{access, is_listing};
 use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
 use super::exit;
 use super::output::{opt, print};
 use super::{demo, Format};
 use crate::engine::logs::{self, Follow};
 use crate::engine::network::{self, NetworkSpec};
-use crate::engine::{container, gc, view, Access, Ctx};
+use crate::engine::{container, gc, view, Ctx};
 use crate::model::filter::PsFilter;
 use crate::model::{Error, PortRequest, Result};
 use std::time::Duration;
-
-/// How a command uses state: reads never create a store, changes need CAP_NET_ADMIN.
-fn access(cmd: &Command) -> Access {
-    match cmd {
-        Command::Ps { .. }
-        | Command::Inspect { .. }
-        | Command::Ports { .. }
-        | Command::Exec { .. }
-        | Command::Logs { .. }
-        | Command::Network(NetworkCmd::Ls | NetworkCmd::Inspect { .. })
-        | Command::Service(ServiceCmd::Ls | ServiceCmd::Inspect { .. }) => Access::Read,
-        Command::Detach { .. }
-        | Command::Stop { .. }
-        | Command::Rm { .. }
-        | Command::Label { .. }
-        | Command::Network(NetworkCmd::Rm { .. } | NetworkCmd::Prune)
-        | Command::Service(ServiceCmd::Rm { .. }) => Access::Change,
-        _ => Access::Create,
-    }
-}
-
-/// Listings, which show an empty list (with a note) where there is no state.
-fn is_listing(cmd: &Command) -> bool {
-    matches!(
-        cmd,
-        Command::Ps { .. } | Command::Network(NetworkCmd::Ls) | Command::Service(ServiceCmd::Ls)
-    )
-}
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Demo = cli.command {

@@ -3,6 +3,7 @@
 // First: its `outln!` macro is used by the modules below.
 #[macro_use]
 mod output;
+mod access;
 mod args;
 mod commands;
 mod demo;

@@ -67,7 +67,7 @@ pub fn start(dir: &Path, cfg: LogConfig) -> Result<OwnedFd> {
         0 => {
             let keep = [plan.read.as_raw_fd(), plan.dir.as_raw_fd()];
             // SAFETY: in the forked child; see `detach`.
-            unsafe { detach(keep, write.as_raw_fd()) };
+            unsafe { detach(keep) };
             pump(plan)
         }
         _ => Ok(write), // `plan` drops here: the parent keeps neither the read end nor the lock fd
@@ -101,7 +101,7 @@ fn os_failed(what: &str) -> Error {
 ///
 /// # Safety
 /// Only in the child right after fork; async-signal-safe calls only.
-unsafe fn detach(keep: [RawFd; 2], write: RawFd) {
+unsafe fn detach(keep: [RawFd; 2]) {
     libc::setsid();
     let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
     if null >= 0 {
@@ -112,7 +112,6 @@ unsafe fn detach(keep: [RawFd; 2], write: RawFd) {
     let (lo, hi) = (keep[0].min(keep[1]), keep[0].max(keep[1]));
     // Everything from 3 up except the two kept descriptors; the write end goes too, or the
     // pump would never see the end of its own input.
-    let _ = write;
     close_range(3, lo - 1);
     close_range(lo + 1, hi - 1);
     close_range(hi + 1, RawFd::MAX);
