@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::model::Error;
+use crate::model::{Error, StoreCause};
 
 /// Error codes. 1-11 and 50/51 are the spec's (libcni uses 4-7 with every version, so podnet
 /// does too); 100 and up are podnet's own, as the spec allows.
@@ -116,21 +116,44 @@ impl CniError {
     }
 }
 
-/// How podnet's error maps onto CNI codes. Bad input that survived the front end's own checks
-/// concerns the network configuration (7); any failure doing the work is podnet's 999 with
-/// podnet's one-line message as `details`.
-// When the structured error lands on main (input with field, not found, conflict, kernel
-// errno, store cause), refine: container not found → 3, store busy or EAGAIN/EBUSY → 11,
-// store I/O → 5, conflict → 7 with the message; see docs/decisions/2026-12-01-cni-netavark-front-ends.md.
-// Written against what both today's `Error` and the structured one coming to main offer
-// (`exit_code`, `Display`), so either merges.
+/// How podnet's error maps onto CNI codes; `details` is always podnet's one line.
+/// - bad input that survived the front end's own checks, and conflicts (an address or
+///   port in use): 7;
+/// - a container podnet does not know, or no podnet state at all: 3 (nothing to clean up);
+/// - the store busy past its timeout, or the kernel saying EAGAIN/EBUSY: 11 (retry);
+/// - any other store failure: 5 (I/O);
+/// - everything else (kernel, a command, other failures): podnet's 999.
+///
+/// An undo that failed too is classed by the failure that counts. STATUS maps every failure
+/// to 50 or 51 itself.
 impl From<&Error> for CniError {
     fn from(e: &Error) -> CniError {
-        if e.exit_code() == 2 {
-            CniError::new(code::INVALID_CONFIG, "invalid request", e.to_string())
-        } else {
-            CniError::new(code::FAILED, "podnet failed", e.to_string())
-        }
+        let details = e.to_string();
+        let (code, msg) = match e.primary() {
+            Error::Input { field: Some(f), .. } => {
+                (code::INVALID_CONFIG, format!("invalid request: {f}"))
+            }
+            Error::Input { .. } => (code::INVALID_CONFIG, "invalid request".to_owned()),
+            Error::Conflict { .. } => (
+                code::INVALID_CONFIG,
+                "conflicts with existing state".to_owned(),
+            ),
+            Error::NotFound {
+                kind: "container", ..
+            }
+            | Error::NoState { .. } => (code::UNKNOWN_CONTAINER, "unknown container".to_owned()),
+            Error::NotFound { kind, .. } => (code::INVALID_CONFIG, format!("no such {kind}")),
+            Error::Store {
+                cause: StoreCause::Busy,
+                ..
+            } => (code::TRY_AGAIN, "state store busy".to_owned()),
+            Error::Store { .. } => (code::IO, "state store failed".to_owned()),
+            Error::Kernel { errno, .. } if *errno == libc::EAGAIN || *errno == libc::EBUSY => {
+                (code::TRY_AGAIN, "kernel busy".to_owned())
+            }
+            _ => (code::FAILED, "podnet failed".to_owned()),
+        };
+        CniError::new(code, msg, details)
     }
 }
 
@@ -190,15 +213,31 @@ mod tests {
     }
 
     #[test]
-    fn podnet_errors_map_to_config_or_failure_codes() {
+    fn podnet_errors_map_to_spec_codes() {
+        let busy = Error::store(StoreCause::Busy);
         let table = [
-            (Error::input("address 10.0.0.5 is in use"), 7),
+            (Error::input("address 10.0.0.5 is outside the subnet"), 7),
+            (Error::field("ip", "not an address"), 7),
+            (Error::conflict("address 10.0.0.5 is in use"), 7),
+            (
+                Error::not_found("container", "c1", "no container named 'c1'"),
+                3,
+            ),
+            (Error::not_found("network", "n", "no network named 'n'"), 7),
+            (Error::no_state(std::path::Path::new("/var/lib/podnet")), 3),
+            (Error::store(StoreCause::Busy), 11),
+            (Error::store(StoreCause::DiskFull), 5),
+            (Error::kernel("add link", libc::EBUSY), 11),
+            (Error::kernel("add link", libc::EEXIST), 999),
             (Error::failed("create veth: File exists"), 999),
+            (busy.undo_failed(Error::failed("delete veth")), 11),
         ];
         for (e, want) in table {
             let c = CniError::from(&e);
-            assert_eq!(c.code, want, "{e}");
+            assert_eq!(c.code, want, "{e:?}");
             assert_eq!(c.details, e.to_string());
         }
+        let c = CniError::from(&Error::field("ip", "not an address"));
+        assert_eq!(c.msg, "invalid request: ip");
     }
 }

@@ -4,8 +4,8 @@ mod error;
 pub mod filter;
 pub mod inet;
 pub mod labels;
-mod mac;
 pub mod logs;
+mod mac;
 mod names;
 pub mod ports;
 pub mod service;
@@ -14,8 +14,8 @@ mod types;
 pub use error::{CommandCause, Error, Result, StoreCause};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
-pub use mac::Mac;
 pub use logs::LogConfig;
+pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
     parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
