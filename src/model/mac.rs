@@ -1,15 +1,17 @@
-//! The MAC address of a container's `eth0` on a bridge network.
+//! Hardware (MAC) addresses as runtimes send them: six hex octets separated by ':' or '-';
+//! and the one podnet gives a container's `eth0` on a bridge network. Pure: no I/O.
 
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
-/// An Ethernet address.
+/// An Ethernet address a container interface may be given: unicast (a multicast source
+/// address is refused by every peer) and not all zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mac(pub [u8; 6]);
 
-/// First two bytes of every container MAC: locally administered (bit 1 set), unicast
-/// (bit 0 clear), and not Docker's `02:42`, so the two never look alike on one host.
+/// First two bytes of every container MAC podnet chooses: locally administered (bit 1 set),
+/// unicast (bit 0 clear), and not Docker's `02:42`, so the two never look alike on one host.
 pub const CONTAINER_MAC_PREFIX: [u8; 2] = [0x02, 0x50];
 
 impl Mac {
@@ -27,26 +29,38 @@ impl Mac {
 impl FromStr for Mac {
     type Err = String;
 
-    /// `aa:bb:cc:dd:ee:ff` (as [`Mac`] prints it).
+    /// The error says what is wrong, without the input (callers name the field and value).
     fn from_str(s: &str) -> Result<Mac, String> {
-        let bad = || format!("{s:?} is not a MAC address (aa:bb:cc:dd:ee:ff)");
+        let sep = if s.contains('-') { '-' } else { ':' };
+        let parts: Vec<&str> = s.split(sep).collect();
+        if parts.len() != 6 {
+            return Err("expected six hex octets like 02:42:ac:11:00:02".into());
+        }
         let mut out = [0u8; 6];
-        let mut parts = s.split(':');
-        for b in &mut out {
-            let p = parts.next().filter(|p| p.len() == 2).ok_or_else(bad)?;
-            *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+        for (o, p) in out.iter_mut().zip(&parts) {
+            if p.len() != 2 {
+                return Err("expected six hex octets like 02:42:ac:11:00:02".into());
+            }
+            *o = u8::from_str_radix(p, 16).map_err(|_| format!("'{p}' is not a hex octet"))?;
         }
-        match parts.next() {
-            None => Ok(Mac(out)),
-            Some(_) => Err(bad()),
+        if out[0] & 1 == 1 {
+            return Err("it is a multicast address: the first octet must be even".into());
         }
+        if out == [0; 6] {
+            return Err("it is all zeros".into());
+        }
+        Ok(Mac(out))
     }
 }
 
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
     }
 }
 
@@ -55,7 +69,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn derived_from_the_address() {
+    fn a_containers_mac_is_derived_from_its_address() {
         let m = Mac::for_container(Ipv4Addr::new(10, 88, 0, 2));
         assert_eq!(m.to_string(), "02:50:0a:58:00:02");
         assert_eq!(m.0[0] & 1, 0, "unicast");
@@ -64,15 +78,29 @@ mod tests {
     }
 
     #[test]
-    fn bad_text_is_no_mac() {
-        for bad in [
-            "",
-            "02:50:0a:58:00",
-            "02:50:0a:58:00:02:03",
-            "2:50:0a:58:00:02",
-            "02:50:0a:58:00:zz",
+    fn parses_colon_and_dash_forms_and_prints_lowercase_colons() {
+        for s in [
+            "02:42:AC:11:00:02",
+            "02-42-ac-11-00-02",
+            "02:42:ac:11:00:02",
         ] {
-            assert!(bad.parse::<Mac>().is_err(), "{bad:?}");
+            assert_eq!(s.parse::<Mac>().unwrap().to_string(), "02:42:ac:11:00:02");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_multicast_and_zero_addresses() {
+        for s in [
+            "",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:02:03",
+            "2:42:ac:11:00:02",
+            "02:42:ac:11:00:0g",
+            "02:42-ac:11:00:02",
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+        ] {
+            assert!(s.parse::<Mac>().is_err(), "{s:?} was accepted");
         }
     }
 }
