@@ -75,7 +75,7 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     // Its bridge port goes down before its anti-spoofing elements go: nothing it (or anything
     // left in its namespace, e.g. an attached one's processes) sends passes unchecked.
     if let Some(veth) = &ep.host_veth {
-        link::set_down_by_name(ctx.host()?, veth)?;
+        link::disable_bridge_port(ctx.host()?, veth)?;
     }
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;

@@ -203,14 +203,37 @@ pub fn set_up_by_name(rtnl: &mut Rtnl, name: &str) -> Result<()> {
     rtnl.call(&format!("bring up {name}"), M::SetLink(m), 0)
 }
 
-/// `ip link set dev NAME down`, by name. Idempotent: false when there is no such link.
-pub fn set_down_by_name(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
-    let mut m = msg_for(name);
-    m.header.change_mask = LinkFlags::Up;
+/// `bridge link set dev NAME state 0`: the bridge port stops passing frames either way (every
+/// frame arriving on a disabled port is dropped). Cheaper than taking the link down, which
+/// waits for an RCU grace period (qdisc deactivation). Idempotent: false when there is no such
+/// link (or it is on no bridge any more).
+pub fn disable_bridge_port(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
+    use netlink_packet_core::DefaultNla;
+    use netlink_packet_route::link::LinkProtoInfoBridge;
+    const IFLA_BRPORT_STATE: u16 = 1;
+    const BR_STATE_DISABLED: u8 = 0;
+    // RTM_SETLINK for AF_BRIDGE (rtnl_bridge_setlink) finds the port by index only.
+    let Some(link) = get(rtnl, name)? else {
+        return Ok(false);
+    };
+    if link.master.is_none() {
+        return Ok(false);
+    }
+    let mut m = LinkMessage::default();
+    m.header.index = link.index;
+    m.header.interface_family = netlink_packet_route::AddressFamily::Bridge;
+    m.attributes.push(LinkAttribute::ProtoInfoBridge(vec![
+        LinkProtoInfoBridge::Other(DefaultNla::new(IFLA_BRPORT_STATE, vec![BR_STATE_DISABLED])),
+    ]));
     match rtnl.request(M::SetLink(m), 0)? {
         Ok(()) => Ok(true),
         Err(e) if e.errno == libc::ENODEV => Ok(false),
-        Err(e) => Err(Error::failed(format!("take {name} down: {}", e.describe()))),
+        // The port's device is down: the bridge already passes nothing through it.
+        Err(e) if e.errno == libc::ENETDOWN => Ok(false),
+        Err(e) => Err(Error::failed(format!(
+            "disable bridge port {name}: {}",
+            e.describe()
+        ))),
     }
 }
 
