@@ -65,6 +65,11 @@ impl CgroupTree {
         Ok(tree)
     }
 
+    /// The subtree's directories on the machine's cgroup filesystems, one per hierarchy.
+    pub(super) fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
     /// The `cgroup.procs` files a process writes `0` to, to join the subtree. Made before
     /// a fork so that the child only has to open and write (see [`join`]).
     pub(super) fn procs_files(&self) -> Vec<CString> {

@@ -235,6 +235,14 @@ impl Sandbox {
         PathBuf::from(format!("/proc/{}/root", self.holder)).join(rel)
     }
 
+    /// The sandbox's own cgroup directories as the machine sees them (one per hierarchy),
+    /// when it has them ([`SandboxConfig::own_cgroups`]); they are removed on drop.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        self.cgroup
+            .as_ref()
+            .map_or(Vec::new(), |c| c.dirs().to_vec())
+    }
+
     /// The podnet binary this sandbox runs.
     pub fn podnet_bin(&self) -> &Path {
         &self.podnet
