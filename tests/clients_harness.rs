@@ -414,67 +414,125 @@ fn libcni_drives_a_conflist_at_each_spec_version_it_knows() {
     }
 }
 
-/// What Debian's libcni 1.1.2 does with spec 1.1.0: it cannot take a 1.1.0 result from
-/// ADD (it knows results up to 1.0.0), so a 1.1.0 plugin is driven through libcni only at
-/// 1.0.0; cnitool's gc/status (absent from libcni 1.1.2) go out through libcni's exec
-/// layer as the 1.1 spec shapes them.
+/// Spec 1.1.0 through cnitool. Debian's libcni 1.1.2 cannot take a 1.1.0 result ("unsupported
+/// CNI result version") and has no GC or STATUS, so cnitool chains a 1.1.0 list itself on
+/// libcni's exec layer and sends GC/STATUS as the 1.1 spec shapes them. The plugins here
+/// log what they get: the chain, prevResult, runtimeConfig, DEL's reverse order.
 #[test]
-fn libcni_1_1_2_limits_and_cnitool_gc_status_are_what_the_plugins_get() {
+fn cnitool_speaks_spec_1_1_0_chains_gc_and_status_to_the_plugins() {
     let sb = client_sandbox();
     let dir = "/run/cni11";
-    write(
-        &sb,
-        &format!("{dir}/bin/echo11"),
-        r#"#!/bin/sh
+    let plugin = r#"#!/bin/sh
 in=$(cat)
-echo "$CNI_COMMAND [$CNI_CONTAINERID] $in" >> /run/cni11/log
+echo "$(basename "$0") $CNI_COMMAND [$CNI_CONTAINERID] $in" >> /run/cni11/log
 case $CNI_COMMAND in
 VERSION) echo '{"cniVersion":"1.1.0","supportedVersions":["0.4.0","1.0.0","1.1.0"]}';;
-ADD) echo "{\"cniVersion\":\"$(echo "$in" | sed 's/.*"cniVersion":"\([^"]*\)".*/\1/')\",\"ips\":[{\"address\":\"10.9.9.9/24\"}]}";;
+ADD) echo '{"cniVersion":"1.1.0","ips":[{"address":"10.9.9.9/24"}]}';;
 esac
-"#,
-    );
-    ok("chmod", sb.sh(&format!("chmod +x {dir}/bin/echo11")));
-    for v in ["1.0.0", "1.1.0"] {
-        write(
-            &sb,
-            &format!("{dir}/conf/e{v}.conflist"),
-            &format!(r#"{{"cniVersion":"{v}","name":"e{v}","plugins":[{{"type":"echo11"}}]}}"#),
-        );
+"#;
+    for name in ["first", "second"] {
+        write(&sb, &format!("{dir}/bin/{name}"), plugin);
     }
+    ok("chmod", sb.sh(&format!("chmod +x {dir}/bin/*")));
+    write(
+        &sb,
+        &format!("{dir}/conf/n11.conflist"),
+        r#"{"cniVersion":"1.1.0","name":"n11","plugins":[
+            {"type":"first","capabilities":{"portMappings":true}},{"type":"second"}]}"#,
+    );
     ok("netns", sb.sh("ip netns add n1"));
     let tool = CniTool {
         conf_dir: format!("{dir}/conf"),
         path: vec![format!("{dir}/bin")],
         container_id: Some("c1".into()),
+        cap_args: Some(
+            r#"{"portMappings":[{"hostPort":1,"containerPort":2,"protocol":"tcp"}]}"#.into(),
+        ),
         valid_attachments: Some(r#"[{"containerID":"c1","ifname":"eth0"}]"#.into()),
         ..CniTool::default()
     };
-    let add10 = cnitool(&sb, &tool, ["add", "e1.0.0", "/run/netns/n1"]);
-    let res: Value = parse("add 1.0.0", &ok("add at 1.0.0", add10));
-    assert_eq!(res["cniVersion"], "1.0.0");
-    let add11 = cnitool(&sb, &tool, ["add", "e1.1.0", "/run/netns/n1"]);
-    assert!(!add11.status.success(), "libcni 1.1.2 took a 1.1.0 result");
-    assert!(
-        testbed::stderr(&add11).contains("unsupported CNI result version \"1.1.0\""),
-        "{}",
-        testbed::describe(&add11)
+    let add = ok(
+        "add 1.1.0",
+        cnitool(&sb, &tool, ["add", "n11", "/run/netns/n1"]),
     );
-    ok("gc", cnitool(&sb, &tool, ["gc", "e1.1.0"]));
-    ok("status", cnitool(&sb, &tool, ["status", "e1.1.0"]));
-    let versions = ok("version", cnitool(&sb, &tool, ["version", "e1.1.0"]));
-    assert_eq!(versions.trim(), "echo11 0.4.0,1.0.0,1.1.0");
+    let result: Value = parse("add", &add);
+    assert_eq!(result["cniVersion"], "1.1.0", "{add}");
+    let cached = "/var/lib/cni/results/n11-c1-eth0";
+    let cache: Value = parse("cache", &read(&sb, cached));
+    assert_eq!(
+        cache["result"], result,
+        "libcni's cache format, with the result"
+    );
+    ok(
+        "check",
+        cnitool(&sb, &tool, ["check", "n11", "/run/netns/n1"]),
+    );
+    ok("del", cnitool(&sb, &tool, ["del", "n11", "/run/netns/n1"]));
+    ok("gone", sb.sh(&format!("test ! -e {cached}")));
+    ok("gc", cnitool(&sb, &tool, ["gc", "n11"]));
+    ok("status", cnitool(&sb, &tool, ["status", "n11"]));
+    let versions = ok("version", cnitool(&sb, &tool, ["version", "n11"]));
+    assert_eq!(
+        versions,
+        "first 0.4.0,1.0.0,1.1.0\nsecond 0.4.0,1.0.0,1.1.0\n"
+    );
+
     let log = read(&sb, &format!("{dir}/log"));
-    let gc = log
+    let calls: Vec<(String, Value)> = log
         .lines()
-        .find(|l| l.starts_with("GC "))
-        .unwrap_or_else(|| panic!("no GC call:\n{log}"));
-    let conf: Value = parse("GC stdin", gc.split_once("] ").unwrap().1);
-    let want = serde_json::json!([{"containerID": "c1", "ifname": "eth0"}]);
-    assert_eq!(conf["cni.dev/valid-attachments"], want, "{gc}");
-    assert_eq!(conf["cni.dev/attachments"], want, "{gc}");
-    assert_eq!(conf["cniVersion"], "1.1.0");
-    assert!(log.lines().any(|l| l.starts_with("STATUS [] {")), "{log}");
+        .filter(|l| !l.contains(" VERSION "))
+        .map(|l| {
+            let (head, json) = l.split_once("] ").unwrap();
+            let mut w = head.split(' ');
+            let who = format!("{} {}", w.next().unwrap(), w.next().unwrap());
+            (who, parse("plugin stdin", json))
+        })
+        .collect();
+    let order: Vec<&str> = calls.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(
+        order,
+        [
+            "first ADD",
+            "second ADD",
+            "first CHECK",
+            "second CHECK",
+            "second DEL",
+            "first DEL",
+            "first GC",
+            "second GC",
+            "first STATUS",
+            "second STATUS"
+        ],
+        "{log}"
+    );
+    let conf = |i: usize| &calls[i].1;
+    for (i, _) in calls.iter().enumerate() {
+        assert_eq!(conf(i)["cniVersion"], "1.1.0");
+        assert_eq!(conf(i)["name"], "n11");
+    }
+    assert!(conf(0).get("prevResult").is_none(), "{log}");
+    assert_eq!(conf(0)["runtimeConfig"]["portMappings"][0]["hostPort"], 1);
+    assert!(
+        conf(1).get("runtimeConfig").is_none(),
+        "second declares no capability"
+    );
+    assert_eq!(
+        conf(1)["prevResult"],
+        result,
+        "the chain hands on the result"
+    );
+    for i in 2..6 {
+        assert_eq!(
+            conf(i)["prevResult"],
+            result,
+            "CHECK/DEL get the cached result"
+        );
+    }
+    let valid = serde_json::json!([{"containerID": "c1", "ifname": "eth0"}]);
+    for i in [6, 7] {
+        assert_eq!(conf(i)["cni.dev/valid-attachments"], valid);
+        assert_eq!(conf(i)["cni.dev/attachments"], valid);
+    }
 }
 
 #[test]

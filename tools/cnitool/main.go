@@ -22,10 +22,14 @@
 //	CNI_VALID_ATTACHMENTS  for gc: JSON list of {"containerID":..,"ifname":..}
 //
 // libcni 1.1.2 knows spec versions up to 1.0.0 and has neither GC nor STATUS (they came in
-// libcni 1.2). gc and status are therefore sent here through libcni's own invoke layer,
-// shaped as the 1.1 spec says: the plugin's config with name and cniVersion injected, plus
-// "cni.dev/valid-attachments" (and the older "cni.dev/attachments") for GC; CNI_COMMAND
-// and CNI_PATH set, the per-container variables empty.
+// libcni 1.2). So:
+//   - a conflist at cniVersion 1.1.0 is driven by spec11.go (its own chaining on libcni's
+//     exec layer, as libcni 1.2 does; libcni 1.1.2 would fail "unsupported CNI result
+//     version"); any other version goes through libcni itself;
+//   - gc and status are sent through libcni's exec layer, shaped as the 1.1 spec says: the
+//     plugin's config with name and cniVersion injected, plus "cni.dev/valid-attachments"
+//     (and the older "cni.dev/attachments") for GC; CNI_COMMAND and CNI_PATH set, the
+//     per-container variables empty.
 package main
 
 import (
@@ -62,6 +66,16 @@ func main() {
 		rt, err := runtimeConf(os.Args[3])
 		if err != nil {
 			die(err)
+		}
+		if list.CNIVersion == rawVersion {
+			out, err := rawVerb(ctx, strings.ToUpper(cmd), list, rt, path)
+			if err != nil {
+				die(err)
+			}
+			if out != nil {
+				fmt.Println(string(out))
+			}
+			return
 		}
 		switch cmd {
 		case "add":
