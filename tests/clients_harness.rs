@@ -80,15 +80,7 @@ fn conflist(version: &str, name: &str, first: &str, bridge: &str, subnet: &str) 
 }
 
 fn write(sb: &Sandbox, path: &str, text: &str) {
-    let mut c = sb.cmd("sh");
-    c.arg("-c")
-        .arg("mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"")
-        .arg("sh")
-        .arg(path);
-    ok(
-        &format!("write {path}"),
-        clients::output_with_stdin(c, text.as_bytes()),
-    );
+    must(clients::write_file(sb, path, text));
 }
 
 fn read(sb: &Sandbox, path: &str) -> String {
@@ -684,16 +676,20 @@ fn client_sandbox_keeps_cgroups_and_system_dirs_to_itself() {
         "{machine_parent:?} made outside the subtree"
     );
 
-    ok(
-        "write system dirs",
-        sb.sh("echo x > /etc/podnet-harness-probe && echo x > /var/lib/podnet-harness-probe"),
-    );
-    for p in ["/etc/podnet-harness-probe", "/var/lib/podnet-harness-probe"] {
+    let probes =
+        ["/etc", "/var/lib", "/tmp", "/var/tmp"].map(|d| format!("{d}/podnet-harness-probe"));
+    for p in &probes {
+        ok("write system dirs", sb.sh(&format!("echo x > {p}")));
         assert!(
             !std::path::Path::new(p).exists(),
             "{p} leaked to the machine"
         );
     }
+    // The machine's files stay readable, in /tmp too (a tools cache may live there).
+    let host_file = tempfile_in_tmp();
+    let seen = ok("read /tmp", sb.sh(&format!("cat {}", host_file.display())));
+    std::fs::remove_file(&host_file).unwrap();
+    assert_eq!(seen, "from the machine\n");
     let os = ok("read /etc", sb.sh("cat /etc/os-release"));
     assert_eq!(os, std::fs::read_to_string("/etc/os-release").unwrap());
 
@@ -701,6 +697,12 @@ fn client_sandbox_keeps_cgroups_and_system_dirs_to_itself() {
     for d in &dirs {
         assert!(!d.exists(), "{d:?} left behind");
     }
+}
+
+fn tempfile_in_tmp() -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("podnet-harness-{}", std::process::id()));
+    std::fs::write(&p, "from the machine\n").unwrap();
+    p
 }
 
 /// A subtree left by a test process that was killed (its creator's PID and start time no

@@ -47,12 +47,13 @@ pub struct SandboxConfig {
     pub podnet: Option<PathBuf>,
     /// Extra shell commands run inside the sandbox after the standard setup.
     pub extra_setup: Option<String>,
-    /// Give the sandbox private copies of the machine's system directories: `/etc` and
-    /// `/var/lib` become overlays whose writes land in a tmpfs (a tool still reads the
-    /// machine's files, and nothing it writes there survives the sandbox); `/tmp`,
-    /// `/var/tmp`, `/etc/cni`, `/var/lib/cni`, `/var/lib/containers` and
-    /// `/var/lib/containerd` are empty tmpfs. Container runtimes write to these
-    /// whatever their flags say (podman writes `/var/lib/containers/cache`).
+    /// Give the sandbox private copies of the machine's system directories: `/etc`,
+    /// `/var/lib`, `/tmp` and `/var/tmp` become overlays whose writes land in a tmpfs (a
+    /// tool still reads the machine's files, e.g. a cache under `/tmp`, and nothing it
+    /// writes there survives the sandbox); `/etc/cni`, `/var/lib/cni`,
+    /// `/var/lib/containers` and `/var/lib/containerd` are empty tmpfs (overlayfs cannot
+    /// hold the runtimes' own overlay layers). Container runtimes write to these whatever
+    /// their flags say (podman writes `/var/lib/containers/cache`).
     pub private_system_dirs: bool,
     /// Give the sandbox a cgroup subtree of its own (below this process's cgroups) and a
     /// cgroup namespace rooted there, with the hierarchies mounted under its
@@ -65,15 +66,14 @@ pub struct SandboxConfig {
 /// [`SandboxConfig::private_system_dirs`]).
 const PRIVATE_SYSTEM_DIRS: &str = r#"
 mkdir -p /run/lock /run/netns
-for d in etc var/lib; do
+for d in etc var/lib tmp var/tmp; do
   o=/run/.system-dirs/$(echo "$d" | tr / _)
   mkdir -p "$o/upper" "$o/work"
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$o/upper,workdir=$o/work" "/$d"
 done
-for d in /etc/cni /var/lib/cni /var/lib/containers /var/lib/containerd /var/tmp; do
+for d in /etc/cni /var/lib/cni /var/lib/containers /var/lib/containerd; do
   mkdir -p "$d" && mount -t tmpfs -o mode=0755 tmpfs "$d"
 done
-mount -t tmpfs -o mode=1777 tmpfs /tmp
 "#;
 
 impl SandboxConfig {

@@ -76,7 +76,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             "start containerd",
             format!(
                 "{e}\n--- {LOG} ---\n{}",
-                super::super::stdout(&sb.sh(&format!("tail -n 40 {LOG}")))
+                crate::testbed::stdout(&sb.sh(&format!("tail -n 40 {LOG}")))
             ),
         ));
     }

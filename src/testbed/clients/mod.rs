@@ -90,20 +90,21 @@ fn find_tools() -> std::result::Result<Tools, String> {
             }
         }
     }
-    let mut it = vals.into_iter().zip(VARS).map(|(v, name)| {
+    let mut paths = Vec::new();
+    for (v, name) in vals.into_iter().zip(VARS) {
         let p = PathBuf::from(v.ok_or_else(|| format!("prepare.sh printed no {name}"))?);
-        if p.exists() {
-            Ok(p)
-        } else {
-            Err(format!("{name}={} does not exist", p.display()))
+        if !p.exists() {
+            return Err(format!("{name}={} does not exist", p.display()));
         }
-    });
-    let mut next = || it.next().expect("four values");
+        paths.push(p);
+    }
+    let [netavark, cri_client, cnitool, images] =
+        <[PathBuf; 4]>::try_from(paths).expect("one path per variable");
     Ok(Tools {
-        netavark: next()?,
-        cri_client: next()?,
-        cnitool: next()?,
-        images: next()?,
+        netavark,
+        cri_client,
+        cnitool,
+        images,
     })
 }
 
@@ -138,7 +139,7 @@ pub(crate) fn checked(what: &str, out: Output) -> Result<String> {
 }
 
 /// Writes `text` to `path` inside the sandbox (creating its directory).
-pub(crate) fn write_file(sb: &super::Sandbox, path: &str, text: &str) -> Result<()> {
+pub fn write_file(sb: &super::Sandbox, path: &str, text: &str) -> Result<()> {
     let dir = std::path::Path::new(path)
         .parent()
         .map(|p| p.display().to_string())
