@@ -20,4 +20,5 @@ if [ ! -x "$out/cnitool" ]; then
     go build -o "$out.tmp/cnitool" "$src"/*.go
   publish_dir "$out.tmp" "$out"
 fi
+used "$out"
 echo "$out/cnitool"

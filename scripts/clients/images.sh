@@ -43,4 +43,5 @@ if [ ! -f "$out/pause-oci.tar" ]; then
   rm -rf "$tmp/rootfs" "$tmp/pause" "$tmp/pause-layer.tar"
   publish_dir "$tmp" "$out"
 fi
+used "$out"
 echo "$out"

@@ -50,3 +50,11 @@ lock() {
 building() {
   [ -z "${PODNET_CLIENTS_CHECK:-}" ] || die "$1 is not built yet: run scripts/clients/prepare.sh (or scripts/test.sh)"
 }
+
+# Marks cache entry $1 as used now, and drops the entries beside it (other keys of the same
+# tool, e.g. older sources) that no run has used for 30 days.
+used() {
+  touch "$1"
+  find "$(dirname "$1")" -mindepth 1 -maxdepth 1 -type d -name '????????????????' \
+    -mtime +30 -exec rm -rf {} + 2>/dev/null || true
+}
