@@ -323,6 +323,27 @@ bad_input!(
 );
 bad_input!(detach_unknown_endpoint, "ghost", ["detach", "ghost"]);
 
+/// `--log-max-size` and `--log-max-files` out of bounds (issue 7, item 6): bad input naming
+/// the value, nothing made.
+#[test]
+fn log_limits_out_of_bounds() {
+    let sb = setup();
+    for (flag, value) in [
+        ("--log-max-size", "10x"),
+        ("--log-max-size", "1k"),
+        ("--log-max-size", "0.5m"),
+        ("--log-max-files", "0"),
+        ("--log-max-files", "101"),
+        ("--log-max-files", "two"),
+    ] {
+        check(
+            &sb,
+            &["run", "-d", "--name", "z", flag, value, "--", "sleep", "9"],
+            value,
+        );
+    }
+}
+
 /// `attach --netns` of a namespace podnet must not wire: the host's own (it would get `eth0`
 /// and a default route, and keep them after `detach`), whatever path names it, and any
 /// namespace this store already manages under another name (a container's, or one attached

@@ -140,7 +140,7 @@ fn every_error_is_input_and_names_the_spec() {
     ];
     for (spec, want) in cases {
         match parse_publish(spec) {
-            Err(Error::Input(msg)) => {
+            Err(Error::Input { msg, .. }) => {
                 assert!(msg.contains(want), "{spec:?}: {msg:?} lacks {want:?}");
                 assert!(
                     msg.starts_with(&format!("invalid -p {spec:?}: ")),

@@ -191,6 +191,22 @@ fn unknown_backend_container_is_refused() {
     );
 }
 
+/// A container named twice as a backend (issue 7, item 17): bad input naming it, not the
+/// store's UNIQUE constraint.
+#[test]
+fn duplicate_backends_are_refused() {
+    let sb = setup();
+    for dup in [
+        &["--backend", "w1", "--backend", "w1"][..],
+        &["--backend", "w1:80", "--backend", "w1:81"],
+        &["--backend", "pub", "--backend", "w1", "--backend", "pub:90"],
+    ] {
+        let mut args = vec!["x", "--port", "80"];
+        args.extend(dup);
+        refused(&sb, &args, "twice");
+    }
+}
+
 #[test]
 fn node_port_outside_the_range_or_taken_is_refused() {
     let sb = setup();

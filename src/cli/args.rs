@@ -11,7 +11,7 @@ use std::path::PathBuf;
     long_about = "podnet creates the single-host picture of Docker's bridge networking with real kernel objects:\n\
 a network namespace per container, a veth pair into it, a Linux bridge holding the gateway address,\n\
 and an address from the network's private subnet. Run `podnet demo` for a guided tour.",
-    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -p 8080:80 -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 ok, 2 bad input (nothing changed), 1 failure; `run` returns the command's status (125 when podnet failed)."
+    after_help = "Examples:\n  podnet demo\n  podnet run -d --name web -p 8080:80 -- python3 -m http.server 80\n  podnet run --network container:web -- curl -s 127.0.0.1\n  podnet network create lab --subnet 10.90.0.0/24\n\nExit codes: 0 done; 1 failed (kernel, store, process: `podnet gc` repairs); 2 bad input, unknown name, conflict or no state (nothing changed); 3 several names, some done and some not (each failure on its line). `run` and `exec` return the command's status (128+N for signal N), 125 when podnet failed, 126 command not executable, 127 command not found."
 )]
 pub struct Cli {
     /// State directory (SQLite store, logs).
@@ -65,6 +65,16 @@ pub enum Command {
     #[command(after_help = "Example:\n  podnet detach x")]
     Detach {
         /// Container name given to `attach`.
+        name: String,
+    },
+    /// Print a detached container's output (kept in size-capped, rotated files).
+    #[command(
+        after_help = "Examples:\n  podnet logs web\n  podnet logs -f web    # until web's command ends (or Ctrl-C)"
+    )]
+    Logs {
+        /// Keep printing new output until the container's command ends.
+        #[arg(short, long)]
+        follow: bool,
         name: String,
     },
     /// List containers: running ones (and attached, or being made or removed); -a adds
@@ -226,6 +236,12 @@ pub struct RunArgs {
     /// A label KEY=VALUE (repeatable); service selectors match on labels.
     #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
     pub label: Vec<String>,
+    /// Size at which a detached container's log is rotated, e.g. 10m, 512k [default: 10m].
+    #[arg(long, value_name = "SIZE")]
+    pub log_max_size: Option<String>,
+    /// Log files kept per detached container, the current one included (1-100) [default: 3].
+    #[arg(long, value_name = "N")]
+    pub log_max_files: Option<u32>,
     /// The command and its arguments.
     #[arg(last = true, required = true)]
     pub argv: Vec<String>,

@@ -1,8 +1,11 @@
 //! One function per command: call the engine, print the result.
 
+use super::access::{access, is_listing};
 use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
+use super::exit;
 use super::output::{opt, print};
 use super::{demo, Format};
+use crate::engine::logs::{self, Follow};
 use crate::engine::network::{self, NetworkSpec};
 use crate::engine::{container, gc, view, Ctx};
 use crate::model::filter::PsFilter;
@@ -13,7 +16,13 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Demo = cli.command {
         return demo::run();
     }
-    let mut ctx = Ctx::open(&cli.root, &cli.run_dir)?;
+    let mut ctx = match Ctx::open_as(&cli.root, &cli.run_dir, access(&cli.command)) {
+        Err(e @ Error::NoState { .. }) if is_listing(&cli.command) => {
+            exit::note(format!("{e}; nothing to list"));
+            Ctx::empty(&cli.root, &cli.run_dir)?
+        }
+        r => r?,
+    };
     if changes_state(&cli.command) {
         if let Some(r) = crate::engine::boot::recover_if_first(&mut ctx)? {
             note_recovery(&r);
@@ -21,8 +30,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
     let f = cli.format;
     match cli.command {
-        Command::Network(cmd) => network_cmd(&mut ctx, f, cmd)?,
-        Command::Service(cmd) => super::service_cmd::run(&mut ctx, f, cmd)?,
+        Command::Network(cmd) => return network_cmd(&mut ctx, f, cmd),
+        Command::Service(cmd) => return super::service_cmd::run(&mut ctx, f, cmd),
         Command::Run(a) => return run(&mut ctx, f, a),
         Command::Attach(a) => {
             let ports = parse_ports(&a.publish)?;
@@ -60,7 +69,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             let rows = view::containers_matching(&ctx, &filter)?;
             if quiet {
                 for r in &rows {
-                    println!("{}", r.name);
+                    outln!("{}", r.name);
                 }
                 return Ok(0);
             }
@@ -91,17 +100,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Inspect { names } => return inspect(&ctx, f, &names),
         Command::Exec { name, argv } => container::exec(&ctx, &name, &argv)?,
+        Command::Logs { follow, name } => {
+            let follow = if follow { Follow::Yes } else { Follow::No };
+            logs::copy(&ctx, &name, follow, super::output::bytes)?;
+        }
         Command::Stop { names, time } => {
-            return all_or_first(container::stop(&mut ctx, &names, Duration::from_secs(time)))
+            let failed = container::stop(&mut ctx, &names, Duration::from_secs(time));
+            return Ok(exit::several(names.len(), failed));
         }
         Command::Rm { force, names } => {
-            let mut failed = Vec::new();
-            for n in &names {
-                if let Err(e) = container::rm(&mut ctx, n, force) {
-                    failed.push(e);
-                }
-            }
-            return all_or_first(failed);
+            return Ok(exit::each(&names, |n| container::rm(&mut ctx, n, force)));
         }
         Command::Gc { remove_foreign } => {
             let r = if remove_foreign {
@@ -111,10 +119,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             };
             crate::engine::boot::mark_recovered(&ctx)?;
             if !r.foreign.is_empty() {
-                eprintln!(
-                    "podnet: left alone (another podnet state's, not this one's): {}",
+                exit::note(format!(
+                    "left alone (another podnet state's, not this one's): {}",
                     r.foreign.join(", ")
-                );
+                ));
             }
             print(f, &r, &["WHAT", "NAME", "ACTION", "WHY"], gc_rows)?;
         }
@@ -162,10 +170,10 @@ fn note_recovery(r: &gc::Report) {
             parts.push(format!("{what} {}", list.join(", ")));
         }
     }
-    eprintln!(
-        "podnet: first command since boot rebuilt podnet's state: {}",
+    exit::note(format!(
+        "first command since boot rebuilt podnet's state: {}",
         parts.join("; ")
-    );
+    ));
 }
 
 fn gc_rows(r: &gc::Report) -> Vec<Vec<String>> {
@@ -180,7 +188,11 @@ fn gc_rows(r: &gc::Report) -> Vec<Vec<String>> {
             ]
         }));
     }
-    for (kind, items) in [("link", &r.links), ("namespace", &r.namespaces)] {
+    for (kind, items) in [
+        ("link", &r.links),
+        ("namespace", &r.namespaces),
+        ("log", &r.logs),
+    ] {
         rows.extend(items.iter().map(|i| {
             vec![
                 kind.to_string(),
@@ -201,16 +213,6 @@ fn gc_rows(r: &gc::Report) -> Vec<Vec<String>> {
     rows
 }
 
-/// Report every error of a multi-name command; the first decides the exit code.
-pub(super) fn all_or_first(errors: Vec<Error>) -> Result<i32> {
-    let mut it = errors.into_iter();
-    let Some(first) = it.next() else { return Ok(0) };
-    for e in it {
-        eprintln!("podnet: {e}");
-    }
-    Err(first)
-}
-
 /// `inspect NAME...`: one container prints as an object, several as an array (one table
 /// row each); every name that is not there is reported.
 fn inspect(ctx: &Ctx, f: Format, names: &[String]) -> Result<i32> {
@@ -229,7 +231,7 @@ fn inspect(ctx: &Ctx, f: Format, names: &[String]) -> Result<i32> {
             rows.iter().map(inspect_cells).collect()
         })?,
     }
-    all_or_first(errors)
+    Ok(exit::several(names.len(), errors))
 }
 
 const INSPECT_HEADERS: [&str; 10] = [
@@ -278,6 +280,7 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         ports,
         labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
+        log: crate::model::logs::log_config(a.log_max_size.as_deref(), a.log_max_files)?,
     };
     let out = container::run(ctx, spec)?;
     match out.exit_code {
@@ -286,7 +289,7 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
             if f == Format::Json {
                 show_container(ctx, f, &out.endpoint)?;
             } else {
-                println!("{}", out.endpoint.name);
+                outln!("{}", out.endpoint.name);
             }
             Ok(0)
         }
@@ -306,7 +309,7 @@ fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
     ]
 }
 
-fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
+fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
     match cmd {
         NetworkCmd::Create(CreateArgs {
             name,
@@ -363,19 +366,15 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<()> {
             })?;
         }
         NetworkCmd::Rm { names } => {
-            let errors: Vec<Error> = names
-                .iter()
-                .filter_map(|n| network::remove(ctx, n).err())
-                .collect();
-            all_or_first(errors)?;
+            return Ok(exit::each(&names, |n| network::remove(ctx, n)));
         }
         NetworkCmd::Prune => {
             for n in network::prune(ctx)? {
-                println!("{n}");
+                outln!("{n}");
             }
         }
     }
-    Ok(())
+    Ok(0)
 }
 
 /// Every `-p` spec, expanded to one request per container port.

@@ -1,32 +1,34 @@
 //! Front end: parse, call the engine, print. No kernel or SQL here.
 
+// First: its `outln!` macro is used by the modules below.
+#[macro_use]
+mod output;
+mod access;
 mod args;
 mod commands;
 mod demo;
-mod output;
+pub mod exit;
 mod service_cmd;
 
 pub use args::{Cli, Command, Format};
 use clap::error::ErrorKind;
 use clap::Parser;
 
-/// Run podnet with the process's arguments; returns the exit code.
+/// Run podnet with the process's arguments; returns the exit code (see [`exit`]).
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let is_run = matches!(cli.command, Command::Run(_));
+    exit::set_root(cli.root.clone());
+    // `run` and `exec` return their command's status, so their own failures keep clear of it.
+    let is_run = matches!(cli.command, Command::Run(_) | Command::Exec { .. });
     match commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("podnet: {e}");
-            // `run` reserves small codes for the command itself, so its own failures use 125
-            // (as Docker does); bad input stays 2 everywhere.
-            match e {
-                crate::model::Error::Failed(_) if is_run => 125,
-                e => e.exit_code(),
-            }
+            let code = exit::code(&e, is_run);
+            exit::report(e);
+            code
         }
     }
 }
@@ -56,6 +58,6 @@ fn usage_error(e: clap::Error) -> i32 {
         .collect();
     let joined = para.join(" ");
     let msg = joined.strip_prefix("error: ").unwrap_or(&joined);
-    eprintln!("podnet: {msg} (see --help)");
+    exit::note(format!("{msg} (see --help)"));
     2
 }

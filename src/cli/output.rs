@@ -3,6 +3,41 @@
 use super::Format;
 use crate::model::{Error, Result};
 use serde::Serialize;
+use std::io::Write;
+
+/// `println!` for podnet's output. A reader that went away (`podnet ps | head -1`) is not an
+/// error: podnet stops quietly with status 0 where `println!` would panic.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::output::line(format_args!($($t)*))
+    };
+}
+
+/// Write raw bytes to stdout (a container's log), with the same end as [`outln!`].
+pub fn bytes(b: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(b).and_then(|()| out.flush()) {
+        gone(e);
+    }
+}
+
+/// Write one line to stdout; see [`outln!`].
+pub fn line(args: std::fmt::Arguments) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        gone(e);
+    }
+}
+
+fn gone(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        // Every line is written after the work it reports was done, so stopping here leaves
+        // nothing half-made.
+        std::process::exit(0);
+    }
+    super::exit::report(Error::failed(format!("write output: {e}")));
+    std::process::exit(super::exit::FAILED);
+}
 
 /// Print `value` as JSON, or as a table with `headers` and the rows `table` makes.
 pub fn print<T: Serialize>(
@@ -15,7 +50,7 @@ pub fn print<T: Serialize>(
         Format::Json => {
             let s =
                 serde_json::to_string_pretty(value).map_err(|e| Error::failed(e.to_string()))?;
-            println!("{s}");
+            outln!("{s}");
         }
         Format::Table => print_table(headers, &table(value)),
     }
@@ -35,7 +70,7 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", s.join("  ").trim_end());
+        outln!("{}", s.join("  ").trim_end());
     };
     line(headers.to_vec());
     for r in rows {

@@ -28,7 +28,7 @@ fn table(rows: &[ServiceRow]) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<()> {
+pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
     match cmd {
         ServiceCmd::Create(a) => {
             let ServiceCreateArgs {
@@ -69,12 +69,8 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<()> {
             print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
         }
         ServiceCmd::Rm { names } => {
-            let errors: Vec<Error> = names
-                .iter()
-                .filter_map(|n| service::remove(ctx, n).err())
-                .collect();
-            super::commands::all_or_first(errors)?;
+            return Ok(super::exit::each(&names, |n| service::remove(ctx, n)));
         }
     }
-    Ok(())
+    Ok(0)
 }

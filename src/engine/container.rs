@@ -2,16 +2,17 @@
 //! act on one (`exec`, `stop`, `rm`).
 
 use super::setup::{self, EndpointSpec, Netns};
-use super::{detach, proc, Ctx, DEFAULT_NETWORK};
+use super::{detach, foreground, logs, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
 use crate::model::{
-    validate_name, Endpoint, EndpointState, Error, Labels, Mode, PortRequest, Result,
+    validate_name, CommandCause, Endpoint, EndpointState, Error, Labels, LogConfig, Mode,
+    PortRequest, Result,
 };
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +25,8 @@ pub struct RunSpec {
     pub ports: Vec<PortRequest>,
     pub labels: Labels,
     pub argv: Vec<String>,
+    /// How much of a detached container's output is kept.
+    pub log: LogConfig,
 }
 
 /// What `run` produced: the container, and for a foreground run the command's exit code.
@@ -42,9 +45,13 @@ fn generated_name() -> String {
 
 /// Look a container up, with the error users expect for a name that is not there.
 pub fn find(ctx: &Ctx, name: &str) -> Result<Endpoint> {
-    ctx.store
-        .endpoint(name)?
-        .ok_or_else(|| Error::input(format!("no container named '{name}': see `podnet ps`")))
+    ctx.store.endpoint(name)?.ok_or_else(|| {
+        Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )
+    })
 }
 
 /// Whether a container can be joined or entered: its process runs, or (attached namespace, no
@@ -65,6 +72,8 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             "no command given: write it after `--`, e.g. `podnet run -- sleep 60`",
         ));
     }
+    // From here on, a signal to a foreground podnet waits until the command can receive it.
+    let signals = (!spec.detach).then(foreground::Signals::block);
     let name = spec.name.clone().unwrap_or_else(generated_name);
     validate_name("container", &name)?;
     let mode = Mode::parse(&spec.network, DEFAULT_NETWORK)?;
@@ -100,6 +109,14 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             owned_by_caller: !spec.detach,
         },
     )?;
+    if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {
+        // Told to stop before the command started: do not start it.
+        detach::undo_own(ctx, ep.id)?;
+        return Ok(RunOutcome {
+            endpoint: ep,
+            exit_code: Some(128 + sig),
+        });
+    }
     let mut child = match spawn(ctx, &ep, &spec) {
         Ok(c) => c,
         Err(e) => {
@@ -122,7 +139,9 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             exit_code: None,
         });
     }
-    let code = wait(child)?;
+    let code = signals
+        .expect("a foreground run blocked its signals")
+        .wait(&mut child)?;
     // The command is done; whatever it left running in its namespace goes with it — unless a
     // `rm -f` took the container over meanwhile (it tears it down).
     let me = proc::me();
@@ -180,17 +199,17 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
     let mut cmd = Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..]);
     if spec.detach {
-        let log = ctx.log_path(&ep.name);
-        std::fs::create_dir_all(log.parent().expect("log path has a parent"))?;
-        let out = File::options().create(true).append(true).open(&log)?;
+        // Output goes through a pipe to the log pump, which bounds it (see `logs`).
+        let out = File::from(logs::start(&logs::dir(ctx, &ep.name), spec.log)?);
         cmd.stdin(Stdio::null())
             .stdout(out.try_clone()?)
             .stderr(out);
     }
     let ns_fd = ns.as_ref().map(|f| f.as_raw_fd());
     let detach = spec.detach;
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls
-    // (setns, setsid, signal) on an fd that stays open in the parent until spawn returns.
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (setns, setsid, signal, sigprocmask) on an fd that stays open in the parent until spawn
+    // returns.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = ns_fd {
@@ -201,35 +220,11 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            foreground::unblock();
             Ok(())
         });
     }
-    cmd.spawn().map_err(|e| {
-        let what = &spec.argv[0];
-        match e.kind() {
-            std::io::ErrorKind::NotFound => Error::input(format!(
-                "command '{what}' not found: give a program on PATH or a full path"
-            )),
-            std::io::ErrorKind::PermissionDenied => {
-                Error::input(format!("command '{what}' is not executable"))
-            }
-            _ => Error::failed(format!("start '{what}': {e}")),
-        }
-    })
-}
-
-/// Wait for a foreground command, with podnet itself deaf to Ctrl-C/Ctrl-\ (the terminal sends
-/// them to the command too) so that it survives to clean up. Returns the shell-style status.
-fn wait(mut child: std::process::Child) -> Result<i32> {
-    // SAFETY: changing signal dispositions to SIG_IGN has no memory effects.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-    }
-    let status = child.wait()?;
-    Ok(status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    cmd.spawn().map_err(|e| cannot_exec(&spec.argv[0], e))
 }
 
 /// Replace this process with `argv` run inside the container's namespace.
@@ -249,7 +244,24 @@ pub fn exec(ctx: &Ctx, name: &str, argv: &[String]) -> Result<()> {
             .map_err(|e| Error::failed(format!("enter '{name}': {}", e.desc())))?;
     }
     let e = Command::new(&argv[0]).args(&argv[1..]).exec();
-    Err(Error::input(format!("command '{}': {e}", argv[0])))
+    Err(cannot_exec(&argv[0], e))
+}
+
+/// Why a command could not be started, in the kinds shells and Docker tell apart.
+fn cannot_exec(what: &str, e: std::io::Error) -> Error {
+    match (e.kind(), e.raw_os_error()) {
+        (std::io::ErrorKind::NotFound, _) => Error::command(
+            what,
+            CommandCause::NotFound,
+            format!("command '{what}' not found: give a program on PATH or a full path"),
+        ),
+        (std::io::ErrorKind::PermissionDenied, _) | (_, Some(libc::ENOEXEC)) => Error::command(
+            what,
+            CommandCause::NotExecutable,
+            format!("command '{what}' cannot be executed: {e}"),
+        ),
+        _ => Error::command(what, CommandCause::Other, format!("start '{what}': {e}")),
+    }
 }
 
 /// Stop containers' processes: SIGTERM to each, then SIGKILL to those still alive after one
@@ -325,9 +337,11 @@ pub fn rm(ctx: &mut Ctx, name: &str, force: bool) -> Result<()> {
     };
     match detach::teardown_if(ctx, ep.id, false, judge)? {
         Some(_) => Ok(()),
-        None => Err(Error::input(format!(
-            "no container named '{name}': see `podnet ps`"
-        ))),
+        None => Err(Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )),
     }
 }
 
@@ -380,9 +394,11 @@ pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
     };
     match detach::teardown_if(ctx, ep.id, false, judge)? {
         Some(_) => Ok(()),
-        None => Err(Error::input(format!(
-            "no container named '{name}': see `podnet ps`"
-        ))),
+        None => Err(Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )),
     }
 }
 

@@ -6,7 +6,7 @@
 //! compare-and-set on its state and owner: two processes can never both claim one row, and no
 //! decision rests on a snapshot read earlier.
 
-use super::{firewall, proc, publish, Ctx};
+use super::{firewall, logs, proc, publish, Ctx};
 use crate::fault;
 use crate::kernel::{link, netns};
 use crate::model::{Endpoint, EndpointState, Result};
@@ -69,6 +69,9 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
             proc::wait_gone(owner, CREATOR_GRACE);
         }
     }
+    // The log, once no creator can start a pump for it any more: it also frees the space a
+    // chatty container may have taken on the store's file system.
+    logs::remove(ctx, &ep.name)?;
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
     // A process may be unrecorded (the row never got ready) or may have left children in the

@@ -27,14 +27,12 @@ pub fn port_facts(ip: Ipv4Addr, ports: &[PortMapping]) -> Vec<PortFacts> {
         .collect()
 }
 
-fn send(ctx: &mut Ctx, batch: &Batch) -> std::result::Result<(), NftError> {
-    ctx.nft()
-        .map_err(|e| NftError::Open(std::io::Error::other(e.to_string())))?
-        .apply(batch)
+fn send(ctx: &mut Ctx, batch: &Batch) -> Result<std::result::Result<(), NftError>> {
+    Ok(ctx.nft()?.apply(batch))
 }
 
 fn failed(e: NftError) -> Error {
-    Error::failed(format!("program netfilter: {e}"))
+    super::nft_error("program netfilter", e)
 }
 
 /// Make podnet's tables match the store exactly (or remove them when there is no network) —
@@ -94,18 +92,14 @@ pub fn forward_accepts(ctx: &mut Ctx) -> Result<()> {
         .collect();
     coexist::sync_forward_accepts(ctx.nft()?, &bridges)
         .map(|_| ())
-        .map_err(|e| {
-            Error::failed(format!(
-                "let podnet's bridges through ip filter FORWARD: {e}"
-            ))
-        })
+        .map_err(|e| super::nft_error("let podnet's bridges through ip filter FORWARD", e))
 }
 
 /// Apply an element-only change; if the kernel refuses it, re-render everything instead.
 /// Returns whether the change went in as sent (false: the caller's store change must be
 /// followed by [`sync`], which this already did from the store as it is now).
 pub fn apply_or_sync(ctx: &mut Ctx, batch: &Batch) -> Result<bool> {
-    match send(ctx, batch) {
+    match send(ctx, batch)? {
         Ok(()) => Ok(true),
         Err(NftError::Rejected(_)) => sync(ctx).map(|_| false),
         Err(e) => Err(failed(e)),

@@ -44,6 +44,8 @@ pub struct Report {
     pub links: Vec<String>,
     /// Namespace mounts podnet made that no record owns (removed).
     pub namespaces: Vec<String>,
+    /// Logs no record names (removed).
+    pub logs: Vec<String>,
     /// Another state's tables (removed by `--remove-foreign` only).
     pub tables: Vec<String>,
     /// podnet objects left alone because this store did not make them.
@@ -56,6 +58,7 @@ impl Report {
             && self.networks.is_empty()
             && self.links.is_empty()
             && self.namespaces.is_empty()
+            && self.logs.is_empty()
             && self.tables.is_empty()
     }
 }
@@ -118,9 +121,15 @@ fn orphans(ctx: &mut Ctx, report: &mut Report) -> Result<()> {
     // record when the store is read next. (The other order races with a concurrent attach.)
     let links = link::list(ctx.host()?)?;
     let mounts = owner::sweep::own_mounts(ctx)?;
+    // Logs live under this store's own root: every one no record names is this store's orphan.
+    let logs = super::logs::listed(ctx);
     let swept = owner::sweep::orphans(ctx, links, mounts)?;
     report.links = swept.links;
     report.namespaces = swept.namespaces;
     report.foreign = swept.foreign;
+    let endpoints = ctx.store.endpoints()?;
+    let names: std::collections::HashSet<&str> =
+        endpoints.iter().map(|e| e.name.as_str()).collect();
+    report.logs = super::logs::remove_orphans(ctx, logs, &names);
     Ok(())
 }

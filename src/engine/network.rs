@@ -83,7 +83,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
         if networks::get(tx, &spec.name)?.is_some() {
-            return Err(Error::input(format!(
+            return Err(Error::conflict(format!(
                 "network '{}' already exists: choose another name or remove it first",
                 spec.name
             )));
@@ -146,7 +146,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         let undo = undo_create(ctx, &net, created);
         return Err(match undo {
             Ok(()) => e,
-            Err(u) => e.context(format!("(and undoing it failed too: {u})")),
+            Err(u) => e.undo_failed(u),
         });
     }
     ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
@@ -264,7 +264,7 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
             // Refused for another reason (its bridge name is taken): say that.
-            Err(e @ Error::Input(_)) => match ctx.store.network(name)? {
+            Err(e) if e.is_bad_input() => match ctx.store.network(name)? {
                 Some(n) => n,
                 None => return Err(e),
             },

@@ -58,7 +58,7 @@ impl Backends {
 }
 
 fn nft_failed(e: NftError) -> Error {
-    Error::failed(format!("program services: {e}"))
+    super::nft_error("program services", e)
 }
 
 /// Re-create the services table from the store (or delete it when there is no service), and

@@ -81,7 +81,15 @@ pub fn parse(conn: &Connection, spec: &ServiceSpec) -> Result<Parsed> {
         .iter()
         .map(|b| model::parse_backend(b))
         .collect::<Result<Vec<_>>>()?;
-    for (name, _) in &backends {
+    for (i, (name, _)) in backends.iter().enumerate() {
+        // One container is one backend (and one row): a second port for it is a second
+        // service port, not a second backend.
+        if backends[..i].iter().any(|(n, _)| n == name) {
+            return Err(Error::field(
+                "--backend",
+                format!("--backend {name} is given twice: give each container once"),
+            ));
+        }
         if endpoints::get(conn, name)?.is_none() {
             return Err(Error::input(format!(
                 "--backend {name}: no container named '{name}': see `podnet ps`"

@@ -123,7 +123,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         Ok(()) => Ok(ep),
         Err(e) => Err(match detach::undo_own(ctx, ep.id) {
             Ok(()) => e,
-            Err(u) => e.context(format!("(and undoing it failed too: {u})")),
+            Err(u) => e.undo_failed(u),
         }),
     }
 }

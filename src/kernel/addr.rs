@@ -25,10 +25,7 @@ pub fn add(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> 
     match rtnl.request(M::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL)? {
         Ok(()) => Ok(()),
         Err(e) if e.errno == libc::EEXIST => Ok(()),
-        Err(e) => Err(Error::failed(format!(
-            "add address {ip}/{prefix}: {}",
-            e.describe()
-        ))),
+        Err(e) => Err(Error::kernel(format!("add address {ip}/{prefix}"), e.errno)),
     }
 }
 

@@ -71,10 +71,7 @@ pub fn get(rtnl: &mut Rtnl, name: &str) -> Result<Option<Link>> {
     })? {
         Ok(()) => Ok(found),
         Err(e) if e.errno == libc::ENODEV => Ok(None),
-        Err(e) => Err(Error::failed(format!(
-            "look up link {name}: {}",
-            e.describe()
-        ))),
+        Err(e) => Err(Error::kernel(format!("look up link {name}"), e.errno)),
     }
 }
 
@@ -113,12 +110,7 @@ pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32, alias: &str) -> Resu
     let created = match rtnl.request(M::NewLink(m), NLM_F_CREATE | NLM_F_EXCL)? {
         Ok(()) => true,
         Err(e) if e.errno == libc::EEXIST => false,
-        Err(e) => {
-            return Err(Error::failed(format!(
-                "create bridge {name}: {}",
-                e.describe()
-            )))
-        }
+        Err(e) => return Err(Error::kernel(format!("create bridge {name}"), e.errno)),
     };
     if created {
         set_alias(rtnl, name, alias)?;
@@ -212,10 +204,7 @@ pub fn delete(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
     match rtnl.request(M::DelLink(msg_for(name)), 0)? {
         Ok(()) => Ok(true),
         Err(e) if e.errno == libc::ENODEV => Ok(false),
-        Err(e) => Err(Error::failed(format!(
-            "delete link {name}: {}",
-            e.describe()
-        ))),
+        Err(e) => Err(Error::kernel(format!("delete link {name}"), e.errno)),
     }
 }
 

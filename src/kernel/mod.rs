@@ -2,6 +2,7 @@
 //! nothing spawns `ip`/`nft`: a process spawn costs more than the kernel work itself.
 
 pub mod addr;
+pub mod caps;
 pub mod conntrack;
 pub mod link;
 pub mod listen;

@@ -17,9 +17,9 @@ pub fn forget(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr) -> Result<()> {
     match rtnl.request(M::DelNeighbour(m), 0)? {
         Ok(()) => Ok(()),
         Err(e) if e.errno == libc::ENOENT => Ok(()),
-        Err(e) => Err(Error::failed(format!(
-            "forget neighbour {ip} on link #{index}: {}",
-            e.describe()
-        ))),
+        Err(e) => Err(Error::kernel(
+            format!("forget neighbour {ip} on link #{index}"),
+            e.errno,
+        )),
     }
 }

@@ -29,7 +29,7 @@ pub fn create(path: &Path) -> Result<()> {
     let target = path.to_path_buf();
     let res = std::thread::spawn(move || -> Result<()> {
         unshare(CloneFlags::CLONE_NEWNET)
-            .map_err(|e| Error::failed(format!("unshare network namespace: {}", e.desc())))?;
+            .map_err(|e| Error::kernel("unshare network namespace", e as i32))?;
         mount(
             Some("/proc/thread-self/ns/net"),
             &target,
@@ -38,11 +38,10 @@ pub fn create(path: &Path) -> Result<()> {
             None::<&str>,
         )
         .map_err(|e| {
-            Error::failed(format!(
-                "bind-mount namespace at {}: {}",
-                target.display(),
-                e.desc()
-            ))
+            Error::kernel(
+                format!("bind-mount namespace at {}", target.display()),
+                e as i32,
+            )
         })
     })
     .join()
@@ -82,11 +81,10 @@ pub fn pin(path: &Path, pid: i32) -> Result<()> {
         None::<&str>,
     )
     .map_err(|e| {
-        Error::failed(format!(
-            "bind-mount {source} at {}: {}",
-            path.display(),
-            e.desc()
-        ))
+        Error::kernel(
+            format!("bind-mount {source} at {}", path.display()),
+            e as i32,
+        )
     })
 }
 
@@ -97,11 +95,10 @@ pub fn remove(path: &Path) -> Result<()> {
     match umount2(path, MntFlags::MNT_DETACH) {
         Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
         Err(e) => {
-            return Err(Error::failed(format!(
-                "unmount namespace {}: {}",
-                path.display(),
-                e.desc()
-            )))
+            return Err(Error::kernel(
+                format!("unmount namespace {}", path.display()),
+                e as i32,
+            ))
         }
     }
     match fs::remove_file(path) {
@@ -149,8 +146,7 @@ pub struct Entered {
 /// Enter the network namespace `ns` on the calling thread until the guard drops.
 pub fn enter(ns: &File) -> Result<Entered> {
     let home = File::open("/proc/thread-self/ns/net")?;
-    setns(ns, CloneFlags::CLONE_NEWNET)
-        .map_err(|e| Error::failed(format!("enter namespace: {}", e.desc())))?;
+    setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::kernel("enter namespace", e as i32))?;
     Ok(Entered { home })
 }
 

@@ -133,7 +133,7 @@ impl Rtnl {
     /// Like [`request`](Self::request) but any refusal is an error described with `what`.
     pub fn call(&mut self, what: &str, msg: RouteNetlinkMessage, flags: u16) -> Result<()> {
         self.request(msg, flags)?
-            .map_err(|e| Error::failed(format!("{what}: {}", e.describe())))
+            .map_err(|e| Error::kernel(what, e.errno))
     }
 
     /// Dump a table (links, addresses, routes), retrying when a concurrent change interrupts it.
@@ -144,7 +144,7 @@ impl Rtnl {
             match self.recv(seq, |m| out.push(m))? {
                 Ok(false) => return Ok(out),
                 Ok(true) => continue,
-                Err(e) => return Err(Error::failed(format!("rtnetlink dump: {}", e.describe()))),
+                Err(e) => return Err(Error::kernel("rtnetlink dump", e.errno)),
             }
         }
         Err(Error::failed(

@@ -24,10 +24,10 @@ pub fn add_default(rtnl: &mut Rtnl, gateway: Ipv4Addr) -> Result<()> {
     m.attributes
         .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
     match rtnl.request(M::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)? {
-        Err(e) if e.errno != libc::EEXIST => Err(crate::model::Error::failed(format!(
-            "add default route via {gateway}: {}",
-            e.describe()
-        ))),
+        Err(e) if e.errno != libc::EEXIST => Err(crate::model::Error::kernel(
+            format!("add default route via {gateway}"),
+            e.errno,
+        )),
         _ => Ok(()),
     }
 }
@@ -133,10 +133,10 @@ pub fn delete(rtnl: &mut Rtnl, dst: Ipv4Net) -> Result<()> {
     let mut m = dev_route(dst, None);
     m.header.scope = RouteScope::NoWhere;
     match rtnl.request(M::DelRoute(m), 0)? {
-        Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::failed(format!(
-            "delete route {dst}: {}",
-            e.describe()
-        ))),
+        Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::kernel(
+            format!("delete route {dst}"),
+            e.errno,
+        )),
         _ => Ok(()),
     }
 }

@@ -19,7 +19,7 @@ pub fn ensure(key: &str, value: &str) -> Result<()> {
     if get(key).as_deref() == Some(value) {
         return Ok(());
     }
-    fs::write(path(key), value).map_err(|e| Error::failed(format!("set {key}={value}: {e}")))
+    fs::write(path(key), value).map_err(|e| failed(format!("set {key}={value}"), e))
 }
 
 /// `net.ipv4.conf.IFNAME.KEY` (interface names may contain dots, which sysctl syntax can't).
@@ -28,6 +28,14 @@ pub fn ensure_if(ifname: &str, key: &str, value: &str) -> Result<()> {
     if fs::read_to_string(&p).is_ok_and(|s| s.trim() == value) {
         return Ok(());
     }
-    fs::write(&p, value)
-        .map_err(|e| Error::failed(format!("set net.ipv4.conf.{ifname}.{key}={value}: {e}")))
+    fs::write(&p, value).map_err(|e| failed(format!("set net.ipv4.conf.{ifname}.{key}={value}"), e))
+}
+
+/// /proc/sys is writable by root only: a refusal there is the kernel's, like netlink's EPERM.
+fn failed(op: String, e: std::io::Error) -> Error {
+    match e.raw_os_error() {
+        Some(libc::EACCES | libc::EPERM) => Error::kernel(op, libc::EPERM),
+        Some(errno) => Error::kernel(op, errno),
+        None => Error::failed(format!("{op}: {e}")),
+    }
 }

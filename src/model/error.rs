@@ -1,37 +1,264 @@
-//! One error type for the whole tool. The variant decides the exit code, so that scripts can
-//! tell a mistake in their input (fix the command) from a failure of the machine (retry, gc).
+//! One structured error type for the whole engine. The variant says what kind of failure it
+//! is, so each front end can map it its own way (the CLI to exit codes and one-line messages,
+//! see `cli/exit.rs`); the Display text is the one line a person reads.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
-/// podnet's error: either bad input from the user or a failure while doing the work.
+/// podnet's error. Every variant's text is one line that says what failed and what to do.
 #[derive(Debug)]
 pub enum Error {
-    /// The user's input was wrong; the message says which input and what to do. Exit code 2.
-    Input(String),
-    /// Something failed while doing the work (kernel, store, process). Exit code 1.
+    /// The user's input was wrong; nothing was changed. `field` names the flag or argument
+    /// it concerns when known (the message names it either way).
+    Input { field: Option<String>, msg: String },
+    /// A named object (`kind`: container, network, service, command ...) does not exist.
+    NotFound {
+        kind: &'static str,
+        name: String,
+        msg: String,
+    },
+    /// The request conflicts with what exists (a name in use, a container running).
+    Conflict { msg: String },
+    /// There is no podnet state at `root`: commands that only read do not create it.
+    NoState { root: PathBuf },
+    /// The kernel refused an operation (`op`, innermost first) with `errno`. EPERM means the
+    /// caller lacks CAP_NET_ADMIN, and the text then says so first.
+    Kernel { op: String, errno: i32, msg: String },
+    /// The state store failed. `path` is the database file when known; the text names the
+    /// cause, never SQL.
+    Store {
+        path: Option<PathBuf>,
+        cause: StoreCause,
+        context: String,
+    },
+    /// The container's command could not be started.
+    Command {
+        program: String,
+        cause: CommandCause,
+        msg: String,
+    },
+    /// An operation failed and undoing its partial work failed too; `error` is the kind
+    /// that counts.
+    Undo { error: Box<Error>, undo: Box<Error> },
+    /// Anything else that failed while doing the work.
     Failed(String),
+}
+
+/// Why the store failed, in words a user can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreCause {
+    ReadOnlyFs,
+    ReadOnly,
+    Permission,
+    /// The file is not a database, or it is corrupt.
+    Corrupt,
+    DiskFull,
+    /// Another process held the store longer than the busy timeout.
+    Busy,
+    /// A path component is missing or is not a directory.
+    CannotOpen,
+    Io,
+    /// A write conflicted with a record (a bug or a concurrent change podnet did not expect).
+    Constraint,
+    /// Content this podnet does not understand.
+    Unexpected,
+}
+
+impl StoreCause {
+    fn text(self) -> &'static str {
+        match self {
+            StoreCause::ReadOnlyFs => "its file system is read-only",
+            StoreCause::ReadOnly => "it is read-only (file permissions): run podnet as root",
+            StoreCause::Permission => "permission denied: run podnet as root",
+            StoreCause::Corrupt => "it is not a podnet database or it is corrupt: move it away (podnet starts a new one) or restore a backup",
+            StoreCause::DiskFull => "its file system is full: free space there",
+            StoreCause::Busy => "another podnet process held it too long: retry",
+            StoreCause::CannotOpen => "it cannot be opened (a directory on its path is missing or not a directory)",
+            StoreCause::Io => "I/O error reading or writing it",
+            StoreCause::Constraint => "a change conflicted with an existing record: retry, and report it if it persists",
+            StoreCause::Unexpected => "it holds data this podnet does not understand (made by another version?)",
+        }
+    }
+}
+
+/// Why the container's command could not start (Docker's 127 and 126).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandCause {
+    NotFound,
+    NotExecutable,
+    Other,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+const NEEDS_ROOT: &str = "podnet needs root (CAP_NET_ADMIN)";
+
 impl Error {
+    /// Bad input; the message names the input and says what to do.
     pub fn input(msg: impl Into<String>) -> Self {
-        Error::Input(msg.into())
+        Error::Input {
+            field: None,
+            msg: msg.into(),
+        }
+    }
+    /// Bad input concerning one flag or argument (`--ip`, `NAME`).
+    pub fn field(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Input {
+            field: Some(field.into()),
+            msg: msg.into(),
+        }
+    }
+    pub fn not_found(kind: &'static str, name: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::NotFound {
+            kind,
+            name: name.into(),
+            msg: msg.into(),
+        }
+    }
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Error::Conflict { msg: msg.into() }
     }
     pub fn failed(msg: impl Into<String>) -> Self {
         Error::Failed(msg.into())
     }
-    /// Prefix a failure with what was being done, keeping the variant.
+    pub fn no_state(root: &Path) -> Self {
+        Error::NoState {
+            root: root.to_path_buf(),
+        }
+    }
+    /// The kernel refused `op` with `errno` (positive).
+    pub fn kernel(op: impl Into<String>, errno: i32) -> Self {
+        let op = op.into();
+        let msg = format!("{op}: {}", std::io::Error::from_raw_os_error(errno));
+        Error::Kernel { op, errno, msg }
+    }
+    /// Like [`Error::kernel`] with a text of the caller's own.
+    pub fn kernel_msg(op: impl Into<String>, errno: i32, msg: impl Into<String>) -> Self {
+        Error::Kernel {
+            op: op.into(),
+            errno,
+            msg: msg.into(),
+        }
+    }
+    /// The caller lacks CAP_NET_ADMIN for `what` (found before trying).
+    pub fn needs_root(what: impl Into<String>) -> Self {
+        let what = what.into();
+        Error::Kernel {
+            op: what.clone(),
+            errno: libc::EPERM,
+            msg: what,
+        }
+    }
+    pub fn store(cause: StoreCause) -> Self {
+        Error::Store {
+            path: None,
+            cause,
+            context: String::new(),
+        }
+    }
+    pub fn command(
+        program: impl Into<String>,
+        cause: CommandCause,
+        msg: impl Into<String>,
+    ) -> Self {
+        Error::Command {
+            program: program.into(),
+            cause,
+            msg: msg.into(),
+        }
+    }
+
+    /// Prefix the message with what was being done, keeping the variant.
     pub fn context(self, what: impl fmt::Display) -> Self {
         match self {
-            Error::Input(m) => Error::Input(format!("{what}: {m}")),
+            Error::Input { field, msg } => Error::Input {
+                field,
+                msg: format!("{what}: {msg}"),
+            },
+            Error::NotFound { kind, name, msg } => Error::NotFound {
+                kind,
+                name,
+                msg: format!("{what}: {msg}"),
+            },
+            Error::Conflict { msg } => Error::Conflict {
+                msg: format!("{what}: {msg}"),
+            },
+            e @ Error::NoState { .. } => e,
+            Error::Kernel { op, errno, msg } => Error::Kernel {
+                op,
+                errno,
+                msg: format!("{what}: {msg}"),
+            },
+            Error::Store {
+                path,
+                cause,
+                context,
+            } => Error::Store {
+                path,
+                cause,
+                context: format!("{what}: {context}"),
+            },
+            Error::Command {
+                program,
+                cause,
+                msg,
+            } => Error::Command {
+                program,
+                cause,
+                msg: format!("{what}: {msg}"),
+            },
+            Error::Undo { error, undo } => Error::Undo {
+                error: Box::new(error.context(what)),
+                undo,
+            },
             Error::Failed(m) => Error::Failed(format!("{what}: {m}")),
         }
     }
-    pub fn exit_code(&self) -> i32 {
+
+    /// This failure, after which undoing the partial work failed with `undo`.
+    pub fn undo_failed(self, undo: Error) -> Self {
+        Error::Undo {
+            error: Box::new(self),
+            undo: Box::new(undo),
+        }
+    }
+
+    /// The failure that decides the kind (through undo wrappers).
+    pub fn primary(&self) -> &Error {
         match self {
-            Error::Input(_) => 2,
-            Error::Failed(_) => 1,
+            Error::Undo { error, .. } => error.primary(),
+            e => e,
+        }
+    }
+
+    /// Whether this is the user's mistake (input, a missing name, a conflict, a wrong root):
+    /// nothing was changed.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self.primary(),
+            Error::Input { .. }
+                | Error::NotFound { .. }
+                | Error::Conflict { .. }
+                | Error::NoState { .. }
+        )
+    }
+
+    /// Whether the kernel refused for lack of privilege (anywhere in the chain).
+    pub fn lacks_root(&self) -> bool {
+        match self {
+            Error::Kernel { errno, .. } => *errno == libc::EPERM,
+            Error::Undo { error, undo } => error.lacks_root() || undo.lacks_root(),
+            _ => false,
+        }
+    }
+
+    /// 2 for bad input, 1 for a failure: the class, for tests. The CLI's full mapping (`run`,
+    /// several names) is `cli::exit`.
+    pub fn exit_code(&self) -> i32 {
+        if self.is_bad_input() {
+            2
+        } else {
+            1
         }
     }
 }
@@ -39,7 +266,37 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Input(m) | Error::Failed(m) => f.write_str(m),
+            Error::Input { msg, .. }
+            | Error::NotFound { msg, .. }
+            | Error::Conflict { msg }
+            | Error::Command { msg, .. }
+            | Error::Failed(msg) => f.write_str(msg),
+            Error::NoState { root } => write!(
+                f,
+                "no podnet state at {}: nothing was ever created there (check --root or PODNET_ROOT)",
+                root.display()
+            ),
+            Error::Kernel { errno, msg, .. } if *errno == libc::EPERM => {
+                write!(f, "{NEEDS_ROOT}: {msg}")
+            }
+            Error::Kernel { msg, .. } => f.write_str(msg),
+            Error::Store {
+                path,
+                cause,
+                context,
+            } => {
+                write!(f, "{context}state store")?;
+                if let Some(p) = path {
+                    write!(f, " {}", p.display())?;
+                }
+                write!(f, ": {}", cause.text())
+            }
+            // Lack of root is the cause to fix first, whichever step hit it.
+            Error::Undo { error, undo } => match (error.lacks_root(), undo.lacks_root()) {
+                (true, true) => write!(f, "{error}"),
+                (false, true) => write!(f, "{undo} (while undoing after: {error})"),
+                _ => write!(f, "{error} (and undoing it failed too: {undo})"),
+            },
         }
     }
 }
@@ -47,8 +304,24 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<rusqlite::Error> for Error {
+    /// The cause only: SQLite's own text can quote SQL, which users must never see.
     fn from(e: rusqlite::Error) -> Self {
-        Error::Failed(format!("state store: {e}"))
+        use rusqlite::ErrorCode as C;
+        let cause = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                C::ReadOnly => StoreCause::ReadOnly,
+                C::PermissionDenied | C::AuthorizationForStatementDenied => StoreCause::Permission,
+                C::NotADatabase | C::DatabaseCorrupt => StoreCause::Corrupt,
+                C::DiskFull => StoreCause::DiskFull,
+                C::DatabaseBusy | C::DatabaseLocked => StoreCause::Busy,
+                C::CannotOpen => StoreCause::CannotOpen,
+                C::SystemIoFailure => StoreCause::Io,
+                C::ConstraintViolation => StoreCause::Constraint,
+                _ => StoreCause::Unexpected,
+            },
+            _ => StoreCause::Unexpected,
+        };
+        Error::store(cause)
     }
 }
 
@@ -60,6 +333,47 @@ impl From<std::io::Error> for Error {
 
 impl From<nix::Error> for Error {
     fn from(e: nix::Error) -> Self {
-        Error::Failed(e.desc().to_string())
+        let errno = e as i32;
+        Error::kernel_msg("", errno, e.desc())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_comes_first_even_after_a_failed_undo() {
+        let e = Error::kernel("create bridge pn-x", libc::EPERM)
+            .undo_failed(Error::kernel("delete link pn-x", libc::EPERM));
+        let s = e.to_string();
+        assert!(s.starts_with(NEEDS_ROOT), "{s}");
+        assert!(!s.contains("undoing"), "{s}");
+        let e = Error::failed("x").undo_failed(Error::kernel("delete", libc::EPERM));
+        assert!(e.to_string().starts_with(NEEDS_ROOT), "{e}");
+        assert!(!e.is_bad_input());
+    }
+
+    #[test]
+    fn store_errors_never_show_sql() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let e: Error = conn
+            .execute("INSERT INTO nosuch VALUES (1)", [])
+            .unwrap_err()
+            .into();
+        let s = e.to_string();
+        assert!(s.starts_with("state store: "), "{s}");
+        assert!(!s.to_lowercase().contains("nosuch"), "{s}");
+        assert!(!s.contains("INSERT"), "{s}");
+    }
+
+    #[test]
+    fn context_keeps_the_kind() {
+        let e = Error::not_found("container", "a", "no container named 'a'").context("rm");
+        assert!(e.is_bad_input());
+        assert_eq!(e.to_string(), "rm: no container named 'a'");
+        let e = Error::kernel("add address", libc::EEXIST).context("attach x");
+        assert!(!e.is_bad_input());
+        assert!(e.to_string().starts_with("attach x: add address: "), "{e}");
     }
 }

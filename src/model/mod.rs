@@ -4,14 +4,16 @@ mod error;
 pub mod filter;
 pub mod inet;
 pub mod labels;
+pub mod logs;
 mod names;
 pub mod ports;
 pub mod service;
 mod types;
 
-pub use error::{Error, Result};
+pub use error::{CommandCause, Error, Result, StoreCause};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
+pub use logs::LogConfig;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
     parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,

@@ -11,9 +11,10 @@ pub mod services;
 pub use endpoints::NewEndpoint;
 pub use networks::NewNetwork;
 
-use crate::model::{Error, Result};
-use rusqlite::{Connection, TransactionBehavior};
+use crate::model::{Error, Result, StoreCause};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long a writer waits for another podnet process to finish its transaction.
@@ -34,13 +35,49 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the store under `root`.
     pub fn open(root: &Path) -> Result<Store> {
-        std::fs::create_dir_all(root).map_err(|e| {
-            Error::failed(format!(
-                "create state directory {}: {e} (set --root or PODNET_ROOT)",
-                root.display()
-            ))
+        std::fs::create_dir_all(root).map_err(|e| Error::Store {
+            path: Some(root.to_path_buf()),
+            cause: io_cause(&e),
+            context: String::new(),
         })?;
-        let conn = Connection::open(root.join("podnet.db"))?;
+        Store::open_db(root, OpenFlags::default()).map_err(|e| name(e, &db_path(root)))
+    }
+
+    /// Open the store under `root` only if one exists there: commands that only read must not
+    /// leave a state directory behind under a mistyped root.
+    pub fn open_existing(root: &Path) -> Result<Store> {
+        let db = db_path(root);
+        match std::fs::metadata(&db) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::no_state(root))
+            }
+            // Not allowed to look (a root-only directory): say so, not "no state".
+            Err(e) => {
+                return Err(Error::Store {
+                    path: Some(db),
+                    cause: io_cause(&e),
+                    context: String::new(),
+                })
+            }
+        }
+        let flags = OpenFlags::default() - OpenFlags::SQLITE_OPEN_CREATE;
+        Store::open_db(root, flags).map_err(|e| name(e, &db))
+    }
+
+    /// An empty store of its own, in memory (what a listing shows where there is no state).
+    pub fn empty() -> Result<Store> {
+        let conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", "on")?;
+        schema::migrate(&conn)?;
+        let id = conn.query_row("SELECT value FROM meta WHERE key='store_id'", [], |r| {
+            r.get(0)
+        })?;
+        Ok(Store { conn, id })
+    }
+
+    fn open_db(root: &Path, flags: OpenFlags) -> Result<Store> {
+        let conn = Connection::open_with_flags(db_path(root), flags)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // SAFETY: sqlite3_db_config with an int option and a NULL out-pointer is the documented
         // form; the handle is valid for the life of `conn`.
@@ -101,6 +138,80 @@ impl Store {
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// The database file under a state root.
+pub fn db_path(root: &Path) -> PathBuf {
+    root.join("podnet.db")
+}
+
+/// Name the database file in a store error that does not name it yet, and tell a read-only
+/// file system and a full disk apart from SQLite's vaguer "read-only", "cannot open" and
+/// "I/O error" (the file system says which).
+pub fn name(e: Error, db: &Path) -> Error {
+    match e {
+        Error::Store {
+            path: None,
+            cause,
+            context,
+        } => Error::Store {
+            cause: refine(cause, db),
+            path: Some(db.to_path_buf()),
+            context,
+        },
+        Error::Undo { error, undo } => Error::Undo {
+            error: Box::new(name(*error, db)),
+            undo: Box::new(name(*undo, db)),
+        },
+        e => e,
+    }
+}
+
+/// What an I/O error on the state directory means to a user.
+fn io_cause(e: &std::io::Error) -> StoreCause {
+    match e.raw_os_error() {
+        Some(libc::EROFS) => StoreCause::ReadOnlyFs,
+        Some(libc::EACCES | libc::EPERM) => StoreCause::Permission,
+        Some(libc::ENOSPC | libc::EDQUOT) => StoreCause::DiskFull,
+        Some(libc::ENOTDIR | libc::ENOENT | libc::EEXIST) => StoreCause::CannotOpen,
+        _ => StoreCause::Io,
+    }
+}
+
+fn refine(cause: StoreCause, db: &Path) -> StoreCause {
+    use std::os::unix::ffi::OsStrExt;
+    if !matches!(
+        cause,
+        StoreCause::ReadOnly | StoreCause::CannotOpen | StoreCause::Io | StoreCause::Permission
+    ) {
+        return cause;
+    }
+    let dir = db.parent().unwrap_or(Path::new("/"));
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return cause;
+    };
+    // SAFETY: statvfs fills a zeroed struct we own from a NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return cause;
+    }
+    if st.f_flag & libc::ST_RDONLY != 0 {
+        return StoreCause::ReadOnlyFs;
+    }
+    if cause == StoreCause::Io && st.f_bavail == 0 {
+        return StoreCause::DiskFull;
+    }
+    // SQLite says "cannot open" for a file it may not read; access(2) tells.
+    if cause == StoreCause::CannotOpen && db.exists() {
+        let Ok(f) = std::ffi::CString::new(db.as_os_str().as_bytes()) else {
+            return cause;
+        };
+        // SAFETY: access on a NUL-terminated path.
+        if unsafe { libc::access(f.as_ptr(), libc::R_OK | libc::W_OK) } != 0 {
+            return StoreCause::Permission;
+        }
+    }
+    cause
 }
 
 #[cfg(test)]

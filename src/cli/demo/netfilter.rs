@@ -48,13 +48,13 @@ pub fn run(ctx: &mut Ctx, first_step: u32) -> Result<()> {
     let web = crate::engine::container::run(ctx, spec)?.endpoint;
     let web_ns = web.netns.as_deref().map(Path::new);
     let (heard, _) = exchange_to(web_ns, Some(outside), HOST_LAN, 8080)?;
-    println!("   outside -> 198.18.0.1:8080  web heard \"{heard}\"");
+    outln!("   outside -> 198.18.0.1:8080  web heard \"{heard}\"");
     check(
         heard.contains(&OUTSIDE.to_string()),
         "the outside machine reaches web through the published port (DNAT keeps its address)",
     )?;
     let (heard, _) = exchange_to(web_ns, None, Ipv4Addr::LOCALHOST, 8080)?;
-    println!("   host -> 127.0.0.1:8080     web heard \"{heard}\"");
+    outln!("   host -> 127.0.0.1:8080     web heard \"{heard}\"");
     check(
         heard.starts_with("hello"),
         "the host reaches the published port on 127.0.0.1",
@@ -62,7 +62,7 @@ pub fn run(ctx: &mut Ctx, first_step: u32) -> Result<()> {
 
     step(first_step + 1, "Outbound: masquerade", "web connects to the outside machine; netfilter rewrites the source to the host's LAN address.");
     let (heard, _) = exchange(Some(outside), web_ns, OUTSIDE, 9000)?;
-    println!("   web -> 198.18.0.2:9000   outside heard \"{heard}\"");
+    outln!("   web -> 198.18.0.2:9000   outside heard \"{heard}\"");
     check(
         heard.contains(&HOST_LAN.to_string()),
         "the container's connection leaves with the host's address as source",
@@ -100,9 +100,9 @@ pub fn run(ctx: &mut Ctx, first_step: u32) -> Result<()> {
         .lines()
         .filter(|l| !l.trim_start().starts_with('[') && !l.trim_start().starts_with("rule "))
     {
-        println!("   {line}");
+        outln!("   {line}");
     }
-    println!("   ({rules} rules in all, fixed; `nft list ruleset` shows them)");
+    outln!("   ({rules} rules in all, fixed; `nft list ruleset` shows them)");
     crate::engine::container::rm(ctx, "web", true)?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 pub(super) fn step(n: u32, title: &str, text: &str) {
-    println!("\n== {n}. {title}\n{text}");
+    outln!("\n== {n}. {title}\n{text}");
 }
 
 /// `podnet run -d --name NAME --network NETWORK -- sleep 3600`, as a spec to adjust.
@@ -22,6 +22,7 @@ pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
         labels: Default::default(),
         detach: true,
         argv: vec!["sleep".into(), "3600".into()],
+        log: Default::default(),
     }
 }
 
@@ -35,7 +36,7 @@ fn ns(ep: &Endpoint) -> Option<&Path> {
 
 pub(super) fn check(ok: bool, what: &str) -> Result<()> {
     if ok {
-        println!("   ok: {what}");
+        outln!("   ok: {what}");
         Ok(())
     } else {
         Err(Error::failed(format!("demo check failed: {what}")))
@@ -43,8 +44,8 @@ pub(super) fn check(ok: bool, what: &str) -> Result<()> {
 }
 
 pub fn run() -> Result<()> {
-    println!("podnet demo: container networking, step by step, with real kernel objects.");
-    println!("Everything happens in a sandbox (fresh network, mount and PID namespaces) that vanishes at the end.");
+    outln!("podnet demo: container networking, step by step, with real kernel objects.");
+    outln!("Everything happens in a sandbox (fresh network, mount and PID namespaces) that vanishes at the end.");
     let mut ctx = Ctx::open(Path::new("/run/podnet-demo"), Path::new("/run/podnet"))?;
 
     step(
@@ -52,7 +53,7 @@ pub fn run() -> Result<()> {
         "The host before",
         "The sandbox's host namespace has only loopback: no bridge, no other routes.",
     );
-    print!("{}", describe(None, "   ")?);
+    outln!("{}", describe(None, "   ")?.trim_end_matches('\n'));
 
     let a = start(&mut ctx, "a", "bridge")?;
     let net = ctx
@@ -75,11 +76,11 @@ pub fn run() -> Result<()> {
             a.host_veth.as_deref().unwrap_or("-")
         ),
     );
-    println!("   host namespace:");
-    print!("{}", describe(None, "     ")?);
-    println!("   inside 'a' ({}):", a.netns.as_deref().unwrap_or("-"));
-    print!("{}", describe(ns(&a), "     ")?);
-    println!(
+    outln!("   host namespace:");
+    outln!("{}", describe(None, "     ")?.trim_end_matches('\n'));
+    outln!("   inside 'a' ({}):", a.netns.as_deref().unwrap_or("-"));
+    outln!("{}", describe(ns(&a), "     ")?.trim_end_matches('\n'));
+    outln!(
         "   'a' got {} from IPAM; its default route points at the gateway, the bridge's address.",
         a.ip.map(|i| i.to_string()).unwrap_or_default()
     );
@@ -95,16 +96,16 @@ pub fn run() -> Result<()> {
         ),
     );
     let (heard, reply) = exchange(ns(&a), ns(&b), ip_a, 8080)?;
-    println!("   b -> a:8080  a heard \"{heard}\", b got \"{reply}\"");
+    outln!("   b -> a:8080  a heard \"{heard}\", b got \"{reply}\"");
     check(
         heard.contains(&ip_b.to_string()) && reply == "hello back",
         "TCP from b reaches a, with b's own address as source",
     )?;
     let (heard, reply) = exchange(ns(&b), ns(&a), ip_b, 8080)?;
-    println!("   a -> b:8080  b heard \"{heard}\", a got \"{reply}\"");
+    outln!("   a -> b:8080  b heard \"{heard}\", a got \"{reply}\"");
     check(reply == "hello back", "TCP from a reaches b")?;
     let (heard, _) = exchange(None, ns(&a), net.gateway, 9000)?;
-    println!(
+    outln!(
         "   a -> gateway {}:9000 (a server in the host namespace)  host heard \"{heard}\"",
         net.gateway
     );
@@ -119,7 +120,7 @@ pub fn run() -> Result<()> {
         "A namespace with loopback only: no way in or out.",
     );
     let none = start(&mut ctx, "isolated", "none")?;
-    print!("{}", describe(ns(&none), "   ")?);
+    outln!("{}", describe(ns(&none), "   ")?.trim_end_matches('\n'));
 
     step(
         5,
@@ -127,9 +128,9 @@ pub fn run() -> Result<()> {
         "'sidecar' joins a's namespace: same interfaces, same address; they talk over 127.0.0.1.",
     );
     let side = start(&mut ctx, "sidecar", "container:a")?;
-    print!("{}", describe(ns(&side), "   ")?);
+    outln!("{}", describe(ns(&side), "   ")?.trim_end_matches('\n'));
     let (heard, reply) = exchange(ns(&a), ns(&side), Ipv4Addr::LOCALHOST, 7070)?;
-    println!("   sidecar -> 127.0.0.1:7070 served by a: heard \"{heard}\", got \"{reply}\"");
+    outln!("   sidecar -> 127.0.0.1:7070 served by a: heard \"{heard}\", got \"{reply}\"");
     check(
         reply == "hello back",
         "a container sharing a's namespace reaches a over loopback",
@@ -137,7 +138,7 @@ pub fn run() -> Result<()> {
 
     step(6, "--network host", "No namespace of its own: the process sees the host's interfaces, bridge and veths included.");
     let host = start(&mut ctx, "hostnet", "host")?;
-    println!(
+    outln!(
         "   hostnet runs in the host namespace (pid {}); it sees exactly the host's view above.",
         host.pid.map(|p| p.0).unwrap_or_default()
     );
@@ -147,8 +148,8 @@ pub fn run() -> Result<()> {
     step(10, "Cleaning up", "`podnet rm -f` kills each process and unmounts its namespace; the kernel then destroys the veth inside it.");
     for n in ["sidecar", "hostnet", "isolated", "b", "a"] {
         container::rm(&mut ctx, n, true)?;
-        println!("   removed {n}");
+        outln!("   removed {n}");
     }
-    println!("\nDone. Leaving the demo destroys its sandbox and everything in it.");
+    outln!("\nDone. Leaving the demo destroys its sandbox and everything in it.");
     Ok(())
 }

@@ -41,7 +41,7 @@ fn names(which: &[Table]) -> String {
 }
 
 fn query_failed(e: NftError) -> Error {
-    Error::failed(format!("read podnet's netfilter tables: {e}"))
+    crate::engine::nft_error("read podnet's netfilter tables", e)
 }
 
 /// The state of `which`: the most foreign of its tables decides (one dump).
@@ -146,7 +146,7 @@ pub fn render(
             Err(NftError::Rejected(e)) if !want && e.iter().all(|m| m.errno == libc::ENOENT) => {
                 return Ok(true)
             }
-            Err(e) => return Err(Error::failed(format!("program netfilter: {e}"))),
+            Err(e) => return Err(crate::engine::nft_error("program netfilter", e)),
         }
     }
     Err(Error::failed(format!(

@@ -53,6 +53,18 @@ pub enum NftError {
     },
 }
 
+impl NftError {
+    /// The errno behind the failure, when there is one (the first refused message's).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            NftError::Open(e) | NftError::Recv(e) => e.raw_os_error(),
+            NftError::Send { source, .. } | NftError::Query { source, .. } => source.raw_os_error(),
+            NftError::Rejected(errs) => errs.first().map(|e| e.errno),
+            NftError::MissingAcks { .. } => None,
+        }
+    }
+}
+
 fn list(errs: &[MsgError]) -> String {
     errs.iter()
         .map(|e| e.to_string())
