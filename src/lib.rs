@@ -1,18 +1,22 @@
 //! podnet: container networking (namespaces, veth, bridges, IPAM, netfilter) for real.
 //!
 //! Layers, data flowing down only (see docs/architecture.md):
-//! - front ends: [`cli`]
+//! - front ends: [`cli`], [`cni`] (CNI plugin), [`netavark`] (netavark plugin); [`dispatch`]
+//!   picks one per process
 //! - core (pure, no I/O): [`model`], [`ipam`], [`plan`]
 //! - orchestration of core + adapters: [`engine`]
 //! - adapters: [`store`] (SQLite), [`kernel`] (netlink: links, addresses, routes, namespaces, nftables)
 //! - [`testbed`]: hermetic sandboxes for tests, benchmarks and the demo.
 
 pub mod cli;
+pub mod cni;
+pub mod dispatch;
 pub mod engine;
 pub mod fault;
 pub mod ipam;
 pub mod kernel;
 pub mod model;
+pub mod netavark;
 pub mod plan;
 pub mod store;
 pub mod testbed;

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(podnet::cli::main());
+    std::process::exit(podnet::dispatch::main());
 }

@@ -5,6 +5,7 @@ pub mod filter;
 pub mod inet;
 pub mod labels;
 pub mod logs;
+mod mac;
 mod names;
 pub mod ports;
 pub mod service;
@@ -14,6 +15,7 @@ pub use error::{CommandCause, Error, Result, StoreCause};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
+pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
     parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,

@@ -1,0 +1,230 @@
+//! What the runtime asks for this one attachment: `runtimeConfig` capabilities
+//! (`portMappings`, `ips`, `mac`; the conflist must declare them in `capabilities`), the
+//! conventions' `args.cni` (`ips`, `labels`) and CNI_ARGS (`IP`, `MAC`, pod names).
+//!
+//! Precedence, as CONVENTIONS.md asks: addresses from `runtimeConfig.ips`, else
+//! `args.cni.ips`, else CNI_ARGS `IP`; the MAC from `runtimeConfig.mac`, else CNI_ARGS `MAC`.
+//! Other capabilities (`aliases`, `bandwidth`, `dns`, ...) are ignored.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::args::{CniArgs, PodRef};
+use super::conf::{object_at, objects_in, typed};
+use super::error::{code, CniError};
+use crate::model::{Mac, PortMapping, Proto};
+
+/// An address the runtime asks for: `ADDR[/PREFIX]` (the prefix, when given, must be the
+/// network's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedIp {
+    pub addr: Ipv4Addr,
+    pub prefix: Option<u8>,
+}
+
+/// Everything the runtime asks for one attachment besides the network itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Requests {
+    pub pod: PodRef,
+    pub ports: Vec<PortMapping>,
+    pub ips: Vec<RequestedIp>,
+    pub mac: Option<Mac>,
+    /// `args.cni.labels`, in order.
+    pub labels: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawRuntimeConfig {
+    #[serde(default)]
+    port_mappings: Option<Vec<RawPort>>,
+    #[serde(default)]
+    ips: Option<Vec<String>>,
+    #[serde(default)]
+    mac: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawPort {
+    host_port: u32,
+    container_port: u32,
+    #[serde(default)]
+    protocol: Option<String>,
+    #[serde(default, rename = "hostIP")]
+    host_ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawCniArgs {
+    #[serde(default)]
+    ips: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<Vec<RawLabel>>,
+}
+
+#[derive(Deserialize)]
+struct RawLabel {
+    key: String,
+    value: String,
+}
+
+/// Collect the requests from the configuration object and CNI_ARGS.
+pub fn parse(obj: &Map<String, Value>, cni_args: &CniArgs) -> Result<Requests, CniError> {
+    let rcv = obj.get("runtimeConfig");
+    object_at(rcv, "runtimeConfig")?;
+    objects_in(
+        rcv.and_then(|r| r.get("portMappings")),
+        "runtimeConfig.portMappings",
+    )?;
+    let rc: RawRuntimeConfig = match rcv {
+        None | Some(Value::Null) => RawRuntimeConfig {
+            port_mappings: None,
+            ips: None,
+            mac: None,
+        },
+        Some(v) => typed(v, "runtimeConfig")?,
+    };
+    // `args` is free-form by convention: only `args.cni` is podnet's to read.
+    let cv = obj.get("args").and_then(|a| a.get("cni"));
+    object_at(cv, "args.cni")?;
+    objects_in(cv.and_then(|c| c.get("labels")), "args.cni.labels")?;
+    let cargs: Option<RawCniArgs> = match cv {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(typed(v, "args.cni")?),
+    };
+    let mut out = Requests {
+        pod: cni_args.pod.clone(),
+        ..Requests::default()
+    };
+    for (n, p) in rc.port_mappings.unwrap_or_default().iter().enumerate() {
+        out.ports
+            .push(port(p, &format!("runtimeConfig.portMappings[{n}]"))?);
+    }
+    let (ips, from): (Vec<String>, &str) = if let Some(ips) = rc.ips {
+        (ips, "runtimeConfig.ips")
+    } else if let Some(ips) = cargs.as_ref().and_then(|c| c.ips.clone()) {
+        (ips, "args.cni.ips")
+    } else {
+        (cni_args.ips.clone(), "CNI_ARGS IP")
+    };
+    for (n, s) in ips.iter().enumerate() {
+        let field = if from == "CNI_ARGS IP" {
+            from.to_owned()
+        } else {
+            format!("{from}[{n}]")
+        };
+        let ip = requested_ip(s).map_err(|(c, why)| match (c, from) {
+            (code::INVALID_CONFIG, "CNI_ARGS IP") => {
+                CniError::env("CNI_ARGS", format!("{field} {s:?} {why}"))
+            }
+            (code::INVALID_CONFIG, _) => CniError::config(&field, format!("{field} {s:?} {why}")),
+            _ => CniError::unsupported(&field, &Value::String(s.clone()), why),
+        })?;
+        out.ips.push(ip);
+    }
+    let (mac, from) = match (rc.mac, &cni_args.mac) {
+        (Some(m), _) => (Some(m), "runtimeConfig.mac"),
+        (None, Some(m)) => (Some(m.clone()), "CNI_ARGS MAC"),
+        (None, None) => (None, ""),
+    };
+    if let Some(m) = mac {
+        let parsed = m.parse::<Mac>().map_err(|why| {
+            let details = format!("{from} {m:?}: {why}");
+            if from == "runtimeConfig.mac" {
+                CniError::config(from, details)
+            } else {
+                CniError::env("CNI_ARGS", details)
+            }
+        })?;
+        out.mac = Some(parsed);
+    }
+    for l in cargs.and_then(|c| c.labels).unwrap_or_default() {
+        out.labels.push((l.key, l.value));
+    }
+    Ok(out)
+}
+
+/// `ADDR[/PREFIX]`; an error is (code, why): 7 for text that is no address, 2 for IPv6.
+fn requested_ip(s: &str) -> Result<RequestedIp, (u32, String)> {
+    let (a, p) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let addr = match a.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => a,
+        Ok(IpAddr::V6(_)) => {
+            return Err((
+                code::UNSUPPORTED_FIELD,
+                "podnet networks are IPv4 today: ask for an IPv4 address".into(),
+            ))
+        }
+        Err(_) => return Err((code::INVALID_CONFIG, "is not ADDRESS[/PREFIX]".into())),
+    };
+    let prefix = match p {
+        None => None,
+        Some(p) => match p.parse::<u8>() {
+            Ok(n) if n <= 32 => Some(n),
+            _ => {
+                return Err((
+                    code::INVALID_CONFIG,
+                    "has a prefix that is not 0 to 32".into(),
+                ))
+            }
+        },
+    };
+    Ok(RequestedIp { addr, prefix })
+}
+
+fn port(p: &RawPort, field: &str) -> Result<PortMapping, CniError> {
+    let num = |v: u32, key: &str| -> Result<u16, CniError> {
+        u16::try_from(v).ok().filter(|n| *n != 0).ok_or_else(|| {
+            CniError::config(
+                &format!("{field}.{key}"),
+                format!("{field}.{key} {v} is not a port: use 1 to 65535"),
+            )
+        })
+    };
+    let proto = match p
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("") | Some("tcp") => Proto::Tcp,
+        Some("udp") => Proto::Udp,
+        Some("sctp") => Proto::Sctp,
+        Some(other) => {
+            return Err(CniError::config(
+                &format!("{field}.protocol"),
+                format!("{field}.protocol {other:?} is not tcp, udp or sctp"),
+            ))
+        }
+    };
+    let host_ip = match p.host_ip.as_deref() {
+        None | Some("") | Some("0.0.0.0") => None,
+        Some(s) => match s.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => Some(a),
+            Ok(IpAddr::V6(_)) => {
+                return Err(CniError::unsupported(
+                    &format!("{field}.hostIP"),
+                    &Value::String(s.into()),
+                    "podnet publishes ports on IPv4 today: give an IPv4 hostIP or none",
+                ))
+            }
+            Err(_) => {
+                return Err(CniError::config(
+                    &format!("{field}.hostIP"),
+                    format!("{field}.hostIP {s:?} is not an IP address"),
+                ))
+            }
+        },
+    };
+    Ok(PortMapping {
+        host_ip,
+        host_port: num(p.host_port, "hostPort")?,
+        container_port: num(p.container_port, "containerPort")?,
+        proto,
+    })
+}
