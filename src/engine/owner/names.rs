@@ -9,7 +9,7 @@ use crate::kernel::Rtnl;
 use crate::model::{Error, Network, NetworkState, Result};
 
 /// Prefixes of the names podnet generates (see the module docs).
-pub const RESERVED_PREFIXES: &[&str] = &["pnv", "pn-", "pnbr", "podnet"];
+pub const RESERVED_PREFIXES: &[&str] = &["pnv", "pn-", "pnbr", "pnt", "podnet"];
 
 pub fn reserved(name: &str) -> bool {
     RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
