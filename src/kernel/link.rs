@@ -160,11 +160,16 @@ fn temporary_name() -> String {
     format!("pnt{:x}x{:x}", std::process::id(), n % 0x100)
 }
 
-/// `ip link set NAME alias TEXT`.
-pub fn set_alias(rtnl: &mut Rtnl, name: &str, alias: &str) -> Result<()> {
+/// `ip link set NAME alias TEXT`. Returns false when there is no such link (any more): a
+/// link listed a moment ago may be removed by its owner before it is marked.
+pub fn set_alias(rtnl: &mut Rtnl, name: &str, alias: &str) -> Result<bool> {
     let mut m = msg_for(name);
     m.attributes.push(LinkAttribute::IfAlias(alias.to_string()));
-    rtnl.call(&format!("set alias of {name}"), M::SetLink(m), 0)
+    match rtnl.request(M::SetLink(m), 0)? {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::ENODEV => Ok(false),
+        Err(e) => Err(Error::kernel(format!("set alias of {name}"), e.errno)),
+    }
 }
 
 /// Create a veth pair in one message: `host` here, enslaved to `master`; the peer created
