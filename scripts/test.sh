@@ -37,6 +37,14 @@ if ! iptables --version 2>/dev/null | grep -q nf_tables; then
   exit 1
 fi
 
+# The client tests (tests/clients_*.rs) drive real runtimes: podman, containerd, netavark
+# 2.1, libcni. Install and build what they need (cached outside the clone, keyed by the
+# inputs: instant once done) and hand the paths to the tests.
+clients_env=$(bash scripts/clients/prepare.sh)
+while IFS= read -r line; do
+  export "${line?}"
+done <<<"$clients_env"
+
 # Sandboxes spend most of their time waiting on processes and the kernel, so run more
 # tests at once than there are cores.
 threads="${PODNET_TEST_THREADS:-4}"

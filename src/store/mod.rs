@@ -32,6 +32,39 @@ pub struct Store {
     id: String,
 }
 
+/// Switch a store to WAL mode (a property of the file: a no-op read once done). Converting a
+/// new store needs an exclusive lock, and SQLite answers a reader's upgrade attempt with
+/// SQLITE_BUSY at once instead of calling the busy handler (it would deadlock otherwise), so
+/// several first podnet processes racing on a new store got "database is locked" (6 of 40
+/// rounds of 10 concurrent first commands). Retry for as long as any other write may wait.
+fn wal_mode(conn: &Connection) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        let mode: rusqlite::Result<String> =
+            conn.query_row("PRAGMA journal_mode", [], |r| r.get(0));
+        if mode.as_deref().is_ok_and(|m| m.eq_ignore_ascii_case("wal")) {
+            return Ok(());
+        }
+        let set: rusqlite::Result<String> =
+            conn.query_row("PRAGMA journal_mode=wal", [], |r| r.get(0));
+        match set {
+            Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Ok(m) => {
+                return Err(Error::failed(format!(
+                    "state store: cannot use write-ahead logging (journal mode stays {m})"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl Store {
     /// Open (creating if needed) the store under `root`.
     pub fn open(root: &Path) -> Result<Store> {
@@ -89,7 +122,7 @@ impl Store {
                 std::ptr::null_mut::<i32>(),
             );
         }
-        conn.pragma_update(None, "journal_mode", "wal")?;
+        wal_mode(&conn)?;
         conn.pragma_update(None, "synchronous", "normal")?;
         // Without checkpoint-on-close the WAL persists between processes, and every process
         // start rebuilds the WAL index by reading the whole WAL (SQLite's recovery when no other

@@ -29,6 +29,8 @@
 //! (Debian: util-linux, iproute2). [`nettool_path`] finds the small Python traffic tool that
 //! tests use (`tests/helpers/nettool.py`).
 
+mod cgroup;
+pub mod clients;
 mod lab;
 mod sandbox;
 mod serve;

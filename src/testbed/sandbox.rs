@@ -1,7 +1,8 @@
 //! [`Sandbox`]: one hermetic "host" (fresh net + mount + PID namespaces).
 
+use super::cgroup::{self, CgroupTree};
 use super::{python, Error, Result, SANDBOX_SCRATCH_DIR, SANDBOX_STATE_DIR};
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -22,11 +23,13 @@ while True:
     signal.sigwaitinfo({signal.SIGCHLD})
 ";
 
-/// Setup run by `sh -c` inside the new namespaces; `$1` = python, `$2` = reaper source.
+/// Setup run by `sh -c` inside the new namespaces; `$1` = python, `$2` = reaper source,
+/// `$3` = more setup (private system dirs, cgroup mounts) run once `/sys` is the sandbox's.
 const SETUP: &str = r#"set -e
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/testbed
 mount -t sysfs sysfs /sys
+eval "$3"
 ip link set lo up
 echo ready
 if command -v "$1" >/dev/null 2>&1; then
@@ -44,6 +47,46 @@ pub struct SandboxConfig {
     pub podnet: Option<PathBuf>,
     /// Extra shell commands run inside the sandbox after the standard setup.
     pub extra_setup: Option<String>,
+    /// Give the sandbox private copies of the machine's system directories: `/etc`,
+    /// `/var/lib`, `/tmp` and `/var/tmp` become overlays whose writes land in a tmpfs (a
+    /// tool still reads the machine's files, e.g. a cache under `/tmp`, and nothing it
+    /// writes there survives the sandbox); `/etc/cni`, `/var/lib/cni`,
+    /// `/var/lib/containers` and `/var/lib/containerd` are empty tmpfs (overlayfs cannot
+    /// hold the runtimes' own overlay layers). Container runtimes write to these whatever
+    /// their flags say (podman writes `/var/lib/containers/cache`).
+    pub private_system_dirs: bool,
+    /// Give the sandbox a cgroup subtree of its own (below this process's cgroups) and a
+    /// cgroup namespace rooted there, with the hierarchies mounted under its
+    /// `/sys/fs/cgroup`: whatever cgroups runc makes land in the subtree, which is removed
+    /// when the sandbox is dropped (see `testbed/cgroup.rs`).
+    pub own_cgroups: bool,
+}
+
+/// Shell commands that give a sandbox private system directories (see
+/// [`SandboxConfig::private_system_dirs`]).
+const PRIVATE_SYSTEM_DIRS: &str = r#"
+mkdir -p /run/lock /run/netns
+for d in etc var/lib tmp var/tmp; do
+  o=/run/.system-dirs/$(echo "$d" | tr / _)
+  mkdir -p "$o/upper" "$o/work"
+  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$o/upper,workdir=$o/work" "/$d"
+done
+for d in /etc/cni /var/lib/cni /var/lib/containers /var/lib/containerd; do
+  mkdir -p "$d" && mount -t tmpfs -o mode=0755 tmpfs "$d"
+done
+"#;
+
+impl SandboxConfig {
+    /// What container runtimes need (podman, containerd, netavark, CNI plugins):
+    /// [`private_system_dirs`](Self::private_system_dirs) and
+    /// [`own_cgroups`](Self::own_cgroups). See `testbed::clients`.
+    pub fn for_clients() -> SandboxConfig {
+        SandboxConfig {
+            private_system_dirs: true,
+            own_cgroups: true,
+            ..SandboxConfig::default()
+        }
+    }
 }
 
 /// A hermetic host: a holder process in fresh network, mount and PID namespaces.
@@ -55,6 +98,9 @@ pub struct Sandbox {
     holder: u32,
     podnet: PathBuf,
     pub(super) background: Mutex<Vec<(Child, Option<ChildStdout>)>>,
+    /// The sandbox's own cgroups, if it has them; commands join them on entry.
+    cgroup: Option<CgroupTree>,
+    cgroup_procs: Vec<CString>,
 }
 
 impl Sandbox {
@@ -70,7 +116,25 @@ impl Sandbox {
             None => default_podnet_bin(),
         };
         let parent = std::process::id();
+        let cgroup = if config.own_cgroups {
+            Some(CgroupTree::create()?)
+        } else {
+            None
+        };
+        let cgroup_procs = cgroup.as_ref().map_or(Vec::new(), |c| c.procs_files());
+        let mut more = String::new();
+        if config.private_system_dirs {
+            more.push_str(PRIVATE_SYSTEM_DIRS);
+        }
+        if let Some(c) = &cgroup {
+            more.push_str(&c.mount_script());
+        }
         let mut cmd = Command::new("unshare");
+        if cgroup.is_some() {
+            // The namespace is rooted at the cgroup the process is in when it is made,
+            // which is the sandbox's own (joined in pre_exec below).
+            cmd.arg("--cgroup");
+        }
         cmd.args([
             "--net",
             "--mount",
@@ -88,12 +152,16 @@ impl Sandbox {
         ])
         .arg(python())
         .arg(REAPER)
+        .arg(more)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        // SAFETY: only async-signal-safe calls (prctl, getppid) between fork and exec.
+        let join = cgroup_procs.clone();
+        // SAFETY: only async-signal-safe calls (prctl, getppid, open/write/close) between
+        // fork and exec.
         unsafe {
             cmd.pre_exec(move || {
+                cgroup::join(&join)?;
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
@@ -141,6 +209,8 @@ impl Sandbox {
             holder,
             podnet,
             background: Mutex::new(Vec::new()),
+            cgroup,
+            cgroup_procs,
         };
         if let Some(extra) = config.extra_setup {
             sb.sh_ok(&extra)?;
@@ -165,19 +235,34 @@ impl Sandbox {
         PathBuf::from(format!("/proc/{}/root", self.holder)).join(rel)
     }
 
+    /// The sandbox's own cgroup directories as the machine sees them (one per hierarchy),
+    /// when it has them ([`SandboxConfig::own_cgroups`]); they are removed on drop.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        self.cgroup
+            .as_ref()
+            .map_or(Vec::new(), |c| c.dirs().to_vec())
+    }
+
     /// The podnet binary this sandbox runs.
     pub fn podnet_bin(&self) -> &Path {
         &self.podnet
     }
 
-    /// A command that runs `program` inside the sandbox (all three namespaces), with
-    /// `PODNET_ROOT` set to the sandbox's state dir and `PODNET_FAULT`/`PODNET_RUN_DIR`
-    /// cleared. Working directory `/`.
+    /// A command that runs `program` inside the sandbox (all three namespaces, and the
+    /// sandbox's cgroups when it has its own), with `PODNET_ROOT` set to the sandbox's
+    /// state dir and `PODNET_FAULT`/`PODNET_RUN_DIR` cleared. Working directory `/`.
     pub fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
         let mut c = Command::new("nsenter");
-        c.arg("-t")
-            .arg(self.holder.to_string())
-            .args(["-n", "-m", "-p", "--"])
+        c.arg("-t").arg(self.holder.to_string());
+        if !self.cgroup_procs.is_empty() {
+            let join = self.cgroup_procs.clone();
+            // SAFETY: only open/write/close between fork and exec.
+            unsafe {
+                c.pre_exec(move || cgroup::join(&join));
+            }
+            c.arg("-C");
+        }
+        c.args(["-n", "-m", "-p", "--"])
             .arg(program)
             .current_dir("/")
             .env("PODNET_ROOT", SANDBOX_STATE_DIR)
@@ -306,6 +391,13 @@ impl Drop for Sandbox {
             let _ = child.wait();
         }
         bg.clear();
+        drop(bg);
+        // Last: the cgroups are empty only once every process above is gone.
+        if let Some(mut cg) = self.cgroup.take() {
+            if let Err(e) = cg.remove() {
+                eprintln!("testbed: sandbox cgroups left behind: {e}");
+            }
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub const NETNS_DIR: &str = "/run/podnet/netns";
 fn config() -> SandboxConfig {
     SandboxConfig {
         podnet: Some(env!("CARGO_BIN_EXE_podnet").into()),
-        extra_setup: None,
+        ..SandboxConfig::default()
     }
 }
 

@@ -9,7 +9,7 @@ use crate::kernel::Rtnl;
 use crate::model::{Error, Network, NetworkState, Result};
 
 /// Prefixes of the names podnet generates (see the module docs).
-pub const RESERVED_PREFIXES: &[&str] = &["pnv", "pn-", "pnbr", "podnet"];
+pub const RESERVED_PREFIXES: &[&str] = &["pnv", "pn-", "pnbr", "pnt", "podnet"];
 
 pub fn reserved(name: &str) -> bool {
     RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -86,7 +86,12 @@ pub fn existing_bridge(me: &Identity, rtnl: &mut Rtnl, found: Link, net: &Networ
     match me.owner(l.alias.as_deref()) {
         Owner::Mine if l.kind.as_deref() == Some("bridge") => Ok(l),
         Owner::Unmarked if adoptable(&l) => {
-            link::set_alias(rtnl, &l.name, &me.link_alias())?;
+            if !link::set_alias(rtnl, &l.name, &me.link_alias())? {
+                return Err(Error::failed(format!(
+                    "bridge {} of network '{}' vanished while podnet marked it: try again",
+                    l.name, net.name
+                )));
+            }
             Ok(l)
         }
         Owner::Other(s) => Err(foreign_bridge(me, &s, net)),

@@ -63,6 +63,7 @@ pub fn orphans(ctx: &mut Ctx, links: Vec<Link>, mounts: Option<Vec<PathBuf>>) ->
             }
             Owner::Mine => {}
             Owner::Unmarked if podnet_named(&l) && known => {
+                // false: its owner removed it since the listing; nothing is left to mark.
                 link::set_alias(ctx.host()?, &l.name, &me.link_alias())?;
             }
             Owner::Unmarked if podnet_named(&l) => out.foreign.push(format!("link {}", l.name)),
