@@ -861,6 +861,7 @@ impl Sandbox {
             1500,
             "eth0",
             f.as_fd(),
+            None,
         )
         .expect("create veth");
         let add = ms_since(t0);
@@ -891,6 +892,7 @@ impl Sandbox {
             1500,
             "eth0",
             f.as_fd(),
+            None,
         )
         .expect("create veth");
         let mut inside = netns::rtnl_in(&f).expect("socket in netns");
@@ -938,6 +940,7 @@ impl Sandbox {
             1500,
             "eth0",
             f.as_fd(),
+            None,
         )
         .expect("create veth");
         let mut inside = netns::rtnl_in(&f).expect("socket in netns");
@@ -999,6 +1002,7 @@ impl Sandbox {
             1500,
             "eth0",
             f.as_fd(),
+            None,
         )
         .expect("create veth");
         drop(f);

@@ -2,8 +2,8 @@
 //! the kernel expressions nft would compile), and the shape of every batch.
 
 use podnet::kernel::nft::Batch;
-use podnet::model::parse_publish;
-use podnet::plan::netfilter::{self as nf, NetFacts, PortFacts};
+use podnet::model::{parse_publish, Mac};
+use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
 
 fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
     NetFacts {
@@ -23,6 +23,15 @@ fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
             mapping: r.fixed().expect("a fixed host port"),
         })
         .collect()
+}
+
+fn guard(port: &str, ip: &str) -> GuardFacts {
+    let ip = ip.parse().unwrap();
+    GuardFacts {
+        port: port.into(),
+        mac: Mac::for_container(ip),
+        ip,
+    }
 }
 
 fn messages(b: &Batch) -> Vec<String> {
@@ -61,13 +70,25 @@ fn chains_and_rules_do_not_depend_on_facts() {
             )
         })
         .collect();
-    assert_eq!(shape(nf::ruleset(&[], &[])), shape(sample()));
-    assert_eq!(shape(nf::ruleset(&nets, &many)), shape(sample()));
+    let guards: Vec<GuardFacts> = (0..300)
+        .map(|i| {
+            guard(
+                &format!("pnv{i}"),
+                &format!("10.88.{}.{}", i / 200, 2 + i % 200),
+            )
+        })
+        .collect();
+    assert_eq!(shape(nf::ruleset(&[], &[], &[])), shape(sample()));
+    assert_eq!(shape(nf::ruleset(&nets, &guards, &many)), shape(sample()));
 }
 
 #[test]
 fn full_replaces_both_tables_in_one_batch() {
-    let m = messages(&nf::full(&[net("pn0", "10.88.0.0/24", false, true)], &[]));
+    let m = messages(&nf::full(
+        &[net("pn0", "10.88.0.0/24", false, true)],
+        &[],
+        &[],
+    ));
     assert_eq!(
         &m[..3],
         [
@@ -118,6 +139,37 @@ fn attach_and_detach_are_element_changes_only() {
     assert!(nf::add_ports(&[]).is_empty());
 }
 
+/// A container on a bridge: its port and source go in with its published ports (one
+/// transaction) and out with them.
+#[test]
+fn endpoint_lifecycle_is_element_changes_only() {
+    let g = guard("pnv7", "10.88.0.2");
+    let p = ports("10.88.0.2", "8080:80");
+    assert_eq!(
+        messages(&nf::add_endpoint(&g, &p)),
+        [
+            "add 1 elements to set ports_any in table ip podnet",
+            "add 1 elements to set container_ports in table bridge podnet",
+            "add 1 elements to set port_sources in table bridge podnet",
+        ]
+    );
+    assert_eq!(
+        messages(&nf::add_endpoint(&g, &[])),
+        [
+            "add 1 elements to set container_ports in table bridge podnet",
+            "add 1 elements to set port_sources in table bridge podnet",
+        ]
+    );
+    assert_eq!(
+        messages(&nf::remove_endpoint(&g, &p)),
+        [
+            "delete 1 elements from set ports_any in table ip podnet",
+            "delete 1 elements from set container_ports in table bridge podnet",
+            "delete 1 elements from set port_sources in table bridge podnet",
+        ]
+    );
+}
+
 /// (An interval element is sent as two: its start and its end.)
 #[test]
 fn network_changes_are_element_changes_only() {
@@ -153,7 +205,8 @@ fn sample() -> podnet::kernel::nft::Ruleset {
     ];
     let mut p = ports("10.88.0.2", "8080-8081:80-81");
     p.extend(ports("10.88.0.3", "127.0.0.1:5353:53/udp"));
-    nf::ruleset(&nets, &p)
+    let guards = [guard("pnv1", "10.88.0.2"), guard("pnv2", "10.88.0.3")];
+    nf::ruleset(&nets, &guards, &p)
 }
 
 const GOLDEN: &str = r#"table ip podnet
@@ -277,7 +330,38 @@ const GOLDEN: &str = r#"table ip podnet
   elements subnets = { 10.88.0.0-10.88.0.255, 10.89.0.0-10.89.0.255 }
 table bridge podnet
   set noicc_subnets { type ipv4_addr; flags interval }
+  set container_ports { type ifname }
+  set port_sources { type ifname . ether_addr . ipv4_addr }
+  chain prerouting { type filter hook prerouting priority -200; policy accept }
   chain forward { type filter hook forward priority -200; policy accept }
+  rule prerouting
+    [ meta load iifname => reg 1 ]
+    [ lookup reg 1 set container_ports 0x1 ]
+    [ immediate reg 0 accept ]
+  rule prerouting
+    [ meta load protocol => reg 1 ]
+    [ cmp eq reg 1 0x00000008 ]
+    [ meta load iifname => reg 1 ]
+    [ payload load 6b @ link header + 6 => reg 2 ]
+    [ payload load 4b @ network header + 12 => reg 14 ]
+    [ lookup reg 1 set port_sources ]
+    [ immediate reg 0 accept ]
+  rule prerouting
+    [ meta load protocol => reg 1 ]
+    [ cmp eq reg 1 0x00000608 ]
+    [ payload load 6b @ network header + 0 => reg 1 ]
+    [ cmp eq reg 1 0x00080100 0x00000406 ]
+    [ meta load iifname => reg 1 ]
+    [ payload load 6b @ link header + 6 => reg 2 ]
+    [ payload load 4b @ network header + 14 => reg 14 ]
+    [ lookup reg 1 set port_sources ]
+    [ meta load iifname => reg 1 ]
+    [ payload load 6b @ network header + 8 => reg 2 ]
+    [ payload load 4b @ network header + 14 => reg 14 ]
+    [ lookup reg 1 set port_sources ]
+    [ immediate reg 0 accept ]
+  rule prerouting
+    [ immediate reg 0 drop ]
   rule forward
     [ meta load pkttype => reg 1 ]
     [ cmp eq reg 1 0x00000000 ]
@@ -294,5 +378,7 @@ table bridge podnet
     [ payload load 4b @ network header + 16 => reg 1 ]
     [ lookup reg 1 set noicc_subnets ]
     [ immediate reg 0 drop ]
+  elements container_ports = { "pnv1", "pnv2" }
   elements noicc_subnets = { 10.89.0.0-10.89.0.255 }
+  elements port_sources = { "pnv1" . 02:50:0a:58:00:02 . 10.88.0.2, "pnv2" . 02:50:0a:58:00:03 . 10.88.0.3 }
 "#;

@@ -7,8 +7,8 @@ mod lab;
 
 use lab::{Lab, HOST_LAN, OUT_LAN};
 use podnet::kernel::nft::{Batch, Ruleset, Sel, Stmt};
-use podnet::model::parse_publish;
-use podnet::plan::netfilter::{self as nf, NetFacts, PortFacts};
+use podnet::model::{parse_publish, Mac};
+use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
 
 fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
     NetFacts {
@@ -59,7 +59,7 @@ fn published_ports_from_outside_host_and_containers() {
         net("pn0", "10.88.0.0/24", false, true),
         net("pn1", "10.89.0.0/24", false, true),
     ];
-    lab.apply(nf::full(&nets, &c1_ports())).unwrap();
+    lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
 
     let p = format!("{HOST_LAN}:8080");
     // From the LAN: the container sees the real client address.
@@ -137,7 +137,7 @@ fn loopback_ports_unreachable_from_the_lan() {
     );
     // Control: the plan's rules without the guard and the prerouting
     // loopback exception — the attack works, so the test can see it.
-    let mut rs = nf::ruleset(&nets, &c1_ports());
+    let mut rs = nf::ruleset(&nets, &[], &c1_ports());
     rs.tables[0].rules.retain(|r| {
         r.chain != "guard"
             && !(r.chain == "prerouting"
@@ -151,7 +151,7 @@ fn loopback_ports_unreachable_from_the_lan() {
         "control: unguarded 127.0.0.1:8081 from the LAN",
     );
 
-    lab.apply(nf::full(&nets, &c1_ports())).unwrap();
+    lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
     blocked(lab.tcp("out", "127.0.0.1:8081"), "LAN → 127.0.0.1:8081");
     blocked(lab.tcp("out", "127.0.0.1:8080"), "LAN → 127.0.0.1:8080");
     // The host itself still has both.
@@ -183,7 +183,7 @@ fn containers_cannot_reach_host_loopback() {
         "host-lo 10.88.0.2",
         "control: c1 → host loopback",
     );
-    lab.apply(nf::full(&nets, &[])).unwrap();
+    lab.apply(nf::full(&nets, &[], &[])).unwrap();
     blocked(
         lab.tcp("c1", "127.0.0.1:9999"),
         "c1 → host's 127.0.0.1:9999",
@@ -198,7 +198,7 @@ fn host_loopback_port_replies_pass_the_input_rule() {
     let mut lab = Lab::new(true);
     lab.tcp_server("c1", 80, "c1");
     let nets = [net("pn0", "10.88.0.0/24", false, true)];
-    let mut rs = nf::ruleset(&nets, &c1_ports());
+    let mut rs = nf::ruleset(&nets, &[], &c1_ports());
     for r in rs.tables[0].rules.iter_mut().filter(|r| r.chain == "input") {
         r.stmts.retain(|s| {
             !matches!(
@@ -215,7 +215,7 @@ fn host_loopback_port_replies_pass_the_input_rule() {
         lab.tcp("host", "127.0.0.1:8081"),
         "control: without ct direction",
     );
-    lab.apply(nf::full(&nets, &c1_ports())).unwrap();
+    lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
     ok(
         lab.tcp("host", "127.0.0.1:8081"),
         "c1 10.88.0.1",
@@ -229,7 +229,7 @@ fn outbound_is_masqueraded_to_the_host_lan_address() {
     lab.tcp_server("out", 9000, "out");
     lab.sh("out", &format!("ip route add default via {HOST_LAN}"));
     let nets = [net("pn0", "10.88.0.0/24", false, true)];
-    lab.apply(nf::full(&nets, &[])).unwrap();
+    lab.apply(nf::full(&nets, &[], &[])).unwrap();
     ok(
         lab.tcp("c1", &format!("{OUT_LAN}:9000")),
         &format!("out {HOST_LAN}"),
@@ -252,7 +252,7 @@ fn networks_are_isolated_from_each_other() {
         net("pn0", "10.88.0.0/24", false, true),
         net("pn1", "10.89.0.0/24", false, true),
     ];
-    lab.apply(nf::full(&nets, &[])).unwrap();
+    lab.apply(nf::full(&nets, &[], &[])).unwrap();
     blocked(lab.tcp("c1", "10.89.0.2:80"), "c1 → c3");
     blocked(lab.tcp("c3", "10.88.0.2:80"), "c3 → c1");
     // Same network still talks, with and without br_netfilter (bridged
@@ -273,7 +273,7 @@ fn same_network_talks_without_br_netfilter_too() {
         net("pn0", "10.88.0.0/24", false, true),
         net("pn1", "10.89.0.0/24", false, true),
     ];
-    lab.apply(nf::full(&nets, &[])).unwrap();
+    lab.apply(nf::full(&nets, &[], &[])).unwrap();
     ok(
         lab.tcp("c2", "10.88.0.2:80"),
         "c1 10.88.0.3",
@@ -291,7 +291,7 @@ fn icc_false(br_netfilter: bool) {
         net("pn0", "10.88.0.0/24", false, false),
         net("pn1", "10.89.0.0/24", false, true),
     ];
-    lab.apply(nf::full(&nets, &c1_ports())).unwrap();
+    lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
     blocked(lab.tcp("c2", "10.88.0.2:80"), "icc=false: c2 → c1 directly");
     blocked(
         lab.udp("c2", "10.88.0.2:53"),
@@ -350,7 +350,7 @@ fn internal_network_stays_inside() {
     ];
     let mut p = ports("10.89.0.2", "8089:80");
     p.extend(c1_ports());
-    lab.apply(nf::full(&nets, &p)).unwrap();
+    lab.apply(nf::full(&nets, &[], &p)).unwrap();
     let out = format!("{OUT_LAN}:9000");
     ok(
         lab.tcp("c1", &out),
@@ -396,7 +396,7 @@ fn rule_count_is_independent_of_ports() {
             .sum();
         (rules, elems)
     };
-    lab.apply(nf::full(&nets, &one)).unwrap();
+    lab.apply(nf::full(&nets, &[], &one)).unwrap();
     let (r1, e1) = count(&lab);
     lab.apply(nf::add_ports(&many)).unwrap();
     let (r300, e300) = count(&lab);
@@ -421,7 +421,7 @@ fn detach_and_reattach_move_traffic() {
     lab.tcp_server("c2", 80, "c2");
     let nets = [net("pn0", "10.88.0.0/24", false, true)];
     let p1 = ports("10.88.0.2", "8080:80");
-    lab.apply(nf::full(&nets, &p1)).unwrap();
+    lab.apply(nf::full(&nets, &[], &p1)).unwrap();
     let to = format!("{HOST_LAN}:8080");
     ok(
         lab.tcp("out", &to),
@@ -446,9 +446,9 @@ fn full_replaces_only_podnet_tables() {
     lab.nft("add table inet other");
     lab.nft("add chain inet other c '{ type filter hook forward priority 10; policy accept; }'");
     let nets = [net("pn0", "10.88.0.0/24", false, true)];
-    lab.apply(nf::full(&nets, &ports("10.88.0.2", "8080:80")))
+    lab.apply(nf::full(&nets, &[], &ports("10.88.0.2", "8080:80")))
         .unwrap();
-    lab.apply(nf::full(&nets, &[])).unwrap();
+    lab.apply(nf::full(&nets, &[], &[])).unwrap();
     let listing = lab.nft("list ruleset");
     assert!(listing.contains("table inet other"), "{listing}");
     assert!(!listing.contains("8080"), "{listing}");
@@ -470,7 +470,13 @@ fn nft_lists_the_planned_ruleset() {
     ];
     let mut p = ports("10.88.0.2", "8080:80");
     p.extend(ports("10.88.0.2", "127.0.0.1:5353:53/udp"));
-    lab.apply(nf::full(&nets, &p)).unwrap();
+    let ip = "10.88.0.2".parse().unwrap();
+    let guards = [GuardFacts {
+        port: "pnv1".into(),
+        mac: Mac::for_container(ip),
+        ip,
+    }];
+    lab.apply(nf::full(&nets, &guards, &p)).unwrap();
     assert_eq!(lab.nft("list ruleset"), LISTING);
 }
 
@@ -558,6 +564,24 @@ table bridge podnet {
 		type ipv4_addr
 		flags interval
 		elements = { 10.89.0.0/24 }
+	}
+
+	set container_ports {
+		type ifname
+		elements = { "pnv1" }
+	}
+
+	set port_sources {
+		type ifname . ether_addr . ipv4_addr
+		elements = { "pnv1" . 02:50:0a:58:00:02 . 10.88.0.2 }
+	}
+
+	chain prerouting {
+		type filter hook prerouting priority filter; policy accept;
+		iifname != @container_ports accept
+		iifname . ether saddr . ip saddr @port_sources accept
+		arp htype 1 arp ptype ip arp hlen 6 arp plen 4 iifname . ether saddr . arp saddr ip @port_sources iifname . arp saddr ether . arp saddr ip @port_sources accept
+		drop
 	}
 
 	chain forward {

@@ -432,3 +432,120 @@ fn batch_framing() {
         ]
     );
 }
+
+#[test]
+fn anti_spoofing_lookups_in_the_bridge_family() {
+    // iifname != @ports accept
+    golden(
+        vec![
+            Stmt::InSet {
+                key: vec![IifName],
+                set: "ports".into(),
+                invert: true,
+            },
+            Stmt::Verdict(Verdict::Accept),
+        ],
+        "[ meta load iifname => reg 1 ]
+         [ lookup reg 1 set ports 0x1 ]
+         [ immediate reg 0 accept ]",
+    );
+    // meta protocol ip iifname . ether saddr . ip saddr @eps accept
+    golden(
+        vec![
+            Stmt::Cmp {
+                sel: Protocol,
+                op: CmpOp::Eq,
+                value: Value::Port(0x0800),
+            },
+            Stmt::InSet {
+                key: vec![IifName, EtherSaddr, IpSaddr],
+                set: "eps".into(),
+                invert: false,
+            },
+            Stmt::Verdict(Verdict::Accept),
+        ],
+        "[ meta load protocol => reg 1 ]
+         [ cmp eq reg 1 0x00000008 ]
+         [ meta load iifname => reg 1 ]
+         [ payload load 6b @ link header + 6 => reg 2 ]
+         [ payload load 4b @ network header + 12 => reg 14 ]
+         [ lookup reg 1 set eps ]
+         [ immediate reg 0 accept ]",
+    );
+    // meta protocol arp @nh,0,48 0x000108000604
+    //   iifname . ether saddr . arp saddr ip @eps
+    //   iifname . arp saddr ether . arp saddr ip @eps accept
+    // (nft lists the raw match as `arp htype 1 arp ptype ip arp hlen 6 arp plen 4`)
+    golden(
+        vec![
+            Stmt::Cmp {
+                sel: Protocol,
+                op: CmpOp::Eq,
+                value: Value::Port(0x0806),
+            },
+            Stmt::RawEq {
+                sel: ArpFormat,
+                data: ARP_ETHERNET_IPV4.to_vec(),
+            },
+            Stmt::InSet {
+                key: vec![IifName, EtherSaddr, ArpSpa],
+                set: "eps".into(),
+                invert: false,
+            },
+            Stmt::InSet {
+                key: vec![IifName, ArpSha, ArpSpa],
+                set: "eps".into(),
+                invert: false,
+            },
+            Stmt::Verdict(Verdict::Accept),
+        ],
+        "[ meta load protocol => reg 1 ]
+         [ cmp eq reg 1 0x00000608 ]
+         [ payload load 6b @ network header + 0 => reg 1 ]
+         [ cmp eq reg 1 0x00080100 0x00000406 ]
+         [ meta load iifname => reg 1 ]
+         [ payload load 6b @ link header + 6 => reg 2 ]
+         [ payload load 4b @ network header + 14 => reg 14 ]
+         [ lookup reg 1 set eps ]
+         [ meta load iifname => reg 1 ]
+         [ payload load 6b @ network header + 8 => reg 2 ]
+         [ payload load 4b @ network header + 14 => reg 14 ]
+         [ lookup reg 1 set eps ]
+         [ immediate reg 0 accept ]",
+    );
+}
+
+/// Byte layout of a `ifname . ether_addr . ipv4_addr` element (the MAC padded to 8 bytes),
+/// compared with what nft sent for `type ifname . ether_addr . ipv4_addr; elements =
+/// { "pnv1" . 02:50:0a:58:00:02 . 10.88.0.2 }` (`nft --debug=mnl`): key type 0x29247, 28 bytes.
+#[test]
+fn ether_concat_element_bytes_match_nft() {
+    use DataType::*;
+    let key = vec![IfName, EtherAddr, Ipv4Addr];
+    assert_eq!(types::concat_type(&key), 0x29247);
+    assert_eq!(types::concat_len(&key), 28);
+    let t = Table::new(Family::Bridge, "t");
+    let set = Set::plain("eps", key);
+    let e = Element::new(vec![
+        Value::IfName("pnv1".into()),
+        Value::Ether([0x02, 0x50, 0x0a, 0x58, 0x00, 0x02]),
+        Value::Ipv4(ip("10.88.0.2")),
+    ]);
+    let mut b = Batch::new();
+    b.add_elements(&t, &set, &[e]);
+    let bytes = b.encode(1);
+    #[rustfmt::skip]
+    let nft_sent: &[u8] = &[
+        44, 0, 3, 0x80,            // NFTA_SET_ELEM_LIST_ELEMENTS (nested)
+        40, 0, 1, 0x80,            //  NFTA_LIST_ELEM
+        36, 0, 1, 0x80,            //   NFTA_SET_ELEM_KEY
+        32, 0, 1, 0,               //    NFTA_DATA_VALUE
+        b'p', b'n', b'v', b'1', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0x02, 0x50, 0x0a, 0x58, 0x00, 0x02, 0, 0,
+        0x0a, 0x58, 0x00, 0x02,
+    ];
+    assert!(
+        bytes.windows(nft_sent.len()).any(|w| w == nft_sent),
+        "element bytes differ from nft's:\n{bytes:02x?}"
+    );
+}

@@ -273,7 +273,7 @@ fn full_restores_after_a_flush_and_tables_are_independent() {
     let list = [(s, bes(&[C1, C2]))];
     lab.apply(sv::full(&list)).unwrap();
     // Re-creating `ip podnet` leaves services alone, and vice versa.
-    lab.apply(podnet::plan::netfilter::full(&nets(), &[]))
+    lab.apply(podnet::plan::netfilter::full(&nets(), &[], &[]))
         .unwrap();
     assert_eq!(tcp_many(&lab, "c4", "10.43.0.21:80", 20).len(), 2);
     lab.apply(sv::full(&list)).unwrap();
@@ -289,7 +289,7 @@ fn full_restores_after_a_flush_and_tables_are_independent() {
     assert!(lab
         .apply(sv::add_service(&s2, &bes(&[C1]), &BTreeSet::from([2])))
         .is_err());
-    lab.apply(podnet::plan::netfilter::full(&nets(), &[]))
+    lab.apply(podnet::plan::netfilter::full(&nets(), &[], &[]))
         .unwrap();
     lab.apply(sv::full(&list)).unwrap();
     assert_eq!(tcp_many(&lab, "c4", "10.43.0.21:80", 20).len(), 2);

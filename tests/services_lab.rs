@@ -70,7 +70,7 @@ pub fn svc(name: &str, n: u8, node_port: Option<u16>, affinity: Option<u32>) -> 
 /// that answer "<name> <client ip>", and the route for the service range.
 pub fn lab() -> Lab {
     let mut lab = Lab::new(true);
-    lab.apply(nf::full(&nets(), &[])).unwrap();
+    lab.apply(nf::full(&nets(), &[], &[])).unwrap();
     for (c, label) in [("c1", "c1"), ("c2", "c2"), ("c3", "c3")] {
         lab.tcp_server(c, TARGET, label);
         lab.udp_server(c, UDP_TARGET, label);

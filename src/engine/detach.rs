@@ -72,6 +72,11 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     // The log, once no creator can start a pump for it any more: it also frees the space a
     // chatty container may have taken on the store's file system.
     logs::remove(ctx, &ep.name)?;
+    // Its bridge port goes down before its anti-spoofing elements go: nothing it (or anything
+    // left in its namespace, e.g. an attached one's processes) sends passes unchecked.
+    if let Some(veth) = &ep.host_veth {
+        link::disable_bridge_port(ctx.host()?, veth)?;
+    }
     // Ports first: no new connection reaches a container that is going away.
     let tables_in_step = publish::unpublish(ctx, ep)?;
     // A process may be unrecorded (the row never got ready) or may have left children in the

@@ -4,8 +4,8 @@
 
 use super::{owner, Ctx};
 use crate::kernel::nft::{coexist, Batch, NftError};
-use crate::model::{Error, PortMapping, Result};
-use crate::plan::netfilter::{self as plan, NetFacts, PortFacts};
+use crate::model::{Endpoint, EndpointState, Error, PortMapping, Result};
+use crate::plan::netfilter::{self as plan, GuardFacts, NetFacts, PortFacts};
 use std::net::Ipv4Addr;
 
 pub fn net_facts(n: &crate::model::Network) -> NetFacts {
@@ -15,6 +15,29 @@ pub fn net_facts(n: &crate::model::Network) -> NetFacts {
         internal: n.internal,
         icc: n.icc,
     }
+}
+
+/// The anti-spoofing facts of an endpoint with a port on a bridge (`None` for the others: a
+/// `container:NAME` endpoint shares its target's port, host and none modes have none, and an
+/// endpoint recorded before anti-spoofing has no known MAC: its port stays unguarded).
+pub fn guard_of(ep: &Endpoint) -> Option<GuardFacts> {
+    let (Some(port), Some(ip), Some(mac)) = (ep.host_veth.as_ref(), ep.ip, ep.mac) else {
+        return None;
+    };
+    Some(GuardFacts {
+        port: port.clone(),
+        mac,
+        ip,
+    })
+}
+
+/// Every recorded bridge port except those of rows being removed, for a full re-render
+/// (as for ports: a render from before their removal must never put them back).
+pub fn guard_facts(eps: &[Endpoint]) -> Vec<GuardFacts> {
+    eps.iter()
+        .filter(|e| e.state != EndpointState::Removing)
+        .filter_map(guard_of)
+        .collect()
 }
 
 pub fn port_facts(ip: Ipv4Addr, ports: &[PortMapping]) -> Vec<PortFacts> {
@@ -62,12 +85,13 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
                 })
                 .collect()
         };
+        let guards = guard_facts(&crate::store::endpoints::list(tx)?);
         owner::tables::render(
             nft,
             &me,
             &plan::tables(),
             !nets.is_empty(),
-            || plan::full(&nets, &ports),
+            || plan::full(&nets, &guards, &ports),
             plan::delete_all,
         )
     })?;

@@ -166,7 +166,7 @@ fn veth(
             let mut inside = netns::rtnl_in(&ns)?;
             // The peer outlives a host end that was renamed or moved away: clear it first.
             link::delete(&mut inside, "eth0")?;
-            setup::make_veth(host, veth, bridge.index, net.mtu, &ns, alias)?;
+            setup::make_veth(host, veth, bridge.index, net.mtu, &ns, alias, ep.mac)?;
             link::set_up_by_name(&mut inside, "lo")?;
             setup::configure_eth0(&mut inside, &net, ip)?;
             // The host still caches the old eth0's MAC for the address: until that entry went

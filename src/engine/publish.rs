@@ -198,32 +198,39 @@ pub fn reserve(
     Ok(taken)
 }
 
-/// Program the endpoint's ports (one element-only transaction).
+/// Program the endpoint's bridge port (anti-spoofing) and published ports: one element-only
+/// transaction.
 pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Result<()> {
-    let (Some(ip), Some(_)) = (ep.ip, ep.host_veth.as_deref()) else {
+    let Some(guard) = firewall::guard_of(ep) else {
         return Ok(());
     };
-    if requested.is_empty() {
-        return Ok(());
+    let ports = firewall::port_facts(guard.ip, requested);
+    firewall::apply_or_sync(ctx, &plan::add_endpoint(&guard, &ports))?;
+    if !requested.is_empty() {
+        // Flows that reached these ports before (un-NATed, or to a previous owner) follow now.
+        super::flows::to_ports(requested);
     }
-    firewall::apply_or_sync(ctx, &plan::add_ports(&firewall::port_facts(ip, requested)))?;
-    // Flows that reached these ports before (un-NATed, or to a previous owner) follow now.
-    super::flows::to_ports(requested);
     Ok(())
 }
 
-/// Remove the endpoint's port elements. Returns false when the change was refused and the
-/// tables were re-rendered from the store instead: the caller must sync again once the
-/// endpoint's record is gone.
+/// Remove the endpoint's published ports and anti-spoofing elements, in one transaction.
+/// Its bridge port must be down already (`detach`): whatever is still in its namespace (an
+/// attached namespace's processes live on) then sends nothing through it. All deletions come
+/// early in `rm`/`detach`, so the kernel's deferred destruction of them is over before the
+/// next command closes its netfilter socket (which waits for it).
+/// Returns false when the change was refused and the tables were re-rendered from the store
+/// instead: the caller must sync again once the endpoint's record is gone.
 pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
-    let Some(ip) = ep.ip else { return Ok(true) };
-    let mine = ctx.store.ports_of(ep.id)?;
-    if mine.is_empty() {
+    let Some(guard) = firewall::guard_of(ep) else {
         return Ok(true);
+    };
+    let mine = ctx.store.ports_of(ep.id)?;
+    let ports = firewall::port_facts(guard.ip, &mine);
+    let done = firewall::apply_or_sync(ctx, &plan::remove_endpoint(&guard, &ports))?;
+    if !mine.is_empty() {
+        // Flows DNAT'ed to this container must not stick to its address once it is gone.
+        let protos: std::collections::BTreeSet<_> = mine.iter().map(|m| m.proto).collect();
+        super::flows::answered_by(guard.ip, protos.into_iter().map(|p| (p, None)));
     }
-    let done = firewall::apply_or_sync(ctx, &plan::remove_ports(&firewall::port_facts(ip, &mine)))?;
-    // Flows DNAT'ed to this container must not stick to its address once it is gone.
-    let protos: std::collections::BTreeSet<_> = mine.iter().map(|m| m.proto).collect();
-    super::flows::answered_by(ip, protos.into_iter().map(|p| (p, None)));
     Ok(done)
 }

@@ -6,8 +6,8 @@ use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
 use crate::model::{
-    validate_name, Endpoint, EndpointState, Error, Labels, Mode, Network, PortMapping, PortRequest,
-    Result,
+    validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network, PortMapping,
+    PortRequest, Result,
 };
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
@@ -114,6 +114,9 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             let chosen = allocate(tx, net, ip)?;
             endpoints::add_lease(tx, net.id, ep.id, chosen)?;
             ep.ip = Some(chosen);
+            let mac = Mac::for_container(chosen);
+            endpoints::set_mac(tx, ep.id, mac)?;
+            ep.mac = Some(mac);
             published = publish::reserve(tx, net, &ep, spec.ports)?;
         }
         Ok((ep, published))
@@ -245,8 +248,12 @@ fn realize(
             .host_veth
             .as_deref()
             .expect("bridge endpoints have a veth name");
+        // eth0's MAC is recorded already, so its anti-spoofing elements are known: they (and
+        // the published ports) go in before the veth exists, which so never sends an
+        // unchecked frame. (Elements name the port; it need not exist yet.)
+        publish::publish(ctx, ep, ports)?;
         let alias = owner::Identity::of(ctx).link_alias();
-        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias)?;
+        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias, ep.mac)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -257,7 +264,6 @@ fn realize(
     if let (Some(net), Some(ip)) = (net, ep.ip) {
         configure_eth0(&mut inside, net, ip)?;
     }
-    publish::publish(ctx, ep, ports)?;
     if net.is_some() {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
         // GETCHAIN round trip tells, and only then are podnet's accept rules (re)placed.
@@ -268,7 +274,9 @@ fn realize(
 }
 
 /// The veth of a bridge endpoint: `veth` here on the bridge, up, with hairpin, marked with
-/// `alias` (this store's); its peer created directly inside `ns` as `eth0`.
+/// `alias` (this store's); its peer created directly inside `ns` as `eth0`, with the MAC
+/// recorded for it (the only one its port lets through; none for endpoints recorded before
+/// anti-spoofing).
 pub(super) fn make_veth(
     host: &mut Rtnl,
     veth: &str,
@@ -276,8 +284,10 @@ pub(super) fn make_veth(
     mtu: u32,
     ns: &File,
     alias: &str,
+    mac: Option<Mac>,
 ) -> Result<()> {
-    link::create_veth(host, veth, Some(bridge), mtu, "eth0", ns.as_fd())?;
+    let mac = mac.map(|m| m.0);
+    link::create_veth(host, veth, Some(bridge), mtu, "eth0", ns.as_fd(), mac)?;
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway.

@@ -12,6 +12,9 @@ pub struct ContainerRow {
     pub mode: &'static str,
     pub network: Option<String>,
     pub ip: Option<String>,
+    /// eth0's MAC on a bridge network (derived from `ip`; the only source MAC its port lets
+    /// through).
+    pub mac: Option<String>,
     pub gateway: Option<String>,
     pub host_veth: Option<String>,
     pub netns: Option<String>,
@@ -59,6 +62,7 @@ pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
         mode: ep.mode.kind(),
         network,
         ip: ep.ip.map(|i| i.to_string()),
+        mac: super::firewall::guard_of(ep).map(|g| g.mac.to_string()),
         gateway,
         host_veth: ep.host_veth.clone(),
         netns: ep.netns.clone(),

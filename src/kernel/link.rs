@@ -175,7 +175,7 @@ pub fn set_alias(rtnl: &mut Rtnl, name: &str, alias: &str) -> Result<bool> {
 /// Create a veth pair in one message: `host` here, enslaved to `master`; the peer created
 /// directly inside the namespace `peer_ns` under the name `peer`. Both start down: the caller
 /// turns IPv6 link-local generation off (only possible while down) and brings them up. Equals
-/// `ip link add HOST mtu M master BR type veth peer name PEER netns NS`.
+/// `ip link add HOST mtu M master BR type veth peer name PEER netns NS [address MAC]`.
 pub fn create_veth(
     rtnl: &mut Rtnl,
     host: &str,
@@ -183,9 +183,13 @@ pub fn create_veth(
     mtu: u32,
     peer: &str,
     peer_ns: BorrowedFd,
+    peer_mac: Option<[u8; 6]>,
 ) -> Result<()> {
     let mut p = msg_for(peer);
     p.attributes.push(LinkAttribute::Mtu(mtu));
+    if let Some(mac) = peer_mac {
+        p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
     p.attributes
         .push(LinkAttribute::NetNsFd(peer_ns.as_raw_fd()));
     let mut m = msg_for(host);
@@ -242,6 +246,40 @@ pub fn set_up_by_name(rtnl: &mut Rtnl, name: &str) -> Result<()> {
     let mut m = msg_for(name);
     up(&mut m);
     rtnl.call(&format!("bring up {name}"), M::SetLink(m), 0)
+}
+
+/// `bridge link set dev NAME state 0`: the bridge port stops passing frames either way (every
+/// frame arriving on a disabled port is dropped). Cheaper than taking the link down, which
+/// waits for an RCU grace period (qdisc deactivation). Idempotent: false when there is no such
+/// link (or it is on no bridge any more).
+pub fn disable_bridge_port(rtnl: &mut Rtnl, name: &str) -> Result<bool> {
+    use netlink_packet_core::DefaultNla;
+    use netlink_packet_route::link::LinkProtoInfoBridge;
+    const IFLA_BRPORT_STATE: u16 = 1;
+    const BR_STATE_DISABLED: u8 = 0;
+    // RTM_SETLINK for AF_BRIDGE (rtnl_bridge_setlink) finds the port by index only.
+    let Some(link) = get(rtnl, name)? else {
+        return Ok(false);
+    };
+    if link.master.is_none() {
+        return Ok(false);
+    }
+    let mut m = LinkMessage::default();
+    m.header.index = link.index;
+    m.header.interface_family = netlink_packet_route::AddressFamily::Bridge;
+    m.attributes.push(LinkAttribute::ProtoInfoBridge(vec![
+        LinkProtoInfoBridge::Other(DefaultNla::new(IFLA_BRPORT_STATE, vec![BR_STATE_DISABLED])),
+    ]));
+    match rtnl.request(M::SetLink(m), 0)? {
+        Ok(()) => Ok(true),
+        Err(e) if e.errno == libc::ENODEV => Ok(false),
+        // The port's device is down: the bridge already passes nothing through it.
+        Err(e) if e.errno == libc::ENETDOWN => Ok(false),
+        Err(e) => Err(Error::failed(format!(
+            "disable bridge port {name}: {}",
+            e.describe()
+        ))),
+    }
 }
 
 /// `ip link del NAME`. Idempotent: returns false when there was no such link.

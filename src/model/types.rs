@@ -133,4 +133,7 @@ pub struct Endpoint {
     /// operation in progress); when it is dead the endpoint is garbage.
     pub owner: Option<(i32, u64)>,
     pub state: EndpointState,
+    /// MAC of eth0 on a bridge network, the only one its port lets through (None: not on a
+    /// bridge, or made before anti-spoofing, when its port is not guarded).
+    pub mac: Option<super::Mac>,
 }

@@ -1,7 +1,7 @@
 //! Endpoint rows and their address leases.
 
 use super::Store;
-use crate::model::{Endpoint, EndpointState, Mode, Result};
+use crate::model::{Endpoint, EndpointState, Mac, Mode, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::Ipv4Addr;
 
@@ -15,7 +15,7 @@ pub struct NewEndpoint<'a> {
 }
 
 const COLS: &str =
-    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state";
+    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac";
 
 fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let mode: String = r.get(2)?;
@@ -25,6 +25,7 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let owner: Option<i32> = r.get(10)?;
     let owner_start: Option<i64> = r.get(11)?;
     let state: String = r.get(12)?;
+    let mac: Option<String> = r.get(13)?;
     Ok(Endpoint {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -36,6 +37,7 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
         pid: pid.zip(pid_start.map(|s| s as u64)),
         owner: owner.zip(owner_start.map(|s| s as u64)),
         state: EndpointState::parse(&state),
+        mac: mac.and_then(|m| m.parse().ok()),
     })
 }
 
@@ -45,6 +47,15 @@ pub fn get(conn: &Connection, name: &str) -> Result<Option<Endpoint>> {
         .prepare_cached(&format!("SELECT {COLS} FROM endpoints WHERE name=?1"))?
         .query_row([name], row)
         .optional()?)
+}
+
+/// Every endpoint, oldest first.
+pub fn list(conn: &Connection) -> Result<Vec<Endpoint>> {
+    let mut st = conn.prepare(&format!("SELECT {COLS} FROM endpoints ORDER BY id"))?;
+    let rows = st
+        .query_map([], row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 pub fn get_by_id(conn: &Connection, id: i64) -> Result<Option<Endpoint>> {
@@ -82,13 +93,7 @@ impl Store {
         get(&self.conn, name)
     }
     pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
-        let mut st = self
-            .conn
-            .prepare(&format!("SELECT {COLS} FROM endpoints ORDER BY id"))?;
-        let rows = st
-            .query_map([], row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        list(&self.conn)
     }
     /// Recorded identity (dev, inode) of an endpoint's namespace.
     pub fn netns_identity(&self, id: i64) -> Result<Option<(u64, u64)>> {
@@ -172,6 +177,15 @@ pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: Ipv4Add
     tx.execute(
         "UPDATE endpoints SET ip=?2 WHERE id=?1",
         params![endpoint_id, ip.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Record the MAC given to the endpoint's eth0 (before the veth is made).
+pub fn set_mac(tx: &Connection, endpoint_id: i64, mac: Mac) -> Result<()> {
+    tx.execute(
+        "UPDATE endpoints SET mac=?2 WHERE id=?1",
+        params![endpoint_id, mac.to_string()],
     )?;
     Ok(())
 }

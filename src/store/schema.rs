@@ -115,10 +115,17 @@ const NETNS_INDEX: &str = "
 CREATE INDEX IF NOT EXISTS endpoints_by_netns ON endpoints(netns_dev, netns_ino);
 ";
 
+/// The MAC podnet gave a bridge endpoint's `eth0` (anti-spoofing lets only it through its
+/// port). NULL for endpoints made before anti-spoofing: their eth0 has a random MAC, so their
+/// ports stay unguarded rather than cut off.
+const ENDPOINT_MAC: &str = "
+ALTER TABLE endpoints ADD COLUMN mac TEXT;
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
-const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX];
+const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX, ENDPOINT_MAC];
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

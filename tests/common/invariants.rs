@@ -8,13 +8,15 @@
 //!    `removing` with its process gone.
 //! 2. Every network's bridge exists, is a bridge, is up and holds the gateway address.
 //! 3. Every bridge endpoint's host veth exists on its network's bridge; its namespace exists;
-//!    inside it `eth0` holds the leased address and the default route goes via the gateway.
+//!    inside it `eth0` holds the leased address, has the MAC recorded for it, and the default
+//!    route goes via the gateway.
 //! 4. Nothing podnet-named exists without a record: no `pnv*` link, no namespace mount.
 //! 5. Leases: every bridge endpoint has exactly its one lease; no other endpoint has one.
 //! 6. Netfilter matches the store element for element: networks (bridges, subnets,
 //!    masquerade, internal, icc), published ports (ports, ports_any), services (VIP dispatch
-//!    to a bucket sized by the live backends, and those backends in `eps`); no service
-//!    table without a service.
+//!    to a bucket sized by the live backends, and those backends in `eps`), anti-spoofing
+//!    (`container_ports`: every bridge endpoint's host veth; `port_sources`: `veth . MAC .
+//!    address` of each; none for a row being removed); no service table without a service.
 //! 7. No leaked process: every process in the sandbox lives in the host namespace or in the
 //!    namespace of a recorded container.
 
@@ -62,6 +64,8 @@ pub struct EpRow {
     pub state: String,
     pub draining: bool,
     pub labels: BTreeMap<String, String>,
+    /// eth0's MAC (bridge endpoints; NULL for rows made before anti-spoofing).
+    pub mac: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -146,7 +150,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         });
     let mut endpoints = q(
         &c,
-        "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining
+        "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac
          FROM endpoints ORDER BY id",
         |r| {
             let pid: Option<i32> = r.get(8)?;
@@ -164,6 +168,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 state: r.get(10)?,
                 draining: r.get(11)?,
                 labels: BTreeMap::new(),
+                mac: r.get(12)?,
             })
         },
     );
@@ -415,6 +420,16 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
                 e.name
             ));
         }
+        if let Some(mac) = &e.mac {
+            let eth0 = as_list(ip_json_in(sb, ns, &["link", "show", "eth0"]));
+            let have = eth0.first().and_then(|l| l["address"].as_str());
+            if have != Some(mac.as_str()) {
+                bad.push(format!(
+                    "container {}: eth0's MAC is {have:?}, not {mac}",
+                    e.name
+                ));
+            }
+        }
         let routes = as_list(ip_json_in(sb, ns, &["route"]));
         if !routes
             .iter()
@@ -561,9 +576,23 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
                 ports.insert(format!("{hip} . {proto} . {hport} : {ip} . {cport}"));
             }
         }
+        let guarded = || {
+            st.endpoints
+                .iter()
+                .filter(|e| e.state != "removing")
+                .filter_map(|e| {
+                    let (veth, ip, mac) = (e.host_veth.as_ref()?, e.ip.as_ref()?, e.mac.as_ref()?);
+                    Some((e, veth, ip, mac))
+                })
+        };
+        let container_ports = set_of(guarded().map(|(_, veth, _, _)| veth.clone()));
+        let port_sources =
+            set_of(guarded().map(|(_, veth, ip, mac)| format!("{veth} . {mac} . {ip}")));
         for (key, want) in [
             ("ip podnet ports", ports),
             ("ip podnet ports_any", ports_any),
+            ("bridge podnet container_ports", container_ports),
+            ("bridge podnet port_sources", port_sources),
         ] {
             let got = have(key).unwrap_or_default();
             if got != want {

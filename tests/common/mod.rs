@@ -6,6 +6,7 @@ use ipnet::Ipv4Net;
 use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+pub mod guards;
 pub mod hold;
 pub mod invariants;
 pub mod publish;
@@ -333,5 +334,11 @@ pub fn assert_clean(sb: &Sandbox, what: &str, network: &str, baseline: &[String]
     );
     let left = netns_leftovers(sb);
     assert!(left.is_empty(), "{what}: namespace mounts left: {left:?}");
+    let guards = guards::guard_elements(sb);
+    assert_eq!(
+        guards,
+        Default::default(),
+        "{what}: anti-spoofing elements left"
+    );
     wait_links(sb, what, baseline);
 }

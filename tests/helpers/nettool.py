@@ -9,6 +9,13 @@
       Makes N connections (TCP) or sends N datagrams (UDP), printing each reply line.
       Exit 0 if every one got a reply, 1 otherwise. --retry-for retries a refused
       connection for up to S seconds (waiting for a server to come up).
+  connect ... --source ADDR binds the client to ADDR first (a forged source, in spoofing tests).
+  arp IFACE --op request|reply --sender-ip IP --target-ip IP [--sender-mac MAC]
+      [--target-mac MAC] [--eth-src MAC] [--eth-dst MAC] [--count N] [--interval S]
+      Sends N raw Ethernet/IPv4 ARP frames on IFACE (AF_PACKET). MACs default to IFACE's
+      own (sender, Ethernet source) and broadcast (Ethernet destination); the target MAC to
+      zero for a request and the Ethernet destination for a reply. A gratuitous ARP is
+      --sender-ip X --target-ip X.
   reach HOST... [--port P] [--timeout S]
       TCP-connects to each HOST:P. A host counts as reachable when the connection is
       accepted or refused (a RST proves the packet got there and back). Prints
@@ -18,6 +25,7 @@ import argparse
 import errno
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -60,11 +68,12 @@ def serve(args):
                 pass
 
 
-def tcp_once(host, port, timeout, retry_for, send):
+def tcp_once(host, port, timeout, retry_for, send, source=None):
     deadline = time.monotonic() + retry_for
     while True:
         try:
-            with socket.create_connection((host, port), timeout=timeout) as s:
+            src = (source, 0) if source else None
+            with socket.create_connection((host, port), timeout=timeout, source_address=src) as s:
                 if send:
                     s.sendall(send.encode())
                 data = b""
@@ -85,12 +94,14 @@ def tcp_once(host, port, timeout, retry_for, send):
             return None
 
 
-def udp_once(host, port, timeout, retry_for, send):
+def udp_once(host, port, timeout, retry_for, send, source=None):
     deadline = time.monotonic() + retry_for
     while True:
         with socket.socket(family(host), socket.SOCK_DGRAM) as s:
             s.settimeout(timeout)
             try:
+                if source:
+                    s.bind((source, 0))
                 s.connect((host, port))
                 s.send((send or "ping").encode())
                 data = s.recv(65535)
@@ -110,12 +121,50 @@ def connect(args):
     once = tcp_once if args.proto == "tcp" else udp_once
     ok = True
     for _ in range(args.count):
-        line = once(args.host, args.port, args.timeout, args.retry_for, args.send)
+        line = once(args.host, args.port, args.timeout, args.retry_for, args.send, args.source)
         if line is None:
             ok = False
         else:
             print(line, flush=True)
     return 0 if ok else 1
+
+
+def mac(text):
+    raw = bytes(int(x, 16) for x in text.split(":"))
+    if len(raw) != 6:
+        raise ValueError(f"not a MAC address: {text}")
+    return raw
+
+
+def arp(args):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((args.iface, 0))
+    own = s.getsockname()[4]
+    op = 1 if args.op == "request" else 2
+    eth_src = mac(args.eth_src) if args.eth_src else own
+    eth_dst = mac(args.eth_dst) if args.eth_dst else b"\xff" * 6
+    sha = mac(args.sender_mac) if args.sender_mac else own
+    if args.target_mac:
+        tha = mac(args.target_mac)
+    else:
+        tha = b"\0" * 6 if op == 1 else eth_dst
+    frame = (
+        eth_dst
+        + eth_src
+        + struct.pack("!H", 0x0806)
+        + struct.pack("!HHBBH", 1, 0x0800, 6, 4, op)
+        + sha
+        + socket.inet_aton(args.sender_ip)
+        + tha
+        + socket.inet_aton(args.target_ip)
+    )
+    for i in range(args.count):
+        if i:
+            time.sleep(args.interval)
+        s.send(frame)
+    s.close()
+    print(f"sent {args.count} ARP {args.op} {args.sender_ip} is-at {sha.hex(':')}", flush=True)
+    return 0
 
 
 def reach(args):
@@ -154,6 +203,18 @@ def main():
     c.add_argument("--timeout", type=float, default=5.0)
     c.add_argument("--retry-for", type=float, default=0.0)
     c.add_argument("--send")
+    c.add_argument("--source")
+    a = sub.add_parser("arp")
+    a.add_argument("iface")
+    a.add_argument("--op", choices=["request", "reply"], default="request")
+    a.add_argument("--sender-ip", required=True)
+    a.add_argument("--target-ip", required=True)
+    a.add_argument("--sender-mac")
+    a.add_argument("--target-mac")
+    a.add_argument("--eth-src")
+    a.add_argument("--eth-dst")
+    a.add_argument("--count", type=int, default=1)
+    a.add_argument("--interval", type=float, default=0.05)
     r = sub.add_parser("reach")
     r.add_argument("hosts", nargs="+")
     r.add_argument("--port", type=int, default=9)
@@ -164,6 +225,8 @@ def main():
         return 0
     if args.cmd == "connect":
         return connect(args)
+    if args.cmd == "arp":
+        return arp(args)
     return reach(args)
 
 

@@ -22,7 +22,7 @@ fn make_lan(path: &Path) -> Result<()> {
     netns::create(path)?;
     let ns = File::open(path)?;
     let mut host = Rtnl::open()?;
-    link::create_veth(&mut host, "lan0", None, 1500, "lan1", ns.as_fd())?;
+    link::create_veth(&mut host, "lan0", None, 1500, "lan1", ns.as_fd(), None)?;
     let lan0 = link::get(&mut host, "lan0")?.ok_or_else(|| Error::failed("lan0 missing"))?;
     addr::add(&mut host, lan0.index, HOST_LAN, 24)?;
     link::set_up(&mut host, lan0.index)?;
@@ -91,7 +91,8 @@ pub fn run(ctx: &mut Ctx, first_step: u32) -> Result<()> {
         })
         .collect();
     // Tables, sets, maps, chains and elements; the rules' kernel expressions are left out.
-    let text = plan::describe(&plan::ruleset(&nets, &ports));
+    let guards = firewall::guard_facts(&ctx.store.endpoints()?);
+    let text = plan::describe(&plan::ruleset(&nets, &guards, &ports));
     let rules = text
         .lines()
         .filter(|l| l.trim_start().starts_with("rule "))

@@ -73,5 +73,7 @@ pub use model::{
 };
 pub use query::{ChainInfo, RuleInfo};
 pub use socket::{MsgError, NftError, NftSocket};
-pub use stmt::{ct_state, ct_status, render, render_debug, Reject, Sel, Stmt, RTN_LOCAL};
+pub use stmt::{
+    ct_state, ct_status, render, render_debug, Reject, Sel, Stmt, ARP_ETHERNET_IPV4, RTN_LOCAL,
+};
 pub use types::{ChainType, DataType, Family, Hook, Policy, Value, Verdict, TCP, UDP};

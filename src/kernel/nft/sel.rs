@@ -33,14 +33,27 @@ pub enum Sel {
     NumgenRandom(u32),
     /// `fib daddr type` (address type of the destination: local, ...).
     FibDaddrType,
+    /// `ether saddr`: the frame's source MAC (bridge family), 6 bytes.
+    EtherSaddr,
+    /// `arp saddr ether`: an ARP packet's sender hardware address (for Ethernet/IPv4 ARP).
+    ArpSha,
+    /// `arp saddr ip`: an ARP packet's sender protocol address (for Ethernet/IPv4 ARP).
+    ArpSpa,
+    /// `arp htype . arp ptype . arp hlen . arp plen` as one 6-byte load, the way nft merges
+    /// the four matches; equal to [`ARP_ETHERNET_IPV4`] for Ethernet/IPv4 ARP.
+    ArpFormat,
 }
+
+/// The first 6 bytes of an Ethernet/IPv4 ARP header: htype 1, ptype 0x0800, hlen 6, plen 4.
+pub const ARP_ETHERNET_IPV4: [u8; 6] = [0, 1, 8, 0, 6, 4];
 
 impl Sel {
     /// The nft datatype of the loaded value, where an element of a set keyed
     /// by it has one (used for anonymous sets).
     pub fn data_type(self) -> Option<DataType> {
         Some(match self {
-            Sel::IpSaddr | Sel::IpDaddr | Sel::CtOrigIpDaddr => DataType::Ipv4Addr,
+            Sel::IpSaddr | Sel::IpDaddr | Sel::CtOrigIpDaddr | Sel::ArpSpa => DataType::Ipv4Addr,
+            Sel::EtherSaddr | Sel::ArpSha => DataType::EtherAddr,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => DataType::InetService,
             Sel::L4Proto => DataType::InetProto,
             Sel::Mark | Sel::CtMark | Sel::NumgenRandom(_) => DataType::Mark,
@@ -51,7 +64,8 @@ impl Sel {
 
     pub fn byte_len(self) -> u32 {
         match self {
-            Sel::IpSaddr | Sel::IpDaddr => 4,
+            Sel::IpSaddr | Sel::IpDaddr | Sel::ArpSpa => 4,
+            Sel::EtherSaddr | Sel::ArpSha | Sel::ArpFormat => 6,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => 2,
             Sel::Protocol => 2,
             Sel::L4Proto | Sel::NfProto | Sel::CtDirection | Sel::PktType => 1,
@@ -78,6 +92,10 @@ impl Sel {
             Sel::IpDaddr => payload(PayloadBase::Network, 16, 4),
             Sel::ThSport => payload(PayloadBase::Transport, 0, 2),
             Sel::ThDport => payload(PayloadBase::Transport, 2, 2),
+            Sel::EtherSaddr => payload(PayloadBase::Link, 6, 6),
+            Sel::ArpFormat => payload(PayloadBase::Network, 0, 6),
+            Sel::ArpSha => payload(PayloadBase::Network, 8, 6),
+            Sel::ArpSpa => payload(PayloadBase::Network, 14, 4),
             Sel::Protocol => meta(1),
             Sel::Mark => meta(3),
             Sel::Iif => meta(4),

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use super::expr::{CmpOp, DynsetOp, Expr, ImmData, NatKind};
-pub use super::sel::{ct_state, ct_status, Sel, RTN_LOCAL};
+pub use super::sel::{ct_state, ct_status, Sel, ARP_ETHERNET_IPV4, RTN_LOCAL};
 use super::types::{Value, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,11 @@ pub enum Stmt {
         sel: Sel,
         op: CmpOp,
         value: Value,
+    },
+    /// `<sel> == <bytes>` for a field without a datatype of its own, e.g. [`Sel::ArpFormat`].
+    RawEq {
+        sel: Sel,
+        data: Vec<u8>,
     },
     /// Interface name prefix, `iifname "veth*"`.
     NamePrefix {
@@ -180,6 +185,14 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
                 sreg: 1,
                 op: *op,
                 data: value.raw(),
+            });
+        }
+        Stmt::RawEq { sel, data } => {
+            out.push(sel.load(1));
+            out.push(Expr::Cmp {
+                sreg: 1,
+                op: CmpOp::Eq,
+                data: data.clone(),
             });
         }
         Stmt::NamePrefix {

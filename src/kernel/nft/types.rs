@@ -132,6 +132,8 @@ pub enum DataType {
     InetService,
     Mark,
     IfName,
+    /// A MAC address (`ether_addr`).
+    EtherAddr,
 }
 
 /// `NFT_DATA_VERDICT`: the data type of a verdict map.
@@ -146,6 +148,7 @@ impl DataType {
             DataType::InetService => 13,
             DataType::Mark => 19,
             DataType::IfName => 41,
+            DataType::EtherAddr => 9,
         }
     }
 
@@ -156,6 +159,7 @@ impl DataType {
             DataType::Ipv6Addr | DataType::IfName => 16,
             DataType::InetProto => 1,
             DataType::InetService => 2,
+            DataType::EtherAddr => 6,
         }
     }
 }
@@ -185,6 +189,8 @@ pub enum Value {
     /// kernel's meta/numgen expressions write the register).
     Mark(u32),
     IfName(String),
+    /// A MAC address, as on the wire.
+    Ether([u8; 6]),
 }
 
 impl Value {
@@ -196,6 +202,7 @@ impl Value {
             Value::Port(_) => DataType::InetService,
             Value::Mark(_) => DataType::Mark,
             Value::IfName(_) => DataType::IfName,
+            Value::Ether(_) => DataType::EtherAddr,
         }
     }
 
@@ -212,6 +219,7 @@ impl Value {
                 b.resize(16, 0);
                 b
             }
+            Value::Ether(m) => m.to_vec(),
         }
     }
 }
@@ -250,6 +258,9 @@ mod tests {
         assert_eq!(concat_type(&[Ipv4Addr, InetService]), 0x1cd);
         assert_eq!(concat_len(&[Ipv4Addr, InetProto, InetService]), 12);
         assert_eq!(concat_len(&[InetService]), 2);
+        // `type ifname . ether_addr . ipv4_addr`: the MAC is padded to 8 bytes.
+        assert_eq!(concat_type(&[IfName, EtherAddr, Ipv4Addr]), 0x29247);
+        assert_eq!(concat_len(&[IfName, EtherAddr, Ipv4Addr]), 28);
     }
 
     #[test]

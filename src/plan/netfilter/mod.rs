@@ -11,7 +11,8 @@
 //! |---|---|---|
 //! | first network, or repair after a flush / reboot | [`full`] | both tables re-created with all elements |
 //! | another network | [`add_network`] / [`remove_network`] | elements only |
-//! | container with `-p` attached / detached | [`add_ports`] / [`remove_ports`] | elements only |
+//! | container attached / removed (its port, source and `-p` ports) | [`add_endpoint`] / [`remove_endpoint`] | elements only |
+//! | published ports alone | [`add_ports`] / [`remove_ports`] | elements only |
 //! | last network removed | [`delete_all`] | both tables deleted |
 //!
 //! The element-only batches need the tables to exist (they fail whole,
@@ -23,7 +24,8 @@
 //! on each container's bridge port (with br_netfilter, a container reaching
 //! its own published port is bridged back out the port it came from).
 //! Why the layout is as it is, with measurements:
-//! `docs/decisions/2026-11-27-netfilter-layout.md`.
+//! `docs/decisions/2026-11-27-netfilter-layout.md`; anti-spoofing on container ports:
+//! `docs/decisions/2026-12-01-anti-spoofing.md`.
 
 pub mod rules;
 mod text;
@@ -34,7 +36,7 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 
 use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value};
-use crate::model::PortMapping;
+use crate::model::{Mac, PortMapping};
 use rules::*;
 
 pub use text::describe;
@@ -56,6 +58,16 @@ pub struct NetFacts {
 pub struct PortFacts {
     pub container_ip: Ipv4Addr,
     pub mapping: PortMapping,
+}
+
+/// A container's port on a podnet bridge, and the one source MAC and IPv4 address the frames
+/// arriving on it may carry (anti-spoofing).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GuardFacts {
+    /// The bridge port: the host end of the container's veth.
+    pub port: String,
+    pub mac: Mac,
+    pub ip: Ipv4Addr,
 }
 
 /// Elements by table and set, in a stable order.
@@ -111,6 +123,28 @@ impl Elems {
         }
     }
 
+    /// The port is a guarded one: only what [`Elems::source`] allows passes.
+    fn guarded(&mut self, g: &GuardFacts) {
+        self.bridge(
+            CONTAINER_PORTS,
+            Element::new(vec![Value::IfName(g.port.clone())]),
+        );
+    }
+
+    fn source(&mut self, g: &GuardFacts) {
+        let key = vec![
+            Value::IfName(g.port.clone()),
+            Value::Ether(g.mac.0),
+            Value::Ipv4(g.ip),
+        ];
+        self.bridge(PORT_SOURCES, Element::new(key));
+    }
+
+    fn guard(&mut self, g: &GuardFacts) {
+        self.guarded(g);
+        self.source(g);
+    }
+
     fn into_batch(self, delete: bool) -> Batch {
         let mut b = Batch::new();
         let groups = [
@@ -142,9 +176,10 @@ fn put(t: &mut TableDef, elems: BTreeMap<&'static str, Vec<Element>>) {
 }
 
 /// The whole desired state as data: both tables with every element.
-pub fn ruleset(nets: &[NetFacts], ports: &[PortFacts]) -> Ruleset {
+pub fn ruleset(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) -> Ruleset {
     let mut e = Elems::default();
     nets.iter().for_each(|n| e.network(n));
+    guards.iter().for_each(|g| e.guard(g));
     ports.iter().for_each(|p| e.port(p));
     let mut tables = rules::tables();
     put(&mut tables[0], e.ip);
@@ -154,8 +189,8 @@ pub fn ruleset(nets: &[NetFacts], ports: &[PortFacts]) -> Ruleset {
 
 /// Atomically (re)creates podnet's tables with all elements, whether or not
 /// they exist; anything else in the ruleset is left alone.
-pub fn full(nets: &[NetFacts], ports: &[PortFacts]) -> Batch {
-    ruleset(nets, ports).replace_batch()
+pub fn full(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) -> Batch {
+    ruleset(nets, guards, ports).replace_batch()
 }
 
 /// Removes podnet's tables (absent ones are no error).
@@ -176,6 +211,25 @@ pub fn add_ports(ports: &[PortFacts]) -> Batch {
 /// Element deletes only: a container with published ports detached.
 pub fn remove_ports(ports: &[PortFacts]) -> Batch {
     let mut e = Elems::default();
+    ports.iter().for_each(|p| e.port(p));
+    e.into_batch(true)
+}
+
+/// Element adds only: a container attached to a bridge, with its published ports. Sent
+/// before its veth is up, so it never sends an unchecked frame.
+pub fn add_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
+    let mut e = Elems::default();
+    e.guard(g);
+    ports.iter().for_each(|p| e.port(p));
+    e.into_batch(false)
+}
+
+/// Element deletes only: a container goes, with its published ports (what [`add_endpoint`]
+/// added). The engine takes its port down first, so that nothing it (or anything left in its
+/// namespace) sends passes unchecked once these are gone.
+pub fn remove_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
+    let mut e = Elems::default();
+    e.guard(g);
     ports.iter().for_each(|p| e.port(p));
     e.into_batch(true)
 }

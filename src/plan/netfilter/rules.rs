@@ -6,9 +6,9 @@ use std::net::Ipv4Addr;
 
 use crate::kernel::nft::{
     ct_state, ct_status, Chain, ChainType, CmpOp, DataType, Family, Hook, NatKind, Rule, Sel, Set,
-    Stmt, Table, TableDef, Value, Verdict, RTN_LOCAL,
+    Stmt, Table, TableDef, Value, Verdict, ARP_ETHERNET_IPV4, RTN_LOCAL,
 };
-use DataType::{IfName, InetProto, InetService, Ipv4Addr as V4};
+use DataType::{EtherAddr, IfName, InetProto, InetService, Ipv4Addr as V4};
 use Sel::*;
 
 pub const TABLE: &str = "podnet";
@@ -18,7 +18,8 @@ pub fn ip_table() -> Table {
     Table::new(Family::Ip, TABLE)
 }
 
-/// `table bridge podnet`: `--icc=false` (frames between ports of one bridge).
+/// `table bridge podnet`: anti-spoofing on container ports, and `--icc=false` (frames
+/// between ports of one bridge).
 pub fn bridge_table() -> Table {
     Table::new(Family::Bridge, TABLE)
 }
@@ -32,6 +33,8 @@ pub const SAME_BRIDGE: &str = "same_bridge";
 pub const PORTS: &str = "ports";
 pub const PORTS_ANY: &str = "ports_any";
 pub const NOICC_SUBNETS: &str = "noicc_subnets";
+pub const CONTAINER_PORTS: &str = "container_ports";
+pub const PORT_SOURCES: &str = "port_sources";
 
 pub fn ip_sets() -> Vec<Set> {
     let backend = vec![V4, InetService];
@@ -49,7 +52,15 @@ pub fn ip_sets() -> Vec<Set> {
 }
 
 pub fn bridge_sets() -> Vec<Set> {
-    vec![Set::plain(NOICC_SUBNETS, vec![V4]).interval()]
+    vec![
+        Set::plain(NOICC_SUBNETS, vec![V4]).interval(),
+        // The bridge ports of podnet's containers (host ends of their veths): frames arriving
+        // on one of these are checked against `port_sources`; on any other port (the host's
+        // own frames never pass prerouting) they are not.
+        Set::plain(CONTAINER_PORTS, vec![IfName]),
+        // `port . MAC . IPv4`: the one source each container port may use.
+        Set::plain(PORT_SOURCES, vec![IfName, EtherAddr, V4]),
+    ]
 }
 
 fn in_set(sel: Sel, set: &str) -> Stmt {
@@ -263,26 +274,98 @@ pub fn ip_rules() -> Vec<Rule> {
 /// otherwise skip same-priority chains for the IPv4 frames it takes over.
 pub const BRIDGE_FORWARD_PRIORITY: i32 = -200;
 
+/// Before br_netfilter's prerouting hook (priority 0), which hands IPv4 frames to the ip
+/// family's hooks (conntrack, DNAT): a forged frame must never get that far. The bridge
+/// learns source MACs only after this hook, so a dropped frame cannot move a neighbour's MAC
+/// to the spoofer's port either.
+pub const BRIDGE_PREROUTING_PRIORITY: i32 = -200;
+
 pub fn bridge_chains() -> Vec<Chain> {
-    vec![Chain::base(
-        "forward",
-        ChainType::Filter,
-        Hook::Forward,
-        BRIDGE_FORWARD_PRIORITY,
-    )]
+    vec![
+        Chain::base(
+            "prerouting",
+            ChainType::Filter,
+            Hook::Prerouting,
+            BRIDGE_PREROUTING_PRIORITY,
+        ),
+        Chain::base(
+            "forward",
+            ChainType::Filter,
+            Hook::Forward,
+            BRIDGE_FORWARD_PRIORITY,
+        ),
+    ]
 }
 
-fn meta_protocol_ip() -> Stmt {
+/// The ethertypes `meta protocol` compares with, in network order like a port.
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_ARP: u16 = 0x0806;
+
+fn meta_protocol(ethertype: u16) -> Stmt {
     Stmt::Cmp {
         sel: Protocol,
         op: CmpOp::Eq,
-        // The ethertype, in network order like a port: 0x0800 = ip.
-        value: Value::Port(0x0800),
+        value: Value::Port(ethertype),
     }
 }
 
-pub fn bridge_rules() -> Vec<Rule> {
+fn meta_protocol_ip() -> Stmt {
+    meta_protocol(ETH_P_IP)
+}
+
+fn in_concat(key: Vec<Sel>, set: &str) -> Stmt {
+    Stmt::InSet {
+        key,
+        set: set.into(),
+        invert: false,
+    }
+}
+
+/// Anti-spoofing: a frame from a container's port passes only if it is IPv4 or ARP from
+/// that container's own MAC and IPv4 address; everything else from those ports is dropped
+/// (IPv6 too: containers have none yet). One lookup per frame in a hashed set, whatever the
+/// number of containers.
+fn prerouting_rules() -> Vec<Rule> {
     vec![
+        Rule::new(
+            "prerouting",
+            vec![
+                not_in_set(IifName, CONTAINER_PORTS),
+                verdict(Verdict::Accept),
+            ],
+        ),
+        Rule::new(
+            "prerouting",
+            vec![
+                meta_protocol_ip(),
+                in_concat(vec![IifName, EtherSaddr, IpSaddr], PORT_SOURCES),
+                verdict(Verdict::Accept),
+            ],
+        ),
+        // ARP for Ethernet/IPv4 only (other formats would put the fields elsewhere). The two
+        // lookups in the port's one element make the frame's source MAC, the ARP sender MAC
+        // and the ARP sender address all the container's own: no gratuitous ARP or reply
+        // can claim a neighbour's or the gateway's address, and no probe from 0.0.0.0.
+        Rule::new(
+            "prerouting",
+            vec![
+                meta_protocol(ETH_P_ARP),
+                Stmt::RawEq {
+                    sel: ArpFormat,
+                    data: ARP_ETHERNET_IPV4.to_vec(),
+                },
+                in_concat(vec![IifName, EtherSaddr, ArpSpa], PORT_SOURCES),
+                in_concat(vec![IifName, ArpSha, ArpSpa], PORT_SOURCES),
+                verdict(Verdict::Accept),
+            ],
+        ),
+        Rule::new("prerouting", vec![verdict(Verdict::Drop)]),
+    ]
+}
+
+pub fn bridge_rules() -> Vec<Rule> {
+    let mut rules = prerouting_rules();
+    rules.extend([
         // Hairpin to a neighbour through a host address: with br_netfilter
         // the DNAT'ed packet is bridged (not routed) back out, and it is the
         // only kind of forwarded frame still marked for the host. (`ct status
@@ -315,7 +398,8 @@ pub fn bridge_rules() -> Vec<Rule> {
                 verdict(Verdict::Drop),
             ],
         ),
-    ]
+    ]);
+    rules
 }
 
 /// Both tables without elements.

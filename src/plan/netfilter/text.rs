@@ -16,6 +16,7 @@ fn type_name(t: &DataType) -> &'static str {
         DataType::InetService => "inet_service",
         DataType::Mark => "mark",
         DataType::IfName => "ifname",
+        DataType::EtherAddr => "ether_addr",
     }
 }
 
@@ -34,6 +35,7 @@ fn value(v: &Value) -> String {
         Value::Port(p) => p.to_string(),
         Value::Mark(m) => m.to_string(),
         Value::IfName(n) => format!("{n:?}"),
+        Value::Ether(m) => crate::model::Mac(*m).to_string(),
     }
 }
 
