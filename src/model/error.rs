@@ -393,28 +393,6 @@ impl fmt::Display for Raw<'_> {
 
 impl std::error::Error for Error {}
 
-impl From<rusqlite::Error> for Error {
-    /// The cause only: SQLite's own text can quote SQL, which users must never see.
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode as C;
-        let cause = match &e {
-            rusqlite::Error::SqliteFailure(f, _) => match f.code {
-                C::ReadOnly => StoreCause::ReadOnly,
-                C::PermissionDenied | C::AuthorizationForStatementDenied => StoreCause::Permission,
-                C::NotADatabase | C::DatabaseCorrupt => StoreCause::Corrupt,
-                C::DiskFull => StoreCause::DiskFull,
-                C::DatabaseBusy | C::DatabaseLocked => StoreCause::Busy,
-                C::CannotOpen => StoreCause::CannotOpen,
-                C::SystemIoFailure => StoreCause::Io,
-                C::ConstraintViolation => StoreCause::Constraint,
-                _ => StoreCause::Unexpected,
-            },
-            _ => StoreCause::Unexpected,
-        };
-        Error::store(cause)
-    }
-}
-
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Failed(e.to_string())
@@ -471,19 +449,6 @@ mod tests {
         let e = Error::failed("x").undo_failed(Error::kernel("delete", libc::EPERM));
         assert!(e.to_string().starts_with(NEEDS_ROOT), "{e}");
         assert!(!e.is_bad_input());
-    }
-
-    #[test]
-    fn store_errors_never_show_sql() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let e: Error = conn
-            .execute("INSERT INTO nosuch VALUES (1)", [])
-            .unwrap_err()
-            .into();
-        let s = e.to_string();
-        assert!(s.starts_with("state store: "), "{s}");
-        assert!(!s.to_lowercase().contains("nosuch"), "{s}");
-        assert!(!s.contains("INSERT"), "{s}");
     }
 
     #[test]
