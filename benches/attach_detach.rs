@@ -12,10 +12,11 @@
 //! ```
 //!
 //! Everything podnet does happens inside a sandbox this binary makes by re-executing itself
-//! under `unshare --net --mount --pid --fork --mount-proc --propagation private` (tmpfs over
-//! `/run`, sysfs remounted, own `PODNET_ROOT`); the sandbox and everything in it vanish when the
-//! inner process (PID 1 there) exits. The peers' scripts make their own sandbox. See
-//! `docs/benchmarks.md` for the method and the results.
+//! as its PID 1 (`podnet::testbed::reexec`: fresh net+mount+pid namespaces, tmpfs over
+//! `/run`, sysfs remounted, own `PODNET_ROOT`), so podnet is spawned directly, with no
+//! `nsenter` in front; the sandbox and everything in it vanish when that process exits. The
+//! peers' scripts make their own sandbox. See `docs/benchmarks.md` for the method and the
+//! results.
 
 use podnet::kernel::nft::socket::NftSocket;
 use podnet::kernel::{addr, link, netns, route, Rtnl};
@@ -30,6 +31,8 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use podnet::testbed::reexec;
 
 mod common;
 use common::*;
@@ -172,12 +175,6 @@ fn r2(x: f64) -> f64 {
 
 // ------------------------------------------------------------------------ entry point ---
 
-const INNER: &str = "PODNET_BENCH_INNER";
-const HOST_NETNS: &str = "PODNET_BENCH_HOST_NETNS";
-const RECORDS: &str = "PODNET_BENCH_RECORDS";
-const STATE: &str = "PODNET_BENCH_STATE";
-const PHASE: &str = "PODNET_BENCH_PHASE";
-
 fn main() {
     // `cargo bench` sets LD_LIBRARY_PATH to the toolchain's and target's lib dirs; every
     // dynamically linked child would then probe a dozen missing paths per library before
@@ -204,7 +201,7 @@ fn main() {
         println!("{}", report(&opts, &mut recs));
         return;
     }
-    if std::env::var(INNER).as_deref() == Ok("1") {
+    if reexec::phase().is_some() {
         inner(&opts);
     } else {
         outer(&opts, &args);
@@ -254,44 +251,20 @@ fn outer(opts: &Opts, args: &[String]) {
     }
 }
 
-/// Run this binary as PID 1 of a new net+mount+pid namespace for one phase; its records.
+/// Run this binary as PID 1 of a fresh sandbox for one phase; its records.
 fn sandboxed_phase(args: &[String], dir: &Path, mode: &str) -> Vec<Value> {
-    let records = dir.join(format!("podnet-{mode}-{}.jsonl", std::process::id()));
-    let state = dir.join(format!("state-{mode}-{}", std::process::id()));
-    let _ = fs::remove_file(&records);
-    let exe = std::env::current_exe().expect("current_exe");
-    let status = Command::new("unshare")
-        .args([
-            "--net",
-            "--mount",
-            "--pid",
-            "--fork",
-            "--kill-child",
-            "--mount-proc",
-            "--propagation",
-            "private",
-        ])
-        .arg(&exe)
-        .args(args)
-        .env(INNER, "1")
-        .env(PHASE, mode)
-        .env(HOST_NETNS, netns_inode().to_string())
-        .env(RECORDS, &records)
-        .env(STATE, &state)
-        .status()
-        .expect("run unshare (util-linux)");
-    let _ = fs::remove_dir_all(&state);
-    if !status.success() {
-        eprintln!("attach_detach: the sandboxed {mode} run failed: {status}");
+    let out = reexec::run(mode, args, dir).unwrap_or_else(|e| die(&e.to_string()));
+    if !out.status.success() {
+        eprintln!(
+            "attach_detach: the sandboxed {mode} run failed: {}",
+            out.status
+        );
         std::process::exit(1);
     }
-    let recs = fs::read_to_string(&records)
-        .expect("read podnet records")
-        .lines()
+    out.records
+        .iter()
         .map(|l| serde_json::from_str(l).expect("record is JSON"))
-        .collect();
-    let _ = fs::remove_file(&records);
-    recs
+        .collect()
 }
 
 fn machine_record(opts: &Opts) -> Value {
@@ -728,7 +701,7 @@ fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
 
-struct Sandbox {
+struct Bench {
     podnet: &'static str,
     host: Rtnl,
     seq: usize,
@@ -761,7 +734,7 @@ struct Net {
     broadcast: u32,
 }
 
-impl Sandbox {
+impl Bench {
     fn next(&mut self) -> usize {
         self.seq += 1;
         self.seq
@@ -1101,50 +1074,6 @@ fn network_facts(podnet: &str, host: &mut Rtnl) -> Net {
     }
 }
 
-fn sandbox_setup() {
-    let host: u64 = std::env::var(HOST_NETNS)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .expect("outer process passes its netns inode");
-    assert_ne!(
-        netns_inode(),
-        host,
-        "still in the machine's network namespace: refusing"
-    );
-    assert_eq!(
-        std::process::id(),
-        1,
-        "expected to be PID 1 of a new PID namespace"
-    );
-    use nix::mount::{mount, MsFlags};
-    mount(
-        Some("podnet-bench-run"),
-        "/run",
-        Some("tmpfs"),
-        MsFlags::empty(),
-        Some("mode=755"),
-    )
-    .expect("tmpfs over /run");
-    mount(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .expect("remount sysfs for the new netns");
-    fs::create_dir_all("/run/netns").expect("mkdir /run/netns");
-    let mut host = Rtnl::open().expect("rtnetlink");
-    let links = link::list(&mut host).expect("list links");
-    let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["lo"],
-        "unexpected interfaces in a fresh sandbox: refusing"
-    );
-    link::set_up_by_name(&mut host, "lo").expect("lo up");
-}
-
 /// Published ports of the measured operations (the populated containers use 20000 + i).
 const TRIAL_PORT_ATTACH: &str = "10001:80";
 const TRIAL_PORT_RUN: &str = "10002:80";
@@ -1153,20 +1082,10 @@ const FLOOR_PORT: u16 = 10003;
 const FILL_PORT_BASE: usize = 20000;
 
 fn inner(opts: &Opts) {
-    sandbox_setup();
-    let state = PathBuf::from(std::env::var(STATE).expect("state dir"));
-    fs::create_dir_all(&state).expect("create state dir");
-    // Set before any thread exists (netns::create spawns threads later).
-    std::env::set_var("PODNET_ROOT", &state);
-    std::env::set_var("PODNET_RUN_DIR", "/run/podnet");
-    let strace_dir = opts.strace.then(|| {
-        let d = PathBuf::from(std::env::var(RECORDS).expect("records"))
-            .parent()
-            .expect("records dir")
-            .to_path_buf();
-        d
-    });
-    let mut sb = Sandbox {
+    // First, before any thread exists (netns::create spawns threads later).
+    let inside = reexec::enter().unwrap_or_else(|e| panic!("{e}"));
+    let strace_dir = opts.strace.then(|| inside.dir().to_path_buf());
+    let mut bench = Bench {
         podnet: match &opts.podnet {
             // Leaked once: the path lives as long as the run.
             Some(p) => Box::leak(p.to_string_lossy().into_owned().into_boxed_str()),
@@ -1178,21 +1097,20 @@ fn inner(opts: &Opts) {
         settle: Duration::from_millis(opts.settle_ms),
         strace_dir,
     };
-    let phase = std::env::var(PHASE).unwrap_or_else(|_| "attach".into());
     eprintln!(
-        "sandbox ready for {phase} (netns inode {}), podnet = {}, state = {}",
+        "sandbox ready for {} (netns inode {}), podnet = {}, state = {}",
+        inside.phase,
         netns_inode(),
-        sb.podnet,
-        state.display()
+        bench.podnet,
+        inside.state.display()
     );
-    match phase.as_str() {
-        "datapath" => datapath_phase(&mut sb, opts),
-        _ => attach_phase(&mut sb, opts),
+    match inside.phase.as_str() {
+        "datapath" => datapath_phase(&mut bench, opts),
+        _ => attach_phase(&mut bench, opts),
     }
 
-    let recs = std::env::var(RECORDS).expect("records path");
-    let mut f = File::create(&recs).expect("create records file");
-    for r in &sb.recs {
+    let mut f = File::create(&inside.records).expect("create records file");
+    for r in &bench.recs {
         writeln!(f, "{r}").expect("write records");
     }
     // Leaving: the PID namespace dies with us (killing the sleeps), the network namespace
@@ -1200,15 +1118,15 @@ fn inner(opts: &Opts) {
     // netns mounts).
 }
 
-fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
+fn attach_phase(bench: &mut Bench, opts: &Opts) {
     // First use creates the default network: timed once, reported apart.
-    let ns = sb.new_netns("first");
+    let ns = bench.new_netns("first");
     let ns_s = ns.to_string_lossy().into_owned();
-    let first = timed(&[sb.podnet, "attach", "--netns", &ns_s, "--name", "first"]);
-    timed(&[sb.podnet, "detach", "first"]);
+    let first = timed(&[bench.podnet, "attach", "--netns", &ns_s, "--name", "first"]);
+    timed(&[bench.podnet, "detach", "first"]);
     netns::remove(&ns).expect("remove netns");
-    sb.record("podnet", "attach_first_use", 0, &[first], json!({}));
-    let net = network_facts(sb.podnet, &mut sb.host);
+    bench.record("podnet", "attach_first_use", 0, &[first], json!({}));
+    let net = network_facts(bench.podnet, &mut bench.host);
 
     let mut attached = 0usize;
     for &n in &opts.levels {
@@ -1220,7 +1138,7 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
             let ns_s = ns.to_string_lossy().into_owned();
             let name = format!("fill{attached}");
             let port = format!("{}:80", FILL_PORT_BASE + attached);
-            let mut argv = vec![sb.podnet, "attach", "--netns", &ns_s, "--name", &name];
+            let mut argv = vec![bench.podnet, "attach", "--netns", &ns_s, "--name", &name];
             if opts.fill_ports {
                 argv.extend(["-p", &port]);
             }
@@ -1242,16 +1160,16 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
         for trial in 0..opts.warmup + opts.trials {
             let keep = trial >= opts.warmup;
             // One of each, interleaved, so slow drifts of the machine hit every op alike.
-            let (a, d) = sb.podnet_attach_detach(None);
-            let (ap, dp) = sb.podnet_attach_detach(Some(TRIAL_PORT_ATTACH));
-            let (run, rm, gone) = sb.podnet_run_rm(None);
-            let (runp, rmp, gonep) = sb.podnet_run_rm(Some(TRIAL_PORT_RUN));
-            let (ka, kd) = sb.floor_veth(&net);
-            let kf = sb.floor_attach_full(&net);
-            let fp = sb.floor_attach_full_p(&net);
-            let (na, nd) = sb.floor_netns(&net);
+            let (a, d) = bench.podnet_attach_detach(None);
+            let (ap, dp) = bench.podnet_attach_detach(Some(TRIAL_PORT_ATTACH));
+            let (run, rm, gone) = bench.podnet_run_rm(None);
+            let (runp, rmp, gonep) = bench.podnet_run_rm(Some(TRIAL_PORT_RUN));
+            let (ka, kd) = bench.floor_veth(&net);
+            let kf = bench.floor_attach_full(&net);
+            let fp = bench.floor_attach_full_p(&net);
+            let (na, nd) = bench.floor_netns(&net);
             let t = timed(&["/bin/true"]);
-            let ver = timed(&[sb.podnet, "--version"]);
+            let ver = timed(&[bench.podnet, "--version"]);
             if keep {
                 for (k, x) in [
                     ("attach", a),
@@ -1288,7 +1206,7 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
             } else {
                 "podnet"
             };
-            sb.record(
+            bench.record(
                 tool,
                 k,
                 n,
@@ -1296,7 +1214,7 @@ fn attach_phase(sb: &mut Sandbox, opts: &Opts) {
                 json!({"settle_ms": opts.settle_ms, "fill_ports": opts.fill_ports}),
             );
         }
-        sb.strace(n);
+        bench.strace(n);
     }
 }
 
@@ -1359,7 +1277,7 @@ fn iperf_once(prefix: &[&str], target: &str, port: u16, opts: &Opts) -> Result<f
 /// is `podnet run -d -- sleep infinity` entered with `podnet exec`. The paths and their names
 /// are the peers' (`peers/bench.py --mode datapath`); each run of a path is interleaved with
 /// the other paths' runs so that a drift of the machine hits every path alike.
-fn datapath_phase(sb: &mut Sandbox, opts: &Opts) {
+fn datapath_phase(bench: &mut Bench, opts: &Opts) {
     let outside = Path::new("/run/netns/outside");
     netns::create(outside).expect("create outside netns");
     sh(&[
@@ -1380,7 +1298,7 @@ fn datapath_phase(sb: &mut Sandbox, opts: &Opts) {
     sh(&["ip", "-n", "outside", "link", "set", "lan0", "up"]);
     sh(&["ip", "-n", "outside", "link", "set", "lo", "up"]);
 
-    let p = sb.podnet;
+    let p = bench.podnet;
     timed(&[
         p,
         "run",
@@ -1467,7 +1385,7 @@ fn datapath_phase(sb: &mut Sandbox, opts: &Opts) {
             r["min_gbps"] = json!(r2(s.min));
             r["max_gbps"] = json!(r2(s.max));
         }
-        sb.recs.push(r);
+        bench.recs.push(r);
     }
     timed(&[p, "rm", "-f", "srv"]);
     timed(&[p, "rm", "-f", "cli"]);

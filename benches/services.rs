@@ -7,15 +7,15 @@
 //! cargo bench --bench services -- [--levels 100,1000,10000] [--trials 30] [--conns 1000] [--out FILE]
 //! ```
 //!
-//! Everything happens in sandboxes this binary makes by re-executing itself under
-//! `unshare --net --mount --pid --fork --mount-proc --propagation private` (tmpfs over `/run`,
-//! sysfs remounted, own `PODNET_ROOT`), one for podnet and one for the kube-proxy layout; each
-//! vanishes with everything in it when its inner process (PID 1 there) exits. The backends are
+//! Everything happens in sandboxes this binary makes by re-executing itself as their PID 1
+//! (`podnet::testbed::reexec`: fresh net+mount+pid namespaces, tmpfs over `/run`, sysfs
+//! remounted, own `PODNET_ROOT`), one for podnet and one for the kube-proxy layout; each
+//! vanishes with everything in it when that process exits. The backends are
 //! this binary again (`--serve PORT`: accept and close), started with `podnet run -d` in both
 //! sandboxes. See `docs/benchmarks.md` ("Services") for the method and the results.
 
+use podnet::kernel::netns;
 use podnet::kernel::nft::NftSocket;
-use podnet::kernel::{link, netns, Rtnl};
 use podnet::model::{Backend, Proto, Service, ServicePort};
 use podnet::plan::services as plan;
 use serde_json::{json, Value};
@@ -26,6 +26,9 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use podnet::testbed::reexec;
+use podnet::testbed::thread_netns::in_netns_at;
 
 mod common;
 use common::*;
@@ -150,11 +153,6 @@ impl Rng {
 
 // ------------------------------------------------------------------------ entry point ---
 
-const INNER: &str = "PODNET_SVCBENCH_INNER";
-const HOST_NETNS: &str = "PODNET_SVCBENCH_HOST_NETNS";
-const RECORDS: &str = "PODNET_SVCBENCH_RECORDS";
-const STATE: &str = "PODNET_SVCBENCH_STATE";
-
 fn main() {
     // As in attach_detach: cargo's LD_LIBRARY_PATH slows every dynamically linked child.
     std::env::remove_var("LD_LIBRARY_PATH");
@@ -172,9 +170,9 @@ fn main() {
         println!("{}", report(&recs));
         return;
     }
-    match std::env::var(INNER).as_deref() {
-        Ok("podnet") => inner_podnet(&opts),
-        Ok("kube") => inner_kube(&opts),
+    match reexec::phase().as_deref() {
+        Some("podnet") => inner_podnet(&opts),
+        Some("kube") => inner_kube(&opts),
         _ => outer(&opts, &args),
     }
 }
@@ -199,45 +197,20 @@ fn outer(opts: &Opts, args: &[String]) {
     let dir = bench_dir();
     let machine = machine_record(opts);
     eprintln!("machine: {machine}");
-    let exe = std::env::current_exe().expect("current_exe");
     let mut recs = vec![machine.clone()];
     for part in ["podnet", "kube"] {
         if !opts.has(part) {
             continue;
         }
-        let records = dir.join(format!("svc-{part}-{}.jsonl", std::process::id()));
-        let state = dir.join(format!("svc-state-{part}-{}", std::process::id()));
-        let _ = fs::remove_file(&records);
-        let status = Command::new("unshare")
-            .args([
-                "--net",
-                "--mount",
-                "--pid",
-                "--fork",
-                "--kill-child",
-                "--mount-proc",
-                "--propagation",
-                "private",
-            ])
-            .arg(&exe)
-            .args(args)
-            .env(INNER, part)
-            .env(HOST_NETNS, netns_inode().to_string())
-            .env(RECORDS, &records)
-            .env(STATE, &state)
-            .status()
-            .expect("run unshare (util-linux)");
-        let _ = fs::remove_dir_all(&state);
+        let out = reexec::run(part, args, &dir).unwrap_or_else(|e| die(&e.to_string()));
         // Records are written as they are made: a failed run keeps what it measured.
         recs.extend(
-            fs::read_to_string(&records)
-                .unwrap_or_default()
-                .lines()
+            out.records
+                .iter()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok()),
         );
-        let _ = fs::remove_file(&records);
-        if !status.success() {
-            eprintln!("services: the {part} sandbox failed: {status}");
+        if !out.status.success() {
+            eprintln!("services: the {part} sandbox failed: {}", out.status);
         }
     }
     println!("{}", report(&recs));
@@ -520,53 +493,9 @@ fn ms_since(t0: Instant) -> f64 {
     t0.elapsed().as_secs_f64() * 1e3
 }
 
-fn sandbox_setup() {
-    let host: u64 = std::env::var(HOST_NETNS)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .expect("outer process passes its netns inode");
-    assert_ne!(
-        netns_inode(),
-        host,
-        "still in the machine's network namespace: refusing"
-    );
-    assert_eq!(
-        std::process::id(),
-        1,
-        "expected to be PID 1 of a new PID namespace"
-    );
-    use nix::mount::{mount, MsFlags};
-    mount(
-        Some("podnet-svcbench-run"),
-        "/run",
-        Some("tmpfs"),
-        MsFlags::empty(),
-        Some("mode=755"),
-    )
-    .expect("tmpfs over /run");
-    mount(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        MsFlags::empty(),
-        None::<&str>,
-    )
-    .expect("remount sysfs for the new netns");
-    fs::create_dir_all("/run/netns").expect("mkdir /run/netns");
-    let mut host = Rtnl::open().expect("rtnetlink");
-    let links = link::list(&mut host).expect("list links");
-    let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["lo"],
-        "unexpected interfaces in a fresh sandbox: refusing"
-    );
-    link::set_up_by_name(&mut host, "lo").expect("lo up");
-    let state = PathBuf::from(std::env::var(STATE).expect("state dir"));
-    fs::create_dir_all(&state).expect("create state dir");
-    // Set before any thread exists.
-    std::env::set_var("PODNET_ROOT", &state);
-    std::env::set_var("PODNET_RUN_DIR", "/run/podnet");
+/// Enters the sandbox (first, before any thread exists); where records go.
+fn sandbox_setup() -> reexec::Inside {
+    reexec::enter().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `podnet ARGS --format json`, parsed (untimed).
@@ -589,8 +518,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new() -> Recorder {
-        let path = std::env::var(RECORDS).expect("records path");
+    fn new(path: &Path) -> Recorder {
         Recorder {
             file: File::options()
                 .create(true)
@@ -622,21 +550,10 @@ impl Recorder {
     }
 }
 
-/// Run `f` on a new thread that has entered the network namespace at `ns`.
-fn in_netns<T: Send + 'static>(ns: &Path, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let file = File::open(ns).expect("open netns");
-    std::thread::spawn(move || {
-        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
-    .join()
-    .expect("netns thread")
-}
-
 /// Wait until every backend accepts a connection from the client's namespace.
 fn wait_backends(client_ns: &Path, backends: &[Ipv4Addr]) {
     let bs = backends.to_vec();
-    in_netns(client_ns, move || {
+    in_netns_at(client_ns, move || {
         for ip in bs {
             let deadline = Instant::now() + Duration::from_secs(10);
             let a = SocketAddr::from((ip, 8080));
@@ -658,7 +575,7 @@ fn connects(
     seed: u64,
 ) -> (Vec<f64>, Vec<f64>, usize, usize) {
     let (vips, bs) = (vips.to_vec(), backends.to_vec());
-    in_netns(client_ns, move || {
+    in_netns_at(client_ns, move || {
         let mut rng = Rng(seed | 1);
         let (mut v, mut d, mut fv, mut fd) = (Vec::new(), Vec::new(), 0, 0);
         let one = |a: SocketAddr, out: &mut Vec<f64>, fails: &mut usize| {
@@ -1143,7 +1060,7 @@ impl Podnet {
 }
 
 fn inner_podnet(opts: &Opts) {
-    sandbox_setup();
+    let inside = sandbox_setup();
     let podnet: &'static str = Box::leak(podnet_bin(opts).into_boxed_str());
     eprintln!(
         "podnet sandbox ready (netns inode {}), podnet = {podnet}",
@@ -1188,17 +1105,14 @@ fn inner_podnet(opts: &Opts) {
     let mut pn = Podnet {
         podnet,
         seq: 0,
-        rec: Recorder::new(),
+        rec: Recorder::new(&inside.records),
         backend_ips,
         backend_args,
         probe_ips,
         probe_vip,
         vips: Vec::new(),
         client,
-        dir: PathBuf::from(std::env::var(RECORDS).unwrap())
-            .parent()
-            .unwrap()
-            .to_path_buf(),
+        dir: inside.dir().to_path_buf(),
     };
     let top = *opts.levels.last().unwrap();
     for &n in &opts.levels {
@@ -1306,7 +1220,7 @@ fn kube_rules(vips: &[Ipv4Addr], eps: &[Ipv4Addr], cluster_cidr: &str) -> String
 }
 
 fn inner_kube(opts: &Opts) {
-    sandbox_setup();
+    let inside = sandbox_setup();
     let podnet: &'static str = Box::leak(podnet_bin(opts).into_boxed_str());
     eprintln!(
         "kube-proxy-layout sandbox ready (netns inode {}); containers by podnet, no podnet service",
@@ -1315,7 +1229,7 @@ fn inner_kube(opts: &Opts) {
     let (backend_ips, client) = backends_and_client(podnet, opts.backends);
     let net = podnet_json(podnet, &["network", "inspect", "podnet0"]);
     let cidr = net["subnet"].as_str().expect("subnet").to_string();
-    let mut rec = Recorder::new();
+    let mut rec = Recorder::new(&inside.records);
     // The same VIPs podnet allocates (10.43.0.1 is the probe service there; bulk from .2).
     let base = u32::from(Ipv4Addr::new(10, 43, 0, 2));
     let rules_file = PathBuf::from("/run/kube-rules.txt");
