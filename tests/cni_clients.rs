@@ -161,7 +161,7 @@ fn libcni_drives_every_verb_at_every_spec_version() {
                 .iter()
                 .map(|r| r.container_id.clone())
                 .collect();
-            assert_eq!(left, [b.clone()], "GC at {version}");
+            assert_eq!(left, std::slice::from_ref(&b), "GC at {version}");
             assert_eq!(
                 names(&ip_json_in(&sb, &format!("/run/netns/{a}"), &["link"])),
                 ["lo"]
