@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -122,7 +122,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             }
             let chosen = allocate(tx, net, ip)?;
-            endpoints::add_lease(tx, net.id, ep.id, chosen)?;
+            endpoints::add_lease(tx, net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
             let mac = spec.mac.unwrap_or_else(|| Mac::for_container(chosen));
             endpoints::set_mac(tx, ep.id, mac)?;
@@ -220,7 +220,7 @@ fn allocate(
                 net.name
             )));
         }
-        if endpoints::lease_taken(tx, net.id, ip)? {
+        if endpoints::lease_taken(tx, net.id, ip.into())? {
             return Err(Error::input(format!(
                 "--ip {ip} is already taken on network '{}': pick another address or omit --ip",
                 net.name
@@ -228,11 +228,16 @@ fn allocate(
         }
         return Ok(ip);
     }
-    let hint = networks::next_ip(tx, net.id)?;
+    // IPAM is IPv4 for now: a hint of another family is no hint.
+    let hint = networks::next_ip(tx, net.id)?.and_then(|h| match h {
+        IpAddr::V4(h) => Some(h),
+        IpAddr::V6(_) => None,
+    });
     let ip = ipam::next_free(&net.subnet, net.gateway, hint, |c| {
-        endpoints::lease_taken(tx, net.id, c)
+        endpoints::lease_taken(tx, net.id, c.into())
     })?;
-    networks::set_next_ip(tx, net.id, Ipv4Addr::from(u32::from(ip).wrapping_add(1)))?;
+    let after = Ipv4Addr::from(u32::from(ip).wrapping_add(1));
+    networks::set_next_ip(tx, net.id, after.into())?;
     Ok(ip)
 }
 

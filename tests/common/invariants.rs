@@ -213,8 +213,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         },
     );
     let leases = q(&c, "SELECT network_id, ip, endpoint_id FROM leases", |r| {
-        let ip: i64 = r.get(1)?;
-        Ok((r.get(0)?, Ipv4Addr::from(ip as u32).to_string(), r.get(2)?))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     });
     let ports = q(
         &c,

@@ -6,7 +6,7 @@ use crate::model::{Backend, Error, Labels, Result, Service};
 use crate::store::services as rows;
 use crate::store::{endpoints, ports};
 use rusqlite::Connection;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A checked `service create`: the service, its selector, its explicit backends.
 type Checked = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
@@ -22,7 +22,7 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
     let range = default_service_range();
     let vip = match req.vip {
         Some(ip) => {
-            if let Some(owner) = rows::vip_taken(conn, ip)? {
+            if let Some(owner) = rows::vip_taken(conn, ip.into())? {
                 return Err(Error::input(format!("--vip {ip} is already the address of service '{owner}': pick another or omit --vip")));
             }
             ip
@@ -76,11 +76,13 @@ fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
         u32::from(range.network()) + 1,
         u32::from(range.broadcast()) - 1,
     );
-    if let Some(ip) = rows::vip_after_highest(conn, lo, hi)? {
+    let after =
+        rows::vip_after_highest(conn, Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into())?;
+    if let Some(IpAddr::V4(ip)) = after {
         return Ok(ip);
     }
     for c in lo..=hi {
-        if rows::vip_taken(conn, Ipv4Addr::from(c))?.is_none() {
+        if rows::vip_taken(conn, Ipv4Addr::from(c).into())?.is_none() {
             return Ok(Ipv4Addr::from(c));
         }
     }
