@@ -4,10 +4,11 @@ use super::access::{access, is_listing};
 use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
 use super::exit;
 use super::output::{opt, print};
+use super::view;
 use super::{demo, Format};
 use crate::engine::logs::{self, Follow};
 use crate::engine::network::{self, NetworkSpec};
-use crate::engine::{container, gc, view, Ctx};
+use crate::engine::{container, gc, Ctx};
 use crate::model::filter::PsFilter;
 use crate::model::{Error, PortRequest, Result};
 use std::time::Duration;
@@ -48,7 +49,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             show_container(&ctx, f, &ep)?;
         }
         Command::Detach { name } => container::detach(&mut ctx, &name)?,
-        Command::Label { name, changes } => container::relabel(&mut ctx, &name, &changes)?,
+        Command::Label { name, changes } => {
+            let edits = crate::model::labels::parse_label_edits(&changes)?;
+            container::relabel(&mut ctx, &name, &edits)?
+        }
         Command::Ports { name } => {
             let ep = container::find(&ctx, &name)?;
             let rows = view::ports(&ctx, &ep)?;
@@ -76,7 +80,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             print(
                 f,
                 &rows,
-                &["NAME", "STATUS", "MODE", "NETWORK", "IP", "PID", "PORTS"],
+                &[
+                    "NAME", "STATUS", "MODE", "NETWORK", "IP", "PID", "PORTS", "POD",
+                ],
                 |rows| {
                     rows.iter()
                         .map(|r| {
@@ -92,6 +98,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                                 opt(&r.ip),
                                 opt(&r.pid),
                                 r.ports.join(","),
+                                opt(&r.runtime.as_ref().and_then(|v| v.pod())),
                             ]
                         })
                         .collect()
@@ -234,7 +241,7 @@ fn inspect(ctx: &Ctx, f: Format, names: &[String]) -> Result<i32> {
     Ok(exit::several(names.len(), errors))
 }
 
-const INSPECT_HEADERS: [&str; 10] = [
+const INSPECT_HEADERS: [&str; 11] = [
     "NAME",
     "STATUS",
     "MODE",
@@ -245,6 +252,7 @@ const INSPECT_HEADERS: [&str; 10] = [
     "NETNS",
     "PID",
     "PORTS",
+    "POD",
 ];
 
 fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
@@ -262,6 +270,7 @@ fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
         opt(&r.netns),
         opt(&r.pid),
         r.ports.join(","),
+        opt(&r.runtime.as_ref().and_then(|v| v.pod())),
     ]
 }
 

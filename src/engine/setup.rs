@@ -5,13 +5,14 @@ use super::{detach, network, owner, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
+use crate::model::field::{IP, NAME, NETNS, NETWORK};
 use crate::model::{
     validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network, PortMapping,
     PortRequest, Result,
 };
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -38,19 +39,26 @@ pub struct EndpointSpec<'a> {
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
     /// this process is gone, the endpoint is garbage).
     pub owned_by_caller: bool,
+    /// The interface's name inside the namespace; None: `eth0`.
+    pub ifname: Option<&'a str>,
+    /// The MAC the interface gets; None: the one derived from its address.
+    pub mac: Option<Mac>,
+    /// A container runtime's record of the attachment (bridge networks only), written in the
+    /// transaction that inserts the endpoint.
+    pub runtime: Option<&'a crate::store::runtime::RuntimeRecord>,
 }
 
 /// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
 pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     validate_name("container", spec.name)?;
-    let ip = spec.ip.map(|s| network::parse_ip("--ip", s)).transpose()?;
+    let ip = spec.ip.map(|s| network::parse_ip(IP, s)).transpose()?;
     precheck(ctx, spec, ip)?;
     publish::precheck(ctx, &spec.mode, spec.ports)?;
     let net = match &spec.mode {
         Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
         _ if ip.is_some() => {
             return Err(Error::input(
-                "--ip needs a bridge network: drop --ip or use --network NETWORK",
+                "{IP} needs a bridge network: drop {IP} or use {NETWORK} NETWORK",
             ));
         }
         _ => None,
@@ -73,6 +81,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         netns_owned: matches!(spec.netns, Netns::Create),
         netns_id,
         owner: proc::me(),
+        ifname: spec.ifname,
     };
     let shares = matches!(spec.mode, Mode::Container(_));
     let (ep, published) = ctx.store.write(|tx| {
@@ -81,10 +90,12 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         }
         // A namespace podnet already manages under another name (only `container:NAME` joins
         // one on purpose): a second eth0 would collide and either teardown break the other.
-        if let (Some(id), false) = (netns_id, shares) {
+        // A runtime attaches one namespace to several networks under different interface
+        // names (its own key is unique per network: see `store::runtime`).
+        if let (Some(id), false, None) = (netns_id, shares, spec.runtime) {
             if let Some(other) = endpoints::using_netns(tx, id)? {
                 return Err(Error::input(format!(
-                    "--netns {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run --network container:{other}`",
+                    "{NETNS} {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run {NETWORK} container:{other}`",
                     path_str.as_deref().unwrap_or("?")
                 )));
             }
@@ -94,7 +105,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         if let Mode::Container(other) = &spec.mode {
             if !endpoints::get(tx, other)?.is_some_and(|o| o.state == EndpointState::Ready) {
                 return Err(Error::input(format!(
-                    "--network container:{other}: '{other}' is not running: start it first"
+                    "{NETWORK} container:{other}: '{other}' is not running: start it first"
                 )));
             }
         }
@@ -112,12 +123,15 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             }
             let chosen = allocate(tx, net, ip)?;
-            endpoints::add_lease(tx, net.id, ep.id, chosen)?;
+            endpoints::add_lease(tx, net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
-            let mac = Mac::for_container(chosen);
+            let mac = spec.mac.unwrap_or_else(|| Mac::for_container(chosen));
             endpoints::set_mac(tx, ep.id, mac)?;
             ep.mac = Some(mac);
             published = publish::reserve(tx, net, &ep, spec.ports)?;
+            if let Some(rec) = spec.runtime {
+                crate::store::runtime::insert(tx, ep.id, net.id, rec)?;
+            }
         }
         Ok((ep, published))
     })?;
@@ -141,19 +155,19 @@ fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<
     if let (Mode::Bridge(n), Some(ip)) = (&spec.mode, ip) {
         match ctx.store.network(n)? {
             Some(net) => {
-                ipam::check_requested("--ip", &net.subnet, ip)?;
+                ipam::check_requested(IP, &net.subnet, ip)?;
                 if ip == net.gateway {
                     return Err(Error::input(format!(
-                        "--ip {ip} is the gateway of network '{n}': pick another address"
+                        "{IP} {ip} is the gateway of network '{n}': pick another address"
                     )));
                 }
             }
             None => {
                 if let Some(subnet) = network::default_subnet_if_created(ctx, n)? {
-                    ipam::check_requested("--ip", &subnet, ip)?;
+                    ipam::check_requested(IP, &subnet, ip)?;
                     if ip == ipam::first_host(&subnet) {
                         return Err(Error::input(format!(
-                            "--ip {ip} would be the gateway of network '{n}': pick another address"
+                            "{IP} {ip} would be the gateway of network '{n}': pick another address"
                         )));
                     }
                 }
@@ -181,7 +195,7 @@ fn refuse_host_netns(p: &std::path::Path) -> Result<()> {
         .any(|h| id.is_some() && netns::identity(std::path::Path::new(h)) == id);
     if host {
         return Err(Error::input(format!(
-            "--netns {} is the host's own network namespace: podnet wires container namespaces only (e.g. /run/netns/NAME or /proc/PID/ns/net of a containerised process)",
+            "{NETNS} {} is the host's own network namespace: podnet wires container namespaces only (e.g. /run/netns/NAME or /proc/PID/ns/net of a containerised process)",
             p.display()
         )));
     }
@@ -189,7 +203,7 @@ fn refuse_host_netns(p: &std::path::Path) -> Result<()> {
 }
 
 fn name_taken(name: &str) -> Error {
-    Error::input(format!("container name '{name}' is already in use: choose another --name or remove it (`podnet rm -f {name}`)"))
+    Error::input(format!("container name '{name}' is already in use: choose another {NAME} or remove it (`podnet rm -f {name}`)"))
 }
 
 /// Pick the endpoint's address: the requested one if free, else the next free after the hint.
@@ -200,26 +214,31 @@ fn allocate(
 ) -> Result<Ipv4Addr> {
     use crate::store::networks;
     if let Some(ip) = requested {
-        ipam::check_requested("--ip", &net.subnet, ip)?;
+        ipam::check_requested(IP, &net.subnet, ip)?;
         if ip == net.gateway {
             return Err(Error::input(format!(
-                "--ip {ip} is the gateway of network '{}': pick another address",
+                "{IP} {ip} is the gateway of network '{}': pick another address",
                 net.name
             )));
         }
-        if endpoints::lease_taken(tx, net.id, ip)? {
+        if endpoints::lease_taken(tx, net.id, ip.into())? {
             return Err(Error::input(format!(
-                "--ip {ip} is already taken on network '{}': pick another address or omit --ip",
+                "{IP} {ip} is already taken on network '{}': pick another address or omit {IP}",
                 net.name
             )));
         }
         return Ok(ip);
     }
-    let hint = networks::next_ip(tx, net.id)?;
+    // IPAM is IPv4 for now: a hint of another family is no hint.
+    let hint = networks::next_ip(tx, net.id)?.and_then(|h| match h {
+        IpAddr::V4(h) => Some(h),
+        IpAddr::V6(_) => None,
+    });
     let ip = ipam::next_free(&net.subnet, net.gateway, hint, |c| {
-        endpoints::lease_taken(tx, net.id, c)
+        endpoints::lease_taken(tx, net.id, c.into())
     })?;
-    networks::set_next_ip(tx, net.id, Ipv4Addr::from(u32::from(ip).wrapping_add(1)))?;
+    let after = Ipv4Addr::from(u32::from(ip).wrapping_add(1));
+    networks::set_next_ip(tx, net.id, after.into())?;
     Ok(ip)
 }
 
@@ -253,7 +272,7 @@ fn realize(
         // unchecked frame. (Elements name the port; it need not exist yet.)
         publish::publish(ctx, ep, ports)?;
         let alias = owner::Identity::of(ctx).link_alias();
-        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias, ep.mac)?;
+        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias, ep)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -262,7 +281,7 @@ fn realize(
     let mut inside: Rtnl = netns::rtnl_in(&ns)?;
     link::set_up_by_name(&mut inside, "lo")?;
     if let (Some(net), Some(ip)) = (net, ep.ip) {
-        configure_eth0(&mut inside, net, ip)?;
+        configure_eth0(&mut inside, net, ip, ep.ifname())?;
     }
     if net.is_some() {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
@@ -274,9 +293,9 @@ fn realize(
 }
 
 /// The veth of a bridge endpoint: `veth` here on the bridge, up, with hairpin, marked with
-/// `alias` (this store's); its peer created directly inside `ns` as `eth0`, with the MAC
-/// recorded for it (the only one its port lets through; none for endpoints recorded before
-/// anti-spoofing).
+/// `alias` (this store's); its peer created directly inside `ns` as the endpoint's interface
+/// (`eth0` unless a runtime named it), with the MAC recorded for it (the only one its port
+/// lets through; none for endpoints recorded before anti-spoofing).
 pub(super) fn make_veth(
     host: &mut Rtnl,
     veth: &str,
@@ -284,10 +303,10 @@ pub(super) fn make_veth(
     mtu: u32,
     ns: &File,
     alias: &str,
-    mac: Option<Mac>,
+    ep: &Endpoint,
 ) -> Result<()> {
-    let mac = mac.map(|m| m.0);
-    link::create_veth(host, veth, Some(bridge), mtu, "eth0", ns.as_fd(), mac)?;
+    let mac = ep.mac.map(|m| m.0);
+    link::create_veth(host, veth, Some(bridge), mtu, ep.ifname(), ns.as_fd(), mac)?;
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway.
@@ -296,14 +315,19 @@ pub(super) fn make_veth(
     link::set_hairpin(host, veth)
 }
 
-/// Inside the container's namespace: `eth0` gets its address, comes up, and the gateway
-/// becomes the default route.
-pub(super) fn configure_eth0(inside: &mut Rtnl, net: &Network, ip: Ipv4Addr) -> Result<()> {
-    let eth0 = link::get(inside, "eth0")?
-        .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
+/// Inside the container's namespace: its interface (`eth0`, or the runtime's `ifname`) gets
+/// its address, comes up, and the gateway becomes the default route.
+pub(super) fn configure_eth0(
+    inside: &mut Rtnl,
+    net: &Network,
+    ip: Ipv4Addr,
+    ifname: &str,
+) -> Result<()> {
+    let eth0 = link::get(inside, ifname)?
+        .ok_or_else(|| Error::failed(format!("{ifname} missing in the container namespace")))?;
     addr::add(inside, eth0.index, ip, net.subnet.prefix_len())?;
     fault::step("attach", 4);
-    link::no_ipv6_link_local(inside, "eth0", None)?;
+    link::no_ipv6_link_local(inside, ifname, None)?;
     link::set_up(inside, eth0.index)?;
     route::add_default(inside, net.gateway)
 }

@@ -3,7 +3,7 @@
 use super::Store;
 use crate::model::{Endpoint, EndpointState, Mac, Mode, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 pub struct NewEndpoint<'a> {
     pub name: &'a str,
@@ -12,10 +12,12 @@ pub struct NewEndpoint<'a> {
     pub netns_owned: bool,
     pub netns_id: Option<(u64, u64)>,
     pub owner: (i32, u64),
+    /// The interface's name inside the namespace; None: `eth0`.
+    pub ifname: Option<&'a str>,
 }
 
 const COLS: &str =
-    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac";
+    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac, ifname";
 
 fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let mode: String = r.get(2)?;
@@ -38,6 +40,7 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
         owner: owner.zip(owner_start.map(|s| s as u64)),
         state: EndpointState::parse(&state),
         mac: mac.and_then(|m| m.parse().ok()),
+        ifname: r.get(14)?,
     })
 }
 
@@ -117,8 +120,8 @@ impl Store {
 /// reused, so a name never collides with a veth the kernel is still destroying).
 pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
     tx.execute(
-        "INSERT INTO endpoints(name, mode, target, netns, netns_owned, netns_dev, netns_ino, owner_pid, owner_start, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'creating')",
+        "INSERT INTO endpoints(name, mode, target, netns, netns_owned, netns_dev, netns_ino, owner_pid, owner_start, state, ifname)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'creating', ?10)",
         params![
             e.name,
             e.mode.kind(),
@@ -128,7 +131,8 @@ pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
             e.netns_id.map(|i| i.0 as i64),
             e.netns_id.map(|i| i.1 as i64),
             e.owner.0,
-            e.owner.1 as i64
+            e.owner.1 as i64,
+            e.ifname
         ],
     )?;
     let id = tx.last_insert_rowid();
@@ -158,25 +162,23 @@ pub fn set_netns_identity(tx: &Connection, id: i64, ns: (u64, u64)) -> Result<()
     Ok(())
 }
 
-pub fn lease_taken(tx: &Connection, network_id: i64, ip: Ipv4Addr) -> Result<bool> {
+pub fn lease_taken(tx: &Connection, network_id: i64, ip: IpAddr) -> Result<bool> {
     Ok(tx
-        .query_row(
-            "SELECT 1 FROM leases WHERE network_id=?1 AND ip=?2",
-            params![network_id, u32::from(ip) as i64],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM leases WHERE network_id=?1 AND ip=?2")?
+        .query_row(params![network_id, ip.to_string()], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
-pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: Ipv4Addr) -> Result<()> {
+pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: IpAddr) -> Result<()> {
+    let ip = ip.to_string();
     tx.execute(
         "INSERT INTO leases(network_id, ip, endpoint_id) VALUES (?1, ?2, ?3)",
-        params![network_id, u32::from(ip) as i64, endpoint_id],
+        params![network_id, ip, endpoint_id],
     )?;
     tx.execute(
         "UPDATE endpoints SET ip=?2 WHERE id=?1",
-        params![endpoint_id, ip.to_string()],
+        params![endpoint_id, ip],
     )?;
     Ok(())
 }
