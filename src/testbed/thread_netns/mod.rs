@@ -4,7 +4,12 @@
 //! A network namespace belongs to a *thread*: [`in_netns`] runs a closure on a new thread
 //! moved into a fresh namespace, which goes away with the thread, so nothing reaches the
 //! machine's own ruleset. Threads and processes started from that thread inherit it. These
-//! helpers panic on failure: they are for tests and benchmarks.
+//! helpers panic on failure: they are for tests and benchmarks. A [`ThreadLab`] is a small
+//! topology of such namespaces (host, LAN neighbour, four containers on two bridges).
+
+mod lab;
+
+pub use lab::{ThreadLab, HOST_LAN, OUT_LAN};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
