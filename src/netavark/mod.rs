@@ -3,13 +3,14 @@
 //! with JSON on stdin: `info`, `create`, `setup NETNS`, `teardown NETNS`. Errors are
 //! `{"error": "..."}` on stdout with exit status 1.
 //!
-//! This layer is the protocol only: [`parse`] makes one typed [`Call`]; [`reply`] builds the
-//! answers. [`run`] is the whole plugin; until the engine is wired it answers `info` for
-//! real and every other subcommand with an error.
+//! [`parse`] makes one typed [`Call`] (the protocol only); [`reply`] builds the answers;
+//! `wire` carries the calls out on podnet's engine. [`run`] is the whole plugin.
 
+mod network;
 mod reply;
 mod request;
 pub mod types;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -51,7 +52,7 @@ pub fn run(args: &[String], stdin: &[u8]) -> Reply {
     match parse(args, stdin) {
         Err(msg) => Reply::failed(format!("podnet: {msg}")),
         Ok(Call::Info) => Reply::ok(Some(&info())),
-        Ok(Call::Create(_)) => Reply::failed(not_wired("create")),
+        Ok(Call::Create(req)) => wire::create(&req),
         Ok(Call::Setup(_)) => Reply::failed(not_wired("setup")),
         Ok(Call::Teardown(_)) => Reply::failed(not_wired("teardown")),
     }

@@ -9,6 +9,7 @@ use serde_json::Value;
 pub mod guards;
 pub mod hold;
 pub mod invariants;
+pub mod nv;
 pub mod publish;
 pub mod service;
 pub mod state;
