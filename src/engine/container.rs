@@ -107,6 +107,9 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             ports: &spec.ports,
             labels: &spec.labels,
             owned_by_caller: !spec.detach,
+            ifname: None,
+            mac: None,
+            runtime: None,
         },
     )?;
     if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {
@@ -367,6 +370,9 @@ pub fn attach(
         ports,
         labels,
         owned_by_caller: false,
+        ifname: None,
+        mac: None,
+        runtime: None,
     };
     let ep = setup::attach(ctx, &spec)?;
     if !setup::mark_ready(ctx, &ep, false)? {

@@ -15,6 +15,7 @@ pub mod network_repair;
 pub mod owner;
 pub mod proc;
 pub mod publish;
+pub mod runtime;
 pub mod service;
 pub mod service_parse;
 pub mod service_route;

@@ -25,6 +25,30 @@ pub struct ContainerRow {
     /// Published ports as `HOSTIP:HOSTPORT->CPORT/PROTO`.
     pub ports: Vec<String>,
     pub labels: crate::model::Labels,
+    /// The container runtime that made the attachment (CNI, netavark), with its key and pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeView>,
+}
+
+/// A runtime attachment's own facts (see `engine::runtime`).
+#[derive(Debug, Serialize)]
+pub struct RuntimeView {
+    pub runtime: String,
+    pub container_id: String,
+    pub ifname: String,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
+}
+
+impl RuntimeView {
+    /// `NAMESPACE/NAME` of the pod (or the name alone, as Podman 4 gives it).
+    pub fn pod(&self) -> Option<String> {
+        match (&self.k8s_namespace, &self.k8s_name) {
+            (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
+            (None, Some(n)) => Some(n.clone()),
+            _ => None,
+        }
+    }
 }
 
 pub fn status(ep: &Endpoint) -> &'static str {
@@ -85,6 +109,13 @@ pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
             Mode::Container(o) => Some(o.clone()),
             _ => None,
         },
+        runtime: super::runtime::record_of(ctx, ep.id)?.map(|r| RuntimeView {
+            runtime: r.runtime,
+            container_id: r.container_id,
+            ifname: r.ifname,
+            k8s_namespace: r.k8s_namespace,
+            k8s_name: r.k8s_name,
+        }),
     })
 }
 

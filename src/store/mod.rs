@@ -5,6 +5,7 @@ pub mod endpoints;
 pub mod labels;
 pub mod networks;
 pub mod ports;
+pub mod runtime;
 mod schema;
 pub mod services;
 

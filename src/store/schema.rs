@@ -122,10 +122,28 @@ const ENDPOINT_MAC: &str = "
 ALTER TABLE endpoints ADD COLUMN mac TEXT;
 ";
 
+/// Attachments made for a container runtime (CNI, netavark): who asked (`runtime`), the
+/// runtime's own key for it (container id + interface name, unique per network), and the
+/// Kubernetes pod it belongs to when the runtime said. `endpoints.ifname` is the interface's
+/// name inside the namespace (NULL: `eth0`, what `run` and `attach` make).
+const RUNTIME_ATTACHMENTS: &str = "
+ALTER TABLE endpoints ADD COLUMN ifname TEXT;
+CREATE TABLE IF NOT EXISTS runtime_attachments(
+  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+  network_id INTEGER NOT NULL REFERENCES networks(id),
+  container_id TEXT NOT NULL,
+  ifname TEXT NOT NULL,
+  runtime TEXT NOT NULL,
+  k8s_namespace TEXT,
+  k8s_name TEXT,
+  UNIQUE(network_id, container_id, ifname)
+);
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
-const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX, ENDPOINT_MAC];
+const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX, ENDPOINT_MAC, RUNTIME_ATTACHMENTS];
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
