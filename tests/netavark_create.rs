@@ -104,20 +104,26 @@ fn create_uses_an_existing_podnet_network_that_agrees_and_refuses_one_that_does_
     let differs = [
         (
             json!({"subnets": [{"subnet": "10.94.1.0/24"}]}),
-            "subnet 10.94.0.0/24, not 10.94.1.0/24",
+            "subnet 10.94.0.0/24, the configuration says 10.94.1.0/24",
         ),
-        (json!({"internal": true}), "internal false, not true"),
-        (json!({"options": {"mtu": "9000"}}), "mtu 1500, not 9000"),
+        (
+            json!({"internal": true}),
+            "internal false, the configuration says true",
+        ),
+        (
+            json!({"options": {"mtu": "9000"}}),
+            "mtu 1500, the configuration says 9000",
+        ),
         (
             json!({"network_interface": "other0"}),
-            "bridge pn-lab, not other0",
+            "bridge pn-lab, the configuration says other0",
         ),
     ];
     for (extra, needle) in differs {
         let out = create_out(&sb, &network("lab", extra.clone()));
         let msg = nv_error(&format!("create lab {extra}"), &out);
         assert!(msg.contains(needle), "{extra}: {msg}");
-        assert!(msg.contains("network 'lab' exists in podnet"), "{msg}");
+        assert!(msg.contains("network 'lab' exists with"), "{msg}");
     }
     assert_eq!(view(&sb), before);
 }

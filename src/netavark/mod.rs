@@ -6,6 +6,7 @@
 //! [`parse`] makes one typed [`Call`] (the protocol only); [`reply`] builds the answers;
 //! `wire` carries the calls out on podnet's engine. [`run`] is the whole plugin.
 
+mod attach;
 mod network;
 mod reply;
 mod request;
@@ -53,13 +54,9 @@ pub fn run(args: &[String], stdin: &[u8]) -> Reply {
         Err(msg) => Reply::failed(format!("podnet: {msg}")),
         Ok(Call::Info) => Reply::ok(Some(&info())),
         Ok(Call::Create(req)) => wire::create(&req),
-        Ok(Call::Setup(_)) => Reply::failed(not_wired("setup")),
-        Ok(Call::Teardown(_)) => Reply::failed(not_wired("teardown")),
+        Ok(Call::Setup(req)) => attach::setup(&req),
+        Ok(Call::Teardown(req)) => attach::teardown(&req),
     }
-}
-
-fn not_wired(sub: &str) -> String {
-    format!("podnet: {sub} is not wired yet: this podnet parses netavark plugin calls but does not carry them out")
 }
 
 /// Entry point of the binary in netavark mode.

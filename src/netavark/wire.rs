@@ -1,13 +1,14 @@
-//! The plugin's calls carried out on podnet's engine, as the CLI's are: the same store (the
-//! network's `root`/`run_dir` options, else `PODNET_ROOT`/`PODNET_RUN_DIR`, else the CLI's
-//! defaults: netavark passes its environment on to plugins) and the same boot recovery.
+//! Where the plugin's state is, its error reply, and `create`. The calls run on podnet's
+//! engine as the CLI's do: the same store (the network's `root`/`run_dir` options, else
+//! `PODNET_ROOT`/`PODNET_RUN_DIR`, else the CLI's defaults: netavark passes its environment
+//! on to plugins) and the same boot recovery (`engine::runtime::open`).
 
 use std::path::{Path, PathBuf};
 
 use super::request::{CreateRequest, NetworkSpec};
 use super::{created, network, Reply};
-use crate::engine::{boot, name_store_error, Access, Ctx};
-use crate::model::{Error, Result};
+use crate::engine::{name_store_error, runtime};
+use crate::model::Error;
 
 const DEFAULT_ROOT: &str = "/var/lib/podnet";
 const DEFAULT_RUN_DIR: &str = "/run/podnet";
@@ -30,15 +31,6 @@ pub fn dirs(spec: &NetworkSpec) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Open podnet's state for `spec`'s network; work that changes anything first brings the
-/// kernel in line with the store after a boot, as every CLI command does.
-pub fn open(spec: &NetworkSpec, access: Access) -> Result<Ctx> {
-    let (root, run_dir) = dirs(spec);
-    let mut ctx = Ctx::open_as(&root, &run_dir, access)?;
-    boot::recover_if_first(&mut ctx)?;
-    Ok(ctx)
-}
-
 /// The error reply: podnet's one line, its store errors naming the database file.
 pub fn refused(e: Error, root: &Path) -> Reply {
     Reply::failed(format!("podnet: {}", name_store_error(e, root)))
@@ -47,9 +39,9 @@ pub fn refused(e: Error, root: &Path) -> Reply {
 /// `create`: the podnet network is made (or an agreeing one is found) now, so that its
 /// subnet is podnet's from `podman network create` on; the answer carries its values.
 pub fn create(req: &CreateRequest) -> Reply {
-    let root = dirs(&req.spec).0;
+    let (root, run_dir) = dirs(&req.spec);
     let made =
-        open(&req.spec, Access::Create).and_then(|mut ctx| network::ensure(&mut ctx, &req.spec));
+        runtime::open(&root, &run_dir).and_then(|mut ctx| network::ensure(&mut ctx, &req.spec));
     match made {
         Ok(net) => Reply::ok(Some(&created(&req.network, &network::settled(&net)))),
         Err(e) => refused(e, &root),

@@ -66,6 +66,8 @@ pub struct EpRow {
     pub labels: BTreeMap<String, String>,
     /// eth0's MAC (bridge endpoints; NULL for rows made before anti-spoofing).
     pub mac: Option<String>,
+    /// The interface inside the namespace: `eth0`, or the one a runtime named.
+    pub ifname: String,
 }
 
 #[derive(Debug, Clone)]
@@ -150,7 +152,8 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         });
     let mut endpoints = q(
         &c,
-        "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac
+        "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac,
+                coalesce(ifname, 'eth0')
          FROM endpoints ORDER BY id",
         |r| {
             let pid: Option<i32> = r.get(8)?;
@@ -169,6 +172,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 draining: r.get(11)?,
                 labels: BTreeMap::new(),
                 mac: r.get(12)?,
+                ifname: r.get(13)?,
             })
         },
     );
@@ -410,22 +414,26 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
         let inside = ip_json_in(sb, ns, &["addr"]);
         let prefix = net.subnet.split('/').nth(1).unwrap_or("?");
         let want = format!("{}/{prefix}", e.ip.clone().unwrap_or_default());
-        let have: Vec<String> = v4_addrs(&inside, "eth0")
+        let ifname = e.ifname.as_str();
+        let have: Vec<String> = v4_addrs(&inside, ifname)
             .iter()
             .map(|a| a.to_string())
             .collect();
         if have != vec![want.clone()] {
             bad.push(format!(
-                "container {}: eth0 has {have:?}, not [{want}]",
+                "container {}: {ifname} has {have:?}, not [{want}]",
                 e.name
             ));
         }
         if let Some(mac) = &e.mac {
-            let eth0 = as_list(ip_json_in(sb, ns, &["link", "show", "eth0"]));
-            let have = eth0.first().and_then(|l| l["address"].as_str());
+            let iface = as_list(ip_json_in(sb, ns, &["link"]));
+            let have = iface
+                .iter()
+                .find(|l| l["ifname"] == ifname)
+                .and_then(|l| l["address"].as_str());
             if have != Some(mac.as_str()) {
                 bad.push(format!(
-                    "container {}: eth0's MAC is {have:?}, not {mac}",
+                    "container {}: {ifname}'s MAC is {have:?}, not {mac}",
                     e.name
                 ));
             }

@@ -162,3 +162,52 @@ pub fn view(sb: &Sandbox) -> Value {
         "nft": invariants::nft_elements(sb),
     })
 }
+
+/// One TCP exchange with nettool from the namespace `netns` (None: the sandbox's root one)
+/// to HOST:PORT: Ok(reply line) or Err(what happened).
+pub fn connect(
+    sb: &Sandbox,
+    netns: Option<&str>,
+    host: &str,
+    port: u16,
+    timeout: f64,
+) -> Result<String, String> {
+    let mut c = match netns {
+        Some(ns) => nettool_in(sb, ns),
+        None => nettool(sb),
+    };
+    c.args([
+        "connect",
+        "tcp",
+        host,
+        &port.to_string(),
+        "--timeout",
+        &timeout.to_string(),
+    ]);
+    let out = output(c);
+    let reply = testbed::stdout(&out).trim().to_string();
+    if out.status.success() && !reply.is_empty() {
+        Ok(reply)
+    } else {
+        Err(describe(&out))
+    }
+}
+
+/// The `podnet ps` rows netavark made (runtime `netavark`), as (POD, container id, ifname, ip).
+pub fn nv_rows(sb: &Sandbox) -> Vec<(String, String, String, String)> {
+    let mut rows: Vec<_> = ps(sb)
+        .into_iter()
+        .filter(|c| c["runtime"]["runtime"] == "netavark")
+        .map(|c| {
+            let r = &c["runtime"];
+            (
+                r["k8s_name"].as_str().unwrap_or_default().to_owned(),
+                r["container_id"].as_str().unwrap_or_default().to_owned(),
+                r["ifname"].as_str().unwrap_or_default().to_owned(),
+                c["ip"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
