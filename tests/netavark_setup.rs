@@ -142,6 +142,13 @@ fn netavark_setup_gives_working_containers_and_teardown_twice_leaves_nothing() {
     }
     assert_eq!(nv_rows(sb), vec![]);
     podnet_ok(sb, &["rm", "-f", "pnweb"]);
+    // Its veth goes with its namespace, which the kernel destroys on its own time.
+    sb.wait_until(
+        "pnweb's veth gone",
+        std::time::Duration::from_secs(60),
+        || pnv_links(sb).is_empty(),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {:?}", pnv_links(sb)));
     invariants::assert_consistent(sb, "after teardown");
     for ns in ["c1", "c2", "c3"] {
         let left = names(&ip_json_in(sb, &format!("/run/netns/{ns}"), &["link"]));

@@ -4,10 +4,11 @@ use super::access::{access, is_listing};
 use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
 use super::exit;
 use super::output::{opt, print};
+use super::view;
 use super::{demo, Format};
 use crate::engine::logs::{self, Follow};
 use crate::engine::network::{self, NetworkSpec};
-use crate::engine::{container, gc, view, Ctx};
+use crate::engine::{container, gc, Ctx};
 use crate::model::filter::PsFilter;
 use crate::model::{Error, PortRequest, Result};
 use std::time::Duration;
@@ -48,7 +49,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             show_container(&ctx, f, &ep)?;
         }
         Command::Detach { name } => container::detach(&mut ctx, &name)?,
-        Command::Label { name, changes } => container::relabel(&mut ctx, &name, &changes)?,
+        Command::Label { name, changes } => {
+            let edits = crate::model::labels::parse_label_edits(&changes)?;
+            container::relabel(&mut ctx, &name, &edits)?
+        }
         Command::Ports { name } => {
             let ep = container::find(&ctx, &name)?;
             let rows = view::ports(&ctx, &ep)?;

@@ -9,6 +9,8 @@ mod commands;
 mod demo;
 pub mod exit;
 mod service_cmd;
+mod service_view;
+mod view;
 
 pub use args::{Cli, Command, Format};
 use clap::error::ErrorKind;

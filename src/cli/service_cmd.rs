@@ -2,10 +2,11 @@
 
 use super::args::{ServiceCmd, ServiceCreateArgs};
 use super::output::{opt, print};
+use super::service_view::{self, ServiceRow};
 use super::Format;
-use crate::engine::service::{self, ServiceSpec};
-use crate::engine::service_view::{self, ServiceRow};
+use crate::engine::service;
 use crate::engine::Ctx;
+use crate::model::service::ServiceSpec;
 use crate::model::{Error, Result};
 
 const HEADERS: [&str; 5] = ["NAME", "VIP", "PORTS", "BACKENDS", "AFFINITY"];
@@ -51,7 +52,7 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
                 affinity_timeout,
                 node_port,
             };
-            let rec = service::create(ctx, &spec)?;
+            let rec = service::create(ctx, &spec.parse()?)?;
             let row = service_view::row(&rec);
             print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
         }

@@ -5,7 +5,8 @@
 //! `owner`); the tables are re-rendered.
 //! Numbered steps `gc:K` (the fault switch).
 
-use super::{firewall, health, network_repair, owner, Ctx};
+use super::network::repair as network_repair;
+use super::{firewall, health, owner, Ctx};
 use crate::fault;
 use crate::kernel::link;
 use crate::model::Result;

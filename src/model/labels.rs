@@ -40,6 +40,24 @@ pub fn parse_labels(specs: &[String]) -> Result<Labels> {
     Ok(out)
 }
 
+/// One change `label` makes: set KEY to VALUE, or (no value) remove KEY.
+pub type LabelEdit = (String, Option<String>);
+
+/// Parse `label`'s changes: `KEY=VALUE` sets, `KEY-` removes.
+pub fn parse_label_edits(changes: &[String]) -> Result<Vec<LabelEdit>> {
+    let mut edits = Vec::new();
+    for c in changes {
+        match c.strip_suffix('-') {
+            Some(key) if !key.contains('=') => edits.push((key.to_string(), None)),
+            _ => {
+                let (k, v) = parse_label(c)?;
+                edits.push((k, Some(v)));
+            }
+        }
+    }
+    Ok(edits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,6 +17,8 @@
 //!    to a bucket sized by the live backends, and those backends in `eps`), anti-spoofing
 //!    (`container_ports`: every bridge endpoint's host veth; `port_sources`: `veth . MAC .
 //!    address` of each; none for a row being removed); no service table without a service.
+//!    A runtime attachment (CNI, netavark) is a bridge endpoint on its recorded network whose
+//!    interface is the one recorded (`eth0` above is that interface).
 //! 7. No leaked process: every process in the sandbox lives in the host namespace or in the
 //!    namespace of a recorded container.
 
@@ -36,6 +38,20 @@ pub struct StoreView {
     /// (endpoint id, host ip or "", host port, container port, proto)
     pub ports: Vec<(i64, String, u16, u16, String)>,
     pub services: Vec<SvcRow>,
+    /// Runtime attachments (CNI, netavark).
+    pub runtime: Vec<RuntimeRow>,
+}
+
+/// A row of `runtime_attachments`.
+#[derive(Debug, Clone)]
+pub struct RuntimeRow {
+    pub endpoint_id: i64,
+    pub network_id: i64,
+    pub container_id: String,
+    pub ifname: String,
+    pub runtime: String,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,7 +82,7 @@ pub struct EpRow {
     pub labels: BTreeMap<String, String>,
     /// eth0's MAC (bridge endpoints; NULL for rows made before anti-spoofing).
     pub mac: Option<String>,
-    /// The interface inside the namespace: `eth0`, or the one a runtime named.
+    /// The interface's name inside the namespace (`eth0` unless a runtime named it).
     pub ifname: String,
 }
 
@@ -153,8 +169,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
     let mut endpoints = q(
         &c,
         "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac,
-                coalesce(ifname, 'eth0')
-         FROM endpoints ORDER BY id",
+           coalesce(ifname, 'eth0') FROM endpoints ORDER BY id",
         |r| {
             let pid: Option<i32> = r.get(8)?;
             let start: Option<i64> = r.get(9)?;
@@ -181,6 +196,22 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
             e.labels.insert(k, v);
         }
     }
+    let runtime = q(
+        &c,
+        "SELECT endpoint_id, network_id, container_id, ifname, runtime, k8s_namespace, k8s_name
+         FROM runtime_attachments ORDER BY endpoint_id",
+        |r| {
+            Ok(RuntimeRow {
+                endpoint_id: r.get(0)?,
+                network_id: r.get(1)?,
+                container_id: r.get(2)?,
+                ifname: r.get(3)?,
+                runtime: r.get(4)?,
+                k8s_namespace: r.get(5)?,
+                k8s_name: r.get(6)?,
+            })
+        },
+    );
     let leases = q(&c, "SELECT network_id, ip, endpoint_id FROM leases", |r| {
         let ip: i64 = r.get(1)?;
         Ok((r.get(0)?, Ipv4Addr::from(ip as u32).to_string(), r.get(2)?))
@@ -231,6 +262,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         leases,
         ports,
         services,
+        runtime,
     }
 }
 
@@ -324,6 +356,21 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
     }
     for e in st.endpoints.iter().filter(|e| e.state != "ready") {
         bad.push(format!("container {} is {}", e.name, e.state));
+    }
+    // A runtime attachment is a bridge endpoint on its recorded network, with its interface.
+    for r in &st.runtime {
+        let ep = st.endpoints.iter().find(|e| e.id == r.endpoint_id);
+        let net = st.networks.iter().find(|n| n.id == r.network_id);
+        match (ep, net) {
+            (Some(e), Some(n))
+                if e.mode == "bridge"
+                    && e.target.as_deref() == Some(n.name.as_str())
+                    && e.ifname == r.ifname => {}
+            _ => bad.push(format!(
+                "runtime attachment {} {} does not match its endpoint {ep:?} / network {net:?}",
+                r.container_id, r.ifname
+            )),
+        }
     }
 
     // 2. bridges
@@ -426,11 +473,8 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
             ));
         }
         if let Some(mac) = &e.mac {
-            let iface = as_list(ip_json_in(sb, ns, &["link"]));
-            let have = iface
-                .iter()
-                .find(|l| l["ifname"] == ifname)
-                .and_then(|l| l["address"].as_str());
+            let eth0 = as_list(ip_json_in(sb, ns, &["link", "show", ifname]));
+            let have = eth0.first().and_then(|l| l["address"].as_str());
             if have != Some(mac.as_str()) {
                 bad.push(format!(
                     "container {}: {ifname}'s MAC is {have:?}, not {mac}",
@@ -613,7 +657,7 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
     // 7. processes
     let procs = ok(
         "list processes",
-        sb.sh("for p in /proc/[0-9]*; do n=$(readlink $p/ns/net 2>/dev/null) && echo \"${p#/proc/} $n $(cat $p/comm 2>/dev/null)\"; done"),
+        sb.sh("for p in /proc/[0-9]*; do n=$(readlink $p/ns/net 2>/dev/null) && echo \"${p#/proc/} $n $(cat $p/comm 2>/dev/null)\"; done; true"),
     );
     let root_ns = ok("root netns", sb.sh("readlink /proc/1/ns/net"))
         .trim()

@@ -4,7 +4,7 @@
 //! ports (which match `fib daddr type local`) would catch VIP traffic
 //! (docs/decisions/2026-11-27-service-layout.md).
 
-use super::{network, Ctx, DEFAULT_NETWORK};
+use crate::engine::{network, Ctx, DEFAULT_NETWORK};
 use crate::kernel::route;
 use crate::model::service::default_service_range;
 use crate::model::Result;

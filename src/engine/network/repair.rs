@@ -2,8 +2,8 @@
 //! reboot) are made again from their records; networks whose creator or remover died are
 //! finished or removed, each decided inside the transaction that takes the record over.
 
-use super::gc::Action;
-use super::{network, proc, Ctx};
+use crate::engine::gc::Action;
+use crate::engine::{network, proc, Ctx};
 use crate::kernel::{addr, link};
 use crate::model::{Network, NetworkState, Result};
 use crate::store::networks;

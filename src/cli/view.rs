@@ -1,9 +1,10 @@
-//! What listings and inspect show: records joined with liveness, ready to print as a table or
-//! JSON. No formatting here, only the facts.
+//! How containers, networks and ports look in listings and `inspect`: the engine's typed facts
+//! (`engine::inspect`) as rows for a table or JSON. The JSON field names are a stable output.
 
-use super::{container, Ctx};
+use crate::engine::inspect::{self, ContainerInfo, NetworkInfo};
+use crate::engine::Ctx;
 use crate::model::filter::{PsFacts, PsFilter};
-use crate::model::{Endpoint, EndpointState, Mode, Network, Result};
+use crate::model::{Endpoint, Mode, Network, PortMapping, Result};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -51,86 +52,67 @@ impl RuntimeView {
     }
 }
 
-pub fn status(ep: &Endpoint) -> &'static str {
-    match ep.state {
-        EndpointState::Creating => "creating",
-        EndpointState::Removing => "removing",
-        // A namespace that is gone (a reboot, or removed from outside) means the container is
-        // dead: the next `podnet gc` (or the first command after a boot) retires it.
-        EndpointState::Ready if ns_gone(ep) => "dead",
-        EndpointState::Ready => match ep.pid {
-            Some(_) if container::is_running(ep) => "running",
-            Some(_) => "exited",
-            None => "attached",
-        },
+fn host_ip(m: &PortMapping) -> String {
+    m.host_ip
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| "0.0.0.0".into())
+}
+
+impl From<ContainerInfo> for ContainerRow {
+    fn from(c: ContainerInfo) -> Self {
+        let ep = c.endpoint;
+        ContainerRow {
+            mode: ep.mode.kind(),
+            network: match &ep.mode {
+                Mode::Bridge(n) => Some(n.clone()),
+                _ => None,
+            },
+            ip: ep.ip.map(|i| i.to_string()),
+            mac: c.mac.map(|m| m.to_string()),
+            gateway: c.gateway.map(|g| g.to_string()),
+            host_veth: ep.host_veth,
+            netns: ep.netns,
+            pid: ep.pid.map(|p| p.0),
+            status: c.status.as_str(),
+            labels: c.labels,
+            ports: c
+                .ports
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}:{}->{}/{}",
+                        host_ip(m),
+                        m.host_port,
+                        m.container_port,
+                        m.proto
+                    )
+                })
+                .collect(),
+            shares: match &ep.mode {
+                Mode::Container(o) => Some(o.clone()),
+                _ => None,
+            },
+            runtime: c.runtime.map(|r| RuntimeView {
+                runtime: r.runtime,
+                container_id: r.container_id,
+                ifname: r.ifname,
+                k8s_namespace: r.k8s_namespace,
+                k8s_name: r.k8s_name,
+            }),
+            name: ep.name,
+        }
     }
 }
 
-fn ns_gone(ep: &Endpoint) -> bool {
-    ep.netns
-        .as_deref()
-        .is_some_and(|p| crate::kernel::netns::open(p.as_ref()).is_err())
-}
-
 pub fn container_row(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerRow> {
-    let network = match &ep.mode {
-        Mode::Bridge(n) => Some(n.clone()),
-        _ => None,
-    };
-    let gateway = match &network {
-        Some(n) => ctx.store.network(n)?.map(|n| n.gateway.to_string()),
-        None => None,
-    };
-    Ok(ContainerRow {
-        name: ep.name.clone(),
-        mode: ep.mode.kind(),
-        network,
-        ip: ep.ip.map(|i| i.to_string()),
-        mac: super::firewall::guard_of(ep).map(|g| g.mac.to_string()),
-        gateway,
-        host_veth: ep.host_veth.clone(),
-        netns: ep.netns.clone(),
-        pid: ep.pid.map(|p| p.0),
-        status: status(ep),
-        labels: ctx.store.labels_of(ep.id)?,
-        ports: ctx
-            .store
-            .ports_of(ep.id)?
-            .iter()
-            .map(|m| {
-                let ip = m
-                    .host_ip
-                    .map(|i| i.to_string())
-                    .unwrap_or_else(|| "0.0.0.0".into());
-                format!("{ip}:{}->{}/{}", m.host_port, m.container_port, m.proto)
-            })
-            .collect(),
-        shares: match &ep.mode {
-            Mode::Container(o) => Some(o.clone()),
-            _ => None,
-        },
-        runtime: super::runtime::record_of(ctx, ep.id)?.map(|r| RuntimeView {
-            runtime: r.runtime,
-            container_id: r.container_id,
-            ifname: r.ifname,
-            k8s_namespace: r.k8s_namespace,
-            k8s_name: r.k8s_name,
-        }),
-    })
-}
-
-pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerRow>> {
-    ctx.store
-        .endpoints()?
-        .iter()
-        .map(|e| container_row(ctx, e))
-        .collect()
+    Ok(inspect::container(ctx, ep)?.into())
 }
 
 /// The containers `ps` shows with `filter` (-a, --filter).
 pub fn containers_matching(ctx: &Ctx, filter: &PsFilter) -> Result<Vec<ContainerRow>> {
-    Ok(containers(ctx)?
+    Ok(inspect::containers(ctx)?
         .into_iter()
+        .map(ContainerRow::from)
         .filter(|r| {
             filter.matches(&PsFacts {
                 name: &r.name,
@@ -191,34 +173,35 @@ pub struct NetworkDetail {
     pub containers: Vec<Member>,
 }
 
+impl From<NetworkInfo> for NetworkDetail {
+    fn from(n: NetworkInfo) -> Self {
+        NetworkDetail {
+            facts: (&n.network).into(),
+            ip_forward: n.ip_forward,
+            containers: n
+                .members
+                .into_iter()
+                .map(|(name, ip)| Member {
+                    name,
+                    ip: ip.map(|i| i.to_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
 pub fn networks(ctx: &Ctx) -> Result<Vec<NetworkRow>> {
-    ctx.store
-        .networks()?
+    Ok(inspect::networks(ctx)?
         .iter()
-        .map(|n| {
-            Ok(NetworkRow {
-                facts: n.into(),
-                containers: ctx.store.network_users(n.id)?.len(),
-            })
+        .map(|(n, users)| NetworkRow {
+            facts: n.into(),
+            containers: *users,
         })
-        .collect()
+        .collect())
 }
 
 pub fn network_detail(ctx: &Ctx, n: Network) -> Result<NetworkDetail> {
-    let mut containers = Vec::new();
-    for name in ctx.store.network_users(n.id)? {
-        let ip = ctx
-            .store
-            .endpoint(&name)?
-            .and_then(|e| e.ip)
-            .map(|i| i.to_string());
-        containers.push(Member { name, ip });
-    }
-    Ok(NetworkDetail {
-        facts: (&n).into(),
-        ip_forward: crate::kernel::sysctl::get("net.ipv4.ip_forward").as_deref() == Some("1"),
-        containers,
-    })
+    Ok(inspect::network(ctx, n)?.into())
 }
 
 #[derive(Debug, Serialize)]
@@ -232,15 +215,10 @@ pub struct PortRow {
 
 /// A container's published ports (`podnet ports`).
 pub fn ports(ctx: &Ctx, ep: &Endpoint) -> Result<Vec<PortRow>> {
-    Ok(ctx
-        .store
-        .ports_of(ep.id)?
+    Ok(inspect::ports(ctx, ep)?
         .into_iter()
         .map(|m| PortRow {
-            host_ip: m
-                .host_ip
-                .map(|i| i.to_string())
-                .unwrap_or_else(|| "0.0.0.0".into()),
+            host_ip: host_ip(&m),
             host_port: m.host_port,
             container_ip: ep.ip.map(|i| i.to_string()).unwrap_or_default(),
             container_port: m.container_port,

@@ -3,9 +3,12 @@
 //! so concurrent podnet processes apply service changes one after another and each sends only
 //! the difference from what was last programmed — never a dump of the kernel's tables.
 
-pub use super::service_parse::ServiceSpec;
+pub mod check;
+pub mod route;
+
 use super::{owner, Ctx};
 use crate::kernel::nft::{Batch, NftError, NftSocket};
+use crate::model::service::ServiceRequest;
 use crate::model::{Backend, Error, Labels, Result, Service};
 use crate::plan::services as plan;
 use crate::store::services::{self as rows, ServiceRecord};
@@ -114,13 +117,13 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     if store.write(|tx| full_in(tx, nft, &me))? {
-        super::service_route::sync(ctx)?;
+        route::sync(ctx)?;
     }
     Ok(())
 }
 
 /// `podnet service create`.
-pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
+pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
     // The first service brings the services table and the default network: not on another
     // state's tables (one table dump, only then).
     if !rows::any(ctx.store.conn())? {
@@ -129,13 +132,13 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let rec = store.write(|tx| {
-        if rows::get(tx, &spec.name)?.is_some() {
+        if rows::get(tx, &req.name)?.is_some() {
             return Err(Error::input(format!(
                 "service '{}' already exists: choose another name or remove it",
-                spec.name
+                req.name
             )));
         }
-        let (service, selector, explicit) = super::service_parse::parse(tx, spec)?;
+        let (service, selector, explicit) = check::check(tx, req)?;
         let first = !rows::any(tx)?;
         let id = rows::insert(tx, &service, selector.as_ref(), &explicit)?;
         let mut rec = rows::get(tx, &service.name)?.expect("row just inserted");
@@ -177,7 +180,7 @@ pub fn create(ctx: &mut Ctx, spec: &ServiceSpec) -> Result<ServiceRecord> {
     super::flows::to_ports(&node_ports);
     if first {
         // The route to the service range exists while any service does.
-        super::service_route::sync(ctx)?;
+        route::sync(ctx)?;
     }
     Ok(rec)
 }
@@ -210,7 +213,7 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     })?;
     forget_lost(&rec.service, &rec.programmed, &[]);
     if drop_route {
-        super::service_route::sync(ctx)?;
+        route::sync(ctx)?;
     }
     Ok(())
 }

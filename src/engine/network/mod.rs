@@ -1,5 +1,7 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
+pub mod repair;
+
 use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};

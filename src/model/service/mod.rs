@@ -18,6 +18,9 @@ use ipnet::Ipv4Net;
 use super::error::{Error, Result};
 use super::ports::Proto;
 
+mod request;
+pub use request::{ServiceRequest, ServiceSpec};
+
 /// One port of a service: `VIP:port/proto` → each backend's `target_port`,
 /// and, with `node_port`, every host address's `node_port/proto` too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,6 +1,6 @@
-//! What `service ls` and `service inspect` show.
+//! What `service ls` and `service inspect` show: service records as rows for a table or JSON.
 
-use super::Ctx;
+use crate::engine::Ctx;
 use crate::model::Result;
 use crate::store::services::ServiceRecord;
 use serde::Serialize;

@@ -1,0 +1,60 @@
+//! Containers: a process in a network namespace podnet set up (`run`), and the commands that
+//! act on one: `exec` (with `run` in `run.rs`), `stop`, `rm`, `attach`/`detach` of a
+//! namespace podnet did not make, `label`.
+
+mod attach;
+mod labels;
+mod remove;
+mod run;
+mod stop;
+
+pub use attach::{attach, detach};
+pub use labels::relabel;
+pub use remove::rm;
+pub use run::{exec, run};
+pub use stop::stop;
+
+use super::{proc, Ctx};
+use crate::kernel::netns;
+use crate::model::{Endpoint, Error, Labels, LogConfig, PortRequest, Result};
+
+pub struct RunSpec {
+    pub name: Option<String>,
+    pub network: String,
+    pub ip: Option<String>,
+    pub detach: bool,
+    pub ports: Vec<PortRequest>,
+    pub labels: Labels,
+    pub argv: Vec<String>,
+    /// How much of a detached container's output is kept.
+    pub log: LogConfig,
+}
+
+/// What `run` produced: the container, and for a foreground run the command's exit code.
+pub struct RunOutcome {
+    pub endpoint: Endpoint,
+    pub exit_code: Option<i32>,
+}
+
+/// Look a container up, with the error users expect for a name that is not there.
+pub fn find(ctx: &Ctx, name: &str) -> Result<Endpoint> {
+    ctx.store.endpoint(name)?.ok_or_else(|| {
+        Error::not_found(
+            "container",
+            name,
+            format!("no container named '{name}': see `podnet ps`"),
+        )
+    })
+}
+
+/// Whether a container can be joined or entered: its process runs, or (attached namespace, no
+/// process) its namespace still exists.
+pub fn is_running(ep: &Endpoint) -> bool {
+    match ep.pid {
+        Some(pid) => proc::alive(pid),
+        None => ep
+            .netns
+            .as_deref()
+            .is_some_and(|p| netns::open(p.as_ref()).is_ok()),
+    }
+}

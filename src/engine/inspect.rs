@@ -1,0 +1,133 @@
+//! What listings and `inspect` report: records joined with liveness, as typed facts. The
+//! front ends decide how they look (`cli/view.rs` makes table rows and JSON of them).
+
+use super::{container, firewall, Ctx};
+use crate::model::{Endpoint, EndpointState, Labels, Mac, Network, PortMapping, Result};
+use std::net::Ipv4Addr;
+
+/// A container's state as a listing reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Removing,
+    /// Its namespace is gone (a reboot, or removed from outside): the next `gc` (or the first
+    /// command after a boot) retires it.
+    Dead,
+    Running,
+    /// Its process ended; the namespace stays until it is removed (as Docker).
+    Exited,
+    /// A namespace podnet did not make, wired with `attach`: no process of podnet's.
+    Attached,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Removing => "removing",
+            Status::Dead => "dead",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Attached => "attached",
+        }
+    }
+}
+
+pub fn status(ep: &Endpoint) -> Status {
+    match ep.state {
+        EndpointState::Creating => Status::Creating,
+        EndpointState::Removing => Status::Removing,
+        EndpointState::Ready if ns_gone(ep) => Status::Dead,
+        EndpointState::Ready => match ep.pid {
+            Some(_) if container::is_running(ep) => Status::Running,
+            Some(_) => Status::Exited,
+            None => Status::Attached,
+        },
+    }
+}
+
+fn ns_gone(ep: &Endpoint) -> bool {
+    ep.netns
+        .as_deref()
+        .is_some_and(|p| crate::kernel::netns::open(p.as_ref()).is_err())
+}
+
+/// Everything `inspect` says about a container.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub endpoint: Endpoint,
+    pub status: Status,
+    /// Its network's gateway (bridge networks).
+    pub gateway: Option<Ipv4Addr>,
+    /// eth0's MAC on a bridge network: the only source MAC its bridge port lets through.
+    pub mac: Option<Mac>,
+    pub labels: Labels,
+    pub ports: Vec<PortMapping>,
+    /// The container runtime's record when one made it (CNI, netavark: `engine::runtime`).
+    pub runtime: Option<crate::store::runtime::RuntimeRecord>,
+}
+
+pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
+    let gateway = match &ep.mode {
+        crate::model::Mode::Bridge(n) => ctx.store.network(n)?.map(|n| n.gateway),
+        _ => None,
+    };
+    Ok(ContainerInfo {
+        endpoint: ep.clone(),
+        status: status(ep),
+        gateway,
+        mac: firewall::guard_of(ep).map(|g| g.mac),
+        labels: ctx.store.labels_of(ep.id)?,
+        ports: ctx.store.ports_of(ep.id)?,
+        runtime: super::runtime::record_of(ctx, ep.id)?,
+    })
+}
+
+/// Every container, oldest first.
+pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerInfo>> {
+    ctx.store
+        .endpoints()?
+        .iter()
+        .map(|e| container(ctx, e))
+        .collect()
+}
+
+/// A network with the number of containers on it (`network ls`).
+pub fn networks(ctx: &Ctx) -> Result<Vec<(Network, usize)>> {
+    ctx.store
+        .networks()?
+        .into_iter()
+        .map(|n| {
+            let users = ctx.store.network_users(n.id)?.len();
+            Ok((n, users))
+        })
+        .collect()
+}
+
+/// Everything `network inspect` says about a network.
+#[derive(Debug, Clone)]
+pub struct NetworkInfo {
+    pub network: Network,
+    /// Whether the host forwards IPv4 (podnet turns it on for non-internal networks).
+    pub ip_forward: bool,
+    /// Its containers with their addresses, oldest first.
+    pub members: Vec<(String, Option<Ipv4Addr>)>,
+}
+
+pub fn network(ctx: &Ctx, network: Network) -> Result<NetworkInfo> {
+    let mut members = Vec::new();
+    for name in ctx.store.network_users(network.id)? {
+        let ip = ctx.store.endpoint(&name)?.and_then(|e| e.ip);
+        members.push((name, ip));
+    }
+    Ok(NetworkInfo {
+        network,
+        ip_forward: crate::kernel::sysctl::get("net.ipv4.ip_forward").as_deref() == Some("1"),
+        members,
+    })
+}
+
+/// A container's published ports (`podnet ports`).
+pub fn ports(ctx: &Ctx, ep: &Endpoint) -> Result<Vec<PortMapping>> {
+    ctx.store.ports_of(ep.id)
+}

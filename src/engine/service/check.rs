@@ -1,0 +1,90 @@
+//! The checks of `service create` that need the store: backends that exist, a VIP and node
+//! ports no one else holds, and the VIP's allocation when none was asked for.
+
+use crate::model::service::{check_service, default_service_range, ServiceRequest};
+use crate::model::{Backend, Error, Labels, Result, Service};
+use crate::store::services as rows;
+use crate::store::{endpoints, ports};
+use rusqlite::Connection;
+use std::net::Ipv4Addr;
+
+/// A checked `service create`: the service, its selector, its explicit backends.
+type Checked = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
+
+pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
+    for (name, _) in &req.backends {
+        if endpoints::get(conn, name)?.is_none() {
+            return Err(Error::input(format!(
+                "--backend {name}: no container named '{name}': see `podnet ps`"
+            )));
+        }
+    }
+    let range = default_service_range();
+    let vip = match req.vip {
+        Some(ip) => {
+            if let Some(owner) = rows::vip_taken(conn, ip)? {
+                return Err(Error::input(format!("--vip {ip} is already the address of service '{owner}': pick another or omit --vip")));
+            }
+            ip
+        }
+        None => allocate_vip(conn)?,
+    };
+    let service = Service {
+        name: req.name.clone(),
+        vip,
+        ports: req.ports.clone(),
+        affinity_timeout: req.affinity_timeout,
+    };
+    let probe: Vec<Backend> = req
+        .backends
+        .iter()
+        .map(|(_, p)| Backend {
+            ip: Ipv4Addr::UNSPECIFIED,
+            port: *p,
+        })
+        .collect();
+    check_service(&service, &probe, &range)?;
+    for p in &service.ports {
+        let Some(np) = p.node_port else { continue };
+        if let Some(owner) = rows::node_port_owner(conn, np, p.proto)? {
+            return Err(Error::input(format!(
+                "--node-port {np}/{}: already used by service '{owner}'; pick another",
+                p.proto
+            )));
+        }
+        let m = crate::model::PortMapping {
+            host_ip: None,
+            host_port: np,
+            container_port: np,
+            proto: p.proto,
+        };
+        if let Some(c) = ports::conflict(conn, &m)? {
+            return Err(Error::input(format!(
+                "--node-port {np}/{}: host port already published by container '{c}'; pick another",
+                p.proto
+            )));
+        }
+    }
+    Ok((service, req.selector.clone(), req.backends.clone()))
+}
+
+/// Next free VIP after the highest one in use (O(log n) with the index); a full scan only
+/// when the range's top is reached.
+fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
+    let range = default_service_range();
+    let (lo, hi) = (
+        u32::from(range.network()) + 1,
+        u32::from(range.broadcast()) - 1,
+    );
+    if let Some(ip) = rows::vip_after_highest(conn, lo, hi)? {
+        return Ok(ip);
+    }
+    for c in lo..=hi {
+        if rows::vip_taken(conn, Ipv4Addr::from(c))?.is_none() {
+            return Ok(Ipv4Addr::from(c));
+        }
+    }
+    Err(Error::input(format!(
+        "the service range {range} is full: remove a service"
+    )))
+}
