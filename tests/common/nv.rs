@@ -211,3 +211,16 @@ pub fn nv_rows(sb: &Sandbox) -> Vec<(String, String, String, String)> {
     rows.sort();
     rows
 }
+
+/// What netavark hands the plugin for `input`'s (only) network: its `NetworkPluginExec`.
+pub fn plugin_input(input: &Value) -> Value {
+    let (name, network) = input["network_info"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .expect("one network");
+    json!({
+        "container_id": input["container_id"], "container_name": input["container_name"],
+        "port_mappings": input["port_mappings"], "network": network,
+        "network_options": input["networks"][name],
+    })
+}
