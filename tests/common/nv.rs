@@ -155,7 +155,12 @@ pub fn view(sb: &Sandbox) -> Value {
         .iter()
         .map(|l| json!([l["ifname"], l["addr_info"]]))
         .collect();
-    let routes = ip_json(sb, &["-4", "route", "show", "table", "all"]);
+    // Without flags: a bridge's routes are `linkdown` while it has no port up, on the
+    // kernel's own time.
+    let routes: Vec<Value> = as_list(ip_json(sb, &["-4", "route", "show", "table", "all"]))
+        .iter()
+        .map(|r| json!([r["dst"], r["dev"], r["gateway"], r["table"], r["type"]]))
+        .collect();
     json!({
         "links": links, "addrs": addrs, "routes": routes,
         "netns": netns_leftovers(sb), "ps": ps(sb), "networks": networks(sb),
