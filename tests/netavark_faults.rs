@@ -149,3 +149,26 @@ fn crash_at_every_teardown_step_then_gc_leaves_nothing() {
     }
     panic!("teardown never completed within {MAX_STEPS} steps");
 }
+
+/// Podman died (or the machine rebooted) and never sent teardown; the namespace is gone:
+/// `podnet gc` reclaims the attachment, as it does a `podnet attach` endpoint's.
+#[test]
+fn gc_reclaims_a_container_whose_namespace_went_without_teardown() {
+    let (sb, pods, baseline) = bed();
+    ok("netns", sb.sh("ip netns add f1 && ip netns add f2"));
+    setup(&sb, "/run/netns/f1", &input(&pods, 1));
+    let kept = container("f2", "f2", &pods, json!({}), Value::Null);
+    setup(&sb, "/run/netns/f2", &kept);
+    ok("netns gone", sb.sh("ip netns del f1"));
+    sb.wait_until("f1's veth gone", std::time::Duration::from_secs(60), || {
+        pnv_links(&sb).len() == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:?}", pnv_links(&sb)));
+    ok("gc", sb.podnet(["gc"]));
+    let rows = nv_rows(&sb);
+    assert_eq!(rows.len(), 1, "only f2 is left: {rows:?}");
+    assert_eq!(rows[0].0, "f2");
+    invariants::assert_consistent(&sb, "after gc");
+    teardown(&sb, "/run/netns/f2", &kept);
+    assert_nothing_left(&sb, "after f2's teardown", &baseline, "/run/netns/f2");
+}
