@@ -803,14 +803,17 @@ impl Podnet {
             .collect();
         let range = podnet::model::service::default_service_range();
         let (lo, hi) = (
-            u32::from(range.network()) + 1,
-            u32::from(range.broadcast()) - 1,
+            std::net::Ipv4Addr::from(u32::from(range.network()) + 1).into(),
+            std::net::Ipv4Addr::from(u32::from(range.broadcast()) - 1).into(),
         );
         let vips = store
             .write(|tx| {
                 let mut vips = Vec::new();
                 for i in self.vips.len()..n - 1 {
-                    let vip = rows::vip_after_highest(tx, lo, hi)?.expect("service range full");
+                    let vip = match rows::vip_after_highest(tx, lo, hi)? {
+                        Some(std::net::IpAddr::V4(v)) => v,
+                        _ => panic!("service range full"),
+                    };
                     rows::insert(tx, &svc(&format!("s{i}"), vip), None, &explicit)?;
                     vips.push(vip);
                 }

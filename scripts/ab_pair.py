@@ -13,14 +13,22 @@ the machine's own network. Needs root.
 
   scripts/ab_pair.py A_PODNET B_PODNET [TRIALS=100] [LEVELS=0,100,300]
   env: AB_OPS=run   only run -d / rm -f (with and without -p), no attach/detach
+       AB_CPU=1     CPU time (user+sys of the command and the children it waited for) instead
+                    of wall time: on a machine others load, wall time mostly measures them
        AB_OUT=FILE  raw timings as JSON
 """
-import json, os, random, statistics as st, subprocess, sys, time
+import json, os, random, resource, statistics as st, subprocess, sys, time
 
 A, B = sys.argv[1], sys.argv[2]
 TRIALS = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 LEVELS = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "0,100,300").split(",")]
 SETTLE = 0.01
+CPU = os.environ.get("AB_CPU") == "1"
+
+
+def cpu_ms():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (r.ru_utime + r.ru_stime) * 1e3
 WARMUP = 3
 
 
@@ -42,9 +50,12 @@ class Side:
     def run(self, *args):
         cmd = ["nsenter", "-t", str(self.holder), "-n", "-m", "-p", "--",
                "env", "PODNET_ROOT=/run/podnet-state", *args]
+        before = cpu_ms()
         start = time.perf_counter()
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         took = (time.perf_counter() - start) * 1e3
+        if CPU:
+            took = cpu_ms() - before
         if r.returncode:
             raise SystemExit(f"{self.name}: {' '.join(args)}: {r.stderr.decode().strip()}")
         return took
@@ -95,7 +106,8 @@ try:
     for s in sides:
         s.podnet("network", "create", "podnet0")
     results = {}
-    print(f"{'n':>4} {'op':<10} {'A median':>9} {'B median':>9} {'paired B-A':>11}  (ms)")
+    print(f"{'n':>4} {'op':<10} {'A median':>9} {'B median':>9} {'paired B-A':>11}  "
+          f"({'CPU ' if CPU else ''}ms)")
     for n in LEVELS:
         for s in sides:
             s.fill_to(n)

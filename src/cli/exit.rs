@@ -55,8 +55,30 @@ pub fn report(e: Error) {
         Some(root) => crate::engine::name_store_error(e, root),
         None => e,
     };
-    let msg = e.to_string().replace('\n', " ");
+    let msg = e.render(&flag).replace('\n', " ");
     let _ = writeln!(std::io::stderr(), "podnet: {msg}");
+}
+
+/// The CLI's name for a field an error concerns (the engine names fields, not flags).
+pub fn flag(field: &str) -> Option<String> {
+    let f = match field {
+        "name" => "--name",
+        "network" => "--network",
+        "netns" => "--netns",
+        "ip" => "--ip",
+        "publish" => "-p",
+        "subnet" => "--subnet",
+        "gateway" => "--gateway",
+        "mtu" => "--mtu",
+        "bridge" => "--bridge",
+        "vip" => "--vip",
+        "backend" => "--backend",
+        "node_port" => "--node-port",
+        "run_dir" => "--run-dir",
+        "root" => "--root",
+        _ => return None,
+    };
+    Some(f.to_string())
 }
 
 /// A note on stderr that is not an error.

@@ -8,6 +8,7 @@
 use super::gc::{self, Report, Scope};
 use super::Ctx;
 use crate::fault;
+use crate::model::field::RUN_DIR;
 use crate::model::{Error, Result};
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
@@ -28,7 +29,7 @@ pub fn recover_if_first(ctx: &mut Ctx) -> Result<Option<Report>> {
     }
     fs::create_dir_all(&ctx.run_dir).map_err(|e| {
         Error::failed(format!(
-            "create run directory {}: {e} (set --run-dir or PODNET_RUN_DIR)",
+            "create run directory {}: {e} (set {RUN_DIR} or PODNET_RUN_DIR)",
             ctx.run_dir.display()
         ))
     })?;

@@ -3,6 +3,7 @@
 
 use super::{firewall, Ctx};
 use crate::kernel::listen::{self, Ephemeral, Probe};
+use crate::model::field::{NETWORK, PUBLISH};
 use crate::model::{Endpoint, Error, HostPort, Mode, Network, PortMapping, PortRequest, Result};
 use crate::plan::netfilter as plan;
 use crate::store::ports;
@@ -48,7 +49,7 @@ fn check(
     }
     if !matches!(mode, Mode::Bridge(_)) {
         return Err(Error::input(format!(
-            "-p needs a bridge network, not --network {}: drop -p (with host networking the container's ports are the host's)",
+            "{PUBLISH} needs a bridge network, not {NETWORK} {}: drop {PUBLISH} (with host networking the container's ports are the host's)",
             mode.kind()
         )));
     }
@@ -79,7 +80,7 @@ fn check(
 
 fn not_local(ip: Option<Ipv4Addr>) -> Error {
     Error::input(format!(
-        "-p {}: not an address of this host: give one of its addresses (`ip -4 addr`) or leave it out",
+        "{PUBLISH} {}: not an address of this host: give one of its addresses (`ip -4 addr`) or leave it out",
         shown_ip(ip)
     ))
 }

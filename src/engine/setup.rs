@@ -5,13 +5,14 @@ use super::{detach, network, owner, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
+use crate::model::field::{IP, NAME, NETNS, NETWORK};
 use crate::model::{
     validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network, PortMapping,
     PortRequest, Result,
 };
 use crate::store::{endpoints, NewEndpoint};
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -50,14 +51,14 @@ pub struct EndpointSpec<'a> {
 /// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
 pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     validate_name("container", spec.name)?;
-    let ip = spec.ip.map(|s| network::parse_ip("--ip", s)).transpose()?;
+    let ip = spec.ip.map(|s| network::parse_ip(IP, s)).transpose()?;
     precheck(ctx, spec, ip)?;
     publish::precheck(ctx, &spec.mode, spec.ports)?;
     let net = match &spec.mode {
         Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
         _ if ip.is_some() => {
             return Err(Error::input(
-                "--ip needs a bridge network: drop --ip or use --network NETWORK",
+                "{IP} needs a bridge network: drop {IP} or use {NETWORK} NETWORK",
             ));
         }
         _ => None,
@@ -94,7 +95,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         if let (Some(id), false, None) = (netns_id, shares, spec.runtime) {
             if let Some(other) = endpoints::using_netns(tx, id)? {
                 return Err(Error::input(format!(
-                    "--netns {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run --network container:{other}`",
+                    "{NETNS} {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run {NETWORK} container:{other}`",
                     path_str.as_deref().unwrap_or("?")
                 )));
             }
@@ -104,7 +105,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         if let Mode::Container(other) = &spec.mode {
             if !endpoints::get(tx, other)?.is_some_and(|o| o.state == EndpointState::Ready) {
                 return Err(Error::input(format!(
-                    "--network container:{other}: '{other}' is not running: start it first"
+                    "{NETWORK} container:{other}: '{other}' is not running: start it first"
                 )));
             }
         }
@@ -122,7 +123,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             }
             let chosen = allocate(tx, net, ip)?;
-            endpoints::add_lease(tx, net.id, ep.id, chosen)?;
+            endpoints::add_lease(tx, net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
             let mac = spec.mac.unwrap_or_else(|| Mac::for_container(chosen));
             endpoints::set_mac(tx, ep.id, mac)?;
@@ -154,19 +155,19 @@ fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<
     if let (Mode::Bridge(n), Some(ip)) = (&spec.mode, ip) {
         match ctx.store.network(n)? {
             Some(net) => {
-                ipam::check_requested("--ip", &net.subnet, ip)?;
+                ipam::check_requested(IP, &net.subnet, ip)?;
                 if ip == net.gateway {
                     return Err(Error::input(format!(
-                        "--ip {ip} is the gateway of network '{n}': pick another address"
+                        "{IP} {ip} is the gateway of network '{n}': pick another address"
                     )));
                 }
             }
             None => {
                 if let Some(subnet) = network::default_subnet_if_created(ctx, n)? {
-                    ipam::check_requested("--ip", &subnet, ip)?;
+                    ipam::check_requested(IP, &subnet, ip)?;
                     if ip == ipam::first_host(&subnet) {
                         return Err(Error::input(format!(
-                            "--ip {ip} would be the gateway of network '{n}': pick another address"
+                            "{IP} {ip} would be the gateway of network '{n}': pick another address"
                         )));
                     }
                 }
@@ -194,7 +195,7 @@ fn refuse_host_netns(p: &std::path::Path) -> Result<()> {
         .any(|h| id.is_some() && netns::identity(std::path::Path::new(h)) == id);
     if host {
         return Err(Error::input(format!(
-            "--netns {} is the host's own network namespace: podnet wires container namespaces only (e.g. /run/netns/NAME or /proc/PID/ns/net of a containerised process)",
+            "{NETNS} {} is the host's own network namespace: podnet wires container namespaces only (e.g. /run/netns/NAME or /proc/PID/ns/net of a containerised process)",
             p.display()
         )));
     }
@@ -202,7 +203,7 @@ fn refuse_host_netns(p: &std::path::Path) -> Result<()> {
 }
 
 fn name_taken(name: &str) -> Error {
-    Error::input(format!("container name '{name}' is already in use: choose another --name or remove it (`podnet rm -f {name}`)"))
+    Error::input(format!("container name '{name}' is already in use: choose another {NAME} or remove it (`podnet rm -f {name}`)"))
 }
 
 /// Pick the endpoint's address: the requested one if free, else the next free after the hint.
@@ -213,26 +214,31 @@ fn allocate(
 ) -> Result<Ipv4Addr> {
     use crate::store::networks;
     if let Some(ip) = requested {
-        ipam::check_requested("--ip", &net.subnet, ip)?;
+        ipam::check_requested(IP, &net.subnet, ip)?;
         if ip == net.gateway {
             return Err(Error::input(format!(
-                "--ip {ip} is the gateway of network '{}': pick another address",
+                "{IP} {ip} is the gateway of network '{}': pick another address",
                 net.name
             )));
         }
-        if endpoints::lease_taken(tx, net.id, ip)? {
+        if endpoints::lease_taken(tx, net.id, ip.into())? {
             return Err(Error::input(format!(
-                "--ip {ip} is already taken on network '{}': pick another address or omit --ip",
+                "{IP} {ip} is already taken on network '{}': pick another address or omit {IP}",
                 net.name
             )));
         }
         return Ok(ip);
     }
-    let hint = networks::next_ip(tx, net.id)?;
+    // IPAM is IPv4 for now: a hint of another family is no hint.
+    let hint = networks::next_ip(tx, net.id)?.and_then(|h| match h {
+        IpAddr::V4(h) => Some(h),
+        IpAddr::V6(_) => None,
+    });
     let ip = ipam::next_free(&net.subnet, net.gateway, hint, |c| {
-        endpoints::lease_taken(tx, net.id, c)
+        endpoints::lease_taken(tx, net.id, c.into())
     })?;
-    networks::set_next_ip(tx, net.id, Ipv4Addr::from(u32::from(ip).wrapping_add(1)))?;
+    let after = Ipv4Addr::from(u32::from(ip).wrapping_add(1));
+    networks::set_next_ip(tx, net.id, after.into())?;
     Ok(ip)
 }
 

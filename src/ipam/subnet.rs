@@ -1,5 +1,6 @@
 //! Choosing a network's subnet: private ranges that collide with nothing already routed.
 
+use crate::model::field::SUBNET;
 use crate::model::{Error, Result};
 use ipnet::Ipv4Net;
 
@@ -20,7 +21,9 @@ pub fn pick_subnet(taken: &[Ipv4Net]) -> Result<Ipv4Net> {
     default_pools()
         .find(|c| !taken.iter().any(|t| overlaps(c, t)))
         .ok_or_else(|| {
-            Error::input("no free private subnet left in podnet's pools: give one with --subnet")
+            Error::input(format!(
+                "no free private subnet left in podnet's pools: give one with {SUBNET}"
+            ))
         })
 }
 

@@ -1,6 +1,7 @@
 //! Network namespaces: create one and pin it with a bind mount, enter one for a while, tell
 //! whether a path is one, remove one.
 
+use crate::model::field::NETNS;
 use crate::model::{Error, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
@@ -111,7 +112,7 @@ pub fn remove(path: &Path) -> Result<()> {
 /// Open `path` if it is a network namespace, with an input error saying what it is otherwise.
 pub fn open(path: &Path) -> Result<File> {
     let f = File::open(path).map_err(|e| {
-        Error::input(format!("--netns {}: {e}: give the path of a network namespace (e.g. /run/netns/NAME or /proc/PID/ns/net)", path.display()))
+        Error::input(format!("{NETNS} {}: {e}: give the path of a network namespace (e.g. /run/netns/NAME or /proc/PID/ns/net)", path.display()))
     })?;
     // SAFETY: fstatfs writes into a zeroed statfs we own; the fd is valid for the call.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
@@ -122,7 +123,7 @@ pub fn open(path: &Path) -> Result<File> {
         is_nsfs && unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_NSTYPE) } == libc::CLONE_NEWNET;
     if !is_net {
         return Err(Error::input(format!(
-            "--netns {} is not a network namespace: give the path of one (e.g. /run/netns/NAME or /proc/PID/ns/net)",
+            "{NETNS} {} is not a network namespace: give the path of one (e.g. /run/netns/NAME or /proc/PID/ns/net)",
             path.display()
         )));
     }

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 /// podnet's error. Every variant's text is one line that says what failed and what to do.
 #[derive(Debug)]
 pub enum Error {
-    /// The user's input was wrong; nothing was changed. `field` names the flag or argument
-    /// it concerns when known (the message names it either way).
+    /// The user's input was wrong; nothing was changed. `field` names the input it concerns
+    /// when known, in the engine's words (`subnet`, `ip`, `node_port`): each front end has
+    /// its own name for it (the CLI a flag), and the message mentions it through
+    /// [`mention`] so that each front end names it its own way (see [`Error::render`]).
     Input { field: Option<String>, msg: String },
     /// A named object (`kind`: container, network, service, command ...) does not exist.
     NotFound {
@@ -93,20 +95,99 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 const NEEDS_ROOT: &str = "podnet needs root (CAP_NET_ADMIN)";
 
+/// Marks around a field's key inside a message (see [`mention`]): control characters no
+/// input can carry into a message, and which are never shown.
+const OPEN: char = '\u{1}';
+const CLOSE: char = '\u{2}';
+
+/// An input named in an error message by its key (`subnet`, `ip`, `node_port`, ...): the
+/// engine, IPAM and kernel layers never write a front end's name for an input (such as a CLI
+/// flag); the front end substitutes its own ([`Error::render`]), and plain Display uses the
+/// neutral words of [`neutral_name`].
+pub fn mention(key: &str) -> String {
+    format!("{OPEN}{key}{CLOSE}")
+}
+
+/// [`mention`]s of the fields the engine names, for use inside `format!` strings.
+pub mod field {
+    pub const NAME: &str = "\u{1}name\u{2}";
+    pub const NETWORK: &str = "\u{1}network\u{2}";
+    pub const NETNS: &str = "\u{1}netns\u{2}";
+    pub const IP: &str = "\u{1}ip\u{2}";
+    pub const PUBLISH: &str = "\u{1}publish\u{2}";
+    pub const SUBNET: &str = "\u{1}subnet\u{2}";
+    pub const GATEWAY: &str = "\u{1}gateway\u{2}";
+    pub const MTU: &str = "\u{1}mtu\u{2}";
+    pub const BRIDGE: &str = "\u{1}bridge\u{2}";
+    pub const VIP: &str = "\u{1}vip\u{2}";
+    pub const BACKEND: &str = "\u{1}backend\u{2}";
+    pub const NODE_PORT: &str = "\u{1}node_port\u{2}";
+    pub const RUN_DIR: &str = "\u{1}run_dir\u{2}";
+    pub const ROOT: &str = "\u{1}root\u{2}";
+    pub const REMOVE_FOREIGN: &str = "\u{1}remove_foreign\u{2}";
+}
+
+/// The words for a field's key when no front end names it: its key, spaced, except where the
+/// operator's action is the same whichever front end was called.
+pub fn neutral_name(key: &str) -> String {
+    match key {
+        "remove_foreign" => "`podnet gc --remove-foreign`".to_string(),
+        "publish" => "a published port".to_string(),
+        "run_dir" => "the run directory".to_string(),
+        "root" => "the state root".to_string(),
+        k => k.replace('_', " "),
+    }
+}
+
+/// The first field mentioned in `msg`, if any.
+fn first_mention(msg: &str) -> Option<String> {
+    let start = msg.find(OPEN)? + OPEN.len_utf8();
+    let len = msg[start..].find(CLOSE)?;
+    Some(msg[start..start + len].to_string())
+}
+
+/// `msg` with every mention replaced by `name(key)`, or its neutral name.
+fn substitute(msg: &str, name: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(OPEN) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + OPEN.len_utf8()..];
+        let Some(j) = after.find(CLOSE) else {
+            rest = after;
+            continue;
+        };
+        let key = &after[..j];
+        out.push_str(&name(key).unwrap_or_else(|| neutral_name(key)));
+        rest = &after[j + CLOSE.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 impl Error {
-    /// Bad input; the message names the input and says what to do.
+    /// Bad input; the message names the input and says what to do. The first field the
+    /// message [`mention`]s is the one it concerns.
     pub fn input(msg: impl Into<String>) -> Self {
+        let msg = msg.into();
         Error::Input {
-            field: None,
+            field: first_mention(&msg),
+            msg,
+        }
+    }
+    /// Bad input concerning one field (`ip`, `NAME`); a [`mention`] is taken as its key.
+    pub fn field(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        let field = field.into();
+        Error::Input {
+            field: Some(first_mention(&field).unwrap_or(field)),
             msg: msg.into(),
         }
     }
-    /// Bad input concerning one flag or argument (`--ip`, `NAME`).
-    pub fn field(field: impl Into<String>, msg: impl Into<String>) -> Self {
-        Error::Input {
-            field: Some(field.into()),
-            msg: msg.into(),
-        }
+
+    /// The one-line text with every mentioned field named by `name` (a front end's name for
+    /// it, e.g. the CLI's flag), or by its neutral name where `name` has none.
+    pub fn render(&self, name: &dyn Fn(&str) -> Option<String>) -> String {
+        substitute(&Raw(self).to_string(), name)
     }
     pub fn not_found(kind: &'static str, name: impl Into<String>, msg: impl Into<String>) -> Self {
         Error::NotFound {
@@ -265,7 +346,16 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        f.write_str(&self.render(&|_| None))
+    }
+}
+
+/// The text with its field mentions still marked.
+struct Raw<'a>(&'a Error);
+
+impl fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Error::Input { msg, .. }
             | Error::NotFound { msg, .. }
             | Error::Conflict { msg }
@@ -293,9 +383,9 @@ impl fmt::Display for Error {
             }
             // Lack of root is the cause to fix first, whichever step hit it.
             Error::Undo { error, undo } => match (error.lacks_root(), undo.lacks_root()) {
-                (true, true) => write!(f, "{error}"),
-                (false, true) => write!(f, "{undo} (while undoing after: {error})"),
-                _ => write!(f, "{error} (and undoing it failed too: {undo})"),
+                (true, true) => write!(f, "{}", Raw(error)),
+                (false, true) => write!(f, "{} (while undoing after: {})", Raw(undo), Raw(error)),
+                _ => write!(f, "{} (and undoing it failed too: {})", Raw(error), Raw(undo)),
             },
         }
     }
@@ -340,6 +430,35 @@ impl From<nix::Error> for Error {
 
 #[cfg(test)]
 mod tests {
+
+    /// The engine names a field by its key; the CLI shows its flag, other front ends their
+    /// own word or the neutral one, and the error carries the key as its field.
+    #[test]
+    fn a_mentioned_field_is_named_by_each_front_end() {
+        use super::field::{IP, SUBNET};
+        let e = Error::input(format!(
+            "{IP} 10.0.0.1 is not in {SUBNET} 10.1.0.0/24: pick another"
+        ));
+        assert!(matches!(&e, Error::Input { field: Some(f), .. } if f == "ip"));
+        assert_eq!(
+            e.to_string(),
+            "ip 10.0.0.1 is not in subnet 10.1.0.0/24: pick another"
+        );
+        let flags = |k: &str| Some(format!("--{k}"));
+        assert_eq!(
+            e.render(&flags),
+            "--ip 10.0.0.1 is not in --subnet 10.1.0.0/24: pick another"
+        );
+        let wrapped = Error::failed("x").undo_failed(e.context("attach"));
+        assert!(
+            !wrapped.render(&flags).contains('\u{1}'),
+            "{}",
+            wrapped.render(&flags)
+        );
+        assert!(wrapped.render(&flags).contains("attach: --ip 10.0.0.1"));
+        assert!(matches!(Error::field(IP, "m"), Error::Input { field: Some(f), .. } if f == "ip"));
+    }
+
     use super::*;
 
     #[test]

@@ -11,7 +11,7 @@ pub mod ports;
 pub mod service;
 mod types;
 
-pub use error::{CommandCause, Error, Result, StoreCause};
+pub use error::{field, mention, neutral_name, CommandCause, Error, Result, StoreCause};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;

@@ -3,7 +3,7 @@
 use super::Store;
 use crate::model::{Endpoint, EndpointState, Mac, Mode, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 pub struct NewEndpoint<'a> {
     pub name: &'a str,
@@ -162,25 +162,23 @@ pub fn set_netns_identity(tx: &Connection, id: i64, ns: (u64, u64)) -> Result<()
     Ok(())
 }
 
-pub fn lease_taken(tx: &Connection, network_id: i64, ip: Ipv4Addr) -> Result<bool> {
+pub fn lease_taken(tx: &Connection, network_id: i64, ip: IpAddr) -> Result<bool> {
     Ok(tx
-        .query_row(
-            "SELECT 1 FROM leases WHERE network_id=?1 AND ip=?2",
-            params![network_id, u32::from(ip) as i64],
-            |_| Ok(()),
-        )
+        .prepare_cached("SELECT 1 FROM leases WHERE network_id=?1 AND ip=?2")?
+        .query_row(params![network_id, ip.to_string()], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
-pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: Ipv4Addr) -> Result<()> {
+pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: IpAddr) -> Result<()> {
+    let ip = ip.to_string();
     tx.execute(
         "INSERT INTO leases(network_id, ip, endpoint_id) VALUES (?1, ?2, ?3)",
-        params![network_id, u32::from(ip) as i64, endpoint_id],
+        params![network_id, ip, endpoint_id],
     )?;
     tx.execute(
         "UPDATE endpoints SET ip=?2 WHERE id=?1",
-        params![endpoint_id, ip.to_string()],
+        params![endpoint_id, ip],
     )?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The source of truth for what podnet created: SQLite in WAL mode, so that many concurrent
 //! podnet processes (and later CNI invocations) serialise safely on one file.
 
+pub mod addr;
 pub mod endpoints;
 pub mod labels;
 pub mod networks;

@@ -3,7 +3,7 @@
 use super::Store;
 use crate::model::{Network, NetworkState, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 pub struct NewNetwork<'a> {
     pub name: &'a str,
@@ -166,17 +166,18 @@ fn state_str(s: NetworkState) -> &'static str {
 }
 
 /// The round-robin allocation hint of a network.
-pub fn next_ip(tx: &Connection, id: i64) -> Result<Option<Ipv4Addr>> {
-    let v: Option<i64> = tx.query_row("SELECT next_ip FROM networks WHERE id=?1", [id], |r| {
-        r.get(0)
-    })?;
-    Ok(v.map(|v| Ipv4Addr::from(v as u32)))
+pub fn next_ip(tx: &Connection, id: i64) -> Result<Option<IpAddr>> {
+    let v: Option<String> =
+        tx.query_row("SELECT next_addr FROM networks WHERE id=?1", [id], |r| {
+            r.get(0)
+        })?;
+    Ok(v.and_then(|v| v.parse().ok()))
 }
 
-pub fn set_next_ip(tx: &Connection, id: i64, ip: Ipv4Addr) -> Result<()> {
+pub fn set_next_ip(tx: &Connection, id: i64, ip: IpAddr) -> Result<()> {
     tx.execute(
-        "UPDATE networks SET next_ip=?2 WHERE id=?1",
-        params![id, u32::from(ip) as i64],
+        "UPDATE networks SET next_addr=?2 WHERE id=?1",
+        params![id, ip.to_string()],
     )?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! written `creating` before kernel work and `ready` after (`removing` before teardown).
 
 use crate::model::{Error, Result};
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS networks(
@@ -122,6 +122,54 @@ const ENDPOINT_MAC: &str = "
 ALTER TABLE endpoints ADD COLUMN mac TEXT;
 ";
 
+/// Addresses in a form that also holds IPv6 (`store/addr.rs`): leases and the allocation
+/// hint as canonical text (IPv4 numbers before), the VIP's ordered key as a 16-byte BLOB
+/// (`vip_num`, an IPv4 number, before). `services` is rebuilt (SQLite cannot drop a UNIQUE
+/// column): the runner turns foreign keys off around migrations, so dropping the old table
+/// cascades to nothing; its AUTOINCREMENT high-water mark is carried over.
+const ADDRESSES_ANY_FAMILY: &str = "
+CREATE TABLE leases_v2(
+  network_id INTEGER NOT NULL REFERENCES networks(id),
+  ip TEXT NOT NULL,               -- canonical text
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  PRIMARY KEY(network_id, ip)
+);
+INSERT INTO leases_v2(network_id, ip, endpoint_id)
+  SELECT network_id,
+         ((ip >> 24) & 255) || '.' || ((ip >> 16) & 255) || '.' || ((ip >> 8) & 255) || '.' || (ip & 255),
+         endpoint_id
+  FROM leases;
+DROP TABLE leases;
+ALTER TABLE leases_v2 RENAME TO leases;
+CREATE INDEX leases_by_endpoint ON leases(endpoint_id);
+
+ALTER TABLE networks ADD COLUMN next_addr TEXT;  -- canonical text
+UPDATE networks SET next_addr =
+  ((next_ip >> 24) & 255) || '.' || ((next_ip >> 16) & 255) || '.' || ((next_ip >> 8) & 255) || '.' || (next_ip & 255)
+  WHERE next_ip IS NOT NULL;
+ALTER TABLE networks DROP COLUMN next_ip;
+
+CREATE TABLE services_v2(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT UNIQUE NOT NULL,
+  vip TEXT UNIQUE NOT NULL,        -- canonical text
+  vip_key BLOB UNIQUE NOT NULL,    -- 16 bytes, big-endian, IPv4 mapped: ordered like addresses
+  affinity_timeout INTEGER,
+  selector TEXT,
+  programmed TEXT NOT NULL DEFAULT '',
+  programmed_count INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO services_v2(id, name, vip, vip_key, affinity_timeout, selector, programmed, programmed_count)
+  SELECT id, name, vip, unhex('00000000000000000000FFFF' || printf('%08X', vip_num)),
+         affinity_timeout, selector, programmed, programmed_count
+  FROM services;
+DELETE FROM sqlite_sequence WHERE name = 'services_v2';
+INSERT INTO sqlite_sequence(name, seq) SELECT 'services_v2', seq FROM sqlite_sequence WHERE name = 'services';
+DROP TABLE services;
+ALTER TABLE services_v2 RENAME TO services;
+CREATE INDEX services_by_count ON services(programmed_count);
+";
+
 /// Attachments made for a container runtime (CNI, netavark): who asked (`runtime`), the
 /// runtime's own key for it (container id + interface name, unique per network), and the
 /// Kubernetes pod it belongs to when the runtime said. `endpoints.ifname` is the interface's
@@ -143,7 +191,14 @@ CREATE TABLE IF NOT EXISTS runtime_attachments(
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
-const MIGRATIONS: &[&str] = &[SCHEMA, META, NETNS_INDEX, ENDPOINT_MAC, RUNTIME_ATTACHMENTS];
+const MIGRATIONS: &[&str] = &[
+    SCHEMA,
+    META,
+    NETNS_INDEX,
+    ENDPOINT_MAC,
+    ADDRESSES_ANY_FAMILY,
+    RUNTIME_ATTACHMENTS,
+];
 
 /// The schema version this binary writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
@@ -164,12 +219,31 @@ pub fn migrate(conn: &Connection) -> Result<()> {
             "the state store has schema version {v}, newer than this podnet understands ({VERSION}): use a newer podnet"
         )));
     }
+    // A migration that rebuilds a table drops the old one: with foreign keys on, that would
+    // delete (by cascade) every row pointing at it. Off for the migration (outside the
+    // transaction: SQLite ignores the switch inside one), checked before the commit.
+    let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let done = migrate_locked(conn);
+    conn.pragma_update(None, "foreign_keys", fk)?;
+    done
+}
+
+fn migrate_locked(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let applied = (|| -> Result<()> {
         // Another process may have migrated while this one waited for the lock.
         let v = version(conn)?;
         for m in MIGRATIONS.iter().skip(v.max(0) as usize) {
             conn.execute_batch(m)?;
+        }
+        let broken: Option<String> = conn
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(Error::failed(format!(
+                "state store: migrating left a row of {table} pointing at nothing; the store is unchanged"
+            )));
         }
         conn.pragma_update(None, "user_version", VERSION)?;
         Ok(())
@@ -227,5 +301,87 @@ mod tests {
             .unwrap();
         let e = migrate(&conn).unwrap_err().to_string();
         assert!(e.contains("newer"), "{e}");
+    }
+
+    /// A store as podnet wrote it before addresses could be IPv6 (version 4: leases, the
+    /// allocation hint and the VIP as IPv4 numbers) keeps every row, and what it holds reads
+    /// back through the store's functions as before.
+    #[test]
+    fn an_ipv4_number_store_migrates_with_its_data() {
+        use crate::store::{endpoints, networks, services};
+        use std::net::IpAddr;
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for m in &MIGRATIONS[..4] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO networks(id, name, bridge, subnet, gateway, mtu, state, next_ip)
+               VALUES (1, 'web', 'pn-web', '10.88.0.0/24', '10.88.0.1', 1500, 'ready', 173539339);
+             INSERT INTO endpoints(id, name, mode, target, ip, netns_owned, state)
+               VALUES (7, 'a', 'bridge', 'web', '10.88.0.10', 1, 'ready');
+             INSERT INTO leases(network_id, ip, endpoint_id) VALUES (1, 173539338, 7);
+             INSERT INTO services(id, name, vip, vip_num, selector) VALUES (3, 's3', '10.43.0.9', 170590217, NULL);
+             INSERT INTO services(id, name, vip, vip_num, selector) VALUES (5, 's5', '10.43.0.10', 170590218, 'app=web');
+             INSERT INTO service_ports(service_id, port, target_port, proto) VALUES (3, 80, 8080, 'tcp'), (5, 53, 53, 'udp');
+             INSERT INTO service_selectors(service_id, key, value) VALUES (5, 'app', 'web');
+             INSERT INTO service_backends(service_id, container, port) VALUES (3, 'a', NULL);
+             ",
+        )
+        .unwrap();
+        // Service 6 existed once: AUTOINCREMENT must not hand its id out again.
+        conn.execute_batch("UPDATE sqlite_sequence SET seq=6 WHERE name='services'")
+            .unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(version(&conn).unwrap(), VERSION);
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are on again after the migration");
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        assert!(endpoints::lease_taken(&conn, 1, ip("10.88.0.10")).unwrap());
+        assert!(!endpoints::lease_taken(&conn, 1, ip("10.88.0.11")).unwrap());
+        assert_eq!(networks::next_ip(&conn, 1).unwrap(), Some(ip("10.88.0.11")));
+        let all = services::all(&conn).unwrap();
+        let names: Vec<&str> = all.iter().map(|r| r.service.name.as_str()).collect();
+        assert_eq!(names, ["s3", "s5"]);
+        assert_eq!(
+            all[0].service.ports.len(),
+            1,
+            "service ports survive the rebuild"
+        );
+        assert_eq!(all[0].backends, [("a".to_string(), None)]);
+        assert_eq!(all[1].selector.as_ref().unwrap()["app"], "web");
+        assert_eq!(
+            services::vip_taken(&conn, ip("10.43.0.10"))
+                .unwrap()
+                .as_deref(),
+            Some("s5")
+        );
+        // The ordered key: "after the highest" is numeric (.10 after .9), not textual.
+        assert_eq!(
+            services::vip_after_highest(&conn, ip("10.43.0.1"), ip("10.43.255.254")).unwrap(),
+            Some(ip("10.43.0.11"))
+        );
+        let id = services::insert(
+            &conn,
+            &crate::model::Service {
+                name: "s-new".into(),
+                vip: "10.43.0.11".parse().unwrap(),
+                ports: vec![],
+                affinity_timeout: None,
+            },
+            None,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(id, 7);
+        // Cascades still work on the rebuilt table.
+        services::delete(&conn, 3).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM service_ports", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1);
     }
 }

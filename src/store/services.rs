@@ -2,10 +2,11 @@
 //! list as last programmed into the kernel (so an update sends only the difference, without
 //! ever reading the kernel's tables back).
 
+use super::addr;
 use super::Store;
 use crate::model::{Backend, Labels, Proto, Result, Service, ServicePort};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A service as recorded, with how its backends are chosen.
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ pub fn any(conn: &Connection) -> Result<bool> {
         .is_some())
 }
 
-pub fn vip_taken(conn: &Connection, vip: Ipv4Addr) -> Result<Option<String>> {
+pub fn vip_taken(conn: &Connection, vip: IpAddr) -> Result<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT name FROM services WHERE vip=?1",
@@ -159,16 +160,17 @@ pub fn vip_taken(conn: &Connection, vip: Ipv4Addr) -> Result<Option<String>> {
         .optional()?)
 }
 
-/// The address after the highest VIP in use within `[lo, hi]`, if that is still inside.
-pub fn vip_after_highest(conn: &Connection, lo: u32, hi: u32) -> Result<Option<Ipv4Addr>> {
-    let max: Option<i64> = conn.query_row(
-        "SELECT max(vip_num) FROM services WHERE vip_num BETWEEN ?1 AND ?2",
-        params![lo as i64, hi as i64],
+/// The address after the highest VIP in use within `[lo, hi]` (one family), if that is still
+/// inside; `lo` when none is.
+pub fn vip_after_highest(conn: &Connection, lo: IpAddr, hi: IpAddr) -> Result<Option<IpAddr>> {
+    let max: Option<Vec<u8>> = conn.query_row(
+        "SELECT max(vip_key) FROM services WHERE vip_key BETWEEN ?1 AND ?2",
+        params![addr::key(lo), addr::key(hi)],
         |r| r.get(0),
     )?;
-    Ok(match max {
-        None => Some(Ipv4Addr::from(lo)),
-        Some(m) if (m as u32) < hi => Some(Ipv4Addr::from(m as u32 + 1)),
+    Ok(match max.as_deref().map(addr::from_key) {
+        None => Some(lo),
+        Some(Some(m)) if addr::key(m) < addr::key(hi) => addr::next(m),
         Some(_) => None,
     })
 }
@@ -190,8 +192,8 @@ pub fn insert(
     backends: &[(String, Option<u16>)],
 ) -> Result<i64> {
     tx.execute(
-        "INSERT INTO services(name, vip, vip_num, affinity_timeout, selector) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![s.name, s.vip.to_string(), u32::from(s.vip) as i64, s.affinity_timeout, selector.map(encode_selector)],
+        "INSERT INTO services(name, vip, vip_key, affinity_timeout, selector) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![s.name, s.vip.to_string(), addr::key(s.vip.into()), s.affinity_timeout, selector.map(encode_selector)],
     )?;
     let id = tx.last_insert_rowid();
     for p in &s.ports {

@@ -3,6 +3,7 @@
 use super::find;
 use crate::engine::setup::{self, EndpointSpec, Netns};
 use crate::engine::{detach, proc, Ctx, DEFAULT_NETWORK};
+use crate::model::field::NETWORK;
 use crate::model::{Endpoint, Error, Labels, Mode, PortRequest, Result};
 use std::path::PathBuf;
 
@@ -18,7 +19,7 @@ pub fn attach(
 ) -> Result<Endpoint> {
     let mode = Mode::parse(network, DEFAULT_NETWORK)?;
     if !matches!(mode, Mode::Bridge(_)) {
-        return Err(Error::input(format!("--network {network}: attach wires a namespace to a bridge network; give a network name")));
+        return Err(Error::input(format!("{NETWORK} {network}: attach wires a namespace to a bridge network; give a network name")));
     }
     let spec = EndpointSpec {
         name,

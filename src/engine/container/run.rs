@@ -4,6 +4,7 @@ use super::{find, is_running, RunOutcome, RunSpec};
 use crate::engine::setup::{self, EndpointSpec, Netns};
 use crate::engine::{detach, foreground, logs, proc, Ctx, DEFAULT_NETWORK};
 use crate::kernel::netns;
+use crate::model::field::NETWORK;
 use crate::model::{validate_name, CommandCause, Endpoint, Error, Mode, Result};
 use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
@@ -38,17 +39,17 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
         Mode::Container(other) => {
             let o = find(ctx, other).map_err(|_| {
                 Error::input(format!(
-                    "--network container:{other}: no container named '{other}': see `podnet ps`"
+                    "{NETWORK} container:{other}: no container named '{other}': see `podnet ps`"
                 ))
             })?;
             if !is_running(&o) {
                 return Err(Error::input(format!(
-                    "--network container:{other}: '{other}' is not running: start it first"
+                    "{NETWORK} container:{other}: '{other}' is not running: start it first"
                 )));
             }
             match o.netns {
                 Some(p) => Netns::Existing(PathBuf::from(p)),
-                None => return Err(Error::input(format!("--network container:{other}: '{other}' uses the host's namespace: use --network host"))),
+                None => return Err(Error::input(format!("{NETWORK} container:{other}: '{other}' uses the host's namespace: use {NETWORK} host"))),
             }
         }
     };

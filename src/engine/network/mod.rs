@@ -5,6 +5,7 @@ pub mod repair;
 use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
+use crate::model::field::{BRIDGE, GATEWAY, MTU, SUBNET};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
 use crate::plan::netfilter as plan;
 use crate::store::{networks, NewNetwork};
@@ -26,7 +27,7 @@ pub struct NetworkSpec {
 
 /// Parse a CIDR given on the command line, naming the flag in the error.
 pub fn parse_subnet(s: &str) -> Result<Ipv4Net> {
-    crate::model::parse_cidr("--subnet", s)
+    crate::model::parse_cidr(SUBNET, s)
 }
 
 pub fn parse_ip(flag: &str, s: &str) -> Result<Ipv4Addr> {
@@ -62,21 +63,21 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     let gateway = spec
         .gateway
         .as_deref()
-        .map(|g| parse_ip("--gateway", g))
+        .map(|g| parse_ip(GATEWAY, g))
         .transpose()?;
     if gateway.is_some() && subnet.is_none() {
         return Err(Error::input(
-            "--gateway needs --subnet: give the subnet the gateway belongs to",
+            "{GATEWAY} needs {SUBNET}: give the subnet the gateway belongs to",
         ));
     }
     let mtu = spec.mtu.unwrap_or(DEFAULT_MTU);
     if !(68..=65535).contains(&mtu) {
         return Err(Error::input(format!(
-            "--mtu {mtu} is out of range: use 68 to 65535"
+            "{MTU} {mtu} is out of range: use 68 to 65535"
         )));
     }
     if let Some(b) = &spec.bridge {
-        validate_ifname("--bridge", b)?;
+        validate_ifname(BRIDGE, b)?;
         owner::names::check_bridge_flag(ctx, b)?;
     }
     // One podnet state per host network namespace: not on another state's tables.
@@ -110,7 +111,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
         };
         let gateway = match gateway {
             Some(g) => {
-                ipam::check_requested("--gateway", &subnet, g)?;
+                ipam::check_requested(GATEWAY, &subnet, g)?;
                 g
             }
             None => ipam::first_host(&subnet),
@@ -124,7 +125,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             .unwrap_or_else(|| bridge_name(&spec.name, next_id));
         if networks::list(tx)?.iter().any(|n| n.bridge == bridge) {
             return Err(Error::input(format!(
-                "bridge {bridge} is already used by another network: choose another --bridge"
+                "bridge {bridge} is already used by another network: choose another {BRIDGE}"
             )));
         }
         networks::insert(

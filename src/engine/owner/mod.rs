@@ -16,6 +16,7 @@ pub mod sweep;
 pub mod tables;
 
 use super::Ctx;
+use crate::model::field::{REMOVE_FOREIGN, ROOT};
 use std::path::PathBuf;
 
 /// What every podnet mark starts with.
@@ -119,7 +120,7 @@ pub fn short(id: &str) -> &str {
 
 /// What to do when another state's objects are in the way: one sentence for every refusal.
 pub fn remedy(other: Option<&Stamp>, me: &Identity) -> String {
-    let lost = "if that state is lost for good, `podnet gc --remove-foreign` removes what it left";
+    let lost = format!("if that state is lost for good, {REMOVE_FOREIGN} removes what it left");
     match other.and_then(|s| s.root.as_deref()) {
         Some(r) if std::fs::canonicalize(&me.root).is_ok_and(|m| m.to_string_lossy() == r) => {
             format!(
@@ -127,7 +128,7 @@ pub fn remedy(other: Option<&Stamp>, me: &Identity) -> String {
                 short(&me.id)
             )
         }
-        Some(r) => format!("one podnet state per host: use --root {r}, or {lost}"),
+        Some(r) => format!("one podnet state per host: use {ROOT} {r}, or {lost}"),
         None => format!("one podnet state per host: use the state that made them, or {lost}"),
     }
 }

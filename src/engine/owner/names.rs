@@ -6,6 +6,7 @@ use super::{remedy, Identity, Owner};
 use crate::engine::Ctx;
 use crate::kernel::link::{self, Link};
 use crate::kernel::Rtnl;
+use crate::model::field::BRIDGE;
 use crate::model::{Error, Network, NetworkState, Result};
 
 /// Prefixes of the names podnet generates (see the module docs).
@@ -39,12 +40,12 @@ pub fn podnet_named(l: &Link) -> bool {
 pub fn check_bridge_flag(ctx: &mut Ctx, name: &str) -> Result<()> {
     if name == "lo" {
         return Err(Error::input(
-            "--bridge lo is the loopback interface: give a new name for the bridge podnet creates, e.g. --bridge br-lab",
+            "{BRIDGE} lo is the loopback interface: give a new name for the bridge podnet creates, e.g. {BRIDGE} br-lab",
         ));
     }
     if reserved(name) {
         return Err(Error::input(format!(
-            "--bridge {name}: names starting with {} are the ones podnet gives its own links: choose another name",
+            "{BRIDGE} {name}: names starting with {} are the ones podnet gives its own links: choose another name",
             RESERVED_PREFIXES.join(", ")
         )));
     }
@@ -53,7 +54,7 @@ pub fn check_bridge_flag(ctx: &mut Ctx, name: &str) -> Result<()> {
         let mine = me.owner(l.alias.as_deref()) == Owner::Mine;
         if !(mine && l.kind.as_deref() == Some("bridge")) {
             return Err(Error::input(format!(
-                "--bridge {name}: interface {name} already exists and podnet did not create it (podnet only uses bridges it creates): choose a name no interface has"
+                "{BRIDGE} {name}: interface {name} already exists and podnet did not create it (podnet only uses bridges it creates): choose a name no interface has"
             )));
         }
     }
@@ -103,7 +104,7 @@ pub fn existing_bridge(me: &Identity, rtnl: &mut Rtnl, found: Link, net: &Networ
             remedy(None, me)
         ))),
         _ => Err(Error::input(format!(
-            "interface {} (the bridge of network '{}') already exists and podnet did not create it: choose another network name or --bridge",
+            "interface {} (the bridge of network '{}') already exists and podnet did not create it: choose another network name or {BRIDGE}",
             l.name, net.name
         ))),
     }

@@ -6,6 +6,7 @@
 
 use super::{remedy, short, Identity, Owner, Stamp};
 use crate::engine::Ctx;
+use crate::model::field::{REMOVE_FOREIGN, RUN_DIR};
 use crate::model::{Error, Result};
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -45,7 +46,7 @@ pub fn read(run_dir: &Path, me: &Identity) -> Result<Claim> {
 fn write(run_dir: &Path, me: &Identity, replace: bool) -> Result<()> {
     std::fs::create_dir_all(run_dir).map_err(|e| {
         Error::failed(format!(
-            "create run dir {}: {e} (set --run-dir or PODNET_RUN_DIR)",
+            "create run dir {}: {e} (set {RUN_DIR} or PODNET_RUN_DIR)",
             run_dir.display()
         ))
     })?;
@@ -80,7 +81,7 @@ pub fn refusal(run_dir: &Path, other: Option<&Stamp>, me: &Identity) -> Error {
         remedy(other, me)
     } else {
         format!(
-            "give {} its own --run-dir (or PODNET_RUN_DIR), or, if that state is lost for good, `podnet gc --remove-foreign` removes what it left",
+            "give {} its own {RUN_DIR} (or PODNET_RUN_DIR), or, if that state is lost for good, {REMOVE_FOREIGN} removes what it left",
             me.root.display()
         )
     };

@@ -1,12 +1,13 @@
 //! The checks of `service create` that need the store: backends that exist, a VIP and node
 //! ports no one else holds, and the VIP's allocation when none was asked for.
 
+use crate::model::field::{BACKEND, NODE_PORT, VIP};
 use crate::model::service::{check_service, default_service_range, ServiceRequest};
 use crate::model::{Backend, Error, Labels, Result, Service};
 use crate::store::services as rows;
 use crate::store::{endpoints, ports};
 use rusqlite::Connection;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// A checked `service create`: the service, its selector, its explicit backends.
 type Checked = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
@@ -15,15 +16,15 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
     for (name, _) in &req.backends {
         if endpoints::get(conn, name)?.is_none() {
             return Err(Error::input(format!(
-                "--backend {name}: no container named '{name}': see `podnet ps`"
+                "{BACKEND} {name}: no container named '{name}': see `podnet ps`"
             )));
         }
     }
     let range = default_service_range();
     let vip = match req.vip {
         Some(ip) => {
-            if let Some(owner) = rows::vip_taken(conn, ip)? {
-                return Err(Error::input(format!("--vip {ip} is already the address of service '{owner}': pick another or omit --vip")));
+            if let Some(owner) = rows::vip_taken(conn, ip.into())? {
+                return Err(Error::input(format!("{VIP} {ip} is already the address of service '{owner}': pick another or omit {VIP}")));
             }
             ip
         }
@@ -48,7 +49,7 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
         let Some(np) = p.node_port else { continue };
         if let Some(owner) = rows::node_port_owner(conn, np, p.proto)? {
             return Err(Error::input(format!(
-                "--node-port {np}/{}: already used by service '{owner}'; pick another",
+                "{NODE_PORT} {np}/{}: already used by service '{owner}'; pick another",
                 p.proto
             )));
         }
@@ -60,7 +61,7 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
         };
         if let Some(c) = ports::conflict(conn, &m)? {
             return Err(Error::input(format!(
-                "--node-port {np}/{}: host port already published by container '{c}'; pick another",
+                "{NODE_PORT} {np}/{}: host port already published by container '{c}'; pick another",
                 p.proto
             )));
         }
@@ -76,11 +77,13 @@ fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
         u32::from(range.network()) + 1,
         u32::from(range.broadcast()) - 1,
     );
-    if let Some(ip) = rows::vip_after_highest(conn, lo, hi)? {
+    let after =
+        rows::vip_after_highest(conn, Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into())?;
+    if let Some(IpAddr::V4(ip)) = after {
         return Ok(ip);
     }
     for c in lo..=hi {
-        if rows::vip_taken(conn, Ipv4Addr::from(c))?.is_none() {
+        if rows::vip_taken(conn, Ipv4Addr::from(c).into())?.is_none() {
             return Ok(Ipv4Addr::from(c));
         }
     }
