@@ -126,6 +126,30 @@ fn netavark_setup_gives_working_containers_and_teardown_twice_leaves_nothing() {
     );
     invariants::assert_consistent(sb, "after setup");
 
+    // A podnet service with the netavark container as its backend answers c2 at its VIP.
+    let web = ps(sb)
+        .into_iter()
+        .find(|c| c["runtime"]["k8s_name"] == "web")
+        .map(|c| s(&c, "name").to_owned())
+        .expect("web in ps");
+    podnet_ok(
+        sb,
+        &[
+            "service",
+            "create",
+            "websvc",
+            "--port",
+            "80:8080/tcp",
+            "--backend",
+            &web,
+        ],
+    );
+    let vip = s(&podnet_json(sb, &["service", "inspect", "websvc"]), "vip").to_owned();
+    assert_eq!(tcp_reply(sb, Some("/run/netns/c2"), &vip, 80), "c1");
+    podnet_ok(sb, &["service", "rm", "websvc"]);
+    // Services made the default network (it carries the VIPs' route); not the test's.
+    podnet_ok(sb, &["network", "rm", "podnet0"]);
+
     // Podman stops a container's processes before its teardown: end the servers this test
     // started in c1 and c3 (by PID).
     ok(
