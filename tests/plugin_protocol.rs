@@ -109,9 +109,10 @@ fn cni_malformed_calls_get_spec_errors_and_leave_nothing() {
         assert!(v["msg"].is_string() && v["details"].is_string(), "{v}");
         assert!(v["cniVersion"].is_string(), "{v}");
     }
-    // A well-formed ADD is refused cleanly until the engine is wired: nothing pretends.
+    // A well-formed ADD whose CNI_NETNS is no namespace: code 4 naming it, nothing made.
     let (v, code) = cni(&sb, &add, conf);
-    assert_eq!((code, v["code"].clone()), (1, json!(100)), "{v}");
+    assert_eq!((code, v["code"].clone()), (1, json!(4)), "{v}");
+    assert!(v["details"].as_str().unwrap().contains("CNI_NETNS"), "{v}");
     assert_eq!(links(&sb), before, "a refused call made links");
 }
 

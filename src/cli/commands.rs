@@ -90,7 +90,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             print(
                 f,
                 &rows,
-                &["NAME", "STATUS", "MODE", "NETWORK", "IP", "PID", "PORTS"],
+                &[
+                    "NAME", "STATUS", "MODE", "NETWORK", "IP", "PID", "PORTS", "POD",
+                ],
                 |rows| {
                     rows.iter()
                         .map(|r| {
@@ -106,6 +108,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                                 opt(&r.ip),
                                 opt(&r.pid),
                                 r.ports.join(","),
+                                opt(&r.runtime.as_ref().and_then(|v| v.pod())),
                             ]
                         })
                         .collect()
@@ -232,7 +235,7 @@ fn inspect(ctx: &Ctx, f: Format, names: &[String]) -> Result<i32> {
     Ok(exit::several(names.len(), errors))
 }
 
-const INSPECT_HEADERS: [&str; 10] = [
+const INSPECT_HEADERS: [&str; 11] = [
     "NAME",
     "STATUS",
     "MODE",
@@ -243,6 +246,7 @@ const INSPECT_HEADERS: [&str; 10] = [
     "NETNS",
     "PID",
     "PORTS",
+    "POD",
 ];
 
 fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
@@ -260,6 +264,7 @@ fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
         opt(&r.netns),
         opt(&r.pid),
         r.ports.join(","),
+        opt(&r.runtime.as_ref().and_then(|v| v.pod())),
     ]
 }
 

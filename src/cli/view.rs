@@ -26,6 +26,30 @@ pub struct ContainerRow {
     /// Published ports as `HOSTIP:HOSTPORT->CPORT/PROTO`.
     pub ports: Vec<String>,
     pub labels: crate::model::Labels,
+    /// The container runtime that made the attachment (CNI, netavark), with its key and pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeView>,
+}
+
+/// A runtime attachment's own facts (see `engine::runtime`).
+#[derive(Debug, Serialize)]
+pub struct RuntimeView {
+    pub runtime: String,
+    pub container_id: String,
+    pub ifname: String,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
+}
+
+impl RuntimeView {
+    /// `NAMESPACE/NAME` of the pod (or the name alone, as Podman 4 gives it).
+    pub fn pod(&self) -> Option<String> {
+        match (&self.k8s_namespace, &self.k8s_name) {
+            (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
+            (None, Some(n)) => Some(n.clone()),
+            _ => None,
+        }
+    }
 }
 
 fn host_ip(m: &PortMapping) -> String {
@@ -68,6 +92,13 @@ impl From<ContainerInfo> for ContainerRow {
                 Mode::Container(o) => Some(o.clone()),
                 _ => None,
             },
+            runtime: c.runtime.map(|r| RuntimeView {
+                runtime: r.runtime,
+                container_id: r.container_id,
+                ifname: r.ifname,
+                k8s_namespace: r.k8s_namespace,
+                k8s_name: r.k8s_name,
+            }),
             name: ep.name,
         }
     }

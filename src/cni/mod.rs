@@ -5,8 +5,8 @@
 //! This layer is the protocol only, pure and tested without a kernel: [`parse`] turns the
 //! environment and stdin into one typed [`Call`] (or a [`Refusal`] with the spec's code);
 //! [`result::add_result`] and [`result::render`] make ADD's answer in the request's version;
-//! [`CniError`] maps podnet's errors. [`run`] is the whole plugin; until the engine is wired
-//! it answers VERSION for real, STATUS with code 50 and every other verb with code 100.
+//! [`CniError`] maps podnet's errors. [`run`] is the whole plugin: `wire` serves each verb
+//! through `engine::runtime`.
 
 mod args;
 mod conf;
@@ -17,6 +17,7 @@ mod request;
 pub mod result;
 mod runtime;
 mod version;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use request::{
 pub use result::CniResult;
 pub use runtime::{RequestedIp, Requests};
 pub use version::{Version, SUPPORTED};
+pub use wire::Dirs;
 
 use std::io::{IsTerminal, Read, Write};
 
@@ -66,28 +68,13 @@ fn line(v: &serde_json::Value) -> Vec<u8> {
     s
 }
 
-/// The plugin: one call in, one reply out.
-pub fn run(env: &Env, stdin: &[u8]) -> Reply {
-    let call = match parse(env, stdin) {
-        Ok(c) => c,
-        Err(r) => return Reply::refused(&r),
-    };
-    let (version, error) = match call {
-        Call::Version(reply) => return Reply::ok(Some(&reply)),
-        Call::Status(s) => (
-            s.version,
-            CniError::new(
-                code::NOT_AVAILABLE,
-                "podnet cannot serve ADD",
-                "this podnet parses CNI calls but is not wired to its engine yet",
-            ),
-        ),
-        Call::Add(r) => (r.version, CniError::not_wired("ADD")),
-        Call::Del(r) => (r.version, CniError::not_wired("DEL")),
-        Call::Check(r) => (r.version, CniError::not_wired("CHECK")),
-        Call::Gc(r) => (r.version, CniError::not_wired("GC")),
-    };
-    Reply::refused(&Refusal { version, error })
+/// The plugin: one call in, one reply out. `dirs`: podnet's directories when the
+/// configuration names none.
+pub fn run(env: &Env, stdin: &[u8], dirs: &Dirs) -> Reply {
+    match parse(env, stdin) {
+        Ok(call) => wire::serve(call, dirs),
+        Err(r) => Reply::refused(&r),
+    }
 }
 
 /// Entry point of the binary in CNI mode: reads the process's environment and stdin, prints
@@ -103,7 +90,7 @@ pub fn main() -> i32 {
         std::io::stdin().read_to_end(&mut stdin)
     };
     let reply = match read {
-        Ok(_) => run(&env, &stdin),
+        Ok(_) => run(&env, &stdin, &Dirs::from_process()),
         Err(e) => Reply::refused(&Refusal {
             version: Version::LATEST,
             error: CniError::new(

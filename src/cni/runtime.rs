@@ -45,14 +45,19 @@ struct RawRuntimeConfig {
     mac: Option<String>,
 }
 
+/// containerd 1.6 (go-cni's `PortMapping` has no JSON tags) sends the Go field names,
+/// `HostPort`, `ContainerPort`, `Protocol`, `HostIP`; Go's decoder matches keys without case,
+/// so the reference portmap plugin reads both: so does podnet.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RawPort {
+    #[serde(alias = "HostPort")]
     host_port: u32,
+    #[serde(alias = "ContainerPort")]
     container_port: u32,
-    #[serde(default)]
+    #[serde(default, alias = "Protocol")]
     protocol: Option<String>,
-    #[serde(default, rename = "hostIP")]
+    #[serde(default, rename = "hostIP", alias = "HostIP", alias = "hostIp")]
     host_ip: Option<String>,
 }
 

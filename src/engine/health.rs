@@ -164,15 +164,16 @@ fn veth(
             let ns = File::open(path)?;
             let mut inside = netns::rtnl_in(&ns)?;
             // The peer outlives a host end that was renamed or moved away: clear it first.
-            link::delete(&mut inside, "eth0")?;
-            setup::make_veth(host, veth, bridge.index, net.mtu, &ns, alias, ep.mac)?;
+            link::delete(&mut inside, ep.ifname())?;
+            setup::make_veth(host, veth, bridge.index, net.mtu, &ns, alias, ep)?;
             link::set_up_by_name(&mut inside, "lo")?;
-            setup::configure_eth0(&mut inside, &net, ip)?;
+            setup::configure_eth0(&mut inside, &net, ip, ep.ifname())?;
             // The host still caches the old eth0's MAC for the address: until that entry went
             // stale and failed (seconds), the host's packets would go to a MAC no one has.
             neigh::forget(host, bridge.index, ip)?;
             Ok(Some(format!(
-                "veth {veth} was gone: re-created with eth0 {ip} and its default route"
+                "veth {veth} was gone: re-created with {} {ip} and its default route",
+                ep.ifname()
             )))
         }
         Some(l) if l.master != Some(bridge.index) => {

@@ -63,6 +63,8 @@ pub struct ContainerInfo {
     pub mac: Option<Mac>,
     pub labels: Labels,
     pub ports: Vec<PortMapping>,
+    /// The container runtime's record when one made it (CNI, netavark: `engine::runtime`).
+    pub runtime: Option<crate::store::RuntimeRecord>,
 }
 
 pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
@@ -77,6 +79,7 @@ pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
         mac: firewall::guard_of(ep).map(|g| g.mac),
         labels: ctx.store.labels_of(ep.id)?,
         ports: ctx.store.ports_of(ep.id)?,
+        runtime: super::runtime::record_of(ctx, ep.id)?,
     })
 }
 

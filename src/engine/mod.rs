@@ -31,6 +31,7 @@ pub mod network;
 pub mod owner;
 pub mod proc;
 pub mod publish;
+pub mod runtime;
 pub mod service;
 pub mod setup;
 

@@ -39,6 +39,13 @@ pub struct EndpointSpec<'a> {
     /// Keep the calling process as the endpoint's owner once ready (a foreground `run`: when
     /// this process is gone, the endpoint is garbage).
     pub owned_by_caller: bool,
+    /// The interface's name inside the namespace; None: `eth0`.
+    pub ifname: Option<&'a str>,
+    /// The MAC the interface gets; None: the one derived from its address.
+    pub mac: Option<Mac>,
+    /// A container runtime's record of the attachment (bridge networks only), written in the
+    /// transaction that inserts the endpoint.
+    pub runtime: Option<&'a crate::store::RuntimeRecord>,
 }
 
 /// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
@@ -74,6 +81,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         netns_owned: matches!(spec.netns, Netns::Create),
         netns_id,
         owner: proc::me(),
+        ifname: spec.ifname,
     };
     let shares = matches!(spec.mode, Mode::Container(_));
     let (ep, published) = ctx.store.write(|tx| {
@@ -82,7 +90,9 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         }
         // A namespace podnet already manages under another name (only `container:NAME` joins
         // one on purpose): a second eth0 would collide and either teardown break the other.
-        if let (Some(id), false) = (netns_id, shares) {
+        // A runtime attaches one namespace to several networks under different interface
+        // names (its own key is unique per network: see `store::api::RuntimeRecord`).
+        if let (Some(id), false, None) = (netns_id, shares, spec.runtime) {
             if let Some(other) = tx.using_netns(id)? {
                 return Err(Error::input(format!(
                     "{NETNS} {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run {NETWORK} container:{other}`",
@@ -115,10 +125,13 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             let chosen = allocate(tx, net, ip)?;
             tx.add_lease(net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
-            let mac = Mac::for_container(chosen);
+            let mac = spec.mac.unwrap_or_else(|| Mac::for_container(chosen));
             tx.set_mac(ep.id, mac)?;
             ep.mac = Some(mac);
             published = publish::reserve(tx, net, &ep, spec.ports)?;
+            if let Some(rec) = spec.runtime {
+                tx.insert_runtime(ep.id, net.id, rec)?;
+            }
         }
         Ok((ep, published))
     })?;
@@ -254,7 +267,7 @@ fn realize(
         // unchecked frame. (Elements name the port; it need not exist yet.)
         publish::publish(ctx, ep, ports)?;
         let alias = owner::Identity::of(ctx).link_alias();
-        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias, ep.mac)?;
+        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias, ep)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -263,7 +276,7 @@ fn realize(
     let mut inside: Rtnl = netns::rtnl_in(&ns)?;
     link::set_up_by_name(&mut inside, "lo")?;
     if let (Some(net), Some(ip)) = (net, ep.ip) {
-        configure_eth0(&mut inside, net, ip)?;
+        configure_eth0(&mut inside, net, ip, ep.ifname())?;
     }
     if net.is_some() {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
@@ -275,9 +288,9 @@ fn realize(
 }
 
 /// The veth of a bridge endpoint: `veth` here on the bridge, up, with hairpin, marked with
-/// `alias` (this store's); its peer created directly inside `ns` as `eth0`, with the MAC
-/// recorded for it (the only one its port lets through; none for endpoints recorded before
-/// anti-spoofing).
+/// `alias` (this store's); its peer created directly inside `ns` as the endpoint's interface
+/// (`eth0` unless a runtime named it), with the MAC recorded for it (the only one its port
+/// lets through; none for endpoints recorded before anti-spoofing).
 pub(super) fn make_veth(
     host: &mut Rtnl,
     veth: &str,
@@ -285,10 +298,21 @@ pub(super) fn make_veth(
     mtu: u32,
     ns: &File,
     alias: &str,
-    mac: Option<Mac>,
+    ep: &Endpoint,
 ) -> Result<()> {
-    let mac = mac.map(|m| m.0);
-    link::create_veth(host, veth, Some(bridge), mtu, "eth0", ns.as_fd(), mac)?;
+    let mac = ep.mac.map(|m| m.0);
+    let ifname = ep.ifname();
+    link::create_veth(host, veth, Some(bridge), mtu, ifname, ns.as_fd(), mac).map_err(|e| {
+        // The host end's name is this endpoint's own: a name taken is the one inside (a
+        // runtime naming an interface its namespace already has).
+        match e {
+            Error::Kernel { errno, .. } if errno == libc::EEXIST => Error::field(
+                "ifname",
+                format!("interface {ifname} already exists in the container's namespace: give another interface name"),
+            ),
+            e => e,
+        }
+    })?;
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway.
@@ -297,14 +321,19 @@ pub(super) fn make_veth(
     link::set_hairpin(host, veth)
 }
 
-/// Inside the container's namespace: `eth0` gets its address, comes up, and the gateway
-/// becomes the default route.
-pub(super) fn configure_eth0(inside: &mut Rtnl, net: &Network, ip: Ipv4Addr) -> Result<()> {
-    let eth0 = link::get(inside, "eth0")?
-        .ok_or_else(|| Error::failed("eth0 missing in the container namespace"))?;
+/// Inside the container's namespace: its interface (`eth0`, or the runtime's `ifname`) gets
+/// its address, comes up, and the gateway becomes the default route.
+pub(super) fn configure_eth0(
+    inside: &mut Rtnl,
+    net: &Network,
+    ip: Ipv4Addr,
+    ifname: &str,
+) -> Result<()> {
+    let eth0 = link::get(inside, ifname)?
+        .ok_or_else(|| Error::failed(format!("{ifname} missing in the container namespace")))?;
     addr::add(inside, eth0.index, ip, net.subnet.prefix_len())?;
     fault::step("attach", 4);
-    link::no_ipv6_link_local(inside, "eth0", None)?;
+    link::no_ipv6_link_local(inside, ifname, None)?;
     link::set_up(inside, eth0.index)?;
     route::add_default(inside, net.gateway)
 }

@@ -136,4 +136,14 @@ pub struct Endpoint {
     /// MAC of eth0 on a bridge network, the only one its port lets through (None: not on a
     /// bridge, or made before anti-spoofing, when its port is not guarded).
     pub mac: Option<super::Mac>,
+    /// The interface's name inside the namespace when it is not `eth0` (a runtime's
+    /// CNI_IFNAME); see [`Endpoint::ifname`].
+    pub ifname: Option<String>,
+}
+
+impl Endpoint {
+    /// The name of the container's interface on its network (`eth0` unless a runtime chose).
+    pub fn ifname(&self) -> &str {
+        self.ifname.as_deref().unwrap_or("eth0")
+    }
 }

@@ -26,6 +26,8 @@ pub struct NewEndpoint<'a> {
     pub netns_owned: bool,
     pub netns_id: Option<(u64, u64)>,
     pub owner: Owner,
+    /// The interface's name inside the namespace; None: `eth0`.
+    pub ifname: Option<&'a str>,
 }
 
 pub struct NewNetwork<'a> {
@@ -48,6 +50,28 @@ pub struct ServiceRecord {
     /// Explicit backends: (container name, port override).
     pub backends: Vec<(String, Option<u16>)>,
     pub programmed: Vec<Backend>,
+}
+
+/// What a runtime attachment (CNI, netavark) records besides its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuntimeRecord {
+    /// The runtime's container id (CNI_CONTAINERID, netavark's container_id).
+    pub container_id: String,
+    /// The interface's name inside the namespace.
+    pub ifname: String,
+    /// Who asked: `cni`, `netavark`.
+    pub runtime: String,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
+}
+
+/// A recorded runtime attachment: its endpoint's id and name, its network's, and the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeRow {
+    pub endpoint_id: i64,
+    pub endpoint: String,
+    pub network_id: i64,
+    pub record: RuntimeRecord,
 }
 
 /// What the engine reads. Outside a transaction each call sees the latest committed state;
@@ -102,6 +126,18 @@ pub trait Reads {
     fn bucket_sizes(&self) -> Result<BTreeSet<usize>>;
     /// Services a container can be a backend of (by name, or by one of its labels).
     fn services_concerning(&self, container: &str, labels: &Labels) -> Result<Vec<ServiceRecord>>;
+    // Runtime attachments (CNI, netavark).
+    /// The runtime record of an endpoint, if a runtime made it.
+    fn runtime_of(&self, endpoint_id: i64) -> Result<Option<RuntimeRow>>;
+    /// Every runtime attachment, of one network or of all, oldest first.
+    fn runtime_attachments(&self, network_id: Option<i64>) -> Result<Vec<RuntimeRow>>;
+    /// The attachment of (container id, ifname) on a network, if any.
+    fn runtime_attachment(
+        &self,
+        network_id: i64,
+        container_id: &str,
+        ifname: &str,
+    ) -> Result<Option<RuntimeRow>>;
 }
 
 /// What the engine changes, inside one transaction.
@@ -151,6 +187,9 @@ pub trait Writes: Reads {
     /// Record bucket chains as made; `reset` first forgets all (after a full re-render).
     fn record_buckets(&self, sizes: &[usize], reset: bool) -> Result<()>;
     fn delete_service(&self, id: i64) -> Result<()>;
+    /// Record a runtime attachment of an endpoint (in the transaction that inserts the
+    /// endpoint: a second attachment of the same key is refused).
+    fn insert_runtime(&self, endpoint_id: i64, network_id: i64, rec: &RuntimeRecord) -> Result<()>;
 }
 
 /// A store: its identity, reads, and write transactions.

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::IpAddr;
 
 const COLS: &str =
-    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac";
+    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac, ifname";
 
 fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let mode: String = r.get(2)?;
@@ -29,6 +29,7 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
         owner: owner.zip(owner_start.map(|s| s as u64)),
         state: EndpointState::parse(&state),
         mac: mac.and_then(|m| m.parse().ok()),
+        ifname: r.get(14)?,
     })
 }
 
@@ -92,8 +93,8 @@ pub fn ids(conn: &Connection) -> Result<Vec<i64>> {
 /// reused, so a name never collides with a veth the kernel is still destroying).
 pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
     tx.execute(
-        "INSERT INTO endpoints(name, mode, target, netns, netns_owned, netns_dev, netns_ino, owner_pid, owner_start, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'creating')",
+        "INSERT INTO endpoints(name, mode, target, netns, netns_owned, netns_dev, netns_ino, owner_pid, owner_start, state, ifname)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'creating', ?10)",
         params![
             e.name,
             e.mode.kind(),
@@ -103,7 +104,8 @@ pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
             e.netns_id.map(|i| i.0 as i64),
             e.netns_id.map(|i| i.1 as i64),
             e.owner.0,
-            e.owner.1 as i64
+            e.owner.1 as i64,
+            e.ifname
         ],
     )?;
     let id = tx.last_insert_rowid();

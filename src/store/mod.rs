@@ -7,11 +7,14 @@ mod endpoints;
 mod labels;
 mod networks;
 mod ports;
+mod runtime;
 mod schema;
 mod services;
 mod sqlite;
 
-pub use api::{NewEndpoint, NewNetwork, Owner, Reads, ServiceRecord, State, Writes};
+pub use api::{
+    NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
+};
 /// How a service's selector is shown (`app=web,tier=db`), as it is stored.
 pub use services::encode_selector;
 

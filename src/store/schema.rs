@@ -170,6 +170,24 @@ ALTER TABLE services_v2 RENAME TO services;
 CREATE INDEX services_by_count ON services(programmed_count);
 ";
 
+/// Attachments made for a container runtime (CNI, netavark): who asked (`runtime`), the
+/// runtime's own key for it (container id + interface name, unique per network), and the
+/// Kubernetes pod it belongs to when the runtime said. `endpoints.ifname` is the interface's
+/// name inside the namespace (NULL: `eth0`, what `run` and `attach` make).
+const RUNTIME_ATTACHMENTS: &str = "
+ALTER TABLE endpoints ADD COLUMN ifname TEXT;
+CREATE TABLE IF NOT EXISTS runtime_attachments(
+  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+  network_id INTEGER NOT NULL REFERENCES networks(id),
+  container_id TEXT NOT NULL,
+  ifname TEXT NOT NULL,
+  runtime TEXT NOT NULL,
+  k8s_namespace TEXT,
+  k8s_name TEXT,
+  UNIQUE(network_id, container_id, ifname)
+);
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -178,6 +196,7 @@ const MIGRATIONS: &[&str] = &[
     META,
     NETNS_INDEX,
     ENDPOINT_MAC,
+    RUNTIME_ATTACHMENTS,
     ADDRESSES_ANY_FAMILY,
 ];
 
@@ -289,14 +308,23 @@ mod tests {
     /// back through the store's functions as before.
     #[test]
     fn an_ipv4_number_store_migrates_with_its_data() {
+        // Version 4: before runtime attachments; version 5: main's stores with them, which
+        // must not run the address migration's predecessor again (order is append-only).
+        for from in [4, 5] {
+            ipv4_number_store_from(from);
+        }
+    }
+
+    fn ipv4_number_store_from(from: usize) {
         use crate::store::{endpoints, networks, services};
         use std::net::IpAddr;
         let conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", true).unwrap();
-        for m in &MIGRATIONS[..4] {
+        for m in &MIGRATIONS[..from] {
             conn.execute_batch(m).unwrap();
         }
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.pragma_update(None, "user_version", from as i64)
+            .unwrap();
         conn.execute_batch(
             "INSERT INTO networks(id, name, bridge, subnet, gateway, mtu, state, next_ip)
                VALUES (1, 'web', 'pn-web', '10.88.0.0/24', '10.88.0.1', 1500, 'ready', 173539339);

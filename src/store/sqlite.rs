@@ -2,8 +2,10 @@
 //! and a write transaction (BEGIN IMMEDIATE) is a connection too, so the same calls serve
 //! both. The SQL lives in the modules beside this one.
 
-use super::api::{NewEndpoint, NewNetwork, Owner, Reads, ServiceRecord, State, Writes};
-use super::{endpoints, labels, networks, ports, services, Store};
+use super::api::{
+    NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
+};
+use super::{endpoints, labels, networks, ports, runtime, services, Store};
 use crate::model::{
     Backend, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result, Service,
 };
@@ -96,6 +98,20 @@ impl Reads for Connection {
     fn services_concerning(&self, container: &str, labels: &Labels) -> Result<Vec<ServiceRecord>> {
         services::concerning(self, container, labels)
     }
+    fn runtime_of(&self, endpoint_id: i64) -> Result<Option<RuntimeRow>> {
+        runtime::of_endpoint(self, endpoint_id)
+    }
+    fn runtime_attachments(&self, network_id: Option<i64>) -> Result<Vec<RuntimeRow>> {
+        runtime::list(self, network_id)
+    }
+    fn runtime_attachment(
+        &self,
+        network_id: i64,
+        container_id: &str,
+        ifname: &str,
+    ) -> Result<Option<RuntimeRow>> {
+        runtime::find(self, network_id, container_id, ifname)
+    }
 }
 
 /// Only ever called on a transaction: [`Store`] hands out no other `Writes`.
@@ -176,6 +192,9 @@ impl Writes for Connection {
     }
     fn delete_service(&self, id: i64) -> Result<()> {
         services::delete(self, id)
+    }
+    fn insert_runtime(&self, endpoint_id: i64, network_id: i64, rec: &RuntimeRecord) -> Result<()> {
+        runtime::insert(self, endpoint_id, network_id, rec)
     }
 }
 

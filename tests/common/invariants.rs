@@ -17,6 +17,8 @@
 //!    to a bucket sized by the live backends, and those backends in `eps`), anti-spoofing
 //!    (`container_ports`: every bridge endpoint's host veth; `port_sources`: `veth . MAC .
 //!    address` of each; none for a row being removed); no service table without a service.
+//!    A runtime attachment (CNI, netavark) is a bridge endpoint on its recorded network whose
+//!    interface is the one recorded (`eth0` above is that interface).
 //! 7. No leaked process: every process in the sandbox lives in the host namespace or in the
 //!    namespace of a recorded container.
 
@@ -36,6 +38,20 @@ pub struct StoreView {
     /// (endpoint id, host ip or "", host port, container port, proto)
     pub ports: Vec<(i64, String, u16, u16, String)>,
     pub services: Vec<SvcRow>,
+    /// Runtime attachments (CNI, netavark).
+    pub runtime: Vec<RuntimeRow>,
+}
+
+/// A row of `runtime_attachments`.
+#[derive(Debug, Clone)]
+pub struct RuntimeRow {
+    pub endpoint_id: i64,
+    pub network_id: i64,
+    pub container_id: String,
+    pub ifname: String,
+    pub runtime: String,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +82,8 @@ pub struct EpRow {
     pub labels: BTreeMap<String, String>,
     /// eth0's MAC (bridge endpoints; NULL for rows made before anti-spoofing).
     pub mac: Option<String>,
+    /// The interface's name inside the namespace (`eth0` unless a runtime named it).
+    pub ifname: String,
 }
 
 #[derive(Debug, Clone)]
@@ -150,8 +168,8 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         });
     let mut endpoints = q(
         &c,
-        "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac
-         FROM endpoints ORDER BY id",
+        "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac,
+           coalesce(ifname, 'eth0') FROM endpoints ORDER BY id",
         |r| {
             let pid: Option<i32> = r.get(8)?;
             let start: Option<i64> = r.get(9)?;
@@ -169,6 +187,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 draining: r.get(11)?,
                 labels: BTreeMap::new(),
                 mac: r.get(12)?,
+                ifname: r.get(13)?,
             })
         },
     );
@@ -177,6 +196,22 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
             e.labels.insert(k, v);
         }
     }
+    let runtime = q(
+        &c,
+        "SELECT endpoint_id, network_id, container_id, ifname, runtime, k8s_namespace, k8s_name
+         FROM runtime_attachments ORDER BY endpoint_id",
+        |r| {
+            Ok(RuntimeRow {
+                endpoint_id: r.get(0)?,
+                network_id: r.get(1)?,
+                container_id: r.get(2)?,
+                ifname: r.get(3)?,
+                runtime: r.get(4)?,
+                k8s_namespace: r.get(5)?,
+                k8s_name: r.get(6)?,
+            })
+        },
+    );
     let leases = q(&c, "SELECT network_id, ip, endpoint_id FROM leases", |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     });
@@ -226,6 +261,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         leases,
         ports,
         services,
+        runtime,
     }
 }
 
@@ -320,6 +356,21 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
     for e in st.endpoints.iter().filter(|e| e.state != "ready") {
         bad.push(format!("container {} is {}", e.name, e.state));
     }
+    // A runtime attachment is a bridge endpoint on its recorded network, with its interface.
+    for r in &st.runtime {
+        let ep = st.endpoints.iter().find(|e| e.id == r.endpoint_id);
+        let net = st.networks.iter().find(|n| n.id == r.network_id);
+        match (ep, net) {
+            (Some(e), Some(n))
+                if e.mode == "bridge"
+                    && e.target.as_deref() == Some(n.name.as_str())
+                    && e.ifname == r.ifname => {}
+            _ => bad.push(format!(
+                "runtime attachment {} {} does not match its endpoint {ep:?} / network {net:?}",
+                r.container_id, r.ifname
+            )),
+        }
+    }
 
     // 2. bridges
     for n in &st.networks {
@@ -409,22 +460,23 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
         let inside = ip_json_in(sb, ns, &["addr"]);
         let prefix = net.subnet.split('/').nth(1).unwrap_or("?");
         let want = format!("{}/{prefix}", e.ip.clone().unwrap_or_default());
-        let have: Vec<String> = v4_addrs(&inside, "eth0")
+        let ifname = e.ifname.as_str();
+        let have: Vec<String> = v4_addrs(&inside, ifname)
             .iter()
             .map(|a| a.to_string())
             .collect();
         if have != vec![want.clone()] {
             bad.push(format!(
-                "container {}: eth0 has {have:?}, not [{want}]",
+                "container {}: {ifname} has {have:?}, not [{want}]",
                 e.name
             ));
         }
         if let Some(mac) = &e.mac {
-            let eth0 = as_list(ip_json_in(sb, ns, &["link", "show", "eth0"]));
+            let eth0 = as_list(ip_json_in(sb, ns, &["link", "show", ifname]));
             let have = eth0.first().and_then(|l| l["address"].as_str());
             if have != Some(mac.as_str()) {
                 bad.push(format!(
-                    "container {}: eth0's MAC is {have:?}, not {mac}",
+                    "container {}: {ifname}'s MAC is {have:?}, not {mac}",
                     e.name
                 ));
             }

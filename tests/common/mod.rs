@@ -6,9 +6,11 @@ use ipnet::Ipv4Net;
 use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+pub mod cni;
 pub mod guards;
 pub mod hold;
 pub mod invariants;
+pub mod nv;
 pub mod publish;
 pub mod service;
 pub mod state;

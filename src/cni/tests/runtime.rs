@@ -47,6 +47,31 @@ fn port_mappings_as_kubelet_and_podman_send_them() {
 }
 
 #[test]
+fn port_mappings_as_containerd_1_6_sends_them() {
+    // go-cni's PortMapping has no JSON tags: the Go field names arrive.
+    let conf = obj(json!({"runtimeConfig": {"portMappings": [
+        {"HostPort": 18081, "ContainerPort": 8080, "Protocol": "tcp", "HostIP": ""},
+        {"HostPort": 5353, "ContainerPort": 53, "Protocol": "udp", "HostIP": "127.0.0.1"}
+    ]}}));
+    let r = parse(&conf, &CniArgs::default()).unwrap();
+    let want = vec![
+        PortMapping {
+            host_ip: None,
+            host_port: 18081,
+            container_port: 8080,
+            proto: Proto::Tcp,
+        },
+        PortMapping {
+            host_ip: Some("127.0.0.1".parse().unwrap()),
+            host_port: 5353,
+            container_port: 53,
+            proto: Proto::Udp,
+        },
+    ];
+    assert_eq!(r.ports, want);
+}
+
+#[test]
 fn addresses_and_mac_follow_the_conventions_precedence() {
     let cargs = args::parse("IgnoreUnknown=1;IP=10.0.0.7;MAC=02:00:00:00:00:07").unwrap();
     let table: [(Value, Vec<RequestedIp>, &str); 4] = [

@@ -40,6 +40,9 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
         ports: &req.ports,
         labels: &req.labels,
         owned_by_caller: false,
+        ifname: None,
+        mac: None,
+        runtime: None,
     };
     let ep = setup::attach(ctx, &spec)?;
     if !setup::mark_ready(ctx, &ep, false)? {

@@ -62,6 +62,9 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             ports: &spec.ports,
             labels: &spec.labels,
             owned_by_caller: !spec.detach,
+            ifname: None,
+            mac: None,
+            runtime: None,
         },
     )?;
     if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {

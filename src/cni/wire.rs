@@ -1,0 +1,315 @@
+//! The CNI verbs against podnet's engine (`engine::runtime`): one parsed [`Call`] in, one
+//! [`Reply`] out. The network configuration's network is a podnet network of the same name
+//! (made on the first ADD, else it must agree); an attachment is found by the runtime's key
+//! (network, CNI_CONTAINERID, CNI_IFNAME).
+//!
+//! State lives where the configuration's `root`/`runDir` say, else `PODNET_ROOT`/
+//! `PODNET_RUN_DIR`, else the CLI's defaults ([`Dirs`]). Every verb that may change state runs
+//! boot recovery first, as the CLI does.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use super::conf::NetConf;
+use super::error::{code, CniError};
+use super::ipam::Ipam;
+use super::request::{AddRequest, Call, CheckRequest, DelRequest, GcRequest, StatusRequest};
+use super::result::{self, Attached, Link, Route};
+use super::runtime::Requests;
+use super::{Refusal, Reply};
+use crate::engine::runtime::{self as rt, AttachRequest, Key, NetworkRequest, Pod};
+use crate::engine::{Access, Ctx};
+use crate::model::{Error, Labels};
+
+/// podnet's directories when the configuration names none (the process's `PODNET_ROOT` and
+/// `PODNET_RUN_DIR`, else the CLI's defaults).
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub root: PathBuf,
+    pub run_dir: PathBuf,
+}
+
+impl Dirs {
+    pub fn from_process() -> Dirs {
+        let var = |k: &str, d: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(d))
+        };
+        Dirs {
+            root: var("PODNET_ROOT", "/var/lib/podnet"),
+            run_dir: var("PODNET_RUN_DIR", "/run/podnet"),
+        }
+    }
+
+    fn for_conf(&self, conf: &NetConf) -> (PathBuf, PathBuf) {
+        (
+            conf.root.clone().unwrap_or_else(|| self.root.clone()),
+            conf.run_dir.clone().unwrap_or_else(|| self.run_dir.clone()),
+        )
+    }
+}
+
+/// Serve one call (VERSION is answered by the parser; it never reaches here).
+pub fn serve(call: Call, dirs: &Dirs) -> Reply {
+    let (version, out) = match call {
+        Call::Version(v) => return Reply::ok(Some(&v)),
+        Call::Add(r) => (r.version, add(&r, dirs).map(Some)),
+        Call::Del(r) => (r.version, del(&r, dirs).map(|()| None)),
+        Call::Check(r) => (r.version, check(&r, dirs).map(|()| None)),
+        Call::Status(r) => (r.version, status(&r, dirs).map(|()| None)),
+        Call::Gc(r) => (r.version, gc(&r, dirs).map(|()| None)),
+    };
+    match out {
+        Ok(body) => Reply::ok(body.as_ref()),
+        Err(error) => Reply::refused(&Refusal { version, error }),
+    }
+}
+
+fn refuse(e: Error, root: &Path) -> CniError {
+    CniError::from(&crate::engine::name_store_error(e, root))
+}
+
+fn network_request(conf: &NetConf) -> NetworkRequest {
+    let n = &conf.network;
+    NetworkRequest {
+        name: conf.name.clone(),
+        subnet: n.subnet,
+        gateway: n.gateway,
+        bridge: n.bridge.clone(),
+        mtu: n.mtu,
+        internal: n.internal,
+        icc: n.icc,
+    }
+}
+
+fn delegated(conf: &NetConf) -> Result<(), CniError> {
+    match &conf.ipam {
+        Ipam::Podnet => Ok(()),
+        Ipam::Delegate { plugin } => Err(CniError::unsupported(
+            "ipam.type",
+            &serde_json::Value::String(plugin.clone()),
+            "this podnet allocates addresses itself: leave ipam out, or give type \"podnet\"",
+        )),
+    }
+}
+
+fn add(req: &AddRequest, dirs: &Dirs) -> Result<serde_json::Value, CniError> {
+    delegated(&req.conf)?;
+    // Before anything is made: CNI_NETNS must be a network namespace (code 4 naming it).
+    crate::kernel::netns::open(&req.netns).map_err(|e| {
+        CniError::env(
+            "CNI_NETNS",
+            format!("CNI_NETNS {}: {e}", req.netns.display()),
+        )
+    })?;
+    let ip = requested_ip(&req.requests, &req.conf)?;
+    let (root, run_dir) = dirs.for_conf(&req.conf);
+    let r = (|| {
+        let mut ctx = rt::open(&root, &run_dir)?;
+        rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
+        rt::attach(
+            &mut ctx,
+            &AttachRequest {
+                network: req.conf.name.clone(),
+                netns: req.netns.clone(),
+                key: Key {
+                    container_id: req.attachment.container_id.clone(),
+                    ifname: req.attachment.ifname.clone(),
+                },
+                runtime: "cni".into(),
+                pod: Pod {
+                    namespace: req.requests.pod.namespace.clone(),
+                    name: req.requests.pod.name.clone(),
+                },
+                ip,
+                mac: req.requests.mac,
+                ports: req.requests.ports.clone(),
+                labels: labels(&req.requests),
+            },
+        )
+    })();
+    let a = r.map_err(|e| refuse(e, &root))?;
+    let attached = attached(&a, &req.netns, &req.conf);
+    Ok(result::render(
+        &result::add_result(req.prev_result.as_ref(), &attached),
+        req.version,
+    ))
+}
+
+/// The address asked for: at most one (podnet gives one address per attachment), with the
+/// network's prefix when it has one.
+fn requested_ip(r: &Requests, conf: &NetConf) -> Result<Option<std::net::Ipv4Addr>, CniError> {
+    match r.ips.as_slice() {
+        [] => Ok(None),
+        [one] => {
+            if let (Some(p), Some(s)) = (one.prefix, conf.network.subnet) {
+                if p != s.prefix_len() {
+                    return Err(CniError::config(
+                        "ips",
+                        format!(
+                            "the address {}/{p} asked for has another prefix than the network's subnet {s}",
+                            one.addr
+                        ),
+                    ));
+                }
+            }
+            Ok(Some(one.addr))
+        }
+        more => Err(CniError::unsupported(
+            "ips",
+            &serde_json::json!(more.iter().map(|i| i.addr.to_string()).collect::<Vec<_>>()),
+            "podnet gives an attachment one IPv4 address: ask for one",
+        )),
+    }
+}
+
+fn labels(r: &Requests) -> Labels {
+    r.labels.iter().cloned().collect()
+}
+
+fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
+    let net = &a.network;
+    let ep = &a.endpoint;
+    let ip = ep.ip.expect("a bridge attachment has an address");
+    let gw = IpAddr::V4(net.gateway);
+    Attached {
+        bridge: Some(Link {
+            name: net.bridge.clone(),
+            mac: None,
+            mtu: Some(net.mtu),
+        }),
+        host: Link {
+            name: ep.host_veth.clone().unwrap_or_default(),
+            mac: None,
+            mtu: Some(net.mtu),
+        },
+        container: Link {
+            name: ep.ifname().to_owned(),
+            mac: ep.mac,
+            mtu: Some(net.mtu),
+        },
+        sandbox: netns.display().to_string(),
+        address: ipnet::IpNet::V4(
+            ipnet::Ipv4Net::new(ip, net.subnet.prefix_len()).expect("a subnet's prefix"),
+        ),
+        gateway: Some(gw),
+        routes: vec![Route::new(
+            "0.0.0.0/0".parse().expect("the default route"),
+            Some(gw),
+        )],
+        dns: conf.dns.clone(),
+    }
+}
+
+fn key(a: &super::conf::Attachment) -> Key {
+    Key {
+        container_id: a.container_id.clone(),
+        ifname: a.ifname.clone(),
+    }
+}
+
+/// Open the state for DEL and GC: none at all means nothing was ever attached (success).
+fn open_existing(root: &Path, run_dir: &Path) -> Result<Option<Ctx>, Error> {
+    match Ctx::open_as(root, run_dir, Access::Change) {
+        Ok(mut ctx) => {
+            crate::engine::boot::recover_if_first(&mut ctx)?;
+            Ok(Some(ctx))
+        }
+        Err(Error::NoState { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn del(req: &DelRequest, dirs: &Dirs) -> Result<(), CniError> {
+    for e in &req.ignored {
+        eprintln!("podnet: DEL goes past: {}", e.details);
+    }
+    let (root, run_dir) = dirs.for_conf(&req.conf);
+    let r = (|| {
+        let Some(mut ctx) = open_existing(&root, &run_dir)? else {
+            return Ok(());
+        };
+        rt::detach(&mut ctx, &req.conf.name, &key(&req.attachment)).map(|_| ())
+    })();
+    r.map_err(|e| refuse(e, &root))
+}
+
+fn check(req: &CheckRequest, dirs: &Dirs) -> Result<(), CniError> {
+    delegated(&req.conf)?;
+    let (root, run_dir) = dirs.for_conf(&req.conf);
+    let expect = req
+        .prev_result
+        .sandbox_ips(&req.attachment.ifname)
+        .into_iter()
+        .find_map(|n| match n.addr() {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        });
+    let r = (|| {
+        let mut ctx = Ctx::open_as(&root, &run_dir, Access::Change)?;
+        crate::engine::boot::recover_if_first(&mut ctx)?;
+        rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
+        rt::check(
+            &mut ctx,
+            &req.conf.name,
+            &key(&req.attachment),
+            &req.netns,
+            expect,
+        )
+        .map(|_| ())
+    })();
+    r.map_err(|e| refuse(e, &root))
+}
+
+fn status(req: &StatusRequest, dirs: &Dirs) -> Result<(), CniError> {
+    let (root, run_dir) = dirs.for_conf(&req.conf);
+    let r = (|| {
+        let mut ctx = Ctx::open(&root, &run_dir)?;
+        rt::status(&mut ctx, &req.conf.name)
+    })();
+    r.map_err(|e| {
+        let e = crate::engine::name_store_error(e, &root);
+        CniError::new(
+            code::NOT_AVAILABLE,
+            "podnet cannot serve ADD",
+            e.to_string(),
+        )
+    })
+}
+
+fn gc(req: &GcRequest, dirs: &Dirs) -> Result<(), CniError> {
+    // No list: the runtime did not say which attachments are valid, so none is removed.
+    let Some(valid) = &req.valid else {
+        return Ok(());
+    };
+    let (root, run_dir) = dirs.for_conf(&req.conf);
+    let valid: Vec<Key> = valid.iter().map(key).collect();
+    let outcome = (|| {
+        let Some(mut ctx) = open_existing(&root, &run_dir)? else {
+            return Ok(None);
+        };
+        rt::gc(&mut ctx, &req.conf.name, &valid).map(Some)
+    })()
+    .map_err(|e| refuse(e, &root))?;
+    let Some(outcome) = outcome else {
+        return Ok(());
+    };
+    let mut errors = outcome.errors;
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(refuse(errors.remove(0), &root)),
+        _ => {
+            let all = &errors;
+            let mut e = CniError::from(&all[0]);
+            e.msg = format!("{} attachments could not be removed", all.len());
+            e.details = all
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Is a runtime attachment still as attach made it? (CNI CHECK.) Read-only: it reports what
+//! is wrong and repairs nothing (`podnet gc` repairs).
+
+use super::{find, Attachment, Key};
+use crate::engine::Ctx;
+use crate::kernel::{addr, link, netns};
+use crate::model::{EndpointState, Error, Result};
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// The attachment of `key` on `network`, checked: recorded and ready, in the namespace at
+/// `netns`, its host veth on the network's bridge and up, its interface inside up with its
+/// address. `expect_ip`, when given (the address the runtime was told), must be its address.
+/// Not found when there is no such attachment; failed, saying what differs, otherwise.
+pub fn check(
+    ctx: &mut Ctx,
+    network: &str,
+    key: &Key,
+    netns_path: &Path,
+    expect_ip: Option<Ipv4Addr>,
+) -> Result<Attachment> {
+    let what = format!(
+        "container {} {} on network '{network}'",
+        key.container_id, key.ifname
+    );
+    let a = find(ctx, network, key)?.ok_or_else(|| {
+        Error::not_found(
+            "attachment",
+            format!("{}/{}", key.container_id, key.ifname),
+            format!("{what} is not attached"),
+        )
+    })?;
+    let ep = &a.endpoint;
+    let bad = |why: String| Error::failed(format!("{what}: {why}"));
+    if ep.state != EndpointState::Ready {
+        return Err(bad(format!("it is still {}", ep.state.as_str())));
+    }
+    let ip = ep.ip.ok_or_else(|| bad("it has no address".into()))?;
+    if let Some(want) = expect_ip.filter(|w| *w != ip) {
+        return Err(bad(format!("its address is {ip}, the runtime says {want}")));
+    }
+    let here = netns::identity(netns_path);
+    let recorded = ctx.store.netns_identity(ep.id)?;
+    if here.is_none() || here != recorded {
+        return Err(bad(format!(
+            "it is attached to another namespace than {}",
+            netns_path.display()
+        )));
+    }
+    let veth = ep.host_veth.as_deref().unwrap_or_default();
+    let bridge = link::get(ctx.host()?, &a.network.bridge)?
+        .ok_or_else(|| bad(format!("bridge {} is gone", a.network.bridge)))?;
+    match link::get(ctx.host()?, veth)? {
+        None => return Err(bad(format!("its veth {veth} is gone"))),
+        Some(l) if l.master != Some(bridge.index) => {
+            return Err(bad(format!(
+                "its veth {veth} is not on bridge {}",
+                a.network.bridge
+            )))
+        }
+        Some(l) if !l.up => return Err(bad(format!("its veth {veth} is down"))),
+        Some(_) => {}
+    }
+    let ns = File::open(netns_path)?;
+    let mut inside = netns::rtnl_in(&ns)?;
+    let ifname = ep.ifname();
+    let iface = link::get(&mut inside, ifname)?
+        .ok_or_else(|| bad(format!("{ifname} is gone from its namespace")))?;
+    if !iface.up {
+        return Err(bad(format!("{ifname} is down")));
+    }
+    let prefix = a.network.subnet.prefix_len();
+    if !addr::list(&mut inside)?
+        .iter()
+        .any(|(i, a, p)| *i == iface.index && *a == ip && *p == prefix)
+    {
+        return Err(bad(format!("{ifname} lost its address {ip}/{prefix}")));
+    }
+    Ok(a)
+}
