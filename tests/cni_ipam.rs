@@ -289,3 +289,80 @@ fn gc_and_status_at_1_1_0_release_host_local_leases() {
     );
     assert_consistent(&sb, "after GC");
 }
+
+#[test]
+fn libcni_with_a_host_local_conflist_at_1_0_0() {
+    use podnet::testbed::clients::{self, cnitool, CniTool};
+    use podnet::testbed::{SandboxConfig, SANDBOX_STATE_DIR};
+    let sb = Sandbox::with_config(SandboxConfig {
+        podnet: Some(env!("CARGO_BIN_EXE_podnet").into()),
+        ..SandboxConfig::for_clients()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let bin = "/run/cni-bin";
+    ok(
+        "install podnet",
+        sb.sh(&format!(
+            "mkdir -p {bin} && ln -sf '{}' {bin}/podnet",
+            env!("CARGO_BIN_EXE_podnet")
+        )),
+    );
+    let conf_dir = "/run/cni-conf";
+    let list = json!({
+        "cniVersion": "1.0.0",
+        "name": "hl",
+        "plugins": [{
+            "type": "podnet", "root": SANDBOX_STATE_DIR,
+            "ipam": {"type": "host-local", "dataDir": DATA, "ranges": [[{"subnet": "10.68.0.0/24"}]]}
+        }]
+    });
+    clients::write_file(
+        &sb,
+        &format!("{conf_dir}/10-hl.conflist"),
+        &list.to_string(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let tool = |id: &str| CniTool {
+        conf_dir: conf_dir.into(),
+        // podnet in one directory, host-local in another: CNI_PATH finds both.
+        path: vec![bin.into(), "/usr/lib/cni".into()],
+        container_id: Some(id.into()),
+        ..CniTool::default()
+    };
+    let mut ips = Vec::new();
+    for id in ["a", "b"] {
+        let ns = netns(&sb, id);
+        let out = ok(
+            &format!("cnitool add {id}"),
+            cnitool(&sb, &tool(id), ["add", "hl", &ns]),
+        );
+        let result: Value = parse("cnitool add", &out);
+        assert_eq!(result["cniVersion"], "1.0.0", "{result}");
+        let ip = result_ip(&result, "eth0");
+        assert_eq!(v4_addrs(&ip_json_in(&sb, &ns, &["addr"]), "eth0"), vec![ip]);
+        ips.push(ip.addr());
+    }
+    let held: Vec<Ipv4Addr> = leases(&sb, "hl").into_iter().map(|l| l.0).collect();
+    assert_eq!(held.iter().collect::<BTreeSet<_>>(), ips.iter().collect());
+    let mut srv = serve_in(&sb, "/run/netns/b", 7200, "b");
+    assert_eq!(
+        tcp_reply(&sb, Some("/run/netns/a"), &ips[1].to_string(), 7200),
+        "b"
+    );
+    srv.stop();
+    for id in ["a", "b"] {
+        let ns = format!("/run/netns/{id}");
+        ok(
+            "cnitool check",
+            cnitool(&sb, &tool(id), ["check", "hl", &ns]),
+        );
+        ok("cnitool del", cnitool(&sb, &tool(id), ["del", "hl", &ns]));
+        ok(
+            "cnitool del again",
+            cnitool(&sb, &tool(id), ["del", "hl", &ns]),
+        );
+    }
+    assert_eq!(leases(&sb, "hl"), vec![]);
+    assert_eq!(leftovers(&sb), Vec::<String>::new());
+    assert_consistent(&sb, "libcni with host-local");
+}
