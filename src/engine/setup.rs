@@ -306,7 +306,18 @@ pub(super) fn make_veth(
     ep: &Endpoint,
 ) -> Result<()> {
     let mac = ep.mac.map(|m| m.0);
-    link::create_veth(host, veth, Some(bridge), mtu, ep.ifname(), ns.as_fd(), mac)?;
+    let ifname = ep.ifname();
+    link::create_veth(host, veth, Some(bridge), mtu, ifname, ns.as_fd(), mac).map_err(|e| {
+        // The host end's name is this endpoint's own: a name taken is the one inside (a
+        // runtime naming an interface its namespace already has).
+        match e {
+            Error::Kernel { errno, .. } if errno == libc::EEXIST => Error::field(
+                "ifname",
+                format!("interface {ifname} already exists in the container's namespace: give another interface name"),
+            ),
+            e => e,
+        }
+    })?;
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway.

@@ -3,13 +3,15 @@
 //! with JSON on stdin: `info`, `create`, `setup NETNS`, `teardown NETNS`. Errors are
 //! `{"error": "..."}` on stdout with exit status 1.
 //!
-//! This layer is the protocol only: [`parse`] makes one typed [`Call`]; [`reply`] builds the
-//! answers. [`run`] is the whole plugin; until the engine is wired it answers `info` for
-//! real and every other subcommand with an error.
+//! [`parse`] makes one typed [`Call`] (the protocol only); [`reply`] builds the answers;
+//! `wire` carries the calls out on podnet's engine. [`run`] is the whole plugin.
 
+mod attach;
+mod network;
 mod reply;
 mod request;
 pub mod types;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -51,14 +53,10 @@ pub fn run(args: &[String], stdin: &[u8]) -> Reply {
     match parse(args, stdin) {
         Err(msg) => Reply::failed(format!("podnet: {msg}")),
         Ok(Call::Info) => Reply::ok(Some(&info())),
-        Ok(Call::Create(_)) => Reply::failed(not_wired("create")),
-        Ok(Call::Setup(_)) => Reply::failed(not_wired("setup")),
-        Ok(Call::Teardown(_)) => Reply::failed(not_wired("teardown")),
+        Ok(Call::Create(req)) => wire::create(&req),
+        Ok(Call::Setup(req)) => attach::setup(&req),
+        Ok(Call::Teardown(req)) => attach::teardown(&req),
     }
-}
-
-fn not_wired(sub: &str) -> String {
-    format!("podnet: {sub} is not wired yet: this podnet parses netavark plugin calls but does not carry them out")
 }
 
 /// Entry point of the binary in netavark mode.

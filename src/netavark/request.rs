@@ -36,6 +36,8 @@ pub struct NetworkSpec {
     /// Podman's 64-hex network ID.
     pub id: String,
     pub params: NetworkParams,
+    /// Whether the `icc` option was given (an existing network is then held to it).
+    pub icc_given: bool,
     pub root: Option<PathBuf>,
     pub run_dir: Option<PathBuf>,
 }
@@ -230,6 +232,7 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
     Ok(NetworkSpec {
         name: n.name.clone(),
         id: n.id.clone(),
+        icc_given: n.options.iter().flatten().any(|(k, _)| k == "icc"),
         params,
         root,
         run_dir,
@@ -312,6 +315,7 @@ fn lenient_teardown(netns: PathBuf, x: PluginExec, refused: String) -> SetupRequ
                 internal: x.network.internal,
                 icc: true,
             },
+            icc_given: false,
             root: dir("root"),
             run_dir: dir("run_dir"),
         },

@@ -10,6 +10,7 @@ pub mod cni;
 pub mod guards;
 pub mod hold;
 pub mod invariants;
+pub mod nv;
 pub mod publish;
 pub mod service;
 pub mod state;

@@ -3,7 +3,7 @@
 use super::{output_with_stdin, tools};
 use crate::testbed::Sandbox;
 use std::ffi::OsStr;
-use std::process::Output;
+use std::process::{Command, Output};
 
 /// netavark's own state dir (`--config`), on the sandbox's private `/run`.
 pub const NETAVARK_CONFIG: &str = "/run/netavark";
@@ -13,6 +13,16 @@ pub const NETAVARK_CONFIG: &str = "/run/netavark";
 /// network whose `driver` is NAME, netavark runs `PLUGIN_DIR/NAME` (`create`, `setup NETNS`,
 /// `teardown NETNS`, `info`).
 pub fn netavark<I, S>(sb: &Sandbox, plugin_dir: &str, args: I, stdin: &str) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    output_with_stdin(netavark_cmd(sb, plugin_dir, args), stdin.as_bytes())
+}
+
+/// The command [`netavark`] runs, to adjust first (netavark passes its environment on to
+/// the plugins it runs, e.g. podnet's fault switch).
+pub fn netavark_cmd<I, S>(sb: &Sandbox, plugin_dir: &str, args: I) -> Command
 where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
@@ -29,5 +39,5 @@ where
         plugin_dir,
     ])
     .args(args);
-    output_with_stdin(c, stdin.as_bytes())
+    c
 }
