@@ -1,10 +1,11 @@
 //! `kernel::conntrack` against the real kernel, each test in a fresh network namespace of
-//! its own (made by `unshare` on a new thread, never the machine's own): entries are made
-//! with ctnetlink (and with the `conntrack` tool when installed, as an independent view),
+//! its own (`testbed::thread_netns::in_netns`: a new thread, never the machine's netns):
+//! entries are made with ctnetlink (and with the `conntrack` tool when installed, as an independent view),
 //! then deleted by selection.
 
 use podnet::kernel::conntrack::{Conntrack, Flows};
 use podnet::model::Proto;
+use podnet::testbed::thread_netns::in_netns;
 use std::net::SocketAddrV4;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,27 +17,6 @@ type Spec = (
     SocketAddrV4,
     SocketAddrV4,
 );
-
-fn netns_of_thread() -> std::path::PathBuf {
-    std::fs::read_link("/proc/thread-self/ns/net").expect("reading the thread's netns")
-}
-
-/// Runs `f` on a new thread in a new, empty network namespace.
-fn in_fresh_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::spawn(move || {
-        let before = netns_of_thread();
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-            .expect("unshare(CLONE_NEWNET): the conntrack kernel tests need root");
-        assert_ne!(
-            before,
-            netns_of_thread(),
-            "refusing the machine's own netns"
-        );
-        f()
-    })
-    .join()
-    .unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
 
 fn a(s: &str) -> SocketAddrV4 {
     s.parse().unwrap()
@@ -109,7 +89,7 @@ fn tool_count() -> usize {
 
 #[test]
 fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
-    in_fresh_netns(|| {
+    in_netns(|| {
         let mut ct = Conntrack::open().unwrap();
         ct.create(
             &[
@@ -203,7 +183,7 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
 
 #[test]
 fn answered_by_deletes_flows_to_that_backend_and_port() {
-    in_fresh_netns(|| {
+    in_netns(|| {
         let mut ct = Conntrack::open().unwrap();
         ct.create(
             &[
@@ -273,7 +253,7 @@ fn answered_by_deletes_flows_to_that_backend_and_port() {
 /// port match covers TCP and UDP; the rest is checked here).
 #[test]
 fn sctp_flows_are_selected_by_port_too() {
-    in_fresh_netns(|| {
+    in_netns(|| {
         let mut ct = Conntrack::open().unwrap();
         ct.create(
             &[
@@ -317,7 +297,7 @@ fn sctp_flows_are_selected_by_port_too() {
 #[test]
 fn entries_made_by_the_conntrack_tool_are_deleted() {
     let tool = conntrack_tool().expect(NEED_TOOL);
-    in_fresh_netns(move || {
+    in_netns(move || {
         let out = Command::new(tool)
             .args([
                 "-I",
@@ -358,7 +338,7 @@ fn entries_made_by_the_conntrack_tool_are_deleted() {
 /// figures are printed.
 #[test]
 fn nothing_to_delete_costs_little_with_10000_unrelated_entries() {
-    in_fresh_netns(|| {
+    in_netns(|| {
         let mut ct = Conntrack::open().unwrap();
         let flows = [
             Flows::ToPort {

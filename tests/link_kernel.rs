@@ -1,10 +1,7 @@
 //! Kernel tests of podnet's link layer, each in a network namespace of its own thread.
 
-#[path = "nft_sandbox.rs"]
-mod sandbox;
-
 use podnet::kernel::{link, Rtnl};
-use sandbox::in_netns;
+use podnet::testbed::thread_netns::in_netns;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -4,15 +4,12 @@
 //! (anti-spoofing elements with its port) with 0 and 1,000 containers loaded,
 //! inside a private lab.
 
-#[path = "netfilter_lab.rs"]
-mod lab;
-
 use std::time::Instant;
 
-use lab::Lab;
 use podnet::kernel::nft::NftSocket;
 use podnet::model::{Mac, PortMapping, Proto};
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
+use podnet::testbed::thread_netns::ThreadLab as Lab;
 
 fn port(i: u32) -> PortFacts {
     PortFacts {

@@ -1,14 +1,11 @@
-//! The netfilter plan in a fresh lab (see `netfilter_lab.rs`), proven with
+//! The netfilter plan in a fresh lab (`testbed::thread_netns::ThreadLab`), proven with
 //! real TCP and UDP: published ports, hairpin, masquerade, the loopback
 //! guard, isolation between networks, `--icc=false` and `--internal`.
 
-#[path = "netfilter_lab.rs"]
-mod lab;
-
-use lab::{Lab, HOST_LAN, OUT_LAN};
 use podnet::kernel::nft::{Batch, Ruleset, Sel, Stmt};
 use podnet::model::{parse_publish, Mac};
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
+use podnet::testbed::thread_netns::{ThreadLab as Lab, HOST_LAN, OUT_LAN};
 
 fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
     NetFacts {

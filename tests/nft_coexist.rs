@@ -2,14 +2,11 @@
 //! in its own network namespace, with iptables (nft backend) making the
 //! foreign `ip filter FORWARD` chain the way Docker does.
 
-#[path = "nft_sandbox.rs"]
-mod sandbox;
-
 use std::process::Command;
 
 use podnet::kernel::nft::coexist::{sync_forward_accepts, Bridge, Outcome};
 use podnet::kernel::nft::{query, Family, NftSocket, Policy};
-use sandbox::{in_netns, run};
+use podnet::testbed::thread_netns::{in_netns, run};
 
 /// These tests need iptables on its nf_tables backend (Docker's rules live there); a machine
 /// without it fails them rather than letting them pass untested (scripts/test.sh installs it).

@@ -3,14 +3,11 @@
 
 #[path = "nft_layout.rs"]
 mod layout;
-#[path = "nft_sandbox.rs"]
-mod sandbox;
-
 use std::time::Duration;
 
 use layout::{podnet_tables, PODNET_LISTING};
 use podnet::kernel::nft::*;
-use sandbox::{in_netns, nft_list, run};
+use podnet::testbed::thread_netns::{in_netns, nft_list, run};
 use DataType::{InetProto, InetService, Ipv4Addr};
 
 fn ip(s: &str) -> std::net::Ipv4Addr {

@@ -3,13 +3,10 @@
 //! creates a table exclusively when it saw none. Golden bytes come from `nft --debug=mnl`;
 //! kernel state is checked with `nft list table` (nft's own view).
 
-#[path = "nft_sandbox.rs"]
-mod sandbox;
-
 use podnet::kernel::nft::query::{attrs, split_messages};
 use podnet::kernel::nft::tables::{self, TableInfo};
 use podnet::kernel::nft::*;
-use sandbox::{in_netns, run};
+use podnet::testbed::thread_netns::{in_netns, run};
 
 /// NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE (0).
 const NFT_MSG_NEWTABLE: u16 = 10 << 8;

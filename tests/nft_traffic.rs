@@ -2,9 +2,6 @@
 //! veth pair. Connections from the node to a published port and to a service
 //! VIP must reach the backends chosen by the concatenated maps.
 
-#[path = "nft_sandbox.rs"]
-mod sandbox;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use podnet::kernel::nft::*;
-use sandbox::{run, unshare_net};
+use podnet::testbed::thread_netns::{run, unshare_net};
 use DataType::{InetProto, InetService, Ipv4Addr};
 use Sel::*;
 

@@ -51,7 +51,7 @@ fn timed(s: &mut NftSocket, b: &Batch) -> f64 {
 #[test]
 #[ignore]
 fn service_transactions_at_0_1k_10k() {
-    let lab = svclab::lab::Lab::new(true);
+    let lab = svclab::Lab::new(true);
     for existing in [0u32, 1000, 10000] {
         let out = lab.run("host", move || {
             let list: Vec<_> = (0..existing).map(|i| (service(i), backends(i, 10))).collect();

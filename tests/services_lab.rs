@@ -1,5 +1,5 @@
 //! Helpers for the service kernel tests (included with `#[path]`): the
-//! netfilter lab (`netfilter_lab.rs`) with both podnet tables loaded, and
+//! netfilter lab (`testbed::thread_netns::ThreadLab`) with both podnet tables loaded, and
 //! traffic that says which backend answered.
 //!
 //! ```text
@@ -10,17 +10,14 @@
 
 #![allow(dead_code, unused_imports)]
 
-#[path = "netfilter_lab.rs"]
-pub mod lab;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-pub use lab::{Lab, HOST_LAN, OUT_LAN};
 use podnet::model::{Backend, Proto, Service, ServicePort};
 use podnet::plan::netfilter::{self as nf, NetFacts};
+pub use podnet::testbed::thread_netns::{ThreadLab as Lab, HOST_LAN, OUT_LAN};
 
 pub const C1: &str = "10.88.0.2";
 pub const C2: &str = "10.88.0.3";

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use podnet::testbed::{self, Sandbox};
+use podnet::testbed::{self, reexec, Sandbox};
 use std::path::Path;
 
 #[test]
@@ -214,4 +214,62 @@ fn sandbox_dies_with_a_killed_test_process() {
             );
         }
     }
+}
+
+/// The sandboxed phase of the next test: does nothing unless re-executed by it.
+#[test]
+#[ignore = "helper: run by reexec_runs_this_binary_as_pid_1_of_a_fresh_sandbox"]
+fn helper_reexec_phase() {
+    if reexec::phase().is_none() {
+        return;
+    }
+    let inside = reexec::enter().expect("enter the sandbox");
+    let run = nix::sys::statfs::statfs("/run").expect("statfs /run");
+    let mut links: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .expect("sysfs")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    links.sort();
+    let record = serde_json::json!({
+        "phase": inside.phase,
+        "pid": std::process::id(),
+        "netns": reexec::netns_inode().unwrap(),
+        "run_is_tmpfs": run.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC,
+        "sys_class_net": links,
+        "podnet_root": std::env::var("PODNET_ROOT").unwrap(),
+        "state": inside.state,
+        "state_exists": inside.state.is_dir(),
+    });
+    std::fs::write(&inside.records, format!("{record}\nsecond line\n")).unwrap();
+}
+
+#[test]
+fn reexec_runs_this_binary_as_pid_1_of_a_fresh_sandbox() {
+    let dir = std::env::temp_dir().join(format!("podnet-reexec-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let args: Vec<String> = ["--exact", "helper_reexec_phase", "--ignored", "--nocapture"]
+        .map(String::from)
+        .to_vec();
+    let out = reexec::run("probe", &args, &dir).expect("run the phase");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "phase failed: {:?}", out.status);
+    assert_eq!(out.records.len(), 2, "{:?}", out.records);
+    assert_eq!(out.records[1], "second line");
+    let r: serde_json::Value = serde_json::from_str(&out.records[0]).unwrap();
+    assert_eq!(r["phase"], "probe");
+    assert_eq!(r["pid"], 1, "{r}");
+    assert_ne!(r["netns"], reexec::netns_inode().unwrap(), "{r}");
+    assert_eq!(r["run_is_tmpfs"], true, "{r}");
+    assert_eq!(r["sys_class_net"], serde_json::json!(["lo"]), "{r}");
+    assert_eq!(r["podnet_root"], r["state"], "{r}");
+    assert_eq!(r["state_exists"], true, "{r}");
+    assert!(
+        r["state"]
+            .as_str()
+            .unwrap()
+            .starts_with(dir.to_str().unwrap()),
+        "{r}"
+    );
+    assert!(left.is_empty(), "records or state left behind: {left:?}");
 }

@@ -2,7 +2,6 @@
 //! orphans, reading `/proc` lines, and list flags.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy)]
@@ -80,9 +79,7 @@ pub fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
 }
 
 pub fn netns_inode() -> u64 {
-    fs::metadata("/proc/self/ns/net")
-        .expect("stat /proc/self/ns/net")
-        .ino()
+    podnet::testbed::reexec::netns_inode().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn bench_dir() -> PathBuf {

@@ -25,15 +25,22 @@
 //! A [`Lab`] is two sandboxes, `host` and `outside`, joined by a veth pair: a host with a
 //! LAN neighbour, for published ports, masquerade and multi-node tests.
 //!
-//! The module depends on std and libc only, plus the `unshare`, `nsenter` and `ip` programs
+//! Two more members of the family, for what a holder plus `nsenter` does not fit:
+//! [`reexec`] runs this very binary again as PID 1 of a fresh sandbox (benchmarks, which
+//! must spawn podnet directly, without an `nsenter` in front), and [`thread_netns`] runs a
+//! closure on a thread in a network namespace of its own (kernel tests without processes).
+//!
+//! The sandboxes need the `unshare`, `nsenter` and `ip` programs
 //! (Debian: util-linux, iproute2). [`nettool_path`] finds the small Python traffic tool that
 //! tests use (`tests/helpers/nettool.py`).
 
 mod cgroup;
 pub mod clients;
 mod lab;
+pub mod reexec;
 mod sandbox;
 mod serve;
+pub mod thread_netns;
 
 pub use lab::{Lab, LabConfig};
 pub use sandbox::{Sandbox, SandboxConfig};

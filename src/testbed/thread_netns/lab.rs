@@ -1,5 +1,5 @@
-//! A throw-away lab for the netfilter kernel tests (included with `#[path]`):
-//! fresh network namespaces only, never the machine's own.
+//! [`ThreadLab`]: a throw-away lab for the netfilter and service kernel tests, made of
+//! thread-held network namespaces only (no processes, never the machine's own).
 //!
 //! ```text
 //!  out (192.168.50.2) ── lan ══ lan0 (192.168.50.1) ── host
@@ -9,8 +9,6 @@
 //! `ip_forward=1` in host, `route_localnet=1` on pn0/pn1 and hairpin mode on
 //! the container ports, as the engine would set them. Each namespace is held by a parked thread; code runs in
 //! one on a new thread that `setns`es into it.
-
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -37,7 +35,7 @@ struct Holder {
     thread: Option<JoinHandle<()>>,
 }
 
-pub struct Lab {
+pub struct ThreadLab {
     ns: BTreeMap<&'static str, Holder>,
     stop: Arc<AtomicBool>,
     servers: Vec<JoinHandle<()>>,
@@ -48,11 +46,7 @@ fn hold() -> Holder {
     let (tx, rx) = mpsc::channel();
     let (stop, parked) = mpsc::channel::<()>();
     let thread = std::thread::spawn(move || {
-        let before = netns_of("/proc/thread-self/ns/net");
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-            .expect("unshare(CLONE_NEWNET): the netfilter kernel tests need root");
-        let after = netns_of("/proc/thread-self/ns/net");
-        assert_ne!(before, after, "refusing to touch the machine's own netns");
+        super::unshare_net();
         let f = File::open("/proc/thread-self/ns/net").unwrap();
         tx.send((nix::unistd::gettid().as_raw(), f)).unwrap();
         let _ = parked.recv();
@@ -66,7 +60,7 @@ fn hold() -> Holder {
     }
 }
 
-impl Drop for Lab {
+impl Drop for ThreadLab {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for s in self.servers.drain(..) {
@@ -81,7 +75,7 @@ impl Drop for Lab {
     }
 }
 
-pub fn sh_out(cmd: &str) -> Result<String, String> {
+fn sh_out(cmd: &str) -> Result<String, String> {
     let out = Command::new("sh")
         .args(["-c", cmd])
         .output()
@@ -96,11 +90,11 @@ pub fn sh_out(cmd: &str) -> Result<String, String> {
     }
 }
 
-impl Lab {
+impl ThreadLab {
     /// Builds the topology above. `br_netfilter`: whether bridged IPv4 frames
     /// pass the ip family hooks (`bridge-nf-call-iptables` in the lab).
-    pub fn new(br_netfilter: bool) -> Lab {
-        let mut lab = Lab {
+    pub fn new(br_netfilter: bool) -> ThreadLab {
+        let mut lab = ThreadLab {
             ns: BTreeMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
             servers: vec![],
@@ -185,9 +179,9 @@ impl Lab {
     }
 
     /// Applies an nft batch in the lab's host namespace.
-    pub fn apply(&self, b: podnet::kernel::nft::Batch) -> Result<(), String> {
+    pub fn apply(&self, b: crate::kernel::nft::Batch) -> Result<(), String> {
         self.run("host", move || {
-            podnet::kernel::nft::NftSocket::open()
+            crate::kernel::nft::NftSocket::open()
                 .and_then(|mut s| s.apply(&b))
                 .map_err(|e| e.to_string())
         })
@@ -272,10 +266,4 @@ impl Lab {
     pub fn nft(&self, args: &str) -> String {
         self.sh("host", &format!("nft {args}"))
     }
-}
-
-pub fn have_tools() -> bool {
-    ["nft --version", "ip -V", "sysctl -a -N"]
-        .iter()
-        .all(|c| sh_out(&format!("{c} >/dev/null 2>&1")).is_ok())
 }

@@ -1,0 +1,100 @@
+//! The measuring process inside the sandbox: its state, timed commands, records.
+
+use crate::common::{loadavg, stats};
+use crate::report::r2;
+use podnet::kernel::{netns, Rtnl};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Run an external command; wall time from spawn to reaped exit, in ms. Panics on failure
+/// (a benchmark of a failing command is meaningless).
+pub(crate) fn timed(argv: &[&str]) -> f64 {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let t0 = Instant::now();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    if !out.status.success() {
+        panic!(
+            "{argv:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    ms
+}
+
+pub(crate) fn ms_since(t0: Instant) -> f64 {
+    t0.elapsed().as_secs_f64() * 1e3
+}
+
+pub(crate) struct Bench {
+    pub(crate) podnet: &'static str,
+    pub(crate) host: Rtnl,
+    pub(crate) seq: usize,
+    pub(crate) recs: Vec<Value>,
+    pub(crate) settle: Duration,
+    pub(crate) strace_dir: Option<PathBuf>,
+}
+
+impl Bench {
+    pub(crate) fn next(&mut self) -> usize {
+        self.seq += 1;
+        self.seq
+    }
+
+    pub(crate) fn new_netns(&mut self, prefix: &str) -> PathBuf {
+        let p = PathBuf::from(format!("/run/netns/{prefix}{}", self.next()));
+        netns::create(&p).expect("create netns");
+        p
+    }
+
+    pub(crate) fn settle(&self) {
+        std::thread::sleep(self.settle);
+    }
+
+    pub(crate) fn record(&mut self, tool: &str, op: &str, n: usize, v: &[f64], extra: Value) {
+        let s = stats(v);
+        let mut r = json!({
+            "tool": tool, "op": op, "n_existing": n, "runs": s.runs,
+            "median_ms": r2(s.median), "p90_ms": r2(s.p90), "p99_ms": r2(s.p99),
+            "min_ms": r2(s.min), "max_ms": r2(s.max), "mean_ms": r2(s.mean),
+            "loadavg": loadavg(),
+        });
+        if let (Value::Object(r), Value::Object(e)) = (&mut r, extra) {
+            r.extend(e);
+        }
+        eprintln!(
+            "  {tool:<8} {op:<20} n={n:<5} median {:>8.2} ms  p90 {:>8.2} ms  (min {:.2}, max {:.2})",
+            s.median, s.p90, s.min, s.max
+        );
+        self.recs.push(r);
+    }
+}
+
+/// `podnet ARGS --format json`, parsed (untimed). Through the CLI rather than the library so
+/// that this process never opens podnet's store itself.
+pub(crate) fn podnet_json(podnet: &str, args: &[&str]) -> Value {
+    let out = Command::new(podnet)
+        .args(args)
+        .args(["--format", "json"])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn podnet {args:?}: {e}"));
+    assert!(out.status.success(), "podnet {args:?} failed");
+    serde_json::from_slice(&out.stdout).expect("podnet prints JSON")
+}
+
+pub(crate) fn host_veth_of(podnet: &str, name: &str) -> String {
+    podnet_json(podnet, &["inspect", name])["host_veth"]
+        .as_str()
+        .expect("container has a host veth")
+        .to_string()
+}
