@@ -48,8 +48,28 @@ done <<<"$clients_env"
 # Sandboxes spend most of their time waiting on processes and the kernel, so run more
 # tests at once than there are cores.
 threads="${PODNET_TEST_THREADS:-4}"
+# Unit tests run inside a sandbox of their own (fresh network, mount and PID namespaces, tmpfs
+# on /run): one that reaches the engine by mistake meets an empty namespace, never the
+# machine's network (one once made a bridge and nft tables on the host), and what it made dies
+# with it. bash stays PID 1 there (no exec) so orphans are reaped. The acceptance tests make
+# their own sandboxes (src/testbed) and run after, as before.
+sandboxed() {
+  unshare --net --mount --pid --fork --kill-child --mount-proc --propagation private \
+    bash -c 'mount -t tmpfs -o mode=755 podnet-tests /run && ip link set lo up && "$@"; exit $?' \
+    podnet-tests "$@"
+}
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --release --no-fail-fast --test-threads "$threads" "$@"
+  cargo nextest run --release --no-run
+  unit=0
+  sandboxed cargo nextest run --release --offline --no-fail-fast --test-threads "$threads" \
+    --no-tests=pass --lib --bins "$@" || unit=$?
+  cargo nextest run --release --no-fail-fast --test-threads "$threads" --no-tests=pass --test '*' "$@"
+  exit "$unit"
 else
-  exec cargo test --release --no-fail-fast "$@" -- --test-threads "$threads"
+  cargo test --release --no-run
+  unit=0
+  sandboxed cargo test --release --offline --no-fail-fast --lib --bins "$@" \
+    -- --test-threads "$threads" || unit=$?
+  cargo test --release --no-fail-fast --test '*' "$@" -- --test-threads "$threads"
+  exit "$unit"
 fi

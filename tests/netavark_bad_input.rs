@@ -260,6 +260,8 @@ fn bad_setup_requests_are_refused_in_netavarks_shape_and_leave_nothing() {
             assert!(msg.contains("podnet: "), "{what}: {msg}");
         }
         assert!(msg.contains(needle), "{what}: {needle:?} not in {msg}");
+        // Inputs are named as Podman's JSON names them, never by a CLI flag.
+        assert!(!msg.contains(" --"), "{what}: {msg}");
         assert_eq!(view(&sb), before, "{what} changed something");
     }
     // `keep` still works as before.

@@ -236,6 +236,8 @@ fn bad_create_requests_are_refused_in_netavarks_shape_and_leave_nothing() {
             plugin_said.contains(needle),
             "{input}: {needle:?} not in {msg}"
         );
+        // Inputs are named as Podman's JSON names them, never by a CLI flag.
+        assert!(!msg.contains(" --"), "{input}: {msg}");
         let after = view(&sb);
         assert_eq!(before, after, "{input} changed something");
     }

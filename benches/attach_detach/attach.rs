@@ -1,6 +1,6 @@
 //! The attach phase: podnet's attach/detach and run/rm at each level, beside the floors.
 
-use crate::bench::{host_veth_of, ms_since, timed, Bench};
+use crate::bench::{host_veth_of, ms_since, timed, timed_with, Bench};
 use crate::common::reap;
 use crate::floors::network_facts;
 use crate::opts::Opts;
@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 /// Published ports of the measured operations (the populated containers use 20000 + i).
 pub(crate) const TRIAL_PORT_ATTACH: &str = "10001:80";
 pub(crate) const TRIAL_PORT_RUN: &str = "10002:80";
+/// Host port of the measured CNI ADD (its `portMappings` capability).
+pub(crate) const TRIAL_PORT_CNI: u16 = 10004;
 pub(crate) const FILL_PORT_BASE: usize = 20000;
 
 impl Bench {
@@ -32,6 +34,44 @@ impl Bench {
         netns::remove(&ns).expect("remove netns");
         self.settle();
         (a, d)
+    }
+
+    /// podnet as a CNI plugin, exec'd as a runtime does (env + config on stdin): ADD of a
+    /// fresh namespace to the network the CLI made, one port mapping, then DEL; returns (ADD,
+    /// DEL) ms. The peers' "CNI ADD br+pm+fw" is the same call to the reference chain.
+    pub(crate) fn podnet_cni_add_del(&mut self) -> (f64, f64) {
+        let ns = self.new_netns("c");
+        let id = format!("bench{}", self.next());
+        let ns_s = ns.to_string_lossy().into_owned();
+        let conf = json!({
+            "cniVersion": "1.0.0",
+            "name": "podnet0",
+            "type": "podnet",
+            "capabilities": {"portMappings": true},
+            "runtimeConfig": {"portMappings": [
+                {"hostPort": TRIAL_PORT_CNI, "containerPort": 80, "protocol": "tcp"}
+            ]},
+        })
+        .to_string();
+        let dir = std::path::Path::new(self.podnet)
+            .parent()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let env = |cmd: &'static str| {
+            [
+                ("CNI_COMMAND", cmd),
+                ("CNI_CONTAINERID", id.as_str()),
+                ("CNI_NETNS", ns_s.as_str()),
+                ("CNI_IFNAME", "eth0"),
+                ("CNI_PATH", dir.as_str()),
+            ]
+        };
+        let add = timed_with(&[self.podnet], &env("ADD"), Some(conf.as_bytes()));
+        self.settle();
+        let del = timed_with(&[self.podnet], &env("DEL"), Some(conf.as_bytes()));
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        (add, del)
     }
 
     /// `podnet run -d [-p SPEC] … sleep infinity` then `podnet rm -f`; returns (run, rm, veth
@@ -151,6 +191,7 @@ pub(crate) fn attach_phase(bench: &mut Bench, opts: &Opts) {
             let (ap, dp) = bench.podnet_attach_detach(Some(TRIAL_PORT_ATTACH));
             let (run, rm, gone) = bench.podnet_run_rm(None);
             let (runp, rmp, gonep) = bench.podnet_run_rm(Some(TRIAL_PORT_RUN));
+            let (cni_add, cni_del) = bench.podnet_cni_add_del();
             let (ka, kd) = bench.floor_veth(&net);
             let kf = bench.floor_attach_full(&net);
             let fp = bench.floor_attach_full_p(&net);
@@ -169,6 +210,8 @@ pub(crate) fn attach_phase(bench: &mut Bench, opts: &Opts) {
                     ("run_p", runp),
                     ("rm_p", rmp),
                     ("rm_p_veth_gone", gonep),
+                    ("cni_add_p", cni_add),
+                    ("cni_del_p", cni_del),
                     ("kernel_veth_add", ka),
                     ("kernel_veth_del", kd),
                     ("kernel_attach_full", kf),

@@ -11,20 +11,44 @@ use std::time::{Duration, Instant};
 /// Run an external command; wall time from spawn to reaped exit, in ms. Panics on failure
 /// (a benchmark of a failing command is meaningless).
 pub(crate) fn timed(argv: &[&str]) -> f64 {
+    timed_with(argv, &[], None)
+}
+
+/// [`timed`] with extra environment and, when given, `stdin` written to the command (as a
+/// container runtime execs a CNI plugin).
+pub(crate) fn timed_with(argv: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> f64 {
+    use std::io::Write;
     let mut cmd = Command::new(argv[0]);
     cmd.args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        // A plugin's answer (or its error JSON) is on stdout; podnet's CLI output is not read.
+        .stdout(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::piped());
     let t0 = Instant::now();
-    let out = cmd
-        .output()
+    let mut child = cmd
+        .spawn()
         .unwrap_or_else(|e| panic!("spawn {argv:?}: {e}"));
+    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(data).expect("write stdin");
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait {argv:?}: {e}"));
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     if !out.status.success() {
         panic!(
-            "{argv:?} failed ({}): {}",
+            "{argv:?} failed ({}): {}{}",
             out.status,
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }

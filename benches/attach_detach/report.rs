@@ -36,6 +36,8 @@ pub(crate) fn floor_of(op: &str) -> Option<(&'static str, Option<&'static str>)>
         "detach_p" => ("kernel_detach_p", Some("teardown")),
         "run_p" => ("kernel_attach_full_p", None),
         "rm_p" => ("kernel_nft_port_del", None),
+        "cni_add_p" => ("kernel_attach_full_p", Some("setup")),
+        "cni_del_p" => ("kernel_detach_p", Some("teardown")),
         _ => return None,
     })
 }
@@ -127,6 +129,8 @@ pub(crate) fn report(opts: &Opts, recs: &mut [Value]) -> String {
         ("podnet", "rm_p", "podnet rm -f (1 port)"),
         ("podnet", "rm_veth_gone", "  rm: veth gone after (async)"),
         ("podnet", "rm_p_veth_gone", "  rm -p: veth gone after"),
+        ("podnet", "cni_add_p", "podnet as CNI: ADD (1 port)"),
+        ("podnet", "cni_del_p", "podnet as CNI: DEL (1 port)"),
         ("podnet", "version", "podnet --version"),
         ("floor", "proc_spawn_true", "floor: spawn /bin/true"),
         ("floor", "kernel_veth_add", "floor: veth add+enslave+ns"),
@@ -214,6 +218,8 @@ pub(crate) fn report(opts: &Opts, recs: &mut [Value]) -> String {
     check(&mut t, "rm_p", 5.0, true);
     check(&mut t, "run", f64::INFINITY, true);
     check(&mut t, "run_p", f64::INFINITY, true);
+    check(&mut t, "cni_add_p", f64::INFINITY, true);
+    check(&mut t, "cni_del_p", f64::INFINITY, true);
     datapath_table(&mut t, recs);
     let loads: Vec<f64> = recs
         .iter()

@@ -26,6 +26,11 @@ impl Env {
             .collect())
     }
 
+    /// Every variable, as given (a delegated plugin gets them all).
+    pub fn vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The value, `None` when unset or empty.
     pub fn get(&self, var: &str) -> Option<&str> {
         self.0

@@ -91,7 +91,9 @@ impl CniError {
         });
         match parsed {
             Some((code, msg, details)) => {
-                CniError::new(code, msg, format!("IPAM plugin {plugin}: {details}"))
+                // host-local puts everything in `msg` and leaves `details` empty.
+                let why = if details.is_empty() { &msg } else { &details };
+                CniError::new(code, msg.clone(), format!("IPAM plugin {plugin}: {why}"))
             }
             None => CniError::new(
                 code::FAILED,

@@ -129,6 +129,15 @@ pub fn parse(
             conf.ipam = Ipam::Delegate {
                 plugin: p.to_owned(),
             };
+            // The network's subnet is the configuration's, else the plugin's range (when it
+            // names one IPv4 subnet). That the plugin's address lies in it is checked after
+            // its ADD, in one place, whatever the plugin's configuration looks like.
+            if let Some((s, g)) = plugin_subnet(v) {
+                if conf.subnet.is_none_or(|top| top.trunc() == s.trunc()) {
+                    conf.subnet = conf.subnet.or(Some(s));
+                    conf.gateway = conf.gateway.or(g);
+                }
+            }
             return Ok(conf);
         }
     }
@@ -204,6 +213,41 @@ pub fn parse(
             .push(Route::new(IpNet::V4(dst), gw.map(IpAddr::V4)));
     }
     Ok(conf)
+}
+
+/// The one IPv4 subnet a delegated plugin's `ipam` names in host-local's forms (`subnet`, or
+/// `ranges`), with its gateway; None when it names none or several. Values that do not parse
+/// are the plugin's to refuse.
+fn plugin_subnet(v: &Value) -> Option<(Ipv4Net, Option<Ipv4Addr>)> {
+    let mut found: Vec<(Ipv4Net, Option<Ipv4Addr>)> = Vec::new();
+    let mut take = |r: &Value| {
+        let Some(Ok(IpNet::V4(s))) = r.get("subnet").and_then(Value::as_str).map(str::parse) else {
+            return;
+        };
+        let g = r
+            .get("gateway")
+            .and_then(Value::as_str)
+            .and_then(|g| g.parse::<Ipv4Addr>().ok());
+        match found.iter_mut().find(|(f, _)| f.trunc() == s.trunc()) {
+            Some(f) => f.1 = f.1.or(g),
+            None => found.push((s, g)),
+        }
+    };
+    take(v);
+    for set in v
+        .get("ranges")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for r in set.as_array().into_iter().flatten() {
+            take(r);
+        }
+    }
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 /// Set `slot` to `new`, or check that it already holds `new` (the same setting given twice).

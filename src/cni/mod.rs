@@ -10,9 +10,11 @@
 
 mod args;
 mod conf;
+mod delegated;
 mod env;
 mod error;
 mod ipam;
+mod ipam_plugin;
 mod request;
 pub mod result;
 mod runtime;
@@ -72,7 +74,7 @@ fn line(v: &serde_json::Value) -> Vec<u8> {
 /// configuration names none.
 pub fn run(env: &Env, stdin: &[u8], dirs: &Dirs) -> Reply {
     match parse(env, stdin) {
-        Ok(call) => wire::serve(call, dirs),
+        Ok(call) => wire::serve(call, env, dirs),
         Err(r) => Reply::refused(&r),
     }
 }

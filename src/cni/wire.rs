@@ -11,8 +11,10 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::conf::NetConf;
+use super::env::Env;
 use super::error::{code, CniError};
 use super::ipam::Ipam;
+use super::ipam_plugin::Lease;
 use super::request::{AddRequest, Call, CheckRequest, DelRequest, GcRequest, StatusRequest};
 use super::result::{self, Attached, Link, Route};
 use super::runtime::Requests;
@@ -43,7 +45,7 @@ impl Dirs {
         }
     }
 
-    fn for_conf(&self, conf: &NetConf) -> (PathBuf, PathBuf) {
+    pub(super) fn for_conf(&self, conf: &NetConf) -> (PathBuf, PathBuf) {
         (
             conf.root.clone().unwrap_or_else(|| self.root.clone()),
             conf.run_dir.clone().unwrap_or_else(|| self.run_dir.clone()),
@@ -52,14 +54,15 @@ impl Dirs {
 }
 
 /// Serve one call (VERSION is answered by the parser; it never reaches here).
-pub fn serve(call: Call, dirs: &Dirs) -> Reply {
+/// `env`: the call's CNI_* variables, which a delegated IPAM plugin gets too.
+pub fn serve(call: Call, env: &Env, dirs: &Dirs) -> Reply {
     let (version, out) = match call {
         Call::Version(v) => return Reply::ok(Some(&v)),
-        Call::Add(r) => (r.version, add(&r, dirs).map(Some)),
-        Call::Del(r) => (r.version, del(&r, dirs).map(|()| None)),
-        Call::Check(r) => (r.version, check(&r, dirs).map(|()| None)),
-        Call::Status(r) => (r.version, status(&r, dirs).map(|()| None)),
-        Call::Gc(r) => (r.version, gc(&r, dirs).map(|()| None)),
+        Call::Add(r) => (r.version, add(&r, env, dirs).map(Some)),
+        Call::Del(r) => (r.version, del(&r, env, dirs).map(|()| None)),
+        Call::Check(r) => (r.version, check(&r, env, dirs).map(|()| None)),
+        Call::Status(r) => (r.version, status(&r, env, dirs).map(|()| None)),
+        Call::Gc(r) => (r.version, gc(&r, env, dirs).map(|()| None)),
     };
     match out {
         Ok(body) => Reply::ok(body.as_ref()),
@@ -67,11 +70,11 @@ pub fn serve(call: Call, dirs: &Dirs) -> Reply {
     }
 }
 
-fn refuse(e: Error, root: &Path) -> CniError {
+pub(super) fn refuse(e: Error, root: &Path) -> CniError {
     CniError::from(&crate::engine::name_store_error(e, root))
 }
 
-fn network_request(conf: &NetConf) -> NetworkRequest {
+pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
     let n = &conf.network;
     NetworkRequest {
         name: conf.name.clone(),
@@ -84,19 +87,7 @@ fn network_request(conf: &NetConf) -> NetworkRequest {
     }
 }
 
-fn delegated(conf: &NetConf) -> Result<(), CniError> {
-    match &conf.ipam {
-        Ipam::Podnet => Ok(()),
-        Ipam::Delegate { plugin } => Err(CniError::unsupported(
-            "ipam.type",
-            &serde_json::Value::String(plugin.clone()),
-            "this podnet allocates addresses itself: leave ipam out, or give type \"podnet\"",
-        )),
-    }
-}
-
-fn add(req: &AddRequest, dirs: &Dirs) -> Result<serde_json::Value, CniError> {
-    delegated(&req.conf)?;
+fn add(req: &AddRequest, env: &Env, dirs: &Dirs) -> Result<serde_json::Value, CniError> {
     // Before anything is made: CNI_NETNS must be a network namespace (code 4 naming it).
     crate::kernel::netns::open(&req.netns).map_err(|e| {
         CniError::env(
@@ -104,38 +95,53 @@ fn add(req: &AddRequest, dirs: &Dirs) -> Result<serde_json::Value, CniError> {
             format!("CNI_NETNS {}: {e}", req.netns.display()),
         )
     })?;
+    if let Ipam::Delegate { plugin } = &req.conf.ipam {
+        return super::delegated::add(req, env, dirs, plugin);
+    }
     let ip = requested_ip(&req.requests, &req.conf)?;
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
         let mut ctx = rt::open(&root, &run_dir)?;
         rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
-        rt::attach(
-            &mut ctx,
-            &AttachRequest {
-                network: req.conf.name.clone(),
-                netns: req.netns.clone(),
-                key: Key {
-                    container_id: req.attachment.container_id.clone(),
-                    ifname: req.attachment.ifname.clone(),
-                },
-                runtime: "cni".into(),
-                pod: Pod {
-                    namespace: req.requests.pod.namespace.clone(),
-                    name: req.requests.pod.name.clone(),
-                },
-                ip,
-                mac: req.requests.mac,
-                ports: req.requests.ports.clone(),
-                labels: labels(&req.requests),
-            },
-        )
+        rt::attach(&mut ctx, &attach_request(req, ip))
     })();
     let a = r.map_err(|e| refuse(e, &root))?;
-    let attached = attached(&a, &req.netns, &req.conf);
-    Ok(result::render(
+    Ok(answer(req, &a, None))
+}
+
+/// The engine's request for ADD `req`, with address `ip` (None: podnet's IPAM chooses).
+pub(super) fn attach_request(req: &AddRequest, ip: Option<std::net::Ipv4Addr>) -> AttachRequest {
+    AttachRequest {
+        network: req.conf.name.clone(),
+        netns: req.netns.clone(),
+        key: key(&req.attachment),
+        runtime: "cni".into(),
+        pod: Pod {
+            namespace: req.requests.pod.namespace.clone(),
+            name: req.requests.pod.name.clone(),
+        },
+        ip,
+        mac: req.requests.mac,
+        ports: req.requests.ports.clone(),
+        labels: labels(&req.requests),
+    }
+}
+
+/// ADD's result for attachment `a`; `lease`: what a delegated IPAM plugin gave, whose DNS is
+/// the answer's when the configuration has none.
+pub(super) fn answer(
+    req: &AddRequest,
+    a: &rt::Attachment,
+    lease: Option<&Lease>,
+) -> serde_json::Value {
+    let mut attached = attached(a, &req.netns, &req.conf);
+    if let (true, Some(l)) = (attached.dns.is_empty(), lease) {
+        attached.dns = l.dns.clone();
+    }
+    result::render(
         &result::add_result(req.prev_result.as_ref(), &attached),
         req.version,
-    ))
+    )
 }
 
 /// The address asked for: at most one (podnet gives one address per attachment), with the
@@ -203,7 +209,7 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
     }
 }
 
-fn key(a: &super::conf::Attachment) -> Key {
+pub(super) fn key(a: &super::conf::Attachment) -> Key {
     Key {
         container_id: a.container_id.clone(),
         ifname: a.ifname.clone(),
@@ -211,7 +217,7 @@ fn key(a: &super::conf::Attachment) -> Key {
 }
 
 /// Open the state for DEL and GC: none at all means nothing was ever attached (success).
-fn open_existing(root: &Path, run_dir: &Path) -> Result<Option<Ctx>, Error> {
+pub(super) fn open_existing(root: &Path, run_dir: &Path) -> Result<Option<Ctx>, Error> {
     match Ctx::open_as(root, run_dir, Access::Change) {
         Ok(mut ctx) => {
             crate::engine::boot::recover_if_first(&mut ctx)?;
@@ -222,7 +228,7 @@ fn open_existing(root: &Path, run_dir: &Path) -> Result<Option<Ctx>, Error> {
     }
 }
 
-fn del(req: &DelRequest, dirs: &Dirs) -> Result<(), CniError> {
+fn del(req: &DelRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     for e in &req.ignored {
         eprintln!("podnet: DEL goes past: {}", e.details);
     }
@@ -233,11 +239,14 @@ fn del(req: &DelRequest, dirs: &Dirs) -> Result<(), CniError> {
         };
         rt::detach(&mut ctx, &req.conf.name, &key(&req.attachment)).map(|_| ())
     })();
-    r.map_err(|e| refuse(e, &root))
+    let r = r.map_err(|e| refuse(e, &root));
+    match &req.conf.ipam {
+        Ipam::Podnet => r,
+        Ipam::Delegate { plugin } => super::delegated::del(req, env, plugin, r),
+    }
 }
 
-fn check(req: &CheckRequest, dirs: &Dirs) -> Result<(), CniError> {
-    delegated(&req.conf)?;
+fn check(req: &CheckRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let expect = req
         .prev_result
@@ -260,10 +269,14 @@ fn check(req: &CheckRequest, dirs: &Dirs) -> Result<(), CniError> {
         )
         .map(|_| ())
     })();
-    r.map_err(|e| refuse(e, &root))
+    r.map_err(|e| refuse(e, &root))?;
+    match &req.conf.ipam {
+        Ipam::Podnet => Ok(()),
+        Ipam::Delegate { plugin } => super::delegated::check(req, env, plugin),
+    }
 }
 
-fn status(req: &StatusRequest, dirs: &Dirs) -> Result<(), CniError> {
+fn status(req: &StatusRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
         let mut ctx = Ctx::open(&root, &run_dir)?;
@@ -276,37 +289,64 @@ fn status(req: &StatusRequest, dirs: &Dirs) -> Result<(), CniError> {
             "podnet cannot serve ADD",
             e.to_string(),
         )
-    })
+    })?;
+    match &req.conf.ipam {
+        Ipam::Podnet => Ok(()),
+        Ipam::Delegate { plugin } => super::delegated::status(req, env, plugin),
+    }
 }
 
-fn gc(req: &GcRequest, dirs: &Dirs) -> Result<(), CniError> {
-    // No list: the runtime did not say which attachments are valid, so none is removed.
+fn gc(req: &GcRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
+    // No list: the runtime did not say which attachments are valid, so none is removed (and
+    // no IPAM plugin is asked: without a list it could only drop every lease).
     let Some(valid) = &req.valid else {
         return Ok(());
     };
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let valid: Vec<Key> = valid.iter().map(key).collect();
-    let outcome = (|| {
-        let Some(mut ctx) = open_existing(&root, &run_dir)? else {
-            return Ok(None);
-        };
-        rt::gc(&mut ctx, &req.conf.name, &valid).map(Some)
-    })()
-    .map_err(|e| refuse(e, &root))?;
-    let Some(outcome) = outcome else {
-        return Ok(());
+    let delegate = match &req.conf.ipam {
+        Ipam::Delegate { plugin } => Some(plugin.as_str()),
+        Ipam::Podnet => None,
     };
-    let mut errors = outcome.errors;
+    let mut errors: Vec<CniError> = Vec::new();
+    let mut removed: Vec<Key> = Vec::new();
+    let r = (|| {
+        let Some(mut ctx) = open_existing(&root, &run_dir)? else {
+            return Ok(());
+        };
+        // With delegated IPAM, the keys GC removes are the ones whose leases go too.
+        let stale: Vec<Key> = match delegate {
+            Some(_) => rt::list(&ctx, Some(&req.conf.name))?
+                .into_iter()
+                .map(|a| a.key)
+                .filter(|k| !valid.contains(k))
+                .collect(),
+            None => Vec::new(),
+        };
+        let outcome = rt::gc(&mut ctx, &req.conf.name, &valid)?;
+        errors.extend(outcome.errors.into_iter().map(|e| refuse(e, &root)));
+        for k in stale {
+            if rt::find(&ctx, &req.conf.name, &k)?.is_none() {
+                removed.push(k);
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = r {
+        errors.insert(0, refuse(e, &root));
+    }
+    if let Some(plugin) = delegate {
+        super::delegated::gc(req, env, plugin, &removed, &mut errors);
+    }
     match errors.len() {
         0 => Ok(()),
-        1 => Err(refuse(errors.remove(0), &root)),
-        _ => {
-            let all = &errors;
-            let mut e = CniError::from(&all[0]);
-            e.msg = format!("{} attachments could not be removed", all.len());
-            e.details = all
+        1 => Err(errors.remove(0)),
+        n => {
+            let mut e = errors[0].clone();
+            e.msg = format!("{n} attachments could not be removed");
+            e.details = errors
                 .iter()
-                .map(|e| e.to_string())
+                .map(|e| e.details.as_str())
                 .collect::<Vec<_>>()
                 .join("; ");
             Err(e)

@@ -111,12 +111,22 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
 }
 
 /// Kill every process inside the namespace pinned at `path` (found by namespace identity).
+///
+/// Waits (up to 2 s) until they are gone: SIGKILL is delivered at once but the process exits
+/// later, and under load "later" was after `rm -f` had returned (a test then still found the
+/// container's process). Only this rare path waits; the normal removal kills the recorded
+/// process and unmounts without waiting.
 fn sweep_netns(path: &Path) {
     if let Some(id) = netns::identity(path) {
-        for pid in proc::in_netns(id) {
-            if let Some(p) = proc::identity(pid) {
-                kill(p);
-            }
+        let killed: Vec<proc::ProcId> = proc::in_netns(id)
+            .into_iter()
+            .filter_map(proc::identity)
+            .collect();
+        for p in &killed {
+            kill(*p);
+        }
+        for p in killed {
+            proc::wait_gone(p, std::time::Duration::from_secs(2));
         }
     }
 }

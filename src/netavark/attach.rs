@@ -37,7 +37,7 @@ fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock
         return Err(Error::field(
             "static_ips",
             format!(
-                "static_ips {:?}: a podnet network has one subnet and gives one address: give at most one --ip",
+                "static_ips {:?}: a podnet network has one subnet and gives one address: give one address at most",
                 req.static_ips
             ),
         ));

@@ -143,7 +143,7 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
     let at = |what: String| format!("network {}: {what}", n.name);
     if n.ipv6_enabled {
         return Err(at(
-            "IPv6 comes with a later podnet: create the network without --ipv6".into(),
+            "IPv6 comes with a later podnet: create the network without IPv6".into(),
         ));
     }
     match n
@@ -162,7 +162,7 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
     let subnets = n.subnets.as_deref().unwrap_or_default();
     if subnets.len() > 1 {
         return Err(at(
-            "a podnet network has one subnet today: give one --subnet".into(),
+            "a podnet network has one subnet today: give one subnet".into()
         ));
     }
     let (subnet, gateway) = match subnets.first() {

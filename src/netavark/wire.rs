@@ -31,9 +31,29 @@ pub fn dirs(spec: &NetworkSpec) -> (PathBuf, PathBuf) {
     )
 }
 
-/// The error reply: podnet's one line, its store errors naming the database file.
+/// The error reply: podnet's one line, inputs named as Podman's JSON names them, store
+/// errors naming the database file.
 pub fn refused(e: Error, root: &Path) -> Reply {
-    Reply::failed(format!("podnet: {}", name_store_error(e, root)))
+    let e = name_store_error(e, root);
+    Reply::failed(format!("podnet: {}", e.render(&field_name)))
+}
+
+/// The engine's field keys (`model::field`) in the words of netavark's JSON.
+fn field_name(key: &str) -> Option<String> {
+    let name = match key {
+        "ip" => "static_ips",
+        "mac" => "static_mac",
+        "ifname" => "interface_name",
+        "publish" => "port_mappings",
+        "bridge" => "network_interface",
+        "subnet" => "subnet",
+        "gateway" => "gateway",
+        "netns" => "the network namespace path",
+        "root" => "option root",
+        "run_dir" => "option run_dir",
+        _ => return None,
+    };
+    Some(name.to_owned())
 }
 
 /// `create`: the podnet network is made (or an agreeing one is found) now, so that its

@@ -115,6 +115,12 @@ pub fn endpoint_name(network: &str, key: &Key) -> String {
     format!("{head}-{:06x}", h & 0xff_ffff)
 }
 
+/// The network of that name, if it exists (a front end that learns the subnet from elsewhere,
+/// e.g. a delegated IPAM plugin, asks before choosing one).
+pub fn network(ctx: &Ctx, name: &str) -> Result<Option<Network>> {
+    ctx.store.network(name)
+}
+
 /// The attachment of `key` on `network`, if any (None also when the network does not exist).
 pub fn find(ctx: &Ctx, network: &str, key: &Key) -> Result<Option<Attachment>> {
     let Some(net) = ctx.store.network(network)? else {
