@@ -211,3 +211,35 @@ fn reserved_ranges_and_noncanonical_forms_are_refused() {
         ],
     );
 }
+
+/// The engine names an input by its field; the CLI's message names it by the flag the user
+/// typed, wherever in the engine the refusal comes from (a message built there must never
+/// show the engine's marker or key instead).
+#[test]
+fn refusals_from_the_engine_name_the_flag_typed() {
+    let sb = setup();
+    for (args, says) in [
+        (
+            &["network", "create", "x", "--gateway", "10.1.2.1"][..],
+            "--gateway needs --subnet: give the subnet",
+        ),
+        (
+            &["network", "create", "x", "--bridge", "lo"][..],
+            "--bridge lo is the loopback interface: give a new name for the bridge podnet creates, e.g. --bridge br-lab",
+        ),
+        (
+            &["network", "create", "x", "--mtu", "20"][..],
+            "--mtu 20 is out of range",
+        ),
+        (
+            &["run", "--network", "host", "--ip", "10.1.2.3", "--", "true"][..],
+            "--ip needs a bridge network: drop --ip or use --network NETWORK",
+        ),
+        (
+            &["run", "--network", "host", "-p", "8080:80", "--", "true"][..],
+            "-p needs a bridge network, not --network host: drop -p",
+        ),
+    ] {
+        check(&sb, args, says);
+    }
+}

@@ -17,7 +17,7 @@ usage: cargo bench --bench services -- [options]
   --perf              perf record of `podnet gc` (table deleted) at the top level
                       (<target>/bench/svc-perf-gc-N.txt)
   --populate-store N  reach levels >= N by inserting the services with podnet's own store
-                      functions (podnet::store::services::insert, one transaction) and then
+                      functions (podnet::store::Writes::insert_service, one transaction) and then
                       `podnet gc`, instead of one `podnet service create` each (default: never;
                       creates slow down with n, see docs/benchmarks.md)
   --podnet PATH       benchmark this podnet binary (A/B runs)

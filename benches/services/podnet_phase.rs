@@ -78,7 +78,6 @@ impl Podnet {
     /// Reach `n` services with podnet's own store functions in one transaction (the same rows
     /// `service create` writes, VIPs allocated the same way), then `podnet gc` programs them.
     pub(crate) fn populate_store(&mut self, n: usize) {
-        use podnet::store::services as rows;
         let t0 = Instant::now();
         let from = self.count();
         let root = PathBuf::from(std::env::var("PODNET_ROOT").expect("PODNET_ROOT"));
@@ -95,11 +94,11 @@ impl Podnet {
             .write(|tx| {
                 let mut vips = Vec::new();
                 for i in self.vips.len()..n - 1 {
-                    let vip = match rows::vip_after_highest(tx, lo, hi)? {
+                    let vip = match tx.vip_after_highest(lo, hi)? {
                         Some(std::net::IpAddr::V4(v)) => v,
                         _ => panic!("service range full"),
                     };
-                    rows::insert(tx, &svc(&format!("s{i}"), vip), None, &explicit)?;
+                    tx.insert_service(&svc(&format!("s{i}"), vip), None, &explicit)?;
                     vips.push(vip);
                 }
                 Ok(vips)

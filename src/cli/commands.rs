@@ -1,51 +1,61 @@
 //! One function per command: call the engine, print the result.
 
 use super::access::{access, is_listing};
-use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs, ServiceCmd};
+use super::args::{Cli, Command, CreateArgs, NetworkCmd, RunArgs};
 use super::exit;
 use super::output::{opt, print};
 use super::view;
 use super::{demo, Format};
 use crate::engine::logs::{self, Follow};
-use crate::engine::network::{self, NetworkSpec};
-use crate::engine::{container, gc, Ctx};
+use crate::engine::network::{self, NetworkRequest};
+use crate::engine::DEFAULT_NETWORK;
+use crate::engine::{container, gc, Access, Ctx};
 use crate::model::filter::PsFilter;
-use crate::model::{Error, PortRequest, Result};
+use crate::model::{parse_cidr, parse_ipv4, Error, Mode, PortRequest, Result};
 use std::time::Duration;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Demo = cli.command {
         return demo::run();
     }
-    let mut ctx = match Ctx::open_as(&cli.root, &cli.run_dir, access(&cli.command)) {
+    // `gc` does all the boot recovery does (and marks it done); every other command that
+    // changes state gets it from `engine::open`.
+    let access = match cli.command {
+        Command::Gc { .. } => None,
+        _ => Some(access(&cli.command)),
+    };
+    let opened = match access {
+        Some(a) => crate::engine::open(&cli.root, &cli.run_dir, a),
+        None => Ctx::open_as(&cli.root, &cli.run_dir, Access::Create).map(|c| (c, None)),
+    };
+    let mut ctx = match opened {
         Err(e @ Error::NoState { .. }) if is_listing(&cli.command) => {
             exit::note(format!("{e}; nothing to list"));
             Ctx::empty(&cli.root, &cli.run_dir)?
         }
-        r => r?,
-    };
-    if changes_state(&cli.command) {
-        if let Some(r) = crate::engine::boot::recover_if_first(&mut ctx)? {
-            note_recovery(&r);
+        Ok((ctx, recovered)) => {
+            if let Some(r) = recovered {
+                note_recovery(&r);
+            }
+            ctx
         }
-    }
+        Err(e) => return Err(e),
+    };
     let f = cli.format;
     match cli.command {
         Command::Network(cmd) => return network_cmd(&mut ctx, f, cmd),
         Command::Service(cmd) => return super::service_cmd::run(&mut ctx, f, cmd),
         Command::Run(a) => return run(&mut ctx, f, a),
         Command::Attach(a) => {
-            let ports = parse_ports(&a.publish)?;
-            let labels = crate::model::parse_labels(&a.label)?;
-            let ep = container::attach(
-                &mut ctx,
-                &a.netns,
-                &a.name,
-                &a.network,
-                a.ip.as_deref(),
-                &ports,
-                &labels,
-            )?;
+            let req = container::AttachRequest {
+                ports: parse_ports(&a.publish)?,
+                labels: crate::model::parse_labels(&a.label)?,
+                network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
+                ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
+                netns: a.netns.into(),
+                name: a.name,
+            };
+            let ep = container::attach(&mut ctx, &req)?;
             show_container(&ctx, f, &ep)?;
         }
         Command::Detach { name } => container::detach(&mut ctx, &name)?,
@@ -136,22 +146,6 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Demo => unreachable!("handled above"),
     }
     Ok(0)
-}
-
-/// Commands that change state: the first of them since a boot (or since the run dir was
-/// wiped) rebuilds the kernel's state from the store first. Read-only commands only report.
-fn changes_state(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::Network(NetworkCmd::Create(_) | NetworkCmd::Rm { .. } | NetworkCmd::Prune)
-            | Command::Service(ServiceCmd::Create(_) | ServiceCmd::Rm { .. })
-            | Command::Run(_)
-            | Command::Attach(_)
-            | Command::Detach { .. }
-            | Command::Label { .. }
-            | Command::Stop { .. }
-            | Command::Rm { .. }
-    )
 }
 
 /// One line on stderr when the first command after a boot had to retire or repair anything.
@@ -283,8 +277,8 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
     let ports = run_ports(&a)?;
     let spec = container::RunSpec {
         name: a.name,
-        network: a.network,
-        ip: a.ip,
+        network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
+        ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
         detach: a.detach,
         ports,
         labels: crate::model::parse_labels(&a.label)?,
@@ -331,14 +325,20 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
         }) => {
             let n = network::create(
                 ctx,
-                &NetworkSpec {
+                &NetworkRequest {
                     name,
-                    subnet,
-                    gateway,
+                    subnet: subnet
+                        .as_deref()
+                        .map(|s| parse_cidr("--subnet", s))
+                        .transpose()?,
+                    gateway: gateway
+                        .as_deref()
+                        .map(|g| parse_ipv4("--gateway", g))
+                        .transpose()?,
                     mtu,
                     bridge,
                     internal,
-                    no_icc: !icc,
+                    icc,
                 },
             )?;
             let d = view::network_detail(ctx, n)?;

@@ -2,7 +2,7 @@
 
 use crate::engine::Ctx;
 use crate::model::Result;
-use crate::store::services::ServiceRecord;
+use crate::store::ServiceRecord;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -25,10 +25,7 @@ pub fn row(r: &ServiceRecord) -> ServiceRow {
         name: r.service.name.clone(),
         vip: r.service.vip.to_string(),
         ports: r.service.ports.iter().map(|p| p.to_string()).collect(),
-        selector: r
-            .selector
-            .as_ref()
-            .map(crate::store::services::encode_selector),
+        selector: r.selector.as_ref().map(crate::store::encode_selector),
         backend_containers: r
             .backends
             .iter()

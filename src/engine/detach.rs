@@ -10,8 +10,7 @@ use super::{firewall, logs, proc, publish, Ctx};
 use crate::fault;
 use crate::kernel::{link, netns};
 use crate::model::{Endpoint, EndpointState, Result};
-use crate::store::endpoints;
-use rusqlite::Connection;
+use crate::store::Reads;
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ const CREATOR_GRACE: Duration = Duration::from_secs(10);
 
 /// Decides, on the row as it is inside the claiming transaction, whether to take it over:
 /// `Ok(true)` claims, `Ok(false)` leaves it, an error refuses (and is returned).
-pub type Judge<'a> = &'a mut dyn FnMut(&Connection, &Endpoint) -> Result<bool>;
+pub type Judge<'a> = &'a mut dyn FnMut(&dyn Reads, &Endpoint) -> Result<bool>;
 
 /// Take endpoint `id` over if `judge` says so, then tear it down. Returns the row as it was
 /// when claimed, or None when there was no row or the judge left it.
@@ -33,10 +32,10 @@ pub type Judge<'a> = &'a mut dyn FnMut(&Connection, &Endpoint) -> Result<bool>;
 pub fn teardown_if(ctx: &mut Ctx, id: i64, sweep: bool, judge: Judge) -> Result<Option<Endpoint>> {
     let me = proc::me();
     let claimed = ctx.store.write(|tx| {
-        let Some(ep) = endpoints::get_by_id(tx, id)? else {
+        let Some(ep) = tx.endpoint_by_id(id)? else {
             return Ok(None);
         };
-        if !judge(tx, &ep)? || !endpoints::claim(tx, &ep, me)? {
+        if !judge(tx, &ep)? || !tx.claim_endpoint(&ep, me)? {
             return Ok(None);
         }
         Ok(Some(ep))
@@ -103,7 +102,7 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     }
     fault::step("detach", 3);
     let me = proc::me();
-    ctx.store.write(|tx| endpoints::delete(tx, ep.id, me))?;
+    ctx.store.write(|tx| tx.delete_endpoint(ep.id, me))?;
     if !tables_in_step {
         firewall::sync(ctx)?;
     }

@@ -70,14 +70,11 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let managed = store.write(|tx| {
-        let nets: Vec<NetFacts> = crate::store::networks::list(tx)?
-            .iter()
-            .map(net_facts)
-            .collect();
+        let nets: Vec<NetFacts> = tx.networks()?.iter().map(net_facts).collect();
         let ports: Vec<PortFacts> = if nets.is_empty() {
             Vec::new()
         } else {
-            crate::store::ports::all(tx)?
+            tx.all_ports()?
                 .into_iter()
                 .map(|(ip, m)| PortFacts {
                     container_ip: ip,
@@ -85,7 +82,7 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
                 })
                 .collect()
         };
-        let guards = guard_facts(&crate::store::endpoints::list(tx)?);
+        let guards = guard_facts(&tx.endpoints()?);
         owner::tables::render(
             nft,
             &me,

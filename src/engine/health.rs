@@ -7,8 +7,7 @@ use super::gc::Action;
 use super::{detach, proc, setup, Ctx};
 use crate::kernel::{link, neigh, netns, Rtnl};
 use crate::model::{Endpoint, EndpointState, Mode, Result};
-use crate::store::{endpoints, networks};
-use rusqlite::Connection;
+use crate::store::Reads;
 use std::fs::File;
 use std::path::Path;
 
@@ -42,7 +41,7 @@ pub fn check(ctx: &mut Ctx, id: i64, report: &mut Vec<Action>) -> Result<()> {
 /// Why an endpoint is dead, judged on its current row; None while it lives (or an operation
 /// on it is in progress). A detached container whose command exited is kept, as Docker
 /// keeps it, as long as its namespace is there.
-fn dead(tx: &Connection, ep: &Endpoint) -> Result<Option<String>> {
+fn dead(tx: &dyn Reads, ep: &Endpoint) -> Result<Option<String>> {
     if let Some(owner) = ep.owner {
         if proc::alive(owner) {
             return Ok(None);
@@ -75,7 +74,7 @@ fn dead(tx: &Connection, ep: &Endpoint) -> Result<Option<String>> {
         }
         return Ok(None); // a namespace with a live process in it is repaired, not retired
     }
-    let recorded = endpoints::netns_identity(tx, ep.id)?;
+    let recorded = tx.netns_identity(ep.id)?;
     if recorded.is_some() && netns::identity(Path::new(path)) != recorded {
         return Ok(Some(format!(
             "its namespace {path} is gone or was replaced"
@@ -98,7 +97,7 @@ fn repair(ctx: &mut Ctx, id: i64) -> Result<Repair> {
     let alias = super::owner::Identity::of(ctx).link_alias();
     let (store, host) = ctx.store_and_host()?;
     store.write(|tx| {
-        let Some(ep) = endpoints::get_by_id(tx, id)? else {
+        let Some(ep) = tx.endpoint_by_id(id)? else {
             return Ok(Repair::Whole);
         };
         // Only settled containers: an operation in progress owns the row until it is done.
@@ -144,7 +143,7 @@ fn repair(ctx: &mut Ctx, id: i64) -> Result<Repair> {
 /// A bridge endpoint's veth: re-created into its namespace (with `eth0`'s address and default
 /// route) when it is gone, put back on its bridge and up when it is not. What was done.
 fn veth(
-    tx: &Connection,
+    tx: &dyn Reads,
     host: &mut Rtnl,
     ep: &Endpoint,
     path: &str,
@@ -153,7 +152,7 @@ fn veth(
     let (Mode::Bridge(net_name), Some(veth), Some(ip)) = (&ep.mode, &ep.host_veth, ep.ip) else {
         return Ok(None);
     };
-    let Some(net) = networks::get(tx, net_name)? else {
+    let Some(net) = tx.network(net_name)? else {
         return Ok(None);
     };
     // gc made every ready network's bridge whole before judging containers.

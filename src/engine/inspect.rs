@@ -64,7 +64,7 @@ pub struct ContainerInfo {
     pub labels: Labels,
     pub ports: Vec<PortMapping>,
     /// The container runtime's record when one made it (CNI, netavark: `engine::runtime`).
-    pub runtime: Option<crate::store::runtime::RuntimeRecord>,
+    pub runtime: Option<crate::store::RuntimeRecord>,
 }
 
 pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {

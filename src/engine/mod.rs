@@ -1,5 +1,21 @@
 //! Orchestration: runs core decisions against the store and the kernel, in the order that makes
 //! every operation repairable after a crash (record first, kernel work, then mark ready).
+//!
+//! # The seam every front end uses
+//! - **Open state with [`open`]** (CLI, CNI plugin, netavark plugin alike). It checks the
+//!   privilege a change needs, opens the store (creating it for [`Access::Create`]) and,
+//!   for a request that changes state, does the first-command-after-boot recovery
+//!   ([`boot::recover_if_first`]: bridges, tables and services rebuilt, containers that died
+//!   with the boot retired). A front end gets all of that by calling it; it returns what the
+//!   recovery did so the front end can tell its user (the CLI prints one line).
+//! - **Typed requests in, typed results out**: entry points take model types already
+//!   parsed (`model::service::ServiceRequest`, `network::NetworkRequest`,
+//!   `container::RunSpec`, `setup::EndpointSpec`) and return records or typed facts
+//!   ([`inspect`]); parsing strings and rendering rows belong to the front end.
+//! - **One error type** (`model::Error`): an input error names the field it concerns by its
+//!   key (`model::mention`), never a front end's flag; each front end maps it.
+//! - **The store through `store::api`** ([`Ctx::store`] is a `dyn store::State`): no
+//!   database type in the engine; a write is one transaction (`ctx.store.write(|tx| ..)`).
 
 pub mod boot;
 pub mod container;
@@ -22,7 +38,7 @@ pub mod setup;
 use crate::kernel::nft::{NftError, NftSocket};
 use crate::kernel::Rtnl;
 use crate::model::{Error, Result};
-use crate::store::Store;
+use crate::store::{State, Store};
 use std::path::{Path, PathBuf};
 
 /// The name of the default network (and its bridge), as `docker0` is Docker's.
@@ -41,11 +57,26 @@ pub enum Access {
     Create,
 }
 
+/// Open state for one request of any front end (see the module doc): privilege check, store
+/// (created for [`Access::Create`]), and, unless the request only reads, the recovery the
+/// first state-changing command after a boot owes. Returns the context and what the recovery
+/// did (None when there was nothing to recover). `podnet gc`, which does all the recovery
+/// does and more, opens with [`Ctx::open_as`] instead.
+pub fn open(root: &Path, run_dir: &Path, access: Access) -> Result<(Ctx, Option<gc::Report>)> {
+    let mut ctx = Ctx::open_as(root, run_dir, access)?;
+    let recovered = match access {
+        Access::Read => None,
+        Access::Change | Access::Create => boot::recover_if_first(&mut ctx)?,
+    };
+    Ok((ctx, recovered))
+}
+
 /// Everything an operation needs: where state lives and the host's netlink socket.
 pub struct Ctx {
     pub root: PathBuf,
     pub run_dir: PathBuf,
-    pub store: Store,
+    /// The state, through the engine's interface (`store::api`).
+    pub store: Box<dyn State>,
     host: Option<Rtnl>,
     nft: Option<NftSocket>,
 }
@@ -78,7 +109,7 @@ impl Ctx {
         Ctx {
             root: root.to_path_buf(),
             run_dir: run_dir.to_path_buf(),
-            store,
+            store: Box::new(store),
             host: None,
             nft: None,
         }
@@ -103,16 +134,16 @@ impl Ctx {
 
     /// The store and the nftables socket at once, for work that must hold the store's write
     /// lock while it programs the kernel (service updates).
-    pub fn store_and_nft(&mut self) -> Result<(&mut Store, &mut NftSocket)> {
+    pub fn store_and_nft(&mut self) -> Result<(&mut dyn State, &mut NftSocket)> {
         self.nft()?;
-        Ok((&mut self.store, self.nft.as_mut().expect("just opened")))
+        Ok((&mut *self.store, self.nft.as_mut().expect("just opened")))
     }
 
     /// The store and the host's rtnetlink socket at once, for repairs made while holding the
     /// store's write lock (no one can claim the record meanwhile).
-    pub fn store_and_host(&mut self) -> Result<(&mut Store, &mut Rtnl)> {
+    pub fn store_and_host(&mut self) -> Result<(&mut dyn State, &mut Rtnl)> {
         self.host()?;
-        Ok((&mut self.store, self.host.as_mut().expect("just opened")))
+        Ok((&mut *self.store, self.host.as_mut().expect("just opened")))
     }
 
     /// Where podnet pins the namespace of a container it creates.

@@ -6,8 +6,7 @@ use crate::kernel::listen::{self, Ephemeral, Probe};
 use crate::model::field::{NETWORK, PUBLISH};
 use crate::model::{Endpoint, Error, HostPort, Mode, Network, PortMapping, PortRequest, Result};
 use crate::plan::netfilter as plan;
-use crate::store::ports;
-use rusqlite::Connection;
+use crate::store::{Reads, Writes};
 use std::net::Ipv4Addr;
 
 fn shown_ip(ip: Option<Ipv4Addr>) -> String {
@@ -29,17 +28,18 @@ fn overlap(a: &PortMapping, b: &PortMapping) -> bool {
 
 /// Who in the store holds `m`'s host port (a service's node port, another container), as the
 /// end of an error message.
-fn store_holder(conn: &Connection, m: &PortMapping) -> Result<Option<String>> {
-    if let Some(svc) = crate::store::services::node_port_owner(conn, m.host_port, m.proto)? {
+fn store_holder(conn: &dyn Reads, m: &PortMapping) -> Result<Option<String>> {
+    if let Some(svc) = conn.node_port_owner(m.host_port, m.proto)? {
         return Ok(Some(format!("is the node port of service '{svc}'")));
     }
-    Ok(ports::conflict(conn, m)?
+    Ok(conn
+        .port_holder(m)?
         .map(|owner| format!("is already published by container '{owner}'")))
 }
 
 /// What can be decided from the request and the store alone.
 fn check(
-    conn: &Connection,
+    conn: &dyn Reads,
     net: Option<&Network>,
     mode: &Mode,
     requested: &[PortRequest],
@@ -121,7 +121,7 @@ pub fn precheck(ctx: &Ctx, mode: &Mode, requested: &[PortRequest]) -> Result<()>
         Mode::Bridge(n) => ctx.store.network(n)?,
         _ => None,
     };
-    check(ctx.store.conn(), net.as_ref(), mode, requested)?;
+    check(ctx.store.reads(), net.as_ref(), mode, requested)?;
     host_check(requested)
 }
 
@@ -135,7 +135,7 @@ fn random_below(n: u32) -> u32 {
 /// The host port for a request without a fixed one: the first of its candidates that no
 /// mapping of this command, no node port, no container and no host program holds.
 fn choose(
-    tx: &Connection,
+    tx: &dyn Reads,
     r: &PortRequest,
     taken: &[PortMapping],
     ephemeral: &mut Option<Ephemeral>,
@@ -182,7 +182,7 @@ fn choose(
 /// Check again, choose the free host ports asked for, and record them, inside the endpoint's
 /// transaction (which is what makes both race-free). Returns the mappings as recorded.
 pub fn reserve(
-    tx: &Connection,
+    tx: &dyn Writes,
     net: &Network,
     ep: &Endpoint,
     requested: &[PortRequest],
@@ -195,7 +195,7 @@ pub fn reserve(
         let m = choose(tx, r, &taken, &mut ephemeral)?;
         taken.push(m);
     }
-    ports::add(tx, ep.id, &taken)?;
+    tx.add_ports(ep.id, &taken)?;
     Ok(taken)
 }
 

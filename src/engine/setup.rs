@@ -10,7 +10,7 @@ use crate::model::{
     validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network, PortMapping,
     PortRequest, Result,
 };
-use crate::store::{endpoints, NewEndpoint};
+use crate::store::{NewEndpoint, Writes};
 use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
@@ -30,7 +30,7 @@ pub struct EndpointSpec<'a> {
     pub name: &'a str,
     pub mode: Mode,
     pub netns: Netns,
-    pub ip: Option<&'a str>,
+    pub ip: Option<Ipv4Addr>,
     /// Ports to publish (`-p`, `-P`), one per container port; host ports not given are
     /// chosen in the allocation transaction.
     pub ports: &'a [PortRequest],
@@ -45,21 +45,21 @@ pub struct EndpointSpec<'a> {
     pub mac: Option<Mac>,
     /// A container runtime's record of the attachment (bridge networks only), written in the
     /// transaction that inserts the endpoint.
-    pub runtime: Option<&'a crate::store::runtime::RuntimeRecord>,
+    pub runtime: Option<&'a crate::store::RuntimeRecord>,
 }
 
 /// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
 pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     validate_name("container", spec.name)?;
-    let ip = spec.ip.map(|s| network::parse_ip(IP, s)).transpose()?;
+    let ip = spec.ip;
     precheck(ctx, spec, ip)?;
     publish::precheck(ctx, &spec.mode, spec.ports)?;
     let net = match &spec.mode {
         Mode::Bridge(n) => Some(network::resolve(ctx, n)?),
         _ if ip.is_some() => {
-            return Err(Error::input(
-                "{IP} needs a bridge network: drop {IP} or use {NETWORK} NETWORK",
-            ));
+            return Err(Error::input(format!(
+                "{IP} needs a bridge network: drop {IP} or use {NETWORK} NETWORK"
+            )));
         }
         _ => None,
     };
@@ -85,15 +85,15 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
     };
     let shares = matches!(spec.mode, Mode::Container(_));
     let (ep, published) = ctx.store.write(|tx| {
-        if endpoints::get(tx, spec.name)?.is_some() {
+        if tx.endpoint(spec.name)?.is_some() {
             return Err(name_taken(spec.name));
         }
         // A namespace podnet already manages under another name (only `container:NAME` joins
         // one on purpose): a second eth0 would collide and either teardown break the other.
         // A runtime attaches one namespace to several networks under different interface
-        // names (its own key is unique per network: see `store::runtime`).
+        // names (its own key is unique per network: see `store::api::RuntimeRecord`).
         if let (Some(id), false, None) = (netns_id, shares, spec.runtime) {
-            if let Some(other) = endpoints::using_netns(tx, id)? {
+            if let Some(other) = tx.using_netns(id)? {
                 return Err(Error::input(format!(
                     "{NETNS} {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run {NETWORK} container:{other}`",
                     path_str.as_deref().unwrap_or("?")
@@ -103,18 +103,18 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         // The namespace joined must still be there to join: `rm` checks for joiners in its
         // own transaction, so one of the two always sees the other.
         if let Mode::Container(other) = &spec.mode {
-            if !endpoints::get(tx, other)?.is_some_and(|o| o.state == EndpointState::Ready) {
+            if !tx.endpoint(other)?.is_some_and(|o| o.state == EndpointState::Ready) {
                 return Err(Error::input(format!(
                     "{NETWORK} container:{other}: '{other}' is not running: start it first"
                 )));
             }
         }
-        let mut ep = endpoints::insert(tx, &new)?;
-        crate::store::labels::add(tx, ep.id, spec.labels)?;
+        let mut ep = tx.insert_endpoint(&new)?;
+        tx.add_labels(ep.id, spec.labels)?;
         let mut published = Vec::new();
         if let Some(net) = &net {
             // Judged again on the row as it is now: a network being removed takes no one.
-            if !crate::store::networks::get(tx, &net.name)?
+            if !tx.network(&net.name)?
                 .is_some_and(|n| n.id == net.id && n.state != crate::model::NetworkState::Removing)
             {
                 return Err(Error::input(format!(
@@ -123,14 +123,14 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             }
             let chosen = allocate(tx, net, ip)?;
-            endpoints::add_lease(tx, net.id, ep.id, chosen.into())?;
+            tx.add_lease(net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
             let mac = spec.mac.unwrap_or_else(|| Mac::for_container(chosen));
-            endpoints::set_mac(tx, ep.id, mac)?;
+            tx.set_mac(ep.id, mac)?;
             ep.mac = Some(mac);
             published = publish::reserve(tx, net, &ep, spec.ports)?;
             if let Some(rec) = spec.runtime {
-                crate::store::runtime::insert(tx, ep.id, net.id, rec)?;
+                tx.insert_runtime(ep.id, net.id, rec)?;
             }
         }
         Ok((ep, published))
@@ -207,12 +207,7 @@ fn name_taken(name: &str) -> Error {
 }
 
 /// Pick the endpoint's address: the requested one if free, else the next free after the hint.
-fn allocate(
-    tx: &rusqlite::Transaction,
-    net: &Network,
-    requested: Option<Ipv4Addr>,
-) -> Result<Ipv4Addr> {
-    use crate::store::networks;
+fn allocate(tx: &dyn Writes, net: &Network, requested: Option<Ipv4Addr>) -> Result<Ipv4Addr> {
     if let Some(ip) = requested {
         ipam::check_requested(IP, &net.subnet, ip)?;
         if ip == net.gateway {
@@ -221,7 +216,7 @@ fn allocate(
                 net.name
             )));
         }
-        if endpoints::lease_taken(tx, net.id, ip.into())? {
+        if tx.lease_taken(net.id, ip.into())? {
             return Err(Error::input(format!(
                 "{IP} {ip} is already taken on network '{}': pick another address or omit {IP}",
                 net.name
@@ -230,15 +225,15 @@ fn allocate(
         return Ok(ip);
     }
     // IPAM is IPv4 for now: a hint of another family is no hint.
-    let hint = networks::next_ip(tx, net.id)?.and_then(|h| match h {
+    let hint = tx.next_ip(net.id)?.and_then(|h| match h {
         IpAddr::V4(h) => Some(h),
         IpAddr::V6(_) => None,
     });
     let ip = ipam::next_free(&net.subnet, net.gateway, hint, |c| {
-        endpoints::lease_taken(tx, net.id, c.into())
+        tx.lease_taken(net.id, c.into())
     })?;
     let after = Ipv4Addr::from(u32::from(ip).wrapping_add(1));
-    networks::set_next_ip(tx, net.id, after.into())?;
+    tx.set_next_ip(net.id, after.into())?;
     Ok(ip)
 }
 
@@ -349,7 +344,7 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool
     let me = proc::me();
     if !ctx
         .store
-        .write(|tx| endpoints::set_ready(tx, ep.id, keep_owner, me))?
+        .write(|tx| tx.set_endpoint_ready(ep.id, keep_owner, me))?
     {
         return Ok(false);
     }

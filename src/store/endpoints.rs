@@ -1,20 +1,9 @@
 //! Endpoint rows and their address leases.
 
-use super::Store;
+use super::api::NewEndpoint;
 use crate::model::{Endpoint, EndpointState, Mac, Mode, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::IpAddr;
-
-pub struct NewEndpoint<'a> {
-    pub name: &'a str,
-    pub mode: &'a Mode,
-    pub netns: Option<&'a str>,
-    pub netns_owned: bool,
-    pub netns_id: Option<(u64, u64)>,
-    pub owner: (i32, u64),
-    /// The interface's name inside the namespace; None: `eth0`.
-    pub ifname: Option<&'a str>,
-}
 
 const COLS: &str =
     "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac, ifname";
@@ -91,29 +80,13 @@ pub fn netns_identity(conn: &Connection, id: i64) -> Result<Option<(u64, u64)>> 
         .flatten())
 }
 
-impl Store {
-    pub fn endpoint(&self, name: &str) -> Result<Option<Endpoint>> {
-        get(&self.conn, name)
-    }
-    pub fn endpoints(&self) -> Result<Vec<Endpoint>> {
-        list(&self.conn)
-    }
-    /// Recorded identity (dev, inode) of an endpoint's namespace.
-    pub fn netns_identity(&self, id: i64) -> Result<Option<(u64, u64)>> {
-        netns_identity(&self.conn, id)
-    }
-    /// Containers sharing `name`'s namespace (`--network container:NAME`).
-    pub fn joiners(&self, name: &str) -> Result<Vec<String>> {
-        joiners(&self.conn, name)
-    }
-    /// Ids of every endpoint, oldest first.
-    pub fn endpoint_ids(&self) -> Result<Vec<i64>> {
-        let mut st = self.conn.prepare("SELECT id FROM endpoints ORDER BY id")?;
-        let rows = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
-        Ok(rows)
-    }
+/// Ids of every endpoint, oldest first.
+pub fn ids(conn: &Connection) -> Result<Vec<i64>> {
+    let mut st = conn.prepare("SELECT id FROM endpoints ORDER BY id")?;
+    let rows = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
 }
 
 /// Insert an endpoint in state `creating`; its host veth name derives from its id (ids are never

@@ -1,6 +1,5 @@
 //! Container labels, indexed by (key, value) so a selector finds its containers directly.
 
-use super::Store;
 use crate::model::{Labels, Result};
 use rusqlite::{params, Connection};
 
@@ -19,17 +18,6 @@ pub fn of(conn: &Connection, endpoint_id: i64) -> Result<Labels> {
         .query_map([endpoint_id], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<Labels>>()?;
     Ok(rows)
-}
-
-impl Store {
-    pub fn labels_of(&self, endpoint_id: i64) -> Result<Labels> {
-        of(&self.conn, endpoint_id)
-    }
-
-    /// Names of containers carrying every label of `selector`.
-    pub fn matching(&self, selector: &Labels) -> Result<Vec<String>> {
-        matching(&self.conn, selector)
-    }
 }
 
 /// Names of containers carrying every label of `selector`, in creation order.

@@ -2,19 +2,24 @@
 //! podnet processes (and later CNI invocations) serialise safely on one file.
 
 pub mod addr;
-pub mod endpoints;
-pub mod labels;
-pub mod networks;
-pub mod ports;
-pub mod runtime;
+pub mod api;
+mod endpoints;
+mod labels;
+mod networks;
+mod ports;
+mod runtime;
 mod schema;
-pub mod services;
+mod services;
+mod sqlite;
 
-pub use endpoints::NewEndpoint;
-pub use networks::NewNetwork;
+pub use api::{
+    NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
+};
+/// How a service's selector is shown (`app=web,tier=db`), as it is stored.
+pub use services::encode_selector;
 
 use crate::model::{Error, Result, StoreCause};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -152,15 +157,9 @@ impl Store {
         Ok(Store { conn, id })
     }
 
-    /// Run `f` in one write transaction, taken at once (BEGIN IMMEDIATE) so that a
-    /// read-then-write (address allocation) cannot race another process.
-    pub fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+    /// [`State::write`] on this store: one write transaction, taken at once.
+    pub fn write<T>(&mut self, f: impl FnOnce(&dyn Writes) -> Result<T>) -> Result<T> {
+        (self as &mut dyn State).write(f)
     }
 
     /// The store's identity (32 hex digits), made once when the store was created; kernel
@@ -168,10 +167,27 @@ impl Store {
     pub fn id(&self) -> &str {
         &self.id
     }
+}
 
-    /// Read-only access.
-    pub fn conn(&self) -> &Connection {
-        &self.conn
+impl From<rusqlite::Error> for Error {
+    /// The cause only: SQLite's own text can quote SQL, which users must never see.
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        let cause = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => match f.code {
+                C::ReadOnly => StoreCause::ReadOnly,
+                C::PermissionDenied | C::AuthorizationForStatementDenied => StoreCause::Permission,
+                C::NotADatabase | C::DatabaseCorrupt => StoreCause::Corrupt,
+                C::DiskFull => StoreCause::DiskFull,
+                C::DatabaseBusy | C::DatabaseLocked => StoreCause::Busy,
+                C::CannotOpen => StoreCause::CannotOpen,
+                C::SystemIoFailure => StoreCause::Io,
+                C::ConstraintViolation => StoreCause::Constraint,
+                _ => StoreCause::Unexpected,
+            },
+            _ => StoreCause::Unexpected,
+        };
+        Error::store(cause)
     }
 }
 
@@ -261,7 +277,7 @@ mod tests {
         // SAFETY: -1 queries without changing; `on` outlives the call.
         unsafe {
             rusqlite::ffi::sqlite3_db_config(
-                store.conn().handle(),
+                store.conn.handle(),
                 DBCONFIG_NO_CKPT_ON_CLOSE,
                 -1i32,
                 &mut on as *mut i32,
@@ -276,6 +292,24 @@ mod tests {
 }
 
 #[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_never_show_sql() {
+        let conn = Connection::open_in_memory().unwrap();
+        let e: Error = conn
+            .execute("INSERT INTO nosuch VALUES (1)", [])
+            .unwrap_err()
+            .into();
+        let s = e.to_string();
+        assert!(s.starts_with("state store: "), "{s}");
+        assert!(!s.to_lowercase().contains("nosuch"), "{s}");
+        assert!(!s.contains("INSERT"), "{s}");
+    }
+}
+
+#[cfg(test)]
 mod wal_tests {
     use super::*;
 
@@ -286,15 +320,14 @@ mod wal_tests {
         let dir = std::env::temp_dir().join(format!("podnet-wal-test-{}", std::process::id()));
         for i in 0..300 {
             let mut s = Store::open(&dir).unwrap();
-            s.write(|tx| {
-                tx.execute(
-                    "INSERT INTO labels(endpoint_id, key, value) SELECT 0, ?1, 'v' WHERE 0",
-                    [format!("k{i}")],
-                )?;
-                tx.execute_batch("CREATE TABLE IF NOT EXISTS scratch(x); INSERT INTO scratch VALUES (randomblob(3000));")?;
-                Ok(())
-            })
+            let tx = s.conn.transaction().unwrap();
+            tx.execute(
+                "INSERT INTO labels(endpoint_id, key, value) SELECT 0, ?1, 'v' WHERE 0",
+                [format!("k{i}")],
+            )
             .unwrap();
+            tx.execute_batch("CREATE TABLE IF NOT EXISTS scratch(x); INSERT INTO scratch VALUES (randomblob(3000));").unwrap();
+            tx.commit().unwrap();
         }
         let wal = std::fs::metadata(dir.join("podnet.db-wal"))
             .map(|m| m.len())

@@ -1,20 +1,9 @@
 //! Network rows.
 
-use super::Store;
+use super::api::NewNetwork;
 use crate::model::{Network, NetworkState, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr};
-
-pub struct NewNetwork<'a> {
-    pub name: &'a str,
-    pub bridge: &'a str,
-    pub subnet: ipnet::Ipv4Net,
-    pub gateway: Ipv4Addr,
-    pub mtu: u32,
-    pub internal: bool,
-    pub icc: bool,
-    pub owner: (i32, u64),
-}
 
 const COLS: &str = "id, name, bridge, subnet, gateway, mtu, state, internal, icc";
 
@@ -55,19 +44,6 @@ pub fn list(conn: &Connection) -> Result<Vec<Network>> {
         .query_map([], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
-}
-
-impl Store {
-    pub fn network(&self, name: &str) -> Result<Option<Network>> {
-        get(&self.conn, name)
-    }
-    pub fn networks(&self) -> Result<Vec<Network>> {
-        list(&self.conn)
-    }
-    /// Containers attached to a network.
-    pub fn network_users(&self, id: i64) -> Result<Vec<String>> {
-        users(&self.conn, id)
-    }
 }
 
 /// Containers attached to a network.
@@ -163,6 +139,15 @@ fn state_str(s: NetworkState) -> &'static str {
         NetworkState::Ready => "ready",
         NetworkState::Removing => "removing",
     }
+}
+
+/// The id the next network will get.
+pub fn next_id(conn: &Connection) -> Result<i64> {
+    Ok(
+        conn.query_row("SELECT coalesce(max(id),0)+1 FROM networks", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// The round-robin allocation hint of a network.

@@ -1,7 +1,6 @@
 //! Published ports of endpoints. The primary key (host port, protocol, host address) and the
 //! conflict query below make a host port belong to at most one container.
 
-use super::Store;
 use crate::model::{PortMapping, Proto, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::Ipv4Addr;
@@ -62,22 +61,15 @@ pub fn add(tx: &Connection, endpoint_id: i64, ports: &[PortMapping]) -> Result<(
     Ok(())
 }
 
-impl Store {
-    /// Ports one endpoint publishes.
-    pub fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>> {
-        let mut st = self.conn.prepare_cached(
+/// Ports one endpoint publishes.
+pub fn of(conn: &Connection, endpoint_id: i64) -> Result<Vec<PortMapping>> {
+    let mut st = conn.prepare_cached(
             "SELECT host_ip, host_port, container_port, proto FROM ports WHERE endpoint_id=?1 ORDER BY host_port, proto",
         )?;
-        let rows = st
-            .query_map([endpoint_id], |r| row(r, 0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
-    }
-
-    /// Every published port of a live endpoint, with the address it leads to.
-    pub fn all_ports(&self) -> Result<Vec<(Ipv4Addr, PortMapping)>> {
-        all(&self.conn)
-    }
+    let rows = st
+        .query_map([endpoint_id], |r| row(r, 0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 /// Every published port with the address of the container it leads to, except those of

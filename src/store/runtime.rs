@@ -1,31 +1,9 @@
 //! Rows of `runtime_attachments`: the endpoints a container runtime asked for (CNI,
 //! netavark), found by the runtime's own key (network, container id, interface name).
 
-use super::Store;
+use super::api::{RuntimeRecord, RuntimeRow};
 use crate::model::Result;
 use rusqlite::{params, Connection, OptionalExtension, Row};
-
-/// What a runtime attachment records besides its endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RuntimeRecord {
-    /// The runtime's container id (CNI_CONTAINERID, netavark's container_id).
-    pub container_id: String,
-    /// The interface's name inside the namespace.
-    pub ifname: String,
-    /// Who asked: `cni`, `netavark`.
-    pub runtime: String,
-    pub k8s_namespace: Option<String>,
-    pub k8s_name: Option<String>,
-}
-
-/// A recorded runtime attachment: its endpoint's id and name, its network's, and the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuntimeRow {
-    pub endpoint_id: i64,
-    pub endpoint: String,
-    pub network_id: i64,
-    pub record: RuntimeRecord,
-}
 
 const SELECT: &str =
     "SELECT r.endpoint_id, e.name, r.network_id, r.container_id, r.ifname, r.runtime,
@@ -102,24 +80,4 @@ pub fn list(conn: &Connection, network_id: Option<i64>) -> Result<Vec<RuntimeRow
         .query_map([network_id], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
-}
-
-impl Store {
-    /// The runtime record of an endpoint, if a runtime made it.
-    pub fn runtime_of(&self, endpoint_id: i64) -> Result<Option<RuntimeRow>> {
-        of_endpoint(&self.conn, endpoint_id)
-    }
-    /// Every runtime attachment, of one network or of all.
-    pub fn runtime_attachments(&self, network_id: Option<i64>) -> Result<Vec<RuntimeRow>> {
-        list(&self.conn, network_id)
-    }
-    /// The attachment of (container id, ifname) on a network, if any.
-    pub fn runtime_attachment(
-        &self,
-        network_id: i64,
-        container_id: &str,
-        ifname: &str,
-    ) -> Result<Option<RuntimeRow>> {
-        find(&self.conn, network_id, container_id, ifname)
-    }
 }

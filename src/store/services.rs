@@ -3,21 +3,10 @@
 //! ever reading the kernel's tables back).
 
 use super::addr;
-use super::Store;
+pub use super::api::ServiceRecord;
 use crate::model::{Backend, Labels, Proto, Result, Service, ServicePort};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::net::{IpAddr, Ipv4Addr};
-
-/// A service as recorded, with how its backends are chosen.
-#[derive(Debug, Clone)]
-pub struct ServiceRecord {
-    pub id: i64,
-    pub service: Service,
-    pub selector: Option<Labels>,
-    /// Explicit backends: (container name, port override).
-    pub backends: Vec<(String, Option<u16>)>,
-    pub programmed: Vec<Backend>,
-}
 
 fn proto(s: &str) -> Proto {
     match s {
@@ -285,13 +274,4 @@ pub fn concerning(
 pub fn delete(tx: &Connection, id: i64) -> Result<()> {
     tx.execute("DELETE FROM services WHERE id=?1", [id])?;
     Ok(())
-}
-
-impl Store {
-    pub fn service(&self, name: &str) -> Result<Option<ServiceRecord>> {
-        get(&self.conn, name)
-    }
-    pub fn services(&self) -> Result<Vec<ServiceRecord>> {
-        all(&self.conn)
-    }
 }

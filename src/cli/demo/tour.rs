@@ -16,7 +16,8 @@ pub(super) fn step(n: u32, title: &str, text: &str) {
 pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
     RunSpec {
         name: Some(name.into()),
-        network: network.into(),
+        network: crate::model::Mode::parse(network, DEFAULT_NETWORK)
+            .expect("the tour names valid networks"),
         ip: None,
         ports: Vec::new(),
         labels: Default::default(),

@@ -2,32 +2,43 @@
 
 use super::find;
 use crate::engine::setup::{self, EndpointSpec, Netns};
-use crate::engine::{detach, proc, Ctx, DEFAULT_NETWORK};
+use crate::engine::{detach, proc, Ctx};
 use crate::model::field::NETWORK;
 use crate::model::{Endpoint, Error, Labels, Mode, PortRequest, Result};
+use crate::store::Reads;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+/// A namespace podnet did not make, to wire to a bridge network (`podnet attach`, a CNI ADD).
+pub struct AttachRequest {
+    pub netns: PathBuf,
+    pub name: String,
+    /// A bridge network (anything else is refused).
+    pub network: Mode,
+    pub ip: Option<Ipv4Addr>,
+    /// Ports to publish, one per container port.
+    pub ports: Vec<PortRequest>,
+    pub labels: Labels,
+}
+
 /// `podnet attach`: wire an existing namespace to a network.
-pub fn attach(
-    ctx: &mut Ctx,
-    netns_path: &str,
-    name: &str,
-    network: &str,
-    ip: Option<&str>,
-    ports: &[PortRequest],
-    labels: &Labels,
-) -> Result<Endpoint> {
-    let mode = Mode::parse(network, DEFAULT_NETWORK)?;
-    if !matches!(mode, Mode::Bridge(_)) {
+pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
+    let other = match &req.network {
+        Mode::Bridge(_) => None,
+        Mode::Host => Some("host".to_string()),
+        Mode::None => Some("none".to_string()),
+        Mode::Container(o) => Some(format!("container:{o}")),
+    };
+    if let Some(network) = other {
         return Err(Error::input(format!("{NETWORK} {network}: attach wires a namespace to a bridge network; give a network name")));
     }
     let spec = EndpointSpec {
-        name,
-        mode,
-        netns: Netns::Existing(PathBuf::from(netns_path)),
-        ip,
-        ports,
-        labels,
+        name: &req.name,
+        mode: req.network.clone(),
+        netns: Netns::Existing(req.netns.clone()),
+        ip: req.ip,
+        ports: &req.ports,
+        labels: &req.labels,
         owned_by_caller: false,
         ifname: None,
         mac: None,
@@ -35,9 +46,9 @@ pub fn attach(
     };
     let ep = setup::attach(ctx, &spec)?;
     if !setup::mark_ready(ctx, &ep, false)? {
-        return Err(setup::taken_over(name));
+        return Err(setup::taken_over(&req.name));
     }
-    find(ctx, name)
+    find(ctx, &req.name)
 }
 
 /// `podnet detach`: undo `attach`, leaving the namespace itself alone.
@@ -49,7 +60,7 @@ pub fn detach(ctx: &mut Ctx, name: &str) -> Result<()> {
         )));
     }
     let me = proc::me();
-    let judge = &mut |_: &rusqlite::Connection, ep: &Endpoint| -> Result<bool> {
+    let judge = &mut |_: &dyn Reads, ep: &Endpoint| -> Result<bool> {
         if ep.owner.is_some_and(|o| o != me && proc::alive(o)) {
             return Err(Error::failed(format!(
                 "'{name}' is being attached or detached by another podnet process"

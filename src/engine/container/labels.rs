@@ -3,16 +3,16 @@
 use crate::engine::Ctx;
 use crate::model::labels::LabelEdit;
 use crate::model::{Error, Result};
-use crate::store::endpoints;
 
 /// `podnet label`: each edit sets a key or (no value) removes it; services follow at once.
 pub fn relabel(ctx: &mut Ctx, name: &str, edits: &[LabelEdit]) -> Result<()> {
     // Read and write in one transaction: a container removed meanwhile is "no such
     // container", never a half-applied change.
     let (old, new) = ctx.store.write(|tx| {
-        let ep = endpoints::get(tx, name)?
+        let ep = tx
+            .endpoint(name)?
             .ok_or_else(|| Error::input(format!("no container named '{name}': see `podnet ps`")))?;
-        let old = crate::store::labels::of(tx, ep.id)?;
+        let old = tx.labels_of(ep.id)?;
         let mut new = old.clone();
         for (k, v) in edits {
             match v {
@@ -20,7 +20,7 @@ pub fn relabel(ctx: &mut Ctx, name: &str, edits: &[LabelEdit]) -> Result<()> {
                 None => new.remove(k),
             };
         }
-        crate::store::labels::replace(tx, ep.id, &new)?;
+        tx.replace_labels(ep.id, &new)?;
         Ok((old, new))
     })?;
     // Services that selected the old labels drop it, those selecting the new ones add it.

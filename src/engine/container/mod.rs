@@ -8,7 +8,7 @@ mod remove;
 mod run;
 mod stop;
 
-pub use attach::{attach, detach};
+pub use attach::{attach, detach, AttachRequest};
 pub use labels::relabel;
 pub use remove::rm;
 pub use run::{exec, run};
@@ -16,12 +16,15 @@ pub use stop::stop;
 
 use super::{proc, Ctx};
 use crate::kernel::netns;
-use crate::model::{Endpoint, Error, Labels, LogConfig, PortRequest, Result};
+use crate::model::{Endpoint, Error, Labels, LogConfig, Mode, PortRequest, Result};
+use std::net::Ipv4Addr;
 
+/// A container to run, parsed.
 pub struct RunSpec {
+    /// None: a generated name.
     pub name: Option<String>,
-    pub network: String,
-    pub ip: Option<String>,
+    pub network: Mode,
+    pub ip: Option<Ipv4Addr>,
     pub detach: bool,
     pub ports: Vec<PortRequest>,
     pub labels: Labels,

@@ -3,15 +3,15 @@
 use super::find;
 use crate::engine::{detach, proc, Ctx};
 use crate::model::{Endpoint, EndpointState, Error, Result};
-use crate::store::endpoints;
+use crate::store::Reads;
 
 /// Remove a container. A running one needs `force`; one whose namespace others share is refused.
 /// Judged on the row as it is inside the transaction that takes it over.
 pub fn rm(ctx: &mut Ctx, name: &str, force: bool) -> Result<()> {
     let ep = find(ctx, name)?;
     let me = proc::me();
-    let judge = &mut |tx: &rusqlite::Connection, ep: &Endpoint| -> Result<bool> {
-        let joiners = endpoints::joiners(tx, name)?;
+    let judge = &mut |tx: &dyn Reads, ep: &Endpoint| -> Result<bool> {
+        let joiners = tx.joiners(name)?;
         if !joiners.is_empty() {
             return Err(Error::input(format!(
                 "container '{name}' shares its network namespace with {}: remove those first",

@@ -2,11 +2,10 @@
 
 use super::{find, is_running, RunOutcome, RunSpec};
 use crate::engine::setup::{self, EndpointSpec, Netns};
-use crate::engine::{detach, foreground, logs, proc, Ctx, DEFAULT_NETWORK};
+use crate::engine::{detach, foreground, logs, proc, Ctx};
 use crate::kernel::netns;
 use crate::model::field::NETWORK;
 use crate::model::{validate_name, CommandCause, Endpoint, Error, Mode, Result};
-use crate::store::endpoints;
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -32,7 +31,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
     let signals = (!spec.detach).then(foreground::Signals::block);
     let name = spec.name.clone().unwrap_or_else(generated_name);
     validate_name("container", &name)?;
-    let mode = Mode::parse(&spec.network, DEFAULT_NETWORK)?;
+    let mode = spec.network.clone();
     let ns = match &mode {
         Mode::Bridge(_) | Mode::None => Netns::Create,
         Mode::Host => Netns::Host,
@@ -59,7 +58,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             name: &name,
             mode,
             netns: ns,
-            ip: spec.ip.as_deref(),
+            ip: spec.ip,
             ports: &spec.ports,
             labels: &spec.labels,
             owned_by_caller: !spec.detach,
@@ -128,9 +127,9 @@ fn record(
         .filter(|_| ep.netns_owned)
         .and_then(|p| netns::identity(p.as_ref()));
     if !ctx.store.write(|tx| {
-        let recorded = endpoints::set_pid(tx, ep.id, pid, me)?;
+        let recorded = tx.set_pid(ep.id, pid, me)?;
         if let (true, Some(ns)) = (recorded, ns_id) {
-            endpoints::set_netns_identity(tx, ep.id, ns)?;
+            tx.set_netns_identity(ep.id, ns)?;
         }
         Ok(recorded)
     })? {

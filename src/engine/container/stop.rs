@@ -3,7 +3,6 @@
 use super::find;
 use crate::engine::{detach, proc, Ctx};
 use crate::model::{Error, Result};
-use crate::store::endpoints;
 use std::time::{Duration, Instant};
 
 /// Stop containers' processes: SIGTERM to each, then SIGKILL to those still alive after one
@@ -37,7 +36,7 @@ fn signal_stop(ctx: &mut Ctx, name: &str) -> Result<Option<(i32, u64)>> {
         return Err(Error::input(format!("container '{name}' has no process podnet started (it was attached): use `podnet detach {name}`")));
     };
     // Out of every service first, so no new connection arrives during the grace period.
-    ctx.store.write(|tx| endpoints::set_draining(tx, ep.id))?;
+    ctx.store.write(|tx| tx.set_draining(ep.id))?;
     let labels = ctx.store.labels_of(ep.id)?;
     crate::engine::service::container_changed_or_warn(ctx, name, &labels);
     Ok(proc::signal(pid, libc::SIGTERM).then_some(pid))

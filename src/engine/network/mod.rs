@@ -8,30 +8,37 @@ use crate::kernel::{addr, link, route, sysctl};
 use crate::model::field::{BRIDGE, GATEWAY, MTU, SUBNET};
 use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
 use crate::plan::netfilter as plan;
-use crate::store::{networks, NewNetwork};
+use crate::store::NewNetwork;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
-/// What the user asked for in `network create`.
-#[derive(Debug, Default, Clone)]
-pub struct NetworkSpec {
+/// A network to create, parsed (the CLI's `network create`, a CNI or netavark network).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRequest {
     pub name: String,
-    pub subnet: Option<String>,
-    pub gateway: Option<String>,
+    /// None: picked from the private pools, avoiding the host's routes and other networks.
+    pub subnet: Option<Ipv4Net>,
+    /// None: the subnet's first host address. Needs `subnet`.
+    pub gateway: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
     pub bridge: Option<String>,
     pub internal: bool,
-    /// `--icc=false` sets this; default true.
-    pub no_icc: bool,
+    /// Containers on the network may talk to each other (`--icc`, default true).
+    pub icc: bool,
 }
 
-/// Parse a CIDR given on the command line, naming the flag in the error.
-pub fn parse_subnet(s: &str) -> Result<Ipv4Net> {
-    crate::model::parse_cidr(SUBNET, s)
-}
-
-pub fn parse_ip(flag: &str, s: &str) -> Result<Ipv4Addr> {
-    crate::model::parse_ipv4(flag, s)
+impl Default for NetworkRequest {
+    fn default() -> Self {
+        NetworkRequest {
+            name: String::new(),
+            subnet: None,
+            gateway: None,
+            mtu: None,
+            bridge: None,
+            internal: false,
+            icc: true,
+        }
+    }
 }
 
 /// The bridge name for a network: `pn-NAME` when it fits in an interface name.
@@ -49,7 +56,7 @@ fn bridge_name(name: &str, id_hint: i64) -> String {
 
 /// Create a network: record it, make its bridge with the gateway address, mark it ready.
 /// Everything is checked before anything is made; a kernel failure undoes what was made.
-pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
+pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
     validate_name("network", &spec.name)?;
     if ["bridge", "host", "none"].contains(&spec.name.as_str())
         || spec.name.starts_with("container:")
@@ -59,16 +66,11 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             spec.name
         )));
     }
-    let subnet = spec.subnet.as_deref().map(parse_subnet).transpose()?;
-    let gateway = spec
-        .gateway
-        .as_deref()
-        .map(|g| parse_ip(GATEWAY, g))
-        .transpose()?;
+    let (subnet, gateway) = (spec.subnet, spec.gateway);
     if gateway.is_some() && subnet.is_none() {
-        return Err(Error::input(
-            "{GATEWAY} needs {SUBNET}: give the subnet the gateway belongs to",
-        ));
+        return Err(Error::input(format!(
+            "{GATEWAY} needs {SUBNET}: give the subnet the gateway belongs to"
+        )));
     }
     let mtu = spec.mtu.unwrap_or(DEFAULT_MTU);
     if !(68..=65535).contains(&mtu) {
@@ -85,13 +87,14 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
     let routes = route::destinations(ctx.host()?)?;
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
-        if networks::get(tx, &spec.name)?.is_some() {
+        if tx.network(&spec.name)?.is_some() {
             return Err(Error::conflict(format!(
                 "network '{}' already exists: choose another name or remove it first",
                 spec.name
             )));
         }
-        let others: Vec<(String, Ipv4Net)> = networks::list(tx)?
+        let others: Vec<(String, Ipv4Net)> = tx
+            .networks()?
             .into_iter()
             .map(|n| (n.name, n.subnet))
             .collect();
@@ -116,32 +119,27 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             }
             None => ipam::first_host(&subnet),
         };
-        let next_id: i64 = tx.query_row("SELECT coalesce(max(id),0)+1 FROM networks", [], |r| {
-            r.get(0)
-        })?;
+        let next_id = tx.next_network_id()?;
         let bridge = spec
             .bridge
             .clone()
             .unwrap_or_else(|| bridge_name(&spec.name, next_id));
-        if networks::list(tx)?.iter().any(|n| n.bridge == bridge) {
+        if tx.networks()?.iter().any(|n| n.bridge == bridge) {
             return Err(Error::input(format!(
                 "bridge {bridge} is already used by another network: choose another {BRIDGE}"
             )));
         }
-        networks::insert(
-            tx,
-            &NewNetwork {
-                name: &spec.name,
-                bridge: &bridge,
-                subnet,
-                gateway,
-                mtu,
-                internal: spec.internal,
-                icc: !spec.no_icc,
-                owner,
-            },
-        )?;
-        Ok(networks::get(tx, &spec.name)?.expect("row just inserted"))
+        tx.insert_network(&NewNetwork {
+            name: &spec.name,
+            bridge: &bridge,
+            subnet,
+            gateway,
+            mtu,
+            internal: spec.internal,
+            icc: spec.icc,
+            owner,
+        })?;
+        Ok(tx.network(&spec.name)?.expect("row just inserted"))
     })?;
     let mut created = false;
     if let Err(e) = realize_noting(ctx, &net, &mut created) {
@@ -152,7 +150,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             Err(u) => e.undo_failed(u),
         });
     }
-    ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+    ctx.store.write(|tx| tx.set_network_ready(&net.name))?;
     Ok(Network {
         state: NetworkState::Ready,
         ..net
@@ -229,7 +227,7 @@ fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
     if ours {
         link::delete(rtnl, &net.bridge)?;
     }
-    ctx.store.write(|tx| networks::delete(tx, &net.name))?;
+    ctx.store.write(|tx| tx.delete_network(&net.name))?;
     if ctx.store.networks()?.is_empty() {
         // The last network took podnet's reason to have tables: remove them.
         firewall::sync(ctx)
@@ -245,7 +243,7 @@ fn undo_create(ctx: &mut Ctx, net: &Network, created: bool) -> Result<()> {
     let me = proc::me();
     if ctx
         .store
-        .write(|tx| networks::claim(tx, net.id, NetworkState::Creating, Some(me), me))?
+        .write(|tx| tx.claim_network(net.id, NetworkState::Creating, Some(me), me))?
     {
         destroy(ctx, net, Some(created))?;
     }
@@ -263,7 +261,7 @@ pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
 pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     let net = match ctx.store.network(name)? {
         Some(n) => n,
-        None if name == DEFAULT_NETWORK => match create(ctx, &NetworkSpec { name: name.into(), ..Default::default() }) {
+        None if name == DEFAULT_NETWORK => match create(ctx, &NetworkRequest { name: name.into(), ..Default::default() }) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
             // Refused for another reason (its bridge name is taken): say that.
@@ -282,7 +280,7 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     match net.state {
         NetworkState::Creating => {
             realize(ctx, &net)?;
-            ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+            ctx.store.write(|tx| tx.set_network_ready(&net.name))?;
         }
         NetworkState::Removing => {
             return Err(Error::input(format!(
@@ -317,30 +315,30 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     // Judged and claimed in one transaction: a container joining meanwhile either committed
     // its lease first (refused here) or sees the network `removing` (refused there).
     let net = ctx.store.write(|tx| {
-        let net = networks::get(tx, name)?.ok_or_else(|| {
+        let net = tx.network(name)?.ok_or_else(|| {
             Error::input(format!(
                 "network '{name}' does not exist: see `podnet network ls`"
             ))
         })?;
-        let users = networks::users(tx, net.id)?;
+        let users = tx.network_users(net.id)?;
         if !users.is_empty() {
             return Err(Error::input(format!(
                 "network '{name}' is in use by {}: remove those containers first (`podnet rm -f NAME`)",
                 users.join(", ")
             )));
         }
-        if name == DEFAULT_NETWORK && crate::store::services::any(tx)? {
+        if name == DEFAULT_NETWORK && tx.any_service()? {
             return Err(Error::input(format!(
                 "network '{name}' carries the host's route to service VIPs: remove the services first (`podnet service ls`)"
             )));
         }
-        let owner = networks::owner(tx, net.id)?;
+        let owner = tx.network_owner(net.id)?;
         if net.state != NetworkState::Ready && owner.is_some_and(proc::alive) {
             return Err(Error::failed(format!(
                 "network '{name}' is being created or removed by another podnet process"
             )));
         }
-        if !networks::claim(tx, net.id, net.state, owner, me)? {
+        if !tx.claim_network(net.id, net.state, owner, me)? {
             return Err(Error::failed(format!("network '{name}' changed meanwhile: try again")));
         }
         Ok(net)
@@ -359,7 +357,7 @@ pub fn prune(ctx: &mut Ctx) -> Result<Vec<String>> {
         // Skipped when a container joined it since the listing.
         if ctx
             .store
-            .write(|tx| networks::claim(tx, net.id, NetworkState::Ready, None, me))?
+            .write(|tx| tx.claim_network(net.id, NetworkState::Ready, None, me))?
         {
             destroy(ctx, &net, None)?;
             removed.push(net.name);

@@ -6,7 +6,6 @@ use crate::engine::gc::Action;
 use crate::engine::{network, proc, Ctx};
 use crate::kernel::{addr, link};
 use crate::model::{Network, NetworkState, Result};
-use crate::store::networks;
 
 /// Make every ready network's bridge whole: present, up, holding its gateway address (its
 /// sysctls are set again too). Reports each network that needed anything.
@@ -59,20 +58,20 @@ pub fn abandoned(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
             continue;
         }
         let decision = ctx.store.write(|tx| {
-            let Some(net) = networks::get(tx, &listed.name)?.filter(|n| n.id == listed.id) else {
+            let Some(net) = tx.network(&listed.name)?.filter(|n| n.id == listed.id) else {
                 return Ok(None);
             };
-            let Some(owner) = networks::owner(tx, net.id)? else {
+            let Some(owner) = tx.network_owner(net.id)? else {
                 return Ok(None);
             };
             if net.state == NetworkState::Ready || proc::alive(owner) {
                 return Ok(None);
             }
-            if networks::claim(tx, net.id, net.state, Some(owner), me)? {
+            if tx.claim_network(net.id, net.state, Some(owner), me)? {
                 return Ok(Some(Decision::Remove(net, owner)));
             }
             // In use (or changed meanwhile): a creating network with containers is finished.
-            if net.state == NetworkState::Creating && networks::adopt(tx, net.id, owner, me)? {
+            if net.state == NetworkState::Creating && tx.adopt_network(net.id, owner, me)? {
                 return Ok(Some(Decision::Finish(net, owner)));
             }
             Ok(None)
@@ -90,7 +89,7 @@ pub fn abandoned(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
             }
             Some(Decision::Finish(net, owner)) => {
                 network::realize(ctx, &net)?;
-                ctx.store.write(|tx| networks::set_ready(tx, &net.name))?;
+                ctx.store.write(|tx| tx.set_network_ready(&net.name))?;
                 report.push(Action::new(
                     &net.name,
                     "finished",

@@ -15,7 +15,7 @@ use crate::model::{Error, Result};
 pub fn records_empty(ctx: &Ctx) -> Result<bool> {
     Ok(ctx.store.networks()?.is_empty()
         && ctx.store.endpoints()?.is_empty()
-        && !crate::store::services::any(ctx.store.conn())?)
+        && !ctx.store.any_service()?)
 }
 
 /// podnet objects here that this store did not make.

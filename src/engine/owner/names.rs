@@ -40,7 +40,7 @@ pub fn podnet_named(l: &Link) -> bool {
 pub fn check_bridge_flag(ctx: &mut Ctx, name: &str) -> Result<()> {
     if name == "lo" {
         return Err(Error::input(
-            "{BRIDGE} lo is the loopback interface: give a new name for the bridge podnet creates, e.g. {BRIDGE} br-lab",
+            format!("{BRIDGE} lo is the loopback interface: give a new name for the bridge podnet creates, e.g. {BRIDGE} br-lab"),
         ));
     }
     if reserved(name) {

@@ -6,7 +6,7 @@ use crate::engine::setup::{self, EndpointSpec, Netns};
 use crate::engine::{detach, proc, Ctx};
 use crate::kernel::netns;
 use crate::model::{EndpointState, Error, HostPort, Mode, PortRequest, Result};
-use crate::store::runtime::RuntimeRecord;
+use crate::store::RuntimeRecord;
 
 /// Wire `req.netns` to `req.network` as `req.key.ifname`. Nothing is left behind on failure.
 ///
@@ -29,7 +29,6 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
             proto: m.proto,
         })
         .collect();
-    let ip = req.ip.map(|i| i.to_string());
     let record = RuntimeRecord {
         container_id: req.key.container_id.clone(),
         ifname: req.key.ifname.clone(),
@@ -41,7 +40,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         name: &name,
         mode: Mode::Bridge(req.network.clone()),
         netns: Netns::Existing(req.netns.clone()),
-        ip: ip.as_deref(),
+        ip: req.ip,
         ports: &ports,
         labels: &req.labels,
         owned_by_caller: false,

@@ -6,7 +6,7 @@
 //! An attachment is an ordinary endpoint (same IPAM, leases, veth, nftables maps,
 //! anti-spoofing elements, published ports, services, `gc` and boot recovery as `podnet
 //! attach`) plus a record of the runtime's own key for it, (network, container id, interface
-//! name), unique per network (`store::runtime`). The endpoint's name is derived from that key
+//! name), unique per network (`store/runtime.rs`). The endpoint's name is derived from that key
 //! ([`endpoint_name`]), so the key alone finds it and two concurrent ADDs of one key meet on
 //! the name inside the allocation transaction.
 //!
@@ -35,7 +35,7 @@ pub use remove::{detach, gc, GcOutcome};
 
 use super::Ctx;
 use crate::model::{Endpoint, Labels, Mac, Network, PortMapping, Result};
-use crate::store::runtime::{RuntimeRecord, RuntimeRow};
+use crate::store::{RuntimeRecord, RuntimeRow};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -84,13 +84,11 @@ pub struct Attachment {
     pub ports: Vec<PortMapping>,
 }
 
-/// Open podnet's state for a runtime call (creating it on first use) and run boot recovery
-/// if this is the first call since boot, as the CLI does before every command that changes
-/// state.
+/// Open podnet's state for a runtime call (creating it on first use), through the one entry
+/// point every front end uses (`engine::open`: privilege, store, and boot recovery if this is
+/// the first call since boot).
 pub fn open(root: &Path, run_dir: &Path) -> Result<Ctx> {
-    let mut ctx = Ctx::open(root, run_dir)?;
-    super::boot::recover_if_first(&mut ctx)?;
-    Ok(ctx)
+    super::open(root, run_dir, super::Access::Create).map(|(ctx, _)| ctx)
 }
 
 /// The endpoint name of an attachment: up to 8 characters of the container id (for people

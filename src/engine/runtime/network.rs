@@ -2,7 +2,7 @@
 //! `podnet network create` takes; the first call creates it, every later one must agree with
 //! what exists (the settings it leaves out are whatever the network has).
 
-use crate::engine::network::{self, NetworkSpec};
+use crate::engine::network;
 use crate::engine::{owner, Ctx};
 use crate::model::{validate_name, Error, Network, NetworkState, Result};
 use ipnet::Ipv4Net;
@@ -37,14 +37,14 @@ pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
             return Ok(net);
         }
     }
-    let spec = NetworkSpec {
+    let spec = network::NetworkRequest {
         name: req.name.clone(),
-        subnet: req.subnet.map(|s| s.to_string()),
-        gateway: req.gateway.map(|g| g.to_string()),
+        subnet: req.subnet,
+        gateway: req.gateway,
         mtu: req.mtu,
         bridge: req.bridge.clone(),
         internal: req.internal,
-        no_icc: !req.icc,
+        icc: req.icc,
     };
     let net = match ctx.store.network(&req.name)? {
         // Left half-made by a crash, or being made by a concurrent call: resolve finishes it.

@@ -26,7 +26,7 @@ pub fn detach(ctx: &mut Ctx, network: &str, key: &Key) -> Result<Option<String>>
 
 fn remove(ctx: &mut Ctx, id: i64, name: &str) -> Result<Option<String>> {
     let me = proc::me();
-    let judge = &mut |_: &rusqlite::Connection, ep: &crate::model::Endpoint| -> Result<bool> {
+    let judge = &mut |_: &dyn crate::store::Reads, ep: &crate::model::Endpoint| -> Result<bool> {
         if ep.owner.is_some_and(|o| o != me && proc::alive(o)) {
             let doing = if ep.state == EndpointState::Removing {
                 "removed"

@@ -4,17 +4,15 @@
 use crate::model::field::{BACKEND, NODE_PORT, VIP};
 use crate::model::service::{check_service, default_service_range, ServiceRequest};
 use crate::model::{Backend, Error, Labels, Result, Service};
-use crate::store::services as rows;
-use crate::store::{endpoints, ports};
-use rusqlite::Connection;
+use crate::store::Reads;
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A checked `service create`: the service, its selector, its explicit backends.
 type Checked = (Service, Option<Labels>, Vec<(String, Option<u16>)>);
 
-pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
+pub fn check(conn: &dyn Reads, req: &ServiceRequest) -> Result<Checked> {
     for (name, _) in &req.backends {
-        if endpoints::get(conn, name)?.is_none() {
+        if conn.endpoint(name)?.is_none() {
             return Err(Error::input(format!(
                 "{BACKEND} {name}: no container named '{name}': see `podnet ps`"
             )));
@@ -23,7 +21,7 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
     let range = default_service_range();
     let vip = match req.vip {
         Some(ip) => {
-            if let Some(owner) = rows::vip_taken(conn, ip.into())? {
+            if let Some(owner) = conn.vip_taken(ip.into())? {
                 return Err(Error::input(format!("{VIP} {ip} is already the address of service '{owner}': pick another or omit {VIP}")));
             }
             ip
@@ -47,7 +45,7 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
     check_service(&service, &probe, &range)?;
     for p in &service.ports {
         let Some(np) = p.node_port else { continue };
-        if let Some(owner) = rows::node_port_owner(conn, np, p.proto)? {
+        if let Some(owner) = conn.node_port_owner(np, p.proto)? {
             return Err(Error::input(format!(
                 "{NODE_PORT} {np}/{}: already used by service '{owner}'; pick another",
                 p.proto
@@ -59,7 +57,7 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
             container_port: np,
             proto: p.proto,
         };
-        if let Some(c) = ports::conflict(conn, &m)? {
+        if let Some(c) = conn.port_holder(&m)? {
             return Err(Error::input(format!(
                 "{NODE_PORT} {np}/{}: host port already published by container '{c}'; pick another",
                 p.proto
@@ -71,19 +69,18 @@ pub fn check(conn: &Connection, req: &ServiceRequest) -> Result<Checked> {
 
 /// Next free VIP after the highest one in use (O(log n) with the index); a full scan only
 /// when the range's top is reached.
-fn allocate_vip(conn: &Connection) -> Result<Ipv4Addr> {
+fn allocate_vip(conn: &dyn Reads) -> Result<Ipv4Addr> {
     let range = default_service_range();
     let (lo, hi) = (
         u32::from(range.network()) + 1,
         u32::from(range.broadcast()) - 1,
     );
-    let after =
-        rows::vip_after_highest(conn, Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into())?;
+    let after = conn.vip_after_highest(Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into())?;
     if let Some(IpAddr::V4(ip)) = after {
         return Ok(ip);
     }
     for c in lo..=hi {
-        if rows::vip_taken(conn, Ipv4Addr::from(c).into())?.is_none() {
+        if conn.vip_taken(Ipv4Addr::from(c).into())?.is_none() {
             return Ok(Ipv4Addr::from(c));
         }
     }

@@ -11,9 +11,7 @@ use crate::kernel::nft::{Batch, NftError, NftSocket};
 use crate::model::service::ServiceRequest;
 use crate::model::{Backend, Error, Labels, Result, Service};
 use crate::plan::services as plan;
-use crate::store::services::{self as rows, ServiceRecord};
-use crate::store::{endpoints, labels};
-use rusqlite::Connection;
+use crate::store::{Reads, ServiceRecord, Writes};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
@@ -23,15 +21,15 @@ use std::net::Ipv4Addr;
 pub struct Backends(HashMap<String, Option<Ipv4Addr>>);
 
 impl Backends {
-    fn ip(&mut self, conn: &Connection, name: &str) -> Result<Option<Ipv4Addr>> {
+    fn ip(&mut self, conn: &dyn Reads, name: &str) -> Result<Option<Ipv4Addr>> {
         if let Some(ip) = self.0.get(name) {
             return Ok(*ip);
         }
-        let ip = match endpoints::get(conn, name)? {
+        let ip = match conn.endpoint(name)? {
             Some(ep)
                 if ep.state == crate::model::EndpointState::Ready
                     && ep.pid.is_none_or(super::proc::alive)
-                    && !endpoints::is_draining(conn, ep.id)? =>
+                    && !conn.is_draining(ep.id)? =>
             {
                 ep.ip
             }
@@ -42,12 +40,9 @@ impl Backends {
     }
 
     /// The backends a service has now: its selector's or its explicit containers that are up.
-    pub fn of(&mut self, conn: &Connection, rec: &ServiceRecord) -> Result<Vec<Backend>> {
+    pub fn of(&mut self, conn: &dyn Reads, rec: &ServiceRecord) -> Result<Vec<Backend>> {
         let wanted: Vec<(String, Option<u16>)> = match &rec.selector {
-            Some(sel) => labels::matching(conn, sel)?
-                .into_iter()
-                .map(|n| (n, None))
-                .collect(),
+            Some(sel) => conn.matching(sel)?.into_iter().map(|n| (n, None)).collect(),
             None => rec.backends.clone(),
         };
         let mut out = Vec::new();
@@ -68,8 +63,8 @@ fn nft_failed(e: NftError) -> Error {
 /// record what was programmed. Used by `gc` and whenever an element change is refused. Only
 /// this store's table is touched (see `owner::tables::render`); returns false when the table
 /// is another state's and was left alone.
-fn full_in(tx: &Connection, nft: &mut NftSocket, me: &owner::Identity) -> Result<bool> {
-    let mut all = rows::all(tx)?;
+fn full_in(tx: &dyn Writes, nft: &mut NftSocket, me: &owner::Identity) -> Result<bool> {
+    let mut all = tx.services()?;
     let mut live = Backends::default();
     let mut with_backends = Vec::new();
     for r in &mut all {
@@ -88,11 +83,12 @@ fn full_in(tx: &Connection, nft: &mut NftSocket, me: &owner::Identity) -> Result
         return Ok(false);
     }
     for r in &all {
-        rows::set_programmed(tx, r.id, &r.programmed)?;
+        tx.set_programmed(r.id, &r.programmed)?;
     }
-    rows::record_buckets(
-        tx,
-        plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice())),
+    tx.record_buckets(
+        &plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice()))
+            .into_iter()
+            .collect::<Vec<_>>(),
         true,
     )?;
     Ok(true)
@@ -100,7 +96,7 @@ fn full_in(tx: &Connection, nft: &mut NftSocket, me: &owner::Identity) -> Result
 
 /// Apply an element change; when refused, re-render everything from the store instead.
 fn apply_or_full(
-    tx: &Connection,
+    tx: &dyn Writes,
     nft: &mut NftSocket,
     me: &owner::Identity,
     batch: &Batch,
@@ -126,37 +122,39 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
 pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
     // The first service brings the services table and the default network: not on another
     // state's tables (one table dump, only then).
-    if !rows::any(ctx.store.conn())? {
+    if !ctx.store.any_service()? {
         owner::tables::check_usable(ctx)?;
     }
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let rec = store.write(|tx| {
-        if rows::get(tx, &req.name)?.is_some() {
+        if tx.service(&req.name)?.is_some() {
             return Err(Error::input(format!(
                 "service '{}' already exists: choose another name or remove it",
                 req.name
             )));
         }
         let (service, selector, explicit) = check::check(tx, req)?;
-        let first = !rows::any(tx)?;
-        let id = rows::insert(tx, &service, selector.as_ref(), &explicit)?;
-        let mut rec = rows::get(tx, &service.name)?.expect("row just inserted");
+        let first = !tx.any_service()?;
+        let id = tx.insert_service(&service, selector.as_ref(), &explicit)?;
+        let mut rec = tx.service(&service.name)?.expect("row just inserted");
         rec.programmed = Backends::default().of(tx, &rec)?;
         if first {
             full_in(tx, nft, &me)?;
         } else {
-            let sizes = rows::bucket_sizes(tx)?;
+            let sizes = tx.bucket_sizes()?;
             apply_or_full(
                 tx,
                 nft,
                 &me,
                 &plan::add_service(&rec.service, &rec.programmed, &sizes),
             )?;
-            rows::set_programmed(tx, id, &rec.programmed)?;
-            rows::record_buckets(
-                tx,
-                (!rec.programmed.is_empty()).then_some(rec.programmed.len()),
+            tx.set_programmed(id, &rec.programmed)?;
+            tx.record_buckets(
+                &(!rec.programmed.is_empty())
+                    .then_some(rec.programmed.len())
+                    .into_iter()
+                    .collect::<Vec<_>>(),
                 false,
             )?;
         }
@@ -190,14 +188,14 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let (rec, drop_route) = store.write(|tx| {
-        let rec = rows::get(tx, name)?.ok_or_else(|| {
+        let rec = tx.service(name)?.ok_or_else(|| {
             Error::input(format!(
                 "no service named '{name}': see `podnet service ls`"
             ))
         })?;
-        rows::delete(tx, rec.id)?;
+        tx.delete_service(rec.id)?;
         // The last one takes the table and the route with it (if the table is this store's).
-        let last = !rows::any(tx)?;
+        let last = !tx.any_service()?;
         let route = if last {
             full_in(tx, nft, &me)?
         } else {
@@ -229,19 +227,19 @@ fn forget_lost(service: &Service, before: &[Backend], now: &[Backend]) {
 /// A container came up, went down or was removed: bring the services that select it (by label
 /// or by name) up to date, in one transaction. Cheap when there is no service at all.
 pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<()> {
-    if !rows::any(ctx.store.conn())? {
+    if !ctx.store.any_service()? {
         return Ok(());
     }
     // Backends each changed service had and has, to forget flows to the ones it lost.
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let lost = store.write(|tx| {
-        let mut sizes = rows::bucket_sizes(tx)?;
+        let mut sizes = tx.bucket_sizes()?;
         let mut live = Backends::default();
         let mut batch = Batch::new();
         let mut changed = Vec::new();
         let mut lost = Vec::new();
-        for rec in rows::concerning(tx, name, labels)? {
+        for rec in tx.services_concerning(name, labels)? {
             let now = live.of(tx, &rec)?;
             if now != rec.programmed {
                 batch.append(plan::set_backends(
@@ -262,9 +260,9 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
         }
         apply_or_full(tx, nft, &me, &batch)?;
         for (id, now) in changed {
-            rows::set_programmed(tx, id, &now)?;
+            tx.set_programmed(id, &now)?;
         }
-        rows::record_buckets(tx, sizes, false)?;
+        tx.record_buckets(&sizes.into_iter().collect::<Vec<_>>(), false)?;
         Ok(lost)
     })?;
     for (service, before, now) in &lost {

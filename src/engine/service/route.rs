@@ -12,7 +12,7 @@ use crate::model::Result;
 /// The route present while any service exists, absent otherwise.
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let range = default_service_range();
-    if crate::store::services::any(ctx.store.conn())? {
+    if ctx.store.any_service()? {
         let net = network::resolve(ctx, DEFAULT_NETWORK)?;
         let bridge = network::bridge_index(ctx, &net)?;
         route::replace_dev(ctx.host()?, range, bridge)

@@ -95,75 +95,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 const NEEDS_ROOT: &str = "podnet needs root (CAP_NET_ADMIN)";
 
-/// Marks around a field's key inside a message (see [`mention`]): control characters no
-/// input can carry into a message, and which are never shown.
-const OPEN: char = '\u{1}';
-const CLOSE: char = '\u{2}';
-
-/// An input named in an error message by its key (`subnet`, `ip`, `node_port`, ...): the
-/// engine, IPAM and kernel layers never write a front end's name for an input (such as a CLI
-/// flag); the front end substitutes its own ([`Error::render`]), and plain Display uses the
-/// neutral words of [`neutral_name`].
-pub fn mention(key: &str) -> String {
-    format!("{OPEN}{key}{CLOSE}")
-}
-
-/// [`mention`]s of the fields the engine names, for use inside `format!` strings.
-pub mod field {
-    pub const NAME: &str = "\u{1}name\u{2}";
-    pub const NETWORK: &str = "\u{1}network\u{2}";
-    pub const NETNS: &str = "\u{1}netns\u{2}";
-    pub const IP: &str = "\u{1}ip\u{2}";
-    pub const PUBLISH: &str = "\u{1}publish\u{2}";
-    pub const SUBNET: &str = "\u{1}subnet\u{2}";
-    pub const GATEWAY: &str = "\u{1}gateway\u{2}";
-    pub const MTU: &str = "\u{1}mtu\u{2}";
-    pub const BRIDGE: &str = "\u{1}bridge\u{2}";
-    pub const VIP: &str = "\u{1}vip\u{2}";
-    pub const BACKEND: &str = "\u{1}backend\u{2}";
-    pub const NODE_PORT: &str = "\u{1}node_port\u{2}";
-    pub const RUN_DIR: &str = "\u{1}run_dir\u{2}";
-    pub const ROOT: &str = "\u{1}root\u{2}";
-    pub const REMOVE_FOREIGN: &str = "\u{1}remove_foreign\u{2}";
-}
-
-/// The words for a field's key when no front end names it: its key, spaced, except where the
-/// operator's action is the same whichever front end was called.
-pub fn neutral_name(key: &str) -> String {
-    match key {
-        "remove_foreign" => "`podnet gc --remove-foreign`".to_string(),
-        "publish" => "a published port".to_string(),
-        "run_dir" => "the run directory".to_string(),
-        "root" => "the state root".to_string(),
-        k => k.replace('_', " "),
-    }
-}
-
-/// The first field mentioned in `msg`, if any.
-fn first_mention(msg: &str) -> Option<String> {
-    let start = msg.find(OPEN)? + OPEN.len_utf8();
-    let len = msg[start..].find(CLOSE)?;
-    Some(msg[start..start + len].to_string())
-}
-
-/// `msg` with every mention replaced by `name(key)`, or its neutral name.
-fn substitute(msg: &str, name: &dyn Fn(&str) -> Option<String>) -> String {
-    let mut out = String::with_capacity(msg.len());
-    let mut rest = msg;
-    while let Some(i) = rest.find(OPEN) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len_utf8()..];
-        let Some(j) = after.find(CLOSE) else {
-            rest = after;
-            continue;
-        };
-        let key = &after[..j];
-        out.push_str(&name(key).unwrap_or_else(|| neutral_name(key)));
-        rest = &after[j + CLOSE.len_utf8()..];
-    }
-    out.push_str(rest);
-    out
-}
+mod mention;
+pub use mention::{field, mention, neutral_name};
+use mention::{first_mention, substitute};
 
 impl Error {
     /// Bad input; the message names the input and says what to do. The first field the
@@ -393,28 +327,6 @@ impl fmt::Display for Raw<'_> {
 
 impl std::error::Error for Error {}
 
-impl From<rusqlite::Error> for Error {
-    /// The cause only: SQLite's own text can quote SQL, which users must never see.
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode as C;
-        let cause = match &e {
-            rusqlite::Error::SqliteFailure(f, _) => match f.code {
-                C::ReadOnly => StoreCause::ReadOnly,
-                C::PermissionDenied | C::AuthorizationForStatementDenied => StoreCause::Permission,
-                C::NotADatabase | C::DatabaseCorrupt => StoreCause::Corrupt,
-                C::DiskFull => StoreCause::DiskFull,
-                C::DatabaseBusy | C::DatabaseLocked => StoreCause::Busy,
-                C::CannotOpen => StoreCause::CannotOpen,
-                C::SystemIoFailure => StoreCause::Io,
-                C::ConstraintViolation => StoreCause::Constraint,
-                _ => StoreCause::Unexpected,
-            },
-            _ => StoreCause::Unexpected,
-        };
-        Error::store(cause)
-    }
-}
-
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
         Error::Failed(e.to_string())
@@ -471,19 +383,6 @@ mod tests {
         let e = Error::failed("x").undo_failed(Error::kernel("delete", libc::EPERM));
         assert!(e.to_string().starts_with(NEEDS_ROOT), "{e}");
         assert!(!e.is_bad_input());
-    }
-
-    #[test]
-    fn store_errors_never_show_sql() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        let e: Error = conn
-            .execute("INSERT INTO nosuch VALUES (1)", [])
-            .unwrap_err()
-            .into();
-        let s = e.to_string();
-        assert!(s.starts_with("state store: "), "{s}");
-        assert!(!s.to_lowercase().contains("nosuch"), "{s}");
-        assert!(!s.contains("INSERT"), "{s}");
     }
 
     #[test]

@@ -1,0 +1,225 @@
+//! The engine's interface to its state: what it reads and writes, in its own types (model
+//! types, `IpAddr`), with no database type in sight. SQLite implements it (`sqlite.rs`); a
+//! second store (the cluster issue's) implements the same traits.
+//!
+//! Atomicity is the implementation's promise: everything done through one [`Writes`] handle
+//! is one transaction, taken at once (a read-then-write cannot race another process), and
+//! either all of it happens or none. The crash-repair protocol rests on this: the
+//! compare-and-set transitions below (`claim_endpoint`, `set_endpoint_ready`, `set_pid`,
+//! `delete_endpoint`, `claim_network`, `adopt_network`) say whether they changed the record,
+//! judged on the record as it is inside that transaction.
+
+use crate::model::{
+    Backend, Endpoint, Labels, Mac, Mode, Network, NetworkState, PortMapping, Proto, Result,
+    Service,
+};
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// A process identity: (pid, start time in clock ticks since boot).
+pub type Owner = (i32, u64);
+
+pub struct NewEndpoint<'a> {
+    pub name: &'a str,
+    pub mode: &'a Mode,
+    pub netns: Option<&'a str>,
+    pub netns_owned: bool,
+    pub netns_id: Option<(u64, u64)>,
+    pub owner: Owner,
+    /// The interface's name inside the namespace; None: `eth0`.
+    pub ifname: Option<&'a str>,
+}
+
+pub struct NewNetwork<'a> {
+    pub name: &'a str,
+    pub bridge: &'a str,
+    pub subnet: ipnet::Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub mtu: u32,
+    pub internal: bool,
+    pub icc: bool,
+    pub owner: Owner,
+}
+
+/// A service as recorded, with how its backends are chosen.
+#[derive(Debug, Clone)]
+pub struct ServiceRecord {
+    pub id: i64,
+    pub service: Service,
+    pub selector: Option<Labels>,
+    /// Explicit backends: (container name, port override).
+    pub backends: Vec<(String, Option<u16>)>,
+    pub programmed: Vec<Backend>,
+}
+
+/// What a runtime attachment (CNI, netavark) records besides its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuntimeRecord {
+    /// The runtime's container id (CNI_CONTAINERID, netavark's container_id).
+    pub container_id: String,
+    /// The interface's name inside the namespace.
+    pub ifname: String,
+    /// Who asked: `cni`, `netavark`.
+    pub runtime: String,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
+}
+
+/// A recorded runtime attachment: its endpoint's id and name, its network's, and the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeRow {
+    pub endpoint_id: i64,
+    pub endpoint: String,
+    pub network_id: i64,
+    pub record: RuntimeRecord,
+}
+
+/// What the engine reads. Outside a transaction each call sees the latest committed state;
+/// inside one ([`Writes`]), the transaction's.
+pub trait Reads {
+    // Endpoints.
+    fn endpoint(&self, name: &str) -> Result<Option<Endpoint>>;
+    fn endpoint_by_id(&self, id: i64) -> Result<Option<Endpoint>>;
+    /// Every endpoint, oldest first.
+    fn endpoints(&self) -> Result<Vec<Endpoint>>;
+    /// Ids of every endpoint, oldest first.
+    fn endpoint_ids(&self) -> Result<Vec<i64>>;
+    /// Containers sharing `name`'s namespace (`container:NAME`).
+    fn joiners(&self, name: &str) -> Result<Vec<String>>;
+    /// Recorded identity (dev, inode) of an endpoint's namespace.
+    fn netns_identity(&self, id: i64) -> Result<Option<(u64, u64)>>;
+    /// The endpoint whose namespace has this identity (dev, inode), if any.
+    fn using_netns(&self, ns: (u64, u64)) -> Result<Option<String>>;
+    fn is_draining(&self, id: i64) -> Result<bool>;
+    fn lease_taken(&self, network_id: i64, ip: IpAddr) -> Result<bool>;
+    // Networks.
+    fn network(&self, name: &str) -> Result<Option<Network>>;
+    fn networks(&self) -> Result<Vec<Network>>;
+    /// Containers attached to a network.
+    fn network_users(&self, id: i64) -> Result<Vec<String>>;
+    /// Owner of a network still being created or being removed.
+    fn network_owner(&self, id: i64) -> Result<Option<Owner>>;
+    /// The id the next network will get (bridge names of long network names use it).
+    fn next_network_id(&self) -> Result<i64>;
+    /// The round-robin allocation hint of a network.
+    fn next_ip(&self, network_id: i64) -> Result<Option<IpAddr>>;
+    // Published ports and labels.
+    fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>>;
+    /// Every published port with the address it leads to, except those of endpoints being
+    /// removed (a re-render from this never brings back a port whose container is going).
+    fn all_ports(&self) -> Result<Vec<(Ipv4Addr, PortMapping)>>;
+    /// The container already publishing `m`'s host port.
+    fn port_holder(&self, m: &PortMapping) -> Result<Option<String>>;
+    fn labels_of(&self, endpoint_id: i64) -> Result<Labels>;
+    /// Names of containers carrying every label of `selector`, in creation order.
+    fn matching(&self, selector: &Labels) -> Result<Vec<String>>;
+    // Services.
+    fn service(&self, name: &str) -> Result<Option<ServiceRecord>>;
+    fn services(&self) -> Result<Vec<ServiceRecord>>;
+    /// Whether any service exists (the hot path asks this before any service work).
+    fn any_service(&self) -> Result<bool>;
+    fn vip_taken(&self, vip: IpAddr) -> Result<Option<String>>;
+    /// The address after the highest VIP in use within `[lo, hi]`, if still inside.
+    fn vip_after_highest(&self, lo: IpAddr, hi: IpAddr) -> Result<Option<IpAddr>>;
+    fn node_port_owner(&self, port: u16, proto: Proto) -> Result<Option<String>>;
+    /// The backend counts whose bucket chains exist in the kernel.
+    fn bucket_sizes(&self) -> Result<BTreeSet<usize>>;
+    /// Services a container can be a backend of (by name, or by one of its labels).
+    fn services_concerning(&self, container: &str, labels: &Labels) -> Result<Vec<ServiceRecord>>;
+    // Runtime attachments (CNI, netavark).
+    /// The runtime record of an endpoint, if a runtime made it.
+    fn runtime_of(&self, endpoint_id: i64) -> Result<Option<RuntimeRow>>;
+    /// Every runtime attachment, of one network or of all, oldest first.
+    fn runtime_attachments(&self, network_id: Option<i64>) -> Result<Vec<RuntimeRow>>;
+    /// The attachment of (container id, ifname) on a network, if any.
+    fn runtime_attachment(
+        &self,
+        network_id: i64,
+        container_id: &str,
+        ifname: &str,
+    ) -> Result<Option<RuntimeRow>>;
+}
+
+/// What the engine changes, inside one transaction.
+pub trait Writes: Reads {
+    /// Insert an endpoint in state `creating`, owned by `e.owner`.
+    fn insert_endpoint(&self, e: &NewEndpoint) -> Result<Endpoint>;
+    fn set_netns_identity(&self, id: i64, ns: (u64, u64)) -> Result<()>;
+    /// Lease `ip` on a network to an endpoint (the endpoint's address).
+    fn add_lease(&self, network_id: i64, endpoint_id: i64, ip: IpAddr) -> Result<()>;
+    fn set_mac(&self, endpoint_id: i64, mac: Mac) -> Result<()>;
+    /// `creating` → `ready` if still owned by `me` (compare-and-set). `keep_owner` keeps the
+    /// owner (a foreground run).
+    fn set_endpoint_ready(&self, id: i64, keep_owner: bool, me: Owner) -> Result<bool>;
+    /// Record the container's process if still `creating` and owned by `me`.
+    fn set_pid(&self, id: i64, pid: Owner, me: Owner) -> Result<bool>;
+    /// Take an endpoint over for teardown (`removing`, owned by `me`) if its row is still as
+    /// `seen` left it (same state, same owner).
+    fn claim_endpoint(&self, seen: &Endpoint, me: Owner) -> Result<bool>;
+    /// Delete an endpoint `me` is removing, with its lease, ports and labels.
+    fn delete_endpoint(&self, id: i64, me: Owner) -> Result<bool>;
+    fn set_draining(&self, id: i64) -> Result<()>;
+    fn insert_network(&self, n: &NewNetwork) -> Result<i64>;
+    fn set_network_ready(&self, name: &str) -> Result<()>;
+    fn delete_network(&self, name: &str) -> Result<()>;
+    /// Take a network over for removal if still in `state` with owner `seen_owner` and no
+    /// container uses it.
+    fn claim_network(
+        &self,
+        id: i64,
+        state: NetworkState,
+        seen_owner: Option<Owner>,
+        me: Owner,
+    ) -> Result<bool>;
+    /// Take over a `creating` network whose creator `dead` died.
+    fn adopt_network(&self, id: i64, dead: Owner, me: Owner) -> Result<bool>;
+    fn set_next_ip(&self, network_id: i64, ip: IpAddr) -> Result<()>;
+    fn add_ports(&self, endpoint_id: i64, ports: &[PortMapping]) -> Result<()>;
+    fn add_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;
+    fn replace_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;
+    fn insert_service(
+        &self,
+        s: &Service,
+        selector: Option<&Labels>,
+        backends: &[(String, Option<u16>)],
+    ) -> Result<i64>;
+    fn set_programmed(&self, id: i64, backends: &[Backend]) -> Result<()>;
+    /// Record bucket chains as made; `reset` first forgets all (after a full re-render).
+    fn record_buckets(&self, sizes: &[usize], reset: bool) -> Result<()>;
+    fn delete_service(&self, id: i64) -> Result<()>;
+    /// Record a runtime attachment of an endpoint (in the transaction that inserts the
+    /// endpoint: a second attachment of the same key is refused).
+    fn insert_runtime(&self, endpoint_id: i64, network_id: i64, rec: &RuntimeRecord) -> Result<()>;
+}
+
+/// A store: its identity, reads, and write transactions.
+pub trait State {
+    /// The store's identity, made once; kernel objects carry it (see `engine::owner`).
+    fn id(&self) -> &str;
+    fn reads(&self) -> &(dyn Reads + 'static);
+    /// Run `f` in one write transaction (see [`write`](trait.State.html#method.write)).
+    fn write_dyn(&mut self, f: &mut dyn FnMut(&dyn Writes) -> Result<()>) -> Result<()>;
+}
+
+impl dyn State + '_ {
+    /// Run `f` in one write transaction, taken at once: committed when `f` succeeds, rolled
+    /// back when it fails.
+    pub fn write<T>(&mut self, f: impl FnOnce(&dyn Writes) -> Result<T>) -> Result<T> {
+        let mut f = Some(f);
+        let mut out = None;
+        self.write_dyn(&mut |tx| {
+            let f = f.take().expect("a transaction runs its closure once");
+            out = Some(f(tx)?);
+            Ok(())
+        })?;
+        Ok(out.expect("the closure ran"))
+    }
+}
+
+/// Reads straight on the store, outside any transaction.
+impl std::ops::Deref for dyn State + '_ {
+    type Target = dyn Reads;
+    fn deref(&self) -> &(dyn Reads + 'static) {
+        self.reads()
+    }
+}
