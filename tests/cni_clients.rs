@@ -6,39 +6,16 @@
 
 mod common;
 
+use common::clients::*;
 use common::cni::leftovers;
 use common::invariants::{assert_consistent, store_view};
 use common::*;
 use podnet::testbed::clients::{
-    self, cnitool, cri, cri_ok, link_reference_plugins, podman_ok, setup_podman, start_containerd,
-    CniTool, ContainerdCni, PodmanCni, BUSYBOX,
+    self, cnitool, cri, cri_ok, link_reference_plugins, podman_ip, podman_ok, setup_podman,
+    start_containerd, CniTool, ContainerdCni, PodmanCni, BUSYBOX,
 };
-use podnet::testbed::{self, Lab, LabConfig, Sandbox, SandboxConfig, SANDBOX_STATE_DIR};
+use podnet::testbed::{self, Sandbox, SANDBOX_STATE_DIR};
 use serde_json::{json, Value};
-
-fn client_config() -> SandboxConfig {
-    SandboxConfig {
-        podnet: Some(env!("CARGO_BIN_EXE_podnet").into()),
-        ..SandboxConfig::for_clients()
-    }
-}
-
-fn client_sandbox() -> Sandbox {
-    Sandbox::with_config(client_config()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A lab whose host runs the runtime; `outside` is a LAN neighbour.
-fn client_lab() -> Lab {
-    Lab::with_config(LabConfig {
-        sandbox: client_config(),
-        ..LabConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn must<T>(r: testbed::Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// podnet installed as the CNI plugin `podnet` in `dir` (a symlink to the binary under test).
 fn install_podnet(sb: &Sandbox, dir: &str) {
@@ -387,16 +364,7 @@ fn podman_cni_backend_containers_on_podnet_with_traffic_ports_and_cleanup() {
             HTTPD,
         ],
     ));
-    let ip = must(podman_ok(
-        sb,
-        [
-            "inspect",
-            "srv",
-            "--format",
-            "{{(index .NetworkSettings.Networks \"pn\").IPAddress}}",
-        ],
-    ));
-    let ip = ip.trim().to_string();
+    let ip = must(podman_ip(sb, "srv", "pn"));
     assert!(ip.starts_with("10.88.40."), "srv got {ip:?}");
     let addr = must(podman_ok(
         sb,

@@ -14,37 +14,14 @@ mod libcni;
 mod netavark_plugin;
 mod podman_cni;
 
+use common::clients::*;
 use common::*;
 use podnet::testbed::clients::{
-    self, cnitool, cri, cri_ok, link_reference_plugins, netavark, podman_ok, setup_podman,
-    start_containerd, CniTool, ContainerdCni, PodmanCni, BUSYBOX,
+    self, cnitool, cri, cri_ok, link_reference_plugins, netavark, podman_ip, podman_ok,
+    setup_podman, start_containerd, CniTool, ContainerdCni, PodmanCni, BUSYBOX,
 };
-use podnet::testbed::{self, Lab, LabConfig, Sandbox, SandboxConfig};
+use podnet::testbed::{self, Sandbox};
 use serde_json::Value;
-
-fn client_config() -> SandboxConfig {
-    SandboxConfig {
-        podnet: Some(env!("CARGO_BIN_EXE_podnet").into()),
-        ..SandboxConfig::for_clients()
-    }
-}
-
-fn client_sandbox() -> Sandbox {
-    Sandbox::with_config(client_config()).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// A lab whose host runs the clients; `outside` is a LAN neighbour for published ports.
-fn client_lab() -> Lab {
-    Lab::with_config(LabConfig {
-        sandbox: client_config(),
-        ..LabConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn must<T>(r: testbed::Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// A CNI plugin of our own: appends one line per call (`CMD id=.. netns=.. args=..
 /// path=..`) to `<its dir>/cni-log.log` and delegates to the reference bridge plugin. It

@@ -33,16 +33,8 @@ fn podman_cni_backend_runs_our_plugin_dir_with_traffic_ports_and_cleanup() {
             HTTPD,
         ],
     ));
-    let ip = must(podman_ok(
-        sb,
-        [
-            "inspect",
-            "srv",
-            "--format",
-            "{{(index .NetworkSettings.Networks \"lognet\").IPAddress}}",
-        ],
-    ));
-    let ip = ip.trim();
+    let ip = must(podman_ip(sb, "srv", "lognet"));
+    let ip = ip.as_str();
     assert!(ip.starts_with("10.89.20."), "srv got {ip:?}");
     // The container's own view: the address on eth0.
     let addr = must(podman_ok(

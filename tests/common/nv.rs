@@ -1,19 +1,13 @@
 //! podnet as netavark 2.1's driver plugin: a client sandbox with podnet installed as
 //! `<plugin dir>/podnet`, and the JSON Podman 5 hands netavark.
 
+use super::clients::{client_lab, client_sandbox};
 use super::*;
 use podnet::testbed::clients::{netavark_cmd, output_with_stdin};
 use serde_json::json;
 
 /// netavark's `--plugin-directory`; podnet is `PLUGINS/podnet` in it.
 pub const PLUGINS: &str = "/run/nv-plugins";
-
-pub fn client_config() -> SandboxConfig {
-    SandboxConfig {
-        podnet: Some(env!("CARGO_BIN_EXE_podnet").into()),
-        ..SandboxConfig::for_clients()
-    }
-}
 
 fn install(sb: &Sandbox) {
     ok(
@@ -27,18 +21,14 @@ fn install(sb: &Sandbox) {
 
 /// A client sandbox with podnet installed as netavark's `podnet` driver.
 pub fn nv_sandbox() -> Sandbox {
-    let sb = Sandbox::with_config(client_config()).unwrap_or_else(|e| panic!("{e}"));
+    let sb = client_sandbox();
     install(&sb);
     sb
 }
 
 /// A lab whose host runs netavark with podnet; `outside` reaches published ports.
 pub fn nv_lab() -> Lab {
-    let lab = Lab::with_config(LabConfig {
-        sandbox: client_config(),
-        ..LabConfig::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    let lab = client_lab();
     install(&lab.host);
     lab
 }

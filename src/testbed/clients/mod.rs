@@ -23,7 +23,7 @@ mod podman;
 pub use cni::{cnitool, link_reference_plugins, CniTool, REFERENCE_PLUGINS};
 pub use containerd::{cri, cri_ok, ctr, start_containerd, ContainerdCni, CRI_SOCKET};
 pub use netavark::{netavark, netavark_cmd, NETAVARK_CONFIG};
-pub use podman::{podman, podman_ok, setup_podman, PodmanCni, BUSYBOX};
+pub use podman::{podman, podman_ip, podman_ok, setup_podman, PodmanCni, BUSYBOX};
 
 use super::{Error, Result};
 use std::io::Write;

@@ -99,3 +99,11 @@ where
     let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
     checked(&format!("podman {args:?}"), podman(sb, &args))
 }
+
+/// The IPv4 address podman reports for `container` on `network` (`podman inspect`).
+pub fn podman_ip(sb: &Sandbox, container: &str, network: &str) -> Result<String> {
+    let format = format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}");
+    Ok(podman_ok(sb, ["inspect", container, "--format", &format])?
+        .trim()
+        .to_string())
+}
