@@ -198,6 +198,9 @@ pub struct CreateArgs {
     /// supported.
     #[arg(long)]
     pub ipv6: bool,
+    /// IPv4 on the network (always: `--ipv4=false`, an IPv6-only network, is refused).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub ipv4: bool,
     /// Masquerade IPv6 egress (NAT66); `--ipv6-nat=false` routes the IPv6 subnet unchanged
     /// (for a global subnet the upstream routes to this host).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]

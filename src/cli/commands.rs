@@ -331,6 +331,7 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
             name,
             subnet,
             ipv6,
+            ipv4,
             ipv6_nat,
             ipv6_pool,
             gateway,
@@ -357,7 +358,7 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                     ipv6,
                     nat6: ipv6_nat,
                     pool6,
-                    ipv4: true,
+                    ipv4,
                     gateway: gateway
                         .as_deref()
                         .map(|g| parse_ipv4("--gateway", g))
