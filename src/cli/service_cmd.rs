@@ -35,7 +35,8 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
             let ServiceCreateArgs {
                 name,
                 ports,
-                vip,
+                vips,
+                ip_family,
                 selector,
                 backends,
                 affinity,
@@ -45,7 +46,8 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
             let spec = ServiceSpec {
                 name,
                 ports,
-                vip,
+                vips,
+                ip_family,
                 selector,
                 backends,
                 affinity,
