@@ -136,7 +136,9 @@ fn parse_vip(v: &str) -> Result<IpAddr> {
     v.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| {
         Error::field(
             "--vip",
-            format!("invalid --vip {v:?}: not an IPv4 or IPv6 address, e.g. 10.43.0.10 or fd00:43::10"),
+            format!(
+                "invalid --vip {v:?}: not an IPv4 or IPv6 address, e.g. 10.43.0.10 or fd00:43::10"
+            ),
         )
     })
 }

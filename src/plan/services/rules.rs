@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use crate::kernel::nft::{
-    ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Hook, NatKind,
-    Reject, Rule, Sel, Set, Stmt, Table, Value, Verdict, RTN_LOCAL,
-};
 use super::family::SvcAddr;
+use crate::kernel::nft::{
+    ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Hook, NatKind, Reject, Rule,
+    Sel, Set, Stmt, Table, Value, Verdict, RTN_LOCAL,
+};
 use crate::model::Proto;
 use std::net::Ipv4Addr;
 use DataType::{InetProto, InetService, Mark};
@@ -166,7 +166,10 @@ fn learning<A: SvcAddr>(chain: &str) -> Vec<Rule> {
         Rule::new(chain, s)
     };
     vec![
-        with(vec![A::CT_ORIG_DADDR, L4Proto, CtOrigProtoDst], AFFINITY_SVCS),
+        with(
+            vec![A::CT_ORIG_DADDR, L4Proto, CtOrigProtoDst],
+            AFFINITY_SVCS,
+        ),
         with(vec![L4Proto, CtOrigProtoDst], AFFINITY_NPS),
     ]
 }
