@@ -135,6 +135,15 @@ impl ServiceDef {
         IpFamilies::of(self.vip, self.vip6)
     }
 
+    /// The primary VIP (Kubernetes' `clusterIP`): IPv4 when the service has one.
+    pub fn primary_vip(&self) -> IpAddr {
+        match (self.vip, self.vip6) {
+            (Some(a), _) => IpAddr::V4(a),
+            (None, Some(a)) => IpAddr::V6(a),
+            (None, None) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        }
+    }
+
     /// The IPv4 side, when the service has one.
     pub fn v4(&self) -> Option<Service> {
         self.vip.map(|vip| self.side(vip))
@@ -151,6 +160,18 @@ impl ServiceDef {
             vip,
             ports: self.ports.clone(),
             affinity_timeout: self.affinity_timeout,
+        }
+    }
+}
+
+impl From<Service> for ServiceDef {
+    fn from(s: Service) -> Self {
+        ServiceDef {
+            name: s.name,
+            ports: s.ports,
+            affinity_timeout: s.affinity_timeout,
+            vip: Some(s.vip),
+            vip6: None,
         }
     }
 }
