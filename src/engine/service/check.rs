@@ -121,7 +121,7 @@ fn allocate_vip6(conn: &dyn Reads) -> Result<Ipv6Addr> {
 fn range6_clear_of_networks(conn: &dyn Reads) -> Result<()> {
     let range = default_service_range6();
     for n in conn.networks()? {
-        let Some(sub) = subnet6_of(&n) else { continue };
+        let Some(sub) = n.subnet6 else { continue };
         if sub.contains(&range.network()) || range.contains(&sub.network()) {
             return Err(Error::failed(format!(
                 "network '{}' has the IPv6 subnet {sub}, which overlaps the IPv6 service range {range}: remove or re-create that network with another --subnet",
@@ -156,11 +156,5 @@ fn allocate_vip(conn: &dyn Reads) -> Result<Ipv4Addr> {
 
 /// Whether a network is dual-stack.
 pub fn has_ipv6(n: &crate::model::Network) -> bool {
-    subnet6_of(n).is_some()
-}
-
-// FOUNDATION: n.subnet6 once v6 foundation is merged.
-fn subnet6_of(n: &crate::model::Network) -> Option<ipnet::Ipv6Net> {
-    let _ = n;
-    None
+    n.subnet6.is_some()
 }

@@ -75,9 +75,7 @@ impl Side for Ipv6Addr {
         &mut rec.programmed6
     }
     fn addr(ep: &Endpoint) -> Option<Self> {
-        // FOUNDATION: ep.ip6 once v6 foundation is merged.
-        let _ = ep;
-        None
+        ep.ip6
     }
     fn pick(_: Option<Ipv4Addr>, v6: Option<Ipv6Addr>) -> Option<Self> {
         v6
