@@ -199,3 +199,40 @@ fn boot_recovery_frees_ipv6_leases_and_rebuilds_the_ipv6_gateway() {
     let routes = v6_defaults(&ip_json_in(&sb, &ns, &["-6", "route"]));
     assert_eq!(routes[0].0, "fd00:90::1", "{routes:?}");
 }
+
+/// A runtime's attachment (CNI ADD) to a dual-stack network takes an IPv6 lease too; its DEL
+/// frees it.
+#[test]
+fn cni_del_frees_the_ipv6_lease() {
+    use common::cni::{cni_verb, conf};
+    let sb = sandbox();
+    dual(&sb);
+    ok("ip netns add", sb.sh("ip netns add k1"));
+    let c = conf("1.0.0", NET, serde_json::json!({}));
+    cni_verb(&sb, "ADD", "k1", "/run/netns/k1", &c).ok("ADD");
+    let ep = ps(&sb)
+        .into_iter()
+        .next()
+        .expect("the runtime's attachment");
+    let ip6 = s(&ep, "ip6").to_string();
+    assert_eq!(ip6, "fd00:90::2", "{ep}");
+    let addrs = ip_json_in(&sb, "/run/netns/k1", &["addr"]);
+    assert_eq!(v6_addrs(&addrs, "eth0")[0].0, ip6, "{addrs}");
+    cni_verb(&sb, "DEL", "k1", "/run/netns/k1", &c).ok("DEL");
+    assert!(ps(&sb).is_empty());
+    // The round-robin hint moved on; the address itself must be free again.
+    let out = sb.podnet([
+        "run",
+        "-d",
+        "--name",
+        "after",
+        "--network",
+        NET,
+        "--ip6",
+        &ip6,
+        "--",
+        "sleep",
+        "infinity",
+    ]);
+    ok("the runtime's IPv6 address is free again", out);
+}
