@@ -221,7 +221,9 @@ fn choose_subnet6(
     let pool = match spec.pool6 {
         Some(p) => p,
         None => tx.ula48()?.ok_or_else(|| {
-            Error::failed("the state store has no unique local IPv6 prefix: run `podnet gc` with this podnet once, or give an IPv6 subnet".to_string())
+            Error::failed(format!(
+                "the state store has lost this host's unique local IPv6 prefix (meta 'ula48'): give an IPv6 {SUBNET} or an IPv6 pool"
+            ))
         })?,
     };
     let taken: Vec<Ipv6Net> = others
