@@ -18,7 +18,8 @@ pub use logs::LogConfig;
 pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
-    parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
+    host_ip_text, parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest,
+    Proto,
 };
 pub use service::{Backend, Service, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

@@ -178,6 +178,12 @@ impl Element {
         Element::range(vec![Value::Ipv4(a)], vec![Value::Ipv4(b)])
     }
 
+    /// An IPv6 prefix as an interval element.
+    pub fn ipv6_net(net: ipnet::Ipv6Net) -> Self {
+        let (a, b) = (net.network(), net.broadcast());
+        Element::range(vec![Value::Ipv6(a)], vec![Value::Ipv6(b)])
+    }
+
     pub fn to_value(mut self, value: Vec<Value>) -> Self {
         self.data = Some(ElemData::Value(value));
         self

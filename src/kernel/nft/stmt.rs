@@ -2,12 +2,14 @@
 //! turns them into kernel expressions with registers allocated the way nft
 //! does (so `nft --debug=netlink` prints the same thing for both).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::expr::{CmpOp, DynsetOp, Expr, ImmData, NatKind};
-pub use super::sel::{ct_state, ct_status, Sel, ARP_ETHERNET_IPV4, RTN_LOCAL};
-use super::types::{Value, Verdict};
+pub use super::sel::{
+    ct_state, ct_status, icmp6, Sel, ARP_ETHERNET_IPV4, IPPROTO_ICMPV6, RTN_LOCAL,
+};
+use super::types::{Family, Value, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
@@ -45,6 +47,13 @@ pub enum Stmt {
         len: u8,
         negate: bool,
     },
+    /// `ip6 daddr ::1` / `ip6 saddr fe80::/10` (or `!=` when `negate`).
+    Prefix6 {
+        sel: Sel,
+        addr: Ipv6Addr,
+        len: u8,
+        negate: bool,
+    },
     /// Bit test, `ct state established,related` = `(sel & mask) != 0`.
     AnyBits {
         sel: Sel,
@@ -69,7 +78,8 @@ pub enum Stmt {
         map: String,
     },
     /// `snat|dnat ip to <k1> . <k2> ... map @map`; the map's value is
-    /// `ipv4_addr` or `ipv4_addr . inet_service` (`with_port`).
+    /// `ipv4_addr` or `ipv4_addr . inet_service` (`with_port`). In a table of family `ip6`
+    /// it is `dnat ip6 to ...` and the map's value `ipv6_addr [. inet_service]`.
     NatMap {
         kind: NatKind,
         key: Vec<Sel>,
@@ -122,9 +132,8 @@ fn load_concat(out: &mut Vec<Expr>, key: &[Sel], first_slot: u32) -> u32 {
     slot
 }
 
-fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: bool) {
+fn prefix_match(out: &mut Vec<Expr>, sel: Sel, bytes: &[u8], len: u8, negate: bool) {
     let op = if negate { CmpOp::Neq } else { CmpOp::Eq };
-    let bytes = addr.octets();
     if len.is_multiple_of(8) {
         // nft loads only the significant bytes when the prefix is byte aligned.
         let n = u32::from(len / 8);
@@ -145,17 +154,16 @@ fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: 
         });
         return;
     }
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(len))
-        .unwrap_or(0)
-        .to_be_bytes();
+    let bits = bytes.len() * 8;
+    let mask = (u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)).to_be_bytes();
+    let mask = &mask[..bits / 8];
     let net: Vec<u8> = bytes.iter().zip(mask).map(|(b, m)| b & m).collect();
     out.push(sel.load(1));
     out.push(Expr::Bitwise {
         sreg: 1,
         dreg: 1,
         mask: mask.to_vec(),
-        xor: vec![0; 4],
+        xor: vec![0; bytes.len()],
     });
     out.push(Expr::Cmp {
         sreg: 1,
@@ -165,8 +173,9 @@ fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: 
 }
 
 /// `anon` counts the rule's anonymous sets: their lookups carry the rule-local
-/// index as `set_id`, which the batch offsets to a batch-wide id.
-fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
+/// index as `set_id`, which the batch offsets to a batch-wide id. `family` is the table's:
+/// a NAT map in an `ip6` table translates to IPv6 addresses.
+fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32, family: Family) {
     match stmt {
         Stmt::InList { key, invert, .. } => {
             load_concat(out, key, 0);
@@ -213,7 +222,13 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
             addr,
             len,
             negate,
-        } => prefix_match(out, *sel, *addr, *len, *negate),
+        } => prefix_match(out, *sel, &addr.octets(), *len, *negate),
+        Stmt::Prefix6 {
+            sel,
+            addr,
+            len,
+            negate,
+        } => prefix_match(out, *sel, &addr.octets(), *len, *negate),
         Stmt::AnyBits { sel, mask } => {
             out.push(sel.load(1));
             let m = mask.to_ne_bytes().to_vec();
@@ -263,11 +278,17 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
                 dreg: Some(1),
                 invert: false,
             });
+            // The port follows the address in the map's value: 32-bit slot 1 after an IPv4
+            // address, slot 4 (the second 128-bit register) after an IPv6 one.
+            let (nfproto, port_slot) = match family {
+                Family::Ip6 => (Family::Ip6.nfproto(), 4),
+                _ => (Family::Ip.nfproto(), 1),
+            };
             out.push(Expr::Nat {
                 kind: *kind,
-                nfproto: 2,
+                nfproto,
                 addr: Some(1),
-                proto: with_port.then_some(slot_reg(1)),
+                proto: with_port.then_some(slot_reg(port_slot)),
                 flags: 0,
             });
         }
@@ -335,17 +356,31 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
     }
 }
 
-/// Renders statements to kernel expressions. Pure: no I/O, no kernel.
+/// Renders statements to kernel expressions, for a table of family `ip` (or one without
+/// NAT). Pure: no I/O, no kernel.
 pub fn render(stmts: &[Stmt]) -> Vec<Expr> {
+    render_in(Family::Ip, stmts)
+}
+
+/// Renders statements for a table of `family` (which decides what a NAT map translates).
+pub fn render_in(family: Family, stmts: &[Stmt]) -> Vec<Expr> {
     let mut out = Vec::with_capacity(stmts.len() * 2);
     let mut anon = 0;
     for s in stmts {
-        render_one(&mut out, s, &mut anon);
+        render_one(&mut out, s, &mut anon, family);
     }
     out
 }
 
 /// Renders to the text `nft --debug=netlink` prints for the same rule.
 pub fn render_debug(stmts: &[Stmt]) -> String {
-    render(stmts).iter().map(|e| format!("  {e}\n")).collect()
+    render_debug_in(Family::Ip, stmts)
+}
+
+/// [`render_debug`] for a table of `family`.
+pub fn render_debug_in(family: Family, stmts: &[Stmt]) -> String {
+    render_in(family, stmts)
+        .iter()
+        .map(|e| format!("  {e}\n"))
+        .collect()
 }
