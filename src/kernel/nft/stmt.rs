@@ -336,7 +336,12 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32, family: Family) 
             let data_reg = if data.is_empty() {
                 None
             } else {
-                let first = end.div_ceil(4) * 4;
+                // nft puts the data in the next 128-bit register; an IPv6 affinity entry
+                // (40-byte key, 20-byte data) only fits the 64 bytes of registers right after
+                // its key (nft 1.0.6 itself cannot compile that rule, but lists it).
+                let len: u32 = data.iter().map(|d| d.byte_len().div_ceil(4)).sum();
+                let aligned = end.div_ceil(4) * 4;
+                let first = if aligned + len > 16 { end } else { aligned };
                 load_concat(out, data, first);
                 Some(slot_reg(first))
             };
