@@ -36,6 +36,9 @@ pub struct Chain {
     pub name: String,
     /// `None` for a regular chain (only reachable by jump/goto).
     pub base: Option<BaseChain>,
+    /// The device of a netdev-family base chain (`hook ingress device "pn0"`); the kernel
+    /// takes the name even before the device exists.
+    pub device: Option<String>,
 }
 
 impl Chain {
@@ -43,6 +46,7 @@ impl Chain {
         Chain {
             name: name.into(),
             base: None,
+            device: None,
         }
     }
 
@@ -57,6 +61,15 @@ impl Chain {
         Chain {
             name: name.into(),
             base: Some(base),
+            device: None,
+        }
+    }
+
+    /// A netdev-family filter chain on `device`'s ingress, policy accept.
+    pub fn ingress(name: impl Into<String>, device: impl Into<String>, priority: i32) -> Self {
+        Chain {
+            device: Some(device.into()),
+            ..Chain::base(name, ChainType::Filter, Hook::Ingress, priority)
         }
     }
 }

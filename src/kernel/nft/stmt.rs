@@ -93,6 +93,18 @@ pub enum Stmt {
         port: Option<u16>,
     },
     Masquerade,
+    /// `meta mark set (mark & and) ^ xor`: `mark or M` is `and: !M, xor: M`, `mark and M`
+    /// is `and: M, xor: 0`.
+    MarkUpdate {
+        and: u32,
+        xor: u32,
+    },
+    /// `ether daddr set MAC` (the frame's destination address; no checksum involved).
+    EtherDaddrSet([u8; 6]),
+    /// `fwd to DEVICE` by interface index (netdev family only).
+    Fwd {
+        ifindex: u32,
+    },
     Counter,
     Reject(Reject),
     /// `add|update @set { <key> [timeout T] [: <data>] }`.
@@ -313,6 +325,36 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32, family: Family) 
             });
         }
         Stmt::Masquerade => out.push(Expr::Masq),
+        Stmt::MarkUpdate { and, xor } => {
+            out.push(Sel::Mark.load(1));
+            out.push(Expr::Bitwise {
+                sreg: 1,
+                dreg: 1,
+                mask: and.to_ne_bytes().to_vec(),
+                xor: xor.to_ne_bytes().to_vec(),
+            });
+            // NFT_META_MARK.
+            out.push(Expr::MetaSet { key: 3, sreg: 1 });
+        }
+        Stmt::EtherDaddrSet(mac) => {
+            out.push(Expr::Immediate {
+                dreg: 1,
+                data: ImmData::Value(mac.to_vec()),
+            });
+            out.push(Expr::PayloadWrite {
+                base: super::expr::PayloadBase::Link,
+                offset: 0,
+                len: 6,
+                sreg: 1,
+            });
+        }
+        Stmt::Fwd { ifindex } => {
+            out.push(Expr::Immediate {
+                dreg: 1,
+                data: ImmData::Value(ifindex.to_ne_bytes().to_vec()),
+            });
+            out.push(Expr::Fwd { sreg_dev: 1 });
+        }
         Stmt::Counter => out.push(Expr::Counter),
         Stmt::Reject(r) => out.push(match r {
             Reject::TcpReset => Expr::Reject { kind: 1, code: 0 },

@@ -263,8 +263,19 @@ pub fn ruleset(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) ->
     put(&mut tables[1], e.bridge);
     if v6 {
         put(&mut tables[2], e.ip6);
+        tables.push(netdev(nets));
     }
     Ruleset { tables }
+}
+
+/// `netdev podnet`: the `[::1]` reply chain of each dual-stack bridge.
+fn netdev(nets: &[NetFacts]) -> TableDef {
+    let mut t = TableDef::new(rules6::netdev_table());
+    for n in nets.iter().filter(|n| n.subnet6.is_some()) {
+        t.chains.push(rules6::loopback_chain(&n.bridge));
+        t.rules.push(rules6::loopback_rule(&n.bridge));
+    }
+    t
 }
 
 /// Atomically (re)creates podnet's tables with all elements, whether or not
@@ -282,13 +293,14 @@ pub fn delete_all() -> Batch {
     .delete_batch()
 }
 
-/// Removes `ip6 podnet` (absent is no error): appended to [`full`] when no network is
-/// dual-stack any more, and to [`delete_all`].
+/// Removes `ip6 podnet` and `netdev podnet` (absent ones are no error): appended to
+/// [`full`] when no network is dual-stack any more, and to [`delete_all`].
 pub fn delete_ip6() -> Batch {
     let mut b = Batch::new();
-    let t = rules6::ip6_table();
-    b.add_table(&t);
-    b.delete_table(&t);
+    for t in [rules6::ip6_table(), rules6::netdev_table()] {
+        b.add_table(&t);
+        b.delete_table(&t);
+    }
     b
 }
 
@@ -325,23 +337,44 @@ pub fn remove_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
     e.into_batch(true)
 }
 
-/// Element adds only: one more network (the tables exist).
+/// Element adds only: one more network (the tables exist); a dual-stack one also gets its
+/// bridge's `[::1]` reply chain (made afresh, so a network realized again keeps one rule).
 pub fn add_network(n: &NetFacts) -> Batch {
     let mut e = Elems::default();
     e.network(n);
-    e.into_batch(false)
+    let mut b = e.into_batch(false);
+    if n.subnet6.is_some() {
+        let t = rules6::netdev_table();
+        let c = rules6::loopback_chain(&n.bridge);
+        b.add_chain(&t, &c);
+        b.flush_chain(&t, &c.name);
+        b.add_rule(&t, &rules6::loopback_rule(&n.bridge));
+    }
+    b
 }
 
 /// Element deletes only: a network goes (its ports are removed first, or in
-/// the same batch by the caller).
+/// the same batch by the caller), and a dual-stack one's `[::1]` reply chain.
 pub fn remove_network(n: &NetFacts) -> Batch {
     let mut e = Elems::default();
     e.network(n);
-    e.into_batch(true)
+    let mut b = e.into_batch(true);
+    if n.subnet6.is_some() {
+        let t = rules6::netdev_table();
+        let name = rules6::loopback_chain(&n.bridge).name;
+        b.flush_chain(&t, &name);
+        b.delete_chain(&t, &name);
+    }
+    b
 }
 
 /// Every table podnet's netfilter plan may make, for ownership checks (`ip6 podnet` only
 /// exists while a network is dual-stack).
-pub fn tables() -> [Table; 3] {
-    [ip_table(), bridge_table(), rules6::ip6_table()]
+pub fn tables() -> [Table; 4] {
+    [
+        ip_table(),
+        bridge_table(),
+        rules6::ip6_table(),
+        rules6::netdev_table(),
+    ]
 }

@@ -7,8 +7,8 @@
 use std::net::Ipv6Addr;
 
 use crate::kernel::nft::{
-    ct_state, icmp6, Chain, ChainType, CmpOp, DataType, Family, Hook, Rule, Sel, Set, Stmt, Table,
-    Value, Verdict, IPPROTO_ICMPV6,
+    ct_state, ct_status, icmp6, Chain, ChainType, CmpOp, DataType, Family, Hook, Rule, Sel, Set,
+    Stmt, Table, Value, Verdict, IPPROTO_ICMPV6,
 };
 use DataType::{EtherAddr, IfName, InetProto, InetService, Ipv6Addr as V6};
 use Sel::*;
@@ -22,6 +22,21 @@ use super::rules::{
 pub fn ip6_table() -> Table {
     Table::new(Family::Ip6, TABLE)
 }
+
+/// `table netdev podnet`: one ingress chain per dual-stack bridge, which hands the host's
+/// own de-NATed `[::1]` replies to `lo` (see [`loopback_rule`]).
+pub fn netdev_table() -> Table {
+    Table::new(Family::Netdev, TABLE)
+}
+
+/// The packet-mark bit that tells a bridge's ingress chain "a reply to the host's own
+/// `[::1]:PORT`, de-NATed by br_netfilter": set in `ip6 podnet` prerouting, cleared before
+/// the packet is handed to `lo`. One bit, kept clear of the bits kube-proxy (0x4000, 0x8000)
+/// and Calico (0xffff0000) use.
+pub const LOOPBACK_REPLY_MARK: u32 = 0x0010_0000;
+
+/// `lo` is interface 1 in every network namespace.
+const LO_IFINDEX: u32 = 1;
 
 // Bridge-table sets of the IPv6 part.
 pub const NOICC_SUBNETS6: &str = "noicc_subnets6";
@@ -45,7 +60,10 @@ pub fn ip6_sets() -> Vec<Set> {
 
 pub fn ip6_chains() -> Vec<Chain> {
     vec![
+        Chain::base("guard", ChainType::Filter, Hook::Prerouting, -300),
         Chain::base("prerouting", ChainType::Nat, Hook::Prerouting, -100),
+        // Right after the de-NAT of a reply (nat prerouting, -100).
+        Chain::base("loopback_replies", ChainType::Filter, Hook::Prerouting, -99),
         Chain::base("output", ChainType::Nat, Hook::Output, -100),
         Chain::base("postrouting", ChainType::Nat, Hook::Postrouting, 100),
         Chain::base("forward", ChainType::Filter, Hook::Forward, 0),
@@ -77,13 +95,62 @@ fn ip6_is(sel: Sel, addr: Ipv6Addr, negate: bool) -> Stmt {
     }
 }
 
-/// No guard against `::1` from outside as `ip podnet` has for 127.0.0.0/8: the kernel drops
-/// a packet to or from `::1` arriving on any device but `lo` before the prerouting hook
-/// (`ip6_rcv_core`, RFC 4291), and IPv6 has no `route_localnet` to change that (tested:
-/// `ipv6_loopback_ports_unreachable_from_the_lan`).
+fn not_from_lo() -> Stmt {
+    Stmt::Cmp {
+        sel: IifName,
+        op: CmpOp::Neq,
+        value: Value::IfName("lo".into()),
+    }
+}
+
+/// The kernel drops a packet to or from `::1` arriving on any device but `lo`
+/// (`ip6_rcv_core`, RFC 4291) — but with br_netfilter a bridged frame passes the ip6
+/// prerouting hooks first, so a container could otherwise reach a port published on `[::1]`
+/// (CVE-2020-8558 for IPv6): the guard and the `return` hold it off as in `ip podnet`.
 pub fn ip6_rules() -> Vec<Rule> {
-    let mut rules = publish6("prerouting");
+    let mut rules = vec![
+        Rule::new(
+            "guard",
+            vec![
+                not_from_lo(),
+                ip6_is(Ip6Daddr, Ipv6Addr::LOCALHOST, false),
+                verdict(Verdict::Drop),
+            ],
+        ),
+        Rule::new(
+            "prerouting",
+            vec![
+                ip6_is(Ip6Daddr, Ipv6Addr::LOCALHOST, false),
+                verdict(Verdict::Return),
+            ],
+        ),
+    ];
+    rules.extend(publish6("prerouting"));
     rules.extend(publish6("output"));
+    // A reply to the host's own `[::1]:PORT`, now addressed to `::1` on a bridge: marked
+    // for the bridge's ingress chain, which passes it to `lo` (with br_netfilter the kernel
+    // would drop it there as a loopback address on a non-loopback device). Only replies of
+    // DNAT'ed connections: never a new packet a container addresses to `::1`.
+    rules.push(Rule::new(
+        "loopback_replies",
+        vec![
+            not_from_lo(),
+            ip6_is(Ip6Daddr, Ipv6Addr::LOCALHOST, false),
+            Stmt::Cmp {
+                sel: CtDirection,
+                op: CmpOp::Eq,
+                value: Value::Proto(1),
+            },
+            Stmt::AnyBits {
+                sel: CtStatus,
+                mask: ct_status::DNAT,
+            },
+            Stmt::MarkUpdate {
+                and: !LOOPBACK_REPLY_MARK,
+                xor: LOOPBACK_REPLY_MARK,
+            },
+        ],
+    ));
     rules.extend([
         // Hairpin, as in `ip podnet`.
         Rule::new(
@@ -154,6 +221,36 @@ pub fn ip6_rules() -> Vec<Rule> {
         ),
     ]);
     rules
+}
+
+/// The ingress chain of one dual-stack bridge, named after it.
+pub fn loopback_chain(bridge: &str) -> Chain {
+    Chain::ingress(format!("lo6_{bridge}"), bridge, 0)
+}
+
+/// Its one rule: a marked `::1` reply gets `lo`'s (all-zero) MAC, so that `lo` takes it as
+/// its own, loses the mark and goes to `lo`; there it is a loopback packet on the loopback
+/// device, routed to the host's socket.
+pub fn loopback_rule(bridge: &str) -> Rule {
+    Rule::new(
+        loopback_chain(bridge).name,
+        vec![
+            Stmt::AnyBits {
+                sel: Mark,
+                mask: LOOPBACK_REPLY_MARK,
+            },
+            meta_protocol(ETH_P_IPV6),
+            ip6_is(Ip6Daddr, Ipv6Addr::LOCALHOST, false),
+            Stmt::MarkUpdate {
+                and: !LOOPBACK_REPLY_MARK,
+                xor: 0,
+            },
+            Stmt::EtherDaddrSet([0; 6]),
+            Stmt::Fwd {
+                ifindex: LO_IFINDEX,
+            },
+        ],
+    )
 }
 
 pub fn bridge_sets6() -> Vec<Set> {

@@ -9,7 +9,7 @@
 
 mod lab;
 
-pub use lab::{ThreadLab, HOST_LAN, OUT_LAN};
+pub use lab::{ThreadLab, HOST_LAN, HOST_LAN6, OUT_LAN, OUT_LAN6};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
