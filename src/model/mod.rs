@@ -3,6 +3,7 @@
 mod error;
 pub mod filter;
 pub mod inet;
+pub mod inet6;
 pub mod labels;
 pub mod logs;
 mod mac;
@@ -13,6 +14,7 @@ mod types;
 
 pub use error::{field, mention, neutral_name, CommandCause, Error, Result, StoreCause};
 pub use inet::{parse_cidr, parse_ipv4};
+pub use inet6::{parse_cidr6, parse_ip_any, parse_ipv6, parse_subnet_any, split_subnets};
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
 pub use mac::Mac;

@@ -14,7 +14,7 @@ use crate::model::{
     Service,
 };
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A process identity: (pid, start time in clock ticks since boot).
 pub type Owner = (i32, u64);
@@ -35,6 +35,9 @@ pub struct NewNetwork<'a> {
     pub bridge: &'a str,
     pub subnet: ipnet::Ipv4Net,
     pub gateway: Ipv4Addr,
+    pub subnet6: Option<ipnet::Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub nat6: bool,
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
@@ -103,6 +106,10 @@ pub trait Reads {
     fn next_network_id(&self) -> Result<i64>;
     /// The round-robin allocation hint of a network.
     fn next_ip(&self, network_id: i64) -> Result<Option<IpAddr>>;
+    /// The round-robin allocation hint of a network's IPv6 subnet.
+    fn next_ip6(&self, network_id: i64) -> Result<Option<Ipv6Addr>>;
+    /// This host's unique local /48 (chosen at random once, kept in the store).
+    fn ula48(&self) -> Result<Option<ipnet::Ipv6Net>>;
     // Published ports and labels.
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>>;
     /// Every published port with the address it leads to, except those of endpoints being
@@ -145,7 +152,8 @@ pub trait Writes: Reads {
     /// Insert an endpoint in state `creating`, owned by `e.owner`.
     fn insert_endpoint(&self, e: &NewEndpoint) -> Result<Endpoint>;
     fn set_netns_identity(&self, id: i64, ns: (u64, u64)) -> Result<()>;
-    /// Lease `ip` on a network to an endpoint (the endpoint's address).
+    /// Lease `ip` on a network to an endpoint (the endpoint's address of `ip`'s family; a
+    /// dual-stack endpoint has two leases).
     fn add_lease(&self, network_id: i64, endpoint_id: i64, ip: IpAddr) -> Result<()>;
     fn set_mac(&self, endpoint_id: i64, mac: Mac) -> Result<()>;
     /// `creating` → `ready` if still owned by `me` (compare-and-set). `keep_owner` keeps the
@@ -173,7 +181,12 @@ pub trait Writes: Reads {
     ) -> Result<bool>;
     /// Take over a `creating` network whose creator `dead` died.
     fn adopt_network(&self, id: i64, dead: Owner, me: Owner) -> Result<bool>;
+    /// Set the allocation hint of `ip`'s family.
     fn set_next_ip(&self, network_id: i64, ip: IpAddr) -> Result<()>;
+    /// Set the IPv6 allocation hint.
+    fn set_next_ip6(&self, network_id: i64, ip: Ipv6Addr) -> Result<()> {
+        self.set_next_ip(network_id, IpAddr::V6(ip))
+    }
     fn add_ports(&self, endpoint_id: i64, ports: &[PortMapping]) -> Result<()>;
     fn add_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;
     fn replace_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;

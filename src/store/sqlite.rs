@@ -59,6 +59,12 @@ impl Reads for Connection {
     fn next_ip(&self, network_id: i64) -> Result<Option<IpAddr>> {
         networks::next_ip(self, network_id)
     }
+    fn next_ip6(&self, network_id: i64) -> Result<Option<std::net::Ipv6Addr>> {
+        networks::next_ip6(self, network_id)
+    }
+    fn ula48(&self) -> Result<Option<ipnet::Ipv6Net>> {
+        networks::ula48(self)
+    }
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>> {
         ports::of(self, endpoint_id)
     }
