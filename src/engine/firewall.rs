@@ -11,28 +11,22 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Whether a network is dual-stack (its containers get IPv6 addresses).
 pub fn dual_stack(n: &crate::model::Network) -> bool {
-    ipv6_of(n).0.is_some()
-}
-
-/// A network's IPv6 subnet and NAT66 choice.
-fn ipv6_of(_n: &crate::model::Network) -> (Option<ipnet::Ipv6Net>, bool) {
-    (None, true)
+    n.subnet6.is_some()
 }
 
 /// An endpoint's IPv6 address.
-fn ip6_of(_ep: &Endpoint) -> Option<Ipv6Addr> {
-    None
+fn ip6_of(ep: &Endpoint) -> Option<Ipv6Addr> {
+    ep.ip6
 }
 
 pub fn net_facts(n: &crate::model::Network) -> NetFacts {
-    let (subnet6, nat6) = ipv6_of(n);
     NetFacts {
         bridge: n.bridge.clone(),
         subnet: n.subnet,
         internal: n.internal,
         icc: n.icc,
-        subnet6,
-        nat6,
+        subnet6: n.subnet6,
+        nat6: n.nat6,
     }
 }
 
