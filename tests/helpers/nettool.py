@@ -230,7 +230,8 @@ def reach(args):
         s = socket.socket(family(host), socket.SOCK_STREAM)
         s.settimeout(args.timeout)
         try:
-            s.connect((host, args.port))
+            # getaddrinfo reads a link-local address's %IFACE zone.
+            s.connect(socket.getaddrinfo(host, args.port, family(host), socket.SOCK_STREAM)[0][4])
             print(f"{host} ok accepted")
         except ConnectionRefusedError:
             print(f"{host} ok refused")

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 
 pub const HOST_LAN: &str = "192.168.50.1";
 pub const OUT_LAN: &str = "192.168.50.2";
-/// The LAN's IPv6 addresses ([`ThreadLab::with_ipv6`]).
-pub const HOST_LAN6: &str = "2001:db8:50::1";
-pub const OUT_LAN6: &str = "2001:db8:50::2";
+
+use super::lab6::{tcp_listener, udp_socket};
 
 fn netns_of(path: &str) -> std::path::PathBuf {
     std::fs::read_link(path).expect("reading a netns link")
@@ -76,75 +75,6 @@ impl Drop for ThreadLab {
             }
         }
     }
-}
-
-/// A socket bound to `[::]:port` with IPV6_V6ONLY (std's `bind` cannot set it first), so
-/// that an IPv6 server and an IPv4 one share a port, as separate programs would.
-fn v6only_socket(kind: libc::c_int, port: u16) -> std::os::fd::OwnedFd {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    // SAFETY: socket() has no memory effects; the fd is owned (and closed) by OwnedFd.
-    let raw = unsafe { libc::socket(libc::AF_INET6, kind | libc::SOCK_CLOEXEC, 0) };
-    assert!(raw >= 0, "socket: {}", std::io::Error::last_os_error());
-    // SAFETY: raw is a fresh descriptor owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    let one: libc::c_int = 1;
-    for opt in [
-        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY),
-        (libc::SOL_SOCKET, libc::SO_REUSEADDR),
-    ] {
-        // SAFETY: a valid int option value and its size, living across the call.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                opt.0,
-                opt.1,
-                (&one as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-    }
-    let addr = libc::sockaddr_in6 {
-        sin6_family: libc::AF_INET6 as libc::sa_family_t,
-        sin6_port: port.to_be(),
-        sin6_flowinfo: 0,
-        sin6_addr: libc::in6_addr { s6_addr: [0; 16] },
-        sin6_scope_id: 0,
-    };
-    // SAFETY: addr is a valid sockaddr_in6 of the size given, living across the call.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&addr as *const libc::sockaddr_in6).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(
-        rc,
-        0,
-        "bind [::]:{port}: {}",
-        std::io::Error::last_os_error()
-    );
-    fd
-}
-
-fn tcp_listener(v6: bool, port: u16) -> TcpListener {
-    if !v6 {
-        return TcpListener::bind(("0.0.0.0", port)).expect("bind");
-    }
-    let fd = v6only_socket(libc::SOCK_STREAM, port);
-    // SAFETY: listen() on a descriptor this function owns.
-    assert_eq!(
-        unsafe { libc::listen(std::os::fd::AsRawFd::as_raw_fd(&fd), 64) },
-        0
-    );
-    TcpListener::from(fd)
-}
-
-fn udp_socket(v6: bool, port: u16) -> UdpSocket {
-    if !v6 {
-        return UdpSocket::bind(("0.0.0.0", port)).expect("bind");
-    }
-    UdpSocket::from(v6only_socket(libc::SOCK_DGRAM, port))
 }
 
 fn sh_out(cmd: &str) -> Result<String, String> {
@@ -225,62 +155,6 @@ impl ThreadLab {
             &format!("ip link set lo up && ip addr add {OUT_LAN}/24 dev lan && ip link set lan up"),
         );
         lab
-    }
-
-    /// Dual-stack, as a host with two dual-stack podnet networks: `pn0` fd00:88::1/64 (c1
-    /// ::2, c2 ::3), `pn1` fd00:89::1/64 (c3 ::2, c4 ::3), the LAN 2001:db8:50::/64; IPv6
-    /// forwarding, br_netfilter for IPv6 as for IPv4, and `local ::1` on both bridges, as
-    /// the engine sets them. Addresses skip DAD; each eth0 is re-upped so that its link-local
-    /// address (EUI-64 of its MAC) is usable at once too.
-    pub fn with_ipv6(self, br_netfilter: bool) -> ThreadLab {
-        let mut host = vec![
-            "sysctl -qw net.ipv6.conf.all.forwarding=1".to_string(),
-            format!(
-                "sysctl -qw net.bridge.bridge-nf-call-ip6tables={}",
-                u8::from(br_netfilter)
-            ),
-        ];
-        // A router solicits a neighbour for forwarded traffic from its link-local address
-        // and sends nothing while that is tentative: re-up the host's links without DAD
-        // (as podnet makes its bridges) so that their link-local addresses are usable now.
-        // (Down drops IPv6 addresses: they are added after.)
-        for dev in ["lan0", "pn0", "pn1"] {
-            host.push(format!(
-                "sysctl -qw net.ipv6.conf.{dev}.accept_dad=0 && ip link set {dev} down && ip link set {dev} up"
-            ));
-        }
-        host.push(format!("ip addr add {HOST_LAN6}/64 dev lan0 nodad"));
-        for (br, gw) in [("pn0", "fd00:88::1/64"), ("pn1", "fd00:89::1/64")] {
-            host.push(format!("ip addr add {gw} dev {br} nodad"));
-            host.push(format!(
-                "ip -6 route append local ::1 dev {br} table local metric 1024"
-            ));
-        }
-        self.sh("host", &host.join(" && "));
-        for (c, addr, gw, gw4) in [
-            ("c1", "fd00:88::2", "fd00:88::1", "10.88.0.1"),
-            ("c2", "fd00:88::3", "fd00:88::1", "10.88.0.1"),
-            ("c3", "fd00:89::2", "fd00:89::1", "10.89.0.1"),
-            ("c4", "fd00:89::3", "fd00:89::1", "10.89.0.1"),
-        ] {
-            // Down and up again drops the IPv4 default route: put it back.
-            self.sh(
-                c,
-                &format!(
-                    "sysctl -qw net.ipv6.conf.eth0.accept_dad=0 && ip link set eth0 down \
-                     && ip link set eth0 up && ip addr add {addr}/64 dev eth0 nodad \
-                     && ip -6 route add default via {gw} && ip route replace default via {gw4}"
-                ),
-            );
-        }
-        self.sh(
-            "out",
-            &format!(
-                "sysctl -qw net.ipv6.conf.lan.accept_dad=0 && ip link set lan down \
-                 && ip link set lan up && ip addr add {OUT_LAN6}/64 dev lan nodad"
-            ),
-        );
-        self
     }
 
     /// Runs `f` on a new thread inside namespace `name`.
