@@ -85,7 +85,6 @@ fn kernel_link_local(lab: &Lab, ns: &str, dev: &str) -> String {
 fn the_kernel_gives_eth0_the_eui64_link_local_address() {
     let lab = Lab::new(true).with_ipv6(true);
     for c in ["c1", "c2"] {
-        let out = lab.sh(c, "ip -j -6 addr show dev eth0 scope link");
         assert_eq!(
             kernel_link_local(&lab, c, "eth0"),
             link_local(mac_of(&lab, c, "eth0").0).to_string(),
