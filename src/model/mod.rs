@@ -23,5 +23,5 @@ pub use ports::{
     host_ip_text, parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest,
     Proto,
 };
-pub use service::{Backend, Service, ServicePort};
+pub use service::{Backend, Backend6, BackendOf, Service, Service6, ServiceOf, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};
