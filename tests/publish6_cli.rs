@@ -200,7 +200,7 @@ fn ipv4_only_networks_make_no_ipv6_tables() {
         tables.iter().all(|(f, _)| f == "ip" || f == "bridge"),
         "{tables:?}"
     );
-    let out = lab.host.podnet(&[
+    let out = lab.host.podnet([
         "run",
         "--network",
         "v4",
