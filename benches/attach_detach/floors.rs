@@ -117,6 +117,7 @@ impl Bench {
         let ip = Ipv4Addr::from(net.broadcast - 1 - (i as u32 % 250));
         let ports = [PortFacts {
             container_ip: ip,
+            container_ip6: None,
             mapping: PortMapping {
                 host_ip: None,
                 host_port: FLOOR_PORT,

@@ -78,7 +78,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 rows.iter()
                     .map(|r| {
                         vec![
-                            format!("{}:{}", r.host_ip, r.host_port),
+                            match r.host_ip.contains(':') {
+                                true => format!("[{}]:{}", r.host_ip, r.host_port),
+                                false => format!("{}:{}", r.host_ip, r.host_port),
+                            },
                             format!("{}:{}", r.container_ip, r.container_port),
                             r.proto.clone(),
                         ]

@@ -20,7 +20,8 @@ pub use logs::LogConfig;
 pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
-    parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
+    host_ip_text, parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest,
+    Proto,
 };
 pub use service::{Backend, Backend6, BackendOf, Service, Service6, ServiceOf, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

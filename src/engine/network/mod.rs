@@ -271,6 +271,11 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
     // bridges only (never globally); podnet's input rule keeps containers off the host's
     // loopback services (CVE-2020-8558).
     sysctl::ensure_if(&net.bridge, "route_localnet", "1")?;
+    if net.subnet6.is_some() {
+        // IPv6 has no route_localnet: the host's own [::1]:PUBLISHED needs this route (see
+        // kernel::loopback6).
+        crate::kernel::loopback6::add(rtnl, index)?;
+    }
     if !net.internal {
         // Routing between the bridge and the rest of the world (outbound NAT, published ports).
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
