@@ -5,7 +5,7 @@
 use crate::engine::network;
 use crate::engine::{owner, Ctx};
 use crate::model::{validate_name, Error, Network, NetworkState, Result};
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::Ipv4Addr;
 
 /// What a runtime's configuration says of its network (`None`: podnet chooses, or whatever
@@ -19,11 +19,18 @@ pub struct NetworkRequest {
     pub mtu: Option<u32>,
     pub internal: bool,
     pub icc: bool,
+    /// Dual-stack: `Some(true)` asks for it, `Some(false)` refuses a dual-stack network,
+    /// `None` takes whatever exists (IPv4-only when made).
+    pub ipv6: Option<bool>,
+    /// The IPv6 subnet (implies dual-stack).
+    pub subnet6: Option<Ipv6Net>,
+    /// IPv6 masquerade; None: whatever exists (on when made dual-stack).
+    pub nat6: Option<bool>,
 }
 
 /// The podnet network `req` names: created (with its bridge) when there is none, else
 /// checked against `req`. A mismatch is bad input naming the setting (field `subnet`,
-/// `gateway`, `bridge`, `mtu`, `internal` or `icc`). Concurrent first calls create it once.
+/// `gateway`, `bridge`, `mtu`, `internal`, `icc`, `ipv6`, `subnet6` or `ipv6Nat`). Concurrent first calls create it once.
 pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
     validate_name("network", &req.name).map_err(|e| {
         Error::field(
@@ -45,6 +52,9 @@ pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
         bridge: req.bridge.clone(),
         internal: req.internal,
         icc: req.icc,
+        ipv6: req.ipv6 == Some(true) || req.subnet6.is_some(),
+        subnet6: req.subnet6,
+        nat6: req.nat6.unwrap_or(true),
         ..Default::default()
     };
     let net = match ctx.store.network(&req.name)? {
@@ -103,6 +113,25 @@ fn agree(net: &Network, req: &NetworkRequest) -> Result<()> {
     }
     if req.icc != net.icc {
         return Err(differ("icc", net.icc.to_string(), req.icc.to_string()));
+    }
+    let dual = net.subnet6.is_some();
+    let want_dual = req.ipv6.or(req.subnet6.map(|_| true));
+    if want_dual.is_some_and(|w| w != dual) {
+        return Err(differ(
+            "ipv6",
+            dual.to_string(),
+            want_dual.unwrap_or_default().to_string(),
+        ));
+    }
+    if let (Some(s), Some(has)) = (req.subnet6, net.subnet6) {
+        if s.trunc() != has {
+            return Err(differ("subnet6", has.to_string(), s.to_string()));
+        }
+    }
+    if let Some(n) = req.nat6.filter(|_| dual) {
+        if n != net.nat6 {
+            return Err(differ("ipv6Nat", net.nat6.to_string(), n.to_string()));
+        }
     }
     Ok(())
 }
