@@ -11,7 +11,9 @@ pub mod ports;
 pub mod service;
 mod types;
 
-pub use error::{field, mention, neutral_name, CommandCause, Error, Result, StoreCause};
+pub use error::{
+    cli_hint, cli_hint_text, field, mention, neutral_name, CommandCause, Error, Result, StoreCause,
+};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
