@@ -321,8 +321,7 @@ pub(super) fn make_veth(
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway.
     link::no_ipv6_link_local(host, veth, Some(alias))?;
-    link::set_up_by_name(host, veth)?;
-    link::set_hairpin(host, veth)
+    link::set_up_hairpin(host, veth)
 }
 
 /// Inside the container's namespace: its interface (`eth0`, or the runtime's `ifname`) gets
