@@ -52,6 +52,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 labels: crate::model::parse_labels(&a.label)?,
                 network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
                 ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
+                ip6: None,
                 netns: a.netns.into(),
                 name: a.name,
             };
@@ -279,6 +280,7 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         name: a.name,
         network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
         ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
+        ip6: None,
         detach: a.detach,
         ports,
         labels: crate::model::parse_labels(&a.label)?,

@@ -69,6 +69,8 @@ pub fn flag(field: &str) -> Option<String> {
         "network" => "--network",
         "netns" => "--netns",
         "ip" => "--ip",
+        "ip6" => "--ip6",
+        "ipv6" => "--ipv6",
         "publish" => "-p",
         "subnet" => "--subnet",
         "gateway" => "--gateway",

@@ -5,14 +5,14 @@ use super::{detach, network, owner, proc, publish, Ctx};
 use crate::fault;
 use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
-use crate::model::field::{IP, NAME, NETNS, NETWORK};
+use crate::model::field::{IP, IP6, NAME, NETNS, NETWORK};
 use crate::model::{
     cli_hint, validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network,
     PortMapping, PortRequest, Result,
 };
 use crate::store::{NewEndpoint, Writes};
 use std::fs::File;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -31,6 +31,8 @@ pub struct EndpointSpec<'a> {
     pub mode: Mode,
     pub netns: Netns,
     pub ip: Option<Ipv4Addr>,
+    /// The IPv6 address asked for (`--ip6`); needs a dual-stack network.
+    pub ip6: Option<Ipv6Addr>,
     /// Ports to publish (`-p`, `-P`), one per container port; host ports not given are
     /// chosen in the allocation transaction.
     pub ports: &'a [PortRequest],
@@ -59,6 +61,11 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         _ if ip.is_some() => {
             return Err(Error::input(format!(
                 "{IP} needs a bridge network: drop {IP} or use {NETWORK} NETWORK"
+            )));
+        }
+        _ if spec.ip6.is_some() => {
+            return Err(Error::input(format!(
+                "{IP6} needs a dual-stack bridge network: drop {IP6} or use {NETWORK} NETWORK (made with `podnet network create NAME --ipv6`)"
             )));
         }
         _ => None,
@@ -126,6 +133,10 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
             let chosen = allocate(tx, net, ip)?;
             tx.add_lease(net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
+            if let Some(ip6) = allocate6(tx, net, spec.ip6)? {
+                tx.add_lease(net.id, ep.id, ip6.into())?;
+                ep.ip6 = Some(ip6);
+            }
             let mac = spec.mac.unwrap_or_else(|| Mac::for_container(chosen));
             tx.set_mac(ep.id, mac)?;
             ep.mac = Some(mac);
@@ -173,6 +184,18 @@ fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<
                     }
                 }
             }
+        }
+    }
+    if let (Mode::Bridge(n), Some(ip6)) = (&spec.mode, spec.ip6) {
+        match ctx.store.network(n)? {
+            Some(net) => check_ip6(&net, ip6)?,
+            // The default network is IPv4-only: `--ip6` there is refused before it is made.
+            None if n == super::DEFAULT_NETWORK => {
+                return Err(Error::input(format!(
+                    "{IP6} needs IPv6 on network '{n}', which is IPv4-only: drop {IP6} or use a network made with `podnet network create NAME --ipv6`"
+                )))
+            }
+            None => {}
         }
     }
     match &spec.netns {
@@ -239,6 +262,60 @@ fn allocate(tx: &dyn Writes, net: &Network, requested: Option<Ipv4Addr>) -> Resu
     let after = Ipv4Addr::from(u32::from(ip).wrapping_add(1));
     tx.set_next_ip(net.id, after.into())?;
     Ok(ip)
+}
+
+/// Pick the endpoint's IPv6 address on a dual-stack network (None on an IPv4-only one, which
+/// refuses `--ip6`): the requested one if free, else the next free after the IPv6 hint.
+fn allocate6(
+    tx: &dyn Writes,
+    net: &Network,
+    requested: Option<Ipv6Addr>,
+) -> Result<Option<Ipv6Addr>> {
+    let (Some(subnet6), Some(gateway6)) = (net.subnet6, net.gateway6) else {
+        return match requested {
+            Some(_) => Err(no_ipv6(net)),
+            None => Ok(None),
+        };
+    };
+    if let Some(ip) = requested {
+        check_ip6(net, ip)?;
+        if tx.lease_taken(net.id, ip.into())? {
+            return Err(Error::input(format!(
+                "{IP6} {ip} is already taken on network '{}': pick another address or omit {IP6}",
+                net.name
+            )));
+        }
+        return Ok(Some(ip));
+    }
+    let hint = tx.next_ip6(net.id)?;
+    let ip = ipam::next_free6(&subnet6, gateway6, hint, |c| {
+        tx.lease_taken(net.id, c.into())
+    })?;
+    let after = Ipv6Addr::from(u128::from(ip).wrapping_add(1));
+    tx.set_next_ip6(net.id, after)?;
+    Ok(Some(ip))
+}
+
+fn no_ipv6(net: &Network) -> Error {
+    Error::input(format!(
+        "{IP6} needs IPv6 on network '{}', which is IPv4-only: drop {IP6} or use a network made with `podnet network create NAME --ipv6`",
+        net.name
+    ))
+}
+
+/// A requested IPv6 address is a host of the network's IPv6 subnet and not its gateway.
+fn check_ip6(net: &Network, ip: Ipv6Addr) -> Result<()> {
+    let (Some(subnet6), Some(gateway6)) = (net.subnet6, net.gateway6) else {
+        return Err(no_ipv6(net));
+    };
+    ipam::check_requested6(IP6, &subnet6, ip)?;
+    if ip == gateway6 {
+        return Err(Error::input(format!(
+            "{IP6} {ip} is the IPv6 gateway of network '{}': pick another address",
+            net.name
+        )));
+    }
+    Ok(())
 }
 
 /// Kernel work of an endpoint, in numbered steps.

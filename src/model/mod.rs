@@ -3,6 +3,7 @@
 mod error;
 pub mod filter;
 pub mod inet;
+pub mod inet6;
 pub mod labels;
 pub mod logs;
 mod mac;
@@ -15,6 +16,7 @@ pub use error::{
     cli_hint, cli_hint_text, field, mention, neutral_name, CommandCause, Error, Result, StoreCause,
 };
 pub use inet::{parse_cidr, parse_ipv4};
+pub use inet6::{parse_cidr6, parse_ip_any, parse_ipv6, parse_subnet_any, split_subnets};
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
 pub use mac::Mac;
@@ -22,5 +24,5 @@ pub use names::{validate_ifname, validate_name};
 pub use ports::{
     parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
 };
-pub use service::{Backend, Service, ServicePort};
+pub use service::{Backend, Backend6, BackendOf, Service, Service6, ServiceOf, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

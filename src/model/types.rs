@@ -1,8 +1,8 @@
 //! The records podnet keeps: networks and endpoints (a container's attachment).
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::Serialize;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Lifecycle of a network: recorded before the bridge exists, ready after, removing while its
 /// bridge is deleted (no container may join it then).
@@ -22,6 +22,14 @@ pub struct Network {
     pub bridge: String,
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
+    /// The IPv6 subnet of a dual-stack network (None: IPv4 only; IPv6-only is refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    /// The bridge's IPv6 address, the containers' IPv6 default route (with `subnet6`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
+    /// Masquerade IPv6 egress (NAT66, default); false routes the subnet as it is.
+    pub nat6: bool,
     pub mtu: u32,
     /// Never reaches outside the host (no masquerade, no forwarding off the bridge).
     pub internal: bool,
@@ -121,6 +129,8 @@ pub struct Endpoint {
     pub name: String,
     pub mode: Mode,
     pub ip: Option<Ipv4Addr>,
+    /// Its IPv6 address on a dual-stack network.
+    pub ip6: Option<Ipv6Addr>,
     /// Host end of the veth pair (bridge mode).
     pub host_veth: Option<String>,
     /// Path of the network namespace (None for host mode).

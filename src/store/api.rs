@@ -9,12 +9,13 @@
 //! `delete_endpoint`, `claim_network`, `adopt_network`) say whether they changed the record,
 //! judged on the record as it is inside that transaction.
 
+use crate::model::service::ServiceDef;
 use crate::model::{
-    Backend, Endpoint, Labels, Mac, Mode, Network, NetworkState, PortMapping, Proto, Result,
-    Service,
+    Backend, Backend6, Endpoint, Labels, Mac, Mode, Network, NetworkState, PortMapping, Proto,
+    Result,
 };
 use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A process identity: (pid, start time in clock ticks since boot).
 pub type Owner = (i32, u64);
@@ -35,6 +36,9 @@ pub struct NewNetwork<'a> {
     pub bridge: &'a str,
     pub subnet: ipnet::Ipv4Net,
     pub gateway: Ipv4Addr,
+    pub subnet6: Option<ipnet::Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub nat6: bool,
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
@@ -45,11 +49,15 @@ pub struct NewNetwork<'a> {
 #[derive(Debug, Clone)]
 pub struct ServiceRecord {
     pub id: i64,
-    pub service: Service,
+    /// Both families' VIPs, ports, affinity.
+    pub service: ServiceDef,
     pub selector: Option<Labels>,
     /// Explicit backends: (container name, port override).
     pub backends: Vec<(String, Option<u16>)>,
+    /// IPv4 backends as last programmed into `ip podnet-svc`.
     pub programmed: Vec<Backend>,
+    /// IPv6 backends as last programmed into `ip6 podnet-svc`.
+    pub programmed6: Vec<Backend6>,
 }
 
 /// What a runtime attachment (CNI, netavark) records besides its endpoint.
@@ -103,6 +111,10 @@ pub trait Reads {
     fn next_network_id(&self) -> Result<i64>;
     /// The round-robin allocation hint of a network.
     fn next_ip(&self, network_id: i64) -> Result<Option<IpAddr>>;
+    /// The round-robin allocation hint of a network's IPv6 subnet.
+    fn next_ip6(&self, network_id: i64) -> Result<Option<Ipv6Addr>>;
+    /// This host's unique local /48 (chosen at random once, kept in the store).
+    fn ula48(&self) -> Result<Option<ipnet::Ipv6Net>>;
     // Published ports and labels.
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>>;
     /// Every published port with the address it leads to, except those of endpoints being
@@ -118,12 +130,19 @@ pub trait Reads {
     fn services(&self) -> Result<Vec<ServiceRecord>>;
     /// Whether any service exists (the hot path asks this before any service work).
     fn any_service(&self) -> Result<bool>;
+    /// Whether any service has an IPv4 side (`ip podnet-svc` and its route exist).
+    fn any_service4(&self) -> Result<bool>;
+    /// Whether any service has an IPv6 side (`ip6 podnet-svc` and its route exist).
+    fn any_service6(&self) -> Result<bool>;
+    /// The service holding `vip` (of either family).
     fn vip_taken(&self, vip: IpAddr) -> Result<Option<String>>;
     /// The address after the highest VIP in use within `[lo, hi]`, if still inside.
     fn vip_after_highest(&self, lo: IpAddr, hi: IpAddr) -> Result<Option<IpAddr>>;
     fn node_port_owner(&self, port: u16, proto: Proto) -> Result<Option<String>>;
     /// The backend counts whose bucket chains exist in the kernel.
     fn bucket_sizes(&self) -> Result<BTreeSet<usize>>;
+    /// The same for `ip6 podnet-svc`.
+    fn bucket_sizes6(&self) -> Result<BTreeSet<usize>>;
     /// Services a container can be a backend of (by name, or by one of its labels).
     fn services_concerning(&self, container: &str, labels: &Labels) -> Result<Vec<ServiceRecord>>;
     // Runtime attachments (CNI, netavark).
@@ -145,7 +164,8 @@ pub trait Writes: Reads {
     /// Insert an endpoint in state `creating`, owned by `e.owner`.
     fn insert_endpoint(&self, e: &NewEndpoint) -> Result<Endpoint>;
     fn set_netns_identity(&self, id: i64, ns: (u64, u64)) -> Result<()>;
-    /// Lease `ip` on a network to an endpoint (the endpoint's address).
+    /// Lease `ip` on a network to an endpoint (the endpoint's address of `ip`'s family; a
+    /// dual-stack endpoint has two leases).
     fn add_lease(&self, network_id: i64, endpoint_id: i64, ip: IpAddr) -> Result<()>;
     fn set_mac(&self, endpoint_id: i64, mac: Mac) -> Result<()>;
     /// `creating` → `ready` if still owned by `me` (compare-and-set). `keep_owner` keeps the
@@ -173,19 +193,27 @@ pub trait Writes: Reads {
     ) -> Result<bool>;
     /// Take over a `creating` network whose creator `dead` died.
     fn adopt_network(&self, id: i64, dead: Owner, me: Owner) -> Result<bool>;
+    /// Set the allocation hint of `ip`'s family.
     fn set_next_ip(&self, network_id: i64, ip: IpAddr) -> Result<()>;
+    /// Set the IPv6 allocation hint.
+    fn set_next_ip6(&self, network_id: i64, ip: Ipv6Addr) -> Result<()> {
+        self.set_next_ip(network_id, IpAddr::V6(ip))
+    }
     fn add_ports(&self, endpoint_id: i64, ports: &[PortMapping]) -> Result<()>;
     fn add_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;
     fn replace_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;
     fn insert_service(
         &self,
-        s: &Service,
+        s: &ServiceDef,
         selector: Option<&Labels>,
         backends: &[(String, Option<u16>)],
     ) -> Result<i64>;
     fn set_programmed(&self, id: i64, backends: &[Backend]) -> Result<()>;
+    fn set_programmed6(&self, id: i64, backends: &[Backend6]) -> Result<()>;
     /// Record bucket chains as made; `reset` first forgets all (after a full re-render).
     fn record_buckets(&self, sizes: &[usize], reset: bool) -> Result<()>;
+    /// The same for `ip6 podnet-svc`.
+    fn record_buckets6(&self, sizes: &[usize], reset: bool) -> Result<()>;
     fn delete_service(&self, id: i64) -> Result<()>;
     /// Record a runtime attachment of an endpoint (in the transaction that inserts the
     /// endpoint: a second attachment of the same key is refused).

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::IpAddr;
 
 const COLS: &str =
-    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac, ifname";
+    "id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, owner_pid, owner_start, state, mac, ifname, ip6";
 
 fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let mode: String = r.get(2)?;
@@ -17,11 +17,13 @@ fn row(r: &Row) -> rusqlite::Result<Endpoint> {
     let owner_start: Option<i64> = r.get(11)?;
     let state: String = r.get(12)?;
     let mac: Option<String> = r.get(13)?;
+    let ip6: Option<String> = r.get(15)?;
     Ok(Endpoint {
         id: r.get(0)?,
         name: r.get(1)?,
         mode: Mode::from_parts(&mode, r.get(3)?),
         ip: ip.and_then(|s| s.parse().ok()),
+        ip6: ip6.and_then(|s| s.parse().ok()),
         host_veth: r.get(5)?,
         netns: r.get(6)?,
         netns_owned: r.get(7)?,
@@ -143,16 +145,19 @@ pub fn lease_taken(tx: &Connection, network_id: i64, ip: IpAddr) -> Result<bool>
         .is_some())
 }
 
+/// Lease `ip` to an endpoint and record it as the endpoint's address of that family. An
+/// endpoint's leases go with it (cascade): every teardown that deletes the row frees both.
 pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: IpAddr) -> Result<()> {
+    let set = match ip {
+        IpAddr::V4(_) => "UPDATE endpoints SET ip=?2 WHERE id=?1",
+        IpAddr::V6(_) => "UPDATE endpoints SET ip6=?2 WHERE id=?1",
+    };
     let ip = ip.to_string();
     tx.execute(
         "INSERT INTO leases(network_id, ip, endpoint_id) VALUES (?1, ?2, ?3)",
         params![network_id, ip, endpoint_id],
     )?;
-    tx.execute(
-        "UPDATE endpoints SET ip=?2 WHERE id=?1",
-        params![endpoint_id, ip],
-    )?;
+    tx.execute(set, params![endpoint_id, ip])?;
     Ok(())
 }
 

@@ -3,20 +3,26 @@
 use super::api::NewNetwork;
 use crate::model::{Network, NetworkState, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const COLS: &str = "id, name, bridge, subnet, gateway, mtu, state, internal, icc";
+const COLS: &str =
+    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6";
 
 fn row(r: &Row) -> rusqlite::Result<Network> {
     let subnet: String = r.get(3)?;
     let gateway: String = r.get(4)?;
     let state: String = r.get(6)?;
+    let subnet6: Option<String> = r.get(9)?;
+    let gateway6: Option<String> = r.get(10)?;
     Ok(Network {
         id: r.get(0)?,
         name: r.get(1)?,
         bridge: r.get(2)?,
         subnet: subnet.parse().unwrap_or_default(),
         gateway: gateway.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        subnet6: subnet6.and_then(|s| s.parse().ok()),
+        gateway6: gateway6.and_then(|s| s.parse().ok()),
+        nat6: r.get(11)?,
         mtu: r.get(5)?,
         internal: r.get(7)?,
         icc: r.get(8)?,
@@ -49,7 +55,7 @@ pub fn list(conn: &Connection) -> Result<Vec<Network>> {
 /// Containers attached to a network.
 pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
     let mut st = conn.prepare(
-        "SELECT e.name FROM leases l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.network_id=?1 ORDER BY e.id",
+        "SELECT DISTINCT e.name, e.id FROM leases l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.network_id=?1 ORDER BY e.id",
     )?;
     let rows = st
         .query_map([id], |r| r.get(0))?
@@ -59,8 +65,8 @@ pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
 
 pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
     tx.execute(
-        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9)",
+        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start, subnet6, gateway6, nat6)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9, ?10, ?11, ?12)",
         params![
             n.name,
             n.bridge,
@@ -70,7 +76,10 @@ pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
             n.internal,
             n.icc,
             n.owner.0,
-            n.owner.1 as i64
+            n.owner.1 as i64,
+            n.subnet6.map(|s| s.to_string()),
+            n.gateway6.map(|g| g.to_string()),
+            n.nat6
         ],
     )?;
     Ok(tx.last_insert_rowid())
@@ -150,7 +159,7 @@ pub fn next_id(conn: &Connection) -> Result<i64> {
     )
 }
 
-/// The round-robin allocation hint of a network.
+/// The round-robin allocation hint of a network (IPv4).
 pub fn next_ip(tx: &Connection, id: i64) -> Result<Option<IpAddr>> {
     let v: Option<String> =
         tx.query_row("SELECT next_addr FROM networks WHERE id=?1", [id], |r| {
@@ -159,10 +168,30 @@ pub fn next_ip(tx: &Connection, id: i64) -> Result<Option<IpAddr>> {
     Ok(v.and_then(|v| v.parse().ok()))
 }
 
+/// The round-robin allocation hint of a network's IPv6 subnet.
+pub fn next_ip6(tx: &Connection, id: i64) -> Result<Option<Ipv6Addr>> {
+    let v: Option<String> =
+        tx.query_row("SELECT next_addr6 FROM networks WHERE id=?1", [id], |r| {
+            r.get(0)
+        })?;
+    Ok(v.and_then(|v| v.parse().ok()))
+}
+
+/// Set the hint of `ip`'s family.
 pub fn set_next_ip(tx: &Connection, id: i64, ip: IpAddr) -> Result<()> {
-    tx.execute(
-        "UPDATE networks SET next_addr=?2 WHERE id=?1",
-        params![id, ip.to_string()],
-    )?;
+    let sql = match ip {
+        IpAddr::V4(_) => "UPDATE networks SET next_addr=?2 WHERE id=?1",
+        IpAddr::V6(_) => "UPDATE networks SET next_addr6=?2 WHERE id=?1",
+    };
+    tx.execute(sql, params![id, ip.to_string()])?;
     Ok(())
+}
+
+/// This host's unique local /48 (RFC 4193: fd00::/8 and 40 random bits chosen once, when the
+/// store got IPv6).
+pub fn ula48(conn: &Connection) -> Result<Option<ipnet::Ipv6Net>> {
+    let hex: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key='ula48'", [], |r| r.get(0))
+        .optional()?;
+    Ok(hex.and_then(|h| crate::ipam::ula48_from_hex(&h)))
 }

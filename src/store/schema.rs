@@ -188,6 +188,35 @@ CREATE TABLE IF NOT EXISTS runtime_attachments(
 );
 ";
 
+/// Dual-stack networks (docs/decisions/2026-12-01-ipv6-networks.md): a network's IPv6
+/// subnet, gateway, NAT66 switch and IPv6 allocation hint; an endpoint's IPv6 address (its
+/// lease is a second row of `leases`, canonical text as for IPv4). `ula48`: the 40 random
+/// bits of this host's unique local /48 (RFC 4193), chosen once, here.
+const IPV6_NETWORKS: &str = "
+ALTER TABLE networks ADD COLUMN subnet6 TEXT;
+ALTER TABLE networks ADD COLUMN gateway6 TEXT;
+ALTER TABLE networks ADD COLUMN nat6 INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE networks ADD COLUMN next_addr6 TEXT;
+ALTER TABLE endpoints ADD COLUMN ip6 TEXT;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('ula48', lower(hex(randomblob(5))));
+";
+
+/// IPv6 services (issue 9): `vip`/`vip_key` become the primary VIP (Kubernetes' `clusterIP`:
+/// the IPv4 one of an IPv4 or dual-stack service, the IPv6 one of an IPv6 service), `vip6` and
+/// its ordered key hold the IPv6 VIP of every service that has one (so IPv6 allocation and
+/// lookups use one column), `programmed6` the IPv6 backends as last programmed into
+/// `ip6 podnet-svc`, whose bucket chains `service_buckets6` records. Existing rows are IPv4
+/// services and stay as they are.
+const SERVICES_IPV6: &str = "
+ALTER TABLE services ADD COLUMN vip6 TEXT;      -- canonical text; NULL: no IPv6 side
+ALTER TABLE services ADD COLUMN vip6_key BLOB;  -- 16 bytes, big-endian (store/addr.rs)
+ALTER TABLE services ADD COLUMN programmed6 TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX services_by_vip6 ON services(vip6_key) WHERE vip6_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS service_buckets6(
+  n INTEGER PRIMARY KEY            -- a bucket_N chain exists in ip6 podnet-svc
+);
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -198,6 +227,8 @@ const MIGRATIONS: &[&str] = &[
     ENDPOINT_MAC,
     RUNTIME_ATTACHMENTS,
     ADDRESSES_ANY_FAMILY,
+    IPV6_NETWORKS,
+    SERVICES_IPV6,
 ];
 
 /// The schema version this binary writes.
@@ -380,7 +411,8 @@ mod tests {
                 vip: "10.43.0.11".parse().unwrap(),
                 ports: vec![],
                 affinity_timeout: None,
-            },
+            }
+            .into(),
             None,
             &[],
         )
@@ -392,5 +424,69 @@ mod tests {
             .query_row("SELECT count(*) FROM service_ports", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 1);
+    }
+
+    /// A dual-stack network and endpoint read back as written; the IPv6 lease is a lease like
+    /// the IPv4 one (taken, and freed with the endpoint's row); the host's ULA /48 is chosen
+    /// once and kept.
+    #[test]
+    fn dual_stack_records_and_leases() {
+        use crate::store::api::NewNetwork;
+        use crate::store::{endpoints, networks};
+        use std::net::IpAddr;
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        migrate(&conn).unwrap();
+        let ula = networks::ula48(&conn)
+            .unwrap()
+            .expect("a ULA /48 chosen at migration");
+        assert_eq!(ula.prefix_len(), 48);
+        assert_eq!(ula.addr().octets()[0], 0xfd);
+        migrate(&conn).unwrap();
+        assert_eq!(networks::ula48(&conn).unwrap(), Some(ula), "kept");
+        let id = networks::insert(
+            &conn,
+            &NewNetwork {
+                name: "web",
+                bridge: "pn-web",
+                subnet: "10.90.0.0/24".parse().unwrap(),
+                gateway: "10.90.0.1".parse().unwrap(),
+                subnet6: Some("fd00:90::/64".parse().unwrap()),
+                gateway6: Some("fd00:90::1".parse().unwrap()),
+                nat6: false,
+                mtu: 1500,
+                internal: false,
+                icc: true,
+                owner: (1, 1),
+            },
+        )
+        .unwrap();
+        let net = networks::get(&conn, "web").unwrap().unwrap();
+        assert_eq!(net.subnet6.unwrap().to_string(), "fd00:90::/64");
+        assert_eq!(net.gateway6.unwrap().to_string(), "fd00:90::1");
+        assert!(!net.nat6);
+        conn.execute_batch(
+            "INSERT INTO endpoints(id, name, mode, target, netns_owned, state, owner_pid, owner_start)
+               VALUES (7, 'a', 'bridge', 'web', 1, 'removing', 1, 1)",
+        )
+        .unwrap();
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        endpoints::add_lease(&conn, id, 7, ip("10.90.0.2")).unwrap();
+        endpoints::add_lease(&conn, id, 7, ip("fd00:90::2")).unwrap();
+        let ep = endpoints::get(&conn, "a").unwrap().unwrap();
+        assert_eq!(ep.ip.unwrap().to_string(), "10.90.0.2");
+        assert_eq!(ep.ip6.unwrap().to_string(), "fd00:90::2");
+        assert!(endpoints::lease_taken(&conn, id, ip("fd00:90::2")).unwrap());
+        assert_eq!(networks::users(&conn, id).unwrap(), ["a"], "listed once");
+        networks::set_next_ip(&conn, id, ip("fd00:90::3")).unwrap();
+        networks::set_next_ip(&conn, id, ip("10.90.0.3")).unwrap();
+        assert_eq!(
+            networks::next_ip6(&conn, id).unwrap(),
+            Some("fd00:90::3".parse().unwrap())
+        );
+        assert_eq!(networks::next_ip(&conn, id).unwrap(), Some(ip("10.90.0.3")));
+        assert!(endpoints::delete(&conn, 7, (1, 1)).unwrap());
+        assert!(!endpoints::lease_taken(&conn, id, ip("fd00:90::2")).unwrap());
+        assert!(!endpoints::lease_taken(&conn, id, ip("10.90.0.2")).unwrap());
     }
 }

@@ -19,6 +19,7 @@ pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
         network: crate::model::Mode::parse(network, DEFAULT_NETWORK)
             .expect("the tour names valid networks"),
         ip: None,
+        ip6: None,
         ports: Vec::new(),
         labels: Default::default(),
         detach: true,

@@ -16,6 +16,8 @@ pub struct AttachRequest {
     /// A bridge network (anything else is refused).
     pub network: Mode,
     pub ip: Option<Ipv4Addr>,
+    /// The IPv6 address (`--ip6`) on a dual-stack network.
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// Ports to publish, one per container port.
     pub ports: Vec<PortRequest>,
     pub labels: Labels,
@@ -37,6 +39,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
         mode: req.network.clone(),
         netns: Netns::Existing(req.netns.clone()),
         ip: req.ip,
+        ip6: req.ip6,
         ports: &req.ports,
         labels: &req.labels,
         owned_by_caller: false,

@@ -25,6 +25,8 @@ pub struct RunSpec {
     pub name: Option<String>,
     pub network: Mode,
     pub ip: Option<Ipv4Addr>,
+    /// The IPv6 address (`--ip6`) on a dual-stack network.
+    pub ip6: Option<std::net::Ipv6Addr>,
     pub detach: bool,
     pub ports: Vec<PortRequest>,
     pub labels: Labels,

@@ -59,6 +59,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             mode,
             netns: ns,
             ip: spec.ip,
+            ip6: spec.ip6,
             ports: &spec.ports,
             labels: &spec.labels,
             owned_by_caller: !spec.detach,

@@ -41,6 +41,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         mode: Mode::Bridge(req.network.clone()),
         netns: Netns::Existing(req.netns.clone()),
         ip: req.ip,
+        ip6: None,
         ports: &ports,
         labels: &req.labels,
         owned_by_caller: false,

@@ -36,6 +36,8 @@ pub mod field {
     pub const NETWORK: &str = "\u{1}network\u{2}";
     pub const NETNS: &str = "\u{1}netns\u{2}";
     pub const IP: &str = "\u{1}ip\u{2}";
+    pub const IP6: &str = "\u{1}ip6\u{2}";
+    pub const IPV6: &str = "\u{1}ipv6\u{2}";
     pub const PUBLISH: &str = "\u{1}publish\u{2}";
     pub const SUBNET: &str = "\u{1}subnet\u{2}";
     pub const GATEWAY: &str = "\u{1}gateway\u{2}";
