@@ -6,7 +6,9 @@ use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::field::{BRIDGE, GATEWAY, IPV6, MTU, SUBNET};
-use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
+use crate::model::{
+    cli_hint, validate_ifname, validate_name, Error, Network, NetworkState, Result,
+};
 use crate::plan::netfilter as plan;
 use crate::store::NewNetwork;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -382,7 +384,13 @@ pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
 pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     let net = match ctx.store.network(name)? {
         Some(n) => n,
-        None if name == DEFAULT_NETWORK => match create(ctx, &NetworkRequest { name: name.into(), ..Default::default() }) {
+        None if name == DEFAULT_NETWORK => match create(
+            ctx,
+            &NetworkRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        ) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
             // Refused for another reason (its bridge name is taken): say that.
@@ -394,7 +402,10 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         },
         None => {
             return Err(Error::input(format!(
-                "network '{name}' does not exist: create it with `podnet network create {name}` or see `podnet network ls`"
+                "network '{name}' does not exist{}",
+                cli_hint(&format!(
+                    ": create it with `podnet network create {name}` or see `podnet network ls`"
+                ))
             )))
         }
     };
