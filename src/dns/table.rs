@@ -56,7 +56,8 @@ pub enum Lookup {
     Ptr(Vec<String>),
     /// The name exists for this asker but has no record of the asked type.
     NoData,
-    /// The name is ours but not visible to this asker (or under our zone and unknown).
+    /// The name is ours but not visible to this asker, or under our zone or plain (no dot)
+    /// and unknown.
     NxDomain,
     /// Not ours: forward upstream.
     Forward,
@@ -212,7 +213,9 @@ impl Table {
             None => (name, false),
         };
         let Some(found) = self.names.get(&bare) else {
-            return if under_zone {
+            // A plain name (no dot) means nothing to the internet's resolvers: it is ours,
+            // unknown or not (dnsmasq's domain-needed), so a removed container is NXDOMAIN.
+            return if under_zone || !bare.contains('.') {
                 Lookup::NxDomain
             } else {
                 Lookup::Forward

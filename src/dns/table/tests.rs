@@ -69,7 +69,7 @@ fn lookups_are_scoped_by_the_asker() {
         ("c4", Kind::A, gb, "10.89.1.2", addrs(&["10.89.1.4"])),
         ("c1", Kind::A, gb, "10.89.1.4", addrs(&["10.89.0.2"])),
         ("c3", Kind::A, ga, "10.89.0.4", addrs(&["10.89.1.2"])),
-        // Unknown names: under the zone NXDOMAIN, elsewhere forwarded.
+        // Unknown names: under the zone or plain NXDOMAIN, others forwarded.
         (
             "nope.dns.podnet",
             Kind::A,
@@ -77,6 +77,7 @@ fn lookups_are_scoped_by_the_asker() {
             "10.89.0.2",
             Lookup::NxDomain,
         ),
+        ("nobody", Kind::A, ga, "10.89.0.2", Lookup::NxDomain),
         ("example.com", Kind::A, ga, "10.89.0.2", Lookup::Forward),
         // An address that is no gateway sees nothing of ours.
         (
