@@ -98,7 +98,7 @@ impl Podnet {
                         Some(std::net::IpAddr::V4(v)) => v,
                         _ => panic!("service range full"),
                     };
-                    tx.insert_service(&svc(&format!("s{i}"), vip), None, &explicit)?;
+                    tx.insert_service(&svc(&format!("s{i}"), vip).into(), None, &explicit)?;
                     vips.push(vip);
                 }
                 Ok(vips)

@@ -294,9 +294,14 @@ pub struct ServiceCreateArgs {
     /// PORT[:TARGETPORT][/tcp|udp|sctp] (repeatable).
     #[arg(long = "port", required = true, value_name = "SPEC")]
     pub ports: Vec<String>,
-    /// The virtual IP; default: the next free address of the service range (10.43.0.0/16).
-    #[arg(long)]
-    pub vip: Option<String>,
+    /// The virtual IP, one per family (repeatable: an IPv4 and an IPv6 one for dual); default:
+    /// the next free address of the service range (10.43.0.0/16, IPv6 fd00:43::/112).
+    #[arg(long = "vip", value_name = "IP")]
+    pub vips: Vec<String>,
+    /// ipv4 (default), ipv6 or dual (one VIP per family); without it, an IPv6 --vip makes an
+    /// IPv6 service and one of each a dual-stack one.
+    #[arg(long, value_name = "FAMILY")]
+    pub ip_family: Option<String>,
     /// Backends are the containers with these labels: KEY=VALUE[,KEY=VALUE...].
     #[arg(long, conflicts_with = "backends")]
     pub selector: Option<String>,

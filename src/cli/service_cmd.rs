@@ -16,17 +16,36 @@ fn table(rows: &[ServiceRow]) -> Vec<Vec<String>> {
         .map(|r| {
             vec![
                 r.name.clone(),
-                r.vip.clone(),
+                [Some(r.vip.clone()), r.vip6.clone().filter(|v| *v != r.vip)]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(","),
                 r.ports.join(","),
-                if r.backends.is_empty() {
-                    "-".into()
-                } else {
-                    r.backends.join(",")
-                },
+                backends_cell(r),
                 opt(&r.affinity_timeout.map(|t| format!("client-ip {t}s"))),
             ]
         })
         .collect()
+}
+
+/// IPv4 then IPv6 backends, and the ones left out of the IPv6 side.
+fn backends_cell(r: &ServiceRow) -> String {
+    let all: Vec<&str> = r
+        .backends
+        .iter()
+        .chain(&r.backends6)
+        .map(String::as_str)
+        .collect();
+    let mut cell = if all.is_empty() {
+        "-".to_string()
+    } else {
+        all.join(",")
+    };
+    if !r.without_ipv6.is_empty() {
+        cell.push_str(&format!(" (no IPv6: {})", r.without_ipv6.join(",")));
+    }
+    cell
 }
 
 pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
@@ -35,7 +54,8 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
             let ServiceCreateArgs {
                 name,
                 ports,
-                vip,
+                vips,
+                ip_family,
                 selector,
                 backends,
                 affinity,
@@ -45,7 +65,8 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
             let spec = ServiceSpec {
                 name,
                 ports,
-                vip,
+                vips,
+                ip_family,
                 selector,
                 backends,
                 affinity,
@@ -53,7 +74,7 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
                 node_port,
             };
             let rec = service::create(ctx, &spec.parse()?)?;
-            let row = service_view::row(&rec);
+            let row = service_view::row_of(ctx, &rec)?;
             print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
         }
         ServiceCmd::Ls => {
@@ -66,7 +87,7 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
                     "no service named '{name}': see `podnet service ls`"
                 ))
             })?;
-            let row = service_view::row(&rec);
+            let row = service_view::row_of(ctx, &rec)?;
             print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
         }
         ServiceCmd::Rm { names } => {

@@ -140,3 +140,43 @@ pub fn delete(rtnl: &mut Rtnl, dst: Ipv4Net) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// The IPv6 twin of `dev_route` (for the IPv6 service range).
+fn dev_route6(dst: ipnet::Ipv6Net, oif: Option<u32>) -> RouteMessage {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet6;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Boot;
+    m.header.scope = RouteScope::Universe;
+    m.header.kind = RouteType::Unicast;
+    m.header.destination_prefix_length = dst.prefix_len();
+    m.attributes
+        .push(RouteAttribute::Destination(RouteAddress::Inet6(
+            dst.network(),
+        )));
+    if let Some(oif) = oif {
+        m.attributes.push(RouteAttribute::Oif(oif));
+    }
+    m
+}
+
+/// `ip -6 route replace DST dev OIF`. Idempotent.
+pub fn replace_dev6(rtnl: &mut Rtnl, dst: ipnet::Ipv6Net, oif: u32) -> Result<()> {
+    use netlink_packet_core::NLM_F_REPLACE;
+    rtnl.call(
+        &format!("route {dst} via link #{oif}"),
+        M::NewRoute(dev_route6(dst, Some(oif))),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
+/// `ip -6 route del DST`. Idempotent: a missing route is success.
+pub fn delete6(rtnl: &mut Rtnl, dst: ipnet::Ipv6Net) -> Result<()> {
+    match rtnl.request(M::DelRoute(dev_route6(dst, None)), 0)? {
+        Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::kernel(
+            format!("delete route {dst}"),
+            e.errno,
+        )),
+        _ => Ok(()),
+    }
+}

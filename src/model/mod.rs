@@ -22,5 +22,5 @@ pub use names::{validate_ifname, validate_name};
 pub use ports::{
     parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
 };
-pub use service::{Backend, Service, ServicePort};
+pub use service::{Backend, Backend6, BackendOf, Service, Service6, ServiceOf, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

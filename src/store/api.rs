@@ -9,9 +9,10 @@
 //! `delete_endpoint`, `claim_network`, `adopt_network`) say whether they changed the record,
 //! judged on the record as it is inside that transaction.
 
+use crate::model::service::ServiceDef;
 use crate::model::{
-    Backend, Endpoint, Labels, Mac, Mode, Network, NetworkState, PortMapping, Proto, Result,
-    Service,
+    Backend, Backend6, Endpoint, Labels, Mac, Mode, Network, NetworkState, PortMapping, Proto,
+    Result,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -48,11 +49,15 @@ pub struct NewNetwork<'a> {
 #[derive(Debug, Clone)]
 pub struct ServiceRecord {
     pub id: i64,
-    pub service: Service,
+    /// Both families' VIPs, ports, affinity.
+    pub service: ServiceDef,
     pub selector: Option<Labels>,
     /// Explicit backends: (container name, port override).
     pub backends: Vec<(String, Option<u16>)>,
+    /// IPv4 backends as last programmed into `ip podnet-svc`.
     pub programmed: Vec<Backend>,
+    /// IPv6 backends as last programmed into `ip6 podnet-svc`.
+    pub programmed6: Vec<Backend6>,
 }
 
 /// What a runtime attachment (CNI, netavark) records besides its endpoint.
@@ -125,12 +130,19 @@ pub trait Reads {
     fn services(&self) -> Result<Vec<ServiceRecord>>;
     /// Whether any service exists (the hot path asks this before any service work).
     fn any_service(&self) -> Result<bool>;
+    /// Whether any service has an IPv4 side (`ip podnet-svc` and its route exist).
+    fn any_service4(&self) -> Result<bool>;
+    /// Whether any service has an IPv6 side (`ip6 podnet-svc` and its route exist).
+    fn any_service6(&self) -> Result<bool>;
+    /// The service holding `vip` (of either family).
     fn vip_taken(&self, vip: IpAddr) -> Result<Option<String>>;
     /// The address after the highest VIP in use within `[lo, hi]`, if still inside.
     fn vip_after_highest(&self, lo: IpAddr, hi: IpAddr) -> Result<Option<IpAddr>>;
     fn node_port_owner(&self, port: u16, proto: Proto) -> Result<Option<String>>;
     /// The backend counts whose bucket chains exist in the kernel.
     fn bucket_sizes(&self) -> Result<BTreeSet<usize>>;
+    /// The same for `ip6 podnet-svc`.
+    fn bucket_sizes6(&self) -> Result<BTreeSet<usize>>;
     /// Services a container can be a backend of (by name, or by one of its labels).
     fn services_concerning(&self, container: &str, labels: &Labels) -> Result<Vec<ServiceRecord>>;
     // Runtime attachments (CNI, netavark).
@@ -192,13 +204,16 @@ pub trait Writes: Reads {
     fn replace_labels(&self, endpoint_id: i64, labels: &Labels) -> Result<()>;
     fn insert_service(
         &self,
-        s: &Service,
+        s: &ServiceDef,
         selector: Option<&Labels>,
         backends: &[(String, Option<u16>)],
     ) -> Result<i64>;
     fn set_programmed(&self, id: i64, backends: &[Backend]) -> Result<()>;
+    fn set_programmed6(&self, id: i64, backends: &[Backend6]) -> Result<()>;
     /// Record bucket chains as made; `reset` first forgets all (after a full re-render).
     fn record_buckets(&self, sizes: &[usize], reset: bool) -> Result<()>;
+    /// The same for `ip6 podnet-svc`.
+    fn record_buckets6(&self, sizes: &[usize], reset: bool) -> Result<()>;
     fn delete_service(&self, id: i64) -> Result<()>;
     /// Record a runtime attachment of an endpoint (in the transaction that inserts the
     /// endpoint: a second attachment of the same key is refused).

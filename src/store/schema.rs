@@ -201,6 +201,22 @@ ALTER TABLE endpoints ADD COLUMN ip6 TEXT;
 INSERT OR IGNORE INTO meta(key, value) VALUES ('ula48', lower(hex(randomblob(5))));
 ";
 
+/// IPv6 services (issue 9): `vip`/`vip_key` become the primary VIP (Kubernetes' `clusterIP`:
+/// the IPv4 one of an IPv4 or dual-stack service, the IPv6 one of an IPv6 service), `vip6` and
+/// its ordered key hold the IPv6 VIP of every service that has one (so IPv6 allocation and
+/// lookups use one column), `programmed6` the IPv6 backends as last programmed into
+/// `ip6 podnet-svc`, whose bucket chains `service_buckets6` records. Existing rows are IPv4
+/// services and stay as they are.
+const SERVICES_IPV6: &str = "
+ALTER TABLE services ADD COLUMN vip6 TEXT;      -- canonical text; NULL: no IPv6 side
+ALTER TABLE services ADD COLUMN vip6_key BLOB;  -- 16 bytes, big-endian (store/addr.rs)
+ALTER TABLE services ADD COLUMN programmed6 TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX services_by_vip6 ON services(vip6_key) WHERE vip6_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS service_buckets6(
+  n INTEGER PRIMARY KEY            -- a bucket_N chain exists in ip6 podnet-svc
+);
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -212,6 +228,7 @@ const MIGRATIONS: &[&str] = &[
     RUNTIME_ATTACHMENTS,
     ADDRESSES_ANY_FAMILY,
     IPV6_NETWORKS,
+    SERVICES_IPV6,
 ];
 
 /// The schema version this binary writes.
@@ -394,7 +411,8 @@ mod tests {
                 vip: "10.43.0.11".parse().unwrap(),
                 ports: vec![],
                 affinity_timeout: None,
-            },
+            }
+            .into(),
             None,
             &[],
         )

@@ -1,12 +1,21 @@
 //! Service rows: the service, its ports, its explicit backends (or selector), and the backend
 //! list as last programmed into the kernel (so an update sends only the difference, without
-//! ever reading the kernel's tables back).
+//! ever reading the kernel's tables back), per family.
+//!
+//! `vip` is the primary VIP (IPv4 unless the service is IPv6-only), `vip6` the IPv6 VIP of
+//! every service that has one: IPv4 lookups and allocation use `vip_key`, IPv6 ones `vip6_key`.
 
 use super::addr;
 pub use super::api::ServiceRecord;
-use crate::model::{Backend, Labels, Proto, Result, Service, ServicePort};
+use crate::model::service::ServiceDef;
+use crate::model::{BackendOf, Labels, Proto, Result, ServicePort};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv6Addr};
+use std::str::FromStr;
+
+/// The bucket chain records of `ip podnet-svc` and `ip6 podnet-svc`.
+pub const BUCKETS: &str = "service_buckets";
+pub const BUCKETS6: &str = "service_buckets6";
 
 fn proto(s: &str) -> Proto {
     match s {
@@ -30,7 +39,8 @@ fn decode_selector(s: &str) -> Labels {
         .collect()
 }
 
-pub fn encode_backends(b: &[Backend]) -> String {
+/// `ip:port|ip:|...` (an IPv6 address's own colons come before the last one).
+pub fn encode_backends<A: std::fmt::Display>(b: &[BackendOf<A>]) -> String {
     b.iter()
         .map(|b| {
             format!(
@@ -43,11 +53,11 @@ pub fn encode_backends(b: &[Backend]) -> String {
         .join("|")
 }
 
-fn decode_backends(s: &str) -> Vec<Backend> {
+fn decode_backends<A: FromStr>(s: &str) -> Vec<BackendOf<A>> {
     s.split('|')
         .filter_map(|e| {
-            let (ip, port) = e.split_once(':')?;
-            Some(Backend {
+            let (ip, port) = e.rsplit_once(':')?;
+            Some(BackendOf {
                 ip: ip.parse().ok()?,
                 port: port.parse().ok(),
             })
@@ -55,15 +65,8 @@ fn decode_backends(s: &str) -> Vec<Backend> {
         .collect()
 }
 
-fn load(
-    conn: &Connection,
-    id: i64,
-    name: String,
-    vip: String,
-    aff: Option<u32>,
-    sel: Option<String>,
-    prog: String,
-) -> Result<ServiceRecord> {
+fn load(conn: &Connection, row: Row) -> Result<ServiceRecord> {
+    let (id, name, vip, aff, sel, prog, vip6, prog6) = row;
     let mut st = conn.prepare_cached(
         "SELECT port, target_port, proto, node_port FROM service_ports WHERE service_id=?1 ORDER BY rowid",
     )?;
@@ -86,21 +89,33 @@ fn load(
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(ServiceRecord {
         id,
-        service: Service {
+        service: ServiceDef {
             name,
-            vip: vip.parse().unwrap_or(Ipv4Addr::UNSPECIFIED),
             ports,
             affinity_timeout: aff,
+            // An IPv6-only service's `vip` is its IPv6 one, which `vip6` holds too.
+            vip: vip.parse().ok(),
+            vip6: vip6.as_deref().and_then(|v| v.parse::<Ipv6Addr>().ok()),
         },
         selector: sel.as_deref().map(decode_selector),
         backends,
         programmed: decode_backends(&prog),
+        programmed6: decode_backends(&prog6),
     })
 }
 
-const COLS: &str = "id, name, vip, affinity_timeout, selector, programmed";
+const COLS: &str = "id, name, vip, affinity_timeout, selector, programmed, vip6, programmed6";
 
-type Row = (i64, String, String, Option<u32>, Option<String>, String);
+type Row = (
+    i64,
+    String,
+    String,
+    Option<u32>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+);
 
 fn rows(conn: &Connection, filter: &str, arg: Option<&str>) -> Result<Vec<ServiceRecord>> {
     let mut st = conn.prepare(&format!("SELECT {COLS} FROM services {filter} ORDER BY id"))?;
@@ -112,15 +127,15 @@ fn rows(conn: &Connection, filter: &str, arg: Option<&str>) -> Result<Vec<Servic
             r.get(3)?,
             r.get(4)?,
             r.get(5)?,
+            r.get(6)?,
+            r.get(7)?,
         ))
     };
     let raw: Vec<Row> = match arg {
         Some(a) => st.query_map([a], map)?.collect::<rusqlite::Result<_>>()?,
         None => st.query_map([], map)?.collect::<rusqlite::Result<_>>()?,
     };
-    raw.into_iter()
-        .map(|(id, n, v, a, s, p)| load(conn, id, n, v, a, s, p))
-        .collect()
+    raw.into_iter().map(|r| load(conn, r)).collect()
 }
 
 pub fn get(conn: &Connection, name: &str) -> Result<Option<ServiceRecord>> {
@@ -139,10 +154,31 @@ pub fn any(conn: &Connection) -> Result<bool> {
         .is_some())
 }
 
-pub fn vip_taken(conn: &Connection, vip: IpAddr) -> Result<Option<String>> {
+/// The columns holding a family's VIPs.
+fn vip_cols(ip: IpAddr) -> (&'static str, &'static str) {
+    match ip {
+        IpAddr::V4(_) => ("vip", "vip_key"),
+        IpAddr::V6(_) => ("vip6", "vip6_key"),
+    }
+}
+
+/// Whether a service matching `filter` exists.
+pub fn any_where(conn: &Connection, filter: &str) -> Result<bool> {
     Ok(conn
         .query_row(
-            "SELECT name FROM services WHERE vip=?1",
+            &format!("SELECT 1 FROM services WHERE {filter} LIMIT 1"),
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub fn vip_taken(conn: &Connection, vip: IpAddr) -> Result<Option<String>> {
+    let (col, _) = vip_cols(vip);
+    Ok(conn
+        .query_row(
+            &format!("SELECT name FROM services WHERE {col}=?1"),
             [vip.to_string()],
             |r| r.get(0),
         )
@@ -152,8 +188,9 @@ pub fn vip_taken(conn: &Connection, vip: IpAddr) -> Result<Option<String>> {
 /// The address after the highest VIP in use within `[lo, hi]` (one family), if that is still
 /// inside; `lo` when none is.
 pub fn vip_after_highest(conn: &Connection, lo: IpAddr, hi: IpAddr) -> Result<Option<IpAddr>> {
+    let (_, key) = vip_cols(lo);
     let max: Option<Vec<u8>> = conn.query_row(
-        "SELECT max(vip_key) FROM services WHERE vip_key BETWEEN ?1 AND ?2",
+        &format!("SELECT max({key}) FROM services WHERE {key} BETWEEN ?1 AND ?2"),
         params![addr::key(lo), addr::key(hi)],
         |r| r.get(0),
     )?;
@@ -176,13 +213,23 @@ pub fn node_port_owner(conn: &Connection, port: u16, p: Proto) -> Result<Option<
 
 pub fn insert(
     tx: &Connection,
-    s: &Service,
+    s: &ServiceDef,
     selector: Option<&Labels>,
     backends: &[(String, Option<u16>)],
 ) -> Result<i64> {
+    let vip = s.primary_vip();
+    let vip6 = s.vip6.map(IpAddr::V6);
     tx.execute(
-        "INSERT INTO services(name, vip, vip_key, affinity_timeout, selector) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![s.name, s.vip.to_string(), addr::key(s.vip.into()), s.affinity_timeout, selector.map(encode_selector)],
+        "INSERT INTO services(name, vip, vip_key, affinity_timeout, selector, vip6, vip6_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            s.name,
+            vip.to_string(),
+            addr::key(vip),
+            s.affinity_timeout,
+            selector.map(encode_selector),
+            vip6.map(|v| v.to_string()),
+            vip6.map(addr::key),
+        ],
     )?;
     let id = tx.last_insert_rowid();
     for p in &s.ports {
@@ -206,7 +253,7 @@ pub fn insert(
     Ok(id)
 }
 
-pub fn set_programmed(tx: &Connection, id: i64, b: &[Backend]) -> Result<()> {
+pub fn set_programmed(tx: &Connection, id: i64, b: &[crate::model::Backend]) -> Result<()> {
     tx.execute(
         "UPDATE services SET programmed=?2, programmed_count=?3 WHERE id=?1",
         params![id, encode_backends(b), b.len() as i64],
@@ -214,11 +261,19 @@ pub fn set_programmed(tx: &Connection, id: i64, b: &[Backend]) -> Result<()> {
     Ok(())
 }
 
+pub fn set_programmed6(tx: &Connection, id: i64, b: &[crate::model::Backend6]) -> Result<()> {
+    tx.execute(
+        "UPDATE services SET programmed6=?2 WHERE id=?1",
+        params![id, encode_backends(b)],
+    )?;
+    Ok(())
+}
+
 /// The backend counts whose `bucket_N` chains exist in the kernel (chains are only ever added
 /// between two full re-renders, so this is what `plan::services` may skip re-creating — a
 /// chain change makes the kernel re-validate every jump, ~13 ms at 10,000 services).
-pub fn bucket_sizes(conn: &Connection) -> Result<std::collections::BTreeSet<usize>> {
-    let mut st = conn.prepare_cached("SELECT n FROM service_buckets")?;
+pub fn bucket_sizes(conn: &Connection, table: &str) -> Result<std::collections::BTreeSet<usize>> {
+    let mut st = conn.prepare_cached(&format!("SELECT n FROM {table}"))?;
     let rows = st
         .query_map([], |r| r.get::<_, i64>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -228,13 +283,14 @@ pub fn bucket_sizes(conn: &Connection) -> Result<std::collections::BTreeSet<usiz
 /// Record bucket chains as made; `reset` first forgets all (after a full re-render).
 pub fn record_buckets(
     tx: &Connection,
+    table: &str,
     sizes: impl IntoIterator<Item = usize>,
     reset: bool,
 ) -> Result<()> {
     if reset {
-        tx.execute("DELETE FROM service_buckets", [])?;
+        tx.execute(&format!("DELETE FROM {table}"), [])?;
     }
-    let mut st = tx.prepare_cached("INSERT OR IGNORE INTO service_buckets(n) VALUES (?1)")?;
+    let mut st = tx.prepare_cached(&format!("INSERT OR IGNORE INTO {table}(n) VALUES (?1)"))?;
     for n in sizes {
         st.execute([n as i64])?;
     }

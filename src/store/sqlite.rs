@@ -6,8 +6,9 @@ use super::api::{
     NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
 };
 use super::{endpoints, labels, networks, ports, runtime, services, Store};
+use crate::model::service::ServiceDef;
 use crate::model::{
-    Backend, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result, Service,
+    Backend, Backend6, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::BTreeSet;
@@ -89,6 +90,12 @@ impl Reads for Connection {
     fn any_service(&self) -> Result<bool> {
         services::any(self)
     }
+    fn any_service4(&self) -> Result<bool> {
+        services::any_where(self, "vip6 IS NULL OR vip <> vip6")
+    }
+    fn any_service6(&self) -> Result<bool> {
+        services::any_where(self, "vip6_key IS NOT NULL")
+    }
     fn vip_taken(&self, vip: IpAddr) -> Result<Option<String>> {
         services::vip_taken(self, vip)
     }
@@ -99,7 +106,10 @@ impl Reads for Connection {
         services::node_port_owner(self, port, proto)
     }
     fn bucket_sizes(&self) -> Result<BTreeSet<usize>> {
-        services::bucket_sizes(self)
+        services::bucket_sizes(self, services::BUCKETS)
+    }
+    fn bucket_sizes6(&self) -> Result<BTreeSet<usize>> {
+        services::bucket_sizes(self, services::BUCKETS6)
     }
     fn services_concerning(&self, container: &str, labels: &Labels) -> Result<Vec<ServiceRecord>> {
         services::concerning(self, container, labels)
@@ -184,7 +194,7 @@ impl Writes for Connection {
     }
     fn insert_service(
         &self,
-        s: &Service,
+        s: &ServiceDef,
         selector: Option<&Labels>,
         backends: &[(String, Option<u16>)],
     ) -> Result<i64> {
@@ -193,8 +203,14 @@ impl Writes for Connection {
     fn set_programmed(&self, id: i64, b: &[Backend]) -> Result<()> {
         services::set_programmed(self, id, b)
     }
+    fn set_programmed6(&self, id: i64, b: &[Backend6]) -> Result<()> {
+        services::set_programmed6(self, id, b)
+    }
     fn record_buckets(&self, sizes: &[usize], reset: bool) -> Result<()> {
-        services::record_buckets(self, sizes.iter().copied(), reset)
+        services::record_buckets(self, services::BUCKETS, sizes.iter().copied(), reset)
+    }
+    fn record_buckets6(&self, sizes: &[usize], reset: bool) -> Result<()> {
+        services::record_buckets(self, services::BUCKETS6, sizes.iter().copied(), reset)
     }
     fn delete_service(&self, id: i64) -> Result<()> {
         services::delete(self, id)

@@ -90,6 +90,7 @@ fn refusal(which: &[Table], state: &State, me: &Identity) -> Error {
 pub fn all() -> Vec<Table> {
     let mut t = crate::plan::netfilter::tables().to_vec();
     t.extend(crate::plan::services::tables());
+    t.extend(crate::plan::services::tables6());
     t
 }
 

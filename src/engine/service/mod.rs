@@ -2,91 +2,136 @@
 //! kube-proxy does). Every change holds the store's write lock while it programs the kernel,
 //! so concurrent podnet processes apply service changes one after another and each sends only
 //! the difference from what was last programmed — never a dump of the kernel's tables.
+//!
+//! Each family is a side ([`side::Side`]): IPv4 VIPs and backends' IPv4 addresses in
+//! `ip podnet-svc`, IPv6 ones in `ip6 podnet-svc`, each table present while a service of its
+//! family exists. A dual-stack service is programmed in both, each side in its own
+//! transaction; a backend without an address of a family is left out of that side.
 
 pub mod check;
 pub mod route;
+pub mod side;
 
 use super::{owner, Ctx};
 use crate::kernel::nft::{Batch, NftError, NftSocket};
 use crate::model::service::ServiceRequest;
-use crate::model::{Backend, Error, Labels, Result, Service};
+use crate::model::{BackendOf, Error, Labels, Result, ServiceOf};
 use crate::plan::services as plan;
 use crate::store::{Reads, ServiceRecord, Writes};
+use side::Side;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// A container's addresses when it is a usable backend (up, not draining).
+type Live = Option<(Option<Ipv4Addr>, Option<Ipv6Addr>)>;
 
 /// Whether each container is a usable backend (up, with an address), looked up once per
 /// container however many services name it (a full re-render asks 100,000 times for 10).
 #[derive(Default)]
-pub struct Backends(HashMap<String, Option<Ipv4Addr>>);
+pub struct Backends(HashMap<String, Live>);
 
 impl Backends {
-    fn ip(&mut self, conn: &dyn Reads, name: &str) -> Result<Option<Ipv4Addr>> {
-        if let Some(ip) = self.0.get(name) {
-            return Ok(*ip);
+    fn live(&mut self, conn: &dyn Reads, name: &str) -> Result<Live> {
+        if let Some(l) = self.0.get(name) {
+            return Ok(*l);
         }
-        let ip = match conn.endpoint(name)? {
+        let live = match conn.endpoint(name)? {
             Some(ep)
                 if ep.state == crate::model::EndpointState::Ready
                     && ep.pid.is_none_or(super::proc::alive)
                     && !conn.is_draining(ep.id)? =>
             {
-                ep.ip
+                Some((ep.ip, <Ipv6Addr as Side>::addr(&ep)))
             }
             _ => None,
         };
-        self.0.insert(name.to_string(), ip);
-        Ok(ip)
+        self.0.insert(name.to_string(), live);
+        Ok(live)
     }
 
-    /// The backends a service has now: its selector's or its explicit containers that are up.
-    pub fn of(&mut self, conn: &dyn Reads, rec: &ServiceRecord) -> Result<Vec<Backend>> {
-        let wanted: Vec<(String, Option<u16>)> = match &rec.selector {
+    /// The containers a service selects now (by selector or by name), with port overrides.
+    fn wanted(conn: &dyn Reads, rec: &ServiceRecord) -> Result<Vec<(String, Option<u16>)>> {
+        Ok(match &rec.selector {
             Some(sel) => conn.matching(sel)?.into_iter().map(|n| (n, None)).collect(),
             None => rec.backends.clone(),
-        };
+        })
+    }
+
+    /// The backends of family `A` a service has now: its selector's or its explicit
+    /// containers that are up and have an address of that family.
+    pub fn of<A: Side>(
+        &mut self,
+        conn: &dyn Reads,
+        rec: &ServiceRecord,
+    ) -> Result<Vec<BackendOf<A>>> {
         let mut out = Vec::new();
-        for (name, port) in wanted {
-            if let Some(ip) = self.ip(conn, &name)? {
-                out.push(Backend { ip, port });
+        for (name, port) in Self::wanted(conn, rec)? {
+            if let Some(ip) = self.live(conn, &name)?.and_then(|(v4, v6)| A::pick(v4, v6)) {
+                out.push(BackendOf { ip, port });
             }
         }
         Ok(plan::canonical(&out))
     }
+
+    /// The live backends of a service that have no IPv6 address: left out of its IPv6 side.
+    pub fn without_ipv6(&mut self, conn: &dyn Reads, rec: &ServiceRecord) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (name, _) in Self::wanted(conn, rec)? {
+            if let Some((_, None)) = self.live(conn, &name)? {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// What `service inspect`/`ls` add to a record: the live backends left out of the IPv6 side.
+pub fn left_out6(ctx: &Ctx, rec: &ServiceRecord) -> Result<Vec<String>> {
+    if rec.service.vip6.is_none() {
+        return Ok(vec![]);
+    }
+    Backends::default().without_ipv6(&*ctx.store, rec)
 }
 
 fn nft_failed(e: NftError) -> Error {
     super::nft_error("program services", e)
 }
 
-/// Re-create the services table from the store (or delete it when there is no service), and
-/// record what was programmed. Used by `gc` and whenever an element change is refused. Only
-/// this store's table is touched (see `owner::tables::render`); returns false when the table
-/// is another state's and was left alone.
-fn full_in(tx: &dyn Writes, nft: &mut NftSocket, me: &owner::Identity) -> Result<bool> {
-    let mut all = tx.services()?;
+/// Re-create family `A`'s services table from the store (or delete it when no service has
+/// that family), and record what was programmed. Used by `gc` and whenever an element change
+/// is refused. Only this store's table is touched (see `owner::tables::render`); returns false
+/// when the table is another state's and was left alone.
+fn full_in<A: Side>(tx: &dyn Writes, nft: &mut NftSocket, me: &owner::Identity) -> Result<bool> {
+    let mut all: Vec<ServiceRecord> = tx
+        .services()?
+        .into_iter()
+        .filter(|r| A::service(r).is_some())
+        .collect();
     let mut live = Backends::default();
     let mut with_backends = Vec::new();
     for r in &mut all {
-        r.programmed = live.of(tx, r)?;
-        with_backends.push((r.service.clone(), r.programmed.clone()));
+        let now = live.of::<A>(tx, r)?;
+        *A::programmed_mut(r) = now.clone();
+        with_backends.push((A::service(r).expect("filtered"), now));
     }
     let managed = owner::tables::render(
         nft,
         me,
-        &plan::tables(),
+        &A::tables(),
         !all.is_empty(),
         || plan::full(&with_backends),
-        plan::delete_all,
+        plan::delete_all_of::<A>,
     )?;
     if !managed {
         return Ok(false);
     }
     for r in &all {
-        tx.set_programmed(r.id, &r.programmed)?;
+        A::store_programmed(tx, r.id, A::programmed(r))?;
     }
-    tx.record_buckets(
-        &plan::bucket_sizes(all.iter().map(|r| r.programmed.as_slice()))
+    A::record_buckets(
+        tx,
+        &plan::bucket_sizes(all.iter().map(|r| A::programmed(r)))
             .into_iter()
             .collect::<Vec<_>>(),
         true,
@@ -94,8 +139,8 @@ fn full_in(tx: &dyn Writes, nft: &mut NftSocket, me: &owner::Identity) -> Result
     Ok(true)
 }
 
-/// Apply an element change; when refused, re-render everything from the store instead.
-fn apply_or_full(
+/// Apply an element change to family `A`'s table; when refused, re-render it from the store.
+fn apply_or_full<A: Side>(
     tx: &dyn Writes,
     nft: &mut NftSocket,
     me: &owner::Identity,
@@ -103,7 +148,7 @@ fn apply_or_full(
 ) -> Result<()> {
     match nft.apply(batch) {
         Ok(()) => Ok(()),
-        Err(NftError::Rejected(_)) => full_in(tx, nft, me).map(|_| ()),
+        Err(NftError::Rejected(_)) => full_in::<A>(tx, nft, me).map(|_| ()),
         Err(e) => Err(nft_failed(e)),
     }
 }
@@ -112,10 +157,46 @@ fn apply_or_full(
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
-    if store.write(|tx| full_in(tx, nft, &me))? {
+    let v4 = store.write(|tx| full_in::<Ipv4Addr>(tx, nft, &me))?;
+    let v6 = store.write(|tx| full_in::<Ipv6Addr>(tx, nft, &me))?;
+    if v4 {
         route::sync(ctx)?;
     }
+    if v6 {
+        route::sync6(ctx)?;
+    }
     Ok(())
+}
+
+/// Program a new service's side of family `A` (it has one); true when it is the first
+/// service of that family (the table was made, its route must be).
+fn add_side<A: Side>(
+    tx: &dyn Writes,
+    nft: &mut NftSocket,
+    me: &owner::Identity,
+    rec: &mut ServiceRecord,
+    first: bool,
+) -> Result<()> {
+    let Some(svc) = A::service(rec) else {
+        return Ok(());
+    };
+    *A::programmed_mut(rec) = Backends::default().of::<A>(tx, rec)?;
+    if first {
+        full_in::<A>(tx, nft, me)?;
+        return Ok(());
+    }
+    let sizes = A::bucket_sizes(tx)?;
+    let now = A::programmed(rec);
+    apply_or_full::<A>(tx, nft, me, &plan::add_service(&svc, now, &sizes))?;
+    A::store_programmed(tx, rec.id, now)?;
+    A::record_buckets(
+        tx,
+        &(!now.is_empty())
+            .then_some(now.len())
+            .into_iter()
+            .collect::<Vec<_>>(),
+        false,
+    )
 }
 
 /// `podnet service create`.
@@ -135,32 +216,15 @@ pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
             )));
         }
         let (service, selector, explicit) = check::check(tx, req)?;
-        let first = !tx.any_service()?;
-        let id = tx.insert_service(&service, selector.as_ref(), &explicit)?;
+        let first4 = service.vip.is_some() && !tx.any_service4()?;
+        let first6 = service.vip6.is_some() && !tx.any_service6()?;
+        tx.insert_service(&service, selector.as_ref(), &explicit)?;
         let mut rec = tx.service(&service.name)?.expect("row just inserted");
-        rec.programmed = Backends::default().of(tx, &rec)?;
-        if first {
-            full_in(tx, nft, &me)?;
-        } else {
-            let sizes = tx.bucket_sizes()?;
-            apply_or_full(
-                tx,
-                nft,
-                &me,
-                &plan::add_service(&rec.service, &rec.programmed, &sizes),
-            )?;
-            tx.set_programmed(id, &rec.programmed)?;
-            tx.record_buckets(
-                &(!rec.programmed.is_empty())
-                    .then_some(rec.programmed.len())
-                    .into_iter()
-                    .collect::<Vec<_>>(),
-                false,
-            )?;
-        }
-        Ok((rec, first))
+        add_side::<Ipv4Addr>(tx, nft, &me, &mut rec, first4)?;
+        add_side::<Ipv6Addr>(tx, nft, &me, &mut rec, first6)?;
+        Ok((rec, first4, first6))
     })?;
-    let (rec, first) = rec;
+    let (rec, first4, first6) = rec;
     // Flows that reached a node port before it existed follow it now (as for `-p`).
     let node_ports: Vec<crate::model::PortMapping> = rec
         .service
@@ -176,56 +240,116 @@ pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
         })
         .collect();
     super::flows::to_ports(&node_ports);
-    if first {
-        // The route to the service range exists while any service does.
+    // The route to a family's service range exists while a service of that family does.
+    if first4 {
         route::sync(ctx)?;
     }
+    if first6 {
+        route::sync6(ctx)?;
+    }
     Ok(rec)
+}
+
+/// Take a removed service's side of family `A` out of its table; true when that was the last
+/// one of the family (the table went, so must the route).
+fn remove_side<A: Side>(
+    tx: &dyn Writes,
+    nft: &mut NftSocket,
+    me: &owner::Identity,
+    rec: &ServiceRecord,
+) -> Result<bool> {
+    let Some(svc) = A::service(rec) else {
+        return Ok(false);
+    };
+    if !A::any(tx)? {
+        return full_in::<A>(tx, nft, me);
+    }
+    apply_or_full::<A>(tx, nft, me, &plan::remove_service(&svc, A::programmed(rec)))?;
+    Ok(false)
 }
 
 /// `podnet service rm`.
 pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
-    let (rec, drop_route) = store.write(|tx| {
+    let (rec, drop4, drop6) = store.write(|tx| {
         let rec = tx.service(name)?.ok_or_else(|| {
             Error::input(format!(
                 "no service named '{name}': see `podnet service ls`"
             ))
         })?;
         tx.delete_service(rec.id)?;
-        // The last one takes the table and the route with it (if the table is this store's).
-        let last = !tx.any_service()?;
-        let route = if last {
-            full_in(tx, nft, &me)?
-        } else {
-            apply_or_full(
-                tx,
-                nft,
-                &me,
-                &plan::remove_service(&rec.service, &rec.programmed),
-            )?;
-            false
-        };
-        Ok((rec, route))
+        // The last one of a family takes its table and route with it (if the table is this
+        // store's).
+        let drop4 = remove_side::<Ipv4Addr>(tx, nft, &me, &rec)?;
+        let drop6 = remove_side::<Ipv6Addr>(tx, nft, &me, &rec)?;
+        Ok((rec, drop4, drop6))
     })?;
-    forget_lost(&rec.service, &rec.programmed, &[]);
-    if drop_route {
+    if let Some(s) = rec.service.v4() {
+        forget_lost(&s, &rec.programmed, &[]);
+    }
+    if drop4 {
         route::sync(ctx)?;
+    }
+    if drop6 {
+        route::sync6(ctx)?;
     }
     Ok(())
 }
 
 /// UDP/SCTP flows DNAT'ed to backends the service no longer has must not stick to them.
-fn forget_lost(service: &Service, before: &[Backend], now: &[Backend]) {
+/// (IPv4 only: `flows::answered_by` filters conntrack by an IPv4 reply source.)
+fn forget_lost(
+    service: &ServiceOf<Ipv4Addr>,
+    before: &[BackendOf<Ipv4Addr>],
+    now: &[BackendOf<Ipv4Addr>],
+) {
     for b in before.iter().filter(|b| !now.contains(b)) {
         let ports = service.ports.iter().map(|p| (p.proto, Some(b.port_for(p))));
         super::flows::answered_by(b.ip, ports);
     }
 }
 
+/// One family's backends of the services concerning a container, brought up to date in one
+/// transaction; returns (service, before, now) of every changed one.
+#[allow(clippy::type_complexity)]
+fn update_side<A: Side>(
+    tx: &dyn Writes,
+    nft: &mut NftSocket,
+    me: &owner::Identity,
+    recs: &[ServiceRecord],
+    live: &mut Backends,
+) -> Result<Vec<(ServiceOf<A>, Vec<BackendOf<A>>, Vec<BackendOf<A>>)>> {
+    let mut sizes = A::bucket_sizes(tx)?;
+    let mut batch = Batch::new();
+    let mut changed = Vec::new();
+    let mut lost = Vec::new();
+    for rec in recs {
+        let Some(svc) = A::service(rec) else { continue };
+        let now = live.of::<A>(tx, rec)?;
+        let before = A::programmed(rec);
+        if now != before {
+            batch.append(plan::set_backends(&svc, before, &now, &sizes));
+            if !now.is_empty() {
+                sizes.insert(now.len());
+            }
+            lost.push((svc, before.to_vec(), now.clone()));
+            changed.push((rec.id, now));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(lost);
+    }
+    apply_or_full::<A>(tx, nft, me, &batch)?;
+    for (id, now) in changed {
+        A::store_programmed(tx, id, &now)?;
+    }
+    A::record_buckets(tx, &sizes.into_iter().collect::<Vec<_>>(), false)?;
+    Ok(lost)
+}
+
 /// A container came up, went down or was removed: bring the services that select it (by label
-/// or by name) up to date, in one transaction. Cheap when there is no service at all.
+/// or by name) up to date, one transaction per family. Cheap when there is no service at all.
 pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<()> {
     if !ctx.store.any_service()? {
         return Ok(());
@@ -234,35 +358,10 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
     let me = owner::Identity::of(ctx);
     let (store, nft) = ctx.store_and_nft()?;
     let lost = store.write(|tx| {
-        let mut sizes = tx.bucket_sizes()?;
+        let recs = tx.services_concerning(name, labels)?;
         let mut live = Backends::default();
-        let mut batch = Batch::new();
-        let mut changed = Vec::new();
-        let mut lost = Vec::new();
-        for rec in tx.services_concerning(name, labels)? {
-            let now = live.of(tx, &rec)?;
-            if now != rec.programmed {
-                batch.append(plan::set_backends(
-                    &rec.service,
-                    &rec.programmed,
-                    &now,
-                    &sizes,
-                ));
-                if !now.is_empty() {
-                    sizes.insert(now.len());
-                }
-                lost.push((rec.service.clone(), rec.programmed.clone(), now.clone()));
-                changed.push((rec.id, now));
-            }
-        }
-        if changed.is_empty() {
-            return Ok(lost);
-        }
-        apply_or_full(tx, nft, &me, &batch)?;
-        for (id, now) in changed {
-            tx.set_programmed(id, &now)?;
-        }
-        tx.record_buckets(&sizes.into_iter().collect::<Vec<_>>(), false)?;
+        let lost = update_side::<Ipv4Addr>(tx, nft, &me, &recs, &mut live)?;
+        update_side::<Ipv6Addr>(tx, nft, &me, &recs, &mut live)?;
         Ok(lost)
     })?;
     for (service, before, now) in &lost {

@@ -17,7 +17,7 @@ use super::elements::{element_attrs, set_userdata};
 use super::expr::Expr;
 use super::expr::{nla_nest, nla_u32};
 use super::model::{Chain, Element, Rule, Set, SetData, Table};
-use super::stmt::{render, Stmt, ANON_SET_NAME};
+use super::stmt::{render_in, Stmt, ANON_SET_NAME};
 use super::types::{concat_len, concat_type, DataType, Value, DATA_VERDICT};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
@@ -337,7 +337,7 @@ impl Batch {
                 self.add_anon_set(t, types, elements);
             }
         }
-        let mut exprs = render(&r.stmts);
+        let mut exprs = render_in(t.family, &r.stmts);
         for e in &mut exprs {
             if let Expr::Lookup {
                 set_id: Some(local),

@@ -39,7 +39,7 @@ const META_KEYS: [&str; 20] = [
     "bri_oifname",
     "pkttype",
 ];
-const CT_KEYS: [&str; 21] = [
+const CT_KEYS: [&str; 23] = [
     "state",
     "direction",
     "status",
@@ -61,6 +61,8 @@ const CT_KEYS: [&str; 21] = [
     "event",
     "src_ip",
     "dst_ip",
+    "src_ip6",
+    "dst_ip6",
 ];
 
 fn key_name(table: &[&'static str], key: u32) -> String {

@@ -9,6 +9,9 @@ use super::types::DataType;
 pub enum Sel {
     IpSaddr,
     IpDaddr,
+    /// `ip6 saddr` / `ip6 daddr`: 16 bytes at network header + 8 / + 24.
+    Ip6Saddr,
+    Ip6Daddr,
     ThSport,
     ThDport,
     L4Proto,
@@ -28,6 +31,8 @@ pub enum Sel {
     CtDirection,
     CtMark,
     CtOrigIpDaddr,
+    /// `ct original ip6 daddr`.
+    CtOrigIp6Daddr,
     CtOrigProtoDst,
     /// `numgen random mod N`; host byte order.
     NumgenRandom(u32),
@@ -53,6 +58,7 @@ impl Sel {
     pub fn data_type(self) -> Option<DataType> {
         Some(match self {
             Sel::IpSaddr | Sel::IpDaddr | Sel::CtOrigIpDaddr | Sel::ArpSpa => DataType::Ipv4Addr,
+            Sel::Ip6Saddr | Sel::Ip6Daddr | Sel::CtOrigIp6Daddr => DataType::Ipv6Addr,
             Sel::EtherSaddr | Sel::ArpSha => DataType::EtherAddr,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => DataType::InetService,
             Sel::L4Proto => DataType::InetProto,
@@ -65,6 +71,7 @@ impl Sel {
     pub fn byte_len(self) -> u32 {
         match self {
             Sel::IpSaddr | Sel::IpDaddr | Sel::ArpSpa => 4,
+            Sel::Ip6Saddr | Sel::Ip6Daddr | Sel::CtOrigIp6Daddr => 16,
             Sel::EtherSaddr | Sel::ArpSha | Sel::ArpFormat => 6,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => 2,
             Sel::Protocol => 2,
@@ -90,6 +97,8 @@ impl Sel {
         match self {
             Sel::IpSaddr => payload(PayloadBase::Network, 12, 4),
             Sel::IpDaddr => payload(PayloadBase::Network, 16, 4),
+            Sel::Ip6Saddr => payload(PayloadBase::Network, 8, 16),
+            Sel::Ip6Daddr => payload(PayloadBase::Network, 24, 16),
             Sel::ThSport => payload(PayloadBase::Transport, 0, 2),
             Sel::ThDport => payload(PayloadBase::Transport, 2, 2),
             Sel::EtherSaddr => payload(PayloadBase::Link, 6, 6),
@@ -111,6 +120,7 @@ impl Sel {
             Sel::CtMark => ct(3, None),
             Sel::CtOrigProtoDst => ct(12, Some(true)),
             Sel::CtOrigIpDaddr => ct(20, Some(true)),
+            Sel::CtOrigIp6Daddr => ct(22, Some(true)),
             Sel::NumgenRandom(modulus) => Expr::Numgen {
                 dreg,
                 modulus,

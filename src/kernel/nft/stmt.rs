@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::expr::{CmpOp, DynsetOp, Expr, ImmData, NatKind};
 pub use super::sel::{ct_state, ct_status, Sel, ARP_ETHERNET_IPV4, RTN_LOCAL};
-use super::types::{Value, Verdict};
+use super::types::{Family, Value, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
@@ -165,8 +165,9 @@ fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: 
 }
 
 /// `anon` counts the rule's anonymous sets: their lookups carry the rule-local
-/// index as `set_id`, which the batch offsets to a batch-wide id.
-fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
+/// index as `set_id`, which the batch offsets to a batch-wide id. `family` is the table's:
+/// a NAT map in an `ip6` table translates to IPv6 addresses.
+fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32, family: Family) {
     match stmt {
         Stmt::InList { key, invert, .. } => {
             load_concat(out, key, 0);
@@ -263,11 +264,17 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
                 dreg: Some(1),
                 invert: false,
             });
+            // The port follows the address in the map's value: 32-bit slot 1 after an IPv4
+            // address, slot 4 (the second 128-bit register) after an IPv6 one.
+            let (nfproto, port_slot) = match family {
+                Family::Ip6 => (Family::Ip6.nfproto(), 4),
+                _ => (Family::Ip.nfproto(), 1),
+            };
             out.push(Expr::Nat {
                 kind: *kind,
-                nfproto: 2,
+                nfproto,
                 addr: Some(1),
-                proto: with_port.then_some(slot_reg(1)),
+                proto: with_port.then_some(slot_reg(port_slot)),
                 flags: 0,
             });
         }
@@ -315,7 +322,12 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
             let data_reg = if data.is_empty() {
                 None
             } else {
-                let first = end.div_ceil(4) * 4;
+                // nft puts the data in the next 128-bit register; an IPv6 affinity entry
+                // (40-byte key, 20-byte data) only fits the 64 bytes of registers right after
+                // its key (nft 1.0.6 itself cannot compile that rule, but lists it).
+                let len: u32 = data.iter().map(|d| d.byte_len().div_ceil(4)).sum();
+                let aligned = end.div_ceil(4) * 4;
+                let first = if aligned + len > 16 { end } else { aligned };
                 load_concat(out, data, first);
                 Some(slot_reg(first))
             };
@@ -335,17 +347,31 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32) {
     }
 }
 
-/// Renders statements to kernel expressions. Pure: no I/O, no kernel.
+/// Renders statements to kernel expressions, for a table of family `ip` (or one without
+/// NAT). Pure: no I/O, no kernel.
 pub fn render(stmts: &[Stmt]) -> Vec<Expr> {
+    render_in(Family::Ip, stmts)
+}
+
+/// Renders statements for a table of `family` (which decides what a NAT map translates).
+pub fn render_in(family: Family, stmts: &[Stmt]) -> Vec<Expr> {
     let mut out = Vec::with_capacity(stmts.len() * 2);
     let mut anon = 0;
     for s in stmts {
-        render_one(&mut out, s, &mut anon);
+        render_one(&mut out, s, &mut anon, family);
     }
     out
 }
 
 /// Renders to the text `nft --debug=netlink` prints for the same rule.
 pub fn render_debug(stmts: &[Stmt]) -> String {
-    render(stmts).iter().map(|e| format!("  {e}\n")).collect()
+    render_debug_in(Family::Ip, stmts)
+}
+
+/// [`render_debug`] for a table of `family`.
+pub fn render_debug_in(family: Family, stmts: &[Stmt]) -> String {
+    render_in(family, stmts)
+        .iter()
+        .map(|e| format!("  {e}\n"))
+        .collect()
 }

@@ -3,14 +3,18 @@
 //! Parsers for `podnet service create` flags. Pure: no I/O.
 //!
 //! ```text
-//! podnet service create web --port 80:8080/tcp [--port 53/udp] [--vip IP]
+//! podnet service create web --port 80:8080/tcp [--port 53/udp]
+//!     [--ip-family ipv4|ipv6|dual] [--vip IP [--vip IP6]]
 //!     (--selector app=web | --backend web1[:PORT] ...)
 //!     [--affinity client-ip [--affinity-timeout 10800]] [--node-port 30080]
 //! ```
+//!
+//! A service is IPv4 ([`Service`]), IPv6 ([`Service6`]) or both ([`ServiceDef`], one VIP
+//! per family): the plan sees one family at a time.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::RangeInclusive;
 
 use ipnet::Ipv4Net;
@@ -18,7 +22,9 @@ use ipnet::Ipv4Net;
 use super::error::{Error, Result};
 use super::ports::Proto;
 
+mod family;
 mod request;
+pub use family::{check_vip6, default_service_range6, resolve_vips, IpFamilies, ServiceDef};
 pub use request::{ServiceRequest, ServiceSpec};
 
 /// One port of a service: `VIP:port/proto` → each backend's `target_port`,
@@ -45,10 +51,11 @@ impl fmt::Display for ServicePort {
     }
 }
 
+/// One family's side of a service: its VIP of that family (`A`: `Ipv4Addr` or `Ipv6Addr`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Service {
+pub struct ServiceOf<A> {
     pub name: String,
-    pub vip: Ipv4Addr,
+    pub vip: A,
     pub ports: Vec<ServicePort>,
     /// ClientIP affinity: a client stays on one backend for this many
     /// seconds after its last new connection. `None`: every connection is
@@ -56,18 +63,28 @@ pub struct Service {
     pub affinity_timeout: Option<u32>,
 }
 
-/// A backend of a service: a container address. `port`, when given
+/// The IPv4 side of a service (all of an IPv4-only one).
+pub type Service = ServiceOf<Ipv4Addr>;
+/// The IPv6 side of a service.
+pub type Service6 = ServiceOf<Ipv6Addr>;
+
+/// A backend of a service: a container address of the service's family. `port`, when given
 /// (`--backend web1:9090`), replaces the target port; only allowed on a
 /// service with one port (see [`check_service`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Backend {
-    pub ip: Ipv4Addr,
+pub struct BackendOf<A> {
+    pub ip: A,
     pub port: Option<u16>,
 }
 
-impl Backend {
-    pub fn new(ip: Ipv4Addr) -> Self {
-        Backend { ip, port: None }
+/// An IPv4 backend.
+pub type Backend = BackendOf<Ipv4Addr>;
+/// An IPv6 backend.
+pub type Backend6 = BackendOf<Ipv6Addr>;
+
+impl<A> BackendOf<A> {
+    pub fn new(ip: A) -> Self {
+        BackendOf { ip, port: None }
     }
 
     /// The port this backend receives `p`'s traffic on.

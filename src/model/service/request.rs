@@ -3,18 +3,21 @@
 //! at the store is refused here. Pure.
 
 use super::{
-    parse_affinity_timeout, parse_backend, parse_selector, parse_service_port, with_node_port,
-    DEFAULT_AFFINITY_TIMEOUT, NODE_PORT_RANGE,
+    parse_affinity_timeout, parse_backend, parse_selector, parse_service_port, resolve_vips,
+    with_node_port, IpFamilies, DEFAULT_AFFINITY_TIMEOUT, NODE_PORT_RANGE,
 };
 use crate::model::{Error, Labels, Result, ServicePort};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What the user asked for in `service create`, unparsed.
 #[derive(Debug, Default)]
 pub struct ServiceSpec {
     pub name: String,
     pub ports: Vec<String>,
-    pub vip: Option<String>,
+    /// `--vip`, at most one per family.
+    pub vips: Vec<String>,
+    /// `--ip-family`; None: decided by the VIPs, IPv4 without any.
+    pub ip_family: Option<String>,
     pub selector: Option<String>,
     pub backends: Vec<String>,
     pub affinity: Option<String>,
@@ -28,7 +31,9 @@ pub struct ServiceSpec {
 pub struct ServiceRequest {
     pub name: String,
     pub ports: Vec<ServicePort>,
+    pub family: IpFamilies,
     pub vip: Option<Ipv4Addr>,
+    pub vip6: Option<Ipv6Addr>,
     pub selector: Option<Labels>,
     /// Explicit backends: (container name, port override), each container once.
     pub backends: Vec<(String, Option<u16>)>,
@@ -99,18 +104,41 @@ impl ServiceSpec {
                 ));
             }
         }
-        let vip = self
-            .vip
+        let family = self
+            .ip_family
             .as_deref()
-            .map(|v| crate::model::parse_ipv4("--vip", v))
+            .map(IpFamilies::parse)
             .transpose()?;
+        let vips = self
+            .vips
+            .iter()
+            .map(|v| parse_vip(v))
+            .collect::<Result<Vec<_>>>()?;
+        let (family, vip, vip6) = resolve_vips(family, &vips)?;
         Ok(ServiceRequest {
             name: self.name.clone(),
             ports,
+            family,
             vip,
+            vip6,
             selector,
             backends,
             affinity_timeout,
         })
     }
+}
+
+/// `--vip`: canonical dotted IPv4 (see `model::inet`) or IPv6 text.
+fn parse_vip(v: &str) -> Result<IpAddr> {
+    if !v.contains(':') {
+        return crate::model::parse_ipv4("--vip", v).map(IpAddr::V4);
+    }
+    v.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| {
+        Error::field(
+            "--vip",
+            format!(
+                "invalid --vip {v:?}: not an IPv4 or IPv6 address, e.g. 10.43.0.10 or fd00:43::10"
+            ),
+        )
+    })
 }

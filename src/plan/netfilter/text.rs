@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::kernel::nft::{
-    render_debug, DataType, ElemData, Element, Hook, Policy, Ruleset, SetData, Value,
+    render_debug_in, DataType, ElemData, Element, Hook, Policy, Ruleset, SetData, Value,
 };
 
 fn type_name(t: &DataType) -> &'static str {
@@ -108,7 +108,7 @@ pub fn describe(rs: &Ruleset) -> String {
         }
         for r in &t.rules {
             let _ = writeln!(out, "  rule {}", r.chain);
-            for line in render_debug(&r.stmts).lines() {
+            for line in render_debug_in(t.table.family, &r.stmts).lines() {
                 let _ = writeln!(out, "  {line}");
             }
         }

@@ -5,6 +5,9 @@
 //!
 //! Table `ip podnet-svc`, apart from `ip podnet` (`plan::netfilter`), so
 //! that [`full`] here and `plan::netfilter::full` never wipe each other.
+//! IPv6 services live in its twin `ip6 podnet-svc`, the same layout over IPv6
+//! addresses: every function here is generic over the address type
+//! ([`family::SvcAddr`]) and a call works on the table of its services' family.
 //! The layout is DESIGN §3's "bucket chains": a fixed chain per backend
 //! count N, every service only map elements, so every change is one small
 //! transaction whatever the number of services:
@@ -36,23 +39,29 @@
 //! - on backend removal of a UDP service, delete conntrack entries to that
 //!   backend (ctnetlink), or clients reusing a source port keep going to it.
 
+pub mod family;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+use std::net::Ipv4Addr;
 
 use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value, Verdict};
-use crate::model::{Backend, Service, ServicePort};
+use crate::model::{BackendOf, ServiceOf, ServicePort};
+pub use family::SvcAddr;
 use rules::*;
 
 /// Sorted, without duplicates: the slot order.
-pub fn canonical(backends: &[Backend]) -> Vec<Backend> {
-    let set: BTreeSet<Backend> = backends.iter().copied().collect();
+pub fn canonical<A: Ord + Copy>(backends: &[BackendOf<A>]) -> Vec<BackendOf<A>> {
+    let set: BTreeSet<BackendOf<A>> = backends.iter().copied().collect();
     set.into_iter().collect()
 }
 
 /// The bucket sizes [`full`] creates for these services (what the engine
 /// passes as `existing_bucket_sizes` after it).
-pub fn bucket_sizes<'a>(services: impl IntoIterator<Item = &'a [Backend]>) -> BTreeSet<usize> {
+pub fn bucket_sizes<'a, A: Ord + Copy + 'a>(
+    services: impl IntoIterator<Item = &'a [BackendOf<A>]>,
+) -> BTreeSet<usize> {
     services
         .into_iter()
         .map(|b| canonical(b).len())
@@ -60,9 +69,9 @@ pub fn bucket_sizes<'a>(services: impl IntoIterator<Item = &'a [Backend]>) -> BT
         .collect()
 }
 
-fn vip_key(s: &Service, p: &ServicePort) -> Vec<Value> {
+fn vip_key<A: SvcAddr>(s: &ServiceOf<A>, p: &ServicePort) -> Vec<Value> {
     vec![
-        Value::Ipv4(s.vip),
+        s.vip.value(),
         Value::Proto(p.proto.number()),
         Value::Port(p.port),
     ]
@@ -72,8 +81,8 @@ fn np_key(p: &ServicePort, node_port: u16) -> Vec<Value> {
     vec![Value::Proto(p.proto.number()), Value::Port(node_port)]
 }
 
-fn target(b: &Backend, p: &ServicePort) -> Vec<Value> {
-    vec![Value::Ipv4(b.ip), Value::Port(b.port_for(p))]
+fn target<A: SvcAddr>(b: &BackendOf<A>, p: &ServicePort) -> Vec<Value> {
+    vec![b.ip.value(), Value::Port(b.port_for(p))]
 }
 
 fn with(mut k: Vec<Value>, more: Vec<Value>) -> Vec<Value> {
@@ -81,17 +90,22 @@ fn with(mut k: Vec<Value>, more: Vec<Value>) -> Vec<Value> {
     k
 }
 
-/// Elements by set, in a stable order.
-#[derive(Default)]
-struct Elems(BTreeMap<&'static str, Vec<Element>>);
+/// Elements by set, in a stable order, for the table of family `A`.
+struct Elems<A>(BTreeMap<&'static str, Vec<Element>>, PhantomData<A>);
 
-impl Elems {
+impl<A> Default for Elems<A> {
+    fn default() -> Self {
+        Elems(BTreeMap::new(), PhantomData)
+    }
+}
+
+impl<A: SvcAddr> Elems<A> {
     fn put(&mut self, set: &'static str, e: Element) {
         self.0.entry(set).or_default().push(e);
     }
 
     /// The dispatch elements of every port (vmap, node port vmap).
-    fn dispatch(&mut self, s: &Service, n: usize) {
+    fn dispatch(&mut self, s: &ServiceOf<A>, n: usize) {
         for p in &s.ports {
             self.put(
                 SERVICE_IPS,
@@ -107,7 +121,7 @@ impl Elems {
     }
 
     /// Slot `slot` of every port holds `b`.
-    fn slot(&mut self, s: &Service, slot: usize, b: &Backend) {
+    fn slot(&mut self, s: &ServiceOf<A>, slot: usize, b: &BackendOf<A>) {
         let m = Value::Mark(slot as u32);
         for p in &s.ports {
             let key = with(vip_key(s, p), vec![m.clone()]);
@@ -120,7 +134,7 @@ impl Elems {
     }
 
     /// `b` is a live endpoint for affinity (only on affinity services).
-    fn live(&mut self, s: &Service, b: &Backend) {
+    fn live(&mut self, s: &ServiceOf<A>, b: &BackendOf<A>) {
         if s.affinity_timeout.is_none() {
             return;
         }
@@ -139,7 +153,7 @@ impl Elems {
     }
 
     /// The service's affinity marks (which learn chain its ports go to).
-    fn affinity(&mut self, s: &Service) {
+    fn affinity(&mut self, s: &ServiceOf<A>) {
         let Some(t) = s.affinity_timeout else { return };
         for p in &s.ports {
             self.put(
@@ -156,7 +170,7 @@ impl Elems {
     }
 
     /// Everything of one service.
-    fn service(&mut self, s: &Service, backends: &[Backend]) {
+    fn service(&mut self, s: &ServiceOf<A>, backends: &[BackendOf<A>]) {
         self.dispatch(s, backends.len());
         for (i, b) in backends.iter().enumerate() {
             self.slot(s, i, b);
@@ -166,8 +180,8 @@ impl Elems {
     }
 
     fn send(self, b: &mut Batch, delete: bool) {
-        let t = table();
-        let sets = sets();
+        let t = table_of::<A>();
+        let sets = sets::<A>();
         for (name, list) in self.0 {
             let set = find(&sets, name);
             if delete {
@@ -185,15 +199,15 @@ fn find<'a>(sets: &'a [Set], name: &str) -> &'a Set {
         .expect("element for a set the plan defines")
 }
 
-/// The whole desired table as data, with every element.
-pub fn ruleset(services: &[(Service, Vec<Backend>)]) -> Ruleset {
-    let mut t = TableDef::new(table());
-    t.sets = sets();
+/// The whole desired table of the services' family as data, with every element.
+pub fn ruleset<A: SvcAddr>(services: &[(ServiceOf<A>, Vec<BackendOf<A>>)]) -> Ruleset {
+    let mut t = TableDef::new(table_of::<A>());
+    t.sets = sets::<A>();
     t.chains = chains();
-    t.rules = rules();
+    t.rules = rules::<A>();
     let mut sizes = BTreeSet::new();
     let mut timeouts = BTreeSet::new();
-    let mut e = Elems::default();
+    let mut e = Elems::<A>::default();
     for (s, b) in services {
         let b = canonical(b);
         if !b.is_empty() {
@@ -203,13 +217,13 @@ pub fn ruleset(services: &[(Service, Vec<Backend>)]) -> Ruleset {
         e.service(s, &b);
     }
     for n in sizes {
-        for (c, r) in bucket_chains(n) {
+        for (c, r) in bucket_chains::<A>(n) {
             t.chains.push(c);
             t.rules.push(r);
         }
     }
     for secs in timeouts {
-        for (c, r) in learn_chains(secs) {
+        for (c, r) in learn_chains::<A>(secs) {
             t.chains.push(c);
             t.rules.extend(r);
         }
@@ -218,29 +232,35 @@ pub fn ruleset(services: &[(Service, Vec<Backend>)]) -> Ruleset {
     Ruleset { tables: vec![t] }
 }
 
-/// Atomically (re)creates `ip podnet-svc` with every service, whether or
+/// Atomically (re)creates `ip podnet-svc` (or `ip6 podnet-svc`) with every service, whether or
 /// not it exists; nothing else in the ruleset is touched.
-pub fn full(services: &[(Service, Vec<Backend>)]) -> Batch {
+pub fn full<A: SvcAddr>(services: &[(ServiceOf<A>, Vec<BackendOf<A>>)]) -> Batch {
     ruleset(services).replace_batch()
 }
 
 /// Removes `ip podnet-svc` (absent is no error).
 pub fn delete_all() -> Batch {
+    delete_all_of::<Ipv4Addr>()
+}
+
+/// Removes the services table of family `A` (absent is no error).
+pub fn delete_all_of<A: SvcAddr>() -> Batch {
+    let t = table_of::<A>();
     let mut b = Batch::new();
-    b.add_table(&table());
-    b.delete_table(&table());
+    b.add_table(&t);
+    b.delete_table(&t);
     b
 }
 
 /// Creates `bucket_N` and `np_bucket_N` unless the caller knows they exist.
 /// Idempotent either way (add chain, flush it, add its one rule), so a
 /// chain left over from an earlier count never holds its rule twice.
-fn ensure_bucket(b: &mut Batch, n: usize, existing: &BTreeSet<usize>) {
+fn ensure_bucket<A: SvcAddr>(b: &mut Batch, n: usize, existing: &BTreeSet<usize>) {
     if n == 0 || existing.contains(&n) {
         return;
     }
-    let t = table();
-    for (c, r) in bucket_chains(n) {
+    let t = table_of::<A>();
+    for (c, r) in bucket_chains::<A>(n) {
         b.add_chain(&t, &c);
         b.flush_chain(&t, &c.name);
         b.add_rule(&t, &r);
@@ -249,12 +269,12 @@ fn ensure_bucket(b: &mut Batch, n: usize, existing: &BTreeSet<usize>) {
 
 /// The learning chain of timeout `secs`, made idempotently (add, flush,
 /// add rules): the engine needs no record of which timeouts exist.
-fn ensure_learn(b: &mut Batch, s: &Service) {
+fn ensure_learn<A: SvcAddr>(b: &mut Batch, s: &ServiceOf<A>) {
     let Some(secs) = s.affinity_timeout else {
         return;
     };
-    let t = table();
-    for (c, rules) in learn_chains(secs) {
+    let t = table_of::<A>();
+    for (c, rules) in learn_chains::<A>(secs) {
         b.add_chain(&t, &c);
         b.flush_chain(&t, &c.name);
         for r in &rules {
@@ -265,14 +285,14 @@ fn ensure_learn(b: &mut Batch, s: &Service) {
 
 /// One service created (the table exists). `existing_bucket_sizes`: the
 /// backend counts already in use (chains `bucket_N` that exist).
-pub fn add_service(
-    s: &Service,
-    backends: &[Backend],
+pub fn add_service<A: SvcAddr>(
+    s: &ServiceOf<A>,
+    backends: &[BackendOf<A>],
     existing_bucket_sizes: &BTreeSet<usize>,
 ) -> Batch {
     let backends = canonical(backends);
     let mut b = Batch::new();
-    ensure_bucket(&mut b, backends.len(), existing_bucket_sizes);
+    ensure_bucket::<A>(&mut b, backends.len(), existing_bucket_sizes);
     ensure_learn(&mut b, s);
     let mut e = Elems::default();
     e.service(s, &backends);
@@ -285,7 +305,7 @@ pub fn add_service(
 /// affinity entries are not listed (that would need a dump): with its
 /// `affinity_eps` elements gone, a connection one of them sends is dropped
 /// and the entry deleted (`rules::learn_chains`); the rest expire.
-pub fn remove_service(s: &Service, backends: &[Backend]) -> Batch {
+pub fn remove_service<A: SvcAddr>(s: &ServiceOf<A>, backends: &[BackendOf<A>]) -> Batch {
     let mut b = Batch::new();
     let mut e = Elems::default();
     e.service(s, &canonical(backends));
@@ -299,10 +319,10 @@ pub fn remove_service(s: &Service, backends: &[Backend]) -> Batch {
 /// `affinity_eps` elements go in the same transaction: a client pinned to
 /// it has its entry deleted on its next new connection, which is dropped
 /// once and balanced afresh on retry (see `rules::learn_chains`).
-pub fn set_backends(
-    s: &Service,
-    old: &[Backend],
-    new: &[Backend],
+pub fn set_backends<A: SvcAddr>(
+    s: &ServiceOf<A>,
+    old: &[BackendOf<A>],
+    new: &[BackendOf<A>],
     existing_bucket_sizes: &BTreeSet<usize>,
 ) -> Batch {
     let (old, new) = (canonical(old), canonical(new));
@@ -310,8 +330,8 @@ pub fn set_backends(
     if old == new {
         return b;
     }
-    ensure_bucket(&mut b, new.len(), existing_bucket_sizes);
-    let (mut del, mut add) = (Elems::default(), Elems::default());
+    ensure_bucket::<A>(&mut b, new.len(), existing_bucket_sizes);
+    let (mut del, mut add) = (Elems::<A>::default(), Elems::<A>::default());
     if old.len() != new.len() {
         del.dispatch(s, old.len());
         add.dispatch(s, new.len());
@@ -339,7 +359,12 @@ pub fn set_backends(
     b
 }
 
-/// The table [`full`] creates.
+/// The table [`full`] creates for IPv4 services.
 pub fn tables() -> [Table; 1] {
     [table()]
+}
+
+/// The table [`full`] creates for IPv6 services.
+pub fn tables6() -> [Table; 1] {
+    [table_of::<std::net::Ipv6Addr>()]
 }

@@ -1,15 +1,18 @@
-//! The fixed part of table `ip podnet-svc` and the chains made per backend
+//! The fixed part of table `ip podnet-svc` (and of its IPv6 twin `ip6 podnet-svc`, the same
+//! layout over IPv6 addresses: see [`super::family`]) and the chains made per backend
 //! count (`bucket_N`) and per affinity timeout (`affinity_Ts`). Nothing here
 //! depends on how many services exist: services are map elements.
 
 use std::time::Duration;
 
+use super::family::SvcAddr;
 use crate::kernel::nft::{
-    ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Family, Hook, NatKind,
-    Reject, Rule, Sel, Set, Stmt, Table, Value, Verdict, RTN_LOCAL,
+    ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Hook, NatKind, Reject, Rule,
+    Sel, Set, Stmt, Table, Value, Verdict, RTN_LOCAL,
 };
 use crate::model::Proto;
-use DataType::{InetProto, InetService, Ipv4Addr as V4, Mark};
+use std::net::Ipv4Addr;
+use DataType::{InetProto, InetService, Mark};
 use Sel::*;
 
 pub const TABLE: &str = "podnet-svc";
@@ -17,7 +20,12 @@ pub const TABLE: &str = "podnet-svc";
 /// `table ip podnet-svc`: apart from `ip podnet`, so that re-creating one
 /// never wipes the other.
 pub fn table() -> Table {
-    Table::new(Family::Ip, TABLE)
+    table_of::<Ipv4Addr>()
+}
+
+/// `table ip podnet-svc` or `table ip6 podnet-svc`.
+pub fn table_of<A: SvcAddr>() -> Table {
+    Table::new(A::FAMILY, TABLE)
 }
 
 /// `vip . l4proto . port : goto bucket_N | goto no_endpoints`.
@@ -61,10 +69,10 @@ pub fn np_learn(timeout_secs: u32) -> String {
     format!("np_affinity_{timeout_secs}s")
 }
 
-pub fn sets() -> Vec<Set> {
-    let vip = vec![V4, InetProto, InetService];
+pub fn sets<A: SvcAddr>() -> Vec<Set> {
+    let vip = vec![A::ADDR, InetProto, InetService];
     let np = vec![InetProto, InetService];
-    let backend = vec![V4, InetService];
+    let backend = vec![A::ADDR, InetService];
     let cat = |a: &[DataType], b: &[DataType]| [a, b].concat();
     vec![
         Set::vmap(SERVICE_IPS, vip.clone()),
@@ -73,7 +81,7 @@ pub fn sets() -> Vec<Set> {
         Set::map(NP_EPS, cat(&np, &[Mark]), backend.clone()),
         Set::map(
             AFFINITY,
-            vec![V4, V4, InetProto, InetService],
+            vec![A::ADDR, A::ADDR, InetProto, InetService],
             backend.clone(),
         )
         .dynamic()
@@ -113,7 +121,7 @@ fn vmap(key: Vec<Sel>, map: &str) -> Stmt {
     }
 }
 
-fn dispatch(chain: &str) -> Vec<Rule> {
+fn dispatch<A: SvcAddr>(chain: &str) -> Vec<Rule> {
     vec![
         // A pinned client goes to its backend (entries of removed backends
         // are dropped by the learn chains, see `learn_chains`).
@@ -121,14 +129,14 @@ fn dispatch(chain: &str) -> Vec<Rule> {
             chain,
             vec![Stmt::NatMap {
                 kind: NatKind::Dnat,
-                key: vec![IpSaddr, IpDaddr, L4Proto, ThDport],
+                key: vec![A::SADDR, A::DADDR, L4Proto, ThDport],
                 map: AFFINITY.into(),
                 with_port: true,
             }],
         ),
         Rule::new(
             chain,
-            vec![vmap(vec![IpDaddr, L4Proto, ThDport], SERVICE_IPS)],
+            vec![vmap(vec![A::DADDR, L4Proto, ThDport], SERVICE_IPS)],
         ),
         Rule::new(
             chain,
@@ -151,23 +159,26 @@ fn new_dnat() -> Vec<Stmt> {
 }
 
 /// Entry to learning: a new connection DNAT'ed to a service with affinity.
-fn learning(chain: &str) -> Vec<Rule> {
+fn learning<A: SvcAddr>(chain: &str) -> Vec<Rule> {
     let with = |key: Vec<Sel>, map: &str| {
         let mut s = new_dnat();
         s.push(vmap(key, map));
         Rule::new(chain, s)
     };
     vec![
-        with(vec![CtOrigIpDaddr, L4Proto, CtOrigProtoDst], AFFINITY_SVCS),
+        with(
+            vec![A::CT_ORIG_DADDR, L4Proto, CtOrigProtoDst],
+            AFFINITY_SVCS,
+        ),
         with(vec![L4Proto, CtOrigProtoDst], AFFINITY_NPS),
     ]
 }
 
-pub fn rules() -> Vec<Rule> {
-    let mut r = dispatch("prerouting");
-    r.extend(dispatch("output"));
-    r.extend(learning("learn_prerouting"));
-    r.extend(learning("learn_output"));
+pub fn rules<A: SvcAddr>() -> Vec<Rule> {
+    let mut r = dispatch::<A>("prerouting");
+    r.extend(dispatch::<A>("output"));
+    r.extend(learning::<A>("learn_prerouting"));
+    r.extend(learning::<A>("learn_output"));
     r.push(Rule::new(
         NO_ENDPOINTS,
         vec![
@@ -179,13 +190,16 @@ pub fn rules() -> Vec<Rule> {
             Stmt::Reject(Reject::TcpReset),
         ],
     ));
-    // ICMP port unreachable (type 3 code 3).
-    r.push(Rule::new(NO_ENDPOINTS, vec![Stmt::Reject(Reject::Icmp(3))]));
+    // ICMP port unreachable (type 3 code 3; ICMPv6 type 1 code 4).
+    r.push(Rule::new(
+        NO_ENDPOINTS,
+        vec![Stmt::Reject(Reject::Icmp(A::PORT_UNREACHABLE))],
+    ));
     r
 }
 
 /// `bucket_N` and `np_bucket_N`: pick slot `numgen random mod N`.
-pub fn bucket_chains(n: usize) -> Vec<(Chain, Rule)> {
+pub fn bucket_chains<A: SvcAddr>(n: usize) -> Vec<(Chain, Rule)> {
     let dnat = |chain: String, key: Vec<Sel>, map: &str| {
         let rule = Rule::new(
             chain.clone(),
@@ -200,7 +214,7 @@ pub fn bucket_chains(n: usize) -> Vec<(Chain, Rule)> {
     };
     let m = NumgenRandom(n as u32);
     vec![
-        dnat(bucket(n), vec![IpDaddr, L4Proto, ThDport, m], EPS),
+        dnat(bucket(n), vec![A::DADDR, L4Proto, ThDport, m], EPS),
         dnat(np_bucket(n), vec![L4Proto, ThDport, m], NP_EPS),
     ]
 }
@@ -218,16 +232,16 @@ pub fn bucket_chains(n: usize) -> Vec<(Chain, Rule)> {
 ///    backend . port` for T seconds, refreshed by each new connection.
 ///
 /// `th dport` needs a concrete protocol (DESIGN §3), so both per protocol.
-pub fn learn_chains(timeout_secs: u32) -> Vec<(Chain, Vec<Rule>)> {
-    let fwd = [CtOrigIpDaddr, L4Proto, CtOrigProtoDst];
-    let to = [IpDaddr, ThDport];
+pub fn learn_chains<A: SvcAddr>(timeout_secs: u32) -> Vec<(Chain, Vec<Rule>)> {
+    let fwd = [A::CT_ORIG_DADDR, L4Proto, CtOrigProtoDst];
+    let to = [A::DADDR, ThDport];
     [
         (learn(timeout_secs), &fwd[..], AFFINITY_EPS),
         (np_learn(timeout_secs), &fwd[1..], AFFINITY_NP_EPS),
     ]
     .into_iter()
     .map(|(name, svc, live)| {
-        let key = vec![IpSaddr, CtOrigIpDaddr, L4Proto, CtOrigProtoDst];
+        let key = vec![A::SADDR, A::CT_ORIG_DADDR, L4Proto, CtOrigProtoDst];
         let mut rules = vec![];
         for p in [Proto::Tcp, Proto::Udp, Proto::Sctp] {
             let proto = Stmt::Cmp {
