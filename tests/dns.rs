@@ -22,12 +22,21 @@ fn config_without_upstreams() -> Config {
     }
 }
 
+/// (from, server, question, type, status, answers)
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
 #[test]
 fn names_resolve_only_across_shared_networks() {
     let lab = dns_lab();
     let _server = serve(&lab.host, config_without_upstreams(), names(), listen());
-    // (from, server, question, type, status, answers)
-    let cases: &[(&str, &str, &str, &str, &str, &[&str])] = &[
+    let cases: &[Case] = &[
         ("c1", GW_A, "c2", "A", "NOERROR", &["10.89.0.3"]),
         ("c1", GW_A, "db", "A", "NOERROR", &["10.89.0.3"]),
         ("c1", GW_A, "DB.dns.podnet", "A", "NOERROR", &["10.89.0.3"]),
@@ -387,7 +396,7 @@ fn a_udp_flood_of_forwarded_queries_does_not_stop_the_others() {
                 );
                 let _ = sock.send_to(&q, (GW_A, 53));
                 sent += 1;
-                if sent % 64 == 0 {
+                if sent.is_multiple_of(64) {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }

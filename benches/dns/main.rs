@@ -78,7 +78,10 @@ fn main() {
     for tool in ["dnsperf", "dnsmasq", "dig", AARDVARK] {
         let found = Path::new(tool).exists()
             || Command::new("sh")
-                .args(["-c", &format!("command -v {tool} || test -x /usr/sbin/{tool}")])
+                .args([
+                    "-c",
+                    &format!("command -v {tool} || test -x /usr/sbin/{tool}"),
+                ])
                 .stdout(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success());
@@ -261,7 +264,9 @@ fn wait_answering(server: &str, name: &str, netns: &str) {
     let end = Instant::now() + Duration::from_secs(10);
     while Instant::now() < end {
         let out = Command::new("ip")
-            .args(["netns", "exec", netns, "dig", "+time=1", "+tries=1", "+short"])
+            .args([
+                "netns", "exec", netns, "dig", "+time=1", "+tries=1", "+short",
+            ])
             .arg(format!("@{server}"))
             .arg(name)
             .output();

@@ -135,10 +135,13 @@ mod tests {
         assert_eq!(parse(text), ips(&["192.0.2.1", "2001:db8::1", "192.0.2.2"]));
     }
 
+    /// (what, host's resolv.conf, stub's file, chosen)
+    type Case = (&'static str, Vec<IpAddr>, Option<Vec<IpAddr>>, Vec<IpAddr>);
+
     #[test]
     fn choosing_upstreams() {
         let ours = ips(&["10.89.0.1"]);
-        let cases: Vec<(&str, Vec<IpAddr>, Option<Vec<IpAddr>>, Vec<IpAddr>)> = vec![
+        let cases: Vec<Case> = vec![
             ("plain", ips(&["192.0.2.1"]), None, ips(&["192.0.2.1"])),
             (
                 "at most three",
