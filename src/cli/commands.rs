@@ -11,7 +11,10 @@ use crate::engine::network::{self, NetworkRequest};
 use crate::engine::DEFAULT_NETWORK;
 use crate::engine::{container, gc, Access, Ctx};
 use crate::model::filter::PsFilter;
-use crate::model::{parse_cidr, parse_ipv4, Error, Mode, PortRequest, Result};
+use crate::model::{
+    parse_cidr6, parse_ipv4, parse_ipv6, parse_subnet_any, split_subnets, Error, Mode, PortRequest,
+    Result,
+};
 use std::time::Duration;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -52,7 +55,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 labels: crate::model::parse_labels(&a.label)?,
                 network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
                 ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
-                ip6: None,
+                ip6: a
+                    .ip6
+                    .as_deref()
+                    .map(|s| parse_ipv6("--ip6", s))
+                    .transpose()?,
                 netns: a.netns.into(),
                 name: a.name,
             };
@@ -106,7 +113,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                                 r.status.into(),
                                 r.mode.into(),
                                 opt(&net),
-                                opt(&r.ip),
+                                opt(&view::both(&r.ip, &r.ip6)),
                                 opt(&r.pid),
                                 r.ports.join(","),
                                 opt(&r.runtime.as_ref().and_then(|v| v.pod())),
@@ -259,8 +266,8 @@ fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
             .network
             .clone()
             .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
-        opt(&r.ip),
-        opt(&r.gateway),
+        opt(&view::both(&r.ip, &r.ip6)),
+        opt(&view::both(&r.gateway, &r.gateway6)),
         opt(&r.host_veth),
         opt(&r.netns),
         opt(&r.pid),
@@ -280,7 +287,11 @@ fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         name: a.name,
         network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
         ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
-        ip6: None,
+        ip6: a
+            .ip6
+            .as_deref()
+            .map(|s| parse_ipv6("--ip6", s))
+            .transpose()?,
         detach: a.detach,
         ports,
         labels: crate::model::parse_labels(&a.label)?,
@@ -308,8 +319,8 @@ fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
     vec![
         n.name.clone(),
         n.bridge.clone(),
-        n.subnet.clone(),
-        n.gateway.clone(),
+        opt(&view::both(&Some(n.subnet.clone()), &n.subnet6)),
+        opt(&view::both(&Some(n.gateway.clone()), &n.gateway6)),
         n.mtu.to_string(),
     ]
 }
@@ -319,20 +330,35 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
         NetworkCmd::Create(CreateArgs {
             name,
             subnet,
+            ipv6,
+            ipv4,
+            ipv6_nat,
+            ipv6_pool,
             gateway,
             mtu,
             bridge,
             internal,
             icc,
         }) => {
+            let subnets = subnet
+                .iter()
+                .map(|s| parse_subnet_any("--subnet", s))
+                .collect::<Result<Vec<_>>>()?;
+            let (subnet, subnet6) = split_subnets("--subnet", &subnets)?;
+            let pool6 = ipv6_pool
+                .as_deref()
+                .map(|p| parse_cidr6("--ipv6-pool", p))
+                .transpose()?;
             let n = network::create(
                 ctx,
                 &NetworkRequest {
                     name,
-                    subnet: subnet
-                        .as_deref()
-                        .map(|s| parse_cidr("--subnet", s))
-                        .transpose()?,
+                    subnet,
+                    subnet6,
+                    ipv6,
+                    nat6: ipv6_nat,
+                    pool6,
+                    ipv4,
                     gateway: gateway
                         .as_deref()
                         .map(|g| parse_ipv4("--gateway", g))
@@ -369,7 +395,7 @@ fn network_cmd(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                 let members: Vec<String> = d
                     .containers
                     .iter()
-                    .map(|m| format!("{}={}", m.name, opt(&m.ip)))
+                    .map(|m| format!("{}={}", m.name, opt(&view::both(&m.ip, &m.ip6))))
                     .collect();
                 let mut cells = network_cells(&d.facts);
                 cells.push(members.join(","));

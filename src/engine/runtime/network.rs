@@ -45,6 +45,7 @@ pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
         bridge: req.bridge.clone(),
         internal: req.internal,
         icc: req.icc,
+        ..Default::default()
     };
     let net = match ctx.store.network(&req.name)? {
         // Left half-made by a crash, or being made by a concurrent call: resolve finishes it.
