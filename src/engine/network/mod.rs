@@ -351,8 +351,10 @@ fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
         link::delete(rtnl, &net.bridge)?;
     }
     ctx.store.write(|tx| tx.delete_network(&net.name))?;
-    if ctx.store.networks()?.is_empty() {
-        // The last network took podnet's reason to have tables: remove them.
+    let left = ctx.store.networks()?;
+    if left.is_empty() || (net.subnet6.is_some() && !left.iter().any(firewall::dual_stack)) {
+        // The last network (or the last dual-stack one) took podnet's reason to have tables
+        // (or the IPv6 ones): render them from the store, which removes them.
         firewall::sync(ctx)
     } else {
         firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
