@@ -5,9 +5,11 @@
 //! a bare process spawn measured in the same run, and the peers (netavark, CNI plugins) when
 //! installed. `--modes datapath` adds iperf3 throughput through podnet's bridge and published
 //! ports in a two-namespace lab ("host" + "outside"), beside the peers' own datapath figures.
+//! `--modes dualstack` measures `attach -p`/`detach` on a dual-stack network beside an
+//! IPv4-only one, interleaved in the same sandbox (issue 9's target: at most +1 ms, flat).
 //!
 //! ```sh
-//! cargo bench --bench attach_detach -- [--modes attach,datapath] [--levels 0,100,300,1000]
+//! cargo bench --bench attach_detach -- [--modes attach,datapath,dualstack] [--levels 0,100,300,1000]
 //!     [--trials 30] [--out FILE]
 //! ```
 //!
@@ -23,6 +25,7 @@ mod bench;
 #[path = "../common/mod.rs"]
 mod common;
 mod datapath;
+mod dualstack;
 mod floors;
 mod opts;
 mod peers;
@@ -32,6 +35,7 @@ use attach::attach_phase;
 use bench::Bench;
 use common::*;
 use datapath::datapath_phase;
+use dualstack::dualstack_phase;
 use opts::{die, Opts};
 use peers::run_peer;
 use podnet::kernel::Rtnl;
@@ -182,6 +186,7 @@ fn inner(opts: &Opts) {
     );
     match inside.phase.as_str() {
         "datapath" => datapath_phase(&mut bench, opts),
+        "dualstack" => dualstack_phase(&mut bench, opts),
         _ => attach_phase(&mut bench, opts),
     }
 

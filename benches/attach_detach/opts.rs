@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 pub(crate) const USAGE: &str = "\
 usage: cargo bench --bench attach_detach -- [options]
-  --modes LIST           attach,datapath (default attach): each runs in its own fresh sandbox
+  --modes LIST           attach,datapath,dualstack (default attach): each runs in its own
+                         fresh sandbox; dualstack: attach -p on a dual-stack network beside
+                         an IPv4-only one, interleaved (use --peers none)
   --levels LIST          containers already attached at each measured level
                          (default 0,100,300,1000)
   --no-fill-ports        populate without ports (default: container i publishes 20000+i:80)
@@ -125,9 +127,11 @@ impl Opts {
         if let Some(m) = o
             .modes
             .iter()
-            .find(|m| !["attach", "datapath"].contains(&m.as_str()))
+            .find(|m| !["attach", "datapath", "dualstack"].contains(&m.as_str()))
         {
-            die(&format!("--modes: unknown mode '{m}' (attach, datapath)"));
+            die(&format!(
+                "--modes: unknown mode '{m}' (attach, datapath, dualstack)"
+            ));
         }
         o
     }

@@ -189,9 +189,26 @@ pub enum NetworkCmd {
 pub struct CreateArgs {
     pub name: String,
     /// Subnet in CIDR form (not loopback, link-local, multicast or reserved space); default:
-    /// a free private /16.
+    /// a free private /16. Give it twice for a dual-stack network: one IPv4 and one IPv6
+    /// subnet (e.g. fd00:90::/64, at most /120).
     #[arg(long)]
-    pub subnet: Option<String>,
+    pub subnet: Vec<String>,
+    /// Dual-stack: an IPv6 subnet beside the IPv4 one (without an IPv6 --subnet, a /64 from
+    /// this host's unique local /48, or from --ipv6-pool). IPv6-only networks are not
+    /// supported.
+    #[arg(long)]
+    pub ipv6: bool,
+    /// IPv4 on the network (always: `--ipv4=false`, an IPv6-only network, is refused).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub ipv4: bool,
+    /// Masquerade IPv6 egress (NAT66); `--ipv6-nat=false` routes the IPv6 subnet unchanged
+    /// (for a global subnet the upstream routes to this host).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub ipv6_nat: bool,
+    /// Where picked IPv6 subnets come from (a /64 each); default: this host's unique local
+    /// /48, chosen at random once and kept in the state store.
+    #[arg(long, env = "PODNET_IPV6_POOL", value_name = "CIDR")]
+    pub ipv6_pool: Option<String>,
     /// Gateway address (on the bridge); default: the subnet's first address.
     #[arg(long)]
     pub gateway: Option<String>,
@@ -223,6 +240,9 @@ pub struct RunArgs {
     /// Address on the network; default: the next free one.
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address on a dual-stack network; default: the next free one.
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Publish a port: [[HOSTIP:][HOSTPORT[-END]]:]CPORT[-END][/tcp|udp|sctp] (repeatable);
     /// without a host port, a free one is chosen (see `podnet ports NAME`).
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]
@@ -258,6 +278,9 @@ pub struct AttachArgs {
     pub network: String,
     #[arg(long)]
     pub ip: Option<String>,
+    /// IPv6 address on a dual-stack network; default: the next free one.
+    #[arg(long)]
+    pub ip6: Option<String>,
     /// Publish a port: [[HOSTIP:][HOSTPORT[-END]]:]CPORT[-END][/tcp|udp|sctp] (repeatable);
     /// without a host port, a free one is chosen.
     #[arg(short = 'p', long = "publish", value_name = "SPEC")]

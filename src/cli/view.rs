@@ -13,10 +13,15 @@ pub struct ContainerRow {
     pub mode: &'static str,
     pub network: Option<String>,
     pub ip: Option<String>,
+    /// The IPv6 address on a dual-stack network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<String>,
     /// eth0's MAC on a bridge network (derived from `ip`; the only source MAC its port lets
     /// through).
     pub mac: Option<String>,
     pub gateway: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
     pub host_veth: Option<String>,
     pub netns: Option<String>,
     pub pid: Option<i32>,
@@ -68,8 +73,10 @@ impl From<ContainerInfo> for ContainerRow {
                 _ => None,
             },
             ip: ep.ip.map(|i| i.to_string()),
+            ip6: ep.ip6.map(|i| i.to_string()),
             mac: c.mac.map(|m| m.to_string()),
             gateway: c.gateway.map(|g| g.to_string()),
+            gateway6: c.gateway6.map(|g| g.to_string()),
             host_veth: ep.host_veth,
             netns: ep.netns,
             pid: ep.pid.map(|p| p.0),
@@ -132,6 +139,13 @@ pub struct NetworkFacts {
     pub bridge: String,
     pub subnet: String,
     pub gateway: String,
+    /// Dual-stack networks only: the IPv6 subnet, gateway and whether egress is NAT66.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6_nat: Option<bool>,
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
@@ -144,6 +158,9 @@ impl From<&Network> for NetworkFacts {
             bridge: n.bridge.clone(),
             subnet: n.subnet.to_string(),
             gateway: n.gateway.to_string(),
+            subnet6: n.subnet6.map(|s| s.to_string()),
+            gateway6: n.gateway6.map(|g| g.to_string()),
+            ipv6_nat: n.subnet6.map(|_| n.nat6),
             mtu: n.mtu,
             internal: n.internal,
             icc: n.icc,
@@ -162,6 +179,8 @@ pub struct NetworkRow {
 pub struct Member {
     pub name: String,
     pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,6 +189,9 @@ pub struct NetworkDetail {
     pub facts: NetworkFacts,
     /// Whether the host forwards IPv4 (podnet turns it on for non-internal networks).
     pub ip_forward: bool,
+    /// Whether the host forwards IPv6 (dual-stack networks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip6_forward: Option<bool>,
     pub containers: Vec<Member>,
 }
 
@@ -178,12 +200,14 @@ impl From<NetworkInfo> for NetworkDetail {
         NetworkDetail {
             facts: (&n.network).into(),
             ip_forward: n.ip_forward,
+            ip6_forward: n.ip6_forward,
             containers: n
                 .members
                 .into_iter()
-                .map(|(name, ip)| Member {
+                .map(|(name, ip, ip6)| Member {
                     name,
                     ip: ip.map(|i| i.to_string()),
+                    ip6: ip6.map(|i| i.to_string()),
                 })
                 .collect(),
         }
@@ -225,4 +249,14 @@ pub fn ports(ctx: &Ctx, ep: &Endpoint) -> Result<Vec<PortRow>> {
             proto: m.proto.to_string(),
         })
         .collect())
+}
+
+/// A table cell for a value that may have an IPv6 twin: `v4,v6` on a dual-stack network,
+/// the IPv4 one alone otherwise (IPv4-only tables look as they always did).
+pub fn both(v4: &Option<String>, v6: &Option<String>) -> Option<String> {
+    match (v4, v6) {
+        (Some(a), Some(b)) => Some(format!("{a},{b}")),
+        (a, None) => a.clone(),
+        (None, b) => b.clone(),
+    }
 }

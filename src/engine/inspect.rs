@@ -59,6 +59,8 @@ pub struct ContainerInfo {
     pub status: Status,
     /// Its network's gateway (bridge networks).
     pub gateway: Option<Ipv4Addr>,
+    /// Its network's IPv6 gateway (dual-stack networks).
+    pub gateway6: Option<std::net::Ipv6Addr>,
     /// eth0's MAC on a bridge network: the only source MAC its bridge port lets through.
     pub mac: Option<Mac>,
     pub labels: Labels,
@@ -68,14 +70,15 @@ pub struct ContainerInfo {
 }
 
 pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
-    let gateway = match &ep.mode {
-        crate::model::Mode::Bridge(n) => ctx.store.network(n)?.map(|n| n.gateway),
+    let net = match &ep.mode {
+        crate::model::Mode::Bridge(n) => ctx.store.network(n)?,
         _ => None,
     };
     Ok(ContainerInfo {
         endpoint: ep.clone(),
         status: status(ep),
-        gateway,
+        gateway: net.as_ref().map(|n| n.gateway),
+        gateway6: net.as_ref().and_then(|n| n.gateway6),
         mac: firewall::guard_of(ep).map(|g| g.mac),
         labels: ctx.store.labels_of(ep.id)?,
         ports: ctx.store.ports_of(ep.id)?,
@@ -110,19 +113,27 @@ pub struct NetworkInfo {
     pub network: Network,
     /// Whether the host forwards IPv4 (podnet turns it on for non-internal networks).
     pub ip_forward: bool,
-    /// Its containers with their addresses, oldest first.
-    pub members: Vec<(String, Option<Ipv4Addr>)>,
+    /// Whether the host forwards IPv6 (dual-stack networks only; podnet turns it on for
+    /// non-internal ones).
+    pub ip6_forward: Option<bool>,
+    /// Its containers with their addresses (IPv4, IPv6), oldest first.
+    pub members: Vec<(String, Option<Ipv4Addr>, Option<std::net::Ipv6Addr>)>,
 }
 
 pub fn network(ctx: &Ctx, network: Network) -> Result<NetworkInfo> {
     let mut members = Vec::new();
     for name in ctx.store.network_users(network.id)? {
-        let ip = ctx.store.endpoint(&name)?.and_then(|e| e.ip);
-        members.push((name, ip));
+        let ep = ctx.store.endpoint(&name)?;
+        let (ip, ip6) = (ep.as_ref().and_then(|e| e.ip), ep.and_then(|e| e.ip6));
+        members.push((name, ip, ip6));
     }
+    let ip6_forward = network.subnet6.map(|_| {
+        crate::kernel::sysctl::get("net.ipv6.conf.all.forwarding").as_deref() == Some("1")
+    });
     Ok(NetworkInfo {
         network,
         ip_forward: crate::kernel::sysctl::get("net.ipv4.ip_forward").as_deref() == Some("1"),
+        ip6_forward,
         members,
     })
 }

@@ -357,7 +357,7 @@ fn realize(
     let mut inside: Rtnl = netns::rtnl_in(&ns)?;
     link::set_up_by_name(&mut inside, "lo")?;
     if let (Some(net), Some(ip)) = (net, ep.ip) {
-        configure_eth0(&mut inside, net, ip, ep.ifname())?;
+        configure_eth0(&mut inside, net, ip, ep.ip6, ep.ifname())?;
     }
     if net.is_some() {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
@@ -402,11 +402,13 @@ pub(super) fn make_veth(
 }
 
 /// Inside the container's namespace: its interface (`eth0`, or the runtime's `ifname`) gets
-/// its address, comes up, and the gateway becomes the default route.
+/// its address (and its IPv6 one on a dual-stack network, without DAD: usable at once),
+/// comes up, and the gateway (each family's) becomes the default route.
 pub(super) fn configure_eth0(
     inside: &mut Rtnl,
     net: &Network,
     ip: Ipv4Addr,
+    ip6: Option<Ipv6Addr>,
     ifname: &str,
 ) -> Result<()> {
     let eth0 = link::get(inside, ifname)?
@@ -414,8 +416,19 @@ pub(super) fn configure_eth0(
     addr::add(inside, eth0.index, ip, net.subnet.prefix_len())?;
     fault::step("attach", 4);
     link::no_ipv6_link_local(inside, ifname, None)?;
+    let v6 = match (ip6, net.subnet6, net.gateway6) {
+        (Some(ip6), Some(s6), Some(g6)) => {
+            addr::add6(inside, eth0.index, ip6, s6.prefix_len())?;
+            Some(g6)
+        }
+        _ => None,
+    };
     link::set_up(inside, eth0.index)?;
-    route::add_default(inside, net.gateway)
+    route::add_default(inside, net.gateway)?;
+    match v6 {
+        Some(g6) => route::add_default6(inside, g6),
+        None => Ok(()),
+    }
 }
 
 /// Mark an endpoint ready (last step of attach). False: the row is no longer this process's

@@ -5,7 +5,7 @@ use crate::model::{Error, Result};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// `ip addr add IP/PREFIX brd + dev INDEX`. Idempotent: an address already there is success.
 pub fn add(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
@@ -29,6 +29,26 @@ pub fn add(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> 
     }
 }
 
+/// `ip -6 addr add IP/PREFIX dev INDEX nodad`: usable at once (no duplicate address
+/// detection: podnet hands each address out once, and DAD would hold it tentative for a
+/// second or more, during which it cannot be a source). Idempotent.
+pub fn add6(rtnl: &mut Rtnl, index: u32, ip: Ipv6Addr, prefix: u8) -> Result<()> {
+    use netlink_packet_route::address::{AddressFlags, AddressHeaderFlags};
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet6;
+    m.header.prefix_len = prefix;
+    m.header.index = index;
+    m.header.flags = AddressHeaderFlags::Nodad;
+    m.attributes.push(AddressAttribute::Address(IpAddr::V6(ip)));
+    m.attributes
+        .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    match rtnl.request(M::NewAddress(m), NLM_F_CREATE | NLM_F_EXCL)? {
+        Ok(()) => Ok(()),
+        Err(e) if e.errno == libc::EEXIST => Ok(()),
+        Err(e) => Err(Error::kernel(format!("add address {ip}/{prefix}"), e.errno)),
+    }
+}
+
 /// IPv4 addresses of the namespace as (link index, address, prefix) — `ip -4 addr`.
 pub fn list(rtnl: &mut Rtnl) -> Result<Vec<(u32, Ipv4Addr, u8)>> {
     let mut q = AddressMessage::default();
@@ -38,6 +58,22 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<(u32, Ipv4Addr, u8)>> {
         let M::NewAddress(a) = m else { continue };
         for attr in &a.attributes {
             if let AddressAttribute::Local(IpAddr::V4(ip)) = attr {
+                out.push((a.header.index, *ip, a.header.prefix_len));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// IPv6 addresses of the namespace as (link index, address, prefix) — `ip -6 addr`.
+pub fn list6(rtnl: &mut Rtnl) -> Result<Vec<(u32, Ipv6Addr, u8)>> {
+    let mut q = AddressMessage::default();
+    q.header.family = AddressFamily::Inet6;
+    let mut out = Vec::new();
+    for m in rtnl.dump(M::GetAddress(q))? {
+        let M::NewAddress(a) = m else { continue };
+        for attr in &a.attributes {
+            if let AddressAttribute::Address(IpAddr::V6(ip)) = attr {
                 out.push((a.header.index, *ip, a.header.prefix_len));
             }
         }

@@ -3,13 +3,13 @@
 
 use super::nl::Rtnl;
 use crate::model::Result;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 const RT_TABLE_LOCAL: u8 = 255;
 
@@ -30,6 +30,58 @@ pub fn add_default(rtnl: &mut Rtnl, gateway: Ipv4Addr) -> Result<()> {
         )),
         _ => Ok(()),
     }
+}
+
+/// `ip -6 route add default via GW`. Idempotent.
+pub fn add_default6(rtnl: &mut Rtnl, gateway: Ipv6Addr) -> Result<()> {
+    let mut m = RouteMessage::default();
+    m.header.address_family = AddressFamily::Inet6;
+    m.header.table = RouteHeader::RT_TABLE_MAIN;
+    m.header.protocol = RouteProtocol::Boot;
+    m.header.scope = RouteScope::Universe;
+    m.header.kind = RouteType::Unicast;
+    m.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+    match rtnl.request(M::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)? {
+        Err(e) if e.errno != libc::EEXIST => Err(crate::model::Error::kernel(
+            format!("add default route via {gateway}"),
+            e.errno,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Destinations of the host's IPv6 routes, as [`destinations`] for IPv4: not default routes,
+/// not the local table; link-local and multicast routes are left out too (those ranges are
+/// refused as subnets anyway, and every interface has them).
+pub fn destinations6(rtnl: &mut Rtnl) -> Result<Vec<Ipv6Net>> {
+    let mut q = RouteMessage::default();
+    q.header.address_family = AddressFamily::Inet6;
+    let mut out = Vec::new();
+    for m in rtnl.dump(M::GetRoute(q))? {
+        let M::NewRoute(r) = m else { continue };
+        if r.header.table == RT_TABLE_LOCAL || r.header.destination_prefix_length == 0 {
+            continue;
+        }
+        let table = r.attributes.iter().find_map(|a| match a {
+            RouteAttribute::Table(t) => Some(*t),
+            _ => None,
+        });
+        if table == Some(RT_TABLE_LOCAL as u32) {
+            continue;
+        }
+        for a in &r.attributes {
+            if let RouteAttribute::Destination(RouteAddress::Inet6(d)) = a {
+                if let Ok(net) = Ipv6Net::new(*d, r.header.destination_prefix_length) {
+                    let net = net.trunc();
+                    if crate::model::inet6::special6_overlap(&net).is_none() {
+                        out.push(net);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Destinations of the host's IPv4 routes, except default routes and the local table (which

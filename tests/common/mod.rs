@@ -15,6 +15,7 @@ pub mod nv;
 pub mod publish;
 pub mod service;
 pub mod state;
+pub mod v6;
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
 

@@ -167,6 +167,26 @@ def arp(args):
     return 0
 
 
+def ra(args):
+    """Send router advertisements (RFC 4861 4.2) to all nodes on IFACE: a router that
+    offers itself as default for LIFETIME seconds. The kernel fills in the checksum and the
+    link-local source; hop limit 255, as receivers require."""
+    index = socket.if_nametoindex(args.iface)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
+    # type 134, code 0, checksum 0, cur hop limit 64, flags 0, router lifetime,
+    # reachable time 0, retrans timer 0
+    msg = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, args.lifetime, 0, 0)
+    for i in range(args.count):
+        s.sendto(msg, ("ff02::1", 0, 0, index))
+        if i + 1 < args.count:
+            time.sleep(args.interval)
+    s.close()
+    print(f"sent {args.count} RA on {args.iface} lifetime {args.lifetime}", flush=True)
+    return 0
+
+
 def reach(args):
     ok = True
     for host in args.hosts:
@@ -215,6 +235,11 @@ def main():
     a.add_argument("--eth-dst")
     a.add_argument("--count", type=int, default=1)
     a.add_argument("--interval", type=float, default=0.05)
+    ra_p = sub.add_parser("ra")
+    ra_p.add_argument("iface")
+    ra_p.add_argument("--lifetime", type=int, default=1800)
+    ra_p.add_argument("--count", type=int, default=1)
+    ra_p.add_argument("--interval", type=float, default=0.2)
     r = sub.add_parser("reach")
     r.add_argument("hosts", nargs="+")
     r.add_argument("--port", type=int, default=9)
@@ -227,6 +252,8 @@ def main():
         return connect(args)
     if args.cmd == "arp":
         return arp(args)
+    if args.cmd == "ra":
+        return ra(args)
     return reach(args)
 
 

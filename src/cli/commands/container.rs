@@ -9,7 +9,7 @@ use crate::cli::Format;
 use crate::engine::container;
 use crate::engine::{Ctx, DEFAULT_NETWORK};
 use crate::model::filter::PsFilter;
-use crate::model::{parse_ipv4, Error, Mode, PortRequest, Result};
+use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, PortRequest, Result};
 
 /// `ps`: the containers `filter` selects, as a table, JSON, or (`quiet`) their names.
 pub(super) fn ps(ctx: &Ctx, f: Format, all: bool, quiet: bool, filter: &[String]) -> Result<i32> {
@@ -39,7 +39,7 @@ pub(super) fn ps(ctx: &Ctx, f: Format, all: bool, quiet: bool, filter: &[String]
                         r.status.into(),
                         r.mode.into(),
                         opt(&net),
-                        opt(&r.ip),
+                        opt(&view::both(&r.ip, &r.ip6)),
                         opt(&r.pid),
                         r.ports.join(","),
                         opt(&r.runtime.as_ref().and_then(|v| v.pod())),
@@ -95,8 +95,8 @@ fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
             .network
             .clone()
             .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
-        opt(&r.ip),
-        opt(&r.gateway),
+        opt(&view::both(&r.ip, &r.ip6)),
+        opt(&view::both(&r.gateway, &r.gateway6)),
         opt(&r.host_veth),
         opt(&r.netns),
         opt(&r.pid),
@@ -117,7 +117,11 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         name: a.name,
         network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
         ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
-        ip6: None,
+        ip6: a
+            .ip6
+            .as_deref()
+            .map(|s| parse_ipv6("--ip6", s))
+            .transpose()?,
         detach: a.detach,
         ports,
         labels: crate::model::parse_labels(&a.label)?,

@@ -17,7 +17,7 @@ use crate::engine::container as engine_container;
 use crate::engine::logs::{self, Follow};
 use crate::engine::DEFAULT_NETWORK;
 use crate::engine::{Access, Ctx};
-use crate::model::{parse_ipv4, Error, Mode, Result};
+use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, Result};
 use std::time::Duration;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
@@ -58,7 +58,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
                 labels: crate::model::parse_labels(&a.label)?,
                 network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
                 ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
-                ip6: None,
+                ip6: a
+                    .ip6
+                    .as_deref()
+                    .map(|s| parse_ipv6("--ip6", s))
+                    .transpose()?,
                 netns: a.netns.into(),
                 name: a.name,
             };

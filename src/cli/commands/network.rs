@@ -7,7 +7,7 @@ use crate::cli::view;
 use crate::cli::Format;
 use crate::engine::network::{self, NetworkRequest};
 use crate::engine::Ctx;
-use crate::model::{parse_cidr, parse_ipv4, Error, Result};
+use crate::model::{parse_cidr6, parse_ipv4, parse_subnet_any, split_subnets, Error, Result};
 
 const NET_HEADERS: [&str; 6] = ["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"];
 
@@ -16,8 +16,8 @@ fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
     vec![
         n.name.clone(),
         n.bridge.clone(),
-        n.subnet.clone(),
-        n.gateway.clone(),
+        opt(&view::both(&Some(n.subnet.clone()), &n.subnet6)),
+        opt(&view::both(&Some(n.gateway.clone()), &n.gateway6)),
         n.mtu.to_string(),
     ]
 }
@@ -27,20 +27,35 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
         NetworkCmd::Create(CreateArgs {
             name,
             subnet,
+            ipv6,
+            ipv4,
+            ipv6_nat,
+            ipv6_pool,
             gateway,
             mtu,
             bridge,
             internal,
             icc,
         }) => {
+            let subnets = subnet
+                .iter()
+                .map(|s| parse_subnet_any("--subnet", s))
+                .collect::<Result<Vec<_>>>()?;
+            let (subnet, subnet6) = split_subnets("--subnet", &subnets)?;
+            let pool6 = ipv6_pool
+                .as_deref()
+                .map(|p| parse_cidr6("--ipv6-pool", p))
+                .transpose()?;
             let n = network::create(
                 ctx,
                 &NetworkRequest {
                     name,
-                    subnet: subnet
-                        .as_deref()
-                        .map(|s| parse_cidr("--subnet", s))
-                        .transpose()?,
+                    subnet,
+                    subnet6,
+                    ipv6,
+                    nat6: ipv6_nat,
+                    pool6,
+                    ipv4,
                     gateway: gateway
                         .as_deref()
                         .map(|g| parse_ipv4("--gateway", g))
@@ -77,7 +92,7 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                 let members: Vec<String> = d
                     .containers
                     .iter()
-                    .map(|m| format!("{}={}", m.name, opt(&m.ip)))
+                    .map(|m| format!("{}={}", m.name, opt(&view::both(&m.ip, &m.ip6))))
                     .collect();
                 let mut cells = network_cells(&d.facts);
                 cells.push(members.join(","));

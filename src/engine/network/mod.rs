@@ -5,13 +5,13 @@ pub mod repair;
 use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
-use crate::model::field::{BRIDGE, GATEWAY, MTU, SUBNET};
+use crate::model::field::{BRIDGE, GATEWAY, IPV6, MTU, SUBNET};
 use crate::model::{
     cli_hint, validate_ifname, validate_name, Error, Network, NetworkState, Result,
 };
 use crate::plan::netfilter as plan;
 use crate::store::NewNetwork;
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use std::net::Ipv4Addr;
 
 /// A network to create, parsed (the CLI's `network create`, a CNI or netavark network).
@@ -27,6 +27,18 @@ pub struct NetworkRequest {
     pub internal: bool,
     /// Containers on the network may talk to each other (`--icc`, default true).
     pub icc: bool,
+    /// Dual-stack (`--ipv6`): an IPv6 subnet beside the IPv4 one; implied by `subnet6`.
+    pub ipv6: bool,
+    /// The IPv6 subnet; None with `ipv6`: a /64 picked from `pool6`.
+    pub subnet6: Option<Ipv6Net>,
+    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is.
+    pub nat6: bool,
+    /// Where picked IPv6 subnets come from; None: this host's ULA /48 (chosen at random once
+    /// and kept in the store). The CLI's `--ipv6-pool` / `PODNET_IPV6_POOL`.
+    pub pool6: Option<Ipv6Net>,
+    /// IPv4 too (always true from the CLI). False (a runtime asked for an IPv6-only
+    /// network) is refused: podnet's networks are IPv4 or dual-stack.
+    pub ipv4: bool,
 }
 
 impl Default for NetworkRequest {
@@ -39,6 +51,11 @@ impl Default for NetworkRequest {
             bridge: None,
             internal: false,
             icc: true,
+            ipv6: false,
+            subnet6: None,
+            nat6: true,
+            pool6: None,
+            ipv4: true,
         }
     }
 }
@@ -84,9 +101,29 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         validate_ifname(BRIDGE, b)?;
         owner::names::check_bridge_flag(ctx, b)?;
     }
+    let ipv6 = spec.ipv6 || spec.subnet6.is_some();
+    if !spec.ipv4 {
+        return Err(Error::input(format!(
+            "IPv6-only networks are not supported: a podnet network always has IPv4; give an IPv4 {SUBNET} too (or none, to get one picked) for a dual-stack network"
+        )));
+    }
+    if !ipv6 && !spec.nat6 {
+        return Err(Error::input(format!(
+            "IPv6 NAT off needs IPv6: add {IPV6} (and an IPv6 {SUBNET}) or drop the IPv6 NAT setting"
+        )));
+    }
+    if let Some(s6) = &spec.subnet6 {
+        crate::model::inet6::check_shape6(SUBNET, s6)?;
+    }
     // One podnet state per host network namespace: not on another state's tables.
     owner::tables::check_usable(ctx)?;
     let routes = route::destinations(ctx.host()?)?;
+    // IPv6 routes are read only for a dual-stack network: IPv4 ones cost what they did.
+    let routes6 = if ipv6 {
+        route::destinations6(ctx.host()?)?
+    } else {
+        Vec::new()
+    };
     let owner = proc::me();
     let net = ctx.store.write(|tx| {
         if tx.network(&spec.name)?.is_some() {
@@ -121,6 +158,11 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             }
             None => ipam::first_host(&subnet),
         };
+        let subnet6 = if ipv6 {
+            Some(choose_subnet6(tx, spec, &routes6)?)
+        } else {
+            None
+        };
         let next_id = tx.next_network_id()?;
         let bridge = spec
             .bridge
@@ -136,9 +178,9 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             bridge: &bridge,
             subnet,
             gateway,
-            subnet6: None,
-            gateway6: None,
-            nat6: true,
+            subnet6,
+            gateway6: subnet6.as_ref().map(ipam::first_host6),
+            nat6: spec.nat6,
             mtu,
             internal: spec.internal,
             icc: spec.icc,
@@ -160,6 +202,36 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         state: NetworkState::Ready,
         ..net
     })
+}
+
+/// A dual-stack network's IPv6 subnet: the one given, checked against other networks and the
+/// host's IPv6 routes, or the first free /64 of the pool.
+fn choose_subnet6(
+    tx: &dyn crate::store::Writes,
+    spec: &NetworkRequest,
+    routes6: &[Ipv6Net],
+) -> Result<Ipv6Net> {
+    let others: Vec<(String, Ipv6Net)> = tx
+        .networks()?
+        .into_iter()
+        .filter_map(|n| Some((n.name, n.subnet6?)))
+        .collect();
+    if let Some(s) = spec.subnet6 {
+        ipam::check_subnet6(&s, &others, routes6)?;
+        return Ok(s);
+    }
+    let pool = match spec.pool6 {
+        Some(p) => p,
+        None => tx.ula48()?.ok_or_else(|| {
+            Error::failed("the state store has no unique local IPv6 prefix: run `podnet gc` with this podnet once, or give an IPv6 subnet".to_string())
+        })?,
+    };
+    let taken: Vec<Ipv6Net> = others
+        .iter()
+        .map(|o| o.1)
+        .chain(routes6.iter().copied())
+        .collect();
+    ipam::pick_subnet6(&pool, &taken)
 }
 
 /// Make the kernel match a network record (idempotent).
@@ -203,7 +275,46 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
         // Routing between the bridge and the rest of the world (outbound NAT, published ports).
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
     }
+    if let (Some(subnet6), Some(gateway6)) = (net.subnet6, net.gateway6) {
+        make_bridge6(ctx, net, index, subnet6, gateway6)?;
+    }
     Ok(index)
+}
+
+/// The IPv6 half of a dual-stack network's bridge: it takes no router advertisement (it is
+/// the router of its link: a container's RA must never configure the host), holds the IPv6
+/// gateway (no DAD: usable at once), and the host forwards IPv6 — turned on with the first
+/// IPv6 network, after the host's RA-configured interfaces are made to keep their routes
+/// (see `sysctl::enable_ipv6_forwarding`), which is said on stderr.
+fn make_bridge6(
+    ctx: &mut Ctx,
+    net: &Network,
+    index: u32,
+    subnet6: Ipv6Net,
+    gateway6: std::net::Ipv6Addr,
+) -> Result<()> {
+    sysctl::ensure_if6(&net.bridge, "accept_ra", "0")?;
+    addr::add6(ctx.host()?, index, gateway6, subnet6.prefix_len())?;
+    if net.internal || sysctl::get("net.ipv6.conf.all.forwarding").as_deref() == Some("1") {
+        return Ok(());
+    }
+    // podnet's own links are left as they are (its bridges take no RA at all).
+    let bridges: Vec<String> = ctx
+        .store
+        .networks()?
+        .into_iter()
+        .map(|n| n.bridge)
+        .collect();
+    let raised = sysctl::enable_ipv6_forwarding(|name| {
+        owner::names::reserved(name) || bridges.iter().any(|b| b == name)
+    })?;
+    if !raised.is_empty() {
+        eprintln!(
+            "podnet: IPv6 forwarding is now on; accept_ra raised from 1 to 2 on {} so that they keep the routes router advertisements give them",
+            raised.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The index of a network's bridge, re-creating the bridge when it is missing (deleted from

@@ -11,6 +11,12 @@ use crate::model::{Network, NetworkState, Result};
 /// sysctls are set again too). Reports each network that needed anything.
 pub fn bridges(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
     let addrs = addr::list(ctx.host()?)?;
+    let dual = ctx.store.networks()?.iter().any(|n| n.subnet6.is_some());
+    let addrs6 = if dual {
+        addr::list6(ctx.host()?)?
+    } else {
+        Vec::new()
+    };
     for net in ctx.store.networks()? {
         if net.state != NetworkState::Ready {
             continue;
@@ -31,6 +37,17 @@ pub fn bridges(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
                         net.gateway,
                         net.subnet.prefix_len()
                     ));
+                }
+                if let (Some(s6), Some(g6)) = (net.subnet6, net.gateway6) {
+                    let has_gw6 = addrs6
+                        .iter()
+                        .any(|&(i, ip, p)| i == b.index && ip == g6 && p == s6.prefix_len());
+                    if !has_gw6 {
+                        why.push(format!(
+                            "IPv6 gateway address {g6}/{} was gone: re-added",
+                            s6.prefix_len()
+                        ));
+                    }
                 }
             }
         }

@@ -1,0 +1,125 @@
+//! The dual-stack phase (`--modes dualstack`, issue 9): `podnet attach -p` and its detach on a
+//! dual-stack network beside the same on an IPv4-only one, in the same sandbox and run,
+//! interleaved trial by trial, at each level (n containers already on *each* network, one
+//! port each). The paired difference (dual − IPv4, per trial) is the cost of IPv6: target at
+//! most +1 ms, flat from 0 to 1,000.
+
+use crate::attach::FILL_PORT_BASE;
+use crate::bench::{timed, Bench};
+use crate::opts::Opts;
+use podnet::kernel::netns;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const V4: &str = "v4only";
+const DUAL: &str = "dual";
+/// The populated containers of the dual-stack network publish from here (the IPv4-only
+/// network's from `FILL_PORT_BASE`).
+const DUAL_FILL_BASE: usize = 40000;
+
+impl Bench {
+    /// `podnet attach --network NET -p PORT:80` of a fresh namespace, then `detach`: ms each.
+    fn attach_detach_on(&mut self, net: &str, port: &str) -> (f64, f64) {
+        let ns = self.new_netns("d");
+        let name = format!("d{}", self.next());
+        let ns_s = ns.to_string_lossy().into_owned();
+        let argv = [
+            self.podnet,
+            "attach",
+            "--netns",
+            &ns_s,
+            "--name",
+            &name,
+            "--network",
+            net,
+            "-p",
+            port,
+        ];
+        let a = timed(&argv);
+        self.settle();
+        let d = timed(&[self.podnet, "detach", &name]);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        (a, d)
+    }
+}
+
+pub(crate) fn dualstack_phase(bench: &mut Bench, opts: &Opts) {
+    timed(&[
+        bench.podnet,
+        "network",
+        "create",
+        V4,
+        "--subnet",
+        "10.70.0.0/16",
+    ]);
+    timed(&[
+        bench.podnet,
+        "network",
+        "create",
+        DUAL,
+        "--subnet",
+        "10.71.0.0/16",
+        "--subnet",
+        "fd00:71::/64",
+    ]);
+    let mut attached = 0usize;
+    for &n in &opts.levels {
+        let t0 = Instant::now();
+        while attached < n {
+            for (net, base) in [(V4, FILL_PORT_BASE), (DUAL, DUAL_FILL_BASE)] {
+                let ns = PathBuf::from(format!("/run/netns/fill-{net}-{attached}"));
+                netns::create(&ns).expect("create netns");
+                let ns_s = ns.to_string_lossy().into_owned();
+                let name = format!("fill-{net}-{attached}");
+                let port = format!("{}:80", base + attached);
+                timed(&[
+                    bench.podnet,
+                    "attach",
+                    "--netns",
+                    &ns_s,
+                    "--name",
+                    &name,
+                    "--network",
+                    net,
+                    "-p",
+                    &port,
+                ]);
+            }
+            attached += 1;
+        }
+        eprintln!(
+            "level n={n}: {attached} containers on each network (populating took {:.1} s)",
+            t0.elapsed().as_secs_f64()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        let mut v: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for trial in 0..opts.warmup + opts.trials {
+            // Alternate which goes first, so neither always follows the other's detach.
+            let (v4, dual) = if trial % 2 == 0 {
+                let v4 = bench.attach_detach_on(V4, "10011:80");
+                (v4, bench.attach_detach_on(DUAL, "10012:80"))
+            } else {
+                let dual = bench.attach_detach_on(DUAL, "10012:80");
+                (bench.attach_detach_on(V4, "10011:80"), dual)
+            };
+            if trial >= opts.warmup {
+                for (k, x) in [
+                    ("attach_p_v4", v4.0),
+                    ("attach_p_dual", dual.0),
+                    ("attach_p_dual_minus_v4", dual.0 - v4.0),
+                    ("detach_p_v4", v4.1),
+                    ("detach_p_dual", dual.1),
+                    ("detach_p_dual_minus_v4", dual.1 - v4.1),
+                ] {
+                    v.entry(k).or_default().push(x);
+                }
+            }
+        }
+        for (k, xs) in &v {
+            bench.record("podnet", k, n, xs, json!({"settle_ms": opts.settle_ms}));
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Helpers for the IPv6 (dual-stack) tests.
+
+use super::*;
+use podnet::testbed::Sandbox;
+
+/// A sysctl of the sandbox's host namespace, e.g. `net.ipv6.conf.all.forwarding`.
+pub fn sysctl(sb: &Sandbox, key: &str) -> String {
+    ok(
+        &format!("sysctl {key}"),
+        sb.sh(&format!("cat /proc/sys/{}", key.replace('.', "/"))),
+    )
+    .trim()
+    .to_string()
+}
+
+/// Every `net.ipv6.conf.*.*` value of the sandbox's host namespace, one `IF.KEY=VALUE` a line,
+/// sorted (what "the host's IPv6 configuration" is, for a before/after comparison).
+pub fn ipv6_conf(sb: &Sandbox) -> Vec<String> {
+    // One process: a `cat` per file costs seconds on a loaded machine.
+    let out = ok(
+        "ipv6 conf",
+        sb.sh("cd /proc/sys/net/ipv6/conf && grep -rs '' . || true"),
+    );
+    let mut v: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let (path, value) = l.trim_start_matches("./").split_once(':')?;
+            Some(format!("{}={}", path.replace('/', "."), value.trim()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts `podnet run -d --name NAME [EXTRA...] -- nettool serve tcp PORT --bind :: --reply
+/// REPLY` (a socket taking both families) and returns `podnet inspect NAME` once it listens.
+pub fn run_server6(sb: &Sandbox, name: &str, extra: &[&str], port: u16, reply: &str) -> Value {
+    let ready = format!("{}/{name}.ready", sb.scratch());
+    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push("--".into());
+    args.extend(nettool_argv());
+    for a in [
+        "serve",
+        "tcp",
+        &port.to_string(),
+        "--bind",
+        "::",
+        "--reply",
+        reply,
+    ] {
+        args.push(a.into());
+    }
+    args.extend(["--ready-file".into(), ready.clone()]);
+    ok(&format!("podnet {args:?}"), sb.podnet(&args));
+    let file = sb.host_path(&ready);
+    sb.wait_until(
+        &format!("server in {name}"),
+        std::time::Duration::from_secs(20),
+        || file.exists(),
+    )
+    .unwrap_or_else(|e| panic!("{e}; ps: {:?}", ps(sb)));
+    inspect(sb, name)
+}
+
+/// The IPv6 addresses of `ifname` in `addrs` (`ip -j addr`), with their flags as `ip` shows
+/// them (`nodad`, `tentative`, ...).
+pub fn v6_addrs(addrs: &Value, ifname: &str) -> Vec<(String, u8, Vec<String>)> {
+    as_list(addrs.clone())
+        .iter()
+        .filter(|l| l["ifname"] == ifname)
+        .flat_map(|l| as_list(l["addr_info"].clone()))
+        .filter(|a| a["family"] == "inet6")
+        .map(|a| {
+            let flags = ["nodad", "tentative", "dadfailed", "optimistic"]
+                .iter()
+                .filter(|f| a[**f] == Value::Bool(true))
+                .map(|f| f.to_string())
+                .collect();
+            (
+                a["local"].as_str().unwrap_or_default().to_string(),
+                a["prefixlen"].as_u64().unwrap_or_default() as u8,
+                flags,
+            )
+        })
+        .collect()
+}
+
+/// The IPv6 default routes in `routes` (`ip -j -6 route`), as (gateway, dev, protocol).
+pub fn v6_defaults(routes: &Value) -> Vec<(String, String, String)> {
+    as_list(routes.clone())
+        .iter()
+        .filter(|r| r["dst"] == "default")
+        .map(|r| {
+            (
+                r["gateway"].as_str().unwrap_or_default().to_string(),
+                r["dev"].as_str().unwrap_or_default().to_string(),
+                r["protocol"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
