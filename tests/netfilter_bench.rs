@@ -14,6 +14,7 @@ use podnet::testbed::thread_netns::ThreadLab as Lab;
 fn port(i: u32) -> PortFacts {
     PortFacts {
         container_ip: std::net::Ipv4Addr::from(0x0a58_0002 + (i % 250)),
+        container_ip6: None,
         mapping: PortMapping {
             host_ip: None,
             host_port: 10000 + i as u16,
@@ -29,6 +30,7 @@ fn guard(i: u32) -> GuardFacts {
         port: format!("pnv{i}"),
         mac: Mac::for_container(ip),
         ip,
+        ip6: None,
     }
 }
 
@@ -46,6 +48,8 @@ fn attach_cost_at_1_and_1000_ports() {
         subnet: "10.88.0.0/24".parse().unwrap(),
         internal: false,
         icc: true,
+        subnet6: None,
+        nat6: true,
     }];
     for existing in [1u32, 1000] {
         let nets = nets.clone();
@@ -99,6 +103,8 @@ fn endpoint_cost_at_0_and_1000_containers() {
         subnet: "10.88.0.0/16".parse().unwrap(),
         internal: false,
         icc: true,
+        subnet6: None,
+        nat6: true,
     }];
     for existing in [0u32, 1000] {
         let nets = nets.clone();

@@ -11,6 +11,8 @@ fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
         subnet: subnet.parse().unwrap(),
         internal,
         icc,
+        subnet6: None,
+        nat6: true,
     }
 }
 
@@ -20,6 +22,7 @@ fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
         .into_iter()
         .map(|r| PortFacts {
             container_ip: ip.parse().unwrap(),
+            container_ip6: None,
             mapping: r.fixed().expect("a fixed host port"),
         })
         .collect()
@@ -31,6 +34,7 @@ fn guard(port: &str, ip: &str) -> GuardFacts {
         port: port.into(),
         mac: Mac::for_container(ip),
         ip,
+        ip6: None,
     }
 }
 

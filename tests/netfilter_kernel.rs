@@ -13,6 +13,8 @@ fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
         subnet: subnet.parse().unwrap(),
         internal,
         icc,
+        subnet6: None,
+        nat6: true,
     }
 }
 
@@ -22,6 +24,7 @@ fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
         .into_iter()
         .map(|r| PortFacts {
             container_ip: ip.parse().unwrap(),
+            container_ip6: None,
             mapping: r.fixed().expect("a fixed host port"),
         })
         .collect()
@@ -472,6 +475,7 @@ fn nft_lists_the_planned_ruleset() {
         port: "pnv1".into(),
         mac: Mac::for_container(ip),
         ip,
+        ip6: None,
     }];
     lab.apply(nf::full(&nets, &guards, &p)).unwrap();
     assert_eq!(lab.nft("list ruleset"), LISTING);

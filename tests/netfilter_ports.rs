@@ -34,8 +34,9 @@ fn accepted_forms() {
             "192.0.2.7:1:65535/udp",
             vec![m(Some("192.0.2.7"), 1, 65535, Udp)],
         ),
-        // 0.0.0.0 is "every address", like no address.
-        ("0.0.0.0:8080:80", vec![m(None, 8080, 80, Tcp)]),
+        // 0.0.0.0 is every IPv4 address: kept, so that a dual-stack container's port stays
+        // IPv4-only (on an IPv4-only network it is recorded as no address, as before).
+        ("0.0.0.0:8080:80", vec![m(Some("0.0.0.0"), 8080, 80, Tcp)]),
         (
             "8000-8002:9000-9002/udp",
             vec![
@@ -50,7 +51,7 @@ fn accepted_forms() {
         ("53/udp", vec![r(None, Any, 53, Udp)]),
         (":80", vec![r(None, Any, 80, Tcp)]),
         ("127.0.0.1::80", vec![r(Some("127.0.0.1"), Any, 80, Tcp)]),
-        ("0.0.0.0::80/udp", vec![r(None, Any, 80, Udp)]),
+        ("0.0.0.0::80/udp", vec![r(Some("0.0.0.0"), Any, 80, Udp)]),
         (
             "8000-8001",
             vec![r(None, Any, 8000, Tcp), r(None, Any, 8001, Tcp)],
@@ -64,6 +65,21 @@ fn accepted_forms() {
         (
             "169.254.1.1:80:80",
             vec![m(Some("169.254.1.1"), 80, 80, Tcp)],
+        ),
+        // IPv6 host addresses go in brackets: IPv6 only.
+        ("[::1]:8080:80", vec![m(Some("::1"), 8080, 80, Tcp)]),
+        ("[::]:8080:80/udp", vec![m(Some("::"), 8080, 80, Udp)]),
+        (
+            "[2001:db8::7]:8000-8001:80-81",
+            vec![
+                m(Some("2001:db8::7"), 8000, 80, Tcp),
+                m(Some("2001:db8::7"), 8001, 81, Tcp),
+            ],
+        ),
+        ("[::1]::80", vec![r(Some("::1"), Any, 80, Tcp)]),
+        (
+            "[fd00:90::1]:8000-8010:80/sctp",
+            vec![r(Some("fd00:90::1"), FirstFree(8000, 8010), 80, Sctp)],
         ),
     ];
     for (spec, want) in cases {
@@ -131,12 +147,39 @@ fn every_error_is_input_and_names_the_spec() {
             "0.1.2.3:8080:80",
             "host address 0.1.2.3 is \"this network\"",
         ),
-        ("[::1]:8080:80", "IPv6 host addresses are not supported yet"),
-        ("::1:8080:80", "IPv6 host addresses are not supported yet"),
+        (
+            "::1:8080:80",
+            "an IPv6 host address goes in brackets, like [::1]:8080:80",
+        ),
         (
             "fe80::1:8080:80/udp",
-            "IPv6 host addresses are not supported yet",
+            "an IPv6 host address goes in brackets",
         ),
+        ("[::1:8080:80", "IPv6 host address has no closing ']'"),
+        ("[::1]8080:80", "expected ':' after [::1]"),
+        (
+            "[::1]:80",
+            "expected [[HOSTIP:][HOSTPORT[-END]]:]CONTAINERPORT",
+        ),
+        (
+            "[::1]:1:2:3",
+            "expected [[HOSTIP:][HOSTPORT[-END]]:]CONTAINERPORT",
+        ),
+        ("[]:8080:80", "host address [] is not an IPv6 address"),
+        (
+            "[1.2.3.4]:8080:80",
+            "host address [1.2.3.4] is not an IPv6 address: IPv4 addresses go without brackets",
+        ),
+        ("[fd00::1%eth0]:8080:80", "a zone (%IFACE) is not supported"),
+        ("[fd00::g]:8080:80", "write it like [::1] or [2001:db8::1]"),
+        ("[ff02::1]:8080:80", "host address ff02::1 is multicast"),
+        ("[fe80::1]:8080:80", "host address fe80::1 is link-local"),
+        (
+            "[::ffff:10.0.0.1]:8080:80",
+            "IPv4-mapped IPv6 address: write 10.0.0.1 without brackets",
+        ),
+        ("[::1]:0:80", "host port 0 is out of range"),
+        ("[::1]:8080:80/icmp", "unknown protocol \"icmp\""),
     ];
     for (spec, want) in cases {
         match parse_publish(spec) {
@@ -165,6 +208,31 @@ fn proto_display_and_number() {
     );
     let all = parse_publish("127.0.0.1:8080:80/udp").unwrap();
     assert_eq!(all[0].fixed().unwrap().to_string(), "127.0.0.1:8080:80/udp");
+    let v6 = parse_publish("[::1]:8080:80").unwrap();
+    assert_eq!(v6[0].fixed().unwrap().to_string(), "[::1]:8080:80/tcp");
+}
+
+/// Which mappings catch the same packets: no address meets every one; `0.0.0.0` and `::`
+/// meet their own family only.
+#[test]
+fn overlapping_host_addresses() {
+    let m = |spec: &str| parse_publish(spec).unwrap()[0].fixed().unwrap();
+    let cases = [
+        ("8080:80", "127.0.0.1:8080:81", true),
+        ("8080:80", "[::1]:8080:81", true),
+        ("0.0.0.0:8080:80", "127.0.0.1:8080:81", true),
+        ("0.0.0.0:8080:80", "[::1]:8080:81", false),
+        ("0.0.0.0:8080:80", "[::]:8080:81", false),
+        ("[::]:8080:80", "[::1]:8080:81", true),
+        ("[::1]:8080:80", "[::1]:8080:81", true),
+        ("[::1]:8080:80", "127.0.0.1:8080:81", false),
+        ("[::1]:8080:80", "[::1]:8081:80", false),
+        ("[::1]:8080:80", "[::1]:8080:80/udp", false),
+    ];
+    for (a, b, want) in cases {
+        assert_eq!(m(a).overlaps(&m(b)), want, "{a} vs {b}");
+        assert_eq!(m(b).overlaps(&m(a)), want, "{b} vs {a}");
+    }
 }
 
 #[test]

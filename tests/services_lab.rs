@@ -32,6 +32,8 @@ pub fn nets() -> Vec<NetFacts> {
         subnet: subnet.parse().unwrap(),
         internal: false,
         icc: true,
+        subnet6: None,
+        nat6: true,
     };
     vec![net("pn0", "10.88.0.0/24"), net("pn1", "10.89.0.0/24")]
 }

@@ -165,7 +165,7 @@ pub enum Command {
 pub enum NetworkCmd {
     /// Create a network.
     #[command(
-        after_help = "Examples:\n  podnet network create lab\n  podnet network create lab --subnet 10.90.0.0/24 --gateway 10.90.0.254 --mtu 1400"
+        after_help = "Examples:\n  podnet network create lab\n  podnet network create lab --subnet 10.90.0.0/24 --gateway 10.90.0.254 --mtu 1400\n  podnet network create web --ipv6\n  podnet network create web --subnet 10.90.0.0/24 --subnet fd00:90::/64 --ipv6-nat=false"
     )]
     Create(CreateArgs),
     /// List networks.

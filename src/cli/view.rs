@@ -88,7 +88,9 @@ impl From<ContainerInfo> for ContainerRow {
                 .map(|m| {
                     format!(
                         "{}:{}->{}/{}",
-                        host_ip(m),
+                        m.host_ip
+                            .map(crate::model::host_ip_text)
+                            .unwrap_or_else(|| "0.0.0.0".into()),
                         m.host_port,
                         m.container_port,
                         m.proto

@@ -210,7 +210,7 @@ fn port(p: &RawPort, field: &str) -> Result<PortMapping, CniError> {
     let host_ip = match p.host_ip.as_deref() {
         None | Some("") | Some("0.0.0.0") => None,
         Some(s) => match s.parse::<IpAddr>() {
-            Ok(IpAddr::V4(a)) => Some(a),
+            Ok(IpAddr::V4(a)) => Some(IpAddr::V4(a)),
             Ok(IpAddr::V6(_)) => {
                 return Err(CniError::unsupported(
                     &format!("{field}.hostIP"),

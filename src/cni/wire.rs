@@ -84,6 +84,7 @@ pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
         mtu: n.mtu,
         internal: n.internal,
         icc: n.icc,
+        ..Default::default()
     }
 }
 

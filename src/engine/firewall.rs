@@ -6,7 +6,18 @@ use super::{owner, Ctx};
 use crate::kernel::nft::{coexist, Batch, NftError};
 use crate::model::{Endpoint, EndpointState, Error, PortMapping, Result};
 use crate::plan::netfilter::{self as plan, GuardFacts, NetFacts, PortFacts};
-use std::net::Ipv4Addr;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Whether a network is dual-stack (its containers get IPv6 addresses).
+pub fn dual_stack(n: &crate::model::Network) -> bool {
+    n.subnet6.is_some()
+}
+
+/// An endpoint's IPv6 address.
+fn ip6_of(ep: &Endpoint) -> Option<Ipv6Addr> {
+    ep.ip6
+}
 
 pub fn net_facts(n: &crate::model::Network) -> NetFacts {
     NetFacts {
@@ -14,6 +25,8 @@ pub fn net_facts(n: &crate::model::Network) -> NetFacts {
         subnet: n.subnet,
         internal: n.internal,
         icc: n.icc,
+        subnet6: n.subnet6,
+        nat6: n.nat6,
     }
 }
 
@@ -28,6 +41,7 @@ pub fn guard_of(ep: &Endpoint) -> Option<GuardFacts> {
         port: port.clone(),
         mac,
         ip,
+        ip6: ip6_of(ep),
     })
 }
 
@@ -40,11 +54,13 @@ pub fn guard_facts(eps: &[Endpoint]) -> Vec<GuardFacts> {
         .collect()
 }
 
-pub fn port_facts(ip: Ipv4Addr, ports: &[PortMapping]) -> Vec<PortFacts> {
+/// The published ports of the container behind `guard` (both its addresses).
+pub fn port_facts(guard: &GuardFacts, ports: &[PortMapping]) -> Vec<PortFacts> {
     ports
         .iter()
         .map(|m| PortFacts {
-            container_ip: ip,
+            container_ip: guard.ip,
+            container_ip6: guard.ip6,
             mapping: *m,
         })
         .collect()
@@ -71,6 +87,13 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let (store, nft) = ctx.store_and_nft()?;
     let managed = store.write(|tx| {
         let nets: Vec<NetFacts> = tx.networks()?.iter().map(net_facts).collect();
+        let eps = tx.endpoints()?;
+        // Ports are recorded by the container's IPv4 address; its IPv6 one comes from its
+        // endpoint (a network always has IPv4).
+        let ip6: HashMap<Ipv4Addr, Ipv6Addr> = eps
+            .iter()
+            .filter_map(|e| Some((e.ip?, ip6_of(e)?)))
+            .collect();
         let ports: Vec<PortFacts> = if nets.is_empty() {
             Vec::new()
         } else {
@@ -78,18 +101,32 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
                 .into_iter()
                 .map(|(ip, m)| PortFacts {
                     container_ip: ip,
+                    container_ip6: ip6.get(&ip).copied(),
                     mapping: m,
                 })
                 .collect()
         };
-        let guards = guard_facts(&tx.endpoints()?);
+        let guards = guard_facts(&eps);
+        let v6 = plan::wants_ipv6(&nets);
+        // `ip6 podnet` is checked with the others (one dump) and, when no network is
+        // dual-stack any more, removed in the same transaction.
         owner::tables::render(
             nft,
             &me,
             &plan::tables(),
             !nets.is_empty(),
-            || plan::full(&nets, &guards, &ports),
-            plan::delete_all,
+            || {
+                let mut b = plan::full(&nets, &guards, &ports);
+                if !v6 {
+                    b.append(plan::delete_ip6());
+                }
+                b
+            },
+            || {
+                let mut b = plan::delete_all();
+                b.append(plan::delete_ip6());
+                b
+            },
         )
     })?;
     if managed {

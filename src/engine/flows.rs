@@ -37,16 +37,25 @@ fn forget(all: impl IntoIterator<Item = Flows>) {
     }
 }
 
-/// After ports are published: forget flows sent to each UDP/SCTP host port.
+/// After ports are published: forget flows sent to each UDP/SCTP host port. (IPv4 flows
+/// only: `0.0.0.0` and no address are every IPv4 address; IPv6-only ports are left alone.)
 pub fn to_ports(ports: &[PortMapping]) {
     forget(
         ports
             .iter()
             .filter(|m| stale_prone(m.proto))
-            .map(|m| Flows::ToPort {
-                proto: m.proto,
-                port: m.host_port,
-                to: m.host_ip,
+            .filter_map(|m| {
+                let to = match m.host_ip {
+                    None => None,
+                    Some(std::net::IpAddr::V4(a)) if a.is_unspecified() => None,
+                    Some(std::net::IpAddr::V4(a)) => Some(a),
+                    Some(std::net::IpAddr::V6(_)) => return None,
+                };
+                Some(Flows::ToPort {
+                    proto: m.proto,
+                    port: m.host_port,
+                    to,
+                })
             }),
     );
 }

@@ -4,26 +4,50 @@
 use super::{firewall, Ctx};
 use crate::kernel::listen::{self, Ephemeral, Probe};
 use crate::model::field::{NETWORK, PUBLISH};
-use crate::model::{Endpoint, Error, HostPort, Mode, Network, PortMapping, PortRequest, Result};
+use crate::model::{
+    host_ip_text, Endpoint, Error, HostPort, Mode, Network, PortMapping, PortRequest, Result,
+};
 use crate::plan::netfilter as plan;
 use crate::store::{Reads, Writes};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
-fn shown_ip(ip: Option<Ipv4Addr>) -> String {
-    ip.map(|i| i.to_string())
-        .unwrap_or_else(|| "0.0.0.0".into())
+fn shown_ip(ip: Option<IpAddr>) -> String {
+    ip.map(host_ip_text).unwrap_or_else(|| "0.0.0.0".into())
 }
 
 fn shown(m: &PortMapping) -> String {
     format!("{}:{}/{}", shown_ip(m.host_ip), m.host_port, m.proto)
 }
 
-/// Two mappings would catch the same packets: same port and protocol, and the same address
-/// or either on every address.
+/// Two mappings would catch the same packets.
 fn overlap(a: &PortMapping, b: &PortMapping) -> bool {
-    a.host_port == b.host_port
-        && a.proto == b.proto
-        && (a.host_ip == b.host_ip || a.host_ip.is_none() || b.host_ip.is_none())
+    a.overlaps(b)
+}
+
+/// The addresses a bind() probe must try for a mapping on `host_ip`: the address itself, or
+/// for every address the IPv4 wildcard and, on a dual-stack network, the IPv6 one. A network
+/// without IPv6 probes exactly as before.
+fn probed(host_ip: Option<IpAddr>, dual: bool) -> Vec<Option<IpAddr>> {
+    match host_ip {
+        Some(ip) => vec![Some(ip)],
+        None if dual => vec![None, Some(listen::ANY6)],
+        None => vec![None],
+    }
+}
+
+/// The first probe of `host_ip:port/proto` over the addresses [`probed`] names that is not
+/// free.
+fn probe_all(host_ip: Option<IpAddr>, dual: bool, port: u16, m: &PortMapping) -> Probe {
+    probed(host_ip, dual)
+        .into_iter()
+        .map(|ip| listen::probe(ip, port, m.proto))
+        .find(|p| *p != Probe::Free)
+        .unwrap_or(Probe::Free)
+}
+
+/// Whether a network's containers have IPv6 addresses.
+fn dual_stack(net: Option<&Network>) -> bool {
+    net.is_some_and(firewall::dual_stack)
 }
 
 /// Who in the store holds `m`'s host port (a service's node port, another container), as the
@@ -59,6 +83,18 @@ fn check(
             net.name
         )));
     }
+    if !dual_stack(net) {
+        if let Some(ip) = requested
+            .iter()
+            .find_map(|r| r.host_ip.filter(IpAddr::is_ipv6))
+        {
+            return Err(Error::input(format!(
+                "{PUBLISH} {}: network '{}' has no IPv6, so its containers cannot publish on an IPv6 address; use a dual-stack network (network create --ipv6) or an IPv4 host address",
+                host_ip_text(ip),
+                mode.target().unwrap_or_default()
+            )));
+        }
+    }
     let mut seen: Vec<PortMapping> = Vec::new();
     for m in requested.iter().filter_map(PortRequest::fixed) {
         if seen.iter().any(|s| overlap(s, &m)) {
@@ -78,16 +114,21 @@ fn check(
     Ok(())
 }
 
-fn not_local(ip: Option<Ipv4Addr>) -> Error {
+fn not_local(ip: Option<IpAddr>) -> Error {
+    let family = if ip.is_some_and(|i| i.is_ipv6()) {
+        "-6"
+    } else {
+        "-4"
+    };
     Error::input(format!(
-        "{PUBLISH} {}: not an address of this host: give one of its addresses (`ip -4 addr`) or leave it out",
+        "{PUBLISH} {}: not an address of this host: give one of its addresses (`ip {family} addr`) or leave it out",
         shown_ip(ip)
     ))
 }
 
 /// Refuse a host port some host program holds, naming it (the /proc scan runs only here, on
 /// the way to an error), and a host address the host does not have.
-fn host_check(requested: &[PortRequest]) -> Result<()> {
+fn host_check(requested: &[PortRequest], dual: bool) -> Result<()> {
     for r in requested {
         let Some(m) = r.fixed() else {
             if let Some(ip) = r.host_ip {
@@ -97,7 +138,7 @@ fn host_check(requested: &[PortRequest]) -> Result<()> {
             }
             continue;
         };
-        match listen::probe(m.host_ip, m.host_port, m.proto) {
+        match probe_all(m.host_ip, dual, m.host_port, &m) {
             Probe::Free => {}
             Probe::NotLocal => return Err(not_local(m.host_ip)),
             Probe::InUse => {
@@ -121,8 +162,10 @@ pub fn precheck(ctx: &Ctx, mode: &Mode, requested: &[PortRequest]) -> Result<()>
         Mode::Bridge(n) => ctx.store.network(n)?,
         _ => None,
     };
+    let dual = dual_stack(net.as_ref());
+    let requested = &normalised(requested, dual)[..];
     check(ctx.store.reads(), net.as_ref(), mode, requested)?;
-    host_check(requested)
+    host_check(requested, dual)
 }
 
 /// A random starting point, so that concurrent hosts' and runs' choices spread out.
@@ -137,6 +180,7 @@ fn random_below(n: u32) -> u32 {
 fn choose(
     tx: &dyn Reads,
     r: &PortRequest,
+    dual: bool,
     taken: &[PortMapping],
     ephemeral: &mut Option<Ephemeral>,
 ) -> Result<PortMapping> {
@@ -158,7 +202,7 @@ fn choose(
         if taken.iter().any(|t| overlap(t, &m)) || store_holder(tx, &m)?.is_some() {
             continue;
         }
-        match listen::probe(m.host_ip, port, m.proto) {
+        match probe_all(m.host_ip, dual, port, &m) {
             Probe::Free => return Ok(m),
             Probe::InUse => continue,
             Probe::NotLocal => return Err(not_local(m.host_ip)),
@@ -179,6 +223,21 @@ fn choose(
     )))
 }
 
+/// `0.0.0.0` on a network without IPv6 is every address of the only family there is: recorded
+/// as no address, exactly as before IPv6 (on a dual-stack network it keeps the port IPv4-only).
+fn normalised(requested: &[PortRequest], dual: bool) -> Vec<PortRequest> {
+    requested
+        .iter()
+        .map(|r| match r.host_ip {
+            Some(IpAddr::V4(a)) if a.is_unspecified() && !dual => PortRequest {
+                host_ip: None,
+                ..*r
+            },
+            _ => *r,
+        })
+        .collect()
+}
+
 /// Check again, choose the free host ports asked for, and record them, inside the endpoint's
 /// transaction (which is what makes both race-free). Returns the mappings as recorded.
 pub fn reserve(
@@ -187,12 +246,14 @@ pub fn reserve(
     ep: &Endpoint,
     requested: &[PortRequest],
 ) -> Result<Vec<PortMapping>> {
+    let dual = firewall::dual_stack(net);
+    let requested = &normalised(requested, dual)[..];
     check(tx, Some(net), &ep.mode, requested)?;
     // Fixed ports first, so that no chosen one takes a port asked for by number.
     let mut taken: Vec<PortMapping> = requested.iter().filter_map(PortRequest::fixed).collect();
     let mut ephemeral = None;
     for r in requested.iter().filter(|r| r.fixed().is_none()) {
-        let m = choose(tx, r, &taken, &mut ephemeral)?;
+        let m = choose(tx, r, dual, &taken, &mut ephemeral)?;
         taken.push(m);
     }
     tx.add_ports(ep.id, &taken)?;
@@ -205,7 +266,7 @@ pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Resul
     let Some(guard) = firewall::guard_of(ep) else {
         return Ok(());
     };
-    let ports = firewall::port_facts(guard.ip, requested);
+    let ports = firewall::port_facts(&guard, requested);
     firewall::apply_or_sync(ctx, &plan::add_endpoint(&guard, &ports))?;
     if !requested.is_empty() {
         // Flows that reached these ports before (un-NATed, or to a previous owner) follow now.
@@ -226,7 +287,7 @@ pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
         return Ok(true);
     };
     let mine = ctx.store.ports_of(ep.id)?;
-    let ports = firewall::port_facts(guard.ip, &mine);
+    let ports = firewall::port_facts(&guard, &mine);
     let done = firewall::apply_or_sync(ctx, &plan::remove_endpoint(&guard, &ports))?;
     if !mine.is_empty() {
         // Flows DNAT'ed to this container must not stick to its address once it is gone.

@@ -8,9 +8,11 @@
 //! An IPv6 wildcard socket that also takes IPv4 (`[::]:80`, v6only off) makes an IPv4 bind of
 //! its port fail too, so it counts as it should; a v6only one does not (IPv4 DNAT cannot
 //! reach it). Naming the holder (which scans /proc) happens only once a probe says "in use".
+//! An IPv6 probe is v6only, so that it sees exactly the sockets IPv6 DNAT would steal from:
+//! IPv6 listeners, dual-stack ones included, and not IPv4-only ones.
 
 use crate::model::Proto;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 /// What a probe of `HOSTIP:PORT/PROTO` found.
@@ -30,30 +32,62 @@ pub struct Holder {
     pub command: String,
 }
 
-fn socket(kind: libc::c_int, protocol: libc::c_int) -> Option<OwnedFd> {
+fn socket(ip: IpAddr, kind: libc::c_int, protocol: libc::c_int) -> Option<OwnedFd> {
+    let domain = if ip.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: socket() has no memory effects; the fd is owned (and closed) by OwnedFd.
-    let fd = unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, protocol) };
+    let fd = unsafe { libc::socket(domain, kind | libc::SOCK_CLOEXEC, protocol) };
     // SAFETY: fd is a fresh descriptor this function alone owns.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    let fd = (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })?;
+    if ip.is_ipv6() {
+        set_int(&fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY);
+    }
+    Some(fd)
 }
 
-fn bind(fd: &OwnedFd, ip: Ipv4Addr, port: u16) -> Probe {
+fn bind(fd: &OwnedFd, ip: IpAddr, port: u16) -> Probe {
     use std::os::fd::AsRawFd;
-    let addr = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(ip).to_be(),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: addr is a valid sockaddr_in of the size given, living across the call.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&addr as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
+    let rc = match ip {
+        IpAddr::V4(ip) => {
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(ip).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: addr is a valid sockaddr_in of the size given, living across the call.
+            unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                )
+            }
+        }
+        IpAddr::V6(ip) => {
+            let addr = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: port.to_be(),
+                sin6_flowinfo: 0,
+                sin6_addr: libc::in6_addr {
+                    s6_addr: ip.octets(),
+                },
+                sin6_scope_id: 0,
+            };
+            // SAFETY: addr is a valid sockaddr_in6 of the size given, living across the call.
+            unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&addr as *const libc::sockaddr_in6).cast(),
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                )
+            }
+        }
     };
     if rc == 0 {
         return Probe::Free;
@@ -67,19 +101,24 @@ fn bind(fd: &OwnedFd, ip: Ipv4Addr, port: u16) -> Probe {
     }
 }
 
-fn reuse_addr(fd: &OwnedFd) {
+/// Turns an int socket option on.
+fn set_int(fd: &OwnedFd, level: libc::c_int, option: libc::c_int) {
     use std::os::fd::AsRawFd;
     let one: libc::c_int = 1;
     // SAFETY: a valid int option value and its size, living across the call.
     unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
+            level,
+            option,
             (&one as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }
+}
+
+fn reuse_addr(fd: &OwnedFd) {
+    set_int(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR);
 }
 
 /// SCTP sockets exist only once the sctp module is loaded; creating a probe socket would load
@@ -88,13 +127,13 @@ fn sctp_loaded() -> bool {
     std::path::Path::new("/proc/net/sctp").exists()
 }
 
-/// Probe `ip:port/proto` (`ip` None = every address, 0.0.0.0).
-pub fn probe(ip: Option<Ipv4Addr>, port: u16, proto: Proto) -> Probe {
-    let ip = ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+/// Probe `ip:port/proto` (`ip` None = every IPv4 address, 0.0.0.0; `::` every IPv6 one).
+pub fn probe(ip: Option<IpAddr>, port: u16, proto: Proto) -> Probe {
+    let ip = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let fd = match proto {
-        Proto::Tcp => socket(libc::SOCK_STREAM, 0),
-        Proto::Udp => socket(libc::SOCK_DGRAM, 0),
-        Proto::Sctp if sctp_loaded() => socket(libc::SOCK_STREAM, libc::IPPROTO_SCTP),
+        Proto::Tcp => socket(ip, libc::SOCK_STREAM, 0),
+        Proto::Udp => socket(ip, libc::SOCK_DGRAM, 0),
+        Proto::Sctp if sctp_loaded() => socket(ip, libc::SOCK_STREAM, libc::IPPROTO_SCTP),
         Proto::Sctp => return address(ip),
     };
     let Some(fd) = fd else { return Probe::Free };
@@ -104,9 +143,12 @@ pub fn probe(ip: Option<Ipv4Addr>, port: u16, proto: Proto) -> Probe {
     bind(&fd, ip, port)
 }
 
+/// The IPv6 wildcard, for the IPv6 half of a dual-stack port published on every address.
+pub const ANY6: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+
 /// Whether `ip` is an address of the host (port 0: the kernel picks any free one).
-pub fn address(ip: Ipv4Addr) -> Probe {
-    match socket(libc::SOCK_DGRAM, 0) {
+pub fn address(ip: IpAddr) -> Probe {
+    match socket(ip, libc::SOCK_DGRAM, 0) {
         Some(fd) => match bind(&fd, ip, 0) {
             Probe::NotLocal => Probe::NotLocal,
             _ => Probe::Free,

@@ -6,6 +6,7 @@ pub mod caps;
 pub mod conntrack;
 pub mod link;
 pub mod listen;
+pub mod loopback6;
 pub mod neigh;
 pub mod netns;
 pub mod nft;

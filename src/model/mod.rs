@@ -12,7 +12,9 @@ pub mod ports;
 pub mod service;
 mod types;
 
-pub use error::{field, mention, neutral_name, CommandCause, Error, Result, StoreCause};
+pub use error::{
+    cli_hint, cli_hint_text, field, mention, neutral_name, CommandCause, Error, Result, StoreCause,
+};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use inet6::{parse_cidr6, parse_ip_any, parse_ipv6, parse_subnet_any, split_subnets};
 pub use labels::{parse_labels, Labels};
@@ -20,7 +22,8 @@ pub use logs::LogConfig;
 pub use mac::Mac;
 pub use names::{validate_ifname, validate_name};
 pub use ports::{
-    parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest, Proto,
+    host_ip_text, parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest,
+    Proto,
 };
 pub use service::{Backend, Backend6, BackendOf, Service, Service6, ServiceOf, ServicePort};
 pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};

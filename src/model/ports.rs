@@ -1,8 +1,9 @@
 //! Published ports: `-p [HOSTIP:]HOSTPORT[-END]:CPORT[-END][/tcp|udp|sctp]`,
-//! parsed once into one [`PortMapping`] per port. Pure: no I/O.
+//! parsed once into one [`PortMapping`] per port. HOSTIP is IPv4 or a bracketed IPv6
+//! address (`[::1]`). Pure: no I/O.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use super::error::{Error, Result};
 
@@ -36,19 +37,48 @@ impl fmt::Display for Proto {
 }
 
 /// One published port: `host_ip:host_port/proto` → the container's `container_port`.
-/// `host_ip: None` means every address of the host (`0.0.0.0`).
+/// `host_ip: None` means every address of the host, of each family the container has;
+/// `0.0.0.0` every IPv4 address only, `::` every IPv6 address only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortMapping {
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
     pub proto: Proto,
 }
 
+/// A host address as `-p` takes it: IPv6 in brackets.
+pub fn host_ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    }
+}
+
+impl PortMapping {
+    /// Whether `self` and `other` would catch the same packets: same port and protocol, and
+    /// addresses that meet (either on every address; the same one; or one on every address
+    /// of the other's family).
+    pub fn overlaps(&self, other: &PortMapping) -> bool {
+        self.host_port == other.host_port
+            && self.proto == other.proto
+            && addresses_meet(self.host_ip, other.host_ip)
+    }
+}
+
+fn addresses_meet(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
+    match (a, b) {
+        (None, _) | (_, None) => true,
+        (Some(a), Some(b)) => {
+            a == b || (a.is_ipv4() == b.is_ipv4() && (a.is_unspecified() || b.is_unspecified()))
+        }
+    }
+}
+
 impl fmt::Display for PortMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(ip) = self.host_ip {
-            write!(f, "{ip}:")?;
+            write!(f, "{}:", host_ip_text(ip))?;
         }
         write!(
             f,
@@ -99,7 +129,7 @@ impl fmt::Display for HostPort {
 /// ones inside the allocation transaction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortRequest {
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     pub host: HostPort,
     pub container_port: u16,
     pub proto: Proto,
@@ -136,16 +166,16 @@ impl From<PortMapping> for PortRequest {
     }
 }
 
-/// A `-p HOSTIP`: canonical dotted-quad and an address a host can own. `0.0.0.0` (every
-/// address) becomes None.
-fn host_address(ip: &str, bad: &dyn Fn(&str) -> Error) -> Result<Option<Ipv4Addr>> {
+/// A `-p HOSTIP`: canonical dotted-quad and an address a host can own. `0.0.0.0` stays:
+/// it restricts a dual-stack container's port to IPv4.
+fn host_address(ip: &str, bad: &dyn Fn(&str) -> Error) -> Result<IpAddr> {
     let addr = super::inet::dotted_quad(ip, "127.0.0.1").map_err(|why| {
         bad(&format!(
             "host address {ip:?} is not an IPv4 address: {why}, or leave it out"
         ))
     })?;
     if addr.is_unspecified() {
-        return Ok(None);
+        return Ok(addr.into());
     }
     // Loopback and link-local addresses are the host's own and fine to publish on.
     if let Some(sp) =
@@ -156,7 +186,77 @@ fn host_address(ip: &str, bad: &dyn Fn(&str) -> Error) -> Result<Option<Ipv4Addr
             sp.what, sp.net, sp.why
         )));
     }
-    Ok(Some(addr))
+    Ok(addr.into())
+}
+
+/// A bracketed `-p [HOSTIP6]`: an IPv6 address a host can publish on (`::` = every IPv6
+/// address of the host, `::1` its loopback).
+fn host_address6(text: &str, bad: &dyn Fn(&str) -> Error) -> Result<IpAddr> {
+    let addr: Ipv6Addr = text.parse().map_err(|_| {
+        let why = if text.contains('%') {
+            "a zone (%IFACE) is not supported"
+        } else if text.contains('.') && !text.contains(':') {
+            "IPv4 addresses go without brackets"
+        } else {
+            "write it like [::1] or [2001:db8::1]"
+        };
+        bad(&format!(
+            "host address [{text}] is not an IPv6 address: {why}"
+        ))
+    })?;
+    let refuse = |what: &str, why: &str| {
+        bad(&format!(
+            "host address {addr} is {what}: {why}; give an address of this host or leave it out"
+        ))
+    };
+    if addr.is_multicast() {
+        return Err(refuse("multicast", "its addresses name groups, not hosts"));
+    }
+    if addr.segments()[0] & 0xffc0 == 0xfe80 {
+        return Err(refuse(
+            "link-local",
+            "it means nothing without an interface, which -p cannot name",
+        ));
+    }
+    if let Some(v4) = addr.to_ipv4_mapped() {
+        return Err(bad(&format!(
+            "host address {addr} is an IPv4-mapped IPv6 address: write {v4} without brackets"
+        )));
+    }
+    Ok(addr.into())
+}
+
+/// Split `[IPV6]:REST` or `IPV4:…` off a `-p` body: the host address (if the body has
+/// three parts) and the remaining `HOSTPORT:CPORT` parts.
+fn split_host<'a>(
+    body: &'a str,
+    bad: &dyn Fn(&str) -> Error,
+) -> Result<(Option<IpAddr>, Vec<&'a str>)> {
+    if let Some(rest) = body.strip_prefix('[') {
+        let Some((ip6, after)) = rest.split_once(']') else {
+            return Err(bad(
+                "IPv6 host address has no closing ']'; write it like [::1]:8080:80",
+            ));
+        };
+        let Some(after) = after.strip_prefix(':') else {
+            return Err(bad(&format!(
+                "expected ':' after [{ip6}]; write it like [{ip6}]:8080:80"
+            )));
+        };
+        let parts: Vec<&str> = after.split(':').collect();
+        if parts.len() != 2 {
+            return Err(bad(&format!("expected {FORMAT}")));
+        }
+        return Ok((Some(host_address6(ip6, bad)?), parts));
+    }
+    let parts: Vec<&str> = body.split(':').collect();
+    match parts.as_slice() {
+        [_] | [_, _] => Ok((None, parts)),
+        [ip, h, c] => Ok((Some(host_address(ip, bad)?), vec![*h, *c])),
+        _ => Err(bad(
+            "an IPv6 host address goes in brackets, like [::1]:8080:80",
+        )),
+    }
 }
 
 /// `-p [[HOSTIP:][HOSTPORT[-END]]:]CPORT[-END][/tcp|udp|sctp]` → one request per container
@@ -170,17 +270,11 @@ pub fn parse_publish(spec: &str) -> Result<Vec<PortRequest>> {
         return Err(bad(&format!("expected {FORMAT}")));
     }
     let (body, proto) = split_proto(spec).map_err(|w| bad(&w))?;
-    if body.starts_with('[') || body.matches(':').count() > 2 {
-        return Err(bad(
-            "IPv6 host addresses are not supported yet; give an IPv4 address or none",
-        ));
-    }
-    let parts: Vec<&str> = body.split(':').collect();
-    let (host_ip, host, cont) = match parts.as_slice() {
-        [c] => (None, "", *c),
-        [h, c] => (None, *h, *c),
-        [ip, h, c] => (host_address(ip, &bad)?, *h, *c),
-        _ => unreachable!("at most two colons"),
+    let (host_ip, parts) = split_host(body, &bad)?;
+    let (host, cont) = match parts.as_slice() {
+        [c] => ("", *c),
+        [h, c] => (*h, *c),
+        _ => unreachable!("split_host gives one or two parts"),
     };
     let (c0, c1) = range(cont, "container", FORMAT, &bad)?;
     let request = |host, c: u32| PortRequest {

@@ -32,6 +32,7 @@ pub fn ensure(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             mtu: p.mtu,
             internal: p.internal,
             icc,
+            ..Default::default()
         },
     )
 }

@@ -346,7 +346,7 @@ fn expand(p: &NvPort, field: &str, out: &mut Vec<PortMapping>) -> Result<(), Str
     let host_ip = match p.host_ip.as_str() {
         "" | "0.0.0.0" => None,
         s => match s.parse::<IpAddr>() {
-            Ok(IpAddr::V4(a)) => Some(a),
+            Ok(IpAddr::V4(a)) => Some(IpAddr::V4(a)),
             Ok(IpAddr::V6(_)) => {
                 return Err(format!(
                     "{field}.host_ip {s}: IPv6 comes with a later podnet"

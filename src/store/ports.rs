@@ -3,7 +3,7 @@
 
 use crate::model::{PortMapping, Proto, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 fn proto_str(p: Proto) -> String {
     p.to_string()
@@ -17,7 +17,7 @@ fn parse_proto(s: &str) -> Proto {
     }
 }
 
-fn host_ip_str(ip: Option<Ipv4Addr>) -> String {
+fn host_ip_str(ip: Option<IpAddr>) -> String {
     ip.map(|i| i.to_string()).unwrap_or_default()
 }
 
@@ -33,12 +33,16 @@ fn row(r: &Row, base: usize) -> rusqlite::Result<PortMapping> {
 }
 
 /// The container already publishing `m`'s host port: same protocol and port, and the same
-/// address or either side on every address.
+/// address, or either side on every address ('') or on every address of the other's family
+/// ('0.0.0.0', '::'; IPv6 text is the one with a ':').
 pub fn conflict(tx: &Connection, m: &PortMapping) -> Result<Option<String>> {
     Ok(tx
         .query_row(
             "SELECT e.name FROM ports p JOIN endpoints e ON e.id = p.endpoint_id
-             WHERE p.host_port=?1 AND p.proto=?2 AND (p.host_ip=?3 OR p.host_ip='' OR ?3='') LIMIT 1",
+             WHERE p.host_port=?1 AND p.proto=?2 AND (p.host_ip=?3 OR p.host_ip='' OR ?3=''
+               OR ((p.host_ip='0.0.0.0' OR ?3='0.0.0.0') AND instr(p.host_ip, ':')=0 AND instr(?3, ':')=0)
+               OR ((p.host_ip='::' OR ?3='::') AND instr(p.host_ip, ':')>0 AND instr(?3, ':')>0))
+             LIMIT 1",
             params![m.host_port, proto_str(m.proto), host_ip_str(m.host_ip)],
             |r| r.get(0),
         )

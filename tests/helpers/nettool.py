@@ -16,6 +16,13 @@
       own (sender, Ethernet source) and broadcast (Ethernet destination); the target MAC to
       zero for a request and the Ethernet destination for a reply. A gratuitous ARP is
       --sender-ip X --target-ip X.
+  raw6 IFACE --kind na|ns|syn --src IP --dst IP [--target IP] [--dport P]
+      [--eth-src MAC] [--eth-dst MAC] [--lladdr MAC] [--count N]
+      Sends N raw Ethernet/IPv6 frames on IFACE: a Neighbor Advertisement (Override set,
+      target --target, target link-layer option --lladdr), a Neighbor Solicitation (target
+      --target; source link-layer option unless --src is ::) or a TCP SYN to --dport.
+      Ethernet source defaults to IFACE's MAC; destination to the multicast MAC of --dst
+      (33:33:...) when --dst is multicast, else --eth-dst (required then).
   reach HOST... [--port P] [--timeout S]
       TCP-connects to each HOST:P. A host counts as reachable when the connection is
       accepted or refused (a RST proves the packet got there and back). Prints
@@ -167,6 +174,56 @@ def arp(args):
     return 0
 
 
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total) & 0xFFFF
+
+
+def raw6(args):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((args.iface, 0))
+    own = s.getsockname()[4]
+    src = socket.inet_pton(socket.AF_INET6, args.src)
+    dst = socket.inet_pton(socket.AF_INET6, args.dst)
+    lladdr = mac(args.lladdr) if args.lladdr else own
+    target = socket.inet_pton(socket.AF_INET6, args.target) if args.target else dst
+    if args.kind == "syn":
+        nh = 6
+        body = struct.pack("!HHIIBBHHH", 40000, args.dport, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+        csum_at = 16
+    else:
+        nh = 58
+        if args.kind == "na":
+            body = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + target + bytes([2, 1]) + lladdr
+        else:
+            opt = b"" if src == b"\0" * 16 else bytes([1, 1]) + lladdr
+            body = struct.pack("!BBHI", 135, 0, 0, 0) + target + opt
+        csum_at = 2
+    pseudo = src + dst + struct.pack("!IxxxB", len(body), nh)
+    c = checksum(pseudo + body)
+    body = body[:csum_at] + struct.pack("!H", c) + body[csum_at + 2:]
+    ip6 = struct.pack("!IHBB", 6 << 28, len(body), nh, 255) + src + dst
+    if args.eth_dst:
+        eth_dst = mac(args.eth_dst)
+    elif dst[0] == 0xFF:
+        eth_dst = b"\x33\x33" + dst[12:]
+    else:
+        raise SystemExit("--eth-dst is needed for a unicast --dst")
+    eth_src = mac(args.eth_src) if args.eth_src else own
+    frame = eth_dst + eth_src + struct.pack("!H", 0x86DD) + ip6 + body
+    for i in range(args.count):
+        if i:
+            time.sleep(0.05)
+        s.send(frame)
+    s.close()
+    print(f"sent {args.count} {args.kind} {args.src} -> {args.dst}", flush=True)
+    return 0
+
+
 def ra(args):
     """Send router advertisements (RFC 4861 4.2) to all nodes on IFACE: a router that
     offers itself as default for LIFETIME seconds. The kernel fills in the checksum and the
@@ -193,7 +250,8 @@ def reach(args):
         s = socket.socket(family(host), socket.SOCK_STREAM)
         s.settimeout(args.timeout)
         try:
-            s.connect((host, args.port))
+            # getaddrinfo reads a link-local address's %IFACE zone.
+            s.connect(socket.getaddrinfo(host, args.port, family(host), socket.SOCK_STREAM)[0][4])
             print(f"{host} ok accepted")
         except ConnectionRefusedError:
             print(f"{host} ok refused")
@@ -235,6 +293,17 @@ def main():
     a.add_argument("--eth-dst")
     a.add_argument("--count", type=int, default=1)
     a.add_argument("--interval", type=float, default=0.05)
+    x = sub.add_parser("raw6")
+    x.add_argument("iface")
+    x.add_argument("--kind", choices=["na", "ns", "syn"], required=True)
+    x.add_argument("--src", required=True)
+    x.add_argument("--dst", required=True)
+    x.add_argument("--target")
+    x.add_argument("--dport", type=int, default=80)
+    x.add_argument("--eth-src")
+    x.add_argument("--eth-dst")
+    x.add_argument("--lladdr")
+    x.add_argument("--count", type=int, default=3)
     ra_p = sub.add_parser("ra")
     ra_p.add_argument("iface")
     ra_p.add_argument("--lifetime", type=int, default=1800)
@@ -252,6 +321,8 @@ def main():
         return connect(args)
     if args.cmd == "arp":
         return arp(args)
+    if args.cmd == "raw6":
+        return raw6(args)
     if args.cmd == "ra":
         return ra(args)
     return reach(args)

@@ -87,6 +87,7 @@ pub fn run(ctx: &mut Ctx, first_step: u32) -> Result<()> {
         .into_iter()
         .map(|(ip, m)| plan::PortFacts {
             container_ip: ip,
+            container_ip6: None,
             mapping: m,
         })
         .collect();

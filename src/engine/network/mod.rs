@@ -6,7 +6,9 @@ use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::field::{BRIDGE, GATEWAY, IPV6, MTU, SUBNET};
-use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
+use crate::model::{
+    cli_hint, validate_ifname, validate_name, Error, Network, NetworkState, Result,
+};
 use crate::plan::netfilter as plan;
 use crate::store::NewNetwork;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -221,7 +223,9 @@ fn choose_subnet6(
     let pool = match spec.pool6 {
         Some(p) => p,
         None => tx.ula48()?.ok_or_else(|| {
-            Error::failed("the state store has no unique local IPv6 prefix: run `podnet gc` with this podnet once, or give an IPv6 subnet".to_string())
+            Error::failed(format!(
+                "the state store has lost this host's unique local IPv6 prefix (meta 'ula48'): give an IPv6 {SUBNET} or an IPv6 pool"
+            ))
         })?,
     };
     let taken: Vec<Ipv6Net> = others
@@ -269,6 +273,11 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
     // bridges only (never globally); podnet's input rule keeps containers off the host's
     // loopback services (CVE-2020-8558).
     sysctl::ensure_if(&net.bridge, "route_localnet", "1")?;
+    if net.subnet6.is_some() {
+        // IPv6 has no route_localnet: the host's own [::1]:PUBLISHED needs this route (see
+        // kernel::loopback6).
+        crate::kernel::loopback6::add(rtnl, index)?;
+    }
     if !net.internal {
         // Routing between the bridge and the rest of the world (outbound NAT, published ports).
         sysctl::ensure("net.ipv4.ip_forward", "1")?;
@@ -375,7 +384,13 @@ pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
 pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     let net = match ctx.store.network(name)? {
         Some(n) => n,
-        None if name == DEFAULT_NETWORK => match create(ctx, &NetworkRequest { name: name.into(), ..Default::default() }) {
+        None if name == DEFAULT_NETWORK => match create(
+            ctx,
+            &NetworkRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        ) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
             // Refused for another reason (its bridge name is taken): say that.
@@ -387,7 +402,10 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         },
         None => {
             return Err(Error::input(format!(
-                "network '{name}' does not exist: create it with `podnet network create {name}` or see `podnet network ls`"
+                "network '{name}' does not exist{}",
+                cli_hint(&format!(
+                    ": create it with `podnet network create {name}` or see `podnet network ls`"
+                ))
             )))
         }
     };

@@ -2,27 +2,13 @@
 //! `podnet network create` takes; the first call creates it, every later one must agree with
 //! what exists (the settings it leaves out are whatever the network has).
 
-use crate::engine::network;
+use crate::engine::network::{self, NetworkRequest};
 use crate::engine::{owner, Ctx};
 use crate::model::{validate_name, Error, Network, NetworkState, Result};
-use ipnet::Ipv4Net;
-use std::net::Ipv4Addr;
 
-/// What a runtime's configuration says of its network (`None`: podnet chooses, or whatever
-/// the existing network has).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkRequest {
-    pub name: String,
-    pub subnet: Option<Ipv4Net>,
-    pub gateway: Option<Ipv4Addr>,
-    pub bridge: Option<String>,
-    pub mtu: Option<u32>,
-    pub internal: bool,
-    pub icc: bool,
-}
-
-/// The podnet network `req` names: created (with its bridge) when there is none, else
-/// checked against `req`. A mismatch is bad input naming the setting (field `subnet`,
+/// The podnet network `req` names (what a runtime's configuration says of it; `None`: podnet
+/// chooses, or whatever the existing network has): created (with its bridge) when there is
+/// none, else checked against `req`. A mismatch is bad input naming the setting (field `subnet`,
 /// `gateway`, `bridge`, `mtu`, `internal` or `icc`). Concurrent first calls create it once.
 pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
     validate_name("network", &req.name).map_err(|e| {
@@ -37,20 +23,10 @@ pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
             return Ok(net);
         }
     }
-    let spec = network::NetworkRequest {
-        name: req.name.clone(),
-        subnet: req.subnet,
-        gateway: req.gateway,
-        mtu: req.mtu,
-        bridge: req.bridge.clone(),
-        internal: req.internal,
-        icc: req.icc,
-        ..Default::default()
-    };
     let net = match ctx.store.network(&req.name)? {
         // Left half-made by a crash, or being made by a concurrent call: resolve finishes it.
         Some(_) => network::resolve(ctx, &req.name)?,
-        None => match network::create(ctx, &spec) {
+        None => match network::create(ctx, req) {
             Ok(n) => n,
             // A concurrent first call recorded it meanwhile: use theirs.
             Err(e) => match ctx.store.network(&req.name)? {

@@ -164,10 +164,14 @@ impl Batch {
             ChainAttribute::Name(c.name.clone()),
         ];
         if let Some(b) = &c.base {
-            attrs.push(ChainAttribute::Hook(vec![
+            let mut hook = vec![
                 Hook::Number(HookNumber::Other(b.hook.number())),
                 Hook::Priority(b.priority as u32),
-            ]));
+            ];
+            if let Some(dev) = &c.device {
+                hook.push(Hook::NetDeviceName(dev.clone()));
+            }
+            attrs.push(ChainAttribute::Hook(hook));
             attrs.push(ChainAttribute::Policy(b.policy.code()));
             attrs.push(ChainAttribute::Type(b.kind.name().to_string()));
         }

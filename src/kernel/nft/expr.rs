@@ -95,6 +95,23 @@ pub enum Expr {
         flags: u32,
     },
     Masq,
+    /// `meta set <key> with reg`.
+    MetaSet {
+        key: u32,
+        sreg: u32,
+    },
+    /// `payload write reg => len @ base + offset` (no checksum update).
+    PayloadWrite {
+        base: PayloadBase,
+        offset: u32,
+        len: u32,
+        sreg: u32,
+    },
+    /// `fwd sreg_dev`: hand the packet to the device whose index is in the register
+    /// (netdev family).
+    Fwd {
+        sreg_dev: u32,
+    },
     Numgen {
         dreg: u32,
         modulus: u32,
@@ -165,6 +182,9 @@ impl Expr {
             Expr::Counter => "counter",
             Expr::Nat { .. } => "nat",
             Expr::Masq => "masq",
+            Expr::MetaSet { .. } => "meta",
+            Expr::PayloadWrite { .. } => "payload",
+            Expr::Fwd { .. } => "fwd",
             Expr::Numgen { .. } => "numgen",
             Expr::Dynset { .. } => "dynset",
             Expr::Reject { .. } => "reject",
@@ -256,6 +276,23 @@ impl Expr {
                 a
             }
             Expr::Masq => vec![],
+            // NFTA_META_KEY 2, NFTA_META_SREG 3.
+            Expr::MetaSet { key, sreg } => vec![nla_u32(2, *key), nla_u32(3, *sreg)],
+            // NFTA_PAYLOAD_BASE 2, OFFSET 3, LEN 4, SREG 5, CSUM_TYPE 6 (none).
+            Expr::PayloadWrite {
+                base,
+                offset,
+                len,
+                sreg,
+            } => vec![
+                nla_u32(5, *sreg),
+                nla_u32(2, *base as u32),
+                nla_u32(3, *offset),
+                nla_u32(4, *len),
+                nla_u32(6, 0),
+            ],
+            // NFTA_FWD_SREG_DEV 1.
+            Expr::Fwd { sreg_dev } => vec![nla_u32(1, *sreg_dev)],
             Expr::Numgen {
                 dreg,
                 modulus,

@@ -177,6 +177,26 @@ impl fmt::Display for Expr {
                 }
             }
             Expr::Masq => write!(f, "masq")?,
+            Expr::MetaSet { key, sreg } => {
+                write!(f, "meta set {} with reg {sreg}", key_name(&META_KEYS, *key))?
+            }
+            Expr::PayloadWrite {
+                base,
+                offset,
+                len,
+                sreg,
+            } => {
+                let b = match base {
+                    PayloadBase::Link => "link",
+                    PayloadBase::Network => "network",
+                    PayloadBase::Transport => "transport",
+                };
+                write!(
+                    f,
+                    "payload write reg {sreg} => {len}b @ {b} header + {offset} csum_type 0 csum_off 0 csum_flags 0x0"
+                )?
+            }
+            Expr::Fwd { sreg_dev } => write!(f, "fwd sreg_dev {sreg_dev}")?,
             Expr::Numgen {
                 dreg,
                 modulus,

@@ -74,7 +74,7 @@ pub use model::{
 pub use query::{ChainInfo, RuleInfo};
 pub use socket::{MsgError, NftError, NftSocket};
 pub use stmt::{
-    ct_state, ct_status, render, render_debug, render_debug_in, render_in, Reject, Sel, Stmt,
-    ARP_ETHERNET_IPV4, RTN_LOCAL,
+    ct_state, ct_status, icmp6, render, render_debug, render_debug_in, render_in, Reject, Sel,
+    Stmt, ARP_ETHERNET_IPV4, IPPROTO_ICMPV6, RTN_LOCAL,
 };
 pub use types::{ChainType, DataType, Family, Hook, Policy, Value, Verdict, TCP, UDP};

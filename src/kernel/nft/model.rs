@@ -36,6 +36,9 @@ pub struct Chain {
     pub name: String,
     /// `None` for a regular chain (only reachable by jump/goto).
     pub base: Option<BaseChain>,
+    /// The device of a netdev-family base chain (`hook ingress device "pn0"`); the kernel
+    /// takes the name even before the device exists.
+    pub device: Option<String>,
 }
 
 impl Chain {
@@ -43,6 +46,7 @@ impl Chain {
         Chain {
             name: name.into(),
             base: None,
+            device: None,
         }
     }
 
@@ -57,6 +61,15 @@ impl Chain {
         Chain {
             name: name.into(),
             base: Some(base),
+            device: None,
+        }
+    }
+
+    /// A netdev-family filter chain on `device`'s ingress, policy accept.
+    pub fn ingress(name: impl Into<String>, device: impl Into<String>, priority: i32) -> Self {
+        Chain {
+            device: Some(device.into()),
+            ..Chain::base(name, ChainType::Filter, Hook::Ingress, priority)
         }
     }
 }
@@ -176,6 +189,12 @@ impl Element {
     pub fn ipv4_net(net: ipnet::Ipv4Net) -> Self {
         let (a, b): (Ipv4Addr, Ipv4Addr) = (net.network(), net.broadcast());
         Element::range(vec![Value::Ipv4(a)], vec![Value::Ipv4(b)])
+    }
+
+    /// An IPv6 prefix as an interval element.
+    pub fn ipv6_net(net: ipnet::Ipv6Net) -> Self {
+        let (a, b) = (net.network(), net.broadcast());
+        Element::range(vec![Value::Ipv6(a)], vec![Value::Ipv6(b)])
     }
 
     pub fn to_value(mut self, value: Vec<Value>) -> Self {

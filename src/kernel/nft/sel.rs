@@ -12,6 +12,11 @@ pub enum Sel {
     /// `ip6 saddr` / `ip6 daddr`: 16 bytes at network header + 8 / + 24.
     Ip6Saddr,
     Ip6Daddr,
+    /// `icmpv6 type`: the first byte of the ICMPv6 header (check `meta l4proto` first).
+    Icmp6Type,
+    /// The target address of an ICMPv6 Neighbor Solicitation or Advertisement
+    /// (`icmpv6 taddr`, transport header + 8, 16 bytes).
+    NdTarget,
     ThSport,
     ThDport,
     L4Proto,
@@ -58,7 +63,9 @@ impl Sel {
     pub fn data_type(self) -> Option<DataType> {
         Some(match self {
             Sel::IpSaddr | Sel::IpDaddr | Sel::CtOrigIpDaddr | Sel::ArpSpa => DataType::Ipv4Addr,
-            Sel::Ip6Saddr | Sel::Ip6Daddr | Sel::CtOrigIp6Daddr => DataType::Ipv6Addr,
+            Sel::Ip6Saddr | Sel::Ip6Daddr | Sel::CtOrigIp6Daddr | Sel::NdTarget => {
+                DataType::Ipv6Addr
+            }
             Sel::EtherSaddr | Sel::ArpSha => DataType::EtherAddr,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => DataType::InetService,
             Sel::L4Proto => DataType::InetProto,
@@ -71,7 +78,8 @@ impl Sel {
     pub fn byte_len(self) -> u32 {
         match self {
             Sel::IpSaddr | Sel::IpDaddr | Sel::ArpSpa => 4,
-            Sel::Ip6Saddr | Sel::Ip6Daddr | Sel::CtOrigIp6Daddr => 16,
+            Sel::Ip6Saddr | Sel::Ip6Daddr | Sel::CtOrigIp6Daddr | Sel::NdTarget => 16,
+            Sel::Icmp6Type => 1,
             Sel::EtherSaddr | Sel::ArpSha | Sel::ArpFormat => 6,
             Sel::ThSport | Sel::ThDport | Sel::CtOrigProtoDst => 2,
             Sel::Protocol => 2,
@@ -99,6 +107,8 @@ impl Sel {
             Sel::IpDaddr => payload(PayloadBase::Network, 16, 4),
             Sel::Ip6Saddr => payload(PayloadBase::Network, 8, 16),
             Sel::Ip6Daddr => payload(PayloadBase::Network, 24, 16),
+            Sel::Icmp6Type => payload(PayloadBase::Transport, 0, 1),
+            Sel::NdTarget => payload(PayloadBase::Transport, 8, 16),
             Sel::ThSport => payload(PayloadBase::Transport, 0, 2),
             Sel::ThDport => payload(PayloadBase::Transport, 2, 2),
             Sel::EtherSaddr => payload(PayloadBase::Link, 6, 6),
@@ -148,6 +158,18 @@ pub mod ct_status {
     pub const SNAT: u32 = 0x10;
     pub const DNAT: u32 = 0x20;
 }
+
+/// ICMPv6 message types (`icmpv6 type`) podnet's rules name.
+pub mod icmp6 {
+    pub const MLD_REPORT: u8 = 131;
+    pub const ND_ROUTER_SOLICIT: u8 = 133;
+    pub const ND_NEIGHBOR_SOLICIT: u8 = 135;
+    pub const ND_NEIGHBOR_ADVERT: u8 = 136;
+    pub const MLD2_REPORT: u8 = 143;
+}
+
+/// `meta l4proto` of ICMPv6.
+pub const IPPROTO_ICMPV6: u8 = 58;
 
 /// `fib ... type` results (`RTN_*`).
 pub const RTN_LOCAL: u32 = 2;

@@ -2,11 +2,13 @@
 //! turns them into kernel expressions with registers allocated the way nft
 //! does (so `nft --debug=netlink` prints the same thing for both).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use super::expr::{CmpOp, DynsetOp, Expr, ImmData, NatKind};
-pub use super::sel::{ct_state, ct_status, Sel, ARP_ETHERNET_IPV4, RTN_LOCAL};
+pub use super::sel::{
+    ct_state, ct_status, icmp6, Sel, ARP_ETHERNET_IPV4, IPPROTO_ICMPV6, RTN_LOCAL,
+};
 use super::types::{Family, Value, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,13 @@ pub enum Stmt {
         len: u8,
         negate: bool,
     },
+    /// `ip6 daddr ::1` / `ip6 saddr fe80::/10` (or `!=` when `negate`).
+    Prefix6 {
+        sel: Sel,
+        addr: Ipv6Addr,
+        len: u8,
+        negate: bool,
+    },
     /// Bit test, `ct state established,related` = `(sel & mask) != 0`.
     AnyBits {
         sel: Sel,
@@ -69,7 +78,8 @@ pub enum Stmt {
         map: String,
     },
     /// `snat|dnat ip to <k1> . <k2> ... map @map`; the map's value is
-    /// `ipv4_addr` or `ipv4_addr . inet_service` (`with_port`).
+    /// `ipv4_addr` or `ipv4_addr . inet_service` (`with_port`). In a table of family `ip6`
+    /// it is `dnat ip6 to ...` and the map's value `ipv6_addr [. inet_service]`.
     NatMap {
         kind: NatKind,
         key: Vec<Sel>,
@@ -83,6 +93,18 @@ pub enum Stmt {
         port: Option<u16>,
     },
     Masquerade,
+    /// `meta mark set (mark & and) ^ xor`: `mark or M` is `and: !M, xor: M`, `mark and M`
+    /// is `and: M, xor: 0`.
+    MarkUpdate {
+        and: u32,
+        xor: u32,
+    },
+    /// `ether daddr set MAC` (the frame's destination address; no checksum involved).
+    EtherDaddrSet([u8; 6]),
+    /// `fwd to DEVICE` by interface index (netdev family only).
+    Fwd {
+        ifindex: u32,
+    },
     Counter,
     Reject(Reject),
     /// `add|update @set { <key> [timeout T] [: <data>] }`.
@@ -122,9 +144,8 @@ fn load_concat(out: &mut Vec<Expr>, key: &[Sel], first_slot: u32) -> u32 {
     slot
 }
 
-fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: bool) {
+fn prefix_match(out: &mut Vec<Expr>, sel: Sel, bytes: &[u8], len: u8, negate: bool) {
     let op = if negate { CmpOp::Neq } else { CmpOp::Eq };
-    let bytes = addr.octets();
     if len.is_multiple_of(8) {
         // nft loads only the significant bytes when the prefix is byte aligned.
         let n = u32::from(len / 8);
@@ -145,17 +166,16 @@ fn prefix_match(out: &mut Vec<Expr>, sel: Sel, addr: Ipv4Addr, len: u8, negate: 
         });
         return;
     }
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(len))
-        .unwrap_or(0)
-        .to_be_bytes();
+    let bits = bytes.len() * 8;
+    let mask = (u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0)).to_be_bytes();
+    let mask = &mask[..bits / 8];
     let net: Vec<u8> = bytes.iter().zip(mask).map(|(b, m)| b & m).collect();
     out.push(sel.load(1));
     out.push(Expr::Bitwise {
         sreg: 1,
         dreg: 1,
         mask: mask.to_vec(),
-        xor: vec![0; 4],
+        xor: vec![0; bytes.len()],
     });
     out.push(Expr::Cmp {
         sreg: 1,
@@ -214,7 +234,13 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32, family: Family) 
             addr,
             len,
             negate,
-        } => prefix_match(out, *sel, *addr, *len, *negate),
+        } => prefix_match(out, *sel, &addr.octets(), *len, *negate),
+        Stmt::Prefix6 {
+            sel,
+            addr,
+            len,
+            negate,
+        } => prefix_match(out, *sel, &addr.octets(), *len, *negate),
         Stmt::AnyBits { sel, mask } => {
             out.push(sel.load(1));
             let m = mask.to_ne_bytes().to_vec();
@@ -299,6 +325,36 @@ fn render_one(out: &mut Vec<Expr>, stmt: &Stmt, anon: &mut u32, family: Family) 
             });
         }
         Stmt::Masquerade => out.push(Expr::Masq),
+        Stmt::MarkUpdate { and, xor } => {
+            out.push(Sel::Mark.load(1));
+            out.push(Expr::Bitwise {
+                sreg: 1,
+                dreg: 1,
+                mask: and.to_ne_bytes().to_vec(),
+                xor: xor.to_ne_bytes().to_vec(),
+            });
+            // NFT_META_MARK.
+            out.push(Expr::MetaSet { key: 3, sreg: 1 });
+        }
+        Stmt::EtherDaddrSet(mac) => {
+            out.push(Expr::Immediate {
+                dreg: 1,
+                data: ImmData::Value(mac.to_vec()),
+            });
+            out.push(Expr::PayloadWrite {
+                base: super::expr::PayloadBase::Link,
+                offset: 0,
+                len: 6,
+                sreg: 1,
+            });
+        }
+        Stmt::Fwd { ifindex } => {
+            out.push(Expr::Immediate {
+                dreg: 1,
+                data: ImmData::Value(ifindex.to_ne_bytes().to_vec()),
+            });
+            out.push(Expr::Fwd { sreg_dev: 1 });
+        }
         Stmt::Counter => out.push(Expr::Counter),
         Stmt::Reject(r) => out.push(match r {
             Reject::TcpReset => Expr::Reject { kind: 1, code: 0 },

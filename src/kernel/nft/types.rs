@@ -13,6 +13,8 @@ pub enum Family {
     Ip6,
     Inet,
     Bridge,
+    /// Per-device hooks (`ingress`).
+    Netdev,
 }
 
 impl Family {
@@ -20,6 +22,7 @@ impl Family {
         match self {
             Family::Inet => 1,
             Family::Ip => 2,
+            Family::Netdev => 5,
             Family::Ip6 => 10,
             Family::Bridge => 7,
         }
@@ -31,6 +34,7 @@ impl Family {
             Family::Ip6 => "ip6",
             Family::Inet => "inet",
             Family::Bridge => "bridge",
+            Family::Netdev => "netdev",
         }
     }
 }
@@ -42,12 +46,15 @@ pub enum Hook {
     Forward,
     Output,
     Postrouting,
+    /// The netdev family's `ingress` hook of one device (`NF_NETDEV_INGRESS`).
+    Ingress,
 }
 
 impl Hook {
-    /// `NF_INET_*` hook number.
+    /// `NF_INET_*` hook number (`NF_NETDEV_INGRESS` for [`Hook::Ingress`]).
     pub fn number(self) -> u32 {
         match self {
+            Hook::Ingress => 0,
             Hook::Prerouting => 0,
             Hook::Input => 1,
             Hook::Forward => 2,

@@ -1,8 +1,10 @@
 //! podnet's netfilter plan: masquerade, published ports and isolation, as
 //! nftables changes. Pure: builds [`Batch`]es, never sends them.
 //!
-//! Two tables of podnet's own, `ip podnet` and `bridge podnet`; nothing else
-//! in the ruleset is read or changed. The chains and rules are fixed (see
+//! Two tables of podnet's own, `ip podnet` and `bridge podnet`, and a third,
+//! `ip6 podnet`, only while a dual-stack network exists (with the bridge table's IPv6
+//! rules: [`rules6`]); nothing else in the ruleset is read or changed. Without a
+//! dual-stack network every batch is exactly what it was before IPv6 existed. The chains and rules are fixed (see
 //! [`rules`]); every network, container and port is a set or map element,
 //! so attaching the 1,000th container costs what the first did and every
 //! change is one atomic transaction:
@@ -28,16 +30,18 @@
 //! `docs/decisions/2026-12-01-anti-spoofing.md`.
 
 pub mod rules;
+pub mod rules6;
 mod text;
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value};
 use crate::model::{Mac, PortMapping};
 use rules::*;
+use rules6::{NOICC_SUBNETS6, PORT_SOURCES6};
 
 pub use text::describe;
 
@@ -51,12 +55,19 @@ pub struct NetFacts {
     pub internal: bool,
     /// Inter-container communication on the same bridge (`--icc`, default true).
     pub icc: bool,
+    /// The IPv6 subnet of a dual-stack network.
+    pub subnet6: Option<Ipv6Net>,
+    /// Masquerade its IPv6 egress (NAT66); false: routed, containers' own addresses go out.
+    pub nat6: bool,
 }
 
 /// One published port of one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PortFacts {
     pub container_ip: Ipv4Addr,
+    /// The container's IPv6 address (dual-stack): a mapping without a host address, or with
+    /// an IPv6 one, is published over IPv6 to it.
+    pub container_ip6: Option<Ipv6Addr>,
     pub mapping: PortMapping,
 }
 
@@ -68,28 +79,37 @@ pub struct GuardFacts {
     pub port: String,
     pub mac: Mac,
     pub ip: Ipv4Addr,
+    /// A dual-stack container's IPv6 address: it may send from that and from the
+    /// link-local address its MAC gives it.
+    pub ip6: Option<Ipv6Addr>,
 }
 
 /// Elements by table and set, in a stable order.
 #[derive(Default)]
 struct Elems {
     ip: BTreeMap<&'static str, Vec<Element>>,
+    ip6: BTreeMap<&'static str, Vec<Element>>,
     bridge: BTreeMap<&'static str, Vec<Element>>,
+}
+
+fn push(m: &mut BTreeMap<&'static str, Vec<Element>>, set: &'static str, e: Element) {
+    let v = m.entry(set).or_default();
+    if !v.contains(&e) {
+        v.push(e);
+    }
 }
 
 impl Elems {
     fn ip(&mut self, set: &'static str, e: Element) {
-        let v = self.ip.entry(set).or_default();
-        if !v.contains(&e) {
-            v.push(e);
-        }
+        push(&mut self.ip, set, e);
+    }
+
+    fn ip6(&mut self, set: &'static str, e: Element) {
+        push(&mut self.ip6, set, e);
     }
 
     fn bridge(&mut self, set: &'static str, e: Element) {
-        let v = self.bridge.entry(set).or_default();
-        if !v.contains(&e) {
-            v.push(e);
-        }
+        push(&mut self.bridge, set, e);
     }
 
     fn network(&mut self, n: &NetFacts) {
@@ -107,19 +127,58 @@ impl Elems {
         } else {
             self.bridge(NOICC_SUBNETS, subnet);
         }
+        if let Some(s6) = n.subnet6 {
+            self.network6(n, s6);
+        }
     }
 
+    fn network6(&mut self, n: &NetFacts, s6: Ipv6Net) {
+        let name = || Value::IfName(n.bridge.clone());
+        let subnet = Element::ipv6_net(s6.trunc());
+        self.ip6(BRIDGES, Element::new(vec![name()]));
+        self.ip6(SUBNETS, subnet.clone());
+        if n.internal {
+            self.ip6(INTERNAL_BRIDGES, Element::new(vec![name()]));
+        } else if n.nat6 {
+            self.ip6(MASQ_SUBNETS, subnet.clone());
+        }
+        if n.icc {
+            self.ip6(SAME_BRIDGE, Element::new(vec![name(), name()]));
+        } else {
+            self.bridge(NOICC_SUBNETS6, subnet);
+        }
+    }
+
+    /// A mapping without a host address goes to both families when the container has
+    /// both; one with a host address only to that address's family (`0.0.0.0` and `::`:
+    /// every address of that family).
     fn port(&mut self, p: &PortFacts) {
         let m = &p.mapping;
         let proto = Value::Proto(m.proto.number());
         let port = Value::Port(m.host_port);
         let to = vec![Value::Ipv4(p.container_ip), Value::Port(m.container_port)];
-        match m.host_ip {
-            Some(ip) => self.ip(
-                PORTS,
-                Element::new(vec![Value::Ipv4(ip), proto, port]).to_value(to),
-            ),
-            None => self.ip(PORTS_ANY, Element::new(vec![proto, port]).to_value(to)),
+        let any = || Element::new(vec![proto.clone(), port.clone()]);
+        let on = |ip: Value| Element::new(vec![ip, proto.clone(), port.clone()]);
+        let to6 = p
+            .container_ip6
+            .map(|c| vec![Value::Ipv6(c), Value::Port(m.container_port)]);
+        match (m.host_ip, to6) {
+            (None, to6) => {
+                self.ip(PORTS_ANY, any().to_value(to));
+                if let Some(to6) = to6 {
+                    self.ip6(PORTS_ANY, any().to_value(to6));
+                }
+            }
+            (Some(IpAddr::V4(a)), _) if a.is_unspecified() => {
+                self.ip(PORTS_ANY, any().to_value(to))
+            }
+            (Some(IpAddr::V4(a)), _) => self.ip(PORTS, on(Value::Ipv4(a)).to_value(to)),
+            (Some(IpAddr::V6(a)), Some(to6)) if a.is_unspecified() => {
+                self.ip6(PORTS_ANY, any().to_value(to6))
+            }
+            (Some(IpAddr::V6(a)), Some(to6)) => self.ip6(PORTS, on(Value::Ipv6(a)).to_value(to6)),
+            // Refused before it is recorded (the container has no IPv6 address).
+            (Some(IpAddr::V6(_)), None) => {}
         }
     }
 
@@ -138,6 +197,16 @@ impl Elems {
             Value::Ipv4(g.ip),
         ];
         self.bridge(PORT_SOURCES, Element::new(key));
+        if let Some(ip6) = g.ip6 {
+            for addr in [ip6, rules6::link_local(g.mac.0)] {
+                let key = vec![
+                    Value::IfName(g.port.clone()),
+                    Value::Ether(g.mac.0),
+                    Value::Ipv6(addr),
+                ];
+                self.bridge(PORT_SOURCES6, Element::new(key));
+            }
+        }
     }
 
     fn guard(&mut self, g: &GuardFacts) {
@@ -149,7 +218,8 @@ impl Elems {
         let mut b = Batch::new();
         let groups = [
             (ip_table(), ip_sets(), self.ip),
-            (bridge_table(), bridge_sets(), self.bridge),
+            (rules6::ip6_table(), rules6::ip6_sets(), self.ip6),
+            (bridge_table(), bridge_sets(true), self.bridge),
         ];
         for (table, sets, elems) in groups {
             for (name, list) in elems {
@@ -175,30 +245,63 @@ fn put(t: &mut TableDef, elems: BTreeMap<&'static str, Vec<Element>>) {
     t.elements = elems.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
 }
 
-/// The whole desired state as data: both tables with every element.
+/// Whether the IPv6 part of the ruleset is wanted: some network is dual-stack.
+pub fn wants_ipv6(nets: &[NetFacts]) -> bool {
+    nets.iter().any(|n| n.subnet6.is_some())
+}
+
+/// The whole desired state as data: both tables with every element, and `ip6 podnet`
+/// (third) when a network is dual-stack.
 pub fn ruleset(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) -> Ruleset {
     let mut e = Elems::default();
     nets.iter().for_each(|n| e.network(n));
     guards.iter().for_each(|g| e.guard(g));
     ports.iter().for_each(|p| e.port(p));
-    let mut tables = rules::tables();
+    let v6 = wants_ipv6(nets);
+    let mut tables = rules::tables(v6);
     put(&mut tables[0], e.ip);
     put(&mut tables[1], e.bridge);
+    if v6 {
+        put(&mut tables[2], e.ip6);
+        tables.push(netdev(nets));
+    }
     Ruleset { tables }
 }
 
+/// `netdev podnet`: the `[::1]` reply chain of each dual-stack bridge.
+fn netdev(nets: &[NetFacts]) -> TableDef {
+    let mut t = TableDef::new(rules6::netdev_table());
+    for n in nets.iter().filter(|n| n.subnet6.is_some()) {
+        t.chains.push(rules6::loopback_chain(&n.bridge));
+        t.rules.push(rules6::loopback_rule(&n.bridge));
+    }
+    t
+}
+
 /// Atomically (re)creates podnet's tables with all elements, whether or not
-/// they exist; anything else in the ruleset is left alone.
+/// they exist; anything else in the ruleset is left alone. Without a dual-stack network
+/// `ip6 podnet` is not touched (see [`delete_ip6`]).
 pub fn full(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) -> Batch {
     ruleset(nets, guards, ports).replace_batch()
 }
 
-/// Removes podnet's tables (absent ones are no error).
+/// Removes podnet's `ip` and `bridge` tables (absent ones are no error).
 pub fn delete_all() -> Batch {
     Ruleset {
-        tables: rules::tables(),
+        tables: rules::tables(false),
     }
     .delete_batch()
+}
+
+/// Removes `ip6 podnet` and `netdev podnet` (absent ones are no error): appended to
+/// [`full`] when no network is dual-stack any more, and to [`delete_all`].
+pub fn delete_ip6() -> Batch {
+    let mut b = Batch::new();
+    for t in [rules6::ip6_table(), rules6::netdev_table()] {
+        b.add_table(&t);
+        b.delete_table(&t);
+    }
+    b
 }
 
 /// Element adds only: a container with published ports attached.
@@ -234,22 +337,44 @@ pub fn remove_endpoint(g: &GuardFacts, ports: &[PortFacts]) -> Batch {
     e.into_batch(true)
 }
 
-/// Element adds only: one more network (the tables exist).
+/// Element adds only: one more network (the tables exist); a dual-stack one also gets its
+/// bridge's `[::1]` reply chain (made afresh, so a network realized again keeps one rule).
 pub fn add_network(n: &NetFacts) -> Batch {
     let mut e = Elems::default();
     e.network(n);
-    e.into_batch(false)
+    let mut b = e.into_batch(false);
+    if n.subnet6.is_some() {
+        let t = rules6::netdev_table();
+        let c = rules6::loopback_chain(&n.bridge);
+        b.add_chain(&t, &c);
+        b.flush_chain(&t, &c.name);
+        b.add_rule(&t, &rules6::loopback_rule(&n.bridge));
+    }
+    b
 }
 
 /// Element deletes only: a network goes (its ports are removed first, or in
-/// the same batch by the caller).
+/// the same batch by the caller), and a dual-stack one's `[::1]` reply chain.
 pub fn remove_network(n: &NetFacts) -> Batch {
     let mut e = Elems::default();
     e.network(n);
-    e.into_batch(true)
+    let mut b = e.into_batch(true);
+    if n.subnet6.is_some() {
+        let t = rules6::netdev_table();
+        let name = rules6::loopback_chain(&n.bridge).name;
+        b.flush_chain(&t, &name);
+        b.delete_chain(&t, &name);
+    }
+    b
 }
 
-/// The tables [`full`] creates, for checks that they are all there.
-pub fn tables() -> [Table; 2] {
-    [ip_table(), bridge_table()]
+/// Every table podnet's netfilter plan may make, for ownership checks (`ip6 podnet` only
+/// exists while a network is dual-stack).
+pub fn tables() -> [Table; 4] {
+    [
+        ip_table(),
+        bridge_table(),
+        rules6::ip6_table(),
+        rules6::netdev_table(),
+    ]
 }

@@ -51,8 +51,9 @@ pub fn ip_sets() -> Vec<Set> {
     ]
 }
 
-pub fn bridge_sets() -> Vec<Set> {
-    vec![
+/// `v6`: with the IPv6 sets (a dual-stack network exists).
+pub fn bridge_sets(v6: bool) -> Vec<Set> {
+    let mut sets = vec![
         Set::plain(NOICC_SUBNETS, vec![V4]).interval(),
         // The bridge ports of podnet's containers (host ends of their veths): frames arriving
         // on one of these are checked against `port_sources`; on any other port (the host's
@@ -60,10 +61,14 @@ pub fn bridge_sets() -> Vec<Set> {
         Set::plain(CONTAINER_PORTS, vec![IfName]),
         // `port . MAC . IPv4`: the one source each container port may use.
         Set::plain(PORT_SOURCES, vec![IfName, EtherAddr, V4]),
-    ]
+    ];
+    if v6 {
+        sets.extend(super::rules6::bridge_sets6());
+    }
+    sets
 }
 
-fn in_set(sel: Sel, set: &str) -> Stmt {
+pub(super) fn in_set(sel: Sel, set: &str) -> Stmt {
     Stmt::InSet {
         key: vec![sel],
         set: set.into(),
@@ -71,7 +76,7 @@ fn in_set(sel: Sel, set: &str) -> Stmt {
     }
 }
 
-fn not_in_set(sel: Sel, set: &str) -> Stmt {
+pub(super) fn not_in_set(sel: Sel, set: &str) -> Stmt {
     Stmt::InSet {
         key: vec![sel],
         set: set.into(),
@@ -88,11 +93,11 @@ fn loopback(sel: Sel) -> Stmt {
     }
 }
 
-fn verdict(v: Verdict) -> Stmt {
+pub(super) fn verdict(v: Verdict) -> Stmt {
     Stmt::Verdict(v)
 }
 
-fn fib_local() -> Stmt {
+pub(super) fn fib_local() -> Stmt {
     Stmt::Cmp {
         sel: FibDaddrType,
         op: CmpOp::Eq,
@@ -100,14 +105,14 @@ fn fib_local() -> Stmt {
     }
 }
 
-fn ct_dnat() -> Stmt {
+pub(super) fn ct_dnat() -> Stmt {
     Stmt::AnyBits {
         sel: CtStatus,
         mask: ct_status::DNAT,
     }
 }
 
-fn dnat_via(key: Vec<Sel>, map: &str) -> Stmt {
+pub(super) fn dnat_via(key: Vec<Sel>, map: &str) -> Stmt {
     Stmt::NatMap {
         kind: NatKind::Dnat,
         key,
@@ -301,7 +306,7 @@ pub fn bridge_chains() -> Vec<Chain> {
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_ARP: u16 = 0x0806;
 
-fn meta_protocol(ethertype: u16) -> Stmt {
+pub(super) fn meta_protocol(ethertype: u16) -> Stmt {
     Stmt::Cmp {
         sel: Protocol,
         op: CmpOp::Eq,
@@ -313,7 +318,7 @@ fn meta_protocol_ip() -> Stmt {
     meta_protocol(ETH_P_IP)
 }
 
-fn in_concat(key: Vec<Sel>, set: &str) -> Stmt {
+pub(super) fn in_concat(key: Vec<Sel>, set: &str) -> Stmt {
     Stmt::InSet {
         key,
         set: set.into(),
@@ -322,11 +327,11 @@ fn in_concat(key: Vec<Sel>, set: &str) -> Stmt {
 }
 
 /// Anti-spoofing: a frame from a container's port passes only if it is IPv4 or ARP from
-/// that container's own MAC and IPv4 address; everything else from those ports is dropped
-/// (IPv6 too: containers have none yet). One lookup per frame in a hashed set, whatever the
-/// number of containers.
-fn prerouting_rules() -> Vec<Rule> {
-    vec![
+/// that container's own MAC and IPv4 address (or, with `v6`, IPv6 as `rules6` says);
+/// everything else from those ports is dropped. One lookup per frame in a hashed set,
+/// whatever the number of containers.
+fn prerouting_rules(v6: bool) -> Vec<Rule> {
+    let mut rules = vec![
         Rule::new(
             "prerouting",
             vec![
@@ -359,12 +364,16 @@ fn prerouting_rules() -> Vec<Rule> {
                 verdict(Verdict::Accept),
             ],
         ),
-        Rule::new("prerouting", vec![verdict(Verdict::Drop)]),
-    ]
+    ];
+    if v6 {
+        rules.extend(super::rules6::bridge_prerouting6());
+    }
+    rules.push(Rule::new("prerouting", vec![verdict(Verdict::Drop)]));
+    rules
 }
 
-pub fn bridge_rules() -> Vec<Rule> {
-    let mut rules = prerouting_rules();
+pub fn bridge_rules(v6: bool) -> Vec<Rule> {
+    let mut rules = prerouting_rules(v6);
     rules.extend([
         // Hairpin to a neighbour through a host address: with br_netfilter
         // the DNAT'ed packet is bridged (not routed) back out, and it is the
@@ -399,18 +408,30 @@ pub fn bridge_rules() -> Vec<Rule> {
             ],
         ),
     ]);
+    if v6 {
+        rules.extend(super::rules6::bridge_forward6());
+    }
     rules
 }
 
-/// Both tables without elements.
-pub fn tables() -> Vec<TableDef> {
+/// The tables without elements: `ip podnet` and `bridge podnet`, and with `v6` (a
+/// dual-stack network exists) IPv6 in the bridge table and `ip6 podnet` (third).
+pub fn tables(v6: bool) -> Vec<TableDef> {
     let mut ip = TableDef::new(ip_table());
     ip.sets = ip_sets();
     ip.chains = ip_chains();
     ip.rules = ip_rules();
     let mut br = TableDef::new(bridge_table());
-    br.sets = bridge_sets();
+    br.sets = bridge_sets(v6);
     br.chains = bridge_chains();
-    br.rules = bridge_rules();
-    vec![ip, br]
+    br.rules = bridge_rules(v6);
+    let mut out = vec![ip, br];
+    if v6 {
+        let mut ip6 = TableDef::new(super::rules6::ip6_table());
+        ip6.sets = super::rules6::ip6_sets();
+        ip6.chains = super::rules6::ip6_chains();
+        ip6.rules = super::rules6::ip6_rules();
+        out.push(ip6);
+    }
+    out
 }

@@ -63,6 +63,7 @@ fn hook(h: Hook) -> &'static str {
         Hook::Forward => "forward",
         Hook::Output => "output",
         Hook::Postrouting => "postrouting",
+        Hook::Ingress => "ingress",
     }
 }
 
@@ -92,9 +93,14 @@ pub fn describe(rs: &Ruleset) -> String {
                         Policy::Accept => "accept",
                         Policy::Drop => "drop",
                     };
+                    let device = c
+                        .device
+                        .as_ref()
+                        .map(|d| format!(" device {d:?}"))
+                        .unwrap_or_default();
                     let _ = writeln!(
                         out,
-                        "  chain {} {{ type {} hook {} priority {}; policy {policy} }}",
+                        "  chain {} {{ type {} hook {}{device} priority {}; policy {policy} }}",
                         c.name,
                         b.kind.name(),
                         hook(b.hook),

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::AsFd;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 pub const HOST_LAN: &str = "192.168.50.1";
 pub const OUT_LAN: &str = "192.168.50.2";
+
+use super::lab6::{tcp_listener, udp_socket};
 
 fn netns_of(path: &str) -> std::path::PathBuf {
     std::fs::read_link(path).expect("reading a netns link")
@@ -190,12 +192,21 @@ impl ThreadLab {
     /// TCP server on `port` in `name`: answers every connection with
     /// "<label> <peer ip>" and closes it.
     pub fn tcp_server(&mut self, name: &str, port: u16, label: &'static str) {
+        self.tcp_server_on(name, port, label, false)
+    }
+
+    /// [`ThreadLab::tcp_server`] on IPv6 (`[::]`, IPv6 only).
+    pub fn tcp_server6(&mut self, name: &str, port: u16, label: &'static str) {
+        self.tcp_server_on(name, port, label, true)
+    }
+
+    fn tcp_server_on(&mut self, name: &str, port: u16, label: &'static str, v6: bool) {
         let stop = self.stop.clone();
         let (tx, rx) = mpsc::channel();
         let ns = self.ns[name].ns.try_clone().unwrap();
         self.servers.push(std::thread::spawn(move || {
             nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let l = TcpListener::bind(("0.0.0.0", port)).expect("bind");
+            let l = tcp_listener(v6, port);
             l.set_nonblocking(true).unwrap();
             tx.send(()).unwrap();
             let deadline = Instant::now() + Duration::from_secs(120);
@@ -213,12 +224,21 @@ impl ThreadLab {
 
     /// UDP server on `port` in `name`: answers each datagram like `tcp_server`.
     pub fn udp_server(&mut self, name: &str, port: u16, label: &'static str) {
+        self.udp_server_on(name, port, label, false)
+    }
+
+    /// [`ThreadLab::udp_server`] on IPv6 (`[::]`, IPv6 only).
+    pub fn udp_server6(&mut self, name: &str, port: u16, label: &'static str) {
+        self.udp_server_on(name, port, label, true)
+    }
+
+    fn udp_server_on(&mut self, name: &str, port: u16, label: &'static str, v6: bool) {
         let stop = self.stop.clone();
         let (tx, rx) = mpsc::channel();
         let ns = self.ns[name].ns.try_clone().unwrap();
         self.servers.push(std::thread::spawn(move || {
             nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let s = UdpSocket::bind(("0.0.0.0", port)).expect("bind");
+            let s = udp_socket(v6, port);
             s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
             tx.send(()).unwrap();
             let deadline = Instant::now() + Duration::from_secs(120);
@@ -249,7 +269,7 @@ impl ThreadLab {
     pub fn udp(&self, from: &str, to: &str) -> Result<String, String> {
         let to: SocketAddr = to.parse().unwrap();
         self.run(from, move || {
-            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+            let s = udp_socket(to.is_ipv6(), 0);
             s.set_read_timeout(Some(Duration::from_millis(700)))
                 .unwrap();
             let mut buf = [0u8; 512];

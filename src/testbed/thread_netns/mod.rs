@@ -8,8 +8,10 @@
 //! topology of such namespaces (host, LAN neighbour, four containers on two bridges).
 
 mod lab;
+mod lab6;
 
 pub use lab::{ThreadLab, HOST_LAN, OUT_LAN};
+pub use lab6::{HOST_LAN6, OUT_LAN6};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
