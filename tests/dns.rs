@@ -253,6 +253,22 @@ fn forwarding_uses_the_outside_resolver_even_behind_a_dead_one() {
 }
 
 #[test]
+fn behind_a_loopback_stub_the_real_upstreams_are_used() {
+    let lab = dns_lab();
+    let _up = upstream(&lab, &[]);
+    // The host's resolv.conf names systemd-resolved's stub, which does not run here; its
+    // own file lists the real resolver.
+    let config = Config {
+        resolv_conf: resolv_conf(&lab.host, "resolv.conf", &["127.0.0.53"]),
+        stub_resolv_conf: resolv_conf(&lab.host, "stub-resolv.conf", &[UPSTREAM]),
+        ..Config::default()
+    };
+    let _server = serve(&lab.host, config, names(), listen());
+    let got = dig(&lab.host, "c1", &[&format!("@{GW_A}"), "ext.example", "A"]);
+    assert_eq!(got.data(), vec!["203.0.113.7".to_string()], "{got:?}");
+}
+
+#[test]
 fn a_truncated_upstream_reply_is_fetched_again_over_tcp() {
     let lab = dns_lab();
     let _up = upstream(&lab, &[]);
