@@ -15,6 +15,8 @@ the machine's own network. Needs root.
   env: AB_OPS=run   only run -d / rm -f (with and without -p), no attach/detach
        AB_CPU=1     CPU time (user+sys of the command and the children it waited for) instead
                     of wall time: on a machine others load, wall time mostly measures them
+       AB_CNI=1     also CNI ADD and DEL (one port mapping, a fresh namespace, env + config
+                    on stdin as a runtime execs the plugin)
        AB_OUT=FILE  raw timings as JSON
 """
 import json, os, random, resource, statistics as st, subprocess, sys, time
@@ -47,12 +49,12 @@ class Side:
         kids = open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read().split()
         self.holder = int(kids[0])
 
-    def run(self, *args):
+    def run(self, *args, stdin=None):
         cmd = ["nsenter", "-t", str(self.holder), "-n", "-m", "-p", "--",
                "env", "PODNET_ROOT=/run/podnet-state", *args]
         before = cpu_ms()
         start = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, input=stdin)
         took = (time.perf_counter() - start) * 1e3
         if CPU:
             took = cpu_ms() - before
@@ -74,8 +76,26 @@ class Side:
                         "-p", f"{20000 + self.n}:80")
             self.n += 1
 
+    def cni(self, verb, k):
+        conf = json.dumps({
+            "cniVersion": "1.0.0", "name": "podnet0", "type": "podnet",
+            "capabilities": {"portMappings": True},
+            "runtimeConfig": {"portMappings": [
+                {"hostPort": 30002, "containerPort": 80, "protocol": "tcp"}]},
+        }).encode()
+        return self.run(f"CNI_COMMAND={verb}", f"CNI_CONTAINERID=c{k}",
+                        f"CNI_NETNS=/run/netns/c{k}", "CNI_IFNAME=eth0", "CNI_PATH=/nonexistent",
+                        self.bin, stdin=conf)
+
     def trial(self, k):
         out = {}
+        if os.environ.get("AB_CNI") == "1":
+            self.netns(f"c{k}")
+            out["cni add"] = self.cni("ADD", k)
+            time.sleep(SETTLE)
+            out["cni del"] = self.cni("DEL", k)
+            self.run("ip", "netns", "del", f"c{k}")
+            time.sleep(SETTLE)
         if os.environ.get("AB_OPS") != "run":
             ns = self.netns(f"t{k}")
             out["attach -p"] = self.podnet("attach", "--netns", ns, "--name", f"a{k}",

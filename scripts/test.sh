@@ -24,6 +24,8 @@ have nft || missing+=(nftables)
 have iperf3 || missing+=(iperf3)
 have iptables || missing+=(iptables)
 have conntrack || missing+=(conntrack)
+have dig || missing+=(bind9-dnsutils)
+have getent || missing+=(libc-bin)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -6,11 +6,13 @@
 //! - core (pure, no I/O): [`model`], [`ipam`], [`plan`]
 //! - orchestration of core + adapters: [`engine`]
 //! - adapters: [`store`] (SQLite), [`kernel`] (netlink: links, addresses, routes, namespaces, nftables)
+//! - [`dns`]: the DNS server the agent hosts (names scoped by the asker, forwarding)
 //! - [`testbed`]: hermetic sandboxes for tests, benchmarks and the demo.
 
 pub mod cli;
 pub mod cni;
 pub mod dispatch;
+pub mod dns;
 pub mod engine;
 pub mod fault;
 pub mod ipam;

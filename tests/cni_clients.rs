@@ -46,19 +46,6 @@ fn write(sb: &Sandbox, path: &str, text: &str) {
     must(clients::write_file(sb, path, text));
 }
 
-/// busybox 1.35's static `wget -T` dies of SIGSEGV: every wget here runs under `timeout`.
-const HTTPD: &str =
-    "echo \"hello from $(hostname)\" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp";
-
-/// `GET /index.html` from `from`'s root namespace.
-fn http_from(from: &Sandbox, host: &str, port: u16) -> String {
-    let url = format!("http://{host}:{port}/index.html");
-    ok(
-        &format!("wget {url}"),
-        from.sh(&format!("timeout 10 busybox wget -qO- {url}")),
-    )
-}
-
 /// The `podnet ps` rows of runtime attachments (JSON).
 fn runtime_rows(sb: &Sandbox) -> Vec<Value> {
     ps(sb)
@@ -201,28 +188,8 @@ fn containerd_cri_pods_on_podnet_with_traffic_names_a_service_and_cleanup() {
         ("web-b", "18082:8080"),
         ("client", "18083:8080"),
     ] {
-        let pod = must(cri_ok(
-            sb,
-            [
-                "runp",
-                "--name",
-                name,
-                "--namespace",
-                "shop",
-                "--uid",
-                &format!("uid-{name}"),
-                "--port",
-                port,
-            ],
-        ));
-        let ip = must(cri_ok(sb, ["podip", &pod]));
+        let (pod, ip, ctr) = cri_http_pod(sb, name, port);
         assert!(ip.starts_with("10.88.30."), "{name} got {ip:?}");
-        let ctr = must(cri_ok(
-            sb,
-            [
-                "run", &pod, "--name", "httpd", "--image", BUSYBOX, "--", "sh", "-c", HTTPD,
-            ],
-        ));
         pods.push((pod, ip, ctr));
     }
     // Pod to pod, both ways, from inside the containers.

@@ -11,17 +11,11 @@ use common::v6::{v6_addrs, v6_defaults};
 use common::*;
 use podnet::testbed::{Sandbox, SANDBOX_STATE_DIR};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
 
 const SUBNET: &str = "10.77.0.0/24";
 
 fn pods(version: &str) -> Value {
     conf(version, "pods", json!({"subnet": SUBNET}))
-}
-
-fn netns(sb: &Sandbox, name: &str) -> String {
-    ok("ip netns add", sb.sh(&format!("ip netns add {name}")));
-    format!("/run/netns/{name}")
 }
 
 /// TCP from `from` to `ip:port`, answered by a nettool server in `server_ns`.
@@ -242,29 +236,7 @@ fn fifty_concurrent_adds_get_fifty_addresses() {
     let sb = sandbox();
     let c = pods("1.0.0").to_string();
     let n = 50;
-    let mut children = Vec::new();
-    for i in 0..n {
-        let ns = netns(&sb, &format!("p{i}"));
-        let id = format!("p{i}");
-        let mut cmd = cni_cmd(&sb, &verb_env("ADD", &id, &ns, "eth0"));
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(c.as_bytes()).unwrap();
-        children.push(child);
-    }
-    let mut ips = BTreeSet::new();
-    let mut errors = Vec::new();
-    for child in children {
-        let a = answer(&child.wait_with_output().unwrap());
-        if a.code == 0 {
-            ips.insert(result_ip(&a.json, "eth0"));
-        } else {
-            errors.push(a);
-        }
-    }
+    let (ips, errors) = concurrent_adds(&sb, &c, n);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(ips.len(), n);
     assert_eq!(store_view(&sb).leases.len(), n);

@@ -29,11 +29,6 @@ fn hl(version: &str, name: &str, ipam: Value) -> Value {
     conf(version, name, json!({ "ipam": i }))
 }
 
-fn netns(sb: &Sandbox, name: &str) -> String {
-    ok("ip netns add", sb.sh(&format!("ip netns add {name}")));
-    format!("/run/netns/{name}")
-}
-
 /// host-local's leases of `network`: (address, container id), from its files.
 fn leases(sb: &Sandbox, network: &str) -> Vec<(Ipv4Addr, String)> {
     let dir = format!("{DATA}/{network}");
@@ -213,29 +208,8 @@ fn twenty_concurrent_adds_get_twenty_host_local_addresses() {
     let sb = sandbox();
     let c = hl("1.0.0", "pods", json!({})).to_string();
     let n = 20;
-    let mut children = Vec::new();
-    for i in 0..n {
-        let id = format!("p{i}");
-        let ns = netns(&sb, &id);
-        let mut cmd = cni_cmd(&sb, &verb_env("ADD", &id, &ns, "eth0"));
-        cmd.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(c.as_bytes()).unwrap();
-        children.push(child);
-    }
-    let mut ips = BTreeSet::new();
-    let mut errors = Vec::new();
-    for child in children {
-        let a = answer(&child.wait_with_output().unwrap());
-        if a.code == 0 {
-            ips.insert(result_ip(&a.json, "eth0").addr());
-        } else {
-            errors.push(a);
-        }
-    }
+    let (given, errors) = concurrent_adds(&sb, &c, n);
+    let ips: BTreeSet<Ipv4Addr> = given.iter().map(|i| i.addr()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(ips.len(), n);
     let held: BTreeSet<Ipv4Addr> = leases(&sb, "pods").into_iter().map(|l| l.0).collect();

@@ -86,3 +86,61 @@ fn marking_a_link_that_vanished_is_not_an_error() {
         assert_eq!(l.alias.as_deref(), Some("podnet:b"));
     });
 }
+
+/// The host end of a container's veth comes up as a hairpin port of its bridge in one
+/// message; `ip -d link` (not podnet's own reading) sees both. A link on no bridge is refused.
+#[test]
+fn a_veth_comes_up_as_a_hairpin_port_in_one_message() {
+    in_netns(|| {
+        let mut rtnl = Rtnl::open().expect("rtnetlink");
+        let br = link::ensure_bridge(&mut rtnl, "pn-hp", 1500, "podnet:a").expect("bridge");
+        let ns = std::fs::File::open("/proc/thread-self/ns/net").expect("own netns");
+        use std::os::fd::AsFd;
+        link::create_veth(
+            &mut rtnl,
+            "pnv-hp",
+            Some(br.link.index),
+            1500,
+            "pnc-hp",
+            ns.as_fd(),
+            None,
+        )
+        .expect("veth");
+        let shown = |name: &str| -> serde_json::Value {
+            // A child of this thread starts in its namespace.
+            let out = std::process::Command::new("ip")
+                .args(["-j", "-d", "link", "show", name])
+                .output()
+                .expect("ip");
+            assert!(out.status.success(), "{out:?}");
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")[0].clone()
+        };
+        let before = shown("pnv-hp");
+        assert_eq!(
+            before["linkinfo"]["info_slave_data"]["hairpin"], false,
+            "{before}"
+        );
+        assert!(
+            !before["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "UP"),
+            "{before}"
+        );
+        link::set_up_hairpin(&mut rtnl, "pnv-hp").expect("up with hairpin");
+        let after = shown("pnv-hp");
+        assert_eq!(
+            after["linkinfo"]["info_slave_data"]["hairpin"], true,
+            "{after}"
+        );
+        assert!(
+            after["flags"].as_array().unwrap().iter().any(|f| f == "UP"),
+            "{after}"
+        );
+        assert!(
+            link::set_up_hairpin(&mut rtnl, "pnc-hp").is_err(),
+            "a port of no bridge"
+        );
+    });
+}

@@ -211,3 +211,37 @@ fn ipv4_only_networks_make_no_ipv6_tables() {
     ]);
     assert_bad_input("-p [::1] on an IPv4-only network", &out, "has no IPv6");
 }
+
+/// After someone flushes the ruleset, `gc` renders the IPv6 tables again from the store: the
+/// published port answers over IPv6 from outside and on `[::1]`; the last dual-stack
+/// network's removal takes `ip6 podnet` and `netdev podnet` with it.
+#[test]
+fn gc_restores_the_ipv6_tables_and_the_last_network_removes_them() {
+    let lab = lab6();
+    podnet_ok(&lab.host, &["network", "create", "web", "--ipv6"]);
+    run_server6(
+        &lab.host,
+        "w",
+        &["--network", "web", "-p", "8080:80"],
+        80,
+        "w/{peer}",
+    );
+    ok("flush", lab.host.sh("nft flush ruleset"));
+    no_answer(&lab, At::Outside, "tcp", HOST6, 8080);
+    podnet_ok(&lab.host, &["gc"]);
+    assert_eq!(
+        reply(&lab, At::Outside, "tcp", HOST6, 8080),
+        format!("w/{OUTSIDE6}")
+    );
+    assert!(reply(&lab, At::Host, "tcp", "::1", 8080).starts_with("w/"));
+    podnet_ok(&lab.host, &["network", "create", "v4"]);
+    podnet_ok(&lab.host, &["rm", "-f", "w"]);
+    podnet_ok(&lab.host, &["network", "rm", "web"]);
+    let mut left = podnet_tables(&lab.host);
+    left.sort();
+    let f = |a: &str| (a.to_string(), "podnet".to_string());
+    assert_eq!(left, [f("bridge"), f("ip")]);
+    podnet_ok(&lab.host, &["network", "rm", "v4"]);
+    let left = podnet_tables(&lab.host);
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -39,6 +39,31 @@ pub(crate) struct Net {
 }
 
 impl Bench {
+    /// The kernel work of an attach, as podnet does it: veth `name` on the bridge with its
+    /// peer created as `eth0` in the namespace `ns`; inside (own socket via setns) lo up, look
+    /// up eth0, address `ip`, eth0 up, default route. Returns the socket inside.
+    fn wire_veth(&mut self, net: &Net, ns: &File, name: &str, ip: Ipv4Addr) -> Rtnl {
+        link::create_veth(
+            &mut self.host,
+            name,
+            Some(net.bridge_index),
+            1500,
+            "eth0",
+            ns.as_fd(),
+            None,
+        )
+        .expect("create veth");
+        let mut inside = netns::rtnl_in(ns).expect("socket in netns");
+        link::set_up_by_name(&mut inside, "lo").expect("lo up");
+        let eth0 = link::get(&mut inside, "eth0")
+            .expect("get eth0")
+            .expect("eth0 exists");
+        addr::add(&mut inside, eth0.index, ip, net.prefix).expect("add address");
+        link::set_up(&mut inside, eth0.index).expect("eth0 up");
+        route::add_default(&mut inside, net.gateway).expect("default route");
+        inside
+    }
+
     /// The kernel floor of attach/detach, in-process: one NEWLINK creating the veth with its
     /// peer directly in the namespace, enslaved and up; then its delete. Returns (add, del).
     pub(crate) fn floor_veth(&mut self, net: &Net) -> (f64, f64) {
@@ -77,24 +102,7 @@ impl Bench {
         let name = format!("bfk{i}");
         let ip = Ipv4Addr::from(net.broadcast - 1 - (i as u32 % 250));
         let t0 = Instant::now();
-        link::create_veth(
-            &mut self.host,
-            &name,
-            Some(net.bridge_index),
-            1500,
-            "eth0",
-            f.as_fd(),
-            None,
-        )
-        .expect("create veth");
-        let mut inside = netns::rtnl_in(&f).expect("socket in netns");
-        link::set_up_by_name(&mut inside, "lo").expect("lo up");
-        let eth0 = link::get(&mut inside, "eth0")
-            .expect("get eth0")
-            .expect("eth0 exists");
-        addr::add(&mut inside, eth0.index, ip, net.prefix).expect("add address");
-        link::set_up(&mut inside, eth0.index).expect("eth0 up");
-        route::add_default(&mut inside, net.gateway).expect("default route");
+        let inside = self.wire_veth(net, &f, &name, ip);
         let full = ms_since(t0);
         drop(inside);
         link::delete(&mut self.host, &name).expect("delete veth");
@@ -105,8 +113,8 @@ impl Bench {
     }
 
     /// The kernel floor of `attach -p` / `detach` of a container with one published port,
-    /// in-process: everything [`Self::floor_attach_full`] does, then hairpin on the bridge
-    /// port and the same element-only nftables transaction podnet sends (one `ports_any` map
+    /// in-process: everything [`Self::floor_attach_full`] does, then the host end up as a
+    /// hairpin port (one message, as podnet) and the same element-only nftables transaction podnet sends (one `ports_any` map
     /// element) on a fresh NETLINK_NETFILTER socket, closed again, as each podnet process
     /// does; then the element delete the same way and the veth delete.
     pub(crate) fn floor_attach_full_p(&mut self, net: &Net) -> FloorP {
@@ -126,25 +134,8 @@ impl Bench {
             },
         }];
         let t0 = Instant::now();
-        link::create_veth(
-            &mut self.host,
-            &name,
-            Some(net.bridge_index),
-            1500,
-            "eth0",
-            f.as_fd(),
-            None,
-        )
-        .expect("create veth");
-        let mut inside = netns::rtnl_in(&f).expect("socket in netns");
-        link::set_up_by_name(&mut inside, "lo").expect("lo up");
-        let eth0 = link::get(&mut inside, "eth0")
-            .expect("get eth0")
-            .expect("eth0 exists");
-        addr::add(&mut inside, eth0.index, ip, net.prefix).expect("add address");
-        link::set_up(&mut inside, eth0.index).expect("eth0 up");
-        route::add_default(&mut inside, net.gateway).expect("default route");
-        link::set_hairpin(&mut self.host, &name).expect("hairpin");
+        let inside = self.wire_veth(net, &f, &name, ip);
+        link::set_up_hairpin(&mut self.host, &name).expect("up with hairpin");
         let t1 = Instant::now();
         let mut nft = NftSocket::open().expect("nftables socket");
         nft.apply(&plan::add_ports(&ports))

@@ -61,6 +61,9 @@ pub fn report(e: Error) {
 
 /// The CLI's name for a field an error concerns (the engine names fields, not flags).
 pub fn flag(field: &str) -> Option<String> {
+    if let Some(hint) = crate::model::cli_hint_text(field) {
+        return Some(hint.to_owned());
+    }
     let f = match field {
         "name" => "--name",
         "network" => "--network",
@@ -78,6 +81,7 @@ pub fn flag(field: &str) -> Option<String> {
         "node_port" => "--node-port",
         "run_dir" => "--run-dir",
         "root" => "--root",
+        "remove_foreign" => "`podnet gc --remove-foreign`",
         _ => return None,
     };
     Some(f.to_string())

@@ -87,6 +87,7 @@ pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
         ipv6: n.ipv6,
         subnet6: n.subnet6,
         nat6: n.nat6,
+        ..Default::default()
     }
 }
 

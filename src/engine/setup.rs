@@ -7,8 +7,8 @@ use crate::ipam;
 use crate::kernel::{addr, link, netns, route, Rtnl};
 use crate::model::field::{IP, IP6, NAME, NETNS, NETWORK};
 use crate::model::{
-    validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network, PortMapping,
-    PortRequest, Result,
+    cli_hint, validate_name, Endpoint, EndpointState, Error, Labels, Mac, Mode, Network,
+    PortMapping, PortRequest, Result,
 };
 use crate::store::{NewEndpoint, Writes};
 use std::fs::File;
@@ -125,8 +125,9 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 .is_some_and(|n| n.id == net.id && n.state != crate::model::NetworkState::Removing)
             {
                 return Err(Error::input(format!(
-                    "network '{}' was removed meanwhile: see `podnet network ls`",
-                    net.name
+                    "network '{}' was removed meanwhile{}",
+                    net.name,
+                    cli_hint(": see `podnet network ls`")
                 )));
             }
             let chosen = allocate(tx, net, ip)?;
@@ -226,7 +227,10 @@ fn refuse_host_netns(p: &std::path::Path) -> Result<()> {
 }
 
 fn name_taken(name: &str) -> Error {
-    Error::input(format!("container name '{name}' is already in use: choose another {NAME} or remove it (`podnet rm -f {name}`)"))
+    Error::input(format!(
+        "container name '{name}' is already in use: choose another {NAME} or remove it{}",
+        cli_hint(&format!(" (`podnet rm -f {name}`)"))
+    ))
 }
 
 /// Pick the endpoint's address: the requested one if free, else the next free after the hint.
@@ -394,8 +398,7 @@ pub(super) fn make_veth(
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway.
     link::no_ipv6_link_local(host, veth, Some(alias))?;
-    link::set_up_by_name(host, veth)?;
-    link::set_hairpin(host, veth)
+    link::set_up_hairpin(host, veth)
 }
 
 /// Inside the container's namespace: its interface (`eth0`, or the runtime's `ifname`) gets
@@ -447,6 +450,7 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool
 /// The error of an operation whose record was taken over while it was still being made.
 pub fn taken_over(name: &str) -> Error {
     Error::failed(format!(
-        "container '{name}' was removed (by `podnet rm -f` or `podnet gc`) while it was being created"
+        "container '{name}' was removed{} while it was being created",
+        cli_hint(" (by `podnet rm -f` or `podnet gc`)")
     ))
 }

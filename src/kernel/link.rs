@@ -310,6 +310,23 @@ pub fn set_hairpin(rtnl: &mut Rtnl, name: &str) -> Result<()> {
     rtnl.call(&format!("set hairpin on {name}"), M::SetLink(m), 0)
 }
 
+/// `ip link set dev NAME up type bridge_slave hairpin on`, in one message: an RTM_NEWLINK of
+/// the existing link by name sets the bridge port's hairpin mode (port data, applied first)
+/// and brings it up. [`set_up_by_name`] and [`set_hairpin`] took three round trips (a
+/// GETLINK for the index AF_BRIDGE needs): ~0.15 ms of an attach.
+pub fn set_up_hairpin(rtnl: &mut Rtnl, name: &str) -> Result<()> {
+    use netlink_packet_route::link::{InfoBridgePort, InfoPortData, InfoPortKind};
+    let mut m = msg_for(name);
+    up(&mut m);
+    m.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
+            true,
+        )])),
+    ]));
+    rtnl.call(&format!("bring up {name} with hairpin"), M::NewLink(m), 0)
+}
+
 /// `ip link set dev INDEX master BRIDGE`: enslave a link to a bridge.
 pub fn set_master(rtnl: &mut Rtnl, index: u32, bridge: u32) -> Result<()> {
     let mut m = LinkMessage::default();

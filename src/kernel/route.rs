@@ -51,12 +51,14 @@ pub fn add_default6(rtnl: &mut Rtnl, gateway: Ipv6Addr) -> Result<()> {
     }
 }
 
-/// Destinations of the host's IPv6 routes, as [`destinations`] for IPv4: not default routes,
-/// not the local table; link-local and multicast routes are left out too (those ranges are
-/// refused as subnets anyway, and every interface has them).
-pub fn destinations6(rtnl: &mut Rtnl) -> Result<Vec<Ipv6Net>> {
+/// Destinations (address, prefix length) of the host's routes of one family, except default
+/// routes and the local table (which only mirrors the host's own addresses and loopback).
+fn non_local_destinations(
+    rtnl: &mut Rtnl,
+    family: AddressFamily,
+) -> Result<Vec<(RouteAddress, u8)>> {
     let mut q = RouteMessage::default();
-    q.header.address_family = AddressFamily::Inet6;
+    q.header.address_family = family;
     let mut out = Vec::new();
     for m in rtnl.dump(M::GetRoute(q))? {
         let M::NewRoute(r) = m else { continue };
@@ -70,47 +72,40 @@ pub fn destinations6(rtnl: &mut Rtnl) -> Result<Vec<Ipv6Net>> {
         if table == Some(RT_TABLE_LOCAL as u32) {
             continue;
         }
-        for a in &r.attributes {
-            if let RouteAttribute::Destination(RouteAddress::Inet6(d)) = a {
-                if let Ok(net) = Ipv6Net::new(*d, r.header.destination_prefix_length) {
-                    let net = net.trunc();
-                    if crate::model::inet6::special6_overlap(&net).is_none() {
-                        out.push(net);
-                    }
-                }
+        for a in r.attributes {
+            if let RouteAttribute::Destination(d) = a {
+                out.push((d, r.header.destination_prefix_length));
             }
         }
     }
     Ok(out)
 }
 
-/// Destinations of the host's IPv4 routes, except default routes and the local table (which
-/// only mirrors the host's own addresses and loopback).
-pub fn destinations(rtnl: &mut Rtnl) -> Result<Vec<Ipv4Net>> {
-    let mut q = RouteMessage::default();
-    q.header.address_family = AddressFamily::Inet;
-    let mut out = Vec::new();
-    for m in rtnl.dump(M::GetRoute(q))? {
-        let M::NewRoute(r) = m else { continue };
-        if r.header.table == RT_TABLE_LOCAL || r.header.destination_prefix_length == 0 {
-            continue;
-        }
-        let table = r.attributes.iter().find_map(|a| match a {
-            RouteAttribute::Table(t) => Some(*t),
+/// Destinations of the host's IPv6 routes, as [`destinations`] for IPv4; link-local and
+/// multicast routes are left out too (those ranges are refused as subnets anyway, and every
+/// interface has them).
+pub fn destinations6(rtnl: &mut Rtnl) -> Result<Vec<Ipv6Net>> {
+    let all = non_local_destinations(rtnl, AddressFamily::Inet6)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(d, len)| match d {
+            RouteAddress::Inet6(a) => Ipv6Net::new(a, len).ok().map(|n| n.trunc()),
             _ => None,
-        });
-        if table == Some(RT_TABLE_LOCAL as u32) {
-            continue;
-        }
-        for a in &r.attributes {
-            if let RouteAttribute::Destination(RouteAddress::Inet(d)) = a {
-                if let Ok(net) = Ipv4Net::new(*d, r.header.destination_prefix_length) {
-                    out.push(net.trunc());
-                }
-            }
-        }
-    }
-    Ok(out)
+        })
+        .filter(|n| crate::model::inet6::special6_overlap(n).is_none())
+        .collect())
+}
+
+/// Destinations of the host's IPv4 routes, except default routes and the local table.
+pub fn destinations(rtnl: &mut Rtnl) -> Result<Vec<Ipv4Net>> {
+    let all = non_local_destinations(rtnl, AddressFamily::Inet)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(d, len)| match d {
+            RouteAddress::Inet(a) => Ipv4Net::new(a, len).ok().map(|n| n.trunc()),
+            _ => None,
+        })
+        .collect())
 }
 
 /// A route of the main table, as `ip route` shows it.

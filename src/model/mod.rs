@@ -12,7 +12,9 @@ pub mod ports;
 pub mod service;
 mod types;
 
-pub use error::{field, mention, neutral_name, CommandCause, Error, Result, StoreCause};
+pub use error::{
+    cli_hint, cli_hint_text, field, mention, neutral_name, CommandCause, Error, Result, StoreCause,
+};
 pub use inet::{parse_cidr, parse_ipv4};
 pub use inet6::{parse_cidr6, parse_ip_any, parse_ipv6, parse_subnet_any, split_subnets};
 pub use labels::{parse_labels, Labels};

@@ -63,7 +63,7 @@ fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock
     let ep = &a.endpoint;
     let (Some(ip), Some(mac)) = (ep.ip, ep.mac) else {
         return Err(Error::failed(format!(
-            "container {} on network '{}' has no address or MAC recorded: run `podnet gc`",
+            "container {} on network '{}' has no address or MAC recorded: tear it down and set it up again",
             req.container_id, net.name
         )));
     };

@@ -35,6 +35,7 @@ pub fn ensure(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             ipv6: p.ipv6,
             subnet6: p.subnet6,
             nat6: p.nat6,
+            ..Default::default()
         },
     )
 }

@@ -26,28 +26,8 @@ fn containerd_cri_runs_pods_the_kubelet_way_with_traffic_ports_and_cleanup() {
 
     let mut pods = Vec::new();
     for (name, port) in [("web-a", "18081:8080"), ("web-b", "18082:8080")] {
-        let pod = must(cri_ok(
-            sb,
-            [
-                "runp",
-                "--name",
-                name,
-                "--namespace",
-                "shop",
-                "--uid",
-                &format!("uid-{name}"),
-                "--port",
-                port,
-            ],
-        ));
-        let ip = must(cri_ok(sb, ["podip", &pod]));
+        let (pod, ip, ctr) = cri_http_pod(sb, name, port);
         assert!(ip.starts_with("10.89.30."), "{name} got {ip:?}");
-        let ctr = must(cri_ok(
-            sb,
-            [
-                "run", &pod, "--name", "httpd", "--image", BUSYBOX, "--", "sh", "-c", HTTPD,
-            ],
-        ));
         pods.push((pod, ip, ctr));
     }
     // Pod to pod, both ways, from inside the containers (ExecSync).
@@ -70,7 +50,7 @@ fn containerd_cri_runs_pods_the_kubelet_way_with_traffic_ports_and_cleanup() {
         assert!(text.starts_with("hello from"), "{text}");
     }
     // A pod's hostPort from the LAN.
-    let outside = tcp_http(&lab.outside, lab.config.host_ip(), 18082);
+    let outside = http_from(&lab.outside, lab.config.host_ip(), 18082);
     assert!(outside.contains("hello from"), "{outside}");
 
     let log = read(sb, &format!("{bin}/cni-log.log"));

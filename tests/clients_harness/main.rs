@@ -98,16 +98,3 @@ fn logged<'a>(log: &'a str, cmd: &str) -> Vec<&'a str> {
         .filter(|l| l.split(' ').next() == Some(cmd))
         .collect()
 }
-
-/// busybox 1.35's static `wget -T` dies of SIGSEGV: every wget here runs under `timeout`.
-const HTTPD: &str =
-    "echo \"hello from $(hostname)\" > /tmp/index.html && exec httpd -f -p 8080 -h /tmp";
-
-/// `GET /index.html` over TCP from `from`'s root namespace, with busybox's wget.
-fn tcp_http(from: &Sandbox, host: &str, port: u16) -> String {
-    let url = format!("http://{host}:{port}/index.html");
-    ok(
-        &format!("wget {url}"),
-        from.sh(&format!("timeout 10 busybox wget -qO- {url}")),
-    )
-}

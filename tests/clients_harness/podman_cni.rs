@@ -60,7 +60,7 @@ fn podman_cni_backend_runs_our_plugin_dir_with_traffic_ports_and_cleanup() {
     ));
     assert!(got.starts_with("hello from"), "{got}");
     // The published port, from the LAN neighbour (portmap got podman's portMappings).
-    let outside = tcp_http(&lab.outside, lab.config.host_ip(), 18080);
+    let outside = http_from(&lab.outside, lab.config.host_ip(), 18080);
     assert!(outside.contains("hello from"), "{outside}");
 
     let log = read(sb, &format!("{plugins}/cni-log.log"));

@@ -248,3 +248,46 @@ pub fn serve_bound_in(sb: &Sandbox, netns: &str, port: u16, reply: &str, bind: &
     .unwrap_or_else(|e| panic!("{e}"));
     server
 }
+
+/// A network namespace `/run/netns/NAME` (`ip netns add`), as a runtime makes one.
+pub fn netns(sb: &Sandbox, name: &str) -> String {
+    ok("ip netns add", sb.sh(&format!("ip netns add {name}")));
+    format!("/run/netns/{name}")
+}
+
+/// `n` ADDs of the configuration `conf` at once, as concurrent runtime calls: containers `p0`
+/// .. `pN-1`, each in a namespace of its own. Returns the addresses given and the refusals.
+pub fn concurrent_adds(
+    sb: &Sandbox,
+    conf: &str,
+    n: usize,
+) -> (std::collections::BTreeSet<Ipv4Net>, Vec<Answer>) {
+    let mut children = Vec::new();
+    for i in 0..n {
+        let id = format!("p{i}");
+        let ns = netns(sb, &id);
+        let mut cmd = cni_cmd(sb, &verb_env("ADD", &id, &ns, "eth0"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(conf.as_bytes())
+            .unwrap();
+        children.push(child);
+    }
+    let mut ips = std::collections::BTreeSet::new();
+    let mut refused = Vec::new();
+    for child in children {
+        let a = answer(&child.wait_with_output().unwrap());
+        if a.code == 0 {
+            ips.insert(result_ip(&a.json, "eth0"));
+        } else {
+            refused.push(a);
+        }
+    }
+    (ips, refused)
+}

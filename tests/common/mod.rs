@@ -8,6 +8,7 @@ use serde_json::Value;
 
 pub mod clients;
 pub mod cni;
+pub mod dns;
 pub mod guards;
 pub mod hold;
 pub mod invariants;

@@ -6,7 +6,9 @@ use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
 use crate::kernel::{addr, link, route, sysctl};
 use crate::model::field::{BRIDGE, GATEWAY, IPV6, MTU, SUBNET};
-use crate::model::{validate_ifname, validate_name, Error, Network, NetworkState, Result};
+use crate::model::{
+    cli_hint, validate_ifname, validate_name, Error, Network, NetworkState, Result,
+};
 use crate::plan::netfilter as plan;
 use crate::store::NewNetwork;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -26,11 +28,14 @@ pub struct NetworkRequest {
     /// Containers on the network may talk to each other (`--icc`, default true).
     pub icc: bool,
     /// Dual-stack (`--ipv6`): an IPv6 subnet beside the IPv4 one; implied by `subnet6`.
-    pub ipv6: bool,
+    /// None: not stated. A new network is then IPv4-only (unless `subnet6`), and a runtime's
+    /// request agrees with an existing network of either kind (see `runtime::ensure_network`).
+    pub ipv6: Option<bool>,
     /// The IPv6 subnet; None with `ipv6`: a /64 picked from `pool6`.
     pub subnet6: Option<Ipv6Net>,
-    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is.
-    pub nat6: bool,
+    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is. None: not
+    /// stated (on for a new network; a runtime's request takes the existing one's).
+    pub nat6: Option<bool>,
     /// Where picked IPv6 subnets come from; None: this host's ULA /48 (chosen at random once
     /// and kept in the store). The CLI's `--ipv6-pool` / `PODNET_IPV6_POOL`.
     pub pool6: Option<Ipv6Net>,
@@ -49,9 +54,9 @@ impl Default for NetworkRequest {
             bridge: None,
             internal: false,
             icc: true,
-            ipv6: false,
+            ipv6: None,
             subnet6: None,
-            nat6: true,
+            nat6: None,
             pool6: None,
             ipv4: true,
         }
@@ -99,13 +104,13 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         validate_ifname(BRIDGE, b)?;
         owner::names::check_bridge_flag(ctx, b)?;
     }
-    let ipv6 = spec.ipv6 || spec.subnet6.is_some();
+    let ipv6 = spec.ipv6 == Some(true) || spec.subnet6.is_some();
     if !spec.ipv4 {
         return Err(Error::input(format!(
             "IPv6-only networks are not supported: a podnet network always has IPv4; give an IPv4 {SUBNET} too (or none, to get one picked) for a dual-stack network"
         )));
     }
-    if !ipv6 && !spec.nat6 {
+    if !ipv6 && spec.nat6 == Some(false) {
         return Err(Error::input(format!(
             "IPv6 NAT off needs IPv6: add {IPV6} (and an IPv6 {SUBNET}) or drop the IPv6 NAT setting"
         )));
@@ -178,7 +183,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             gateway,
             subnet6,
             gateway6: subnet6.as_ref().map(ipam::first_host6),
-            nat6: spec.nat6,
+            nat6: spec.nat6.unwrap_or(true),
             mtu,
             internal: spec.internal,
             icc: spec.icc,
@@ -349,8 +354,10 @@ fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
         link::delete(rtnl, &net.bridge)?;
     }
     ctx.store.write(|tx| tx.delete_network(&net.name))?;
-    if ctx.store.networks()?.is_empty() {
-        // The last network took podnet's reason to have tables: remove them.
+    let left = ctx.store.networks()?;
+    if left.is_empty() || (net.subnet6.is_some() && !left.iter().any(firewall::dual_stack)) {
+        // The last network (or the last dual-stack one) took podnet's reason to have tables
+        // (or the IPv6 ones): render them from the store, which removes them.
         firewall::sync(ctx)
     } else {
         firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
@@ -382,7 +389,13 @@ pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
 pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     let net = match ctx.store.network(name)? {
         Some(n) => n,
-        None if name == DEFAULT_NETWORK => match create(ctx, &NetworkRequest { name: name.into(), ..Default::default() }) {
+        None if name == DEFAULT_NETWORK => match create(
+            ctx,
+            &NetworkRequest {
+                name: name.into(),
+                ..Default::default()
+            },
+        ) {
             Ok(n) => n,
             // Lost a race with a concurrent first use: the other process's record is fine.
             // Refused for another reason (its bridge name is taken): say that.
@@ -394,7 +407,10 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         },
         None => {
             return Err(Error::input(format!(
-                "network '{name}' does not exist: create it with `podnet network create {name}` or see `podnet network ls`"
+                "network '{name}' does not exist{}",
+                cli_hint(&format!(
+                    ": create it with `podnet network create {name}` or see `podnet network ls`"
+                ))
             )))
         }
     };

@@ -28,9 +28,10 @@ mod check;
 mod network;
 mod remove;
 
+pub use super::network::NetworkRequest;
 pub use attach::attach;
 pub use check::check;
-pub use network::{ensure_network, status, NetworkRequest};
+pub use network::{ensure_network, status};
 pub use remove::{detach, gc, GcOutcome};
 
 use super::Ctx;

@@ -2,35 +2,15 @@
 //! `podnet network create` takes; the first call creates it, every later one must agree with
 //! what exists (the settings it leaves out are whatever the network has).
 
-use crate::engine::network;
+use crate::engine::network::{self, NetworkRequest};
 use crate::engine::{owner, Ctx};
 use crate::model::{validate_name, Error, Network, NetworkState, Result};
-use ipnet::{Ipv4Net, Ipv6Net};
-use std::net::Ipv4Addr;
 
-/// What a runtime's configuration says of its network (`None`: podnet chooses, or whatever
-/// the existing network has).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NetworkRequest {
-    pub name: String,
-    pub subnet: Option<Ipv4Net>,
-    pub gateway: Option<Ipv4Addr>,
-    pub bridge: Option<String>,
-    pub mtu: Option<u32>,
-    pub internal: bool,
-    pub icc: bool,
-    /// Dual-stack: `Some(true)` asks for it, `Some(false)` refuses a dual-stack network,
-    /// `None` takes whatever exists (IPv4-only when made).
-    pub ipv6: Option<bool>,
-    /// The IPv6 subnet (implies dual-stack).
-    pub subnet6: Option<Ipv6Net>,
-    /// IPv6 masquerade; None: whatever exists (on when made dual-stack).
-    pub nat6: Option<bool>,
-}
-
-/// The podnet network `req` names: created (with its bridge) when there is none, else
-/// checked against `req`. A mismatch is bad input naming the setting (field `subnet`,
-/// `gateway`, `bridge`, `mtu`, `internal`, `icc`, `ipv6`, `subnet6` or `ipv6Nat`). Concurrent first calls create it once.
+/// The podnet network `req` names (what a runtime's configuration says of it; `None`: podnet
+/// chooses, or whatever the existing network has): created (with its bridge) when there is
+/// none, else checked against `req`. A mismatch is bad input naming the setting (field `subnet`,
+/// `gateway`, `bridge`, `mtu`, `internal`, `icc`, `ipv6`, `subnet6` or `ipv6Nat`). Settings
+/// `req` leaves unstated (`None`) agree with whatever exists. Concurrent first calls create it once.
 pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
     validate_name("network", &req.name).map_err(|e| {
         Error::field(
@@ -44,23 +24,10 @@ pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
             return Ok(net);
         }
     }
-    let spec = network::NetworkRequest {
-        name: req.name.clone(),
-        subnet: req.subnet,
-        gateway: req.gateway,
-        mtu: req.mtu,
-        bridge: req.bridge.clone(),
-        internal: req.internal,
-        icc: req.icc,
-        ipv6: req.ipv6 == Some(true) || req.subnet6.is_some(),
-        subnet6: req.subnet6,
-        nat6: req.nat6.unwrap_or(true),
-        ..Default::default()
-    };
     let net = match ctx.store.network(&req.name)? {
         // Left half-made by a crash, or being made by a concurrent call: resolve finishes it.
         Some(_) => network::resolve(ctx, &req.name)?,
-        None => match network::create(ctx, &spec) {
+        None => match network::create(ctx, req) {
             Ok(n) => n,
             // A concurrent first call recorded it meanwhile: use theirs.
             Err(e) => match ctx.store.network(&req.name)? {

@@ -375,7 +375,7 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
 pub fn container_changed_or_warn(ctx: &mut Ctx, name: &str, labels: &Labels) {
     if let Err(e) = container_changed(ctx, name, labels) {
         eprintln!(
-            "podnet: warning: services selecting '{name}' were not updated: {e}; run `podnet gc`"
+            "podnet: warning: services selecting '{name}' were not updated: {e}; podnet's garbage collection updates them"
         );
     }
 }

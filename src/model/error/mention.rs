@@ -14,6 +14,22 @@ pub fn mention(key: &str) -> String {
     format!("{OPEN}{key}{CLOSE}")
 }
 
+/// Key prefix of a [`cli_hint`].
+const CLI_ONLY: &str = "cli:";
+
+/// A hint only the CLI shows: a podnet command to run (`` (`podnet rm -f web`)``), written
+/// where the message would name it. Other front ends (CNI, netavark) leave it out: their
+/// users drive podnet through a runtime and have no such command to type. Never the field
+/// an error concerns.
+pub fn cli_hint(text: &str) -> String {
+    mention(&format!("{CLI_ONLY}{text}"))
+}
+
+/// The text of a [`cli_hint`]'s key, for the CLI's names.
+pub fn cli_hint_text(key: &str) -> Option<&str> {
+    key.strip_prefix(CLI_ONLY)
+}
+
 /// [`mention`]s of the fields the engine names, for use inside `format!` strings.
 pub mod field {
     pub const NAME: &str = "\u{1}name\u{2}";
@@ -35,11 +51,14 @@ pub mod field {
     pub const REMOVE_FOREIGN: &str = "\u{1}remove_foreign\u{2}";
 }
 
-/// The words for a field's key when no front end names it: its key, spaced, except where the
-/// operator's action is the same whichever front end was called.
+/// The words for a field's key when no front end names it: its key, spaced; a CLI-only hint
+/// is left out.
 pub fn neutral_name(key: &str) -> String {
+    if cli_hint_text(key).is_some() {
+        return String::new();
+    }
     match key {
-        "remove_foreign" => "`podnet gc --remove-foreign`".to_string(),
+        "remove_foreign" => "podnet's removal of foreign objects".to_string(),
         "publish" => "a published port".to_string(),
         "run_dir" => "the run directory".to_string(),
         "root" => "the state root".to_string(),
@@ -47,11 +66,18 @@ pub fn neutral_name(key: &str) -> String {
     }
 }
 
-/// The first field mentioned in `msg`, if any.
+/// The first field mentioned in `msg`, if any (CLI-only hints are no field).
 pub(super) fn first_mention(msg: &str) -> Option<String> {
-    let start = msg.find(OPEN)? + OPEN.len_utf8();
-    let len = msg[start..].find(CLOSE)?;
-    Some(msg[start..start + len].to_string())
+    let mut rest = msg;
+    loop {
+        let start = rest.find(OPEN)? + OPEN.len_utf8();
+        let len = rest[start..].find(CLOSE)?;
+        let key = &rest[start..start + len];
+        if cli_hint_text(key).is_none() {
+            return Some(key.to_string());
+        }
+        rest = &rest[start + len + CLOSE.len_utf8()..];
+    }
 }
 
 /// `msg` with every mention replaced by `name(key)`, or its neutral name.

@@ -96,7 +96,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 const NEEDS_ROOT: &str = "podnet needs root (CAP_NET_ADMIN)";
 
 mod mention;
-pub use mention::{field, mention, neutral_name};
+pub use mention::{cli_hint, cli_hint_text, field, mention, neutral_name};
 use mention::{first_mention, substitute};
 
 impl Error {
@@ -297,8 +297,9 @@ impl fmt::Display for Raw<'_> {
             | Error::Failed(msg) => f.write_str(msg),
             Error::NoState { root } => write!(
                 f,
-                "no podnet state at {}: nothing was ever created there (check --root or PODNET_ROOT)",
-                root.display()
+                "no podnet state at {}: nothing was ever created there (check {} or PODNET_ROOT)",
+                root.display(),
+                field::ROOT
             ),
             Error::Kernel { errno, msg, .. } if *errno == libc::EPERM => {
                 write!(f, "{NEEDS_ROOT}: {msg}")
@@ -319,7 +320,12 @@ impl fmt::Display for Raw<'_> {
             Error::Undo { error, undo } => match (error.lacks_root(), undo.lacks_root()) {
                 (true, true) => write!(f, "{}", Raw(error)),
                 (false, true) => write!(f, "{} (while undoing after: {})", Raw(undo), Raw(error)),
-                _ => write!(f, "{} (and undoing it failed too: {})", Raw(error), Raw(undo)),
+                _ => write!(
+                    f,
+                    "{} (and undoing it failed too: {})",
+                    Raw(error),
+                    Raw(undo)
+                ),
             },
         }
     }
@@ -369,6 +375,46 @@ mod tests {
         );
         assert!(wrapped.render(&flags).contains("attach: --ip 10.0.0.1"));
         assert!(matches!(Error::field(IP, "m"), Error::Input { field: Some(f), .. } if f == "ip"));
+    }
+
+    /// A command to run is shown by the CLI only: CNI and netavark users get the message
+    /// without it, and it is never the field the error concerns.
+    #[test]
+    fn a_cli_hint_is_shown_by_the_cli_only() {
+        use super::field::NAME;
+        let e = Error::input(format!(
+            "container name 'web' is in use{}: choose another {NAME}",
+            cli_hint(" (`podnet rm -f web`)")
+        ));
+        assert!(
+            matches!(&e, Error::Input { field: Some(f), .. } if f == "name"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "container name 'web' is in use: choose another name"
+        );
+        let cli = |k: &str| {
+            cli_hint_text(k)
+                .map(str::to_owned)
+                .or(Some(format!("--{k}")))
+        };
+        assert_eq!(
+            e.render(&cli),
+            "container name 'web' is in use (`podnet rm -f web`): choose another --name"
+        );
+        let netavark = |k: &str| (k == "name").then(|| "container_name".to_owned());
+        assert_eq!(
+            e.render(&netavark),
+            "container name 'web' is in use: choose another container_name"
+        );
+        let none = Error::no_state(Path::new("/x"));
+        assert!(!none.to_string().contains("--"), "{none}");
+        assert!(
+            none.render(&cli).contains("check --root or PODNET_ROOT"),
+            "{}",
+            none.render(&cli)
+        );
     }
 
     use super::*;

@@ -1,0 +1,115 @@
+//! One function per command: call the engine, print the result. `dispatch` opens the state
+//! and runs the command; the commands with more to them live by topic: `container.rs`
+//! (`run`, `ps`, `inspect`, their rows and port flags), `network.rs` (`network ...`), `gc.rs`
+//! (`gc` and the note the first command after a boot prints).
+
+mod container;
+mod gc;
+mod network;
+
+use super::access::{access, is_listing};
+use super::args::{Cli, Command};
+use super::demo;
+use super::exit;
+use super::output::print;
+use super::view;
+use crate::engine::container as engine_container;
+use crate::engine::logs::{self, Follow};
+use crate::engine::DEFAULT_NETWORK;
+use crate::engine::{Access, Ctx};
+use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, Result};
+use std::time::Duration;
+
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    if let Command::Demo = cli.command {
+        return demo::run();
+    }
+    // `gc` does all the boot recovery does (and marks it done); every other command that
+    // changes state gets it from `engine::open`.
+    let access = match cli.command {
+        Command::Gc { .. } => None,
+        _ => Some(access(&cli.command)),
+    };
+    let opened = match access {
+        Some(a) => crate::engine::open(&cli.root, &cli.run_dir, a),
+        None => Ctx::open_as(&cli.root, &cli.run_dir, Access::Create).map(|c| (c, None)),
+    };
+    let mut ctx = match opened {
+        Err(e @ Error::NoState { .. }) if is_listing(&cli.command) => {
+            exit::note(format!("{e}; nothing to list"));
+            Ctx::empty(&cli.root, &cli.run_dir)?
+        }
+        Ok((ctx, recovered)) => {
+            if let Some(r) = recovered {
+                gc::note_recovery(&r);
+            }
+            ctx
+        }
+        Err(e) => return Err(e),
+    };
+    let f = cli.format;
+    match cli.command {
+        Command::Network(cmd) => return network::run(&mut ctx, f, cmd),
+        Command::Service(cmd) => return super::service_cmd::run(&mut ctx, f, cmd),
+        Command::Run(a) => return container::run(&mut ctx, f, a),
+        Command::Attach(a) => {
+            let req = engine_container::AttachRequest {
+                ports: container::parse_ports(&a.publish)?,
+                labels: crate::model::parse_labels(&a.label)?,
+                network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
+                ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
+                ip6: a
+                    .ip6
+                    .as_deref()
+                    .map(|s| parse_ipv6("--ip6", s))
+                    .transpose()?,
+                netns: a.netns.into(),
+                name: a.name,
+            };
+            let ep = engine_container::attach(&mut ctx, &req)?;
+            container::show(&ctx, f, &ep)?;
+        }
+        Command::Detach { name } => engine_container::detach(&mut ctx, &name)?,
+        Command::Label { name, changes } => {
+            let edits = crate::model::labels::parse_label_edits(&changes)?;
+            engine_container::relabel(&mut ctx, &name, &edits)?
+        }
+        Command::Ports { name } => {
+            let ep = engine_container::find(&ctx, &name)?;
+            let rows = view::ports(&ctx, &ep)?;
+            print(f, &rows, &["HOST", "CONTAINER", "PROTO"], |rows| {
+                rows.iter()
+                    .map(|r| {
+                        vec![
+                            match r.host_ip.contains(':') {
+                                true => format!("[{}]:{}", r.host_ip, r.host_port),
+                                false => format!("{}:{}", r.host_ip, r.host_port),
+                            },
+                            format!("{}:{}", r.container_ip, r.container_port),
+                            r.proto.clone(),
+                        ]
+                    })
+                    .collect()
+            })?;
+        }
+        Command::Ps { all, quiet, filter } => return container::ps(&ctx, f, all, quiet, &filter),
+        Command::Inspect { names } => return container::inspect(&ctx, f, &names),
+        Command::Exec { name, argv } => engine_container::exec(&ctx, &name, &argv)?,
+        Command::Logs { follow, name } => {
+            let follow = if follow { Follow::Yes } else { Follow::No };
+            logs::copy(&ctx, &name, follow, super::output::bytes)?;
+        }
+        Command::Stop { names, time } => {
+            let failed = engine_container::stop(&mut ctx, &names, Duration::from_secs(time));
+            return Ok(exit::several(names.len(), failed));
+        }
+        Command::Rm { force, names } => {
+            return Ok(exit::each(&names, |n| {
+                engine_container::rm(&mut ctx, n, force)
+            }));
+        }
+        Command::Gc { remove_foreign } => gc::run(&mut ctx, f, remove_foreign)?,
+        Command::Demo => unreachable!("handled above"),
+    }
+    Ok(0)
+}

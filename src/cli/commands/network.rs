@@ -1,0 +1,112 @@
+//! `network create | ls | inspect | rm | prune`.
+
+use crate::cli::args::{CreateArgs, NetworkCmd};
+use crate::cli::exit;
+use crate::cli::output::{opt, print};
+use crate::cli::view;
+use crate::cli::Format;
+use crate::engine::network::{self, NetworkRequest};
+use crate::engine::Ctx;
+use crate::model::{parse_cidr6, parse_ipv4, parse_subnet_any, split_subnets, Error, Result};
+
+const NET_HEADERS: [&str; 6] = ["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"];
+
+/// The table cells every network view starts with.
+fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
+    vec![
+        n.name.clone(),
+        n.bridge.clone(),
+        opt(&view::both(&Some(n.subnet.clone()), &n.subnet6)),
+        opt(&view::both(&Some(n.gateway.clone()), &n.gateway6)),
+        n.mtu.to_string(),
+    ]
+}
+
+pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
+    match cmd {
+        NetworkCmd::Create(CreateArgs {
+            name,
+            subnet,
+            ipv6,
+            ipv4,
+            ipv6_nat,
+            ipv6_pool,
+            gateway,
+            mtu,
+            bridge,
+            internal,
+            icc,
+        }) => {
+            let subnets = subnet
+                .iter()
+                .map(|s| parse_subnet_any("--subnet", s))
+                .collect::<Result<Vec<_>>>()?;
+            let (subnet, subnet6) = split_subnets("--subnet", &subnets)?;
+            let pool6 = ipv6_pool
+                .as_deref()
+                .map(|p| parse_cidr6("--ipv6-pool", p))
+                .transpose()?;
+            let n = network::create(
+                ctx,
+                &NetworkRequest {
+                    name,
+                    subnet,
+                    subnet6,
+                    ipv6: Some(ipv6),
+                    nat6: Some(ipv6_nat),
+                    pool6,
+                    ipv4,
+                    gateway: gateway
+                        .as_deref()
+                        .map(|g| parse_ipv4("--gateway", g))
+                        .transpose()?,
+                    mtu,
+                    bridge,
+                    internal,
+                    icc,
+                },
+            )?;
+            let d = view::network_detail(ctx, n)?;
+            print(f, &d, &NET_HEADERS[..5], |d| vec![network_cells(&d.facts)])?;
+        }
+        NetworkCmd::Ls => {
+            let rows = view::networks(ctx)?;
+            print(f, &rows, &NET_HEADERS, |rows| {
+                rows.iter()
+                    .map(|r| {
+                        let mut cells = network_cells(&r.facts);
+                        cells.push(r.containers.to_string());
+                        cells
+                    })
+                    .collect()
+            })?;
+        }
+        NetworkCmd::Inspect { name } => {
+            let n = ctx.store.network(&name)?.ok_or_else(|| {
+                Error::input(format!(
+                    "network '{name}' does not exist: see `podnet network ls`"
+                ))
+            })?;
+            let d = view::network_detail(ctx, n)?;
+            print(f, &d, &NET_HEADERS, |d| {
+                let members: Vec<String> = d
+                    .containers
+                    .iter()
+                    .map(|m| format!("{}={}", m.name, opt(&view::both(&m.ip, &m.ip6))))
+                    .collect();
+                let mut cells = network_cells(&d.facts);
+                cells.push(members.join(","));
+                vec![cells]
+            })?;
+        }
+        NetworkCmd::Rm { names } => {
+            return Ok(exit::each(&names, |n| network::remove(ctx, n)));
+        }
+        NetworkCmd::Prune => {
+            for n in network::prune(ctx)? {
+                outln!("{n}");
+            }
+        }
+    }
+    Ok(0)
+}
