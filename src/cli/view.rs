@@ -151,6 +151,9 @@ pub struct NetworkFacts {
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
+    /// Its addresses come from a CNI IPAM plugin (shown only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
 }
 
 impl From<&Network> for NetworkFacts {
@@ -166,6 +169,7 @@ impl From<&Network> for NetworkFacts {
             mtu: n.mtu,
             internal: n.internal,
             icc: n.icc,
+            delegated: n.delegated,
         }
     }
 }

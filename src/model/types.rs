@@ -35,6 +35,10 @@ pub struct Network {
     pub internal: bool,
     /// Inter-container communication on the bridge (Docker's `--icc`).
     pub icc: bool,
+    /// Its addresses come from a runtime's IPAM plugin (its first CNI ADD delegated `ipam`):
+    /// podnet allocates none on it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
     #[serde(skip)]
     pub state: NetworkState,
 }
