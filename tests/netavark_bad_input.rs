@@ -234,7 +234,7 @@ fn bad_setup_requests_are_refused_in_netavarks_shape_and_leave_nothing() {
                     ),
                 ),
             ),
-            "not an address of this host",
+            "network 'pods' has no IPv6",
         ),
         // The same container and interface already attached elsewhere.
         (

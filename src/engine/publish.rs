@@ -89,9 +89,10 @@ fn check(
             .find_map(|r| r.host_ip.filter(IpAddr::is_ipv6))
         {
             return Err(Error::input(format!(
-                "{PUBLISH} {}: network '{}' has no IPv6, so its containers cannot publish on an IPv6 address; use a dual-stack network (network create --ipv6) or an IPv4 host address",
+                "{PUBLISH} {}: network '{}' has no IPv6, so its containers cannot publish on an IPv6 address; use a dual-stack network{} or an IPv4 host address",
                 host_ip_text(ip),
-                mode.target().unwrap_or_default()
+                mode.target().unwrap_or_default(),
+                crate::model::cli_hint(" (network create --ipv6)")
             )));
         }
     }
