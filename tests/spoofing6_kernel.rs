@@ -7,7 +7,7 @@
 
 use podnet::kernel::nft::Ruleset;
 use podnet::model::Mac;
-use podnet::plan::netfilter::rules6::link_local;
+use podnet::plan::netfilter::rules::link_local;
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts};
 use podnet::testbed::thread_netns::ThreadLab as Lab;
 
