@@ -5,6 +5,10 @@
 //! (`ip -j -6 neigh`) and an nft counter inside the neighbour. Every attack is first shown to
 //! work without the rule that stops it, so the test cannot pass by accident.
 
+#[path = "common/nf_facts.rs"]
+mod facts;
+
+use facts::nettool;
 use podnet::kernel::nft::Ruleset;
 use podnet::model::Mac;
 use podnet::plan::netfilter::rules::link_local;
@@ -42,10 +46,6 @@ fn guards(lab: &Lab) -> Vec<GuardFacts> {
         ip6: Some(ip6.parse().unwrap()),
     })
     .collect()
-}
-
-fn nettool() -> String {
-    format!("{}/tests/helpers/nettool.py", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The bridge prerouting chain without the rules whose text contains `what` (a control).
