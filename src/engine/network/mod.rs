@@ -28,11 +28,14 @@ pub struct NetworkRequest {
     /// Containers on the network may talk to each other (`--icc`, default true).
     pub icc: bool,
     /// Dual-stack (`--ipv6`): an IPv6 subnet beside the IPv4 one; implied by `subnet6`.
-    pub ipv6: bool,
+    /// None: not stated. A new network is then IPv4-only (unless `subnet6`), and a runtime's
+    /// request agrees with an existing network of either kind (see `runtime::ensure_network`).
+    pub ipv6: Option<bool>,
     /// The IPv6 subnet; None with `ipv6`: a /64 picked from `pool6`.
     pub subnet6: Option<Ipv6Net>,
-    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is.
-    pub nat6: bool,
+    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is. None: not
+    /// stated (on for a new network; a runtime's request takes the existing one's).
+    pub nat6: Option<bool>,
     /// Where picked IPv6 subnets come from; None: this host's ULA /48 (chosen at random once
     /// and kept in the store). The CLI's `--ipv6-pool` / `PODNET_IPV6_POOL`.
     pub pool6: Option<Ipv6Net>,
@@ -51,9 +54,9 @@ impl Default for NetworkRequest {
             bridge: None,
             internal: false,
             icc: true,
-            ipv6: false,
+            ipv6: None,
             subnet6: None,
-            nat6: true,
+            nat6: None,
             pool6: None,
             ipv4: true,
         }
@@ -101,13 +104,13 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         validate_ifname(BRIDGE, b)?;
         owner::names::check_bridge_flag(ctx, b)?;
     }
-    let ipv6 = spec.ipv6 || spec.subnet6.is_some();
+    let ipv6 = spec.ipv6 == Some(true) || spec.subnet6.is_some();
     if !spec.ipv4 {
         return Err(Error::input(format!(
             "IPv6-only networks are not supported: a podnet network always has IPv4; give an IPv4 {SUBNET} too (or none, to get one picked) for a dual-stack network"
         )));
     }
-    if !ipv6 && !spec.nat6 {
+    if !ipv6 && spec.nat6 == Some(false) {
         return Err(Error::input(format!(
             "IPv6 NAT off needs IPv6: add {IPV6} (and an IPv6 {SUBNET}) or drop the IPv6 NAT setting"
         )));
@@ -180,7 +183,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             gateway,
             subnet6,
             gateway6: subnet6.as_ref().map(ipam::first_host6),
-            nat6: spec.nat6,
+            nat6: spec.nat6.unwrap_or(true),
             mtu,
             internal: spec.internal,
             icc: spec.icc,
