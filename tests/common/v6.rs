@@ -1,7 +1,33 @@
 //! Helpers for the IPv6 (dual-stack) tests.
 
 use super::*;
-use podnet::testbed::Sandbox;
+use podnet::testbed::{Lab, Sandbox};
+use std::time::Duration;
+
+/// The host's and the LAN neighbour's IPv6 addresses on the lab's LAN.
+pub const HOST6: &str = "fd00:18::1";
+pub const OUTSIDE6: &str = "fd00:18::2";
+
+/// A lab whose LAN also carries IPv6, once no address on it is tentative (DAD on the
+/// link-local addresses otherwise loses the first packet to neighbour discovery).
+pub fn lab6() -> Lab {
+    let lab = lab();
+    lab.host
+        .sh_ok(&format!("ip -6 addr add {HOST6}/64 dev lan0 nodad"))
+        .unwrap();
+    lab.outside
+        .sh_ok(&format!("ip -6 addr add {OUTSIDE6}/64 dev lan0 nodad"))
+        .unwrap();
+    for sb in [&lab.host, &lab.outside] {
+        sb.wait_until("no tentative IPv6 address", Duration::from_secs(10), || {
+            podnet::testbed::stdout(&sb.sh("ip -6 addr show tentative"))
+                .trim()
+                .is_empty()
+        })
+        .unwrap();
+    }
+    lab
+}
 
 /// A sysctl of the sandbox's host namespace, e.g. `net.ipv6.conf.all.forwarding`.
 pub fn sysctl(sb: &Sandbox, key: &str) -> String {
