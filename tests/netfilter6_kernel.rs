@@ -7,7 +7,7 @@
 #[path = "common/nf_facts.rs"]
 mod facts;
 
-use facts::{at6, blocked, net, nettool, ok, ports};
+use facts::{at6, blocked, net, nettool, ok, ports, probe_packets};
 use podnet::kernel::nft::Ruleset;
 use podnet::plan::netfilter::{self as nf, NetFacts, PortFacts};
 use podnet::testbed::thread_netns::{ThreadLab as Lab, HOST_LAN, HOST_LAN6, OUT_LAN, OUT_LAN6};
@@ -209,7 +209,7 @@ fn ipv6_loopback_ports_unreachable_from_the_lan() {
                 ),
             );
             std::thread::sleep(std::time::Duration::from_millis(300));
-            counted(&lab)
+            probe_packets(&lab, "c1")
         };
         assert_eq!(
             syn("::1", 8081),
@@ -219,19 +219,6 @@ fn ipv6_loopback_ports_unreachable_from_the_lan() {
         assert_eq!(syn("::1", 8080), 0, "[::1]:8080 from the LAN");
         assert!(syn(HOST_LAN6, 8080) > 0, "control: the host's address");
     }
-}
-
-fn counted(lab: &Lab) -> u64 {
-    let out = lab.sh("c1", "nft -j list chain ip6 probe in");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["nftables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|o| o["rule"]["expr"].as_array())
-        .flat_map(|e| e.iter())
-        .filter_map(|x| x["counter"]["packets"].as_u64())
-        .sum()
 }
 
 /// Acceptance 4: two IPv6 networks are isolated; `--internal` stops IPv6 egress both ways;

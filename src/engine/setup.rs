@@ -426,7 +426,7 @@ pub(super) fn configure_eth0(
     link::set_up(inside, eth0.index)?;
     route::add_default(inside, net.gateway)?;
     match v6 {
-        Some(g6) => route::add_default6(inside, g6),
+        Some(g6) => route::add_default(inside, g6),
         None => Ok(()),
     }
 }

@@ -5,6 +5,7 @@
 use podnet::kernel::nft::Batch;
 use podnet::model::{parse_publish, Mac};
 use podnet::plan::netfilter::{GuardFacts, NetFacts, PortFacts};
+use podnet::testbed::thread_netns::ThreadLab;
 
 /// A network with NAT66 when dual-stack.
 pub fn net(
@@ -71,4 +72,19 @@ pub fn at6(addr: &str, port: u16) -> String {
 
 pub fn nettool() -> String {
     format!("{}/tests/helpers/nettool.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The packets counted so far by the rules of chain `ip6 probe in` in `ns` (a probe table a
+/// test adds to see what arrives).
+pub fn probe_packets(lab: &ThreadLab, ns: &str) -> u64 {
+    let out = lab.sh(ns, "nft -j list chain ip6 probe in");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["nftables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["rule"]["expr"].as_array())
+        .flat_map(|e| e.iter())
+        .filter_map(|x| x["counter"]["packets"].as_u64())
+        .sum()
 }
