@@ -61,32 +61,9 @@ pub fn ipv6_conf(sb: &Sandbox) -> Vec<String> {
 /// Starts `podnet run -d --name NAME [EXTRA...] -- nettool serve tcp PORT --bind :: --reply
 /// REPLY` (a socket taking both families) and returns `podnet inspect NAME` once it listens.
 pub fn run_server6(sb: &Sandbox, name: &str, extra: &[&str], port: u16, reply: &str) -> Value {
-    let ready = format!("{}/{name}.ready", sb.scratch());
-    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.into()];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push("--".into());
-    args.extend(nettool_argv());
-    for a in [
-        "serve",
-        "tcp",
-        &port.to_string(),
-        "--bind",
-        "::",
-        "--reply",
-        reply,
-    ] {
-        args.push(a.into());
-    }
-    args.extend(["--ready-file".into(), ready.clone()]);
-    ok(&format!("podnet {args:?}"), sb.podnet(&args));
-    let file = sb.host_path(&ready);
-    sb.wait_until(
-        &format!("server in {name}"),
-        std::time::Duration::from_secs(20),
-        || file.exists(),
-    )
-    .unwrap_or_else(|e| panic!("{e}; ps: {:?}", ps(sb)));
-    inspect(sb, name)
+    let port = port.to_string();
+    let serve = ["serve", "tcp", &port, "--bind", "::", "--reply", reply];
+    run_nettool_server(sb, name, extra, &serve)
 }
 
 /// The IPv6 addresses of `ifname` in `addrs` (`ip -j addr`), with their flags as `ip` shows
