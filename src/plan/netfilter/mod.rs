@@ -112,39 +112,32 @@ impl Elems {
     }
 
     fn network(&mut self, n: &NetFacts) {
-        let name = || Value::IfName(n.bridge.clone());
-        let subnet = Element::ipv4_net(n.subnet.trunc());
-        self.ip(BRIDGES, Element::new(vec![name()]));
-        self.ip(SUBNETS, subnet.clone());
-        if n.internal {
-            self.ip(INTERNAL_BRIDGES, Element::new(vec![name()]));
-        } else {
-            self.ip(MASQ_SUBNETS, subnet.clone());
-        }
-        if n.icc {
-            self.ip(SAME_BRIDGE, Element::new(vec![name(), name()]));
-        } else {
-            self.bridge(NOICC_SUBNETS, subnet);
-        }
+        self.inet_network(n, false, Element::ipv4_net(n.subnet.trunc()), true);
         if let Some(s6) = n.subnet6 {
-            self.network6(n, s6);
+            self.inet_network(n, true, Element::ipv6_net(s6.trunc()), n.nat6);
         }
     }
 
-    fn network6(&mut self, n: &NetFacts, s6: Ipv6Net) {
+    /// One family of a network: `ip podnet` (or with `v6`, `ip6 podnet`) and its bridge-table
+    /// `--icc=false` set. `masq`: masqueraded egress unless internal (NAT66 is optional).
+    fn inet_network(&mut self, n: &NetFacts, v6: bool, subnet: Element, masq: bool) {
         let name = || Value::IfName(n.bridge.clone());
-        let subnet = Element::ipv6_net(s6.trunc());
-        self.ip6(BRIDGES, Element::new(vec![name()]));
-        self.ip6(SUBNETS, subnet.clone());
+        let (table, noicc) = if v6 {
+            (&mut self.ip6, NOICC_SUBNETS6)
+        } else {
+            (&mut self.ip, NOICC_SUBNETS)
+        };
+        push(table, BRIDGES, Element::new(vec![name()]));
+        push(table, SUBNETS, subnet.clone());
         if n.internal {
-            self.ip6(INTERNAL_BRIDGES, Element::new(vec![name()]));
-        } else if n.nat6 {
-            self.ip6(MASQ_SUBNETS, subnet.clone());
+            push(table, INTERNAL_BRIDGES, Element::new(vec![name()]));
+        } else if masq {
+            push(table, MASQ_SUBNETS, subnet.clone());
         }
         if n.icc {
-            self.ip6(SAME_BRIDGE, Element::new(vec![name(), name()]));
+            push(table, SAME_BRIDGE, Element::new(vec![name(), name()]));
         } else {
-            self.bridge(NOICC_SUBNETS6, subnet);
+            push(&mut self.bridge, noicc, subnet);
         }
     }
 
