@@ -444,6 +444,9 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool
     fault::step("attach", 6);
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
+    if super::names::serves(ctx, ep)? {
+        super::names::joined(ctx);
+    }
     Ok(true)
 }
 

@@ -247,6 +247,9 @@ pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
     if first6 {
         route::sync6(ctx)?;
     }
+    if super::names::any_dns_network(ctx)? {
+        super::names::changed(ctx);
+    }
     Ok(rec)
 }
 
@@ -293,6 +296,9 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     }
     if drop6 {
         route::sync6(ctx)?;
+    }
+    if super::names::any_dns_network(ctx)? {
+        super::names::changed(ctx);
     }
     Ok(())
 }
