@@ -11,7 +11,9 @@
 //!    inside it `eth0` holds the leased address, has the MAC recorded for it, and the default
 //!    route goes via the gateway.
 //! 4. Nothing podnet-named exists without a record: no `pnv*` link, no namespace mount.
-//! 5. Leases: every bridge endpoint has exactly its one lease; no other endpoint has one.
+//! 5. Leases: every bridge endpoint has exactly its one lease (two on a dual-stack network:
+//!    its IPv4 and its IPv6 address, the latter on its interface too); no other endpoint has
+//!    one.
 //! 6. Netfilter matches the store element for element: networks (bridges, subnets,
 //!    masquerade, internal, icc), published ports (ports, ports_any), services (VIP dispatch
 //!    to a bucket sized by the live backends, and those backends in `eps`), anti-spoofing
@@ -73,6 +75,8 @@ pub struct EpRow {
     pub mode: String,
     pub target: Option<String>,
     pub ip: Option<String>,
+    /// The IPv6 address of a dual-stack container.
+    pub ip6: Option<String>,
     pub host_veth: Option<String>,
     pub netns: Option<String>,
     pub netns_owned: bool,
@@ -169,7 +173,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
     let mut endpoints = q(
         &c,
         "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac,
-           coalesce(ifname, 'eth0') FROM endpoints ORDER BY id",
+           coalesce(ifname, 'eth0'), ip6 FROM endpoints ORDER BY id",
         |r| {
             let pid: Option<i32> = r.get(8)?;
             let start: Option<i64> = r.get(9)?;
@@ -188,6 +192,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 labels: BTreeMap::new(),
                 mac: r.get(12)?,
                 ifname: r.get(13)?,
+                ip6: r.get(14)?,
             })
         },
     );
@@ -471,6 +476,18 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
                 e.name
             ));
         }
+        if let Some(ip6) = &e.ip6 {
+            let have6: Vec<String> = super::v6::v6_addrs(&inside, ifname)
+                .into_iter()
+                .map(|(a, _, _)| a)
+                .collect();
+            if !have6.contains(ip6) {
+                bad.push(format!(
+                    "container {}: {ifname} has IPv6 {have6:?}, not {ip6}",
+                    e.name
+                ));
+            }
+        }
         if let Some(mac) = &e.mac {
             let eth0 = as_list(ip_json_in(sb, ns, &["link", "show", ifname]));
             let have = eth0.first().and_then(|l| l["address"].as_str());
@@ -521,7 +538,7 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
     // 5. leases
     for e in &st.endpoints {
         let mine: Vec<&(i64, String, i64)> = st.leases.iter().filter(|l| l.2 == e.id).collect();
-        let want = usize::from(e.mode == "bridge");
+        let want = usize::from(e.mode == "bridge") * (1 + usize::from(e.ip6.is_some()));
         if mine.len() != want {
             bad.push(format!(
                 "container {} ({}) holds {} leases",
@@ -531,7 +548,7 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
             ));
         }
         for l in mine {
-            if Some(&l.1) != e.ip.as_ref() {
+            if Some(&l.1) != e.ip.as_ref() && Some(&l.1) != e.ip6.as_ref() {
                 bad.push(format!(
                     "container {}: lease {} but address {:?}",
                     e.name, l.1, e.ip

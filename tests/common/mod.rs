@@ -9,6 +9,7 @@ use serde_json::Value;
 pub mod clients;
 pub mod cni;
 pub mod dns;
+pub mod dual;
 pub mod guards;
 pub mod hold;
 pub mod invariants;
