@@ -289,8 +289,11 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
 }
 
 /// The IPv6 half of a dual-stack network's bridge: it takes no router advertisement (it is
-/// the router of its link: a container's RA must never configure the host), holds the IPv6
-/// gateway (no DAD: usable at once), and the host forwards IPv6 — turned on with the first
+/// the router of its link: a container's RA must never configure the host), does no DAD
+/// (its link-local address is the source of the neighbour solicitations for forwarded
+/// traffic, and the kernel sends none while it is tentative: ~1-2 s after the first port
+/// brings the carrier up, published ports and NAT66 replies would stall), holds the IPv6
+/// gateway (no DAD either: usable at once), and the host forwards IPv6 — turned on with the first
 /// IPv6 network, after the host's RA-configured interfaces are made to keep their routes
 /// (see `sysctl::enable_ipv6_forwarding`), which is said on stderr.
 fn make_bridge6(
@@ -301,6 +304,8 @@ fn make_bridge6(
     gateway6: std::net::Ipv6Addr,
 ) -> Result<()> {
     sysctl::ensure_if6(&net.bridge, "accept_ra", "0")?;
+    // Before the first port: DAD starts with the carrier and reads this then.
+    sysctl::ensure_if6(&net.bridge, "accept_dad", "0")?;
     addr::add6(ctx.host()?, index, gateway6, subnet6.prefix_len())?;
     if net.internal || sysctl::get("net.ipv6.conf.all.forwarding").as_deref() == Some("1") {
         return Ok(());
