@@ -1,8 +1,8 @@
 //! A dual-stack bridge's link-local address is usable at once (issue 9). The host sends
 //! neighbour solicitations for traffic it forwards to a container (published ports, NAT66
 //! replies, routes between networks) from the bridge's link-local address, and sends none
-//! while that address is tentative: without `accept_dad=0` on the bridge, DAD holds it
-//! tentative for 1-2 s after the first container brings the bridge's carrier up.
+//! while that address is tentative: without `accept_dad=0` on the bridge (set before it is
+//! up), DAD holds it tentative for 1-2 s after `network create`.
 
 mod common;
 
@@ -20,13 +20,13 @@ fn link_local(sb: &podnet::testbed::Sandbox, bridge: &str) -> Vec<(String, u8, V
 }
 
 #[test]
-fn bridge_link_local_is_usable_as_soon_as_the_first_container_runs() {
+fn bridge_link_local_is_usable_as_soon_as_the_network_exists() {
     let lab = lab6();
     podnet_ok(&lab.host, &["network", "create", "web", "--ipv6"]);
     let bridge = s(&net_inspect(&lab.host, "web"), "bridge").to_string();
-    run_idle(&lab.host, "c1", &["--network", "web"]);
-    // Right after `run` returns: the carrier is up, the link-local address exists and is
-    // not tentative (so neighbour discovery for forwarded traffic can start at once).
+    // Right after `network create` returns (a bridge without ports has a carrier, so DAD
+    // would have started): the link-local address exists and is not tentative, so neighbour
+    // discovery for forwarded traffic can start at once.
     let ll = link_local(&lab.host, &bridge);
     assert_eq!(ll.len(), 1, "one link-local address on {bridge}: {ll:?}");
     assert!(
@@ -34,6 +34,7 @@ fn bridge_link_local_is_usable_as_soon_as_the_first_container_runs() {
         "the link-local address of {bridge} is {:?} right after the first `run`",
         ll[0].2
     );
+    run_idle(&lab.host, "c1", &["--network", "web"]);
     // And forwarded traffic flows: the LAN reaches a dual-stack container's published port
     // over IPv6, the host resolving the container from that address.
     run_server6(

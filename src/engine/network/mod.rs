@@ -258,12 +258,23 @@ pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
 fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    // A dual-stack bridge does no DAD (see `make_bridge6`): set while it is down, since the
+    // kernel starts DAD of its link-local address the moment it comes up (a bridge without
+    // ports has a carrier).
+    let dual = net.subnet6.is_some();
+    let no_dad = |ifname: &str| {
+        if dual {
+            sysctl::ensure_if6(ifname, "accept_dad", "0")?;
+        }
+        Ok(())
+    };
+    let bridge = link::ensure_bridge_with(rtnl, &net.bridge, net.mtu, &me.link_alias(), &no_dad)?;
     *created = bridge.created;
     let index = bridge.link.index;
     if !bridge.created {
         let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
         if !found.up {
+            no_dad(&net.bridge)?;
             link::set_up(rtnl, found.index)?;
         }
     }
@@ -290,9 +301,10 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
 
 /// The IPv6 half of a dual-stack network's bridge: it takes no router advertisement (it is
 /// the router of its link: a container's RA must never configure the host), does no DAD
-/// (its link-local address is the source of the neighbour solicitations for forwarded
-/// traffic, and the kernel sends none while it is tentative: ~1-2 s after the first port
-/// brings the carrier up, published ports and NAT66 replies would stall), holds the IPv6
+/// (`accept_dad=0`, set before it is up: its link-local address is the source of the
+/// neighbour solicitations for forwarded traffic, and the kernel sends none while it is
+/// tentative, ~1-2 s after the bridge comes up: published ports and NAT66 replies would
+/// stall), holds the IPv6
 /// gateway (no DAD either: usable at once), and the host forwards IPv6 — turned on with the first
 /// IPv6 network, after the host's RA-configured interfaces are made to keep their routes
 /// (see `sysctl::enable_ipv6_forwarding`), which is said on stderr.
@@ -304,8 +316,6 @@ fn make_bridge6(
     gateway6: std::net::Ipv6Addr,
 ) -> Result<()> {
     sysctl::ensure_if6(&net.bridge, "accept_ra", "0")?;
-    // Before the first port: DAD starts with the carrier and reads this then.
-    sysctl::ensure_if6(&net.bridge, "accept_dad", "0")?;
     addr::add6(ctx.host()?, index, gateway6, subnet6.prefix_len())?;
     if net.internal || sysctl::get("net.ipv6.conf.all.forwarding").as_deref() == Some("1") {
         return Ok(());
