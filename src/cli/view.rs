@@ -151,6 +151,8 @@ pub struct NetworkFacts {
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
+    /// The agent serves names on the gateway(s).
+    pub dns: bool,
 }
 
 impl From<&Network> for NetworkFacts {
@@ -166,6 +168,7 @@ impl From<&Network> for NetworkFacts {
             mtu: n.mtu,
             internal: n.internal,
             icc: n.icc,
+            dns: n.dns,
         }
     }
 }

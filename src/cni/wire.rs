@@ -84,6 +84,9 @@ pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
         mtu: n.mtu,
         internal: n.internal,
         icc: n.icc,
+        ipv6: n.ipv6,
+        subnet6: n.subnet6,
+        nat6: n.nat6,
         ..Default::default()
     }
 }
@@ -181,6 +184,21 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
     let ep = &a.endpoint;
     let ip = ep.ip.expect("a bridge attachment has an address");
     let gw = IpAddr::V4(net.gateway);
+    // An IPv6 address only on a dual-stack network, which has a gateway there too.
+    let v6 = match (ep.ip6, net.subnet6, net.gateway6) {
+        (Some(ip6), Some(s6), Some(g6)) => Some((ip6, s6, g6)),
+        _ => None,
+    };
+    let mut routes = vec![Route::new(
+        "0.0.0.0/0".parse().expect("the default route"),
+        Some(gw),
+    )];
+    if let Some((_, _, g6)) = v6 {
+        routes.push(Route::new(
+            "::/0".parse().expect("the default route"),
+            Some(IpAddr::V6(g6)),
+        ));
+    }
     Attached {
         bridge: Some(Link {
             name: net.bridge.clone(),
@@ -202,10 +220,11 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
             ipnet::Ipv4Net::new(ip, net.subnet.prefix_len()).expect("a subnet's prefix"),
         ),
         gateway: Some(gw),
-        routes: vec![Route::new(
-            "0.0.0.0/0".parse().expect("the default route"),
-            Some(gw),
-        )],
+        address6: v6.map(|(ip6, s6, _)| {
+            ipnet::IpNet::V6(ipnet::Ipv6Net::new(ip6, s6.prefix_len()).expect("a subnet's prefix"))
+        }),
+        gateway6: v6.map(|(_, _, g6)| IpAddr::V6(g6)),
+        routes,
         dns: conf.dns.clone(),
     }
 }

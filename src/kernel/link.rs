@@ -258,6 +258,20 @@ pub fn set_up(rtnl: &mut Rtnl, index: u32) -> Result<()> {
     rtnl.call(&format!("bring up link #{index}"), M::SetLink(m), 0)
 }
 
+/// `ip link set dev INDEX address MAC`. On a bridge this also fixes the address: without
+/// it the bridge takes the lowest of its ports' addresses, which changes when that port
+/// leaves (and every container's neighbour entry for the gateway goes stale).
+pub fn set_address(rtnl: &mut Rtnl, index: u32, mac: [u8; 6]) -> Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    rtnl.call(
+        &format!("set the address of link #{index}"),
+        M::SetLink(m),
+        0,
+    )
+}
+
 /// `ip link set dev NAME up`, by name.
 pub fn set_up_by_name(rtnl: &mut Rtnl, name: &str) -> Result<()> {
     let mut m = msg_for(name);

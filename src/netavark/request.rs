@@ -202,6 +202,9 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
         mtu: None,
         internal: n.internal,
         icc: true,
+        ipv6: None,
+        subnet6: None,
+        nat6: None,
     };
     let (mut root, mut run_dir) = (None, None);
     for (k, v) in n.options.iter().flatten() {
@@ -314,6 +317,9 @@ fn lenient_teardown(netns: PathBuf, x: PluginExec, refused: String) -> SetupRequ
                 mtu: None,
                 internal: x.network.internal,
                 icc: true,
+                ipv6: None,
+                subnet6: None,
+                nat6: None,
             },
             icc_given: false,
             root: dir("root"),

@@ -217,6 +217,13 @@ CREATE TABLE IF NOT EXISTS service_buckets6(
 );
 ";
 
+/// Embedded DNS (issue 10): the agent serves names on a network's gateways when `dns` is
+/// set. Networks made before stay without (what they did); `network create` sets it unless
+/// `--dns=false`.
+const NETWORK_DNS: &str = "
+ALTER TABLE networks ADD COLUMN dns INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -229,6 +236,7 @@ const MIGRATIONS: &[&str] = &[
     ADDRESSES_ANY_FAMILY,
     IPV6_NETWORKS,
     SERVICES_IPV6,
+    NETWORK_DNS,
 ];
 
 /// The schema version this binary writes.
@@ -457,6 +465,7 @@ mod tests {
                 mtu: 1500,
                 internal: false,
                 icc: true,
+                dns: false,
                 owner: (1, 1),
             },
         )

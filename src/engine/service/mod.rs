@@ -251,6 +251,9 @@ pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
     if first6 {
         route::sync6(ctx)?;
     }
+    if super::names::any_dns_network(ctx)? {
+        super::names::changed(ctx);
+    }
     Ok(rec)
 }
 
@@ -300,6 +303,9 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     }
     if drop6 {
         route::sync6(ctx)?;
+    }
+    if super::names::any_dns_network(ctx)? {
+        super::names::changed(ctx);
     }
     Ok(())
 }
