@@ -151,6 +151,8 @@ pub struct NetworkFacts {
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
+    /// The agent serves names on the gateway(s).
+    pub dns: bool,
     /// Its addresses come from a CNI IPAM plugin (shown only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub delegated: bool,
@@ -169,6 +171,7 @@ impl From<&Network> for NetworkFacts {
             mtu: n.mtu,
             internal: n.internal,
             icc: n.icc,
+            dns: n.dns,
             delegated: n.delegated,
         }
     }

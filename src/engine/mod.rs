@@ -27,6 +27,7 @@ pub mod gc;
 pub mod health;
 pub mod inspect;
 pub mod logs;
+pub mod names;
 pub mod network;
 pub mod owner;
 pub mod proc;

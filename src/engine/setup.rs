@@ -434,7 +434,7 @@ pub(super) fn configure_eth0(
     link::set_up(inside, eth0.index)?;
     route::add_default(inside, net.gateway)?;
     match v6 {
-        Some(g6) => route::add_default6(inside, g6),
+        Some(g6) => route::add_default(inside, g6),
         None => Ok(()),
     }
 }
@@ -452,6 +452,9 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool
     fault::step("attach", 6);
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
+    if super::names::serves(ctx, ep)? {
+        super::names::joined(ctx);
+    }
     Ok(true)
 }
 

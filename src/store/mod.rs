@@ -5,6 +5,7 @@ pub mod addr;
 pub mod api;
 mod endpoints;
 mod labels;
+mod names;
 mod networks;
 mod ports;
 mod runtime;

@@ -5,7 +5,7 @@
 use super::api::{
     NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
 };
-use super::{endpoints, labels, networks, ports, runtime, services, Store};
+use super::{endpoints, labels, names, networks, ports, runtime, services, Store};
 use crate::model::service::ServiceDef;
 use crate::model::{
     Backend, Backend6, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result,
@@ -65,6 +65,9 @@ impl Reads for Connection {
     }
     fn ula48(&self) -> Result<Option<ipnet::Ipv6Net>> {
         networks::ula48(self)
+    }
+    fn dns_names(&self) -> Result<Vec<crate::model::NetworkNames>> {
+        names::dns_names(self)
     }
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>> {
         ports::of(self, endpoint_id)

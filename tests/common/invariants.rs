@@ -188,7 +188,6 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 mode: r.get(2)?,
                 target: r.get(3)?,
                 ip: r.get(4)?,
-                ip6: r.get(14)?,
                 host_veth: r.get(5)?,
                 netns: r.get(6)?,
                 netns_owned: r.get(7)?,
@@ -198,6 +197,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 labels: BTreeMap::new(),
                 mac: r.get(12)?,
                 ifname: r.get(13)?,
+                ip6: r.get(14)?,
             })
         },
     );

@@ -9,7 +9,15 @@ use crate::engine::network::{self, NetworkRequest};
 use crate::engine::Ctx;
 use crate::model::{parse_cidr6, parse_ipv4, parse_subnet_any, split_subnets, Error, Result};
 
-const NET_HEADERS: [&str; 6] = ["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"];
+const NET_HEADERS: [&str; 7] = [
+    "NAME",
+    "BRIDGE",
+    "SUBNET",
+    "GATEWAY",
+    "MTU",
+    "DNS",
+    "CONTAINERS",
+];
 
 /// The table cells every network view starts with.
 fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
@@ -19,6 +27,7 @@ fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
         opt(&view::both(&Some(n.subnet.clone()), &n.subnet6)),
         opt(&view::both(&Some(n.gateway.clone()), &n.gateway6)),
         n.mtu.to_string(),
+        if n.dns { "on" } else { "off" }.to_string(),
     ]
 }
 
@@ -36,6 +45,7 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
             bridge,
             internal,
             icc,
+            dns,
         }) => {
             let subnets = subnet
                 .iter()
@@ -64,10 +74,11 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                     bridge,
                     internal,
                     icc,
+                    dns,
                 },
             )?;
             let d = view::network_detail(ctx, n)?;
-            print(f, &d, &NET_HEADERS[..5], |d| vec![network_cells(&d.facts)])?;
+            print(f, &d, &NET_HEADERS[..6], |d| vec![network_cells(&d.facts)])?;
         }
         NetworkCmd::Ls => {
             let rows = view::networks(ctx)?;

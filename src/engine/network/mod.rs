@@ -42,6 +42,9 @@ pub struct NetworkRequest {
     /// IPv4 too (always true from the CLI). False (a runtime asked for an IPv6-only
     /// network) is refused: podnet's networks are IPv4 or dual-stack.
     pub ipv4: bool,
+    /// The agent serves names on the gateways (the CLI's `--dns`, default on there; off
+    /// here, the default network's and a runtime's, which have their own DNS).
+    pub dns: bool,
 }
 
 impl Default for NetworkRequest {
@@ -59,6 +62,7 @@ impl Default for NetworkRequest {
             nat6: None,
             pool6: None,
             ipv4: true,
+            dns: false,
         }
     }
 }
@@ -187,6 +191,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             mtu,
             internal: spec.internal,
             icc: spec.icc,
+            dns: spec.dns,
             owner,
         })?;
         Ok(tx.network(&spec.name)?.expect("row just inserted"))
@@ -201,6 +206,9 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         });
     }
     ctx.store.write(|tx| tx.set_network_ready(&net.name))?;
+    if net.dns {
+        super::names::changed(ctx);
+    }
     Ok(Network {
         state: NetworkState::Ready,
         ..net
@@ -261,12 +269,28 @@ pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
 fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    // A dual-stack bridge does no DAD (see `make_bridge6`): set while it is down, since the
+    // kernel starts DAD of its link-local address the moment it comes up (a bridge without
+    // ports has a carrier).
+    let dual = net.subnet6.is_some();
+    let no_dad = |ifname: &str| {
+        if dual {
+            sysctl::ensure_if6(ifname, "accept_dad", "0")?;
+        }
+        Ok(())
+    };
+    let bridge = link::ensure_bridge_with(rtnl, &net.bridge, net.mtu, &me.link_alias(), &no_dad)?;
     *created = bridge.created;
     let index = bridge.link.index;
-    if !bridge.created {
+    if bridge.created {
+        // A fixed address: the gateway's neighbour entry in every container stays right when
+        // the port whose address the bridge would otherwise borrow leaves (the gateway went
+        // silent for ~30 s after `rm` of that container; tests/agent.rs, 100 run/rm).
+        link::set_address(rtnl, index, crate::model::Mac::for_container(net.gateway).0)?;
+    } else {
         let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
         if !found.up {
+            no_dad(&net.bridge)?;
             link::set_up(rtnl, found.index)?;
         }
     }
@@ -292,8 +316,12 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
 }
 
 /// The IPv6 half of a dual-stack network's bridge: it takes no router advertisement (it is
-/// the router of its link: a container's RA must never configure the host), holds the IPv6
-/// gateway (no DAD: usable at once), and the host forwards IPv6 — turned on with the first
+/// the router of its link: a container's RA must never configure the host), does no DAD
+/// (`accept_dad=0`, set before it is up: its link-local address is the source of the
+/// neighbour solicitations for forwarded traffic, and the kernel sends none while it is
+/// tentative, ~1-2 s after the bridge comes up: published ports and NAT66 replies would
+/// stall), holds the IPv6
+/// gateway (no DAD either: usable at once), and the host forwards IPv6 — turned on with the first
 /// IPv6 network, after the host's RA-configured interfaces are made to keep their routes
 /// (see `sysctl::enable_ipv6_forwarding`), which is said on stderr.
 fn make_bridge6(
@@ -358,11 +386,17 @@ fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
     if left.is_empty() || (net.subnet6.is_some() && !left.iter().any(firewall::dual_stack)) {
         // The last network (or the last dual-stack one) took podnet's reason to have tables
         // (or the IPv6 ones): render them from the store, which removes them.
-        firewall::sync(ctx)
+        firewall::sync(ctx)?;
     } else {
         firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
-        firewall::forward_accepts(ctx)
+        firewall::forward_accepts(ctx)?;
     }
+    // A running agent stops serving on the gateway (a bridge made again under the same
+    // name is a new interface its old sockets would not hear).
+    if net.dns {
+        super::names::changed(ctx);
+    }
+    Ok(())
 }
 
 /// Claim a network this process is creating and remove it (undo of a failed create; `created`:
