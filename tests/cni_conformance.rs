@@ -470,7 +470,7 @@ fn dual_stack_add_answers_both_families_and_both_work() {
         let mut chk = c.clone();
         chk["prevResult"] = ra.clone();
         cni_verb(&sb, "CHECK", &a, &nsa, &chk).ok(&format!("CHECK {v}"));
-        // (common::invariants counts one lease per container: not dual-stack aware yet.)
+        assert_consistent(&sb, &format!("dual-stack ADD {v}"));
         for (id, r) in [(&a, &ra), (&b, &rb)] {
             let mut del = c.clone();
             del["prevResult"] = r.clone();

@@ -45,6 +45,7 @@ pub fn settled(net: &Network) -> Settled {
     Settled {
         subnet: net.subnet,
         gateway: net.gateway,
+        v6: net.subnet6.zip(net.gateway6),
         bridge: net.bridge.clone(),
     }
 }

@@ -1,7 +1,10 @@
 //! Helpers for the IPv6 (dual-stack) tests.
 
+use super::publish::run_servers_on;
+use super::service::{TCP_TARGET, UDP_TARGET};
 use super::*;
 use podnet::testbed::{Lab, Sandbox};
+use serde_json::Value;
 use std::time::Duration;
 
 /// The host's and the LAN neighbour's IPv6 addresses on the lab's LAN.
@@ -102,4 +105,29 @@ pub fn v6_defaults(routes: &Value) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// [`super::service::backend`] whose servers (tcp 8080, udp 5353) are bound to `::`, so
+/// they answer over both families.
+pub fn backend6(sb: &Sandbox, name: &str, labels: &[&str], extra: &[&str]) -> Value {
+    let mut args: Vec<&str> = vec![];
+    for l in labels {
+        args.extend(["-l", l]);
+    }
+    args.extend(extra);
+    run_servers_on(
+        sb,
+        name,
+        &args,
+        &[("tcp", TCP_TARGET), ("udp", UDP_TARGET)],
+        "::",
+    )
+}
+
+/// The `ip6` of a `podnet inspect`, which must have one.
+pub fn ip6_of(info: &Value) -> String {
+    info["ip6"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ip6 in {info}"))
+        .to_string()
 }

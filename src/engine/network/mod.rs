@@ -269,7 +269,17 @@ pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
 fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    // A dual-stack bridge does no DAD (see `make_bridge6`): set while it is down, since the
+    // kernel starts DAD of its link-local address the moment it comes up (a bridge without
+    // ports has a carrier).
+    let dual = net.subnet6.is_some();
+    let no_dad = |ifname: &str| {
+        if dual {
+            sysctl::ensure_if6(ifname, "accept_dad", "0")?;
+        }
+        Ok(())
+    };
+    let bridge = link::ensure_bridge_with(rtnl, &net.bridge, net.mtu, &me.link_alias(), &no_dad)?;
     *created = bridge.created;
     let index = bridge.link.index;
     if bridge.created {
@@ -280,6 +290,7 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
     } else {
         let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
         if !found.up {
+            no_dad(&net.bridge)?;
             link::set_up(rtnl, found.index)?;
         }
     }
@@ -305,8 +316,12 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
 }
 
 /// The IPv6 half of a dual-stack network's bridge: it takes no router advertisement (it is
-/// the router of its link: a container's RA must never configure the host), holds the IPv6
-/// gateway (no DAD: usable at once), and the host forwards IPv6 — turned on with the first
+/// the router of its link: a container's RA must never configure the host), does no DAD
+/// (`accept_dad=0`, set before it is up: its link-local address is the source of the
+/// neighbour solicitations for forwarded traffic, and the kernel sends none while it is
+/// tentative, ~1-2 s after the bridge comes up: published ports and NAT66 replies would
+/// stall), holds the IPv6
+/// gateway (no DAD either: usable at once), and the host forwards IPv6 — turned on with the first
 /// IPv6 network, after the host's RA-configured interfaces are made to keep their routes
 /// (see `sysctl::enable_ipv6_forwarding`), which is said on stderr.
 fn make_bridge6(
