@@ -153,6 +153,9 @@ pub struct NetworkFacts {
     pub icc: bool,
     /// The agent serves names on the gateway(s).
     pub dns: bool,
+    /// Its addresses come from a CNI IPAM plugin (shown only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
 }
 
 impl From<&Network> for NetworkFacts {
@@ -169,6 +172,7 @@ impl From<&Network> for NetworkFacts {
             internal: n.internal,
             icc: n.icc,
             dns: n.dns,
+            delegated: n.delegated,
         }
     }
 }

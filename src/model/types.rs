@@ -38,6 +38,10 @@ pub struct Network {
     /// The agent serves names on the gateway(s) (`--dns`, default on for networks made with
     /// `network create`; off for the default network, like Docker's default bridge).
     pub dns: bool,
+    /// Its addresses come from a runtime's IPAM plugin (its first CNI ADD delegated `ipam`):
+    /// podnet allocates none on it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
     #[serde(skip)]
     pub state: NetworkState,
 }

@@ -187,6 +187,8 @@ pub trait Writes: Reads {
     fn set_draining(&self, id: i64) -> Result<()>;
     fn insert_network(&self, n: &NewNetwork) -> Result<i64>;
     fn set_network_ready(&self, name: &str) -> Result<()>;
+    /// Mark the network as one whose addresses a runtime's IPAM plugin gives.
+    fn set_network_delegated(&self, id: i64) -> Result<()>;
     fn delete_network(&self, name: &str) -> Result<()>;
     /// Take a network over for removal if still in `state` with owner `seen_owner` and no
     /// container uses it.

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const COLS: &str =
-    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6, dns";
+    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6, dns, delegated";
 
 fn row(r: &Row) -> rusqlite::Result<Network> {
     let subnet: String = r.get(3)?;
@@ -23,6 +23,7 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
         subnet6: subnet6.and_then(|s| s.parse().ok()),
         gateway6: gateway6.and_then(|s| s.parse().ok()),
         nat6: r.get(11)?,
+        delegated: r.get(13)?,
         mtu: r.get(5)?,
         internal: r.get(7)?,
         icc: r.get(8)?,
@@ -85,6 +86,12 @@ pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
         ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Mark a network as taking its addresses from a runtime's IPAM plugin.
+pub fn set_delegated(tx: &Connection, id: i64) -> Result<()> {
+    tx.execute("UPDATE networks SET delegated=1 WHERE id=?1", [id])?;
+    Ok(())
 }
 
 pub fn set_ready(tx: &Connection, name: &str) -> Result<()> {

@@ -224,6 +224,13 @@ const NETWORK_DNS: &str = "
 ALTER TABLE networks ADD COLUMN dns INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Networks whose addresses a runtime's IPAM plugin gives (a CNI configuration that
+/// delegates `ipam`): marked at the first such attachment, in its allocation transaction.
+/// podnet allocates no address on a marked network (docs/decisions/2026-12-01-delegated-networks.md).
+const NETWORK_DELEGATED: &str = "
+ALTER TABLE networks ADD COLUMN delegated INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -237,6 +244,7 @@ const MIGRATIONS: &[&str] = &[
     IPV6_NETWORKS,
     SERVICES_IPV6,
     NETWORK_DNS,
+    NETWORK_DELEGATED,
 ];
 
 /// The schema version this binary writes.

@@ -165,6 +165,9 @@ impl Writes for Connection {
     fn insert_network(&self, n: &NewNetwork) -> Result<i64> {
         networks::insert(self, n)
     }
+    fn set_network_delegated(&self, id: i64) -> Result<()> {
+        networks::set_delegated(self, id)
+    }
     fn set_network_ready(&self, name: &str) -> Result<()> {
         networks::set_ready(self, name)
     }

@@ -62,8 +62,8 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                     name,
                     subnet,
                     subnet6,
-                    ipv6,
-                    nat6: ipv6_nat,
+                    ipv6: Some(ipv6),
+                    nat6: Some(ipv6_nat),
                     pool6,
                     ipv4,
                     gateway: gateway

@@ -46,6 +46,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
         ifname: None,
         mac: None,
         runtime: None,
+        delegated: false,
     };
     let ep = setup::attach(ctx, &spec)?;
     if !setup::mark_ready(ctx, &ep, false)? {

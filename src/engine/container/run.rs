@@ -66,6 +66,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             ifname: None,
             mac: None,
             runtime: None,
+            delegated: false,
         },
     )?;
     if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {

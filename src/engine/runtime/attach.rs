@@ -41,13 +41,14 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         mode: Mode::Bridge(req.network.clone()),
         netns: Netns::Existing(req.netns.clone()),
         ip: req.ip,
-        ip6: None,
+        ip6: req.ip6,
         ports: &ports,
         labels: &req.labels,
         owned_by_caller: false,
         ifname: Some(&req.key.ifname),
         mac: req.mac,
         runtime: Some(&record),
+        delegated: req.delegated,
     };
     let made = setup::attach(ctx, &spec);
     let ep = match made {
