@@ -157,10 +157,10 @@ pub fn parse(mut buf: &[u8], prefix: &str, open: &mut Change) -> Vec<Change> {
                 NFT_MSG_NEWGEN => done.push(std::mem::take(open)),
                 // Chains and sets come and go with podnet's own service changes (bucket
                 // chains); a flush or a reload deletes tables or rules.
-                NFT_MSG_DELTABLE | NFT_MSG_DELRULE => {
-                    if table_name(body).is_some_and(|t| t.starts_with(prefix)) {
-                        open.deleted_watched = true;
-                    }
+                NFT_MSG_DELTABLE | NFT_MSG_DELRULE
+                    if table_name(body).is_some_and(|t| t.starts_with(prefix)) =>
+                {
+                    open.deleted_watched = true;
                 }
                 _ => {}
             }
