@@ -337,3 +337,147 @@ fn a_killed_agent_comes_back_with_the_next_command_and_the_rest_works_without_it
         vec![other]
     );
 }
+
+/// `n` times `GET /` to `ip:port` with `python3` (a `Command` to run it where the client
+/// is); each answer's body, one per connection. A refused first connection is tried again
+/// (the server may still be starting).
+fn get_many(mut python: std::process::Command, ip: &str, port: u16, n: usize) -> Vec<String> {
+    let script = format!(
+        r#"import socket, time
+def get():
+    s = socket.create_connection(("{ip}", {port}), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = b""
+    while True:
+        b = s.recv(4096)
+        if not b: break
+        data += b
+    return data.split(b"\r\n\r\n", 1)[1].decode().strip()
+for _ in range(100):
+    try: get(); break
+    except ConnectionRefusedError: time.sleep(0.05)
+for _ in range({n}): print(get())
+"#
+    );
+    python.args(["-c", &script]);
+    let text = ok(&format!("GET http://{ip}:{port}/ x{n}"), output(python));
+    text.lines().map(str::to_string).collect()
+}
+
+/// A directory in the sandbox's scratch space whose index.html says `text`.
+fn site(sb: &Sandbox, text: &str) -> String {
+    let dir = format!("{}/{text}", sb.scratch());
+    sb.sh_ok(&format!("mkdir -p {dir} && echo {text} > {dir}/index.html"))
+        .unwrap();
+    dir
+}
+
+fn serve_http(sb: &Sandbox, name: &str, label: &str) -> Value {
+    let dir = site(sb, name);
+    podnet_ok(
+        sb,
+        &[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "app",
+            "-l",
+            label,
+            "-p",
+            "8080",
+            "--",
+            "python3",
+            "-m",
+            "http.server",
+            "--directory",
+            &dir,
+            "8080",
+        ],
+    );
+    inspect(sb, name)
+}
+
+#[test]
+fn a_flushed_ruleset_is_restored_with_no_podnet_command() {
+    let lab = lab();
+    let sb = &lab.host;
+    podnet_ok(
+        sb,
+        &["network", "create", "app", "--subnet", "10.77.0.0/24"],
+    );
+    serve_http(sb, "web", "app=web");
+    let port = ok("ports", sb.podnet(["ports", "web", "--format", "json"]));
+    let port: u16 = parse("ports", &port)[0]["host_port"].as_u64().unwrap() as u16;
+    let svc = podnet_json(
+        sb,
+        &[
+            "service",
+            "create",
+            "s",
+            "--port",
+            "80:8080",
+            "--selector",
+            "app=web",
+        ],
+    );
+    let vip = svc["vip"].as_str().unwrap().to_string();
+    run_d(sb, "client", "app", &[]);
+    let outside = || get_many(lab.outside.cmd("python3"), "198.18.0.1", port, 1);
+    let to_vip = || get_many(sb.in_netns(netns("client"), "python3"), &vip, 80, 1);
+    assert_eq!(outside(), vec!["web"], "published port before the flush");
+    assert_eq!(to_vip(), vec!["web"], "service before the flush");
+    sb.sh_ok("nft flush ruleset").unwrap();
+    sb.wait_until("podnet's tables back", Duration::from_secs(10), || {
+        sb.sh("nft list table ip podnet && nft list table ip podnet-svc")
+            .status
+            .success()
+    })
+    .unwrap();
+    assert_eq!(outside(), vec!["web"], "published port after the flush");
+    assert_eq!(to_vip(), vec!["web"], "service after the flush");
+}
+
+#[test]
+fn a_backend_whose_process_dies_leaves_its_service() {
+    let sb = sandbox();
+    podnet_ok(
+        &sb,
+        &["network", "create", "app", "--subnet", "10.77.0.0/24"],
+    );
+    let w1 = serve_http(&sb, "w1", "app=w");
+    serve_http(&sb, "w2", "app=w");
+    let svc = podnet_json(
+        &sb,
+        &[
+            "service",
+            "create",
+            "s",
+            "--port",
+            "80:8080",
+            "--selector",
+            "app=w",
+        ],
+    );
+    let vip = svc["vip"].as_str().unwrap().to_string();
+    run_d(&sb, "client", "app", &[]);
+    let get = |n| get_many(sb.in_netns(netns("client"), "python3"), &vip, 80, n);
+    let before = get(40);
+    assert!(
+        before.iter().any(|b| b == "w1") && before.iter().any(|b| b == "w2"),
+        "both backends serve before: {before:?}"
+    );
+    let pid = w1["pid"].as_u64().expect("w1's pid");
+    sb.sh_ok(&format!("kill -9 {pid}")).unwrap();
+    let w1_ip = ip_of(&w1);
+    sb.wait_until(
+        "w1 out of the service's backends",
+        Duration::from_secs(10),
+        || !ok("eps", sb.sh("nft list map ip podnet-svc eps")).contains(&format!("{w1_ip} ")),
+    )
+    .unwrap();
+    let after = get(100);
+    assert_eq!(after.len(), 100);
+    assert!(after.iter().all(|b| b == "w2"), "after the kill: {after:?}");
+}

@@ -10,8 +10,10 @@
 //! docs/decisions/2026-12-01-agent.md.
 
 pub mod client;
+mod guard;
 mod lock;
 mod names;
+mod pids;
 mod serve;
 pub mod wire;
 

@@ -3,7 +3,7 @@
 //! re-read runs are answered by the next one (one re-read serves them all).
 
 use super::wire::{self, Request, Response};
-use super::{client, listen_of, lock, to_dns};
+use super::{client, guard, listen_of, lock, pids, to_dns};
 use crate::dns;
 use crate::model::{Error, Result};
 use crate::store::{State, Store};
@@ -12,7 +12,9 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the agent looks again at what it could not do (addresses not bound, no store
@@ -23,7 +25,15 @@ const RETRY: Duration = Duration::from_secs(1);
 pub(super) enum Job {
     /// Re-read the store and serve it; the answer goes back on the sender.
     Sync(Sender<Response>),
+    /// Someone deleted part of podnet's nftables tables: render them again.
+    Repair,
+    /// A container's process exited (endpoint id, name, process).
+    Exited(i64, String, crate::engine::proc::ProcId),
 }
+
+/// How long a repair waits for the rest of a burst of deletions (a firewall reload is
+/// several transactions) so that one re-render follows them all.
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// The main thread's state.
 struct Agent {
@@ -34,6 +44,11 @@ struct Agent {
     pending: bool,
     /// Each served address's bridge index when it was bound.
     bound: HashMap<dns::Listen, u32>,
+    repairer: guard::Repairer,
+    /// A repair failed: tried again every [`RETRY`].
+    repair_pending: bool,
+    /// The containers' processes the pid watch follows.
+    wanted: pids::Wanted,
 }
 
 pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
@@ -45,6 +60,7 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
             return Ok(0);
         }
     };
+    let own = Arc::new(AtomicU32::new(0));
     let server = dns::Server::start(dns::Config::default())
         .map_err(|e| Error::failed(format!("agent: DNS server: {e}")))?;
     let mut agent = Agent {
@@ -53,6 +69,9 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
         server,
         pending: false,
         bound: HashMap::new(),
+        repairer: guard::Repairer::new(root, run_dir, own.clone()),
+        repair_pending: false,
+        wanted: pids::Wanted::default(),
     };
     agent.sync();
     // The lock is ours: a socket file left there is a dead agent's.
@@ -63,6 +82,14 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     log(&format!("serving (pid {})", std::process::id()));
     let (tx, rx) = mpsc::channel();
+    if let Err(e) = pids::start(tx.clone(), agent.wanted.clone()) {
+        log(&format!("cannot watch containers' processes: {e}"));
+    }
+    if let Err(e) = guard::start(tx.clone(), own) {
+        log(&format!(
+            "cannot watch nftables (tables are repaired by commands only): {e}"
+        ));
+    }
     std::thread::Builder::new()
         .name("accept".into())
         .spawn(move || accept(listener, tx))?;
@@ -90,11 +117,42 @@ impl Agent {
             };
             let mut waiting = Vec::new();
             let mut sync = self.pending;
-            for job in first.into_iter().chain(rx.try_iter()) {
+            let mut repair = self.repair_pending;
+            let tick = first.is_none();
+            let mut jobs: Vec<Job> = first.into_iter().chain(rx.try_iter()).collect();
+            if jobs.iter().any(|j| matches!(j, Job::Repair)) {
+                std::thread::sleep(DEBOUNCE);
+                jobs.extend(rx.try_iter());
+            }
+            for job in jobs {
                 match job {
                     Job::Sync(reply) => {
                         sync = true;
                         waiting.push(reply);
+                    }
+                    Job::Repair => repair = true,
+                    Job::Exited(id, name, pid) => match self.repairer.exited(id, &name, pid) {
+                        Ok(true) => log(&format!(
+                            "container '{name}': its process {} exited; out of every service",
+                            pid.0
+                        )),
+                        Ok(false) => {}
+                        Err(e) => log(&format!(
+                            "container '{name}': its process exited, services not updated: {e}"
+                        )),
+                    },
+                }
+            }
+            if tick || sync {
+                self.follow_processes();
+            }
+            if repair {
+                self.repair_pending = false;
+                match self.repairer.repair() {
+                    Ok(()) => log("another process deleted podnet's nftables tables or rules: rendered again from the store"),
+                    Err(e) => {
+                        self.repair_pending = true;
+                        log(&format!("cannot restore podnet's nftables tables: {e}; retrying"));
                     }
                 }
             }
@@ -105,6 +163,27 @@ impl Agent {
                 }
             }
         }
+    }
+
+    /// Hand the pid watch every running container's process (a container that is not a
+    /// backend is watched too: it may become one by a label). Read at each store change
+    /// the agent is told of and every [`RETRY`] (commands on networks without DNS do not
+    /// tell the agent).
+    fn follow_processes(&mut self) {
+        let Some(store) = self.store.as_ref() else {
+            return;
+        };
+        let reads = (store as &dyn State).reads();
+        let Ok(eps) = reads.endpoints() else { return };
+        let mut want = HashMap::new();
+        for e in eps {
+            if let (crate::model::EndpointState::Ready, Some(pid)) = (e.state, e.pid) {
+                if !reads.is_draining(e.id).unwrap_or(true) {
+                    want.insert(e.id, (e.name, pid));
+                }
+            }
+        }
+        *self.wanted.lock().unwrap_or_else(|p| p.into_inner()) = want;
     }
 
     /// Re-read the names from the store and serve them: the table first, then the

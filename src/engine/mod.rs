@@ -133,6 +133,12 @@ impl Ctx {
         Ok(self.nft.as_mut().expect("just opened"))
     }
 
+    /// The port id of this context's nftables socket (opened if needed): the kernel's
+    /// notifications of the changes this context makes carry it.
+    pub fn nft_portid(&mut self) -> Result<u32> {
+        Ok(self.nft()?.portid())
+    }
+
     /// The store and the nftables socket at once, for work that must hold the store's write
     /// lock while it programs the kernel (service updates).
     pub fn store_and_nft(&mut self) -> Result<(&mut dyn State, &mut NftSocket)> {
