@@ -195,7 +195,11 @@ fn ipv4_only_networks_make_no_ipv6_tables() {
 #[test]
 fn gc_restores_the_ipv6_tables_and_the_last_network_removes_them() {
     let lab = lab6();
-    podnet_ok(&lab.host, &["network", "create", "web", "--ipv6"]);
+    // No DNS, so no agent: its nftables watch would restore the tables before `gc` does.
+    podnet_ok(
+        &lab.host,
+        &["network", "create", "web", "--ipv6", "--dns=false"],
+    );
     run_server6(
         &lab.host,
         "w",
