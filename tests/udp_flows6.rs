@@ -12,31 +12,6 @@ use common::*;
 use podnet::testbed::{self, Lab};
 use std::process::Command;
 
-/// Sends "ping" over IPv6 from source port SPORT to [HOST]:PORT up to 3 times (1 s wait
-/// each) with `py` (a Python interpreter command line); the first reply, if any.
-fn udp6_from_fixed_port(mut py: Command, sport: u16, host: &str, port: u16) -> Option<String> {
-    let script = format!(
-        "import socket, sys\n\
-         s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n\
-         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('::', {sport}))\n\
-         s.settimeout(1.0)\n\
-         for _ in range(3):\n\
-         \x20   s.sendto(b'ping', ('{host}', {port}))\n\
-         \x20   try:\n\
-         \x20       print(s.recvfrom(65535)[0].decode().strip())\n\
-         \x20       sys.exit(0)\n\
-         \x20   except OSError:\n\
-         \x20       pass\n\
-         sys.exit(1)\n"
-    );
-    py.args(["-c", &script]);
-    let out = output(py);
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().to_string())
-}
-
 fn outside(lab: &Lab) -> Command {
     lab.outside.cmd(testbed::python())
 }
@@ -65,7 +40,7 @@ fn who(reply: Option<String>, what: &str) -> String {
 fn ipv6_udp_flow_started_before_publishing_reaches_the_container_once_published() {
     let lab = lab6();
     podnet_ok(&lab.host, &["network", "create", "web", "--ipv6"]);
-    let flow = || udp6_from_fixed_port(outside(&lab), 40000, HOST6, 9053);
+    let flow = || udp_from_fixed_port(outside(&lab), 40000, HOST6, 9053);
     assert_eq!(flow(), None);
     backend6(
         &lab.host,
@@ -76,7 +51,7 @@ fn ipv6_udp_flow_started_before_publishing_reaches_the_container_once_published(
     // Control: a fresh flow is answered.
     assert_eq!(
         who(
-            udp6_from_fixed_port(outside(&lab), 40009, HOST6, 9053),
+            udp_from_fixed_port(outside(&lab), 40009, HOST6, 9053),
             "fresh"
         ),
         "dns"
@@ -96,14 +71,14 @@ fn ipv6_udp_flow_follows_the_port_to_its_new_owner() {
     let lab = lab6();
     podnet_ok(&lab.host, &["network", "create", "web", "--ipv6"]);
     let net = ["--network", "web", "-p", "9053:5353/udp"];
-    let flow = || udp6_from_fixed_port(outside(&lab), 40001, HOST6, 9053);
+    let flow = || udp_from_fixed_port(outside(&lab), 40001, HOST6, 9053);
     backend6(&lab.host, "one", &[], &net);
     assert_eq!(who(flow(), "to one"), "one");
     podnet_ok(&lab.host, &["rm", "-f", "one"]);
     backend6(&lab.host, "two", &[], &net);
     assert_eq!(
         who(
-            udp6_from_fixed_port(outside(&lab), 40009, HOST6, 9053),
+            udp_from_fixed_port(outside(&lab), 40009, HOST6, 9053),
             "fresh"
         ),
         "two"
@@ -142,8 +117,8 @@ fn ipv6_udp_flow_moves_to_another_backend_when_its_backend_is_removed() {
         ],
     );
     let vip6 = s(&svc, "vip6").to_string();
-    let lan = || udp6_from_fixed_port(outside(&lab), 41000, HOST6, 30053);
-    let pod = || udp6_from_fixed_port(in_container(&lab, "client"), 41001, &vip6, 53);
+    let lan = || udp_from_fixed_port(outside(&lab), 41000, HOST6, 30053);
+    let pod = || udp_from_fixed_port(in_container(&lab, "client"), 41001, &vip6, 53);
     let lan_first = who(lan(), "node port flow");
     let pod_first = who(pod(), "VIP flow");
     assert_eq!(who(lan(), "node port flow again"), lan_first);

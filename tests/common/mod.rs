@@ -357,14 +357,19 @@ pub fn assert_clean(sb: &Sandbox, what: &str, network: &str, baseline: &[String]
     wait_links(sb, what, baseline);
 }
 
-/// Sends "ping" from source port SPORT to HOST:PORT up to 3 times (1 s wait each) with
-/// `cmd` (a Python interpreter command line); the first reply, if any.
+/// Sends "ping" from source port SPORT to HOST:PORT (IPv4 or IPv6, by HOST) up to 3 times
+/// (1 s wait each) with `cmd` (a Python interpreter command line); the first reply, if any.
 pub fn udp_from_fixed_port(mut cmd: Command, sport: u16, host: &str, port: u16) -> Option<String> {
+    let (family, any) = if host.contains(':') {
+        ("AF_INET6", "::")
+    } else {
+        ("AF_INET", "0.0.0.0")
+    };
     let script = format!(
         "import socket, sys\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s = socket.socket(socket.{family}, socket.SOCK_DGRAM)\n\
          s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('0.0.0.0', {sport}))\n\
+         s.bind(('{any}', {sport}))\n\
          s.settimeout(1.0)\n\
          for _ in range(3):\n\
          \x20   s.sendto(b'ping', ('{host}', {port}))\n\
