@@ -7,6 +7,7 @@
 
 use super::addr;
 pub use super::api::ServiceRecord;
+use super::Cached;
 use crate::model::service::ServiceDef;
 use crate::model::{BackendOf, Labels, Proto, Result, ServicePort};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -236,7 +237,7 @@ pub fn vip_taken(conn: &Connection, vip: IpAddr) -> Result<Option<String>> {
 /// inside; `lo` when none is.
 pub fn vip_after_highest(conn: &Connection, lo: IpAddr, hi: IpAddr) -> Result<Option<IpAddr>> {
     let (_, key) = vip_cols(lo);
-    let max: Option<Vec<u8>> = conn.query_row(
+    let max: Option<Vec<u8>> = conn.row(
         &format!("SELECT max({key}) FROM services WHERE {key} BETWEEN ?1 AND ?2"),
         params![addr::key(lo), addr::key(hi)],
         |r| r.get(0),
@@ -266,7 +267,7 @@ pub fn insert(
 ) -> Result<i64> {
     let vip = s.primary_vip();
     let vip6 = s.vip6.map(IpAddr::V6);
-    tx.execute(
+    tx.exec(
         "INSERT INTO services(name, vip, vip_key, affinity_timeout, selector, vip6, vip6_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             s.name,
@@ -280,19 +281,19 @@ pub fn insert(
     )?;
     let id = tx.last_insert_rowid();
     for p in &s.ports {
-        tx.execute(
+        tx.exec(
             "INSERT INTO service_ports(service_id, port, target_port, proto, node_port) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, p.port, p.target_port, p.proto.to_string(), p.node_port],
         )?;
     }
     for (k, v) in selector.into_iter().flatten() {
-        tx.execute(
+        tx.exec(
             "INSERT INTO service_selectors(service_id, key, value) VALUES (?1, ?2, ?3)",
             params![id, k, v],
         )?;
     }
     for (c, port) in backends {
-        tx.execute(
+        tx.exec(
             "INSERT INTO service_backends(service_id, container, port) VALUES (?1, ?2, ?3)",
             params![id, c, port],
         )?;
@@ -301,14 +302,18 @@ pub fn insert(
 }
 
 pub fn set_programmed(tx: &Connection, id: i64, b: &[crate::model::Backend]) -> Result<()> {
-    tx.prepare_cached("UPDATE services SET programmed=?2, programmed_count=?3 WHERE id=?1")?
-        .execute(params![id, encode_backends(b), b.len() as i64])?;
+    tx.exec(
+        "UPDATE services SET programmed=?2, programmed_count=?3 WHERE id=?1",
+        params![id, encode_backends(b), b.len() as i64],
+    )?;
     Ok(())
 }
 
 pub fn set_programmed6(tx: &Connection, id: i64, b: &[crate::model::Backend6]) -> Result<()> {
-    tx.prepare_cached("UPDATE services SET programmed6=?2 WHERE id=?1")?
-        .execute(params![id, encode_backends(b)])?;
+    tx.exec(
+        "UPDATE services SET programmed6=?2 WHERE id=?1",
+        params![id, encode_backends(b)],
+    )?;
     Ok(())
 }
 
@@ -331,7 +336,7 @@ pub fn record_buckets(
     reset: bool,
 ) -> Result<()> {
     if reset {
-        tx.execute(&format!("DELETE FROM {table}"), [])?;
+        tx.exec(&format!("DELETE FROM {table}"), [])?;
     }
     let mut st = tx.prepare_cached(&format!("INSERT OR IGNORE INTO {table}(n) VALUES (?1)"))?;
     for n in sizes {
@@ -363,14 +368,13 @@ pub fn concerning(
     }
     let mut out = Vec::new();
     for id in ids {
-        let name: String =
-            conn.query_row("SELECT name FROM services WHERE id=?1", [id], |r| r.get(0))?;
+        let name: String = conn.row("SELECT name FROM services WHERE id=?1", [id], |r| r.get(0))?;
         out.extend(get(conn, &name)?);
     }
     Ok(out)
 }
 
 pub fn delete(tx: &Connection, id: i64) -> Result<()> {
-    tx.execute("DELETE FROM services WHERE id=?1", [id])?;
+    tx.exec("DELETE FROM services WHERE id=?1", [id])?;
     Ok(())
 }
