@@ -108,6 +108,28 @@ fn callers_the_agent_cannot_serve_as_they_would_are_declined() {
         agent_log(&sb)
     );
     cni_verb(&sb, "DEL", "c1", &ns, &other).ok("DEL from another root");
+    // A plugin of another build (the binary upgraded, the agent not restarted): declined on
+    // the wire, before anything is done.
+    let call = json!({"op": "cni", "build": "0.0.1 schema 1", "env": {"CNI_COMMAND": "ADD"},
+        "stdin": pods().to_string(), "root": SANDBOX_STATE_DIR, "run_dir": RUN_DIR});
+    let script = format!(
+        "import socket, struct\ns = socket.socket(socket.AF_UNIX)\ns.connect('{RUN_DIR}/agent.sock')\n\
+         b = {body:?}.encode()\ns.sendall(struct.pack('>I', len(b)) + b)\n\
+         n = struct.unpack('>I', s.recv(4))[0]\nprint(s.recv(n).decode())",
+        body = call.to_string()
+    );
+    let mut py = sb.cmd("python3");
+    py.args(["-c", &script]);
+    let answer: Value = serde_json::from_str(&ok("raw call", output(py))).unwrap();
+    assert_eq!(answer["ok"], json!(false), "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("restart the agent"),
+        "{answer}"
+    );
+    assert_eq!(leftovers(&sb), Vec::<String>::new());
 }
 
 #[test]

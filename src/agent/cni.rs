@@ -75,6 +75,13 @@ impl Workers {
     }
 
     fn may_serve(&self, conn: &UnixStream, call: &CniCall) -> Result<(), String> {
+        let own = super::wire::build();
+        if call.build != own {
+            return Err(format!(
+                "the plugin is podnet {}, the agent podnet {own}: restart the agent",
+                call.build
+            ));
+        }
         let (pid, uid) = peer(conn).map_err(|e| format!("who is calling: {e}"))?;
         // The agent does for a caller only what the caller could do itself.
         if uid != 0 || crate::kernel::caps::net_admin_of(pid) != Some(true) {
