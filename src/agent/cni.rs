@@ -1,9 +1,9 @@
 //! CNI calls handed to the agent by the plugin (`cni::handoff`): a few worker threads, each
 //! with engine contexts kept open between calls, serve them as the plugin would in its own
 //! process. The agent declines a call it cannot serve exactly as the plugin would — a caller
-//! that is not root, or in another network or mount namespace (its CNI_NETNS path and the
-//! host's links would not be the agent's), or for other directories — and the plugin then
-//! does the call itself.
+//! that is not root with CAP_NET_ADMIN, in another network or mount namespace (its CNI_NETNS
+//! path and the host's links would not be the agent's), for other directories, or a plugin
+//! of another build — and the plugin then does the call itself.
 
 use super::serve::log;
 use super::wire::{CniCall, CniReply, Response};
