@@ -12,7 +12,8 @@
 //! asks `nI A` (50 ms timeout per try, no pause between tries) until the answer holds nI's
 //! address; then `podnet rm -f nI` and the same until NXDOMAIN. One try is one round trip
 //! (~0.1 ms): a median near that means the name answered on the first try. Memory: the
-//! agent's VmRSS/VmHWM (its lock file names it) at 0, 100, 500, ... containers. See
+//! agent's VmRSS/VmHWM (its lock file names it) at 0, 100, 500, ... containers. Hot-path
+//! cost: `run -d -p`/`rm -f` on `app` against a `--dns=false` network, paired. See
 //! docs/benchmarks.md ("The agent").
 
 #[path = "../common/mod.rs"]
@@ -116,6 +117,59 @@ fn run_d(name: &str) {
         "sleep",
         "infinity",
     ]);
+}
+
+/// What telling the agent adds to the hot path: `run -d -p` and `rm -f` on `app` (DNS) and
+/// on `quiet` (`--dns=false`) back to back, alternating which goes first, `runs` times; the
+/// median of the paired differences (wall time: the command waits for the agent's ack).
+fn paired_cost(runs: usize, records: &mut Vec<String>) {
+    let timed = |args: &[&str]| {
+        let t = Instant::now();
+        podnet(args);
+        t.elapsed().as_secs_f64() * 1e3
+    };
+    // [op][side]: op 0 run, 1 rm; side 0 quiet, 1 app.
+    let mut all: [[Vec<f64>; 2]; 2] = Default::default();
+    let mut diff: [Vec<f64>; 2] = Default::default();
+    for i in 0..runs {
+        let mut sides = [("quiet", 0usize), ("app", 1usize)];
+        if i % 2 == 1 {
+            sides.reverse();
+        }
+        let mut took = [[0.0; 2]; 2];
+        for (net, side) in sides {
+            let name = format!("x{side}-{i}");
+            took[0][side] = timed(&[
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--network",
+                net,
+                "-p",
+                "30001:80",
+                "--",
+                "sleep",
+                "infinity",
+            ]);
+            took[1][side] = timed(&["rm", "-f", &name]);
+            reap();
+        }
+        for op in 0..2 {
+            diff[op].push(took[op][1] - took[op][0]);
+            for side in 0..2 {
+                all[op][side].push(took[op][side]);
+            }
+        }
+    }
+    for (op, what) in ["run -d -p", "rm -f -p"].iter().enumerate() {
+        records.push(format!(
+            "{what}: DNS network median {:.2} ms, --dns=false {:.2} ms, paired difference median {:+.2} ms (runs {runs})",
+            stats(&all[op][1]).median,
+            stats(&all[op][0]).median,
+            stats(&diff[op]).median
+        ));
+    }
 }
 
 fn ip_of(name: &str) -> IpAddr {
@@ -252,6 +306,15 @@ fn inner(o: &Opts) {
         "agent pid {pid} at 1 container: VmRSS {rss} kB, VmHWM {hwm} kB, {threads} threads"
     ));
     probe(&mut asker, "1 container", o.runs, &mut records);
+    podnet(&[
+        "network",
+        "create",
+        "quiet",
+        "--subnet",
+        "10.78.0.0/16",
+        "--dns=false",
+    ]);
+    paired_cost(o.runs, &mut records);
     let mut marks: Vec<usize> = [100, 500, 1000, 2000, 5000]
         .into_iter()
         .filter(|m| *m < o.containers)
