@@ -142,6 +142,28 @@ pub(crate) fn report(opts: &Opts, recs: &mut [Value]) -> String {
         ("podnet", "detach_p_v4", "detach -p, IPv4-only network"),
         ("podnet", "detach_p_dual", "detach -p, dual-stack network"),
         ("podnet", "detach_p_dual_minus_v4", "  dual − IPv4 (paired)"),
+        ("podnet", "attach_p_v4_cpu", "attach -p, IPv4-only (CPU ms)"),
+        (
+            "podnet",
+            "attach_p_dual_cpu",
+            "attach -p, dual-stack (CPU ms)",
+        ),
+        (
+            "podnet",
+            "attach_p_dual_minus_v4_cpu",
+            "  dual − IPv4 (paired, CPU)",
+        ),
+        ("podnet", "detach_p_v4_cpu", "detach -p, IPv4-only (CPU ms)"),
+        (
+            "podnet",
+            "detach_p_dual_cpu",
+            "detach -p, dual-stack (CPU ms)",
+        ),
+        (
+            "podnet",
+            "detach_p_dual_minus_v4_cpu",
+            "  dual − IPv4 (paired, CPU)",
+        ),
         ("floor", "proc_spawn_true", "floor: spawn /bin/true"),
         ("floor", "kernel_veth_add", "floor: veth add+enslave+ns"),
         ("floor", "kernel_attach_full", "floor: full attach netlink"),
