@@ -30,6 +30,14 @@ pub fn agent_pid(sb: &Sandbox) -> Option<u32> {
         .flatten()
 }
 
+/// The agent's log (empty when it has none).
+pub fn agent_log(sb: &Sandbox) -> String {
+    podnet::testbed::stdout(&sb.sh(&format!(
+        "cat {}/agent.log 2>/dev/null",
+        podnet::testbed::SANDBOX_STATE_DIR
+    )))
+}
+
 /// SIGKILL the agent `pid` and wait until it is gone (or a zombie: the sandbox's init
 /// reaps it on its own time).
 pub fn kill_agent(sb: &Sandbox, pid: u32) {
