@@ -10,6 +10,8 @@ mod networks;
 mod ports;
 mod runtime;
 mod schema;
+/// The store schema this build writes (its number of migrations).
+pub const SCHEMA_VERSION: i64 = schema::VERSION;
 mod services;
 mod sqlite;
 
