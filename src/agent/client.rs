@@ -75,13 +75,34 @@ pub fn cni(call: wire::CniCall, patience: Duration) -> io::Result<Option<wire::C
     let Ok(stream) = UnixStream::connect(socket_path(&call.run_dir)) else {
         return Ok(None);
     };
-    let r = ask(stream, &Request::Cni(call), Instant::now() + patience)?;
+    let agent = wire::peer(&stream)
+        .ok()
+        .and_then(|(pid, _)| crate::engine::proc::identity(pid));
+    let r = match ask(stream, &Request::Cni(call), Instant::now() + patience) {
+        Ok(r) => r,
+        Err(e) => {
+            // The agent died mid-call: its half-made records are a dead call's (which the
+            // plugin's own call then finishes) only once the process is gone — its socket
+            // closes while it is still exiting.
+            if let (Some(id), false) = (agent, is_timeout(&e)) {
+                crate::engine::proc::wait_gone(id, WAIT);
+            }
+            return Err(e);
+        }
+    };
     match (r.ok, r.body) {
         (true, Some(body)) => serde_json::from_value(body)
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
         _ => Ok(None),
     }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Connect to `path`, retrying until `deadline` (an agent just started binds it shortly).

@@ -9,7 +9,6 @@ use super::serve::log;
 use super::wire::{CniCall, CniReply, Response};
 use crate::cni::{self, Dirs, Env};
 use crate::engine::contexts::Contexts;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -82,7 +81,7 @@ impl Workers {
                 call.build
             ));
         }
-        let (pid, uid) = peer(conn).map_err(|e| format!("who is calling: {e}"))?;
+        let (pid, uid) = super::wire::peer(conn).map_err(|e| format!("who is calling: {e}"))?;
         // The agent does for a caller only what the caller could do itself.
         if uid != 0 || crate::kernel::caps::net_admin_of(pid) != Some(true) {
             return Err(format!(
@@ -136,31 +135,6 @@ fn work(tasks: &Mutex<Receiver<Task>>) {
             code: r.code,
         });
     }
-}
-
-/// The pid and uid of the process at the other end of `conn`.
-fn peer(conn: &UnixStream) -> std::io::Result<(i32, u32)> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: SO_PEERCRED writes a ucred of at most `len` bytes into `cred`, which lives
-    // across the call; the fd is the open socket `conn` borrows.
-    let r = unsafe {
-        libc::getsockopt(
-            conn.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    if r != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok((cred.pid, cred.uid))
 }
 
 fn ns_identity(path: &str) -> Option<(u64, u64)> {

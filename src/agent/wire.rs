@@ -126,6 +126,31 @@ pub fn recv_bytes(r: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(body))
 }
 
+/// The pid and uid of the process at the other end of `conn`.
+pub fn peer(conn: &std::os::unix::net::UnixStream) -> std::io::Result<(i32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: SO_PEERCRED writes a ucred of at most `len` bytes into `cred`, which lives
+    // across the call; the fd is the open socket `conn` borrows.
+    let r = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(conn),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((cred.pid, cred.uid))
+}
+
 /// Read one response frame.
 pub fn recv_response(r: &mut impl Read) -> io::Result<Response> {
     let body = recv_bytes(r)?.ok_or_else(|| {
