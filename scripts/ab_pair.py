@@ -18,6 +18,7 @@ the machine's own network. Needs root.
        AB_CNI=1     also CNI ADD and DEL (one port mapping, a fresh namespace, env + config
                     on stdin as a runtime execs the plugin)
        AB_OUT=FILE  raw timings as JSON
+       AB_NET='ARGS' extra `network create podnet0` arguments, e.g. '--ipv6 --icc=false'
 """
 import json, os, random, resource, statistics as st, subprocess, sys, time
 
@@ -124,7 +125,7 @@ class Side:
 sides = [Side("A", A), Side("B", B)]
 try:
     for s in sides:
-        s.podnet("network", "create", "podnet0")
+        s.podnet("network", "create", "podnet0", *os.environ.get("AB_NET", "").split())
     results = {}
     print(f"{'n':>4} {'op':<10} {'A median':>9} {'B median':>9} {'paired B-A':>11}  "
           f"({'CPU ' if CPU else ''}ms)")
