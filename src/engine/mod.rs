@@ -19,6 +19,7 @@
 
 pub mod boot;
 pub mod container;
+pub mod contexts;
 pub mod detach;
 pub mod firewall;
 pub mod flows;
@@ -80,6 +81,10 @@ pub struct Ctx {
     pub store: Box<dyn State>,
     host: Option<Rtnl>,
     nft: Option<NftSocket>,
+    /// Close the nftables socket in this process when dropped, instead of leaving the final
+    /// release to a forked child that outlives the process (right for a command that is
+    /// about to exit, wrong for the agent, which would keep one child per dropped context).
+    close_here: bool,
 }
 
 impl Ctx {
@@ -113,7 +118,14 @@ impl Ctx {
             store: Box::new(store),
             host: None,
             nft: None,
+            close_here: false,
         }
+    }
+
+    /// Make this context close its sockets in this process when dropped (a long-lived
+    /// process: see the field).
+    pub fn close_here(&mut self) {
+        self.close_here = true;
     }
 
     /// The rtnetlink socket of the host namespace, opened on first use.
@@ -179,7 +191,9 @@ pub(crate) fn nft_error(what: &str, e: NftError) -> Error {
 impl Drop for Ctx {
     fn drop(&mut self) {
         if let Some(nft) = self.nft.take() {
-            nft.close_detached();
+            if !self.close_here {
+                nft.close_detached();
+            }
         }
     }
 }
