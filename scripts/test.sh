@@ -26,6 +26,7 @@ have iptables || missing+=(iptables)
 have conntrack || missing+=(conntrack)
 have dig || missing+=(bind9-dnsutils)
 have getent || missing+=(libc-bin)
+have ping || missing+=(iputils-ping)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

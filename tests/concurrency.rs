@@ -11,23 +11,9 @@ use std::time::Duration;
 const N: usize = 50;
 
 /// Runs `podnet ARGS(i)` for i in 0..N all at once; panics listing every failure.
-fn all_at_once(sb: &Sandbox, what: &str, args: impl Fn(usize) -> Vec<String>) {
-    let children: Vec<_> = (0..N)
-        .map(|i| {
-            let mut c = sb.podnet_cmd(args(i));
-            c.stdout(Stdio::piped()).stderr(Stdio::piped());
-            c.spawn()
-                .unwrap_or_else(|e| panic!("spawn {what} {i}: {e}"))
-        })
-        .collect();
-    let failures: Vec<String> = children
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, c)| {
-            let out = c.wait_with_output().expect("wait");
-            (!out.status.success()).then(|| format!("#{i}: {}", describe(&out)))
-        })
-        .collect();
+fn all_n_at_once(sb: &Sandbox, what: &str, args: impl Fn(usize) -> Vec<String>) {
+    let cmds: Vec<Vec<String>> = (0..N).map(args).collect();
+    let failures = all_at_once(sb, &cmds);
     assert!(
         failures.is_empty(),
         "{} of {N} concurrent {what} failed:\n{}",
@@ -42,7 +28,7 @@ fn fifty_containers(network: Option<&str>) {
         podnet_ok(&sb, &["network", "create", n]);
     }
     let net_name = network.unwrap_or("podnet0");
-    all_at_once(&sb, "podnet run -d", |i| {
+    all_n_at_once(&sb, "podnet run -d", |i| {
         let mut a: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), format!("c{i}")];
         if let Some(n) = network {
             a.extend(["--network".into(), n.into()]);
@@ -102,7 +88,7 @@ fn fifty_containers(network: Option<&str>) {
     reach.arg("reach").args(&ips).args(["--port", "9"]);
     ok("reach all 50 containers", output(reach));
 
-    all_at_once(&sb, "podnet rm -f", |i| {
+    all_n_at_once(&sb, "podnet rm -f", |i| {
         vec!["rm".into(), "-f".into(), format!("c{i}")]
     });
     let info = net_inspect(&sb, net_name);

@@ -8,11 +8,10 @@ mod common;
 use common::invariants::assert_consistent;
 use common::*;
 use ipnet::Ipv6Net;
-use podnet::testbed::{describe, Sandbox};
+use podnet::testbed::Sandbox;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
-use std::process::Stdio;
 use std::time::Duration;
 
 const NET: &str = "dual";
@@ -37,26 +36,6 @@ fn run_args(name: &str) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
-}
-
-/// Runs every command of `cmds` (podnet argument lists) at once; the failures, described.
-fn all_at_once(sb: &Sandbox, cmds: &[Vec<String>]) -> Vec<String> {
-    let children: Vec<_> = cmds
-        .iter()
-        .map(|args| {
-            let mut c = sb.podnet_cmd(args);
-            c.stdout(Stdio::piped()).stderr(Stdio::piped());
-            c.spawn().unwrap_or_else(|e| panic!("spawn {args:?}: {e}"))
-        })
-        .collect();
-    children
-        .into_iter()
-        .zip(cmds)
-        .filter_map(|(c, args)| {
-            let out = c.wait_with_output().expect("wait");
-            (!out.status.success()).then(|| format!("{args:?}: {}", describe(&out)))
-        })
-        .collect()
 }
 
 /// Asserts the running containers are exactly `names`, each with distinct addresses of both

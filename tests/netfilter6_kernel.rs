@@ -458,6 +458,7 @@ table bridge podnet {
 		ip daddr @noicc_subnets drop
 		ip6 saddr @noicc_subnets6 drop
 		ip6 daddr @noicc_subnets6 drop
+		meta protocol ip6 iifgroup 1886257153 drop
 	}
 }
 "#;

@@ -86,7 +86,11 @@ fn dual_service_spreads_ipv6_connections_over_three_dual_stack_backends() {
         assert_refused(&lab, At::Outside, proto, HOST6, 30081);
         assert_refused(&lab, At::Container("cl"), proto, &empty6, port);
     }
-    assert_refused(&lab, At::Host, "tcp", &empty6, 80);
+    // From the host itself, both families alike: TCP reset, and UDP refused on send.
+    for vip in [vip(&empty), empty6] {
+        assert_refused(&lab, At::Host, "tcp", &vip, 80);
+        assert_host_udp_refused(&lab, &vip, 53);
+    }
     // Its backends leaving makes the full service refuse too.
     for b in ["b1", "b2", "b3"] {
         podnet_ok(&lab.host, &["rm", "-f", b]);

@@ -165,7 +165,7 @@ fn veth(
             let mut inside = netns::rtnl_in(&ns)?;
             // The peer outlives a host end that was renamed or moved away: clear it first.
             link::delete(&mut inside, ep.ifname())?;
-            setup::make_veth(host, veth, bridge.index, net.mtu, &ns, alias, ep)?;
+            setup::make_veth(host, veth, &net, bridge.index, &ns, alias, ep)?;
             link::set_up_by_name(&mut inside, "lo")?;
             setup::configure_eth0(&mut inside, &net, ip, ep.ip6, ep.ifname())?;
             // The host still caches the old eth0's MAC for the address: until that entry went

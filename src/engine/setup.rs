@@ -356,7 +356,7 @@ fn realize(
         // unchecked frame. (Elements name the port; it need not exist yet.)
         publish::publish(ctx, ep, ports)?;
         let alias = owner::Identity::of(ctx).link_alias();
-        make_veth(ctx.host()?, veth, bridge, net.mtu, &ns, &alias, ep)?;
+        make_veth(ctx.host()?, veth, net, bridge, &ns, &alias, ep)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -383,12 +383,13 @@ fn realize(
 pub(super) fn make_veth(
     host: &mut Rtnl,
     veth: &str,
+    net: &Network,
     bridge: u32,
-    mtu: u32,
     ns: &File,
     alias: &str,
     ep: &Endpoint,
 ) -> Result<()> {
+    let mtu = net.mtu;
     let mac = ep.mac.map(|m| m.0);
     let ifname = ep.ifname();
     link::create_veth(host, veth, Some(bridge), mtu, ifname, ns.as_fd(), mac).map_err(|e| {
@@ -404,8 +405,12 @@ pub(super) fn make_veth(
     })?;
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
-    // The host end is marked as this store's in the message that is sent anyway.
-    link::no_ipv6_link_local(host, veth, Some(alias))?;
+    // The host end is marked as this store's in the message that is sent anyway, and on a
+    // dual-stack `--icc=false` network put in the group whose bridged IPv6 the bridge table
+    // drops (link-local between two ports passes no inet hook: `plan::netfilter::rules::bridge`).
+    let noicc6 = !net.icc && net.subnet6.is_some();
+    let group = noicc6.then_some(crate::plan::netfilter::rules::NOICC_PORT_GROUP);
+    link::no_ipv6_link_local(host, veth, Some(alias), group)?;
     link::set_up_hairpin(host, veth)
 }
 
@@ -423,7 +428,7 @@ pub(super) fn configure_eth0(
         .ok_or_else(|| Error::failed(format!("{ifname} missing in the container namespace")))?;
     addr::add(inside, eth0.index, ip, net.subnet.prefix_len())?;
     fault::step("attach", 4);
-    link::no_ipv6_link_local(inside, ifname, None)?;
+    link::no_ipv6_link_local(inside, ifname, None, None)?;
     let v6 = match (ip6, net.subnet6, net.gateway6) {
         (Some(ip6), Some(s6), Some(g6)) => {
             addr::add6(inside, eth0.index, ip6, s6.prefix_len())?;

@@ -236,12 +236,20 @@ pub fn create_veth(
 ///
 /// `alias`, when given, is set in the same message (`ip link set NAME alias TEXT`): podnet
 /// marks a veth's host end here, at no extra round trip, since the kernel ignores an alias in
-/// the creating message.
-pub fn no_ipv6_link_local(rtnl: &mut Rtnl, name: &str, alias: Option<&str>) -> Result<()> {
+/// the creating message. `group`, when given, too (`ip link set NAME group N`).
+pub fn no_ipv6_link_local(
+    rtnl: &mut Rtnl,
+    name: &str,
+    alias: Option<&str>,
+    group: Option<u32>,
+) -> Result<()> {
     use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
     let mut m = msg_for(name);
     if let Some(a) = alias {
         m.attributes.push(LinkAttribute::IfAlias(a.to_string()));
+    }
+    if let Some(g) = group {
+        m.attributes.push(LinkAttribute::Group(g));
     }
     m.attributes
         .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(

@@ -387,3 +387,24 @@ pub fn udp_from_fixed_port(mut cmd: Command, sport: u16, host: &str, port: u16) 
         .success()
         .then(|| testbed::stdout(&out).trim().to_string())
 }
+
+/// Runs every command of `cmds` (podnet argument lists) at once; the failures, described.
+pub fn all_at_once(sb: &Sandbox, cmds: &[Vec<String>]) -> Vec<String> {
+    let children: Vec<_> = cmds
+        .iter()
+        .map(|args| {
+            let mut c = sb.podnet_cmd(args);
+            c.stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap_or_else(|e| panic!("spawn {args:?}: {e}"))
+        })
+        .collect();
+    children
+        .into_iter()
+        .zip(cmds)
+        .filter_map(|(c, args)| {
+            let out = c.wait_with_output().expect("wait");
+            (!out.status.success()).then(|| format!("{args:?}: {}", describe(&out)))
+        })
+        .collect()
+}

@@ -135,6 +135,20 @@ pub fn assert_refused(lab: &Lab, from: At, proto: &str, host: &str, port: u16) {
     }
 }
 
+/// A UDP probe from the host itself to an empty service fails at once: the reject in the
+/// output hook drops the datagram, so the send itself fails (EPERM), in both families. Never
+/// a timeout (the reject missing, or a wrong verdict), and never a reply.
+pub fn assert_host_udp_refused(lab: &Lab, host: &str, port: u16) {
+    match try_connect(lab, At::Host, "udp", host, port, 5.0) {
+        Ok(reply) => panic!("udp from the host to {host}:{port} must be refused, got {reply:?}"),
+        Err(e) => assert!(
+            e.contains("Operation not permitted"),
+            "udp from the host to {host}:{port} must fail at once on send (EPERM), not time \
+             out or fail otherwise:\n{e}"
+        ),
+    }
+}
+
 /// The backend names that answered in `m` (no [`NO_REPLY`]).
 pub fn answered(m: &BTreeMap<String, usize>) -> BTreeSet<String> {
     m.keys().filter(|k| *k != NO_REPLY).cloned().collect()

@@ -17,7 +17,7 @@ fn words(data: &[u8]) -> String {
         .join(" ")
 }
 
-const META_KEYS: [&str; 20] = [
+const META_KEYS: [&str; 22] = [
     "len",
     "protocol",
     "priority",
@@ -38,6 +38,8 @@ const META_KEYS: [&str; 20] = [
     "bri_iifname",
     "bri_oifname",
     "pkttype",
+    "cpu",
+    "iifgroup",
 ];
 const CT_KEYS: [&str; 23] = [
     "state",

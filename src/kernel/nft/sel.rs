@@ -30,6 +30,9 @@ pub enum Sel {
     Oif,
     IifName,
     OifName,
+    /// `meta iifgroup`: the input interface's group (`ip link set DEV group N`), 4 bytes,
+    /// host order; in the bridge family the bridge port's.
+    IifGroup,
     CtState,
     CtStatus,
     /// `ct direction`: 0 original, 1 reply; 1 byte.
@@ -124,6 +127,7 @@ impl Sel {
             Sel::NfProto => meta(15),
             Sel::L4Proto => meta(16),
             Sel::PktType => meta(19),
+            Sel::IifGroup => meta(21),
             Sel::CtState => ct(0, None),
             Sel::CtDirection => ct(1, None),
             Sel::CtStatus => ct(2, None),

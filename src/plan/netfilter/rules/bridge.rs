@@ -198,6 +198,10 @@ fn prerouting(v6: bool) -> Vec<Rule> {
     rules
 }
 
+/// The interface group (`ip link set DEV group N`) of the host ends of containers' veths on
+/// an `--icc=false` network, set in the message that marks the host end anyway ("pn" and 1).
+pub const NOICC_PORT_GROUP: u32 = 0x706e_0001;
+
 /// `--icc=false` for frames of family `A` between ports of one bridge (hosts without
 /// br_netfilter; with it, the forward chain of `ip podnet` / `ip6 podnet` drops them too,
 /// IPv6 link-local included).
@@ -238,8 +242,33 @@ pub(super) fn rules(v6: bool) -> Vec<Rule> {
     rules.extend(icc_drops::<Ipv4Addr>());
     if v6 {
         rules.extend(icc_drops::<Ipv6Addr>());
+        rules.push(icc_link_local6());
     }
     rules
+}
+
+/// `--icc=false` for the IPv6 the subnet rules miss: a container may also send from its
+/// fe80:: link-local address (anti-spoofing allows its EUI-64 one), and link-local frames are
+/// bridged, never routed, so without br_netfilter no inet hook sees them. Every IPv6 frame
+/// bridged from a port of such a network is dropped: none is legitimate (the gateway is the
+/// bridge itself, whose frames are delivered, not forwarded; hairpin to a published port is
+/// accepted above). Keyed by the port's group, set when its veth is made, because this
+/// kernel has no `meta ibrname` (CONFIG_NFT_BRIDGE_META: EOPNOTSUPP) and a set of ports
+/// would cost an element on every attach and detach
+/// (docs/decisions/2026-12-01-ipv6-hard.md).
+fn icc_link_local6() -> Rule {
+    Rule::new(
+        "forward",
+        vec![
+            meta_protocol_of::<Ipv6Addr>(),
+            Stmt::Cmp {
+                sel: IifGroup,
+                op: CmpOp::Eq,
+                value: Value::Mark(NOICC_PORT_GROUP),
+            },
+            verdict(Verdict::Drop),
+        ],
+    )
 }
 
 /// The link-local address the kernel gives an interface with this MAC (EUI-64, RFC 4291

@@ -18,7 +18,7 @@ use crate::kernel::nft::{ct_status, CmpOp, Sel, Stmt, TableDef, Value, Verdict, 
 use crate::plan::family::AddrFamily;
 use Sel::*;
 
-pub use bridge::{bridge_sets, bridge_table, link_local};
+pub use bridge::{bridge_sets, bridge_table, link_local, NOICC_PORT_GROUP};
 pub use inet::inet_table;
 pub use netdev::{loopback_chain, loopback_rule, netdev_table, LOOPBACK_REPLY_MARK};
 
