@@ -243,4 +243,7 @@ impl State for Store {
         tx.commit()?;
         Ok(())
     }
+    fn tidy(&self) -> Result<()> {
+        Store::tidy(self)
+    }
 }
