@@ -5,6 +5,7 @@ pub mod addr;
 pub mod api;
 mod endpoints;
 mod labels;
+mod members;
 mod networks;
 mod ports;
 mod runtime;
@@ -13,7 +14,8 @@ mod services;
 mod sqlite;
 
 pub use api::{
-    NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
+    Member, NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State,
+    Writes,
 };
 /// How a service's selector is shown (`app=web,tier=db`), as it is stored.
 pub use services::encode_selector;

@@ -46,6 +46,8 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
         ifname: None,
         mac: None,
         runtime: None,
+        member_of: None,
+        aliases: &[],
     };
     let ep = setup::attach(ctx, &spec)?;
     if !setup::mark_ready(ctx, &ep, false)? {

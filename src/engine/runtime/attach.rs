@@ -48,6 +48,8 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         ifname: Some(&req.key.ifname),
         mac: req.mac,
         runtime: Some(&record),
+        member_of: None,
+        aliases: &[],
     };
     let made = setup::attach(ctx, &spec);
     let ep = match made {
