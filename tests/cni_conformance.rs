@@ -7,6 +7,7 @@ mod common;
 
 use common::cni::*;
 use common::invariants::{assert_consistent, store_view};
+use common::v6::{v6_addrs, v6_defaults};
 use common::*;
 use podnet::testbed::{Sandbox, SANDBOX_STATE_DIR};
 use serde_json::{json, Value};
@@ -373,4 +374,127 @@ fn port_mappings_mac_and_ip_capabilities() {
     cni_verb(&sb, "DEL", "w", &ns, &c).ok("DEL");
     assert_eq!(leftovers(&sb), Vec::<String>::new());
     assert_consistent(&sb, "after DEL");
+}
+
+/// Issue 9: ADD on a dual-stack configuration (`subnet6`) answers both addresses on the
+/// container's interface with both gateways and both default routes, in 1.1.0, 1.0.0 and
+/// 0.4.0; the kernel has them; IPv6 TCP works between two ADDed namespaces and with the
+/// IPv6 gateway; CHECK accepts the result; DEL frees the IPv6 lease.
+#[test]
+fn dual_stack_add_answers_both_families_and_both_work() {
+    let sb = sandbox();
+    for (n, v) in ["1.1.0", "1.0.0", "0.4.0"].into_iter().enumerate() {
+        let c = conf(
+            v,
+            "dual",
+            json!({"subnet": "10.78.0.0/24", "subnet6": "fd00:91::/64"}),
+        );
+        let (a, b) = (format!("d{n}"), format!("e{n}"));
+        let (nsa, nsb) = (netns(&sb, &a), netns(&sb, &b));
+        let ra = cni_verb(&sb, "ADD", &a, &nsa, &c).ok(&format!("ADD {v}"));
+        let rb = cni_verb(&sb, "ADD", &b, &nsb, &c).ok(&format!("ADD {v}"));
+        let eth0 = as_list(ra["interfaces"].clone())
+            .iter()
+            .position(|i| i["name"] == "eth0" && i["sandbox"] == json!(nsa))
+            .expect("eth0 in the result");
+        let ips = as_list(ra["ips"].clone());
+        assert_eq!(ips.len(), 2, "{ra}");
+        let ip4 = s(&ips[0], "address").to_string();
+        let ip6 = s(&ips[1], "address").to_string();
+        assert!(ip4.starts_with("10.78.0.") && ip4.ends_with("/24"), "{ra}");
+        assert!(ip6.starts_with("fd00:91::") && ip6.ends_with("/64"), "{ra}");
+        assert_eq!(ips[0]["gateway"], "10.78.0.1", "{ra}");
+        assert_eq!(ips[1]["gateway"], "fd00:91::1", "{ra}");
+        for ip in &ips {
+            assert_eq!(ip["interface"], json!(eth0), "{ra}");
+        }
+        if v == "0.4.0" {
+            assert_eq!(
+                (&ips[0]["version"], &ips[1]["version"]),
+                (&json!("4"), &json!("6"))
+            );
+        }
+        let routes: Vec<(String, String)> = as_list(ra["routes"].clone())
+            .iter()
+            .map(|r| (s(r, "dst").to_string(), s(r, "gw").to_string()))
+            .collect();
+        assert_eq!(
+            routes,
+            vec![
+                ("0.0.0.0/0".to_string(), "10.78.0.1".to_string()),
+                ("::/0".to_string(), "fd00:91::1".to_string())
+            ],
+            "{ra}"
+        );
+        // The kernel's view: the IPv6 address on eth0 inside, the IPv6 default route.
+        let (addr6, len6) = ip6.split_once('/').unwrap();
+        let have = v6_addrs(&ip_json_in(&sb, &nsa, &["addr"]), "eth0");
+        assert!(
+            have.iter()
+                .any(|(a, l, _)| a == addr6 && l.to_string() == len6),
+            "{have:?}"
+        );
+        let defaults = v6_defaults(&ip_json_in(&sb, &nsa, &["-6", "route"]));
+        assert_eq!(defaults.len(), 1, "{defaults:?}");
+        assert_eq!(
+            (&defaults[0].0[..], &defaults[0].1[..]),
+            ("fd00:91::1", "eth0")
+        );
+        // IPv6 TCP: namespace to namespace, and the gateway's address to the namespace.
+        let b6 = s(&as_list(rb["ips"].clone())[1], "address")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let port = 7100 + n as u16;
+        let mut srv = serve_bound_in(&sb, &nsb, port, "pong6", "::");
+        assert_eq!(tcp_reply(&sb, Some(&nsa), &b6, port), "pong6");
+        srv.stop();
+        let mut srv = serve_bound_in(&sb, &nsa, port, "from-gw", "::");
+        let mut from_gw = nettool(&sb);
+        from_gw.args([
+            "connect",
+            "tcp",
+            addr6,
+            &port.to_string(),
+            "--source",
+            "fd00:91::1",
+            "--retry-for",
+            "10",
+        ]);
+        assert_eq!(
+            ok("tcp from the gateway", output(from_gw)).trim(),
+            "from-gw"
+        );
+        srv.stop();
+        let mut chk = c.clone();
+        chk["prevResult"] = ra.clone();
+        cni_verb(&sb, "CHECK", &a, &nsa, &chk).ok(&format!("CHECK {v}"));
+        assert_consistent(&sb, &format!("dual-stack ADD {v}"));
+        for (id, r) in [(&a, &ra), (&b, &rb)] {
+            let mut del = c.clone();
+            del["prevResult"] = r.clone();
+            cni_verb(&sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL");
+        }
+        // No IPv6 lease left: the network has no member, and the address is free for `--ip6`.
+        assert_eq!(net_inspect(&sb, "dual")["containers"], json!([]));
+        let probe = format!("probe{n}");
+        ok(
+            "the runtime's IPv6 address is free again",
+            sb.podnet([
+                "run",
+                "-d",
+                "--name",
+                &probe,
+                "--network",
+                "dual",
+                "--ip6",
+                addr6,
+                "--",
+                "sleep",
+                "infinity",
+            ]),
+        );
+        podnet_ok(&sb, &["rm", "-f", &probe]);
+    }
 }

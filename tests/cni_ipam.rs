@@ -164,10 +164,22 @@ fn a_failing_ipam_plugin_is_a_spec_error_and_leaves_nothing() {
             "RangeStart 10.66.1.5 not in network",
         ),
         (
-            "an IPv6 range beside",
-            json!({"ranges": [[{"subnet": SUBNET}], [{"subnet": "fd00:66::/64"}]]}),
+            "two IPv6 ranges",
+            json!({"ranges": [[{"subnet": SUBNET}], [{"subnet": "fd00:66::/64"}], [{"subnet": "fd00:67::/64"}]]}),
             2,
-            "gave IPv6 address fd00:66::",
+            "gave 2 IPv6 addresses",
+        ),
+        (
+            "an IPv6 range only",
+            json!({"ranges": [[{"subnet": "fd00:66::/64"}]]}),
+            2,
+            "gave no IPv4 address",
+        ),
+        (
+            "an IPv6 gateway that is not podnet's",
+            json!({"ranges": [[{"subnet": SUBNET}], [{"subnet": "fd00:66::/64", "gateway": "fd00:66::fe"}]]}),
+            7,
+            "gives IPv6 gateway fd00:66::fe",
         ),
     ];
     for (n, (what, ipam, code, says)) in table.into_iter().enumerate() {

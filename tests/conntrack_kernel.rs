@@ -6,19 +6,18 @@
 use podnet::kernel::conntrack::{Conntrack, Flows};
 use podnet::model::Proto;
 use podnet::testbed::thread_netns::in_netns;
-use std::net::SocketAddrV4;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-type Spec = (
-    Proto,
-    SocketAddrV4,
-    SocketAddrV4,
-    SocketAddrV4,
-    SocketAddrV4,
-);
+type Spec = (Proto, SocketAddr, SocketAddr, SocketAddr, SocketAddr);
 
-fn a(s: &str) -> SocketAddrV4 {
+/// Any IPv4 address (a `ToPort` selection of every IPv4 flow to the port).
+const ANY4: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+/// Any IPv6 address.
+const ANY6: IpAddr = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+
+fn a(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
@@ -51,7 +50,7 @@ fn all(ct: &mut Conntrack) -> Vec<String> {
                 .list(&Flows::ToPort {
                     proto,
                     port,
-                    to: None,
+                    to: ANY4,
                 })
                 .unwrap()
             {
@@ -134,7 +133,7 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
         let flows = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
-            to: None,
+            to: ANY4,
         };
         let listed = ct.list(&flows).unwrap();
         assert_eq!(listed.len(), 2, "{listed:?}");
@@ -173,11 +172,83 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
         let on = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
-            to: Some("10.0.0.1".parse().unwrap()),
+            to: "10.0.0.1".parse().unwrap(),
         };
         let d = ct.delete(&on).unwrap();
         assert_eq!((d.dumped, d.deleted), (1, 1));
         assert_eq!(ct.list(&flows).unwrap().len(), 1);
+    });
+}
+
+/// IPv6 flows are found and deleted by IPv6 selections (the dump and the deletes carry the
+/// IPv6 family), and an IPv4 selection never touches them, nor the reverse.
+#[test]
+fn ipv6_flows_are_deleted_by_ipv6_selections_only() {
+    in_netns(|| {
+        let mut ct = Conntrack::open().unwrap();
+        ct.create(
+            &[
+                // A published port's flow and a service flow, both DNAT'ed to fd00:77::a.
+                flow(
+                    Proto::Udp,
+                    "[fd00:18::2]:40000",
+                    "[fd00:18::1]:8080",
+                    "[fd00:77::a]:80",
+                ),
+                flow(
+                    Proto::Udp,
+                    "[fd00:77::30]:5000",
+                    "[fd00:43::1]:53",
+                    "[fd00:77::a]:5353",
+                ),
+                // Their IPv4 twins.
+                flow(
+                    Proto::Udp,
+                    "198.18.0.2:40000",
+                    "198.18.0.1:8080",
+                    "10.77.0.10:80",
+                ),
+                flow(
+                    Proto::Udp,
+                    "10.77.0.30:5000",
+                    "10.43.0.1:53",
+                    "10.77.0.10:5353",
+                ),
+            ],
+            60,
+        )
+        .unwrap();
+        assert_eq!(tool_count(), 4);
+        let to6 = Flows::ToPort {
+            proto: Proto::Udp,
+            port: 8080,
+            to: ANY6,
+        };
+        let listed = ct.list(&to6).unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].reply_src, a("[fd00:77::a]:80"));
+        let d = ct.delete(&to6).unwrap();
+        assert_eq!(
+            (d.dumped, d.deleted),
+            (1, 1),
+            "the kernel filtered the dump"
+        );
+        let by6 = Flows::AnsweredBy {
+            proto: Proto::Udp,
+            ip: "fd00:77::a".parse().unwrap(),
+            port: None,
+        };
+        let d = ct.delete(&by6).unwrap();
+        assert_eq!((d.dumped, d.deleted), (1, 1));
+        // The IPv4 twins are all that is left, and an IPv4 selection finds them.
+        assert_eq!(tool_count(), 2);
+        let to4 = Flows::ToPort {
+            proto: Proto::Udp,
+            port: 8080,
+            to: ANY4,
+        };
+        assert_eq!(ct.delete(&to4).unwrap().deleted, 1);
+        assert_eq!(tool_count(), 1);
     });
 }
 
@@ -277,7 +348,7 @@ fn sctp_flows_are_selected_by_port_too() {
             .delete(&Flows::ToPort {
                 proto: Proto::Sctp,
                 port: 8080,
-                to: None,
+                to: ANY4,
             })
             .unwrap();
         assert_eq!(d.deleted, 1);
@@ -325,7 +396,7 @@ fn entries_made_by_the_conntrack_tool_are_deleted() {
             .delete(&Flows::ToPort {
                 proto: Proto::Udp,
                 port: 8080,
-                to: None,
+                to: ANY4,
             })
             .unwrap();
         assert_eq!(d.deleted, 1);
@@ -344,7 +415,7 @@ fn nothing_to_delete_costs_little_with_10000_unrelated_entries() {
             Flows::ToPort {
                 proto: Proto::Udp,
                 port: 8080,
-                to: None,
+                to: ANY4,
             },
             Flows::AnsweredBy {
                 proto: Proto::Udp,

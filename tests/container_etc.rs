@@ -100,7 +100,7 @@ fn detached_defaults_follow_the_network_and_the_host_and_exec_sees_them() {
     assert!(own.starts_with(s(&inspect(&sb, "d1"), "ip")), "{own}");
     // The default network: the host's resolvers without loopback ones (Docker's rule).
     let host = HostResolv::parse(&ok("host resolv.conf", sb.sh("cat /etc/resolv.conf")));
-    let want = resolv_conf(&EtcSpec::default(), None, &host);
+    let want = resolv_conf(&EtcSpec::default(), &[], &host);
     assert_eq!(exec("d2", "cat /etc/resolv.conf"), want);
     assert!(!want.contains("nameserver 127."), "{want}");
     assert_eq!(host_view(&sb), before);

@@ -171,7 +171,7 @@ fn bad_setup_requests_are_refused_in_netavarks_shape_and_leave_nothing() {
         ),
         (
             Netavark(ns, c1(json!({"static_ips": ["fd00::5"]}), Value::Null)),
-            "IPv6",
+            "static_ips needs IPv6 on network",
         ),
         (
             Netavark(
@@ -234,7 +234,7 @@ fn bad_setup_requests_are_refused_in_netavarks_shape_and_leave_nothing() {
                     ),
                 ),
             ),
-            "IPv6",
+            "network 'pods' has no IPv6",
         ),
         // The same container and interface already attached elsewhere.
         (

@@ -174,7 +174,7 @@ fn bad_create_requests_are_refused_in_netavarks_shape_and_leave_nothing() {
             nv(net(
                 json!({"subnets": [{"subnet": "fd00::/64"}], "ipv6_enabled": true}),
             )),
-            "IPv6",
+            "IPv6-only networks are not supported",
         ),
         (
             nv(net(

@@ -243,3 +243,95 @@ fn fifty_parallel_setups_get_fifty_addresses() {
     invariants::assert_consistent(&sb, "after 50 teardowns");
     assert_eq!(view(&sb), baseline);
 }
+
+/// Issue 9 through netavark 2.1: a dual-stack Podman network (`ipv6_enabled`, an IPv4 and an
+/// IPv6 subnet) gives containers both addresses (the status block lists both, the kernel
+/// has both, `static_ips` of both families honoured), IPv6 TCP between them, a port with no
+/// host_ip published on both families and one with an IPv6 host_ip on IPv6 only, reachable
+/// from outside over IPv6; `create` of `ipv6_enabled` alone picks the IPv6 subnet. The
+/// invariant checker (dual-stack aware: two leases each) agrees; teardown leaves nothing.
+#[test]
+fn netavark_dual_stack_network_gives_both_families_and_ipv6_ports() {
+    const HOST6: &str = "fd00:18::1";
+    let lab = nv_lab();
+    let sb = &lab.host;
+    for (m, a) in [(&lab.host, HOST6), (&lab.outside, "fd00:18::2")] {
+        m.sh_ok(&format!("ip -6 addr add {a}/64 dev lan0 nodad"))
+            .unwrap();
+    }
+    let picked = create(sb, &network("auto6", json!({"ipv6_enabled": true})));
+    let subnets = as_list(picked["subnets"].clone());
+    assert_eq!(subnets.len(), 2, "{picked}");
+    assert!(s(&subnets[1], "subnet").ends_with("/64"), "{picked}");
+    assert_eq!(picked["ipv6_enabled"], json!(true), "{picked}");
+    let dual = create(
+        sb,
+        &network(
+            "dual",
+            json!({"ipv6_enabled": true, "subnets": [{"subnet": "10.89.62.0/24"},
+                   {"subnet": "fd00:62::/64", "gateway": "fd00:62::1"}]}),
+        ),
+    );
+    assert_eq!(
+        dual["subnets"],
+        json!([{"subnet": "10.89.62.0/24", "gateway": "10.89.62.1"},
+               {"subnet": "fd00:62::/64", "gateway": "fd00:62::1"}])
+    );
+    ok("netns", sb.sh("ip netns add d1 && ip netns add d2"));
+    let c1 = container(
+        "d1",
+        "web6",
+        &dual,
+        json!({"static_ips": ["10.89.62.10", "fd00:62::10"]}),
+        json!([
+            {"container_port": 8080, "host_ip": "", "host_port": 18090, "protocol": "tcp", "range": 1},
+            {"container_port": 8080, "host_ip": HOST6, "host_port": 18091, "protocol": "tcp", "range": 1}
+        ]),
+    );
+    let c2 = container("d2", "client6", &dual, json!({}), Value::Null);
+    let mut ip6s = Vec::new();
+    for (ns, input) in [("d1", &c1), ("d2", &c2)] {
+        let path = format!("/run/netns/{ns}");
+        let block = setup(sb, &path, input);
+        let subs = as_list(block["interfaces"]["eth0"]["subnets"].clone());
+        assert_eq!(subs.len(), 2, "{block}");
+        assert_eq!(s(&subs[0], "gateway"), "10.89.62.1", "{block}");
+        assert_eq!(s(&subs[1], "gateway"), "fd00:62::1", "{block}");
+        let ip6 = s(&subs[1], "ipnet").to_owned();
+        let (addr6, len6) = ip6.split_once('/').unwrap();
+        let have = common::v6::v6_addrs(&ip_json_in(sb, &path, &["addr"]), "eth0");
+        assert!(
+            have.iter()
+                .any(|(a, l, _)| a == addr6 && l.to_string() == len6),
+            "{ns}: {have:?} lacks {ip6}"
+        );
+        ip6s.push(addr6.to_owned());
+    }
+    assert_eq!(ip6s[0], "fd00:62::10", "the IPv6 static_ip honoured");
+    invariants::assert_consistent(sb, "dual-stack setup");
+    let mut srv = common::cni::serve_bound_in(sb, "/run/netns/d1", 8080, "d1", "::");
+    assert_eq!(tcp_reply(sb, Some("/run/netns/d2"), &ip6s[0], 8080), "d1");
+    // From outside over IPv6: the port without host_ip and the IPv6-only one; the IPv6-only
+    // one is not on the host's IPv4 address.
+    for port in [18090, 18091] {
+        assert_eq!(tcp_reply(&lab.outside, None, HOST6, port), "d1", "{port}");
+    }
+    assert_eq!(
+        tcp_reply(&lab.outside, None, lab.config.host_ip(), 18090),
+        "d1"
+    );
+    assert!(connect(&lab.outside, None, lab.config.host_ip(), 18091, 1.0).is_err());
+    srv.stop();
+    for (ns, input) in [("d1", &c1), ("d2", &c2)] {
+        for _ in 0..2 {
+            teardown(sb, &format!("/run/netns/{ns}"), input);
+        }
+    }
+    assert_eq!(nv_rows(sb), vec![]);
+    invariants::assert_consistent(sb, "after teardown");
+    for ns in ["d1", "d2"] {
+        let left = names(&ip_json_in(sb, &format!("/run/netns/{ns}"), &["link"]));
+        assert_eq!(left, vec!["lo".to_owned()], "{ns} keeps only lo");
+    }
+    assert!(connect(&lab.outside, None, HOST6, 18090, 1.0).is_err());
+}

@@ -4,6 +4,9 @@
 //! times each, with 0 and 1,000 containers loaded: on a host without IPv6 (the baseline),
 //! and on a dual-stack host both for an IPv4-only container and a dual-stack one.
 
+#[path = "common/timing.rs"]
+mod timing;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
@@ -11,6 +14,7 @@ use podnet::kernel::nft::NftSocket;
 use podnet::model::{Mac, PortMapping, Proto};
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
 use podnet::testbed::thread_netns::ThreadLab as Lab;
+use timing::{ms, pct};
 
 fn facts(i: u32, v6: bool) -> (GuardFacts, PortFacts) {
     let ip = Ipv4Addr::from(0x0a58_0002 + i);
@@ -43,15 +47,6 @@ fn net(v6: bool) -> NetFacts {
         subnet6: v6.then(|| "fd00:88::/64".parse().unwrap()),
         nat6: true,
     }
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() - 1) as f64 * p) as usize]
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// Add and remove one container 500 times; `v6` chooses its kind. Medians and p99s.

@@ -2,46 +2,12 @@
 //! podnet` tables and the bridge table's IPv6 rules as text, the IPv4 table byte-identical
 //! with or without IPv6, and the shape of every dual-stack batch.
 
-use podnet::kernel::nft::{Batch, Family, Ruleset};
-use podnet::model::{parse_publish, Mac};
-use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
+#[path = "common/nf_facts.rs"]
+mod facts;
 
-fn net(bridge: &str, subnet: &str, subnet6: Option<&str>, internal: bool, icc: bool) -> NetFacts {
-    NetFacts {
-        bridge: bridge.into(),
-        subnet: subnet.parse().unwrap(),
-        internal,
-        icc,
-        subnet6: subnet6.map(|s| s.parse().unwrap()),
-        nat6: true,
-    }
-}
-
-fn ports(ip: &str, ip6: Option<&str>, spec: &str) -> Vec<PortFacts> {
-    parse_publish(spec)
-        .unwrap()
-        .into_iter()
-        .map(|r| PortFacts {
-            container_ip: ip.parse().unwrap(),
-            container_ip6: ip6.map(|a| a.parse().unwrap()),
-            mapping: r.fixed().expect("a fixed host port"),
-        })
-        .collect()
-}
-
-fn guard(port: &str, ip: &str, ip6: Option<&str>) -> GuardFacts {
-    let ip = ip.parse().unwrap();
-    GuardFacts {
-        port: port.into(),
-        mac: Mac::for_container(ip),
-        ip,
-        ip6: ip6.map(|a| a.parse().unwrap()),
-    }
-}
-
-fn messages(b: &Batch) -> Vec<String> {
-    (0..b.len()).map(|i| b.describe(i).to_string()).collect()
-}
+use facts::{guard, messages, net, ports};
+use podnet::kernel::nft::{Family, Ruleset};
+use podnet::plan::netfilter as nf;
 
 fn table(rs: &Ruleset, family: Family) -> Option<&podnet::kernel::nft::TableDef> {
     rs.tables.iter().find(|t| t.table.family == family)

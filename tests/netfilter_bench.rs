@@ -4,12 +4,16 @@
 //! (anti-spoofing elements with its port) with 0 and 1,000 containers loaded,
 //! inside a private lab.
 
+#[path = "common/timing.rs"]
+mod timing;
+
 use std::time::Instant;
 
 use podnet::kernel::nft::NftSocket;
 use podnet::model::{Mac, PortMapping, Proto};
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
 use podnet::testbed::thread_netns::ThreadLab as Lab;
+use timing::{ms, pct};
 
 fn port(i: u32) -> PortFacts {
     PortFacts {
@@ -32,11 +36,6 @@ fn guard(i: u32) -> GuardFacts {
         ip,
         ip6: None,
     }
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() - 1) as f64 * p) as usize]
 }
 
 #[test]
@@ -85,10 +84,6 @@ fn attach_cost_at_1_and_1000_ports() {
             pct(&mut del, 0.99)
         );
     }
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// One container's batches as attach and rm send them, next to the port-only batches they

@@ -1,46 +1,11 @@
 //! The netfilter plan without a kernel: the whole ruleset as text (rules as
 //! the kernel expressions nft would compile), and the shape of every batch.
 
-use podnet::kernel::nft::Batch;
-use podnet::model::{parse_publish, Mac};
+#[path = "common/nf_facts.rs"]
+mod facts;
+
+use facts::{guard, messages, net, ports};
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
-
-fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
-    NetFacts {
-        bridge: bridge.into(),
-        subnet: subnet.parse().unwrap(),
-        internal,
-        icc,
-        subnet6: None,
-        nat6: true,
-    }
-}
-
-fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
-    parse_publish(spec)
-        .unwrap()
-        .into_iter()
-        .map(|r| PortFacts {
-            container_ip: ip.parse().unwrap(),
-            container_ip6: None,
-            mapping: r.fixed().expect("a fixed host port"),
-        })
-        .collect()
-}
-
-fn guard(port: &str, ip: &str) -> GuardFacts {
-    let ip = ip.parse().unwrap();
-    GuardFacts {
-        port: port.into(),
-        mac: Mac::for_container(ip),
-        ip,
-        ip6: None,
-    }
-}
-
-fn messages(b: &Batch) -> Vec<String> {
-    (0..b.len()).map(|i| b.describe(i).to_string()).collect()
-}
 
 #[test]
 fn full_ruleset_as_text() {
@@ -62,13 +27,14 @@ fn chains_and_rules_do_not_depend_on_facts() {
             .collect::<Vec<_>>()
     };
     let many: Vec<PortFacts> = (0..300)
-        .flat_map(|i| ports("10.88.1.2", &format!("{}:80", 20000 + i)))
+        .flat_map(|i| ports("10.88.1.2", None, &format!("{}:80", 20000 + i)))
         .collect();
     let nets: Vec<NetFacts> = (0..50)
         .map(|i| {
             net(
                 &format!("pn{i}"),
                 &format!("10.{i}.0.0/24"),
+                None,
                 i % 2 == 0,
                 i % 3 == 0,
             )
@@ -79,6 +45,7 @@ fn chains_and_rules_do_not_depend_on_facts() {
             guard(
                 &format!("pnv{i}"),
                 &format!("10.88.{}.{}", i / 200, 2 + i % 200),
+                None,
             )
         })
         .collect();
@@ -89,7 +56,7 @@ fn chains_and_rules_do_not_depend_on_facts() {
 #[test]
 fn full_replaces_both_tables_in_one_batch() {
     let m = messages(&nf::full(
-        &[net("pn0", "10.88.0.0/24", false, true)],
+        &[net("pn0", "10.88.0.0/24", None, false, true)],
         &[],
         &[],
     ));
@@ -126,9 +93,9 @@ fn full_replaces_both_tables_in_one_batch() {
 
 #[test]
 fn attach_and_detach_are_element_changes_only() {
-    let p = ports("10.88.0.2", "8080-8082:80-82/udp");
+    let p = ports("10.88.0.2", None, "8080-8082:80-82/udp");
     let mut p2 = p.clone();
-    p2.extend(ports("10.88.0.2", "127.0.0.1:9000:90"));
+    p2.extend(ports("10.88.0.2", None, "127.0.0.1:9000:90"));
     assert_eq!(
         messages(&nf::add_ports(&p)),
         ["add 3 elements to set ports_any in table ip podnet"]
@@ -147,8 +114,8 @@ fn attach_and_detach_are_element_changes_only() {
 /// transaction) and out with them.
 #[test]
 fn endpoint_lifecycle_is_element_changes_only() {
-    let g = guard("pnv7", "10.88.0.2");
-    let p = ports("10.88.0.2", "8080:80");
+    let g = guard("pnv7", "10.88.0.2", None);
+    let p = ports("10.88.0.2", None, "8080:80");
     assert_eq!(
         messages(&nf::add_endpoint(&g, &p)),
         [
@@ -178,7 +145,13 @@ fn endpoint_lifecycle_is_element_changes_only() {
 #[test]
 fn network_changes_are_element_changes_only() {
     assert_eq!(
-        messages(&nf::add_network(&net("pn0", "10.88.0.0/24", false, true))),
+        messages(&nf::add_network(&net(
+            "pn0",
+            "10.88.0.0/24",
+            None,
+            false,
+            true
+        ))),
         [
             "add 1 elements to set bridges in table ip podnet",
             "add 2 elements to set masq_subnets in table ip podnet",
@@ -190,6 +163,7 @@ fn network_changes_are_element_changes_only() {
         messages(&nf::remove_network(&net(
             "pn1",
             "10.89.0.0/24",
+            None,
             true,
             false
         ))),
@@ -204,12 +178,15 @@ fn network_changes_are_element_changes_only() {
 
 fn sample() -> podnet::kernel::nft::Ruleset {
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.7/24", true, false),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.7/24", None, true, false),
     ];
-    let mut p = ports("10.88.0.2", "8080-8081:80-81");
-    p.extend(ports("10.88.0.3", "127.0.0.1:5353:53/udp"));
-    let guards = [guard("pnv1", "10.88.0.2"), guard("pnv2", "10.88.0.3")];
+    let mut p = ports("10.88.0.2", None, "8080-8081:80-81");
+    p.extend(ports("10.88.0.3", None, "127.0.0.1:5353:53/udp"));
+    let guards = [
+        guard("pnv1", "10.88.0.2", None),
+        guard("pnv2", "10.88.0.3", None),
+    ];
     nf::ruleset(&nets, &guards, &p)
 }
 

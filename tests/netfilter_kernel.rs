@@ -2,52 +2,21 @@
 //! real TCP and UDP: published ports, hairpin, masquerade, the loopback
 //! guard, isolation between networks, `--icc=false` and `--internal`.
 
+#[path = "common/nf_facts.rs"]
+mod facts;
+
+use facts::{blocked, guard, net, ok, ports};
 use podnet::kernel::nft::{Batch, Ruleset, Sel, Stmt};
-use podnet::model::{parse_publish, Mac};
-use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts, PortFacts};
+use podnet::plan::netfilter::{self as nf, PortFacts};
 use podnet::testbed::thread_netns::{ThreadLab as Lab, HOST_LAN, OUT_LAN};
-
-fn net(bridge: &str, subnet: &str, internal: bool, icc: bool) -> NetFacts {
-    NetFacts {
-        bridge: bridge.into(),
-        subnet: subnet.parse().unwrap(),
-        internal,
-        icc,
-        subnet6: None,
-        nat6: true,
-    }
-}
-
-fn ports(ip: &str, spec: &str) -> Vec<PortFacts> {
-    parse_publish(spec)
-        .unwrap()
-        .into_iter()
-        .map(|r| PortFacts {
-            container_ip: ip.parse().unwrap(),
-            container_ip6: None,
-            mapping: r.fixed().expect("a fixed host port"),
-        })
-        .collect()
-}
 
 /// c1 publishes tcp 8080→80 (all addresses), udp 5353→53, and
 /// 127.0.0.1:8081→80 (the host only).
 fn c1_ports() -> Vec<PortFacts> {
-    let mut p = ports("10.88.0.2", "8080:80");
-    p.extend(ports("10.88.0.2", "5353:53/udp"));
-    p.extend(ports("10.88.0.2", "127.0.0.1:8081:80"));
+    let mut p = ports("10.88.0.2", None, "8080:80");
+    p.extend(ports("10.88.0.2", None, "5353:53/udp"));
+    p.extend(ports("10.88.0.2", None, "127.0.0.1:8081:80"));
     p
-}
-
-fn ok(r: Result<String, String>, want: &str, what: &str) {
-    match r {
-        Ok(s) => assert_eq!(s, want, "{what}"),
-        Err(e) => panic!("{what}: {e}"),
-    }
-}
-
-fn blocked(r: Result<String, String>, what: &str) {
-    assert!(r.is_err(), "{what} should be blocked, got {r:?}");
 }
 
 #[test]
@@ -56,8 +25,8 @@ fn published_ports_from_outside_host_and_containers() {
     lab.tcp_server("c1", 80, "c1");
     lab.udp_server("c1", 53, "c1");
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.0/24", false, true),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.0/24", None, false, true),
     ];
     lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
 
@@ -125,7 +94,7 @@ fn published_ports_from_outside_host_and_containers() {
 fn loopback_ports_unreachable_from_the_lan() {
     let mut lab = Lab::new(true);
     lab.tcp_server("c1", 80, "c1");
-    let nets = [net("pn0", "10.88.0.0/24", false, true)];
+    let nets = [net("pn0", "10.88.0.0/24", None, false, true)];
     lab.sh(
         "out",
         &format!(
@@ -176,7 +145,7 @@ fn containers_cannot_reach_host_loopback() {
          && ip addr del 127.0.0.1/8 dev lo \
          && ip route add 127.0.0.0/8 via 10.88.0.1 dev eth0 src 10.88.0.2",
     );
-    let nets = [net("pn0", "10.88.0.0/24", false, true)];
+    let nets = [net("pn0", "10.88.0.0/24", None, false, true)];
     // Control: without podnet's tables the host answers on 127.0.0.1.
     ok(
         lab.tcp("c1", "127.0.0.1:9999"),
@@ -197,7 +166,7 @@ fn containers_cannot_reach_host_loopback() {
 fn host_loopback_port_replies_pass_the_input_rule() {
     let mut lab = Lab::new(true);
     lab.tcp_server("c1", 80, "c1");
-    let nets = [net("pn0", "10.88.0.0/24", false, true)];
+    let nets = [net("pn0", "10.88.0.0/24", None, false, true)];
     let mut rs = nf::ruleset(&nets, &[], &c1_ports());
     for r in rs.tables[0].rules.iter_mut().filter(|r| r.chain == "input") {
         r.stmts.retain(|s| {
@@ -228,7 +197,7 @@ fn outbound_is_masqueraded_to_the_host_lan_address() {
     let mut lab = Lab::new(true);
     lab.tcp_server("out", 9000, "out");
     lab.sh("out", &format!("ip route add default via {HOST_LAN}"));
-    let nets = [net("pn0", "10.88.0.0/24", false, true)];
+    let nets = [net("pn0", "10.88.0.0/24", None, false, true)];
     lab.apply(nf::full(&nets, &[], &[])).unwrap();
     ok(
         lab.tcp("c1", &format!("{OUT_LAN}:9000")),
@@ -249,8 +218,8 @@ fn networks_are_isolated_from_each_other() {
         "control: c1 → c3",
     );
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.0/24", false, true),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.0/24", None, false, true),
     ];
     lab.apply(nf::full(&nets, &[], &[])).unwrap();
     blocked(lab.tcp("c1", "10.89.0.2:80"), "c1 → c3");
@@ -270,8 +239,8 @@ fn same_network_talks_without_br_netfilter_too() {
     lab.tcp_server("c1", 80, "c1");
     lab.tcp_server("c3", 80, "c3");
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.0/24", false, true),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.0/24", None, false, true),
     ];
     lab.apply(nf::full(&nets, &[], &[])).unwrap();
     ok(
@@ -288,8 +257,8 @@ fn icc_false(br_netfilter: bool) {
     lab.udp_server("c1", 53, "c1");
     lab.tcp_server("c3", 80, "c3");
     let nets = [
-        net("pn0", "10.88.0.0/24", false, false),
-        net("pn1", "10.89.0.0/24", false, true),
+        net("pn0", "10.88.0.0/24", None, false, false),
+        net("pn1", "10.89.0.0/24", None, false, true),
     ];
     lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
     blocked(lab.tcp("c2", "10.88.0.2:80"), "icc=false: c2 → c1 directly");
@@ -345,10 +314,10 @@ fn internal_network_stays_inside() {
     lab.tcp_server("c1", 80, "c1");
     lab.sh("out", &format!("ip route add default via {HOST_LAN}"));
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.0/24", true, true),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.0/24", None, true, true),
     ];
-    let mut p = ports("10.89.0.2", "8089:80");
+    let mut p = ports("10.89.0.2", None, "8089:80");
     p.extend(c1_ports());
     lab.apply(nf::full(&nets, &[], &p)).unwrap();
     let out = format!("{OUT_LAN}:9000");
@@ -379,11 +348,11 @@ fn internal_network_stays_inside() {
 fn rule_count_is_independent_of_ports() {
     let lab = Lab::new(true);
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.0/24", true, false),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.0/24", None, true, false),
     ];
-    let one = ports("10.88.0.2", "20000:80");
-    let many = ports("10.88.0.3", "20001-20299:1-299");
+    let one = ports("10.88.0.2", None, "20000:80");
+    let many = ports("10.88.0.3", None, "20001-20299:1-299");
     let count = |lab: &Lab| -> (usize, usize) {
         let j: serde_json::Value = serde_json::from_str(&lab.nft("-j list ruleset")).unwrap();
         let items = j["nftables"].as_array().unwrap();
@@ -406,8 +375,14 @@ fn rule_count_is_independent_of_ports() {
     assert_eq!(count(&lab), (r1, 1));
     // Networks too are elements only.
     lab.apply(nf::remove_network(&nets[1])).unwrap();
-    lab.apply(nf::add_network(&net("pn2", "10.90.0.0/24", false, false)))
-        .unwrap();
+    lab.apply(nf::add_network(&net(
+        "pn2",
+        "10.90.0.0/24",
+        None,
+        false,
+        false,
+    )))
+    .unwrap();
     assert_eq!(count(&lab).0, r1);
     lab.apply(nf::delete_all()).unwrap();
     assert_eq!(lab.nft("list ruleset"), "");
@@ -419,8 +394,8 @@ fn detach_and_reattach_move_traffic() {
     let mut lab = Lab::new(true);
     lab.tcp_server("c1", 80, "c1");
     lab.tcp_server("c2", 80, "c2");
-    let nets = [net("pn0", "10.88.0.0/24", false, true)];
-    let p1 = ports("10.88.0.2", "8080:80");
+    let nets = [net("pn0", "10.88.0.0/24", None, false, true)];
+    let p1 = ports("10.88.0.2", None, "8080:80");
     lab.apply(nf::full(&nets, &[], &p1)).unwrap();
     let to = format!("{HOST_LAN}:8080");
     ok(
@@ -430,7 +405,7 @@ fn detach_and_reattach_move_traffic() {
     );
     lab.apply(nf::remove_ports(&p1)).unwrap();
     blocked(lab.tcp("out", &to), "after detach");
-    lab.apply(nf::add_ports(&ports("10.88.0.3", "8080:80")))
+    lab.apply(nf::add_ports(&ports("10.88.0.3", None, "8080:80")))
         .unwrap();
     ok(
         lab.tcp("out", &to),
@@ -445,8 +420,8 @@ fn full_replaces_only_podnet_tables() {
     let lab = Lab::new(true);
     lab.nft("add table inet other");
     lab.nft("add chain inet other c '{ type filter hook forward priority 10; policy accept; }'");
-    let nets = [net("pn0", "10.88.0.0/24", false, true)];
-    lab.apply(nf::full(&nets, &[], &ports("10.88.0.2", "8080:80")))
+    let nets = [net("pn0", "10.88.0.0/24", None, false, true)];
+    lab.apply(nf::full(&nets, &[], &ports("10.88.0.2", None, "8080:80")))
         .unwrap();
     lab.apply(nf::full(&nets, &[], &[])).unwrap();
     let listing = lab.nft("list ruleset");
@@ -465,18 +440,12 @@ fn full_replaces_only_podnet_tables() {
 fn nft_lists_the_planned_ruleset() {
     let lab = Lab::new(true);
     let nets = [
-        net("pn0", "10.88.0.0/24", false, true),
-        net("pn1", "10.89.0.0/24", true, false),
+        net("pn0", "10.88.0.0/24", None, false, true),
+        net("pn1", "10.89.0.0/24", None, true, false),
     ];
-    let mut p = ports("10.88.0.2", "8080:80");
-    p.extend(ports("10.88.0.2", "127.0.0.1:5353:53/udp"));
-    let ip = "10.88.0.2".parse().unwrap();
-    let guards = [GuardFacts {
-        port: "pnv1".into(),
-        mac: Mac::for_container(ip),
-        ip,
-        ip6: None,
-    }];
+    let mut p = ports("10.88.0.2", None, "8080:80");
+    p.extend(ports("10.88.0.2", None, "127.0.0.1:5353:53/udp"));
+    let guards = [guard("pnv1", "10.88.0.2", None)];
     lab.apply(nf::full(&nets, &guards, &p)).unwrap();
     assert_eq!(lab.nft("list ruleset"), LISTING);
 }

@@ -8,33 +8,7 @@ mod common;
 
 use common::publish::*;
 use common::*;
-use podnet::testbed::{self, Lab};
-
-/// Sends "ping" from the outside machine's fixed source port SPORT to HOST:PORT up to 3
-/// times (1 s wait each) and returns the first reply, if any.
-fn udp_from_fixed_port(lab: &Lab, sport: u16, host: &str, port: u16) -> Option<String> {
-    let script = format!(
-        "import socket, sys\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('0.0.0.0', {sport}))\n\
-         s.settimeout(1.0)\n\
-         for _ in range(3):\n\
-         \x20   s.sendto(b'ping', ('{host}', {port}))\n\
-         \x20   try:\n\
-         \x20       print(s.recvfrom(65535)[0].decode().strip())\n\
-         \x20       sys.exit(0)\n\
-         \x20   except OSError:\n\
-         \x20       pass\n\
-         sys.exit(1)\n"
-    );
-    let mut c = lab.outside.cmd(testbed::python());
-    c.args(["-c", &script]);
-    let out = output(c);
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().to_string())
-}
+use podnet::testbed;
 
 /// The flow's first datagram arrives before anything is published (the host answers
 /// "port unreachable"); once a container publishes the port, the same flow reaches it.
@@ -42,11 +16,14 @@ fn udp_from_fixed_port(lab: &Lab, sport: u16, host: &str, port: u16) -> Option<S
 fn udp_flow_started_before_publishing_reaches_the_container_once_published() {
     let lab = lab();
     run_idle(&lab.host, "idle", &[]);
-    assert_eq!(udp_from_fixed_port(&lab, 40000, HOST_IP, 8080), None);
+    assert_eq!(
+        udp_from_fixed_port(lab.outside.cmd(testbed::python()), 40000, HOST_IP, 8080),
+        None
+    );
     run_servers(&lab.host, "dns", &["-p", "8080:80/udp"], &[("udp", 80)]);
     // Control: a fresh flow is answered.
     answered_by(&lab, At::Outside, "udp", HOST_IP, 8080, "dns", 80);
-    let got = udp_from_fixed_port(&lab, 40000, HOST_IP, 8080);
+    let got = udp_from_fixed_port(lab.outside.cmd(testbed::python()), 40000, HOST_IP, 8080);
     assert_eq!(
         got.as_deref(),
         Some(format!("{}{OUTSIDE_IP}", reply_of("dns", "udp", 80)).as_str()),
@@ -69,7 +46,7 @@ fn udp_flow_follows_the_port_to_its_new_owner() {
     one.extend(["--ip", "10.77.0.10"]);
     run_servers(&lab.host, "one", &one, &[("udp", 80)]);
     assert_eq!(
-        udp_from_fixed_port(&lab, 40001, HOST_IP, 8080).as_deref(),
+        udp_from_fixed_port(lab.outside.cmd(testbed::python()), 40001, HOST_IP, 8080).as_deref(),
         Some(format!("{}{OUTSIDE_IP}", reply_of("one", "udp", 80)).as_str())
     );
     podnet_ok(&lab.host, &["rm", "-f", "one"]);
@@ -78,7 +55,7 @@ fn udp_flow_follows_the_port_to_its_new_owner() {
     run_servers(&lab.host, "two", &two, &[("udp", 80)]);
     // Control: a fresh flow is answered by `two`.
     answered_by(&lab, At::Outside, "udp", HOST_IP, 8080, "two", 80);
-    let got = udp_from_fixed_port(&lab, 40001, HOST_IP, 8080);
+    let got = udp_from_fixed_port(lab.outside.cmd(testbed::python()), 40001, HOST_IP, 8080);
     assert_eq!(
         got.as_deref(),
         Some(format!("{}{OUTSIDE_IP}", reply_of("two", "udp", 80)).as_str()),

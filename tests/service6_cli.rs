@@ -8,35 +8,10 @@ mod common;
 
 use common::publish::*;
 use common::service::*;
+use common::v6::*;
 use common::*;
-use podnet::testbed::{Lab, Sandbox};
+use podnet::testbed::Sandbox;
 use serde_json::{json, Value};
-use std::time::Duration;
-
-/// The host's and the LAN neighbour's IPv6 addresses on the lab's LAN.
-const HOST6: &str = "fd00:18::1";
-const OUTSIDE6: &str = "fd00:18::2";
-
-/// A lab whose LAN also carries IPv6, once no address on it is tentative (DAD on the
-/// link-local addresses otherwise loses the first packet to neighbour discovery).
-fn lab6() -> Lab {
-    let lab = lab();
-    lab.host
-        .sh_ok(&format!("ip -6 addr add {HOST6}/64 dev lan0 nodad"))
-        .unwrap();
-    lab.outside
-        .sh_ok(&format!("ip -6 addr add {OUTSIDE6}/64 dev lan0 nodad"))
-        .unwrap();
-    for sb in [&lab.host, &lab.outside] {
-        sb.wait_until("no tentative IPv6 address", Duration::from_secs(10), || {
-            podnet::testbed::stdout(&sb.sh("ip -6 addr show tentative"))
-                .trim()
-                .is_empty()
-        })
-        .unwrap();
-    }
-    lab
-}
 
 /// `(family, name)` of podnet's service tables present.
 fn svc_tables(sb: &Sandbox) -> Vec<String> {

@@ -181,45 +181,9 @@ fn ipv6_tcp_and_udp_spread_evenly_over_three_backends() {
         .unwrap();
     let m = tcp_many(&lab, "c4", &at(vip, 80), 600);
     assert_spread(&m, &["c1", "c2", "c3"], 150, 250);
-    let u = udp6_many(&lab, "c4", &at(vip, 53), 600);
+    let u = udp_many(&lab, "c4", &at(vip, 53), 600);
     assert_spread(&u, &["c1", "c2", "c3"], 150, 250);
     println!("600 TCP {m:?} and 600 UDP {u:?} over IPv6");
-}
-
-/// `udp_many` from an IPv6 socket.
-fn udp6_many(lab: &Lab, from: &str, to: &str, n: usize) -> BTreeMap<String, usize> {
-    let to: SocketAddr = to.parse().unwrap();
-    lab.run(from, move || {
-        let mut m = BTreeMap::new();
-        for _ in 0..n {
-            let s = UdpSocket::bind("[::]:0").unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(500)))
-                .unwrap();
-            s.connect(to).unwrap();
-            let mut buf = [0u8; 256];
-            let mut r = String::from("error: no answer");
-            for _ in 0..3 {
-                if let Err(e) = s.send(b"hi") {
-                    r = format!("error: {:?}", e.kind());
-                    break;
-                }
-                match s.recv(&mut buf) {
-                    Ok(k) => {
-                        let t = String::from_utf8_lossy(&buf[..k]).into_owned();
-                        r = t.split_whitespace().next().unwrap_or("").to_string();
-                        break;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                    Err(e) => {
-                        r = format!("error: {:?}", e.kind());
-                        break;
-                    }
-                }
-            }
-            *m.entry(r).or_insert(0) += 1;
-        }
-        m
-    })
 }
 
 /// A node port answers the LAN neighbour at the host's IPv6 address; the backend sees the
@@ -238,7 +202,7 @@ fn ipv6_node_port_answers_the_lan() {
     );
     let reply = tcp1(&lab, "out", &to).unwrap();
     assert!(reply.ends_with(&format!(" {OUT6}")), "backend saw {reply}");
-    let u = udp6_many(&lab, "out", &to, 10);
+    let u = udp_many(&lab, "out", &to, 10);
     assert!(
         !names(&u).iter().any(|k| k.starts_with("error")),
         "UDP node port: {u:?}"
@@ -263,7 +227,7 @@ fn ipv6_empty_service_refuses_at_once() {
             "TCP from {from} to {to}"
         );
     }
-    let u = udp6_many(&lab, "c4", &at(vip, 53), 3);
+    let u = udp_many(&lab, "c4", &at(vip, 53), 3);
     assert_eq!(
         names(&u),
         ["error: ConnectionRefused"],

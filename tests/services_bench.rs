@@ -3,6 +3,9 @@
 //! add / remove / endpoint change / count change with 0, 1,000 and 10,000
 //! services present (whole `apply()`, inside a private lab).
 
+#[path = "common/timing.rs"]
+mod timing;
+
 #[path = "services_lab.rs"]
 mod svclab;
 
@@ -12,6 +15,7 @@ use std::time::Instant;
 use podnet::kernel::nft::{Batch, NftSocket};
 use podnet::model::{Backend, Proto, Service, ServicePort};
 use podnet::plan::services as sv;
+use timing::{ms, pct};
 
 fn service(i: u32) -> Service {
     Service {
@@ -31,15 +35,6 @@ fn backends(i: u32, n: u32) -> Vec<Backend> {
     (0..n)
         .map(|k| Backend::new(Ipv4Addr::from(0x0a58_0000 + ((i * 10 + k) % 60000) + 2)))
         .collect()
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() - 1) as f64 * p) as usize]
 }
 
 fn timed(s: &mut NftSocket, b: &Batch) -> f64 {

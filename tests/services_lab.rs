@@ -100,13 +100,14 @@ pub fn tcp_many(lab: &Lab, from: &str, to: &str, n: usize) -> BTreeMap<String, u
     })
 }
 
-/// `n` UDP exchanges, each from a new socket (a new conntrack flow).
+/// `n` UDP exchanges, each from a new socket (a new conntrack flow) of `to`'s family.
 pub fn udp_many(lab: &Lab, from: &str, to: &str, n: usize) -> BTreeMap<String, usize> {
     let to: SocketAddr = to.parse().unwrap();
+    let any = if to.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
     lab.run(from, move || {
         let mut m = BTreeMap::new();
         for _ in 0..n {
-            let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+            let s = UdpSocket::bind(any).unwrap();
             s.set_read_timeout(Some(Duration::from_millis(500)))
                 .unwrap();
             s.connect(to).unwrap();

@@ -14,31 +14,6 @@ use std::process::Command;
 const VIP: &str = "10.43.0.53";
 const NODE_PORT: u16 = 30053;
 
-/// Sends "ping" from source port SPORT to HOST:PORT up to 3 times (1 s wait each) with
-/// `cmd` (a Python interpreter command line); the first reply, if any.
-fn udp_from_fixed_port(mut cmd: Command, sport: u16, host: &str, port: u16) -> Option<String> {
-    let script = format!(
-        "import socket, sys\n\
-         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
-         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
-         s.bind(('0.0.0.0', {sport}))\n\
-         s.settimeout(1.0)\n\
-         for _ in range(3):\n\
-         \x20   s.sendto(b'ping', ('{host}', {port}))\n\
-         \x20   try:\n\
-         \x20       print(s.recvfrom(65535)[0].decode().strip())\n\
-         \x20       sys.exit(0)\n\
-         \x20   except OSError:\n\
-         \x20       pass\n\
-         sys.exit(1)\n"
-    );
-    cmd.args(["-c", &script]);
-    let out = output(cmd);
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().to_string())
-}
-
 fn from_outside(lab: &Lab) -> Command {
     lab.outside.cmd(testbed::python())
 }

@@ -5,9 +5,13 @@
 //! (`ip -j -6 neigh`) and an nft counter inside the neighbour. Every attack is first shown to
 //! work without the rule that stops it, so the test cannot pass by accident.
 
+#[path = "common/nf_facts.rs"]
+mod facts;
+
+use facts::{nettool, probe_packets};
 use podnet::kernel::nft::Ruleset;
 use podnet::model::Mac;
-use podnet::plan::netfilter::rules6::link_local;
+use podnet::plan::netfilter::rules::link_local;
 use podnet::plan::netfilter::{self as nf, GuardFacts, NetFacts};
 use podnet::testbed::thread_netns::ThreadLab as Lab;
 
@@ -42,10 +46,6 @@ fn guards(lab: &Lab) -> Vec<GuardFacts> {
         ip6: Some(ip6.parse().unwrap()),
     })
     .collect()
-}
-
-fn nettool() -> String {
-    format!("{}/tests/helpers/nettool.py", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The bridge prerouting chain without the rules whose text contains `what` (a control).
@@ -184,19 +184,6 @@ fn a_forged_neighbor_advertisement_is_dropped() {
     assert_eq!(attack(&lab), c1_mac, "control: the forged NA did not land");
 }
 
-fn dad_counter(lab: &Lab) -> u64 {
-    let out = lab.sh("c2", "nft -j list chain ip6 probe in");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["nftables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|o| o["rule"]["expr"].as_array())
-        .flat_map(|e| e.iter())
-        .filter_map(|x| x["counter"]["packets"].as_u64())
-        .sum()
-}
-
 /// Duplicate Address Detection from `::`: for its own address it passes (c2's counter sees
 /// it); for c2's address, which would make c2 give up a tentative address, it does not.
 /// Control: from an unguarded port the forged probe arrives.
@@ -210,7 +197,7 @@ fn dad_probes_only_for_own_addresses() {
     );
     let g = guards(&lab);
     let probe = |target: &str| {
-        let before = dad_counter(&lab);
+        let before = probe_packets(&lab, "c2");
         // To c2's solicited-node group, which c2 has joined.
         lab.sh(
             "c1",
@@ -220,7 +207,7 @@ fn dad_probes_only_for_own_addresses() {
             ),
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
-        dad_counter(&lab) - before
+        probe_packets(&lab, "c2") - before
     };
     lab.apply(nf::full(&nets(), &g, &[])).unwrap();
     assert!(probe("fd00:88::2") > 0, "DAD for its own address");

@@ -1,6 +1,6 @@
 //! The command line: usage, options and their checks.
 
-use crate::common::list;
+use crate::common::{each_option, list};
 use std::path::PathBuf;
 
 pub(crate) const USAGE: &str = "\
@@ -78,16 +78,8 @@ impl Opts {
             repeat: 3,
             rounds: 1,
         };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut val = || {
-                it.next()
-                    .cloned()
-                    .unwrap_or_else(|| die(&format!("{a} needs a value")))
-            };
-            match a.as_str() {
-                // cargo passes --bench to harness=false benchmarks.
-                "--bench" => {}
+        each_option(args, USAGE, |flag, val| {
+            match flag {
                 "--modes" => o.modes = list("--modes", &val()),
                 "--levels" => o.levels = list("--levels", &val()),
                 "--no-fill-ports" => o.fill_ports = false,
@@ -112,13 +104,10 @@ impl Opts {
                 "--strace" => o.strace = true,
                 "--podnet" => o.podnet = Some(PathBuf::from(val())),
                 "--report" => o.report = Some(PathBuf::from(val())),
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0)
-                }
-                other => die(&format!("unknown argument '{other}'")),
+                _ => return false,
             }
-        }
+            true
+        });
         o.levels.sort_unstable();
         o.levels.dedup();
         if o.trials == 0 || o.levels.is_empty() || o.repeat == 0 {

@@ -1,5 +1,5 @@
 //! What the benchmarks share: order statistics, the load average, reaping a sandbox's
-//! orphans, reading `/proc` lines, and list flags.
+//! orphans, reading `/proc` lines, the command-line walk and list flags.
 
 use std::fs;
 use std::path::PathBuf;
@@ -76,6 +76,37 @@ pub fn list<T: std::str::FromStr>(flag: &str, s: &str) -> Vec<T> {
                 .unwrap_or_else(|_| super::die(&format!("{flag}: bad value '{x}'")))
         })
         .collect()
+}
+
+/// Walks a benchmark's command line: `set(flag, value)` takes each option, calling `value()`
+/// for its argument, and returns false for a flag it does not know. Cargo's `--bench`
+/// (passed to harness=false benchmarks) is skipped, `-h`/`--help` prints `usage` and exits 0,
+/// and a missing value or an unknown argument exits 2 through the benchmark's `die`.
+pub fn each_option(
+    args: &[String],
+    usage: &str,
+    mut set: impl FnMut(&str, &mut dyn FnMut() -> String) -> bool,
+) {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--bench" => {}
+            "-h" | "--help" => {
+                println!("{usage}");
+                std::process::exit(0)
+            }
+            flag => {
+                let mut val = || {
+                    it.next()
+                        .cloned()
+                        .unwrap_or_else(|| super::die(&format!("{a} needs a value")))
+                };
+                if !set(flag, &mut val) {
+                    super::die(&format!("unknown argument '{flag}'"))
+                }
+            }
+        }
+    }
 }
 
 pub fn netns_inode() -> u64 {

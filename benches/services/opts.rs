@@ -1,6 +1,6 @@
 //! The command line: usage, options and their checks.
 
-use crate::common::list;
+use crate::common::{each_option, list};
 use std::path::PathBuf;
 
 pub(crate) const USAGE: &str = "\
@@ -63,15 +63,8 @@ impl Opts {
             podnet: None,
             report: None,
         };
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut val = || {
-                it.next()
-                    .cloned()
-                    .unwrap_or_else(|| die(&format!("{a} needs a value")))
-            };
-            match a.as_str() {
-                "--bench" => {}
+        each_option(args, USAGE, |flag, val| {
+            match flag {
                 "--levels" => o.levels = list("--levels", &val()),
                 "--trials" => o.trials = list("--trials", &val())[0],
                 "--warmup" => o.warmup = list("--warmup", &val())[0],
@@ -85,13 +78,10 @@ impl Opts {
                 "--populate-store" => o.populate_store = list("--populate-store", &val())[0],
                 "--podnet" => o.podnet = Some(PathBuf::from(val())),
                 "--report" => o.report = Some(PathBuf::from(val())),
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    std::process::exit(0)
-                }
-                other => die(&format!("unknown argument '{other}'")),
+                _ => return false,
             }
-        }
+            true
+        });
         o.levels.sort_unstable();
         o.levels.dedup();
         if o.levels.is_empty() || o.levels[0] < 2 || o.backends == 0 || o.backends > 200 {

@@ -156,6 +156,17 @@ pub enum Command {
         #[arg(long)]
         remove_foreign: bool,
     },
+    /// The per-host agent: serves container and service names on DNS-enabled networks'
+    /// gateways. Commands start it when a DNS-enabled network gets a container; systemd
+    /// can run it instead (contrib/systemd/podnet-agent.service).
+    #[command(
+        after_help = "Examples:\n  podnet agent                 # start it detached (its log: ROOT/agent.log)\n  podnet agent --foreground    # under systemd\n\nOne per host: a second one says which is running and exits 0."
+    )]
+    Agent {
+        /// Stay in the foreground (log to stderr) instead of starting a detached agent.
+        #[arg(long)]
+        foreground: bool,
+    },
     /// A guided tour of container networking, in a throwaway sandbox.
     #[command(after_help = "Example:\n  podnet demo")]
     Demo,
@@ -247,6 +258,10 @@ pub struct CreateArgs {
     /// Inter-container communication on the bridge (`--icc=false` drops it; published ports still work).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub icc: bool,
+    /// Containers resolve each other's names (and services') through the agent's DNS server
+    /// on the gateway (`--dns=false`: no name service; resolv.conf then points at the host's).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub dns: bool,
 }
 
 #[derive(Args, Debug)]

@@ -223,6 +223,11 @@ pub struct NetworkFacts {
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
+    /// The agent serves names on the gateway(s).
+    pub dns: bool,
+    /// Its addresses come from a CNI IPAM plugin (shown only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
 }
 
 impl From<&Network> for NetworkFacts {
@@ -238,6 +243,8 @@ impl From<&Network> for NetworkFacts {
             mtu: n.mtu,
             internal: n.internal,
             icc: n.icc,
+            dns: n.dns,
+            delegated: n.delegated,
         }
     }
 }

@@ -5,13 +5,15 @@
 //! cannot honour is code 2 naming key and value.
 //!
 //! podnet's keys: `subnet` (CIDR), `gateway`, `bridge`, `mtu`, `internal` (bool), `icc`
-//! (bool, default true), `root` and `runDir` (podnet's state and runtime directories, for
+//! (bool, default true), `ipv6` (bool: dual-stack, `--ipv6`), `subnet6` (the IPv6 CIDR, the
+//! CLI's second `--subnet`; implies `ipv6`), `ipv6Nat` (bool, default true: `--ipv6-nat`),
+//! `root` and `runDir` (podnet's state and runtime directories, for
 //! runtimes that do not pass the environment on; default as the CLI's).
 //! Bridge-plugin keys: `bridge`, `mtu`, `isGateway` (true only: the gateway is always on the
 //! bridge), `ipMasq` (true only, and not with `internal`: podnet masquerades exactly the
 //! networks that are not internal), `ipam` (see [`super::ipam`]), `dns`.
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -32,6 +34,13 @@ pub struct NetworkParams {
     pub mtu: Option<u32>,
     pub internal: bool,
     pub icc: bool,
+    /// Dual-stack asked for (`Some(true)`), refused (`Some(false)`), or left to the network
+    /// that exists (`None`, IPv4-only when it is made).
+    pub ipv6: Option<bool>,
+    /// The IPv6 subnet (implies `ipv6`); None with `ipv6`: podnet picks a /64.
+    pub subnet6: Option<Ipv6Net>,
+    /// Masquerade IPv6 egress; None: whatever the network has (true when it is made).
+    pub nat6: Option<bool>,
 }
 
 /// The network configuration of one call.
@@ -72,6 +81,12 @@ struct RawConf {
     internal: Option<bool>,
     #[serde(default)]
     icc: Option<bool>,
+    #[serde(default)]
+    ipv6: Option<bool>,
+    #[serde(default)]
+    subnet6: Option<String>,
+    #[serde(default, rename = "ipv6Nat")]
+    ipv6_nat: Option<bool>,
     #[serde(default)]
     is_gateway: Option<bool>,
     #[serde(default)]
@@ -213,6 +228,7 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
         .map(|s| ipam::gateway("gateway", s))
         .transpose()?;
     let ipam_conf = ipam::parse(obj.get("ipam"), top_subnet, top_gateway)?;
+    let (ipv6, subnet6, nat6) = ipv6_keys(raw.ipv6, raw.subnet6.as_deref(), raw.ipv6_nat)?;
     Ok(NetConf {
         name,
         plugin_type,
@@ -223,6 +239,9 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
             mtu: raw.mtu,
             internal,
             icc: raw.icc.unwrap_or(true),
+            ipv6,
+            subnet6,
+            nat6,
         },
         ipam: ipam_conf.ipam,
         routes: ipam_conf.routes,
@@ -239,6 +258,39 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
         run_dir: raw.run_dir,
         raw: v,
     })
+}
+
+/// `ipv6`, `subnet6` and `ipv6Nat`: `subnet6` implies `ipv6`; each contradiction is code 7.
+type Ipv6Keys = (Option<bool>, Option<Ipv6Net>, Option<bool>);
+
+fn ipv6_keys(
+    ipv6: Option<bool>,
+    subnet6: Option<&str>,
+    ipv6_nat: Option<bool>,
+) -> Result<Ipv6Keys, CniError> {
+    let subnet6 = subnet6
+        .map(|s| {
+            crate::model::parse_cidr6("subnet6", s)
+                .map_err(|e| CniError::config("subnet6", e.to_string()))
+        })
+        .transpose()?;
+    let ipv6 = match (ipv6, subnet6) {
+        (Some(false), Some(s)) => {
+            return Err(CniError::config(
+                "subnet6",
+                format!("subnet6 {s} contradicts ipv6 false: remove one of them"),
+            ))
+        }
+        (None, Some(_)) => Some(true),
+        (v, _) => v,
+    };
+    if ipv6_nat.is_some() && ipv6 != Some(true) {
+        return Err(CniError::config(
+            "ipv6Nat",
+            "ipv6Nat needs a dual-stack network: add \"ipv6\": true or a subnet6",
+        ));
+    }
+    Ok((ipv6, subnet6, ipv6_nat))
 }
 
 /// DEL's configuration. DEL must finish whenever podnet can find the attachment (the runtime
@@ -282,6 +334,9 @@ pub fn parse_lenient(obj: &Map<String, Value>) -> Result<(NetConf, Option<CniErr
             mtu: None,
             internal: false,
             icc: true,
+            ipv6: None,
+            subnet6: None,
+            nat6: None,
         },
         ipam,
         routes: Vec::new(),

@@ -38,9 +38,15 @@ pub fn add(req: &AddRequest, env: &Env, dirs: &Dirs, plugin: &str) -> Result<Val
     let k = super::wire::key(&req.attachment);
     let known = rt::find(&ctx, &req.conf.name, &k).map_err(|e| refuse(e, &root))?;
     if let Some(a) = known {
-        let a = rt::attach(&mut ctx, &attach_request(req, a.endpoint.ip))
-            .map_err(|e| refuse(e, &root))?;
+        let ips = (a.endpoint.ip, a.endpoint.ip6);
+        let a =
+            rt::attach(&mut ctx, &attach_request(req, ips, true)).map_err(|e| refuse(e, &root))?;
         return Ok(answer(req, &a, None));
+    }
+    // Refused before the plugin hands out an address (the allocation transaction judges
+    // again): a network whose containers have podnet's addresses.
+    if let Some(net) = rt::network(&ctx, &req.conf.name).map_err(|e| refuse(e, &root))? {
+        rt::ipam_owner::precheck_delegated(&ctx, &net).map_err(|e| refuse(e, &root))?;
     }
     let bin = ipam.locate()?;
     let lease = ipam.add(&bin).map_err(|e| undo(&ipam, &bin, e))?;
@@ -62,8 +68,9 @@ fn undo(ipam: &Plugin, bin: &std::path::Path, mut e: CniError) -> CniError {
     e
 }
 
-/// The network and the attachment with the lease's address, after checking that podnet can
-/// honour the lease: its address in the network's subnet, its routes the default one.
+/// The network and the attachment with the lease's addresses, after checking that podnet can
+/// honour the lease: each address in the network's subnet of its family, its routes the
+/// default ones through the gateways.
 fn attach_lease(
     ctx: &mut Ctx,
     req: &AddRequest,
@@ -92,23 +99,85 @@ fn attach_lease(
         .or(existing.as_ref().map(|n| n.gateway))
         .or(lease.gateway.filter(|g| subnet.contains(g)));
     let effective = gateway.unwrap_or_else(|| Ipv4Addr::from(u32::from(subnet.network()) + 1));
+    let v6 = lease
+        .address6
+        .map(|a6| subnet6_of(req, existing.as_ref(), lease, a6, plugin))
+        .transpose()?;
+    let gateway6 = v6.map(|(s6, _)| crate::ipam::first_host6(&s6));
     for r in &lease.routes {
         let default_via_gateway = r.dst.prefix_len() == 0
-            && r.dst.addr().is_ipv4()
-            && r.gw.is_none_or(|g| g == IpAddr::V4(effective));
+            && match r.dst.addr() {
+                IpAddr::V4(_) => r.gw.is_none_or(|g| g == IpAddr::V4(effective)),
+                IpAddr::V6(_) => {
+                    gateway6.is_some_and(|g6| r.gw.is_none_or(|g| g == IpAddr::V6(g6)))
+                }
+            };
         if !default_via_gateway {
+            let gws = match gateway6 {
+                Some(g6) => format!("{effective} and {g6}"),
+                None => effective.to_string(),
+            };
             return Err(CniError::unsupported(
                 "ipam.routes",
                 &serde_json::json!({"dst": r.dst.to_string(), "gw": r.gw.map(|g| g.to_string())}),
-                format!("IPAM plugin {plugin} asks for route {}: podnet gives containers one route, the default one through the network's gateway {effective}; remove the plugin's other routes", r.dst),
+                format!("IPAM plugin {plugin} asks for route {}: podnet gives containers the default routes through the network's gateways ({gws}) only; remove the plugin's other routes", r.dst),
             ));
         }
     }
     let mut net = network_request(&req.conf);
     net.subnet = Some(subnet);
     net.gateway = gateway;
+    if let Some((s6, _)) = v6 {
+        net.subnet6 = Some(s6);
+        net.ipv6 = Some(true);
+    }
     rt::ensure_network(ctx, &net).map_err(|e| refuse(e, &root))?;
-    rt::attach(ctx, &attach_request(req, Some(addr))).map_err(|e| refuse(e, &root))
+    let ips = (Some(addr), v6.map(|(_, a)| a));
+    rt::attach(ctx, &attach_request(req, ips, true)).map_err(|e| refuse(e, &root))
+}
+
+/// The IPv6 subnet for the lease's IPv6 address `a6` (the configuration's, else the existing
+/// network's, else the plugin range's) with the address, after checking the address is a host
+/// of it and the plugin's IPv6 gateway, if any, is podnet's (the subnet's first host).
+fn subnet6_of(
+    req: &AddRequest,
+    existing: Option<&crate::model::Network>,
+    lease: &super::ipam_plugin::Lease,
+    a6: ipnet::Ipv6Net,
+    plugin: &str,
+) -> Result<(ipnet::Ipv6Net, std::net::Ipv6Addr), CniError> {
+    let subnet6 = req
+        .conf
+        .network
+        .subnet6
+        .or(existing.and_then(|n| n.subnet6))
+        .unwrap_or_else(|| a6.trunc());
+    let addr6 = a6.addr();
+    if !subnet6.contains(&addr6) || addr6 == subnet6.network() {
+        return Err(CniError::config(
+            "ipam",
+            format!(
+                "IPAM plugin {plugin} gave {a6}, which is not a host address of network '{}''s IPv6 subnet {subnet6}: make the plugin's IPv6 range lie inside it",
+                req.conf.name
+            ),
+        ));
+    }
+    let gw6 = crate::ipam::first_host6(&subnet6);
+    if let Some(g) = lease.gateway6.filter(|g| *g != gw6) {
+        return Err(CniError::config(
+            "ipam",
+            format!(
+                "IPAM plugin {plugin} gives IPv6 gateway {g}; podnet's gateway of {subnet6} is {gw6}: set the range's gateway to {gw6} or leave it out"
+            ),
+        ));
+    }
+    if addr6 == gw6 {
+        return Err(CniError::config(
+            "ipam",
+            format!("IPAM plugin {plugin} gave {a6}, the IPv6 gateway of {subnet6}: start the plugin's IPv6 range after it"),
+        ));
+    }
+    Ok((subnet6, addr6))
 }
 
 /// IPAM DEL after podnet's own DEL (`podnet`): both ran; podnet's error first.

@@ -74,7 +74,7 @@ pub fn subnet(field: &str, s: &str) -> Result<Ipv4Net, CniError> {
         Ok(IpNet::V6(_)) => Err(CniError::unsupported(
             field,
             &Value::String(s.into()),
-            "podnet networks are IPv4 today: give an IPv4 subnet",
+            "give the IPv4 subnet here and the IPv6 one as the top-level subnet6",
         )),
         Err(_) => Err(CniError::config(
             field,

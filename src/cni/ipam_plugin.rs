@@ -5,10 +5,10 @@
 //!
 //! Only calls with delegated IPAM spawn anything: podnet's own IPAM path is untouched.
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde_json::{json, Value};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -27,12 +27,15 @@ pub struct Plugin<'a> {
     pub conf: &'a Value,
 }
 
-/// What the plugin's ADD gave: one IPv4 address (with the prefix of the plugin's range), and
-/// the gateway, routes and DNS it suggests.
+/// What the plugin's ADD gave: one IPv4 address (with the prefix of the plugin's range), at
+/// most one IPv6 address (a dual-stack range set), and the gateways, routes and DNS it
+/// suggests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub address: Ipv4Net,
     pub gateway: Option<Ipv4Addr>,
+    pub address6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
     pub routes: Vec<Route>,
     pub dns: Dns,
 }
@@ -210,7 +213,8 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// The lease in an IPAM plugin's ADD result (its own `cniVersion` says its shape): exactly one
-/// IPv4 address, since a podnet attachment has one.
+/// IPv4 address and at most one IPv6 one, since a podnet attachment has one of each family
+/// (IPv4 always: podnet has no IPv6-only network).
 pub fn lease(plugin: &str, stdout: &[u8]) -> Result<Lease, CniError> {
     let what = format!("IPAM plugin {plugin}");
     let v: Value = serde_json::from_slice(stdout).map_err(|e| {
@@ -225,7 +229,7 @@ pub fn lease(plugin: &str, stdout: &[u8]) -> Result<Lease, CniError> {
         e
     })?;
     let r = result::parse(&v, version, &what)?;
-    let (v4, other): (Vec<_>, Vec<_>) = r.ips.iter().partition(|ip| ip.address.addr().is_ipv4());
+    let (v4, v6): (Vec<_>, Vec<_>) = r.ips.iter().partition(|ip| ip.address.addr().is_ipv4());
     let unsupported = |why: String| {
         CniError::new(
             code::UNSUPPORTED_FIELD,
@@ -233,15 +237,23 @@ pub fn lease(plugin: &str, stdout: &[u8]) -> Result<Lease, CniError> {
             why,
         )
     };
-    if !other.is_empty() {
-        return Err(unsupported(format!(
-            "{what} gave IPv6 address {}: podnet networks are IPv4 today, give the plugin IPv4 ranges only",
-            other[0].address
-        )));
-    }
+    let ip6 = match v6.as_slice() {
+        [] => None,
+        [one] => Some(*one),
+        more => {
+            return Err(unsupported(format!(
+                "{what} gave {} IPv6 addresses: podnet gives an attachment one per family, configure one IPv6 range",
+                more.len()
+            )))
+        }
+    };
     let ip = match v4.as_slice() {
         [one] => *one,
-        [] => return Err(unsupported(format!("{what} gave no IPv4 address"))),
+        [] => {
+            return Err(unsupported(format!(
+                "{what} gave no IPv4 address: podnet networks always have IPv4, add an IPv4 range to the plugin's ranges"
+            )))
+        }
         more => {
             return Err(unsupported(format!(
             "{what} gave {} IPv4 addresses: podnet gives an attachment one, configure one range",
@@ -256,9 +268,24 @@ pub fn lease(plugin: &str, stdout: &[u8]) -> Result<Lease, CniError> {
         Some(IpAddr::V4(g)) => Some(g),
         _ => None,
     };
+    let (address6, gateway6) = match ip6 {
+        Some(c) => match c.address {
+            ipnet::IpNet::V6(a) => (
+                Some(a),
+                match c.gateway {
+                    Some(IpAddr::V6(g)) => Some(g),
+                    _ => None,
+                },
+            ),
+            ipnet::IpNet::V4(_) => unreachable!("partitioned as IPv6"),
+        },
+        None => (None, None),
+    };
     Ok(Lease {
         address: Ipv4Net::new(addr, prefix).map_err(|e| unsupported(e.to_string()))?,
         gateway,
+        address6,
+        gateway6,
         routes: r.routes,
         dns: r.dns,
     })

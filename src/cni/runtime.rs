@@ -8,18 +8,18 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use super::args::{CniArgs, PodRef};
 use super::conf::{object_at, objects_in, typed};
 use super::error::{code, CniError};
 use crate::model::{Mac, PortMapping, Proto};
 
-/// An address the runtime asks for: `ADDR[/PREFIX]` (the prefix, when given, must be the
-/// network's).
+/// An address the runtime asks for: `ADDR[/PREFIX]`, IPv4 or IPv6 (the prefix, when given,
+/// must be the network's subnet's of that family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestedIp {
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     pub prefix: Option<u8>,
 }
 
@@ -151,32 +151,39 @@ pub fn parse(obj: &Map<String, Value>, cni_args: &CniArgs) -> Result<Requests, C
     Ok(out)
 }
 
-/// `ADDR[/PREFIX]`; an error is (code, why): 7 for text that is no address, 2 for IPv6.
+/// `ADDR[/PREFIX]` of either family; an error is (code, why): 7 for text that is no address
+/// or no address a container can have.
 fn requested_ip(s: &str) -> Result<RequestedIp, (u32, String)> {
     let (a, p) = match s.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
     };
+    let bad = |why: &str| Err((code::INVALID_CONFIG, why.to_owned()));
     let addr = match a.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => a,
-        Ok(IpAddr::V6(_)) => {
-            return Err((
-                code::UNSUPPORTED_FIELD,
-                "podnet networks are IPv4 today: ask for an IPv4 address".into(),
-            ))
-        }
-        Err(_) => return Err((code::INVALID_CONFIG, "is not ADDRESS[/PREFIX]".into())),
+        Ok(a) => a,
+        Err(_) if a.contains('%') => return bad("has a zone (%IFACE): give a plain address"),
+        Err(_) => return bad("is not ADDRESS[/PREFIX]"),
     };
+    if let IpAddr::V6(a6) = addr {
+        // Kept from a container's interface by the kernel or the subnet's shape: never one
+        // podnet could hand out.
+        if a6.is_unspecified()
+            || a6.is_loopback()
+            || a6.is_multicast()
+            || a6.is_unicast_link_local()
+        {
+            return bad("is not an IPv6 unicast address a container can have (unspecified, loopback, multicast or link-local)");
+        }
+        if a6.to_ipv4_mapped().is_some() {
+            return bad("is an IPv4-mapped IPv6 address: give the IPv4 address as it is");
+        }
+    }
+    let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match p {
         None => None,
         Some(p) => match p.parse::<u8>() {
-            Ok(n) if n <= 32 => Some(n),
-            _ => {
-                return Err((
-                    code::INVALID_CONFIG,
-                    "has a prefix that is not 0 to 32".into(),
-                ))
-            }
+            Ok(n) if n <= max => Some(n),
+            _ => return bad(&format!("has a prefix that is not 0 to {max}")),
         },
     };
     Ok(RequestedIp { addr, prefix })
@@ -207,17 +214,19 @@ fn port(p: &RawPort, field: &str) -> Result<PortMapping, CniError> {
             ))
         }
     };
+    // As the reference portmap plugin: a hostIP publishes on its family only (`0.0.0.0` on
+    // IPv4, `::` on IPv6, on a dual-stack network); none on every family the container has.
     let host_ip = match p.host_ip.as_deref() {
-        None | Some("") | Some("0.0.0.0") => None,
+        None | Some("") => None,
         Some(s) => match s.parse::<IpAddr>() {
             Ok(IpAddr::V4(a)) => Some(IpAddr::V4(a)),
-            Ok(IpAddr::V6(_)) => {
-                return Err(CniError::unsupported(
+            Ok(IpAddr::V6(a)) if a.is_multicast() || a.to_ipv4_mapped().is_some() => {
+                return Err(CniError::config(
                     &format!("{field}.hostIP"),
-                    &Value::String(s.into()),
-                    "podnet publishes ports on IPv4 today: give an IPv4 hostIP or none",
+                    format!("{field}.hostIP {s:?} is not an address of this host: give one, or none for every address"),
                 ))
             }
+            Ok(IpAddr::V6(a)) => Some(IpAddr::V6(a)),
             Err(_) => {
                 return Err(CniError::config(
                     &format!("{field}.hostIP"),

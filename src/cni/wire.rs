@@ -7,7 +7,7 @@
 //! `PODNET_RUN_DIR`, else the CLI's defaults ([`Dirs`]). Every verb that may change state runs
 //! boot recovery first, as the CLI does.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::conf::NetConf;
@@ -84,6 +84,9 @@ pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
         mtu: n.mtu,
         internal: n.internal,
         icc: n.icc,
+        ipv6: n.ipv6,
+        subnet6: n.subnet6,
+        nat6: n.nat6,
         ..Default::default()
     }
 }
@@ -99,19 +102,23 @@ fn add(req: &AddRequest, env: &Env, dirs: &Dirs) -> Result<serde_json::Value, Cn
     if let Ipam::Delegate { plugin } = &req.conf.ipam {
         return super::delegated::add(req, env, dirs, plugin);
     }
-    let ip = requested_ip(&req.requests, &req.conf)?;
+    let ips = requested_ips(&req.requests, &req.conf)?;
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
         let mut ctx = rt::open(&root, &run_dir)?;
         rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
-        rt::attach(&mut ctx, &attach_request(req, ip))
+        rt::attach(&mut ctx, &attach_request(req, ips, false))
     })();
     let a = r.map_err(|e| refuse(e, &root))?;
     Ok(answer(req, &a, None))
 }
 
-/// The engine's request for ADD `req`, with address `ip` (None: podnet's IPAM chooses).
-pub(super) fn attach_request(req: &AddRequest, ip: Option<std::net::Ipv4Addr>) -> AttachRequest {
+/// An attachment's addresses of each family (None: podnet's IPAM chooses).
+pub(super) type Ips = (Option<Ipv4Addr>, Option<Ipv6Addr>);
+
+/// The engine's request for ADD `req`, with addresses `ips`, given by a delegated IPAM plugin
+/// (`delegated`) or asked for by the runtime.
+pub(super) fn attach_request(req: &AddRequest, ips: Ips, delegated: bool) -> AttachRequest {
     AttachRequest {
         network: req.conf.name.clone(),
         netns: req.netns.clone(),
@@ -121,7 +128,9 @@ pub(super) fn attach_request(req: &AddRequest, ip: Option<std::net::Ipv4Addr>) -
             namespace: req.requests.pod.namespace.clone(),
             name: req.requests.pod.name.clone(),
         },
-        ip,
+        ip: ips.0,
+        ip6: ips.1,
+        delegated,
         mac: req.requests.mac,
         ports: req.requests.ports.clone(),
         labels: labels(&req.requests),
@@ -145,31 +154,45 @@ pub(super) fn answer(
     )
 }
 
-/// The address asked for: at most one (podnet gives one address per attachment), with the
-/// network's prefix when it has one.
-fn requested_ip(r: &Requests, conf: &NetConf) -> Result<Option<std::net::Ipv4Addr>, CniError> {
-    match r.ips.as_slice() {
-        [] => Ok(None),
-        [one] => {
-            if let (Some(p), Some(s)) = (one.prefix, conf.network.subnet) {
-                if p != s.prefix_len() {
-                    return Err(CniError::config(
-                        "ips",
-                        format!(
-                            "the address {}/{p} asked for has another prefix than the network's subnet {s}",
-                            one.addr
-                        ),
-                    ));
-                }
-            }
-            Ok(Some(one.addr))
+/// The addresses asked for: at most one of each family (podnet gives an attachment one
+/// address per subnet), each with its subnet's prefix when the configuration has that subnet.
+/// Whether the network has IPv6 at all the engine judges (field `ip6`).
+fn requested_ips(r: &Requests, conf: &NetConf) -> Result<Ips, CniError> {
+    let (mut v4, mut v6): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for one in &r.ips {
+        match one.addr {
+            IpAddr::V4(a) => v4.push((a, one.prefix)),
+            IpAddr::V6(a) => v6.push((a, one.prefix)),
         }
-        more => Err(CniError::unsupported(
-            "ips",
-            &serde_json::json!(more.iter().map(|i| i.addr.to_string()).collect::<Vec<_>>()),
-            "podnet gives an attachment one IPv4 address: ask for one",
-        )),
     }
+    let prefix =
+        |addr: IpAddr, asked: Option<u8>, subnet: Option<ipnet::IpNet>| match (asked, subnet) {
+            (Some(p), Some(s)) if p != s.prefix_len() => Err(CniError::config(
+                "ips",
+                format!(
+                "the address {addr}/{p} asked for has another prefix than the network's subnet {s}"
+            ),
+            )),
+            _ => Ok(()),
+        };
+    for (family, n) in [("IPv4", v4.len()), ("IPv6", v6.len())] {
+        if n > 1 {
+            return Err(CniError::unsupported(
+                "ips",
+                &serde_json::json!(r.ips.iter().map(|i| i.addr.to_string()).collect::<Vec<_>>()),
+                format!("podnet gives an attachment one {family} address: ask for one of each family at most"),
+            ));
+        }
+    }
+    let ip = v4.first().copied();
+    let ip6 = v6.first().copied();
+    if let Some((a, p)) = ip {
+        prefix(IpAddr::V4(a), p, conf.network.subnet.map(ipnet::IpNet::V4))?;
+    }
+    if let Some((a, p)) = ip6 {
+        prefix(IpAddr::V6(a), p, conf.network.subnet6.map(ipnet::IpNet::V6))?;
+    }
+    Ok((ip.map(|x| x.0), ip6.map(|x| x.0)))
 }
 
 fn labels(r: &Requests) -> Labels {
@@ -181,6 +204,21 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
     let ep = &a.endpoint;
     let ip = ep.ip.expect("a bridge attachment has an address");
     let gw = IpAddr::V4(net.gateway);
+    // An IPv6 address only on a dual-stack network, which has a gateway there too.
+    let v6 = match (ep.ip6, net.subnet6, net.gateway6) {
+        (Some(ip6), Some(s6), Some(g6)) => Some((ip6, s6, g6)),
+        _ => None,
+    };
+    let mut routes = vec![Route::new(
+        "0.0.0.0/0".parse().expect("the default route"),
+        Some(gw),
+    )];
+    if let Some((_, _, g6)) = v6 {
+        routes.push(Route::new(
+            "::/0".parse().expect("the default route"),
+            Some(IpAddr::V6(g6)),
+        ));
+    }
     Attached {
         bridge: Some(Link {
             name: net.bridge.clone(),
@@ -202,10 +240,11 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
             ipnet::Ipv4Net::new(ip, net.subnet.prefix_len()).expect("a subnet's prefix"),
         ),
         gateway: Some(gw),
-        routes: vec![Route::new(
-            "0.0.0.0/0".parse().expect("the default route"),
-            Some(gw),
-        )],
+        address6: v6.map(|(ip6, s6, _)| {
+            ipnet::IpNet::V6(ipnet::Ipv6Net::new(ip6, s6.prefix_len()).expect("a subnet's prefix"))
+        }),
+        gateway6: v6.map(|(_, _, g6)| IpAddr::V6(g6)),
+        routes,
         dns: conf.dns.clone(),
     }
 }
@@ -249,14 +288,15 @@ fn del(req: &DelRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
 
 fn check(req: &CheckRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     let (root, run_dir) = dirs.for_conf(&req.conf);
-    let expect = req
-        .prev_result
-        .sandbox_ips(&req.attachment.ifname)
-        .into_iter()
-        .find_map(|n| match n.addr() {
-            IpAddr::V4(a) => Some(a),
-            IpAddr::V6(_) => None,
-        });
+    let told = req.prev_result.sandbox_ips(&req.attachment.ifname);
+    let expect = told.iter().find_map(|n| match n.addr() {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    });
+    let expect6 = told.iter().find_map(|n| match n.addr() {
+        IpAddr::V6(a) => Some(a),
+        IpAddr::V4(_) => None,
+    });
     let r = (|| {
         let mut ctx = Ctx::open_as(&root, &run_dir, Access::Change)?;
         crate::engine::boot::recover_if_first(&mut ctx)?;
@@ -267,6 +307,7 @@ fn check(req: &CheckRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
             &key(&req.attachment),
             &req.netns,
             expect,
+            expect6,
         )
         .map(|_| ())
     })();

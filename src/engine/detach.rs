@@ -106,12 +106,16 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         _ => {}
     }
     fault::step("detach", 3);
+    let named = super::names::serves(ctx, ep)?;
     let me = proc::me();
     ctx.store.write(|tx| tx.delete_endpoint(ep.id, me))?;
     if !tables_in_step {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);
+    if named {
+        super::names::changed(ctx);
+    }
     Ok(())
 }
 

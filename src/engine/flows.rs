@@ -14,7 +14,7 @@
 
 use crate::kernel::conntrack::{Conntrack, Flows};
 use crate::model::{PortMapping, Proto};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Protocols whose flows outlive a NAT change.
 pub fn stale_prone(proto: Proto) -> bool {
@@ -37,32 +37,31 @@ fn forget(all: impl IntoIterator<Item = Flows>) {
     }
 }
 
-/// After ports are published: forget flows sent to each UDP/SCTP host port. (IPv4 flows
-/// only: `0.0.0.0` and no address are every IPv4 address; IPv6-only ports are left alone.)
-pub fn to_ports(ports: &[PortMapping]) {
-    forget(
-        ports
-            .iter()
-            .filter(|m| stale_prone(m.proto))
-            .filter_map(|m| {
-                let to = match m.host_ip {
-                    None => None,
-                    Some(std::net::IpAddr::V4(a)) if a.is_unspecified() => None,
-                    Some(std::net::IpAddr::V4(a)) => Some(a),
-                    Some(std::net::IpAddr::V6(_)) => return None,
-                };
-                Some(Flows::ToPort {
-                    proto: m.proto,
-                    port: m.host_port,
-                    to,
-                })
-            }),
-    );
+/// After ports are published: forget flows sent to each UDP/SCTP host port. A mapping with
+/// no host address covers IPv4 when `v4` and IPv6 when `v6` (a dual-stack container's
+/// port, a dual-stack service's node port); `0.0.0.0` and `::` are every address of their
+/// family. Each family is one dump: an IPv4-only port costs what it did.
+pub fn to_ports(ports: &[PortMapping], v4: bool, v6: bool) {
+    let any = [
+        v4.then_some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        v6.then_some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+    ];
+    forget(ports.iter().filter(|m| stale_prone(m.proto)).flat_map(|m| {
+        let to: Vec<IpAddr> = match m.host_ip {
+            Some(ip) => vec![ip],
+            None => any.iter().flatten().copied().collect(),
+        };
+        to.into_iter().map(|to| Flows::ToPort {
+            proto: m.proto,
+            port: m.host_port,
+            to,
+        })
+    }));
 }
 
 /// After `ip`'s ports are unpublished or it left services: forget the flows it answers, for
 /// each UDP/SCTP `(proto, port)` (port None: any port).
-pub fn answered_by(ip: Ipv4Addr, which: impl IntoIterator<Item = (Proto, Option<u16>)>) {
+pub fn answered_by(ip: IpAddr, which: impl IntoIterator<Item = (Proto, Option<u16>)>) {
     forget(
         which
             .into_iter()

@@ -27,6 +27,7 @@ pub mod gc;
 pub mod health;
 pub mod inspect;
 pub mod logs;
+pub mod names;
 pub mod network;
 pub mod owner;
 pub mod proc;
@@ -130,6 +131,12 @@ impl Ctx {
             self.nft = Some(s);
         }
         Ok(self.nft.as_mut().expect("just opened"))
+    }
+
+    /// The port id of this context's nftables socket (opened if needed): the kernel's
+    /// notifications of the changes this context makes carry it.
+    pub fn nft_portid(&mut self) -> Result<u32> {
+        Ok(self.nft()?.portid())
     }
 
     /// The store and the nftables socket at once, for work that must hold the store's write

@@ -89,9 +89,10 @@ fn check(
             .find_map(|r| r.host_ip.filter(IpAddr::is_ipv6))
         {
             return Err(Error::input(format!(
-                "{PUBLISH} {}: network '{}' has no IPv6, so its containers cannot publish on an IPv6 address; use a dual-stack network (network create --ipv6) or an IPv4 host address",
+                "{PUBLISH} {}: network '{}' has no IPv6, so its containers cannot publish on an IPv6 address; use a dual-stack network{} or an IPv4 host address",
                 host_ip_text(ip),
-                mode.target().unwrap_or_default()
+                mode.target().unwrap_or_default(),
+                crate::model::cli_hint(" (network create --ipv6)")
             )));
         }
     }
@@ -270,7 +271,7 @@ pub fn publish(ctx: &mut Ctx, ep: &Endpoint, requested: &[PortMapping]) -> Resul
     firewall::apply_or_sync(ctx, &plan::add_endpoint(&guard, &ports))?;
     if !requested.is_empty() {
         // Flows that reached these ports before (un-NATed, or to a previous owner) follow now.
-        super::flows::to_ports(requested);
+        super::flows::to_ports(requested, true, guard.ip6.is_some());
     }
     Ok(())
 }
@@ -292,7 +293,10 @@ pub fn unpublish(ctx: &mut Ctx, ep: &Endpoint) -> Result<bool> {
     if !mine.is_empty() {
         // Flows DNAT'ed to this container must not stick to its address once it is gone.
         let protos: std::collections::BTreeSet<_> = mine.iter().map(|m| m.proto).collect();
-        super::flows::answered_by(guard.ip, protos.into_iter().map(|p| (p, None)));
+        let addrs = std::iter::once(IpAddr::V4(guard.ip)).chain(guard.ip6.map(IpAddr::V6));
+        for ip in addrs {
+            super::flows::answered_by(ip, protos.iter().map(|p| (*p, None)));
+        }
     }
     Ok(done)
 }

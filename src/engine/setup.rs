@@ -54,6 +54,9 @@ pub struct EndpointSpec<'a> {
     pub member_of: Option<i64>,
     /// Names of this endpoint on its network (`--network-alias`), checked already.
     pub aliases: &'a [String],
+    /// The addresses (`ip`, `ip6`) were given by a runtime's IPAM plugin (CNI delegated
+    /// `ipam`): see `runtime::ipam_owner`.
+    pub delegated: bool,
 }
 
 /// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
@@ -151,15 +154,17 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         let mut published = Vec::new();
         if let Some(net) = &net {
             // Judged again on the row as it is now: a network being removed takes no one.
-            if !tx.network(&net.name)?
-                .is_some_and(|n| n.id == net.id && n.state != crate::model::NetworkState::Removing)
-            {
+            let now = tx.network(&net.name)?.filter(|n| {
+                n.id == net.id && n.state != crate::model::NetworkState::Removing
+            });
+            let Some(now) = now else {
                 return Err(Error::input(format!(
                     "network '{}' was removed meanwhile{}",
                     net.name,
                     cli_hint(": see `podnet network ls`")
                 )));
-            }
+            };
+            super::runtime::ipam_owner::admit(tx, &now, spec.delegated, spec.runtime.is_some())?;
             let chosen = allocate(tx, net, ip)?;
             tx.add_lease(net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
@@ -327,9 +332,12 @@ fn allocate6(
 }
 
 fn no_ipv6(net: &Network) -> Error {
+    // The command is the CLI's only: a runtime's user (CNI, netavark) names a dual-stack
+    // network in the runtime's own configuration.
     Error::input(format!(
-        "{IP6} needs IPv6 on network '{}', which is IPv4-only: drop {IP6} or use a network made with `podnet network create NAME --ipv6`",
-        net.name
+        "{IP6} needs IPv6 on network '{}', which is IPv4-only: drop {IP6} or use a dual-stack network{}",
+        net.name,
+        cli_hint(" (made with `podnet network create NAME --ipv6`)")
     ))
 }
 
@@ -463,7 +471,7 @@ pub(super) fn configure_eth0(
     }
     route::add_default(inside, net.gateway)?;
     match v6 {
-        Some(g6) => route::add_default6(inside, g6),
+        Some(g6) => route::add_default(inside, g6),
         None => Ok(()),
     }
 }
@@ -481,6 +489,9 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool
     fault::step("attach", 6);
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
+    if super::names::serves(ctx, ep)? {
+        super::names::joined(ctx);
+    }
     Ok(true)
 }
 

@@ -107,6 +107,19 @@ pub struct Ensured {
 /// flags in that order): under its real name it only ever exists marked. Two messages, as
 /// before.
 pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32, alias: &str) -> Result<Ensured> {
+    ensure_bridge_with(rtnl, name, mtu, alias, &|_| Ok(()))
+}
+
+/// [`ensure_bridge`], calling `before_up` with the new bridge's (temporary) name while it is
+/// still down: per-device sysctls that must hold from the moment it is up (IPv6 DAD of its
+/// link-local address starts then).
+pub fn ensure_bridge_with(
+    rtnl: &mut Rtnl,
+    name: &str,
+    mtu: u32,
+    alias: &str,
+    before_up: &dyn Fn(&str) -> Result<()>,
+) -> Result<Ensured> {
     if let Some(link) = get(rtnl, name)? {
         return Ok(Ensured {
             link,
@@ -129,6 +142,10 @@ pub fn ensure_bridge(rtnl: &mut Rtnl, name: &str, mtu: u32, alias: &str) -> Resu
     let index = get(rtnl, &temp)?
         .ok_or_else(|| Error::failed(format!("bridge {temp} vanished after creation")))?
         .index;
+    if let Err(e) = before_up(&temp) {
+        let _ = delete(rtnl, &temp);
+        return Err(e);
+    }
     let mut m = LinkMessage::default();
     m.header.index = index;
     m.attributes.push(LinkAttribute::IfName(name.to_string()));
@@ -239,6 +256,20 @@ pub fn set_up(rtnl: &mut Rtnl, index: u32) -> Result<()> {
     m.header.index = index;
     up(&mut m);
     rtnl.call(&format!("bring up link #{index}"), M::SetLink(m), 0)
+}
+
+/// `ip link set dev INDEX address MAC`. On a bridge this also fixes the address: without
+/// it the bridge takes the lowest of its ports' addresses, which changes when that port
+/// leaves (and every container's neighbour entry for the gateway goes stale).
+pub fn set_address(rtnl: &mut Rtnl, index: u32, mac: [u8; 6]) -> Result<()> {
+    let mut m = LinkMessage::default();
+    m.header.index = index;
+    m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    rtnl.call(
+        &format!("set the address of link #{index}"),
+        M::SetLink(m),
+        0,
+    )
 }
 
 /// `ip link set dev NAME up`, by name.

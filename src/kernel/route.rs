@@ -9,39 +9,24 @@ use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 const RT_TABLE_LOCAL: u8 = 255;
 
-/// `ip route add default via GW`. Idempotent.
-pub fn add_default(rtnl: &mut Rtnl, gateway: Ipv4Addr) -> Result<()> {
+/// `ip route add default via GW` / `ip -6 route add default via GW`. Idempotent.
+pub fn add_default(rtnl: &mut Rtnl, gateway: impl Into<IpAddr>) -> Result<()> {
+    let gateway = gateway.into();
     let mut m = RouteMessage::default();
-    m.header.address_family = AddressFamily::Inet;
+    let (family, via) = match gateway {
+        IpAddr::V4(a) => (AddressFamily::Inet, RouteAddress::Inet(a)),
+        IpAddr::V6(a) => (AddressFamily::Inet6, RouteAddress::Inet6(a)),
+    };
+    m.header.address_family = family;
     m.header.table = RouteHeader::RT_TABLE_MAIN;
     m.header.protocol = RouteProtocol::Boot;
     m.header.scope = RouteScope::Universe;
     m.header.kind = RouteType::Unicast;
-    m.attributes
-        .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
-    match rtnl.request(M::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)? {
-        Err(e) if e.errno != libc::EEXIST => Err(crate::model::Error::kernel(
-            format!("add default route via {gateway}"),
-            e.errno,
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// `ip -6 route add default via GW`. Idempotent.
-pub fn add_default6(rtnl: &mut Rtnl, gateway: Ipv6Addr) -> Result<()> {
-    let mut m = RouteMessage::default();
-    m.header.address_family = AddressFamily::Inet6;
-    m.header.table = RouteHeader::RT_TABLE_MAIN;
-    m.header.protocol = RouteProtocol::Boot;
-    m.header.scope = RouteScope::Universe;
-    m.header.kind = RouteType::Unicast;
-    m.attributes
-        .push(RouteAttribute::Gateway(RouteAddress::Inet6(gateway)));
+    m.attributes.push(RouteAttribute::Gateway(via));
     match rtnl.request(M::NewRoute(m), NLM_F_CREATE | NLM_F_EXCL)? {
         Err(e) if e.errno != libc::EEXIST => Err(crate::model::Error::kernel(
             format!("add default route via {gateway}"),

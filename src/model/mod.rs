@@ -27,4 +27,4 @@ pub use ports::{
     Proto,
 };
 pub use service::{Backend, Backend6, BackendOf, Service, Service6, ServiceOf, ServicePort};
-pub use types::{Endpoint, EndpointState, Mode, Network, NetworkState};
+pub use types::{Endpoint, EndpointState, Mode, NameRecord, Network, NetworkNames, NetworkState};

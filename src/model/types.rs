@@ -35,8 +35,47 @@ pub struct Network {
     pub internal: bool,
     /// Inter-container communication on the bridge (Docker's `--icc`).
     pub icc: bool,
+    /// The agent serves names on the gateway(s) (`--dns`, default on for networks made with
+    /// `network create`; off for the default network, like Docker's default bridge).
+    pub dns: bool,
+    /// Its addresses come from a runtime's IPAM plugin (its first CNI ADD delegated `ipam`):
+    /// podnet allocates none on it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub delegated: bool,
     #[serde(skip)]
     pub state: NetworkState,
+}
+
+impl Network {
+    /// The DNS server(s) a container on this network asks: its gateways (IPv4, then IPv6)
+    /// when the network has DNS, none otherwise. What a container's resolv.conf lists.
+    pub fn dns_servers(&self) -> Vec<std::net::IpAddr> {
+        if !self.dns {
+            return Vec::new();
+        }
+        let mut out = vec![std::net::IpAddr::V4(self.gateway)];
+        out.extend(self.gateway6.map(std::net::IpAddr::V6));
+        out
+    }
+}
+
+/// The names one DNS-enabled network serves, as the store records them (the agent turns it
+/// into the DNS server's table).
+#[derive(Debug, Clone)]
+pub struct NetworkNames {
+    pub network: Network,
+    pub records: Vec<NameRecord>,
+}
+
+/// One container's (or service's) names and addresses on one network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRecord {
+    /// The container's identity across networks (its endpoint id); empty for a service.
+    pub owner: String,
+    /// The container (or service) name first, then its aliases.
+    pub names: Vec<String>,
+    /// Its addresses on this network (a service: its VIPs).
+    pub addrs: Vec<std::net::IpAddr>,
 }
 
 /// How a container is networked (Docker's `--network` modes).

@@ -3,7 +3,7 @@
 //! container ID and interface name, shown by `podnet ps` (runtime `netavark`, POD = the
 //! container's name) and reclaimed by `podnet gc`.
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::net::IpAddr;
 
 use super::request::SetupRequest;
@@ -32,16 +32,25 @@ pub fn setup(req: &SetupRequest) -> Reply {
 }
 
 fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock> {
-    // Podman's IPAM hands one address per subnet; a podnet network has one subnet.
-    if req.static_ips.len() > 1 {
+    // Podman's IPAM hands one address per subnet; a podnet network has one subnet per family.
+    let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) = req.static_ips.iter().partition(|a| a.is_ipv4());
+    if v4.len() > 1 || v6.len() > 1 {
         return Err(Error::field(
             "static_ips",
             format!(
-                "static_ips {:?}: a podnet network has one subnet and gives one address: give one address at most",
+                "static_ips {:?}: a podnet network has one subnet per family and gives one address of each: give one address per family at most",
                 req.static_ips
             ),
         ));
     }
+    let ip = v4.first().and_then(|a| match a {
+        IpAddr::V4(a) => Some(*a),
+        IpAddr::V6(_) => None,
+    });
+    let ip6 = v6.first().and_then(|a| match a {
+        IpAddr::V6(a) => Some(*a),
+        IpAddr::V4(_) => None,
+    });
     let net = network::ensure(ctx, &req.network)?;
     let a = runtime::attach(
         ctx,
@@ -54,7 +63,9 @@ fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock
                 namespace: None,
                 name: Some(req.container_name.clone()).filter(|n| !n.is_empty()),
             },
-            ip: req.static_ips.first().copied(),
+            ip,
+            ip6,
+            delegated: false,
             mac: req.static_mac,
             ports: req.ports.clone(),
             labels: Labels::default(),
@@ -68,12 +79,12 @@ fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock
         )));
     };
     let address = Ipv4Net::new(ip, a.network.subnet.prefix_len()).expect("prefix of a subnet");
-    Ok(status_block(
-        ep.ifname(),
-        mac,
-        IpNet::V4(address),
-        Some(IpAddr::V4(a.network.gateway)),
-    ))
+    let mut addresses = vec![(IpNet::V4(address), Some(IpAddr::V4(a.network.gateway)))];
+    if let (Some(ip6), Some(s6)) = (ep.ip6, a.network.subnet6) {
+        let address6 = Ipv6Net::new(ip6, s6.prefix_len()).expect("prefix of a subnet");
+        addresses.push((IpNet::V6(address6), a.network.gateway6.map(IpAddr::V6)));
+    }
+    Ok(status_block(ep.ifname(), mac, &addresses))
 }
 
 /// Idempotent: a container podnet never attached (or detached already), a network or a

@@ -32,6 +32,9 @@ pub fn ensure(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             mtu: p.mtu,
             internal: p.internal,
             icc,
+            ipv6: p.ipv6,
+            subnet6: p.subnet6,
+            nat6: p.nat6,
             ..Default::default()
         },
     )
@@ -42,6 +45,7 @@ pub fn settled(net: &Network) -> Settled {
     Settled {
         subnet: net.subnet,
         gateway: net.gateway,
+        v6: net.subnet6.zip(net.gateway6),
         bridge: net.bridge.clone(),
     }
 }

@@ -1,9 +1,9 @@
 //! What the plugin prints: info, the completed network for `create`, the status block for
 //! `setup`, and the error shape.
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::types::{ErrorReply, Info, NetAddress, NetInterface, Network, StatusBlock, Subnet};
 use crate::model::Mac;
@@ -22,11 +22,13 @@ pub fn info() -> Info {
     }
 }
 
-/// What podnet settled for a new network (its free subnet, gateway and bridge name).
+/// What podnet settled for a new network (its free subnet, gateway and bridge name; the
+/// IPv6 subnet and gateway of a dual-stack one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settled {
     pub subnet: Ipv4Net,
     pub gateway: Ipv4Addr,
+    pub v6: Option<(Ipv6Net, Ipv6Addr)>,
     pub bridge: String,
 }
 
@@ -35,12 +37,20 @@ pub struct Settled {
 pub fn created(input: &Network, s: &Settled) -> Network {
     let mut n = input.clone();
     n.network_interface = Some(s.bridge.clone());
-    n.subnets = Some(vec![Subnet {
+    let mut subnets = vec![Subnet {
         subnet: IpNet::V4(s.subnet),
         gateway: Some(IpAddr::V4(s.gateway)),
         lease_range: None,
-    }]);
-    n.ipv6_enabled = false;
+    }];
+    if let Some((s6, g6)) = s.v6 {
+        subnets.push(Subnet {
+            subnet: IpNet::V6(s6),
+            gateway: Some(IpAddr::V6(g6)),
+            lease_range: None,
+        });
+    }
+    n.subnets = Some(subnets);
+    n.ipv6_enabled = s.v6.is_some();
     n.dns_enabled = false;
     n.ipam_options
         .get_or_insert_with(BTreeMap::new)
@@ -48,13 +58,9 @@ pub fn created(input: &Network, s: &Settled) -> Network {
     n
 }
 
-/// `setup`'s answer for one container interface.
-pub fn status_block(
-    ifname: &str,
-    mac: Mac,
-    address: IpNet,
-    gateway: Option<IpAddr>,
-) -> StatusBlock {
+/// `setup`'s answer for one container interface: its addresses (IPv4, then IPv6 on a
+/// dual-stack network) with their gateways.
+pub fn status_block(ifname: &str, mac: Mac, addresses: &[(IpNet, Option<IpAddr>)]) -> StatusBlock {
     StatusBlock {
         dns_search_domains: Vec::new(),
         dns_server_ips: Vec::new(),
@@ -62,10 +68,13 @@ pub fn status_block(
             ifname.to_owned(),
             NetInterface {
                 mac_address: mac.to_string(),
-                subnets: vec![NetAddress {
-                    gateway,
-                    ipnet: address,
-                }],
+                subnets: addresses
+                    .iter()
+                    .map(|(ipnet, gateway)| NetAddress {
+                        gateway: *gateway,
+                        ipnet: *ipnet,
+                    })
+                    .collect(),
             },
         )]),
     }

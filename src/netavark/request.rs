@@ -1,18 +1,20 @@
 //! From arguments and stdin to one typed call, and Podman's network onto podnet's.
 //!
 //! Podman network → podnet network: `network_interface` is the bridge; `subnets` holds at
-//! most one IPv4 subnet with its gateway; `internal` as is; options `mtu`, `icc`
+//! most one IPv4 subnet with its gateway and at most one IPv6 subnet (its gateway, if given,
+//! the subnet's first address, podnet's), IPv6 alone refused; `ipv6_enabled` (or an IPv6
+//! subnet) asks for a dual-stack network; `internal` as is; options `mtu`, `icc`
 //! (true/false), `isolate` (true or strict only: podnet always isolates networks from each
 //! other), `root` and `run_dir` (podnet's directories, as the CNI keys `root`/`runDir`);
 //! any other option is refused, as Podman's bridge driver refuses options it does not
-//! know. IPv6 comes with a later podnet. `ipam_options.driver` may be unset, `host-local`
+//! know. `ipam_options.driver` may be unset, `host-local`
 //! (a network made without podnet's `create`: Podman then hands the address it allocated
 //! in `static_ips`, which podnet takes as a request) or `none` (what podnet's `create`
 //! writes, so that Podman leaves allocation to podnet).
 
 use ipnet::{IpNet, Ipv4Net};
 use serde::de::DeserializeOwned;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use super::types::{Network, PluginExec, PortMapping as NvPort};
@@ -60,8 +62,9 @@ pub struct SetupRequest {
     pub network: NetworkSpec,
     /// The interface to make in the container.
     pub ifname: String,
-    /// Addresses asked for (`--ip`, or what Podman's own IPAM chose for a host-local network).
-    pub static_ips: Vec<Ipv4Addr>,
+    /// Addresses asked for (`--ip`/`--ip6`, or what Podman's own IPAM chose for a host-local
+    /// network): at most one per family (checked with the network).
+    pub static_ips: Vec<IpAddr>,
     pub static_mac: Option<Mac>,
     pub aliases: Vec<String>,
     /// One mapping per port and protocol (ranges expanded).
@@ -141,11 +144,6 @@ fn json<T: DeserializeOwned>(stdin: &[u8], what: &str) -> Result<T, String> {
 /// Map a Podman network onto podnet's; the error names the field.
 pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
     let at = |what: String| format!("network {}: {what}", n.name);
-    if n.ipv6_enabled {
-        return Err(at(
-            "IPv6 comes with a later podnet: create the network without IPv6".into(),
-        ));
-    }
     match n
         .ipam_options
         .as_ref()
@@ -160,35 +158,67 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
         }
     }
     let subnets = n.subnets.as_deref().unwrap_or_default();
-    if subnets.len() > 1 {
+    for s in subnets {
+        if s.lease_range
+            .as_ref()
+            .is_some_and(|r| r.start_ip.is_some() || r.end_ip.is_some())
+        {
+            return Err(at(format!(
+                "subnet {}: podnet allocates from the whole subnet: remove the lease range",
+                s.subnet
+            )));
+        }
+    }
+    let (v4, v6): (Vec<_>, Vec<_>) = subnets.iter().partition(|s| s.subnet.addr().is_ipv4());
+    if v4.len() > 1 || v6.len() > 1 {
         return Err(at(
-            "a podnet network has one subnet today: give one subnet".into()
+            "a podnet network has one subnet per family: give one IPv4 subnet and at most one IPv6 subnet".into()
         ));
     }
-    let (subnet, gateway) = match subnets.first() {
+    if v4.is_empty() && !v6.is_empty() {
+        return Err(at(format!(
+            "subnet {}: IPv6-only networks are not supported, a podnet network always has IPv4: add an IPv4 subnet (or none with ipv6_enabled, to get both picked)",
+            v6[0].subnet
+        )));
+    }
+    let (subnet, gateway) = match v4.first() {
         None => (None, None),
         Some(s) => {
             let IpNet::V4(net) = s.subnet else {
-                return Err(at(format!(
-                    "subnet {}: IPv6 comes with a later podnet",
-                    s.subnet
-                )));
+                unreachable!("partitioned as IPv4")
             };
             let net = Ipv4Net::new(net.network(), net.prefix_len()).unwrap_or(net);
             let gw = match s.gateway {
                 None => None,
                 Some(IpAddr::V4(g)) => Some(g),
-                Some(IpAddr::V6(g)) => return Err(at(format!("gateway {g} is not IPv4"))),
+                Some(IpAddr::V6(g)) => {
+                    return Err(at(format!("subnet {net}: gateway {g} is not IPv4")))
+                }
             };
-            if s.lease_range
-                .as_ref()
-                .is_some_and(|r| r.start_ip.is_some() || r.end_ip.is_some())
-            {
-                return Err(at(
-                    "podnet allocates from the whole subnet: remove the lease range".into(),
-                ));
-            }
             (Some(net), gw)
+        }
+    };
+    let subnet6 = match v6.first() {
+        None => None,
+        Some(s) => {
+            let IpNet::V6(net) = s.subnet else {
+                unreachable!("partitioned as IPv6")
+            };
+            let net = crate::model::inet6::check_shape6("subnet", &net.trunc())
+                .map(|()| net.trunc())
+                .map_err(|e| at(e.to_string()))?;
+            // podnet's IPv6 gateway is the subnet's first host, as Podman's default.
+            let gw6 = crate::ipam::first_host6(&net);
+            match s.gateway {
+                None => {}
+                Some(IpAddr::V6(g)) if g == gw6 => {}
+                Some(g) => {
+                    return Err(at(format!(
+                        "subnet {net}: gateway {g} is not podnet's IPv6 gateway {gw6} (the subnet's first address): set {gw6} or leave the gateway out"
+                    )))
+                }
+            }
+            Some(net)
         }
     };
     let bridge = n.network_interface.clone().filter(|b| !b.is_empty());
@@ -202,6 +232,10 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
         mtu: None,
         internal: n.internal,
         icc: true,
+        // Podman always says whether the network has IPv6: an existing podnet network must agree.
+        ipv6: Some(n.ipv6_enabled || subnet6.is_some()),
+        subnet6,
+        nat6: None,
     };
     let (mut root, mut run_dir) = (None, None);
     for (k, v) in n.options.iter().flatten() {
@@ -253,17 +287,7 @@ fn setup(netns: PathBuf, x: PluginExec) -> Result<SetupRequest, String> {
     if let Some(why) = crate::cni::ifname_problem(&o.interface_name) {
         return Err(format!("interface_name {:?} {why}", o.interface_name));
     }
-    let mut static_ips = Vec::new();
-    for ip in o.static_ips.iter().flatten() {
-        match ip {
-            IpAddr::V4(a) => static_ips.push(*a),
-            IpAddr::V6(a) => {
-                return Err(format!(
-                    "static_ips: {a} is IPv6, which comes with a later podnet"
-                ))
-            }
-        }
-    }
+    let static_ips = o.static_ips.clone().unwrap_or_default();
     let static_mac = o
         .static_mac
         .as_deref()
@@ -314,6 +338,9 @@ fn lenient_teardown(netns: PathBuf, x: PluginExec, refused: String) -> SetupRequ
                 mtu: None,
                 internal: x.network.internal,
                 icc: true,
+                ipv6: None,
+                subnet6: None,
+                nat6: None,
             },
             icc_given: false,
             root: dir("root"),
@@ -343,15 +370,17 @@ fn expand(p: &NvPort, field: &str, out: &mut Vec<PortMapping>) -> Result<(), Str
     };
     last(p.host_port, "host_port")?;
     last(p.container_port, "container_port")?;
+    // As netavark's bridge driver: a host_ip publishes on its family only (`0.0.0.0` IPv4,
+    // `::` IPv6, on a dual-stack network); none on every family the container has.
     let host_ip = match p.host_ip.as_str() {
-        "" | "0.0.0.0" => None,
+        "" => None,
         s => match s.parse::<IpAddr>() {
-            Ok(IpAddr::V4(a)) => Some(IpAddr::V4(a)),
-            Ok(IpAddr::V6(_)) => {
+            Ok(IpAddr::V6(a)) if a.is_multicast() || a.to_ipv4_mapped().is_some() => {
                 return Err(format!(
-                    "{field}.host_ip {s}: IPv6 comes with a later podnet"
+                    "{field}.host_ip {s} is not an address of this host: give one, or none for every address"
                 ))
             }
+            Ok(a) => Some(a),
             Err(_) => return Err(format!("{field}.host_ip {s:?} is not an IP address")),
         },
     };

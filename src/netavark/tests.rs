@@ -91,7 +91,7 @@ fn the_plugin_api_example_parses_with_static_ip_mac_and_options() {
     };
     assert_eq!(
         r.static_ips,
-        vec!["10.77.0.50".parse::<std::net::Ipv4Addr>().unwrap()]
+        vec!["10.77.0.50".parse::<std::net::IpAddr>().unwrap()]
     );
     assert_eq!(r.static_mac.unwrap().to_string(), "aa:bb:cc:dd:aa:00");
     assert_eq!(r.network.params.bridge.as_deref(), Some("podman0"));
@@ -135,6 +135,7 @@ fn create_gives_the_network_back_completed_and_unknown_fields_untouched() {
         &Settled {
             subnet: "10.90.0.0/24".parse().unwrap(),
             gateway: "10.90.0.1".parse().unwrap(),
+            v6: None,
             bridge: "pn-pn".into(),
         },
     );
@@ -158,8 +159,10 @@ fn status_block_golden() {
     let sb = status_block(
         "eth0",
         "aa:bb:cc:dd:aa:00".parse().unwrap(),
-        "10.88.0.50/16".parse().unwrap(),
-        Some("10.88.0.1".parse().unwrap()),
+        &[(
+            "10.88.0.50/16".parse().unwrap(),
+            Some("10.88.0.1".parse().unwrap()),
+        )],
     );
     // The plugin API's example output.
     let want = json!({
@@ -170,6 +173,83 @@ fn status_block_golden() {
     assert_eq!(serde_json::to_value(&sb).unwrap(), want);
     let back: StatusBlock = serde_json::from_value(want).unwrap();
     assert_eq!(back, sb);
+}
+
+/// A dual-stack Podman network: both subnets parsed (the IPv6 gateway podnet's), `create`
+/// answers both with `ipv6_enabled`, IPv6 static addresses and host_ips pass, and the status
+/// block lists both addresses, IPv4 first.
+#[test]
+fn dual_stack_networks_map_both_families() {
+    let mut x = exec_input();
+    x["network"]["ipv6_enabled"] = json!(true);
+    x["network"]["subnets"] = json!([{"subnet": "10.77.0.0/24"},
+        {"subnet": "fd00:77::/64", "gateway": "fd00:77::1"}]);
+    x["network_options"]["static_ips"] = json!(["10.77.0.50", "fd00:77::50"]);
+    x["port_mappings"] = json!([{"container_port": 80, "host_ip": "::1", "host_port": 8080},
+        {"container_port": 81, "host_ip": "0.0.0.0", "host_port": 8081}]);
+    let Call::Setup(r) = parse(&args(&["setup", "/run/netns/c1"]), &bytes(&x)).unwrap() else {
+        panic!()
+    };
+    let p = &r.network.params;
+    assert_eq!(p.subnet6, Some("fd00:77::/64".parse().unwrap()));
+    assert_eq!(p.ipv6, Some(true));
+    assert_eq!(r.static_ips.len(), 2);
+    let hosts: Vec<Option<std::net::IpAddr>> = r.ports.iter().map(|m| m.host_ip).collect();
+    assert_eq!(
+        hosts,
+        vec![
+            Some("::1".parse().unwrap()),
+            Some("0.0.0.0".parse().unwrap())
+        ]
+    );
+    // ipv6_enabled alone: podnet picks the IPv6 subnet; an IPv4-only network says false.
+    let mut only = network();
+    only["ipv6_enabled"] = json!(true);
+    let Call::Create(c) = parse(&args(&["create"]), &bytes(&only)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (c.spec.params.ipv6, c.spec.params.subnet6),
+        (Some(true), None)
+    );
+    let out = created(
+        &c.network,
+        &Settled {
+            subnet: "10.90.0.0/24".parse().unwrap(),
+            gateway: "10.90.0.1".parse().unwrap(),
+            v6: Some((
+                "fd00:90::/64".parse().unwrap(),
+                "fd00:90::1".parse().unwrap(),
+            )),
+            bridge: "pn-pn".into(),
+        },
+    );
+    let v = serde_json::to_value(&out).unwrap();
+    assert_eq!(
+        v["subnets"],
+        json!([{"subnet": "10.90.0.0/24", "gateway": "10.90.0.1"},
+               {"subnet": "fd00:90::/64", "gateway": "fd00:90::1"}])
+    );
+    assert_eq!(v["ipv6_enabled"], json!(true));
+    let sb = status_block(
+        "eth0",
+        "aa:bb:cc:dd:aa:00".parse().unwrap(),
+        &[
+            (
+                "10.90.0.5/24".parse().unwrap(),
+                Some("10.90.0.1".parse().unwrap()),
+            ),
+            (
+                "fd00:90::5/64".parse().unwrap(),
+                Some("fd00:90::1".parse().unwrap()),
+            ),
+        ],
+    );
+    assert_eq!(
+        serde_json::to_value(&sb).unwrap()["interfaces"]["eth0"]["subnets"],
+        json!([{"gateway": "10.90.0.1", "ipnet": "10.90.0.5/24"},
+               {"gateway": "fd00:90::1", "ipnet": "fd00:90::5/64"}])
+    );
 }
 
 #[test]
@@ -249,8 +329,18 @@ fn bad_calls_are_errors_naming_the_input() {
         ),
         (
             setup.clone(),
-            with(&|x| x["port_mappings"][0]["host_ip"] = json!("::1")),
-            "IPv6",
+            with(&|x| x["port_mappings"][0]["host_ip"] = json!("ff02::1")),
+            "port_mappings[0].host_ip ff02::1 is not an address of this host",
+        ),
+        (
+            setup.clone(),
+            with(&|x| x["port_mappings"][0]["host_ip"] = json!("::ffff:10.0.0.1")),
+            "port_mappings[0].host_ip",
+        ),
+        (
+            setup.clone(),
+            with(&|x| x["port_mappings"][0]["host_ip"] = json!("[::1]")),
+            "port_mappings[0].host_ip",
         ),
         (
             setup.clone(),
@@ -264,11 +354,6 @@ fn bad_calls_are_errors_naming_the_input() {
         ),
         (
             setup.clone(),
-            with(&|x| x["network_options"]["static_ips"] = json!(["fd00::5"])),
-            "static_ips",
-        ),
-        (
-            setup.clone(),
             with(&|x| x["network_options"]["static_ips"] = json!(["10.0.0.300"])),
             "static_ips",
         ),
@@ -279,13 +364,8 @@ fn bad_calls_are_errors_naming_the_input() {
         ),
         (
             setup.clone(),
-            with(&|x| x["network"]["ipv6_enabled"] = json!(true)),
-            "IPv6",
-        ),
-        (
-            setup.clone(),
             with(&|x| x["network"]["subnets"] = json!([{"subnet": "fd00::/64"}])),
-            "IPv6",
+            "IPv6-only networks are not supported",
         ),
         (
             setup.clone(),
@@ -293,7 +373,54 @@ fn bad_calls_are_errors_naming_the_input() {
                 x["network"]["subnets"] =
                     json!([{"subnet": "10.1.0.0/24"}, {"subnet": "10.2.0.0/24"}])
             }),
-            "one subnet",
+            "one subnet per family",
+        ),
+        (
+            setup.clone(),
+            with(&|x| {
+                x["network"]["subnets"] = json!([{"subnet": "10.1.0.0/24"},
+                    {"subnet": "fd00:1::/64"}, {"subnet": "fd00:2::/64"}])
+            }),
+            "one subnet per family",
+        ),
+        (
+            setup.clone(),
+            with(&|x| {
+                x["network"]["subnets"] = json!([{"subnet": "10.1.0.0/24"},
+                    {"subnet": "fd00:1::/64", "gateway": "fd00:1::fe"}])
+            }),
+            "gateway fd00:1::fe is not podnet's IPv6 gateway fd00:1::1",
+        ),
+        (
+            setup.clone(),
+            with(&|x| {
+                x["network"]["subnets"] = json!([{"subnet": "10.1.0.0/24"},
+                    {"subnet": "fd00:1::/64", "gateway": "10.1.0.1"}])
+            }),
+            "gateway 10.1.0.1",
+        ),
+        (
+            setup.clone(),
+            with(&|x| {
+                x["network"]["subnets"] =
+                    json!([{"subnet": "10.1.0.0/24"}, {"subnet": "fe80::/64"}])
+            }),
+            "fe80::/64",
+        ),
+        (
+            setup.clone(),
+            with(&|x| {
+                x["network"]["subnets"] =
+                    json!([{"subnet": "10.1.0.0/24"}, {"subnet": "fd00:1::/124"}])
+            }),
+            "fd00:1::/124",
+        ),
+        (
+            setup.clone(),
+            with(
+                &|x| x["network"]["subnets"] = json!([{"subnet": "10.1.0.0/24"}, {"subnet": "fd00:1::/64", "lease_range": {"start_ip": "fd00:1::10"}}]),
+            ),
+            "lease range",
         ),
         (
             setup.clone(),

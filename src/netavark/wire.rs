@@ -41,7 +41,7 @@ pub fn refused(e: Error, root: &Path) -> Reply {
 /// The engine's field keys (`model::field`) in the words of netavark's JSON.
 fn field_name(key: &str) -> Option<String> {
     let name = match key {
-        "ip" => "static_ips",
+        "ip" | "ip6" => "static_ips",
         "mac" => "static_mac",
         "ifname" => "interface_name",
         "publish" => "port_mappings",

@@ -11,8 +11,8 @@
 
 use crate::model::service::ServiceDef;
 use crate::model::{
-    Backend, Backend6, Endpoint, Labels, Mac, Mode, Network, NetworkState, PortMapping, Proto,
-    Result,
+    Backend, Backend6, Endpoint, Labels, Mac, Mode, Network, NetworkNames, NetworkState,
+    PortMapping, Proto, Result,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -42,6 +42,8 @@ pub struct NewNetwork<'a> {
     pub mtu: u32,
     pub internal: bool,
     pub icc: bool,
+    /// The agent serves names on the network's gateways.
+    pub dns: bool,
     pub owner: Owner,
 }
 
@@ -125,6 +127,10 @@ pub trait Reads {
     fn next_ip6(&self, network_id: i64) -> Result<Option<Ipv6Addr>>;
     /// This host's unique local /48 (chosen at random once, kept in the store).
     fn ula48(&self) -> Result<Option<ipnet::Ipv6Net>>;
+    /// Every name the agent serves: each ready DNS-enabled network with its ready
+    /// containers' names and addresses, and every service's name and VIPs. The one place
+    /// that decides what resolves (aliases and containers on several networks go here).
+    fn dns_names(&self) -> Result<Vec<NetworkNames>>;
     // Published ports and labels.
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>>;
     /// Every published port with the address it leads to, except those of endpoints being
@@ -201,6 +207,8 @@ pub trait Writes: Reads {
     fn set_draining(&self, id: i64) -> Result<()>;
     fn insert_network(&self, n: &NewNetwork) -> Result<i64>;
     fn set_network_ready(&self, name: &str) -> Result<()>;
+    /// Mark the network as one whose addresses a runtime's IPAM plugin gives.
+    fn set_network_delegated(&self, id: i64) -> Result<()>;
     fn delete_network(&self, name: &str) -> Result<()>;
     /// Take a network over for removal if still in `state` with owner `seen_owner` and no
     /// container uses it.

@@ -6,6 +6,7 @@ pub mod api;
 mod endpoints;
 mod labels;
 mod members;
+mod names;
 mod networks;
 mod ports;
 mod runtime;
@@ -21,6 +22,7 @@ pub use api::{
 pub use services::encode_selector;
 
 use crate::model::{Error, Result, StoreCause};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::path::PathBuf;
@@ -131,6 +133,10 @@ impl Store {
                 std::ptr::null_mut::<i32>(),
             );
         }
+        // Query-planner stability: without it SQLite marks a statement whose plan looked at a
+        // bound value to be re-prepared at every new binding, so `prepare_cached` saved
+        // nothing and re-parsing was a quarter of `gc`'s CPU at 1,000 dual-stack services.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         wal_mode(&conn)?;
         conn.pragma_update(None, "synchronous", "normal")?;
         // Without checkpoint-on-close the WAL persists between processes, and every process

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const COLS: &str =
-    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6";
+    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6, dns, delegated";
 
 fn row(r: &Row) -> rusqlite::Result<Network> {
     let subnet: String = r.get(3)?;
@@ -23,9 +23,11 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
         subnet6: subnet6.and_then(|s| s.parse().ok()),
         gateway6: gateway6.and_then(|s| s.parse().ok()),
         nat6: r.get(11)?,
+        delegated: r.get(13)?,
         mtu: r.get(5)?,
         internal: r.get(7)?,
         icc: r.get(8)?,
+        dns: r.get(12)?,
         state: match state.as_str() {
             "ready" => NetworkState::Ready,
             "removing" => NetworkState::Removing,
@@ -65,8 +67,8 @@ pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
 
 pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
     tx.execute(
-        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start, subnet6, gateway6, nat6)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start, subnet6, gateway6, nat6, dns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
             n.name,
             n.bridge,
@@ -79,10 +81,17 @@ pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
             n.owner.1 as i64,
             n.subnet6.map(|s| s.to_string()),
             n.gateway6.map(|g| g.to_string()),
-            n.nat6
+            n.nat6,
+            n.dns
         ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// Mark a network as taking its addresses from a runtime's IPAM plugin.
+pub fn set_delegated(tx: &Connection, id: i64) -> Result<()> {
+    tx.execute("UPDATE networks SET delegated=1 WHERE id=?1", [id])?;
+    Ok(())
 }
 
 pub fn set_ready(tx: &Connection, name: &str) -> Result<()> {

@@ -217,6 +217,20 @@ CREATE TABLE IF NOT EXISTS service_buckets6(
 );
 ";
 
+/// Embedded DNS (issue 10): the agent serves names on a network's gateways when `dns` is
+/// set. Networks made before stay without (what they did); `network create` sets it unless
+/// `--dns=false`.
+const NETWORK_DNS: &str = "
+ALTER TABLE networks ADD COLUMN dns INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Networks whose addresses a runtime's IPAM plugin gives (a CNI configuration that
+/// delegates `ipam`): marked at the first such attachment, in its allocation transaction.
+/// podnet allocates no address on a marked network (docs/decisions/2026-12-01-delegated-networks.md).
+const NETWORK_DELEGATED: &str = "
+ALTER TABLE networks ADD COLUMN delegated INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Containers on several networks (issue 10): each network after a container's first is an
 /// endpoint of its own (lease, veth, MAC, anti-spoofing elements, like a runtime's second
 /// interface in `runtime_attachments`), joined to the container's endpoint here with its
@@ -251,6 +265,8 @@ const MIGRATIONS: &[&str] = &[
     ADDRESSES_ANY_FAMILY,
     IPV6_NETWORKS,
     SERVICES_IPV6,
+    NETWORK_DNS,
+    NETWORK_DELEGATED,
     CONTAINER_NETWORKS,
 ];
 
@@ -480,6 +496,7 @@ mod tests {
                 mtu: 1500,
                 internal: false,
                 icc: true,
+                dns: false,
                 owner: (1, 1),
             },
         )

@@ -6,7 +6,7 @@ use super::api::{
     Member, NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State,
     Writes,
 };
-use super::{endpoints, labels, members, networks, ports, runtime, services, Store};
+use super::{endpoints, labels, members, names, networks, ports, runtime, services, Store};
 use crate::model::service::ServiceDef;
 use crate::model::{
     Backend, Backend6, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result,
@@ -66,6 +66,9 @@ impl Reads for Connection {
     }
     fn ula48(&self) -> Result<Option<ipnet::Ipv6Net>> {
         networks::ula48(self)
+    }
+    fn dns_names(&self) -> Result<Vec<crate::model::NetworkNames>> {
+        names::dns_names(self)
     }
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>> {
         ports::of(self, endpoint_id)
@@ -174,6 +177,9 @@ impl Writes for Connection {
     }
     fn insert_network(&self, n: &NewNetwork) -> Result<i64> {
         networks::insert(self, n)
+    }
+    fn set_network_delegated(&self, id: i64) -> Result<()> {
+        networks::set_delegated(self, id)
     }
     fn set_network_ready(&self, name: &str) -> Result<()> {
         networks::set_ready(self, name)

@@ -207,6 +207,11 @@ impl Drop for Server {
 
 /// Starts `nettool serve tcp PORT --reply REPLY` inside `netns`; returns once it listens.
 pub fn serve_in(sb: &Sandbox, netns: &str, port: u16, reply: &str) -> Server {
+    serve_bound_in(sb, netns, port, reply, "0.0.0.0")
+}
+
+/// [`serve_in`] bound to `bind` (`::` takes both families).
+pub fn serve_bound_in(sb: &Sandbox, netns: &str, port: u16, reply: &str, bind: &str) -> Server {
     let ready = format!(
         "{}/serve-{}-{port}.ready",
         sb.scratch(),
@@ -217,6 +222,8 @@ pub fn serve_in(sb: &Sandbox, netns: &str, port: u16, reply: &str) -> Server {
         "serve",
         "tcp",
         &port.to_string(),
+        "--bind",
+        bind,
         "--reply",
         reply,
         "--ready-file",

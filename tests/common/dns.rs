@@ -188,8 +188,13 @@ impl Dug {
 
 /// `dig ARGS...` from the namespace `netns` of `sb` (one try, 3 s).
 pub fn dig(sb: &Sandbox, netns: &str, args: &[&str]) -> Dug {
+    dig_at(sb, &format!("/run/netns/{netns}"), args)
+}
+
+/// `dig ARGS...` from the namespace pinned at `path` inside `sb` (one try, 3 s).
+pub fn dig_at(sb: &Sandbox, path: &str, args: &[&str]) -> Dug {
     let out = sb
-        .in_netns(format!("/run/netns/{netns}"), "dig")
+        .in_netns(path, "dig")
         .args(["+time=3", "+tries=1", "+noall", "+comments", "+answer"])
         .args(args)
         .output()

@@ -9,9 +9,11 @@
 //! 2. Every network's bridge exists, is a bridge, is up and holds the gateway address.
 //! 3. Every bridge endpoint's host veth exists on its network's bridge; its namespace exists;
 //!    inside it `eth0` holds the leased address, has the MAC recorded for it, and the default
-//!    route goes via the gateway.
+//!    route goes via the gateway; on a dual-stack network also its leased IPv6 address (with
+//!    the IPv6 subnet's prefix) and the IPv6 default route via the IPv6 gateway.
 //! 4. Nothing podnet-named exists without a record: no `pnv*` link, no namespace mount.
-//! 5. Leases: every bridge endpoint has exactly its one lease; no other endpoint has one.
+//! 5. Leases: every bridge endpoint has exactly its one lease per family its network has
+//!    (one, two on a dual-stack network), each its recorded address; no other endpoint has one.
 //! 6. Netfilter matches the store element for element: networks (bridges, subnets,
 //!    masquerade, internal, icc), published ports (ports, ports_any), services (VIP dispatch
 //!    to a bucket sized by the live backends, and those backends in `eps`), anti-spoofing
@@ -64,6 +66,9 @@ pub struct NetRow {
     pub internal: bool,
     pub icc: bool,
     pub state: String,
+    /// A dual-stack network's IPv6 subnet and gateway.
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +78,8 @@ pub struct EpRow {
     pub mode: String,
     pub target: Option<String>,
     pub ip: Option<String>,
+    /// The IPv6 address on a dual-stack network.
+    pub ip6: Option<String>,
     pub host_veth: Option<String>,
     pub netns: Option<String>,
     pub netns_owned: bool,
@@ -150,7 +157,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
         .unwrap_or_else(|e| panic!("open a copy of {}: {e}", path.display()));
     let networks = q(
         &c,
-        "SELECT id, name, bridge, subnet, gateway, internal, icc, state FROM networks ORDER BY id",
+        "SELECT id, name, bridge, subnet, gateway, internal, icc, state, subnet6, gateway6 FROM networks ORDER BY id",
         |r| {
             Ok(NetRow {
                 id: r.get(0)?,
@@ -161,6 +168,8 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 internal: r.get(5)?,
                 icc: r.get(6)?,
                 state: r.get(7)?,
+                subnet6: r.get(8)?,
+                gateway6: r.get(9)?,
             })
         },
     );
@@ -171,7 +180,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
     let mut endpoints = q(
         &c,
         "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac,
-           coalesce(ifname, 'eth0'),
+           coalesce(ifname, 'eth0'), ip6,
            EXISTS(SELECT 1 FROM container_networks m WHERE m.endpoint_id = endpoints.id)
          FROM endpoints ORDER BY id",
         |r| {
@@ -192,7 +201,8 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 labels: BTreeMap::new(),
                 mac: r.get(12)?,
                 ifname: r.get(13)?,
-                member: r.get(14)?,
+                ip6: r.get(14)?,
+                member: r.get(15)?,
             })
         },
     );
@@ -486,6 +496,43 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
                 ));
             }
         }
+        if let (Some(s6), Some(g6)) = (&net.subnet6, &net.gateway6) {
+            let len6 = s6.split('/').nth(1).unwrap_or("?");
+            let want6 = e.ip6.as_ref().map(|a| format!("{a}/{len6}"));
+            let have6: Vec<String> = super::v6::v6_addrs(&inside, ifname)
+                .into_iter()
+                .filter(|(a, _, _)| !a.starts_with("fe80:"))
+                .map(|(a, l, _)| format!("{a}/{l}"))
+                .collect();
+            if want6.as_ref().is_none_or(|w| have6 != vec![w.clone()]) {
+                bad.push(format!(
+                    "container {}: {ifname} has IPv6 {have6:?}, not [{want6:?}]",
+                    e.name
+                ));
+            }
+            let routes6 = ip_json_in(sb, ns, &["-6", "route"]);
+            let defaults = super::v6::v6_defaults(&routes6);
+            let default6_here = defaults
+                .iter()
+                .any(|(gw, dev, _)| gw == g6 && dev == ifname);
+            if e.member && default6_here {
+                bad.push(format!(
+                    "container {}: a later network with an IPv6 default route via {g6}: {defaults:?}",
+                    e.name
+                ));
+            }
+            if !e.member && !default6_here {
+                bad.push(format!(
+                    "container {}: no IPv6 default route via {g6}: {defaults:?}",
+                    e.name
+                ));
+            }
+        } else if let Some(ip6) = &e.ip6 {
+            bad.push(format!(
+                "container {}: IPv6 address {ip6} on network {}, which has no IPv6",
+                e.name, net.name
+            ));
+        }
         let routes = as_list(ip_json_in(sb, ns, &["route"]));
         let default_here = routes
             .iter()
@@ -532,7 +579,15 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
     // 5. leases
     for e in &st.endpoints {
         let mine: Vec<&(i64, String, i64)> = st.leases.iter().filter(|l| l.2 == e.id).collect();
-        let want = usize::from(e.mode == "bridge");
+        let dual = st
+            .networks
+            .iter()
+            .any(|n| Some(&n.name) == e.target.as_ref() && n.subnet6.is_some());
+        let want = if e.mode == "bridge" {
+            1 + usize::from(dual)
+        } else {
+            0
+        };
         if mine.len() != want {
             bad.push(format!(
                 "container {} ({}) holds {} leases",
@@ -542,10 +597,10 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
             ));
         }
         for l in mine {
-            if Some(&l.1) != e.ip.as_ref() {
+            if Some(&l.1) != e.ip.as_ref() && Some(&l.1) != e.ip6.as_ref() {
                 bad.push(format!(
-                    "container {}: lease {} but address {:?}",
-                    e.name, l.1, e.ip
+                    "container {}: lease {} but addresses {:?} and {:?}",
+                    e.name, l.1, e.ip, e.ip6
                 ));
             }
         }
@@ -617,25 +672,39 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
                 _ => {}
             }
         }
-        let ip_of = |id: i64| {
-            st.endpoints
-                .iter()
-                .find(|e| e.id == id)
-                .and_then(|e| e.ip.clone())
-        };
-        let mut ports = BTreeSet::new();
-        let mut ports_any = BTreeSet::new();
+        let ep_of = |id: i64| st.endpoints.iter().find(|e| e.id == id);
+        let (mut ports, mut ports_any) = (BTreeSet::new(), BTreeSet::new());
+        let (mut ports6, mut ports_any6) = (BTreeSet::new(), BTreeSet::new());
+        // As the planner: no host address → every family the container has; `0.0.0.0`/`::`
+        // → every address of that family; an address → its family.
         for (ep, hip, hport, cport, proto) in &st.ports {
-            let Some(ip) = ip_of(*ep) else {
+            let Some(ip) = ep_of(*ep).and_then(|e| e.ip.clone()) else {
                 bad.push(format!(
                     "port {hport}/{proto} of a container with no address"
                 ));
                 continue;
             };
-            if hip.is_empty() {
-                ports_any.insert(format!("{proto} . {hport} : {ip} . {cport}"));
-            } else {
-                ports.insert(format!("{hip} . {proto} . {hport} : {ip} . {cport}"));
+            let ip6 = ep_of(*ep).and_then(|e| e.ip6.clone());
+            let v6 = hip.contains(':');
+            match (hip.as_str(), &ip6) {
+                ("", _) | ("0.0.0.0", _) => {
+                    ports_any.insert(format!("{proto} . {hport} : {ip} . {cport}"));
+                    if let (true, Some(ip6)) = (hip.is_empty(), &ip6) {
+                        ports_any6.insert(format!("{proto} . {hport} : {ip6} . {cport}"));
+                    }
+                }
+                ("::", Some(ip6)) => {
+                    ports_any6.insert(format!("{proto} . {hport} : {ip6} . {cport}"));
+                }
+                (_, Some(ip6)) if v6 => {
+                    ports6.insert(format!("{hip} . {proto} . {hport} : {ip6} . {cport}"));
+                }
+                (_, None) if v6 => bad.push(format!(
+                    "port [{hip}]:{hport}/{proto} of a container with no IPv6 address"
+                )),
+                _ => {
+                    ports.insert(format!("{hip} . {proto} . {hport} : {ip} . {cport}"));
+                }
             }
         }
         let guarded = || {
@@ -653,6 +722,8 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
         for (key, want) in [
             ("ip podnet ports", ports),
             ("ip podnet ports_any", ports_any),
+            ("ip6 podnet ports", ports6),
+            ("ip6 podnet ports_any", ports_any6),
             ("bridge podnet container_ports", container_ports),
             ("bridge podnet port_sources", port_sources),
         ] {

@@ -263,14 +263,23 @@ pub fn nettool_argv() -> Vec<String> {
 /// Starts `podnet run -d --name NAME [EXTRA...] -- nettool serve tcp PORT --reply REPLY`
 /// and returns `podnet inspect NAME` once the server is listening.
 pub fn run_server(sb: &Sandbox, name: &str, extra: &[&str], port: u16, reply: &str) -> Value {
+    run_nettool_server(
+        sb,
+        name,
+        extra,
+        &["serve", "tcp", &port.to_string(), "--reply", reply],
+    )
+}
+
+/// Starts `podnet run -d --name NAME [EXTRA...] -- nettool SERVE...` and returns `podnet
+/// inspect NAME` once the server is listening.
+pub fn run_nettool_server(sb: &Sandbox, name: &str, extra: &[&str], serve: &[&str]) -> Value {
     let ready = format!("{}/{name}.ready", sb.scratch());
     let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.into()];
     args.extend(extra.iter().map(|s| s.to_string()));
     args.push("--".into());
     args.extend(nettool_argv());
-    for a in ["serve", "tcp", &port.to_string(), "--reply", reply] {
-        args.push(a.into());
-    }
+    args.extend(serve.iter().map(|s| s.to_string()));
     args.extend(["--ready-file".into(), ready.clone()]);
     ok(&format!("podnet {args:?}"), sb.podnet(&args));
     let file = sb.host_path(&ready);
@@ -346,4 +355,34 @@ pub fn assert_clean(sb: &Sandbox, what: &str, network: &str, baseline: &[String]
         "{what}: anti-spoofing elements left"
     );
     wait_links(sb, what, baseline);
+}
+
+/// Sends "ping" from source port SPORT to HOST:PORT (IPv4 or IPv6, by HOST) up to 3 times
+/// (1 s wait each) with `cmd` (a Python interpreter command line); the first reply, if any.
+pub fn udp_from_fixed_port(mut cmd: Command, sport: u16, host: &str, port: u16) -> Option<String> {
+    let (family, any) = if host.contains(':') {
+        ("AF_INET6", "::")
+    } else {
+        ("AF_INET", "0.0.0.0")
+    };
+    let script = format!(
+        "import socket, sys\n\
+         s = socket.socket(socket.{family}, socket.SOCK_DGRAM)\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('{any}', {sport}))\n\
+         s.settimeout(1.0)\n\
+         for _ in range(3):\n\
+         \x20   s.sendto(b'ping', ('{host}', {port}))\n\
+         \x20   try:\n\
+         \x20       print(s.recvfrom(65535)[0].decode().strip())\n\
+         \x20       sys.exit(0)\n\
+         \x20   except OSError:\n\
+         \x20       pass\n\
+         sys.exit(1)\n"
+    );
+    cmd.args(["-c", &script]);
+    let out = output(cmd);
+    out.status
+        .success()
+        .then(|| testbed::stdout(&out).trim().to_string())
 }

@@ -34,6 +34,17 @@ pub fn reply_of(name: &str, proto: &str, port: u16) -> String {
 /// run in the background, the last replaces the shell. Returns
 /// `podnet inspect NAME` once every server is bound.
 pub fn run_servers(sb: &Sandbox, name: &str, extra: &[&str], servers: &[(&str, u16)]) -> Value {
+    run_servers_on(sb, name, extra, servers, "0.0.0.0")
+}
+
+/// [`run_servers`] with the servers bound to `bind` (`::` takes both families).
+pub fn run_servers_on(
+    sb: &Sandbox,
+    name: &str,
+    extra: &[&str],
+    servers: &[(&str, u16)],
+    bind: &str,
+) -> Value {
     let py = testbed::python().display().to_string();
     let tool = testbed::nettool_path().display().to_string();
     let mut script = String::new();
@@ -47,7 +58,7 @@ pub fn run_servers(sb: &Sandbox, name: &str, extra: &[&str], servers: &[(&str, u
             ("", " &")
         };
         script.push_str(&format!(
-            "{exec}'{py}' '{tool}' serve {proto} {port} --reply '{}{{peer}}' \
+            "{exec}'{py}' '{tool}' serve {proto} {port} --bind {bind} --reply '{}{{peer}}' \
              --ready-file '{file}'{amp}\n",
             reply_of(name, proto, *port)
         ));

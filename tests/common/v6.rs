@@ -1,7 +1,36 @@
 //! Helpers for the IPv6 (dual-stack) tests.
 
+use super::publish::run_servers_on;
+use super::service::{TCP_TARGET, UDP_TARGET};
 use super::*;
-use podnet::testbed::Sandbox;
+use podnet::testbed::{Lab, Sandbox};
+use serde_json::Value;
+use std::time::Duration;
+
+/// The host's and the LAN neighbour's IPv6 addresses on the lab's LAN.
+pub const HOST6: &str = "fd00:18::1";
+pub const OUTSIDE6: &str = "fd00:18::2";
+
+/// A lab whose LAN also carries IPv6, once no address on it is tentative (DAD on the
+/// link-local addresses otherwise loses the first packet to neighbour discovery).
+pub fn lab6() -> Lab {
+    let lab = lab();
+    lab.host
+        .sh_ok(&format!("ip -6 addr add {HOST6}/64 dev lan0 nodad"))
+        .unwrap();
+    lab.outside
+        .sh_ok(&format!("ip -6 addr add {OUTSIDE6}/64 dev lan0 nodad"))
+        .unwrap();
+    for sb in [&lab.host, &lab.outside] {
+        sb.wait_until("no tentative IPv6 address", Duration::from_secs(10), || {
+            podnet::testbed::stdout(&sb.sh("ip -6 addr show tentative"))
+                .trim()
+                .is_empty()
+        })
+        .unwrap();
+    }
+    lab
+}
 
 /// A sysctl of the sandbox's host namespace, e.g. `net.ipv6.conf.all.forwarding`.
 pub fn sysctl(sb: &Sandbox, key: &str) -> String {
@@ -35,32 +64,9 @@ pub fn ipv6_conf(sb: &Sandbox) -> Vec<String> {
 /// Starts `podnet run -d --name NAME [EXTRA...] -- nettool serve tcp PORT --bind :: --reply
 /// REPLY` (a socket taking both families) and returns `podnet inspect NAME` once it listens.
 pub fn run_server6(sb: &Sandbox, name: &str, extra: &[&str], port: u16, reply: &str) -> Value {
-    let ready = format!("{}/{name}.ready", sb.scratch());
-    let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.into()];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args.push("--".into());
-    args.extend(nettool_argv());
-    for a in [
-        "serve",
-        "tcp",
-        &port.to_string(),
-        "--bind",
-        "::",
-        "--reply",
-        reply,
-    ] {
-        args.push(a.into());
-    }
-    args.extend(["--ready-file".into(), ready.clone()]);
-    ok(&format!("podnet {args:?}"), sb.podnet(&args));
-    let file = sb.host_path(&ready);
-    sb.wait_until(
-        &format!("server in {name}"),
-        std::time::Duration::from_secs(20),
-        || file.exists(),
-    )
-    .unwrap_or_else(|e| panic!("{e}; ps: {:?}", ps(sb)));
-    inspect(sb, name)
+    let port = port.to_string();
+    let serve = ["serve", "tcp", &port, "--bind", "::", "--reply", reply];
+    run_nettool_server(sb, name, extra, &serve)
 }
 
 /// The IPv6 addresses of `ifname` in `addrs` (`ip -j addr`), with their flags as `ip` shows
@@ -99,4 +105,29 @@ pub fn v6_defaults(routes: &Value) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// [`super::service::backend`] whose servers (tcp 8080, udp 5353) are bound to `::`, so
+/// they answer over both families.
+pub fn backend6(sb: &Sandbox, name: &str, labels: &[&str], extra: &[&str]) -> Value {
+    let mut args: Vec<&str> = vec![];
+    for l in labels {
+        args.extend(["-l", l]);
+    }
+    args.extend(extra);
+    run_servers_on(
+        sb,
+        name,
+        &args,
+        &[("tcp", TCP_TARGET), ("udp", UDP_TARGET)],
+        "::",
+    )
+}
+
+/// The `ip6` of a `podnet inspect`, which must have one.
+pub fn ip6_of(info: &Value) -> String {
+    info["ip6"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ip6 in {info}"))
+        .to_string()
 }

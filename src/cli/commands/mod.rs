@@ -21,8 +21,12 @@ use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, Result};
 use std::time::Duration;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    if let Command::Demo = cli.command {
-        return demo::run();
+    match cli.command {
+        Command::Demo => return demo::run(),
+        Command::Agent { foreground } => {
+            return crate::agent::main(&cli.root, &cli.run_dir, foreground)
+        }
+        _ => {}
     }
     // `gc` does all the boot recovery does (and marks it done); every other command that
     // changes state gets it from `engine::open`.
@@ -109,7 +113,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }));
         }
         Command::Gc { remove_foreign } => gc::run(&mut ctx, f, remove_foreign)?,
-        Command::Demo => unreachable!("handled above"),
+        Command::Demo | Command::Agent { .. } => unreachable!("handled above"),
     }
     Ok(0)
 }

@@ -11,7 +11,15 @@ use crate::model::{
     parse_cidr6, parse_ipv4, parse_ipv6, parse_subnet_any, split_subnets, Error, Result,
 };
 
-const NET_HEADERS: [&str; 6] = ["NAME", "BRIDGE", "SUBNET", "GATEWAY", "MTU", "CONTAINERS"];
+const NET_HEADERS: [&str; 7] = [
+    "NAME",
+    "BRIDGE",
+    "SUBNET",
+    "GATEWAY",
+    "MTU",
+    "DNS",
+    "CONTAINERS",
+];
 
 /// The table cells every network view starts with.
 fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
@@ -21,6 +29,7 @@ fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
         opt(&view::both(&Some(n.subnet.clone()), &n.subnet6)),
         opt(&view::both(&Some(n.gateway.clone()), &n.gateway6)),
         n.mtu.to_string(),
+        if n.dns { "on" } else { "off" }.to_string(),
     ]
 }
 
@@ -38,6 +47,7 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
             bridge,
             internal,
             icc,
+            dns,
         }) => {
             let subnets = subnet
                 .iter()
@@ -54,8 +64,8 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                     name,
                     subnet,
                     subnet6,
-                    ipv6,
-                    nat6: ipv6_nat,
+                    ipv6: Some(ipv6),
+                    nat6: Some(ipv6_nat),
                     pool6,
                     ipv4,
                     gateway: gateway
@@ -66,10 +76,11 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                     bridge,
                     internal,
                     icc,
+                    dns,
                 },
             )?;
             let d = view::network_detail(ctx, n)?;
-            print(f, &d, &NET_HEADERS[..5], |d| vec![network_cells(&d.facts)])?;
+            print(f, &d, &NET_HEADERS[..6], |d| vec![network_cells(&d.facts)])?;
         }
         NetworkCmd::Ls => {
             let rows = view::networks(ctx)?;

@@ -1,6 +1,7 @@
 //! The result of podnet's ADD, from what the engine made. Like the reference bridge plugin it
 //! lists the bridge, the host end of the veth and the container's interface (with its
-//! namespace as `sandbox`), and the address on the container's interface.
+//! namespace as `sandbox`), and the addresses on the container's interface (IPv4, then IPv6
+//! on a dual-stack network).
 
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -30,6 +31,10 @@ pub struct Attached {
     /// The container's address with the subnet's prefix.
     pub address: IpNet,
     pub gateway: Option<IpAddr>,
+    /// On a dual-stack network: the container's IPv6 address with the IPv6 subnet's prefix,
+    /// listed after the IPv4 one on the same interface.
+    pub address6: Option<IpNet>,
+    pub gateway6: Option<IpAddr>,
     pub routes: Vec<Route>,
     pub dns: Dns,
 }
@@ -56,6 +61,13 @@ pub fn add_result(prev: Option<&CniResult>, a: &Attached) -> CniResult {
         gateway: a.gateway,
         interface: Some(r.interfaces.len() - 1),
     });
+    if let Some(a6) = a.address6 {
+        r.ips.push(IpConfig {
+            address: a6,
+            gateway: a.gateway6,
+            interface: Some(r.interfaces.len() - 1),
+        });
+    }
     for rt in &a.routes {
         if !r.routes.contains(rt) {
             r.routes.push(rt.clone());

@@ -28,6 +28,9 @@ fn params(subnet: Option<&str>, gateway: Option<&str>) -> NetworkParams {
         mtu: None,
         internal: false,
         icc: true,
+        ipv6: None,
+        subnet6: None,
+        nat6: None,
     }
 }
 
@@ -48,6 +51,9 @@ fn podnet_keys_mirror_network_create() {
             mtu: Some(1400),
             internal: true,
             icc: false,
+            ipv6: None,
+            subnet6: None,
+            nat6: None,
         }
     );
     assert_eq!(c.name, "lab");
@@ -140,10 +146,29 @@ fn a_named_ipam_plugin_is_delegated_with_the_whole_config() {
     assert_eq!(c.raw, Value::Object(conf));
 }
 
+#[test]
+fn ipv6_keys_mirror_network_create_ipv6() {
+    let dual = |extra: Value| {
+        let n = parse(&with(extra)).unwrap().network;
+        (n.ipv6, n.subnet6.map(|s| s.to_string()), n.nat6)
+    };
+    assert_eq!(dual(json!({})), (None, None, None));
+    assert_eq!(dual(json!({"ipv6": true})), (Some(true), None, None));
+    assert_eq!(dual(json!({"ipv6": false})), (Some(false), None, None));
+    assert_eq!(
+        dual(json!({"subnet6": "fd00:91::/64"})),
+        (Some(true), Some("fd00:91::/64".into()), None)
+    );
+    assert_eq!(
+        dual(json!({"subnet6": "fd00:91::/64", "ipv6": true, "ipv6Nat": false})),
+        (Some(true), Some("fd00:91::/64".into()), Some(false))
+    );
+}
+
 /// Every wrong input with its code and the field the message names.
 #[test]
 fn wrong_types_and_values_name_the_field() {
-    let table: [(Value, u32, &str); 35] = [
+    let table: [(Value, u32, &str); 40] = [
         (json!({"name": null}), 7, "name"),
         (json!({"name": ""}), 7, "name"),
         (json!({"name": 5}), 7, "name"),
@@ -163,6 +188,15 @@ fn wrong_types_and_values_name_the_field() {
         (json!({"mtu": 67}), 7, "mtu"),
         (json!({"internal": "yes"}), 7, "internal"),
         (json!({"icc": 1}), 7, "icc"),
+        (json!({"ipv6": "yes"}), 7, "ipv6"),
+        (json!({"subnet6": "10.0.0.0/24"}), 7, "subnet6"),
+        (json!({"subnet6": "fd00:91::"}), 7, "subnet6"),
+        (
+            json!({"subnet6": "fd00:91::/64", "ipv6": false}),
+            7,
+            "subnet6",
+        ),
+        (json!({"ipv6Nat": false}), 7, "ipv6Nat"),
         (json!({"isGateway": false}), 2, "isGateway"),
         (json!({"ipMasq": false}), 2, "ipMasq"),
         (json!({"ipMasq": true, "internal": true}), 7, "ipMasq"),

@@ -248,9 +248,9 @@ fn del_goes_past_what_add_refuses() {
         ),
         (json!({"isGateway": false}), "", 2),
         (
-            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "::1"}]}}),
+            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "ff02::1"}]}}),
             "",
-            2,
+            7,
         ),
         (json!({"prevResult": {"ips": 1}}), "", 6),
         (json!({}), "FOO=1", 4),

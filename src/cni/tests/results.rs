@@ -32,6 +32,8 @@ fn attached() -> Attached {
         sandbox: "/var/run/netns/cni-1234".into(),
         address: "10.89.0.5/24".parse().unwrap(),
         gateway: Some("10.89.0.1".parse().unwrap()),
+        address6: None,
+        gateway6: None,
         routes: vec![Route::new(
             "0.0.0.0/0".parse().unwrap(),
             Some("10.89.0.1".parse().unwrap()),
@@ -50,6 +52,50 @@ fn add_result_in_every_version_matches_its_golden_file() {
     for v in SUPPORTED {
         assert_eq!(render(&r, v), golden(v), "version {v}");
     }
+}
+
+/// A dual-stack ADD: both addresses on the container's interface, both default routes, in
+/// every modern version (0.x with `version`), and 0.2.0's `ip4`/`ip6`; each reads back.
+#[test]
+fn a_dual_stack_result_carries_both_addresses_and_routes() {
+    let mut a = attached();
+    a.address6 = Some("fd00:91::5/64".parse().unwrap());
+    a.gateway6 = Some("fd00:91::1".parse().unwrap());
+    a.routes.push(Route::new(
+        "::/0".parse().unwrap(),
+        Some("fd00:91::1".parse().unwrap()),
+    ));
+    let r = add_result(None, &a);
+    assert_eq!(r.sandbox_ips("eth0").len(), 2);
+    let both_routes = json!([
+        {"dst": "0.0.0.0/0", "gw": "10.89.0.1"},
+        {"dst": "::/0", "gw": "fd00:91::1"}
+    ]);
+    for v in [Version::V1_1_0, Version::V1_0_0] {
+        let out = render(&r, v);
+        assert_eq!(
+            out["ips"],
+            json!([
+                {"address": "10.89.0.5/24", "gateway": "10.89.0.1", "interface": 2},
+                {"address": "fd00:91::5/64", "gateway": "fd00:91::1", "interface": 2}
+            ]),
+            "{v}"
+        );
+        assert_eq!(out["routes"], both_routes, "{v}");
+        assert_eq!(result::parse(&out, v, "prevResult").unwrap().ips, r.ips);
+    }
+    let out = render(&r, Version::V0_4_0);
+    assert_eq!(out["ips"][0]["version"], "4");
+    assert_eq!(out["ips"][1]["version"], "6");
+    assert_eq!(out["ips"][1]["address"], "fd00:91::5/64");
+    assert_eq!(out["routes"], both_routes);
+    let out = render(&r, Version::V0_2_0);
+    assert_eq!(out["ip4"]["ip"], "10.89.0.5/24");
+    assert_eq!(
+        out["ip6"],
+        json!({"ip": "fd00:91::5/64", "gateway": "fd00:91::1",
+               "routes": [{"dst": "::/0", "gw": "fd00:91::1"}]})
+    );
 }
 
 #[test]

@@ -26,7 +26,9 @@ fn port_mappings_as_kubelet_and_podman_send_them() {
         {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
         {"hostPort": 5353, "containerPort": 53, "protocol": "UDP", "hostIP": "127.0.0.1"},
         {"hostPort": 9000, "containerPort": 9000, "protocol": "sctp", "hostIP": ""},
-        {"hostPort": 8443, "containerPort": 443, "hostIP": "0.0.0.0"}
+        {"hostPort": 8443, "containerPort": 443, "hostIP": "0.0.0.0"},
+        {"hostPort": 8444, "containerPort": 443, "hostIP": "::"},
+        {"hostPort": 8445, "containerPort": 443, "hostIP": "::1"}
     ]}}));
     let r = parse(&conf, &CniArgs::default()).unwrap();
     let pm = |h: u16, c: u16, proto, ip: Option<&str>| PortMapping {
@@ -41,7 +43,10 @@ fn port_mappings_as_kubelet_and_podman_send_them() {
             pm(8080, 80, Proto::Tcp, None),
             pm(5353, 53, Proto::Udp, Some("127.0.0.1")),
             pm(9000, 9000, Proto::Sctp, None),
-            pm(8443, 443, Proto::Tcp, None),
+            // A hostIP keeps the port to its family (the reference portmap plugin's rule).
+            pm(8443, 443, Proto::Tcp, Some("0.0.0.0")),
+            pm(8444, 443, Proto::Tcp, Some("::")),
+            pm(8445, 443, Proto::Tcp, Some("::1")),
         ]
     );
 }
@@ -74,7 +79,7 @@ fn port_mappings_as_containerd_1_6_sends_them() {
 #[test]
 fn addresses_and_mac_follow_the_conventions_precedence() {
     let cargs = args::parse("IgnoreUnknown=1;IP=10.0.0.7;MAC=02:00:00:00:00:07").unwrap();
-    let table: [(Value, Vec<RequestedIp>, &str); 4] = [
+    let table: [(Value, Vec<RequestedIp>, &str); 5] = [
         (json!({}), vec![ip("10.0.0.7", None)], "02:00:00:00:00:07"),
         (
             json!({"args": {"cni": {"ips": ["10.0.0.8/24"]}}}),
@@ -92,12 +97,24 @@ fn addresses_and_mac_follow_the_conventions_precedence() {
             vec![],
             "02:00:00:00:00:07",
         ),
+        (
+            json!({"runtimeConfig": {"ips": ["fd00:91::9/64", "10.0.0.9"]}}),
+            vec![ip("fd00:91::9", Some(64)), ip("10.0.0.9", None)],
+            "02:00:00:00:00:07",
+        ),
     ];
     for (conf, ips, mac) in table {
         let r = parse(&obj(conf.clone()), &cargs).unwrap();
         assert_eq!(r.ips, ips, "{conf}");
         assert_eq!(r.mac.unwrap().to_string(), mac, "{conf}");
     }
+    // CNI_ARGS IP with both families (Podman 4's --ip and --ip6).
+    let both = args::parse("IP=10.0.0.7,fd00:91::7/64").unwrap();
+    let r = parse(&obj(json!({})), &both).unwrap();
+    assert_eq!(
+        r.ips,
+        vec![ip("10.0.0.7", None), ip("fd00:91::7", Some(64))]
+    );
 }
 
 #[test]
@@ -126,7 +143,7 @@ fn labels_pod_and_ignored_capabilities() {
 
 #[test]
 fn bad_requests_name_their_source() {
-    let table: [(Value, &str, u32, &str); 18] = [
+    let table: [(Value, &str, u32, &str); 27] = [
         (json!({"runtimeConfig": []}), "", 7, "runtimeConfig"),
         (
             json!({"runtimeConfig": {"portMappings": [[8080, 80]]}}),
@@ -172,9 +189,21 @@ fn bad_requests_name_their_source() {
             "runtimeConfig.portMappings[0].protocol",
         ),
         (
-            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "::1"}]}}),
+            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "ff02::1"}]}}),
             "",
-            2,
+            7,
+            "runtimeConfig.portMappings[0].hostIP",
+        ),
+        (
+            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "::ffff:10.0.0.1"}]}}),
+            "",
+            7,
+            "runtimeConfig.portMappings[0].hostIP",
+        ),
+        (
+            json!({"runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "hostIP": "[::1]"}]}}),
+            "",
+            7,
             "runtimeConfig.portMappings[0].hostIP",
         ),
         (
@@ -190,10 +219,34 @@ fn bad_requests_name_their_source() {
             "runtimeConfig.ips[0]",
         ),
         (
-            json!({"runtimeConfig": {"ips": ["10.0.0.1", "fd00::1"]}}),
+            json!({"runtimeConfig": {"ips": ["10.0.0.1", "fd00::1/129"]}}),
             "",
-            2,
+            7,
             "runtimeConfig.ips[1]",
+        ),
+        (
+            json!({"runtimeConfig": {"ips": ["fe80::1"]}}),
+            "",
+            7,
+            "runtimeConfig.ips[0]",
+        ),
+        (
+            json!({"runtimeConfig": {"ips": ["ff02::1"]}}),
+            "",
+            7,
+            "runtimeConfig.ips[0]",
+        ),
+        (
+            json!({"runtimeConfig": {"ips": ["::"]}}),
+            "",
+            7,
+            "runtimeConfig.ips[0]",
+        ),
+        (
+            json!({"args": {"cni": {"ips": ["::ffff:10.0.0.1"]}}}),
+            "",
+            7,
+            "args.cni.ips[0]",
         ),
         (
             json!({"runtimeConfig": {"mac": "01:00:5e:00:00:01"}}),
@@ -214,6 +267,9 @@ fn bad_requests_name_their_source() {
             "args.cni.labels[0]",
         ),
         (json!({}), "IP=10.0.0.x", 4, "CNI_ARGS"),
+        (json!({}), "IP=10.0.0.1,fd00::x", 4, "CNI_ARGS"),
+        (json!({}), "IP=fe80::1%eth0", 4, "CNI_ARGS"),
+        (json!({}), "IP=::1", 4, "CNI_ARGS"),
         (json!({}), "MAC=zz", 4, "CNI_ARGS"),
     ];
     for (conf, cni_args, code, named) in table {

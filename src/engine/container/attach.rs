@@ -48,6 +48,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
         runtime: None,
         member_of: None,
         aliases: &[],
+        delegated: false,
     };
     let ep = setup::attach(ctx, &spec)?;
     if !setup::mark_ready(ctx, &ep, false)? {

@@ -53,13 +53,15 @@ pub fn prepare(ctx: &Ctx, ep: &Endpoint, spec: &EtcSpec) -> Result<Enter> {
             addrs.extend(me.ip6.map(IpAddr::V6));
         }
     }
-    // A user network's name server is its gateway (the agent's DNS); the default network has
-    // none, as Docker's default bridge has none.
+    // The first network's name servers when it has DNS (the agent on its gateways); the
+    // default network has none, as Docker's default bridge has none.
     let network_dns = match &ep.mode {
-        Mode::Bridge(n) if n != crate::engine::DEFAULT_NETWORK => {
-            ctx.store.network(n)?.map(|n| IpAddr::V4(n.gateway))
-        }
-        _ => None,
+        Mode::Bridge(n) => ctx
+            .store
+            .network(n)?
+            .map(|n| n.dns_servers())
+            .unwrap_or_default(),
+        _ => Vec::new(),
     };
     let host = HostResolv::parse(&std::fs::read_to_string(RESOLV).unwrap_or_default());
     let d = dir(ctx, &ep.name);
@@ -67,7 +69,7 @@ pub fn prepare(ctx: &Ctx, ep: &Endpoint, spec: &EtcSpec) -> Result<Enter> {
     let files = [
         (
             d.join("resolv.conf"),
-            etc::resolv_conf(spec, network_dns, &host),
+            etc::resolv_conf(spec, &network_dns, &host),
             RESOLV,
         ),
         (d.join("hosts"), etc::hosts(spec, &ep.name, &addrs), HOSTS),

@@ -90,6 +90,7 @@ pub(super) fn add(
             runtime: None,
             member_of: Some(c.id),
             aliases,
+            delegated: false,
         },
     )
 }

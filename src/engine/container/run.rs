@@ -95,6 +95,7 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             runtime: None,
             member_of: None,
             aliases: &spec.aliases,
+            delegated: false,
         },
     )?;
     // Its later networks, before its command starts (which sees them all at once).

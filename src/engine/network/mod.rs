@@ -28,17 +28,23 @@ pub struct NetworkRequest {
     /// Containers on the network may talk to each other (`--icc`, default true).
     pub icc: bool,
     /// Dual-stack (`--ipv6`): an IPv6 subnet beside the IPv4 one; implied by `subnet6`.
-    pub ipv6: bool,
+    /// None: not stated. A new network is then IPv4-only (unless `subnet6`), and a runtime's
+    /// request agrees with an existing network of either kind (see `runtime::ensure_network`).
+    pub ipv6: Option<bool>,
     /// The IPv6 subnet; None with `ipv6`: a /64 picked from `pool6`.
     pub subnet6: Option<Ipv6Net>,
-    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is.
-    pub nat6: bool,
+    /// Masquerade IPv6 egress (NAT66); false routes the IPv6 subnet as it is. None: not
+    /// stated (on for a new network; a runtime's request takes the existing one's).
+    pub nat6: Option<bool>,
     /// Where picked IPv6 subnets come from; None: this host's ULA /48 (chosen at random once
     /// and kept in the store). The CLI's `--ipv6-pool` / `PODNET_IPV6_POOL`.
     pub pool6: Option<Ipv6Net>,
     /// IPv4 too (always true from the CLI). False (a runtime asked for an IPv6-only
     /// network) is refused: podnet's networks are IPv4 or dual-stack.
     pub ipv4: bool,
+    /// The agent serves names on the gateways (the CLI's `--dns`, default on there; off
+    /// here, the default network's and a runtime's, which have their own DNS).
+    pub dns: bool,
 }
 
 impl Default for NetworkRequest {
@@ -51,11 +57,12 @@ impl Default for NetworkRequest {
             bridge: None,
             internal: false,
             icc: true,
-            ipv6: false,
+            ipv6: None,
             subnet6: None,
-            nat6: true,
+            nat6: None,
             pool6: None,
             ipv4: true,
+            dns: false,
         }
     }
 }
@@ -101,13 +108,13 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         validate_ifname(BRIDGE, b)?;
         owner::names::check_bridge_flag(ctx, b)?;
     }
-    let ipv6 = spec.ipv6 || spec.subnet6.is_some();
+    let ipv6 = spec.ipv6 == Some(true) || spec.subnet6.is_some();
     if !spec.ipv4 {
         return Err(Error::input(format!(
             "IPv6-only networks are not supported: a podnet network always has IPv4; give an IPv4 {SUBNET} too (or none, to get one picked) for a dual-stack network"
         )));
     }
-    if !ipv6 && !spec.nat6 {
+    if !ipv6 && spec.nat6 == Some(false) {
         return Err(Error::input(format!(
             "IPv6 NAT off needs IPv6: add {IPV6} (and an IPv6 {SUBNET}) or drop the IPv6 NAT setting"
         )));
@@ -180,10 +187,11 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             gateway,
             subnet6,
             gateway6: subnet6.as_ref().map(ipam::first_host6),
-            nat6: spec.nat6,
+            nat6: spec.nat6.unwrap_or(true),
             mtu,
             internal: spec.internal,
             icc: spec.icc,
+            dns: spec.dns,
             owner,
         })?;
         Ok(tx.network(&spec.name)?.expect("row just inserted"))
@@ -198,6 +206,9 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
         });
     }
     ctx.store.write(|tx| tx.set_network_ready(&net.name))?;
+    if net.dns {
+        super::names::changed(ctx);
+    }
     Ok(Network {
         state: NetworkState::Ready,
         ..net
@@ -258,12 +269,28 @@ pub fn make_bridge(ctx: &mut Ctx, net: &Network) -> Result<u32> {
 fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<u32> {
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
-    let bridge = link::ensure_bridge(rtnl, &net.bridge, net.mtu, &me.link_alias())?;
+    // A dual-stack bridge does no DAD (see `make_bridge6`): set while it is down, since the
+    // kernel starts DAD of its link-local address the moment it comes up (a bridge without
+    // ports has a carrier).
+    let dual = net.subnet6.is_some();
+    let no_dad = |ifname: &str| {
+        if dual {
+            sysctl::ensure_if6(ifname, "accept_dad", "0")?;
+        }
+        Ok(())
+    };
+    let bridge = link::ensure_bridge_with(rtnl, &net.bridge, net.mtu, &me.link_alias(), &no_dad)?;
     *created = bridge.created;
     let index = bridge.link.index;
-    if !bridge.created {
+    if bridge.created {
+        // A fixed address: the gateway's neighbour entry in every container stays right when
+        // the port whose address the bridge would otherwise borrow leaves (the gateway went
+        // silent for ~30 s after `rm` of that container; tests/agent.rs, 100 run/rm).
+        link::set_address(rtnl, index, crate::model::Mac::for_container(net.gateway).0)?;
+    } else {
         let found = owner::names::existing_bridge(&me, rtnl, bridge.link, net)?;
         if !found.up {
+            no_dad(&net.bridge)?;
             link::set_up(rtnl, found.index)?;
         }
     }
@@ -289,8 +316,12 @@ fn make_bridge_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Resul
 }
 
 /// The IPv6 half of a dual-stack network's bridge: it takes no router advertisement (it is
-/// the router of its link: a container's RA must never configure the host), holds the IPv6
-/// gateway (no DAD: usable at once), and the host forwards IPv6 — turned on with the first
+/// the router of its link: a container's RA must never configure the host), does no DAD
+/// (`accept_dad=0`, set before it is up: its link-local address is the source of the
+/// neighbour solicitations for forwarded traffic, and the kernel sends none while it is
+/// tentative, ~1-2 s after the bridge comes up: published ports and NAT66 replies would
+/// stall), holds the IPv6
+/// gateway (no DAD either: usable at once), and the host forwards IPv6 — turned on with the first
 /// IPv6 network, after the host's RA-configured interfaces are made to keep their routes
 /// (see `sysctl::enable_ipv6_forwarding`), which is said on stderr.
 fn make_bridge6(
@@ -355,11 +386,17 @@ fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
     if left.is_empty() || (net.subnet6.is_some() && !left.iter().any(firewall::dual_stack)) {
         // The last network (or the last dual-stack one) took podnet's reason to have tables
         // (or the IPv6 ones): render them from the store, which removes them.
-        firewall::sync(ctx)
+        firewall::sync(ctx)?;
     } else {
         firewall::apply_or_sync(ctx, &plan::remove_network(&firewall::net_facts(net)))?;
-        firewall::forward_accepts(ctx)
+        firewall::forward_accepts(ctx)?;
     }
+    // A running agent stops serving on the gateway (a bridge made again under the same
+    // name is a new interface its old sockets would not hear).
+    if net.dns {
+        super::names::changed(ctx);
+    }
+    Ok(())
 }
 
 /// Claim a network this process is creating and remove it (undo of a failed create; `created`:

@@ -41,7 +41,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         mode: Mode::Bridge(req.network.clone()),
         netns: Netns::Existing(req.netns.clone()),
         ip: req.ip,
-        ip6: None,
+        ip6: req.ip6,
         ports: &ports,
         labels: &req.labels,
         owned_by_caller: false,
@@ -50,6 +50,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         runtime: Some(&record),
         member_of: None,
         aliases: &[],
+        delegated: req.delegated,
     };
     let made = setup::attach(ctx, &spec);
     let ep = match made {

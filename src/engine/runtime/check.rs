@@ -6,19 +6,21 @@ use crate::engine::Ctx;
 use crate::kernel::{addr, link, netns};
 use crate::model::{EndpointState, Error, Result};
 use std::fs::File;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 /// The attachment of `key` on `network`, checked: recorded and ready, in the namespace at
 /// `netns`, its host veth on the network's bridge and up, its interface inside up with its
-/// address. `expect_ip`, when given (the address the runtime was told), must be its address.
-/// Not found when there is no such attachment; failed, saying what differs, otherwise.
+/// addresses (IPv4, and IPv6 on a dual-stack network). `expect_ip`/`expect_ip6`, when given
+/// (the addresses the runtime was told), must be its addresses. Not found when there is no
+/// such attachment; failed, saying what differs, otherwise.
 pub fn check(
     ctx: &mut Ctx,
     network: &str,
     key: &Key,
     netns_path: &Path,
     expect_ip: Option<Ipv4Addr>,
+    expect_ip6: Option<Ipv6Addr>,
 ) -> Result<Attachment> {
     let what = format!(
         "container {} {} on network '{network}'",
@@ -39,6 +41,12 @@ pub fn check(
     let ip = ep.ip.ok_or_else(|| bad("it has no address".into()))?;
     if let Some(want) = expect_ip.filter(|w| *w != ip) {
         return Err(bad(format!("its address is {ip}, the runtime says {want}")));
+    }
+    if let Some(want) = expect_ip6.filter(|w| Some(*w) != ep.ip6) {
+        return Err(bad(match ep.ip6 {
+            Some(has) => format!("its IPv6 address is {has}, the runtime says {want}"),
+            None => format!("it has no IPv6 address, the runtime says {want}"),
+        }));
     }
     let here = netns::identity(netns_path);
     let recorded = ctx.store.netns_identity(ep.id)?;
@@ -76,6 +84,15 @@ pub fn check(
         .any(|(i, a, p)| *i == iface.index && *a == ip && *p == prefix)
     {
         return Err(bad(format!("{ifname} lost its address {ip}/{prefix}")));
+    }
+    if let (Some(ip6), Some(s6)) = (ep.ip6, a.network.subnet6) {
+        let prefix = s6.prefix_len();
+        if !addr::list6(&mut inside)?
+            .iter()
+            .any(|(i, a, p)| *i == iface.index && *a == ip6 && *p == prefix)
+        {
+            return Err(bad(format!("{ifname} lost its address {ip6}/{prefix}")));
+        }
     }
     Ok(a)
 }

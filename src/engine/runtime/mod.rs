@@ -25,6 +25,7 @@
 
 mod attach;
 mod check;
+pub mod ipam_owner;
 mod network;
 mod remove;
 
@@ -37,7 +38,7 @@ pub use remove::{detach, gc, GcOutcome};
 use super::Ctx;
 use crate::model::{Endpoint, Labels, Mac, Network, PortMapping, Result};
 use crate::store::{RuntimeRecord, RuntimeRow};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 /// The Kubernetes pod an attachment belongs to, as the runtime named it (CNI_ARGS
@@ -67,6 +68,12 @@ pub struct AttachRequest {
     pub pod: Pod,
     /// The address to take (it must be free and in the subnet); None: the next free one.
     pub ip: Option<Ipv4Addr>,
+    /// The IPv6 address to take on a dual-stack network (free, in its IPv6 subnet); None:
+    /// the next free one.
+    pub ip6: Option<Ipv6Addr>,
+    /// `ip`/`ip6` were given by the runtime's own IPAM plugin (CNI delegated `ipam`), which
+    /// then owns the network's addresses (see [`ipam_owner`]).
+    pub delegated: bool,
     /// The interface's MAC; None: podnet's, derived from the address.
     pub mac: Option<Mac>,
     /// Ports to publish, exactly these (runtimes choose host ports themselves).

@@ -9,7 +9,8 @@ use crate::model::{validate_name, Error, Network, NetworkState, Result};
 /// The podnet network `req` names (what a runtime's configuration says of it; `None`: podnet
 /// chooses, or whatever the existing network has): created (with its bridge) when there is
 /// none, else checked against `req`. A mismatch is bad input naming the setting (field `subnet`,
-/// `gateway`, `bridge`, `mtu`, `internal` or `icc`). Concurrent first calls create it once.
+/// `gateway`, `bridge`, `mtu`, `internal`, `icc`, `ipv6`, `subnet6` or `ipv6Nat`). Settings
+/// `req` leaves unstated (`None`) agree with whatever exists. Concurrent first calls create it once.
 pub fn ensure_network(ctx: &mut Ctx, req: &NetworkRequest) -> Result<Network> {
     validate_name("network", &req.name).map_err(|e| {
         Error::field(
@@ -79,6 +80,25 @@ fn agree(net: &Network, req: &NetworkRequest) -> Result<()> {
     }
     if req.icc != net.icc {
         return Err(differ("icc", net.icc.to_string(), req.icc.to_string()));
+    }
+    let dual = net.subnet6.is_some();
+    let want_dual = req.ipv6.or(req.subnet6.map(|_| true));
+    if want_dual.is_some_and(|w| w != dual) {
+        return Err(differ(
+            "ipv6",
+            dual.to_string(),
+            want_dual.unwrap_or_default().to_string(),
+        ));
+    }
+    if let (Some(s), Some(has)) = (req.subnet6, net.subnet6) {
+        if s.trunc() != has {
+            return Err(differ("subnet6", has.to_string(), s.to_string()));
+        }
+    }
+    if let Some(n) = req.nat6.filter(|_| dual) {
+        if n != net.nat6 {
+            return Err(differ("ipv6Nat", net.nat6.to_string(), n.to_string()));
+        }
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::plan::services as plan;
 use crate::store::{Reads, ServiceRecord, Writes};
 use side::Side;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A container's addresses when it is a usable backend (up, not draining).
 type Live = Option<(Option<Ipv4Addr>, Option<Ipv6Addr>)>;
@@ -239,13 +239,20 @@ pub fn create(ctx: &mut Ctx, req: &ServiceRequest) -> Result<ServiceRecord> {
             })
         })
         .collect();
-    super::flows::to_ports(&node_ports);
+    super::flows::to_ports(
+        &node_ports,
+        rec.service.vip.is_some(),
+        rec.service.vip6.is_some(),
+    );
     // The route to a family's service range exists while a service of that family does.
     if first4 {
         route::sync(ctx)?;
     }
     if first6 {
         route::sync6(ctx)?;
+    }
+    if super::names::any_dns_network(ctx)? {
+        super::names::changed(ctx);
     }
     Ok(rec)
 }
@@ -288,25 +295,31 @@ pub fn remove(ctx: &mut Ctx, name: &str) -> Result<()> {
     if let Some(s) = rec.service.v4() {
         forget_lost(&s, &rec.programmed, &[]);
     }
+    if let Some(s) = rec.service.v6() {
+        forget_lost(&s, &rec.programmed6, &[]);
+    }
     if drop4 {
         route::sync(ctx)?;
     }
     if drop6 {
         route::sync6(ctx)?;
     }
+    if super::names::any_dns_network(ctx)? {
+        super::names::changed(ctx);
+    }
     Ok(())
 }
 
-/// UDP/SCTP flows DNAT'ed to backends the service no longer has must not stick to them.
-/// (IPv4 only: `flows::answered_by` filters conntrack by an IPv4 reply source.)
-fn forget_lost(
-    service: &ServiceOf<Ipv4Addr>,
-    before: &[BackendOf<Ipv4Addr>],
-    now: &[BackendOf<Ipv4Addr>],
+/// UDP/SCTP flows DNAT'ed to backends the service no longer has must not stick to them
+/// (each family's side forgets its own backends' flows).
+fn forget_lost<A: Side + Into<IpAddr>>(
+    service: &ServiceOf<A>,
+    before: &[BackendOf<A>],
+    now: &[BackendOf<A>],
 ) {
     for b in before.iter().filter(|b| !now.contains(b)) {
         let ports = service.ports.iter().map(|p| (p.proto, Some(b.port_for(p))));
-        super::flows::answered_by(b.ip, ports);
+        super::flows::answered_by(b.ip.into(), ports);
     }
 }
 
@@ -361,10 +374,13 @@ pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<(
         let recs = tx.services_concerning(name, labels)?;
         let mut live = Backends::default();
         let lost = update_side::<Ipv4Addr>(tx, nft, &me, &recs, &mut live)?;
-        update_side::<Ipv6Addr>(tx, nft, &me, &recs, &mut live)?;
-        Ok(lost)
+        let lost6 = update_side::<Ipv6Addr>(tx, nft, &me, &recs, &mut live)?;
+        Ok((lost, lost6))
     })?;
-    for (service, before, now) in &lost {
+    for (service, before, now) in &lost.0 {
+        forget_lost(service, before, now);
+    }
+    for (service, before, now) in &lost.1 {
         forget_lost(service, before, now);
     }
     Ok(())

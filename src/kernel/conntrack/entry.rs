@@ -2,7 +2,7 @@
 
 use netlink_packet_core::{DefaultNla, Nla, NLA_F_NESTED};
 use netlink_packet_netfilter::conntrack::{ConntrackAttribute, IPTuple, ProtoTuple, Tuple};
-use std::net::{IpAddr, SocketAddrV4};
+use std::net::SocketAddr;
 
 use super::flows::*;
 
@@ -11,25 +11,26 @@ use super::flows::*;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub proto: u8,
-    pub orig_src: SocketAddrV4,
-    pub orig_dst: SocketAddrV4,
-    pub reply_src: SocketAddrV4,
-    pub reply_dst: SocketAddrV4,
+    pub orig_src: SocketAddr,
+    pub orig_dst: SocketAddr,
+    pub reply_src: SocketAddr,
+    pub reply_dst: SocketAddr,
     pub(super) orig: Vec<Tuple>,
     pub(super) id: Option<DefaultNla>,
     pub(super) zone: Option<DefaultNla>,
 }
 
-/// (source, destination, protocol) of a tuple; None for a non-IPv4 tuple.
-pub(super) fn endpoints(tuple: &[Tuple]) -> Option<(SocketAddrV4, SocketAddrV4, u8)> {
+/// (source, destination, protocol) of a tuple; None for a tuple without addresses (neither
+/// IPv4 nor IPv6) or with one of each family.
+pub(super) fn endpoints(tuple: &[Tuple]) -> Option<(SocketAddr, SocketAddr, u8)> {
     let (mut src, mut dst, mut sp, mut dp, mut proto) = (None, None, 0, 0, None);
     for t in tuple {
         match t {
             Tuple::Ip(ips) => {
                 for ip in ips {
                     match ip {
-                        IPTuple::SourceAddress(IpAddr::V4(a)) => src = Some(*a),
-                        IPTuple::DestinationAddress(IpAddr::V4(a)) => dst = Some(*a),
+                        IPTuple::SourceAddress(a) => src = Some(*a),
+                        IPTuple::DestinationAddress(a) => dst = Some(*a),
                         _ => {}
                     }
                 }
@@ -47,11 +48,11 @@ pub(super) fn endpoints(tuple: &[Tuple]) -> Option<(SocketAddrV4, SocketAddrV4, 
             _ => {}
         }
     }
-    Some((
-        SocketAddrV4::new(src?, sp),
-        SocketAddrV4::new(dst?, dp),
-        proto?,
-    ))
+    let (src, dst) = (src?, dst?);
+    if src.is_ipv4() != dst.is_ipv4() {
+        return None;
+    }
+    Some((SocketAddr::new(src, sp), SocketAddr::new(dst, dp), proto?))
 }
 
 impl Entry {

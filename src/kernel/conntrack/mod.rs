@@ -44,8 +44,13 @@ use netlink_packet_netfilter::conntrack::{
 use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
-use std::net::{IpAddr, SocketAddrV4};
+use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+use std::net::SocketAddr;
+
+/// The netlink peer address of the kernel.
+fn kernel() -> netlink_sys::SocketAddr {
+    netlink_sys::SocketAddr::new(0, 0)
+}
 
 /// What one delete round found and did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -81,8 +86,7 @@ impl Conntrack {
     pub fn open() -> Result<Conntrack> {
         let mut sock = Socket::new(NETLINK_NETFILTER).map_err(|e| failed("socket", e))?;
         sock.bind_auto().map_err(|e| failed("bind", e))?;
-        sock.connect(&SocketAddr::new(0, 0))
-            .map_err(|e| failed("connect", e))?;
+        sock.connect(&kernel()).map_err(|e| failed("connect", e))?;
         let _ = sock.set_ext_ack(true);
         Ok(Conntrack {
             sock,
@@ -106,12 +110,20 @@ impl Conntrack {
         std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
     }
 
-    fn encode(&mut self, msg: ConntrackMessage, flags: u16, out: &mut Vec<u8>) -> u32 {
+    /// Append one request; `family` is the tuples' (the kernel parses them, and filters a
+    /// dump, by the header's family).
+    fn encode(
+        &mut self,
+        family: NetfilterProtoFamily,
+        msg: ConntrackMessage,
+        flags: u16,
+        out: &mut Vec<u8>,
+    ) -> u32 {
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
         header.flags = flags;
         header.sequence_number = self.seq;
-        let nf = NetfilterMessage::new(NetfilterHeader::new(NetfilterProtoFamily::IPv4, 0, 0), msg);
+        let nf = NetfilterMessage::new(NetfilterHeader::new(family, 0, 0), msg);
         let mut nl = NetlinkMessage::new(header, NetlinkPayload::from(nf));
         nl.finalize();
         let start = out.len();
@@ -159,6 +171,7 @@ impl Conntrack {
         let attributes = if filtered { flows.filter() } else { vec![] };
         let mut out = Vec::new();
         let seq = self.encode(
+            flows.family(),
             ConntrackMessage::Other {
                 message_type: u8::from(ConntrackMessageType::Get),
                 attributes,
@@ -257,6 +270,7 @@ impl Conntrack {
             attrs.extend(e.zone.clone().map(ConntrackAttribute::Other));
             attrs.extend(e.id.clone().map(ConntrackAttribute::Other));
             self.encode(
+                family_of(e.orig_src.ip()),
                 ConntrackMessage::Delete(attrs),
                 NLM_F_REQUEST | NLM_F_ACK,
                 &mut out,
@@ -299,20 +313,14 @@ impl Conntrack {
     /// src, reply dst)` with `timeout` seconds. All are sent in batches; EEXIST is an error.
     pub fn create(
         &mut self,
-        entries: &[(
-            Proto,
-            SocketAddrV4,
-            SocketAddrV4,
-            SocketAddrV4,
-            SocketAddrV4,
-        )],
+        entries: &[(Proto, SocketAddr, SocketAddr, SocketAddr, SocketAddr)],
         timeout: u32,
     ) -> Result<()> {
-        let tuple = |proto: Proto, src: SocketAddrV4, dst: SocketAddrV4| {
+        let tuple = |proto: Proto, src: SocketAddr, dst: SocketAddr| {
             vec![
                 Tuple::Ip(vec![
-                    IPTuple::SourceAddress(IpAddr::V4(*src.ip())),
-                    IPTuple::DestinationAddress(IpAddr::V4(*dst.ip())),
+                    IPTuple::SourceAddress(src.ip()),
+                    IPTuple::DestinationAddress(dst.ip()),
                 ]),
                 Tuple::Proto(vec![
                     ProtoTuple::Protocol(Protocol::from(proto.number())),
@@ -331,6 +339,7 @@ impl Conntrack {
                     ConntrackAttribute::CtaTimeout(timeout),
                 ];
                 self.encode(
+                    family_of(os.ip()),
                     ConntrackMessage::New(attrs),
                     NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
                     &mut out,
@@ -347,6 +356,7 @@ impl Conntrack {
 mod tests {
     use super::*;
     use netlink_packet_core::{Emitable, NLA_F_NESTED};
+    use std::net::Ipv4Addr;
 
     fn entry(proto: u8, os: &str, od: &str, rs: &str, rd: &str) -> Entry {
         Entry {
@@ -366,7 +376,7 @@ mod tests {
         let f = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
-            to: None,
+            to: Ipv4Addr::UNSPECIFIED.into(),
         };
         let unreplied = entry(
             17,
@@ -398,7 +408,7 @@ mod tests {
         let on = |ip: &str| Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
-            to: Some(ip.parse().unwrap()),
+            to: ip.parse().unwrap(),
         };
         assert!(on("198.18.0.1").matches(&unreplied));
         assert!(!on("10.0.0.1").matches(&unreplied));
@@ -432,13 +442,51 @@ mod tests {
         assert!(!f(None).matches(&outgoing));
     }
 
+    /// A selection is of one family: `::` is any IPv6 address, never an IPv4 one, and the
+    /// reverse; an IPv6 reply source matches as an IPv4 one does.
+    #[test]
+    fn selections_are_of_one_family() {
+        let v4 = entry(
+            17,
+            "198.18.0.2:40000",
+            "198.18.0.1:8080",
+            "10.77.0.10:80",
+            "198.18.0.2:40000",
+        );
+        let v6 = entry(
+            17,
+            "[fd00:18::2]:40000",
+            "[fd00:18::1]:8080",
+            "[fd00:77::a]:80",
+            "[fd00:18::2]:40000",
+        );
+        let to = |ip: &str| Flows::ToPort {
+            proto: Proto::Udp,
+            port: 8080,
+            to: ip.parse().unwrap(),
+        };
+        assert!(to("::").matches(&v6) && !to("::").matches(&v4));
+        assert!(to("0.0.0.0").matches(&v4) && !to("0.0.0.0").matches(&v6));
+        assert!(to("fd00:18::1").matches(&v6) && !to("fd00:18::3").matches(&v6));
+        assert_eq!(to("::").family(), NetfilterProtoFamily::IPv6);
+        assert_eq!(to("0.0.0.0").family(), NetfilterProtoFamily::IPv4);
+        let by = |ip: &str| Flows::AnsweredBy {
+            proto: Proto::Udp,
+            ip: ip.parse().unwrap(),
+            port: Some(80),
+        };
+        assert!(by("fd00:77::a").matches(&v6) && !by("fd00:77::a").matches(&v4));
+        assert!(!by("fd00:77::b").matches(&v6));
+        assert_eq!(by("fd00:77::a").family(), NetfilterProtoFamily::IPv6);
+    }
+
     /// The request as sent: CTA_FILTER and the tuple both flagged nested, flags in host order.
     #[test]
     fn dump_request_nests_are_flagged_and_flags_are_host_order() {
         let attributes = Flows::ToPort {
             proto: Proto::Udp,
             port: 8080,
-            to: None,
+            to: Ipv4Addr::UNSPECIFIED.into(),
         }
         .filter();
         let msg = ConntrackMessage::Other {

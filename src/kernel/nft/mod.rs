@@ -64,6 +64,7 @@ pub mod stmt;
 pub mod tables;
 pub mod types;
 pub mod udata;
+pub mod watch;
 
 pub use batch::Batch;
 pub use coexist::{sync_forward_accepts, Bridge as CoexistBridge};

@@ -180,6 +180,25 @@ impl NftSocket {
         })
     }
 
+    /// The port id the kernel gave this socket: nf_tables notifications of its transactions
+    /// carry it (see [`super::watch`]).
+    pub fn portid(&self) -> u32 {
+        // SAFETY: getsockname into a zeroed sockaddr_nl with its size.
+        unsafe {
+            let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            if libc::getsockname(
+                self.sock.as_raw_fd(),
+                (&mut sa as *mut libc::sockaddr_nl).cast(),
+                &mut len,
+            ) != 0
+            {
+                return 0;
+            }
+            sa.nl_pid
+        }
+    }
+
     /// The raw socket and `n` fresh sequence numbers (the first is returned),
     /// for the read requests in [`super::query`].
     pub(super) fn raw(&mut self, n: u32) -> (&mut Socket, u32) {

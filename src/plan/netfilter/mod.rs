@@ -3,7 +3,7 @@
 //!
 //! Two tables of podnet's own, `ip podnet` and `bridge podnet`, and a third,
 //! `ip6 podnet`, only while a dual-stack network exists (with the bridge table's IPv6
-//! rules: [`rules6`]); nothing else in the ruleset is read or changed. Without a
+//! rules: [`rules::bridge`]); nothing else in the ruleset is read or changed. Without a
 //! dual-stack network every batch is exactly what it was before IPv6 existed. The chains and rules are fixed (see
 //! [`rules`]); every network, container and port is a set or map element,
 //! so attaching the 1,000th container costs what the first did and every
@@ -30,7 +30,6 @@
 //! `docs/decisions/2026-12-01-anti-spoofing.md`.
 
 pub mod rules;
-pub mod rules6;
 mod text;
 
 use std::collections::BTreeMap;
@@ -40,8 +39,8 @@ use ipnet::{Ipv4Net, Ipv6Net};
 
 use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value};
 use crate::model::{Mac, PortMapping};
+use rules::inet::sets;
 use rules::*;
-use rules6::{NOICC_SUBNETS6, PORT_SOURCES6};
 
 pub use text::describe;
 
@@ -113,39 +112,32 @@ impl Elems {
     }
 
     fn network(&mut self, n: &NetFacts) {
-        let name = || Value::IfName(n.bridge.clone());
-        let subnet = Element::ipv4_net(n.subnet.trunc());
-        self.ip(BRIDGES, Element::new(vec![name()]));
-        self.ip(SUBNETS, subnet.clone());
-        if n.internal {
-            self.ip(INTERNAL_BRIDGES, Element::new(vec![name()]));
-        } else {
-            self.ip(MASQ_SUBNETS, subnet.clone());
-        }
-        if n.icc {
-            self.ip(SAME_BRIDGE, Element::new(vec![name(), name()]));
-        } else {
-            self.bridge(NOICC_SUBNETS, subnet);
-        }
+        self.inet_network(n, false, Element::ipv4_net(n.subnet.trunc()), true);
         if let Some(s6) = n.subnet6 {
-            self.network6(n, s6);
+            self.inet_network(n, true, Element::ipv6_net(s6.trunc()), n.nat6);
         }
     }
 
-    fn network6(&mut self, n: &NetFacts, s6: Ipv6Net) {
+    /// One family of a network: `ip podnet` (or with `v6`, `ip6 podnet`) and its bridge-table
+    /// `--icc=false` set. `masq`: masqueraded egress unless internal (NAT66 is optional).
+    fn inet_network(&mut self, n: &NetFacts, v6: bool, subnet: Element, masq: bool) {
         let name = || Value::IfName(n.bridge.clone());
-        let subnet = Element::ipv6_net(s6.trunc());
-        self.ip6(BRIDGES, Element::new(vec![name()]));
-        self.ip6(SUBNETS, subnet.clone());
+        let (table, noicc) = if v6 {
+            (&mut self.ip6, NOICC_SUBNETS6)
+        } else {
+            (&mut self.ip, NOICC_SUBNETS)
+        };
+        push(table, BRIDGES, Element::new(vec![name()]));
+        push(table, SUBNETS, subnet.clone());
         if n.internal {
-            self.ip6(INTERNAL_BRIDGES, Element::new(vec![name()]));
-        } else if n.nat6 {
-            self.ip6(MASQ_SUBNETS, subnet.clone());
+            push(table, INTERNAL_BRIDGES, Element::new(vec![name()]));
+        } else if masq {
+            push(table, MASQ_SUBNETS, subnet.clone());
         }
         if n.icc {
-            self.ip6(SAME_BRIDGE, Element::new(vec![name(), name()]));
+            push(table, SAME_BRIDGE, Element::new(vec![name(), name()]));
         } else {
-            self.bridge(NOICC_SUBNETS6, subnet);
+            push(&mut self.bridge, noicc, subnet);
         }
     }
 
@@ -198,7 +190,7 @@ impl Elems {
         ];
         self.bridge(PORT_SOURCES, Element::new(key));
         if let Some(ip6) = g.ip6 {
-            for addr in [ip6, rules6::link_local(g.mac.0)] {
+            for addr in [ip6, link_local(g.mac.0)] {
                 let key = vec![
                     Value::IfName(g.port.clone()),
                     Value::Ether(g.mac.0),
@@ -217,8 +209,8 @@ impl Elems {
     fn into_batch(self, delete: bool) -> Batch {
         let mut b = Batch::new();
         let groups = [
-            (ip_table(), ip_sets(), self.ip),
-            (rules6::ip6_table(), rules6::ip6_sets(), self.ip6),
+            (inet_table::<Ipv4Addr>(), sets::<Ipv4Addr>(), self.ip),
+            (inet_table::<Ipv6Addr>(), sets::<Ipv6Addr>(), self.ip6),
             (bridge_table(), bridge_sets(true), self.bridge),
         ];
         for (table, sets, elems) in groups {
@@ -270,10 +262,10 @@ pub fn ruleset(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) ->
 
 /// `netdev podnet`: the `[::1]` reply chain of each dual-stack bridge.
 fn netdev(nets: &[NetFacts]) -> TableDef {
-    let mut t = TableDef::new(rules6::netdev_table());
+    let mut t = TableDef::new(netdev_table());
     for n in nets.iter().filter(|n| n.subnet6.is_some()) {
-        t.chains.push(rules6::loopback_chain(&n.bridge));
-        t.rules.push(rules6::loopback_rule(&n.bridge));
+        t.chains.push(loopback_chain(&n.bridge));
+        t.rules.push(loopback_rule(&n.bridge));
     }
     t
 }
@@ -297,7 +289,7 @@ pub fn delete_all() -> Batch {
 /// [`full`] when no network is dual-stack any more, and to [`delete_all`].
 pub fn delete_ip6() -> Batch {
     let mut b = Batch::new();
-    for t in [rules6::ip6_table(), rules6::netdev_table()] {
+    for t in [inet_table::<Ipv6Addr>(), netdev_table()] {
         b.add_table(&t);
         b.delete_table(&t);
     }
@@ -344,11 +336,11 @@ pub fn add_network(n: &NetFacts) -> Batch {
     e.network(n);
     let mut b = e.into_batch(false);
     if n.subnet6.is_some() {
-        let t = rules6::netdev_table();
-        let c = rules6::loopback_chain(&n.bridge);
+        let t = netdev_table();
+        let c = loopback_chain(&n.bridge);
         b.add_chain(&t, &c);
         b.flush_chain(&t, &c.name);
-        b.add_rule(&t, &rules6::loopback_rule(&n.bridge));
+        b.add_rule(&t, &loopback_rule(&n.bridge));
     }
     b
 }
@@ -360,8 +352,8 @@ pub fn remove_network(n: &NetFacts) -> Batch {
     e.network(n);
     let mut b = e.into_batch(true);
     if n.subnet6.is_some() {
-        let t = rules6::netdev_table();
-        let name = rules6::loopback_chain(&n.bridge).name;
+        let t = netdev_table();
+        let name = loopback_chain(&n.bridge).name;
         b.flush_chain(&t, &name);
         b.delete_chain(&t, &name);
     }
@@ -372,9 +364,9 @@ pub fn remove_network(n: &NetFacts) -> Batch {
 /// exists while a network is dual-stack).
 pub fn tables() -> [Table; 4] {
     [
-        ip_table(),
+        inet_table::<Ipv4Addr>(),
         bridge_table(),
-        rules6::ip6_table(),
-        rules6::netdev_table(),
+        inet_table::<Ipv6Addr>(),
+        netdev_table(),
     ]
 }

@@ -7,7 +7,7 @@
 //! that [`full`] here and `plan::netfilter::full` never wipe each other.
 //! IPv6 services live in its twin `ip6 podnet-svc`, the same layout over IPv6
 //! addresses: every function here is generic over the address type
-//! ([`family::SvcAddr`]) and a call works on the table of its services' family.
+//! ([`SvcAddr`], the plans' [`AddrFamily`](crate::plan::family::AddrFamily)) and a call works on the table of its services' family.
 //! The layout is DESIGN §3's "bucket chains": a fixed chain per backend
 //! count N, every service only map elements, so every change is one small
 //! transaction whatever the number of services:
@@ -39,16 +39,15 @@
 //! - on backend removal of a UDP service, delete conntrack entries to that
 //!   backend (ctnetlink), or clients reusing a source port keep going to it.
 
-pub mod family;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 use std::net::Ipv4Addr;
 
+pub use super::family::AddrFamily as SvcAddr;
 use crate::kernel::nft::{Batch, Element, Ruleset, Set, Table, TableDef, Value, Verdict};
 use crate::model::{BackendOf, ServiceOf, ServicePort};
-pub use family::SvcAddr;
 use rules::*;
 
 /// Sorted, without duplicates: the slot order.

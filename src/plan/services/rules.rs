@@ -1,11 +1,11 @@
 //! The fixed part of table `ip podnet-svc` (and of its IPv6 twin `ip6 podnet-svc`, the same
-//! layout over IPv6 addresses: see [`super::family`]) and the chains made per backend
+//! layout over IPv6 addresses: see [`crate::plan::family`]) and the chains made per backend
 //! count (`bucket_N`) and per affinity timeout (`affinity_Ts`). Nothing here
 //! depends on how many services exist: services are map elements.
 
 use std::time::Duration;
 
-use super::family::SvcAddr;
+use super::SvcAddr;
 use crate::kernel::nft::{
     ct_state, ct_status, Chain, ChainType, CmpOp, DataType, DynsetOp, Hook, NatKind, Reject, Rule,
     Sel, Set, Stmt, Table, Value, Verdict, RTN_LOCAL,

@@ -1,0 +1,296 @@
+//! The agent proper: one thread owns the store and the DNS server and does every change;
+//! connection threads hand it requests and wait for its answer. Requests that queue while a
+//! re-read runs are answered by the next one (one re-read serves them all).
+
+use super::wire::{self, Request, Response};
+use super::{client, guard, listen_of, lock, pids, to_dns};
+use crate::dns;
+use crate::model::{Error, Result};
+use crate::store::{State, Store};
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the agent looks again at what it could not do (addresses not bound, no store
+/// yet) without being asked.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What the main thread is asked to do.
+pub(super) enum Job {
+    /// Re-read the store and serve it; the answer goes back on the sender.
+    Sync(Sender<Response>),
+    /// Someone deleted part of podnet's nftables tables: render them again.
+    Repair,
+    /// A container's process exited (endpoint id, name, process).
+    Exited(i64, String, crate::engine::proc::ProcId),
+}
+
+/// How long a repair waits for the rest of a burst of deletions (a firewall reload is
+/// several transactions) so that one re-render follows them all.
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// The main thread's state.
+struct Agent {
+    root: PathBuf,
+    store: Option<Store>,
+    server: dns::Server,
+    /// Something could not be done on the last pass (retried every [`RETRY`]).
+    pending: bool,
+    /// Each served address's bridge index when it was bound.
+    bound: HashMap<dns::Listen, u32>,
+    repairer: guard::Repairer,
+    /// A repair failed: tried again every [`RETRY`].
+    repair_pending: bool,
+    /// The containers' processes the pid watch follows.
+    wanted: pids::Wanted,
+}
+
+pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
+    std::fs::create_dir_all(run_dir)?;
+    let _held = match lock::take(&client::lock_path(run_dir))? {
+        Ok(h) => h,
+        Err(pid) => {
+            eprintln!("agent already running (pid {pid})");
+            return Ok(0);
+        }
+    };
+    let own = Arc::new(AtomicU32::new(0));
+    let server = dns::Server::start(dns::Config::default())
+        .map_err(|e| Error::failed(format!("agent: DNS server: {e}")))?;
+    let mut agent = Agent {
+        root: root.to_path_buf(),
+        store: None,
+        server,
+        pending: false,
+        bound: HashMap::new(),
+        repairer: guard::Repairer::new(root, run_dir, own.clone()),
+        repair_pending: false,
+        wanted: pids::Wanted::default(),
+    };
+    agent.sync();
+    // The lock is ours: a socket file left there is a dead agent's.
+    let path = client::socket_path(run_dir);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| Error::failed(format!("agent: socket {}: {e}", path.display())))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    log(&format!("serving (pid {})", std::process::id()));
+    let (tx, rx) = mpsc::channel();
+    if let Err(e) = pids::start(tx.clone(), agent.wanted.clone()) {
+        log(&format!("cannot watch containers' processes: {e}"));
+    }
+    if let Err(e) = guard::start(tx.clone(), own) {
+        log(&format!(
+            "cannot watch nftables (tables are repaired by commands only): {e}"
+        ));
+    }
+    std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || accept(listener, tx))?;
+    agent.main_loop(rx);
+    Ok(0)
+}
+
+/// A line in the agent's log (its stderr: the log file when detached, the journal under
+/// systemd).
+pub(super) fn log(msg: &str) {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    eprintln!("{t:.3} podnet agent: {msg}");
+}
+
+impl Agent {
+    fn main_loop(&mut self, rx: Receiver<Job>) {
+        loop {
+            let first = match rx.recv_timeout(RETRY) {
+                Ok(j) => Some(j),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let mut waiting = Vec::new();
+            let mut sync = self.pending;
+            let mut repair = self.repair_pending;
+            let tick = first.is_none();
+            let mut jobs: Vec<Job> = first.into_iter().chain(rx.try_iter()).collect();
+            if jobs.iter().any(|j| matches!(j, Job::Repair)) {
+                std::thread::sleep(DEBOUNCE);
+                jobs.extend(rx.try_iter());
+            }
+            for job in jobs {
+                match job {
+                    Job::Sync(reply) => {
+                        sync = true;
+                        waiting.push(reply);
+                    }
+                    Job::Repair => repair = true,
+                    Job::Exited(id, name, pid) => match self.repairer.exited(id, &name, pid) {
+                        Ok(true) => log(&format!(
+                            "container '{name}': its process {} exited; out of every service",
+                            pid.0
+                        )),
+                        Ok(false) => {}
+                        Err(e) => log(&format!(
+                            "container '{name}': its process exited, services not updated: {e}"
+                        )),
+                    },
+                }
+            }
+            if tick || sync {
+                self.follow_processes();
+            }
+            if repair {
+                self.repair_pending = false;
+                match self.repairer.repair() {
+                    Ok(()) => log("another process deleted podnet's nftables tables or rules: rendered again from the store"),
+                    Err(e) => {
+                        self.repair_pending = true;
+                        log(&format!("cannot restore podnet's nftables tables: {e}; retrying"));
+                    }
+                }
+            }
+            if sync {
+                let r = self.sync();
+                for w in waiting {
+                    let _ = w.send(r.clone());
+                }
+            }
+        }
+    }
+
+    /// Hand the pid watch every running container's process (a container that is not a
+    /// backend is watched too: it may become one by a label). Read at each store change
+    /// the agent is told of and every [`RETRY`] (commands on networks without DNS do not
+    /// tell the agent).
+    fn follow_processes(&mut self) {
+        let Some(store) = self.store.as_ref() else {
+            return;
+        };
+        let reads = (store as &dyn State).reads();
+        let Ok(eps) = reads.endpoints() else { return };
+        let mut want = HashMap::new();
+        for e in eps {
+            if let (crate::model::EndpointState::Ready, Some(pid)) = (e.state, e.pid) {
+                if !reads.is_draining(e.id).unwrap_or(true) {
+                    want.insert(e.id, (e.name, pid));
+                }
+            }
+        }
+        *self.wanted.lock().unwrap_or_else(|p| p.into_inner()) = want;
+    }
+
+    /// Re-read the names from the store and serve them: the table first, then the
+    /// addresses (new gateways bound, gone ones closed).
+    fn sync(&mut self) -> Response {
+        self.pending = false;
+        if self.store.is_none() {
+            match Store::open_existing(&self.root) {
+                Ok(s) => self.store = Some(s),
+                // No state yet: nothing to serve until a command makes it.
+                Err(Error::NoState { .. }) => return Response::ok(),
+                Err(e) => {
+                    self.pending = true;
+                    log(&format!("cannot open the store: {e}"));
+                    return Response::error(format!("agent: store: {e}"));
+                }
+            }
+        }
+        let store = self.store.as_ref().expect("opened above");
+        let nets = match (store as &dyn State).reads().dns_names() {
+            Ok(n) => n,
+            Err(e) => {
+                self.pending = true;
+                log(&format!("cannot read names: {e}"));
+                return Response::error(format!("agent: store: {e}"));
+            }
+        };
+        self.server.update(&to_dns(&nets));
+        let want = listen_of(&nets);
+        let index: Vec<u32> = want.iter().map(bridge_index).collect();
+        // A bridge made again (network removed and created under the same name) is a new
+        // interface: sockets bound to the old one would never hear it, so they go first.
+        let fresh: Vec<dns::Listen> = want
+            .iter()
+            .zip(&index)
+            .filter(|(l, i)| self.bound.get(*l).is_none_or(|b| b == *i))
+            .map(|(l, _)| l.clone())
+            .collect();
+        if fresh.len() != want.len() {
+            self.server.set_listen(&fresh);
+        }
+        let failed = self.server.set_listen(&want);
+        self.bound = want
+            .iter()
+            .zip(index)
+            .filter(|(l, _)| !failed.iter().any(|(f, _)| f == *l))
+            .map(|(l, i)| (l.clone(), i))
+            .collect();
+        for (l, e) in &failed {
+            log(&format!(
+                "cannot serve DNS on {} ({}): {e}; retrying",
+                l.addr,
+                l.device.as_deref().unwrap_or("any")
+            ));
+        }
+        self.pending |= !failed.is_empty();
+        Response::ok()
+    }
+}
+
+/// The index of the interface an address is served on (0: none).
+fn bridge_index(l: &dns::Listen) -> u32 {
+    let Some(dev) = l.device.as_deref() else {
+        return 0;
+    };
+    let Ok(name) = std::ffi::CString::new(dev) else {
+        return 0;
+    };
+    // SAFETY: if_nametoindex reads a NUL-terminated string that outlives the call.
+    unsafe { libc::if_nametoindex(name.as_ptr()) }
+}
+
+/// Accept connections; each gets a thread (a client holds one only for its requests).
+fn accept(listener: UnixListener, tx: Sender<Job>) {
+    for conn in listener.incoming() {
+        let Ok(conn) = conn else { continue };
+        let tx = tx.clone();
+        let _ = std::thread::Builder::new()
+            .name("client".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                if let Err(e) = converse(conn, &tx) {
+                    if e.kind() != io::ErrorKind::BrokenPipe {
+                        log(&format!("client: {e}"));
+                    }
+                }
+            });
+    }
+}
+
+/// Answer one client's requests until it closes the connection.
+fn converse(mut conn: UnixStream, tx: &Sender<Job>) -> io::Result<()> {
+    while let Some(body) = wire::recv_bytes(&mut conn)? {
+        let resp = match wire::parse_request(&body) {
+            Err(e) => Response::error(e),
+            Ok(Request::Ping) => Response::ok(),
+            Ok(Request::Sync) => {
+                let (rtx, rrx) = mpsc::channel();
+                match tx.send(Job::Sync(rtx)) {
+                    Ok(()) => rrx
+                        .recv()
+                        .unwrap_or_else(|_| Response::error("agent: stopping")),
+                    Err(_) => Response::error("agent: stopping"),
+                }
+            }
+        };
+        wire::send(&mut conn, &resp)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Following nftables changes: a NETLINK_NETFILTER socket in the NFNLGRP_NFTABLES multicast
+//! group, read one transaction at a time. The kernel sends one notification per object a
+//! transaction changed, then NFT_MSG_NEWGEN; each carries the port id of the netlink socket
+//! that committed it (so a process can tell its own changes from anyone else's).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Group of nf_tables notifications (`NFNLGRP_NFTABLES`).
+const NFNLGRP_NFTABLES: libc::c_int = 7;
+/// nfnetlink subsystem of nf_tables (`NFNL_SUBSYS_NFTABLES`), the high byte of a type.
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_DELTABLE: u16 = 2;
+#[cfg(test)]
+const NFT_MSG_DELCHAIN: u16 = 5;
+const NFT_MSG_DELRULE: u16 = 8;
+#[cfg(test)]
+const NFT_MSG_DELSET: u16 = 11;
+const NFT_MSG_NEWGEN: u16 = 15;
+/// The table name: attribute 1 of tables, chains, rules and sets alike (NFTA_TABLE_NAME,
+/// NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE).
+const NFTA_TABLE_NAME: u16 = 1;
+const NLMSG_HDRLEN: usize = 16;
+const NFGENMSG_LEN: usize = 4;
+
+/// One transaction, as far as a watcher cares.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Change {
+    /// Port id of the socket that committed it.
+    pub portid: u32,
+    /// It deleted a table or a rule of a table whose name starts with the prefix asked for
+    /// (`nft flush ruleset` deletes every table; `nft flush table` every rule).
+    pub deleted_watched: bool,
+}
+
+/// What a read brought.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// Whole transactions.
+    Changes(Vec<Change>),
+    /// The socket's buffer overflowed: notifications were lost (anything may have happened).
+    Lost,
+}
+
+/// A subscription to nftables notifications in the calling thread's network namespace.
+pub struct Watch {
+    fd: OwnedFd,
+    prefix: String,
+    /// The transaction being read (its notifications came, its NEWGEN not yet).
+    open: Change,
+    buf: Vec<u8>,
+}
+
+impl Watch {
+    /// Subscribe; `prefix`: deletions in tables whose name starts with it are flagged.
+    pub fn open(prefix: &str) -> io::Result<Watch> {
+        // SAFETY: plain socket(2); the fd is owned at once.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_NETFILTER,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh fd nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_nl zeroed (port id chosen by the kernel), then bind and
+        // setsockopt with pointers to locals that outlive the calls.
+        unsafe {
+            let mut sa: libc::sockaddr_nl = std::mem::zeroed();
+            sa.nl_family = libc::AF_NETLINK as u16;
+            if libc::bind(
+                raw,
+                (&sa as *const libc::sockaddr_nl).cast(),
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            let group = NFNLGRP_NFTABLES;
+            if libc::setsockopt(
+                raw,
+                libc::SOL_NETLINK,
+                libc::NETLINK_ADD_MEMBERSHIP,
+                (&group as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            let size: libc::c_int = 4 << 20;
+            libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            );
+        }
+        Ok(Watch {
+            fd,
+            prefix: prefix.to_string(),
+            open: Change::default(),
+            buf: vec![0; 1 << 16],
+        })
+    }
+
+    /// Block until notifications come; the transactions they completed.
+    pub fn read(&mut self) -> io::Result<Seen> {
+        loop {
+            // SAFETY: recv into a buffer this value owns, with its length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ENOBUFS) => {
+                        self.open = Change::default();
+                        return Ok(Seen::Lost);
+                    }
+                    _ => return Err(e),
+                }
+            }
+            let done = parse(&self.buf[..n as usize], &self.prefix, &mut self.open);
+            if !done.is_empty() {
+                return Ok(Seen::Changes(done));
+            }
+        }
+    }
+}
+
+/// The transactions `buf` (one datagram of notifications) completes; `open` carries the
+/// one still being read across datagrams.
+pub fn parse(mut buf: &[u8], prefix: &str, open: &mut Change) -> Vec<Change> {
+    let mut done = Vec::new();
+    while buf.len() >= NLMSG_HDRLEN {
+        let len = u32::from_ne_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
+        if len < NLMSG_HDRLEN || len > buf.len() {
+            break;
+        }
+        let kind = u16::from_ne_bytes([buf[4], buf[5]]);
+        let portid = u32::from_ne_bytes(buf[12..16].try_into().expect("4 bytes"));
+        let body = &buf[NLMSG_HDRLEN..len];
+        if kind >> 8 == NFNL_SUBSYS_NFTABLES {
+            open.portid = portid;
+            match kind & 0xff {
+                NFT_MSG_NEWGEN => done.push(std::mem::take(open)),
+                // Chains and sets come and go with podnet's own service changes (bucket
+                // chains); a flush or a reload deletes tables or rules.
+                NFT_MSG_DELTABLE | NFT_MSG_DELRULE
+                    if table_name(body).is_some_and(|t| t.starts_with(prefix)) =>
+                {
+                    open.deleted_watched = true;
+                }
+                _ => {}
+            }
+        }
+        let step = (len + 3) & !3;
+        buf = &buf[step.min(buf.len())..];
+    }
+    done
+}
+
+/// The table an nf_tables notification's body names (attribute 1 after the nfgenmsg).
+fn table_name(body: &[u8]) -> Option<&str> {
+    let mut attrs = body.get(NFGENMSG_LEN..)?;
+    while attrs.len() >= 4 {
+        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
+        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
+        if len < 4 || len > attrs.len() {
+            return None;
+        }
+        if kind == NFTA_TABLE_NAME {
+            let v = &attrs[4..len];
+            let v = v.split(|b| *b == 0).next().unwrap_or(v);
+            return std::str::from_utf8(v).ok();
+        }
+        attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: u16, portid: u32, table: Option<&str>) -> Vec<u8> {
+        let mut body = vec![2u8, 0, 0, 0];
+        if let Some(t) = table {
+            let mut v = t.as_bytes().to_vec();
+            v.push(0);
+            body.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+            body.extend_from_slice(&NFTA_TABLE_NAME.to_ne_bytes());
+            body.extend_from_slice(&v);
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+        }
+        let mut m = Vec::new();
+        m.extend_from_slice(&((NLMSG_HDRLEN + body.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | kind).to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(&portid.to_ne_bytes());
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn deletions_of_watched_tables_per_transaction() {
+        let table: [(Vec<Vec<u8>>, Vec<Change>); 5] = [
+            // `nft flush ruleset` by someone: podnet's table goes.
+            (
+                vec![
+                    msg(NFT_MSG_DELTABLE, 9, Some("filter")),
+                    msg(NFT_MSG_DELTABLE, 9, Some("podnet")),
+                    msg(NFT_MSG_NEWGEN, 9, None),
+                ],
+                vec![Change {
+                    portid: 9,
+                    deleted_watched: true,
+                }],
+            ),
+            // Someone else's table only.
+            (
+                vec![
+                    msg(NFT_MSG_DELRULE, 4, Some("filter")),
+                    msg(NFT_MSG_NEWGEN, 4, None),
+                ],
+                vec![Change {
+                    portid: 4,
+                    deleted_watched: false,
+                }],
+            ),
+            // Elements (a port published) are not deletions of structure.
+            (
+                vec![
+                    msg(14, 5, Some("podnet")),
+                    msg(12, 5, Some("podnet")),
+                    msg(NFT_MSG_NEWGEN, 5, None),
+                ],
+                vec![Change {
+                    portid: 5,
+                    deleted_watched: false,
+                }],
+            ),
+            // Two transactions in one datagram: a rule of podnet-svc; a bucket chain and a
+            // set (podnet's own service changes make and drop those).
+            (
+                vec![
+                    msg(NFT_MSG_DELRULE, 1, Some("podnet-svc")),
+                    msg(NFT_MSG_NEWGEN, 1, None),
+                    msg(NFT_MSG_DELCHAIN, 2, Some("podnet-svc")),
+                    msg(NFT_MSG_DELSET, 2, Some("podnet-svc")),
+                    msg(NFT_MSG_NEWGEN, 2, None),
+                ],
+                vec![
+                    Change {
+                        portid: 1,
+                        deleted_watched: true,
+                    },
+                    Change {
+                        portid: 2,
+                        deleted_watched: false,
+                    },
+                ],
+            ),
+            // Not finished in this datagram: nothing yet.
+            (vec![msg(NFT_MSG_DELTABLE, 3, Some("podnet"))], vec![]),
+        ];
+        for (msgs, want) in table {
+            let buf: Vec<u8> = msgs.concat();
+            let mut open = Change::default();
+            assert_eq!(parse(&buf, "podnet", &mut open), want);
+        }
+        // A transaction carried over to the next datagram.
+        let mut open = Change::default();
+        assert!(parse(
+            &msg(NFT_MSG_DELRULE, 3, Some("podnet")),
+            "podnet",
+            &mut open
+        )
+        .is_empty());
+        let done = parse(&msg(NFT_MSG_NEWGEN, 3, None), "podnet", &mut open);
+        assert_eq!(
+            done,
+            vec![Change {
+                portid: 3,
+                deleted_watched: true
+            }]
+        );
+    }
+
+    #[test]
+    fn truncated_input_is_ignored() {
+        let m = msg(NFT_MSG_DELTABLE, 9, Some("podnet"));
+        let mut open = Change::default();
+        for cut in 0..m.len() {
+            let _ = parse(&m[..cut], "podnet", &mut open);
+        }
+        assert_eq!(table_name(&[0, 0, 0, 0, 200, 0, 1, 0]), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! What the agent's DNS server answers, read in one snapshot: the only query that decides
+//! which names resolve (aliases and containers on several networks belong here too).
+
+use super::networks;
+use crate::model::{NameRecord, NetworkNames, NetworkState, Result};
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Every ready DNS-enabled network with its ready containers (name → their addresses on that
+/// network) and every service (name → its VIPs; services are host-wide, like Kubernetes',
+/// so each DNS network sees them). A container being created or removed is not served: it
+/// answers once `run` has marked it ready and is gone the moment `rm` claims it.
+pub fn dns_names(conn: &Connection) -> Result<Vec<NetworkNames>> {
+    // One read transaction: the networks, leases and services seen belong together.
+    let tx = match conn.is_autocommit() {
+        true => Some(conn.unchecked_transaction()?),
+        false => None,
+    };
+    let mut out: Vec<NetworkNames> = networks::list(conn)?
+        .into_iter()
+        .filter(|n| n.dns && n.state == NetworkState::Ready)
+        .map(|network| NetworkNames {
+            network,
+            records: Vec::new(),
+        })
+        .collect();
+    let index: BTreeMap<i64, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.network.id, i))
+        .collect();
+    let mut st = conn.prepare_cached(
+        "SELECT l.network_id, e.id, e.name, l.ip FROM leases l
+           JOIN endpoints e ON e.id = l.endpoint_id
+           JOIN networks n ON n.id = l.network_id
+         WHERE n.dns = 1 AND e.state = 'ready'
+         ORDER BY l.network_id, e.id, l.ip",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (net, ep, name, ip) = row?;
+        let (Some(&i), Ok(ip)) = (index.get(&net), ip.parse::<IpAddr>()) else {
+            continue;
+        };
+        let owner = ep.to_string();
+        let records = &mut out[i].records;
+        match records.last_mut() {
+            Some(r) if r.owner == owner => r.addrs.push(ip),
+            _ => records.push(NameRecord {
+                owner,
+                names: vec![name],
+                addrs: vec![ip],
+            }),
+        }
+    }
+    if !out.is_empty() {
+        let services = services(conn)?;
+        for n in &mut out {
+            n.records.extend(services.iter().cloned());
+        }
+    }
+    drop(tx);
+    Ok(out)
+}
+
+/// Every service's name and VIPs (the primary one and the IPv6 one, once each).
+fn services(conn: &Connection) -> Result<Vec<NameRecord>> {
+    let mut st = conn.prepare_cached("SELECT name, vip, vip6 FROM services ORDER BY id")?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (name, vip, vip6) = row?;
+        let mut addrs: Vec<IpAddr> = Vec::new();
+        for a in std::iter::once(vip).chain(vip6) {
+            if let Ok(a) = a.parse::<IpAddr>() {
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
+            }
+        }
+        out.push(NameRecord {
+            owner: String::new(),
+            names: vec![name],
+            addrs,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::api::NewNetwork;
+
+    fn network(conn: &Connection, name: &str, dns: bool, third: u8) -> i64 {
+        let id = networks::insert(
+            conn,
+            &NewNetwork {
+                name,
+                bridge: &format!("pn-{name}"),
+                subnet: format!("10.90.{third}.0/24").parse().unwrap(),
+                gateway: format!("10.90.{third}.1").parse().unwrap(),
+                subnet6: None,
+                gateway6: None,
+                nat6: true,
+                mtu: 1500,
+                internal: false,
+                icc: true,
+                dns,
+                owner: (1, 1),
+            },
+        )
+        .unwrap();
+        networks::set_ready(conn, name).unwrap();
+        id
+    }
+
+    fn endpoint(conn: &Connection, id: i64, name: &str, state: &str, leases: &[(i64, &str)]) {
+        conn.execute(
+            "INSERT INTO endpoints(id, name, mode, target, netns_owned, state) VALUES (?1, ?2, 'bridge', 'x', 1, ?3)",
+            rusqlite::params![id, name, state],
+        )
+        .unwrap();
+        for (net, ip) in leases {
+            conn.execute(
+                "INSERT INTO leases(network_id, ip, endpoint_id) VALUES (?1, ?2, ?3)",
+                rusqlite::params![net, ip, id],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn ready_containers_of_dns_networks_and_every_service() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&conn).unwrap();
+        let app = network(&conn, "app", true, 0);
+        let plain = network(&conn, "plain", false, 1);
+        let db6 = "fd00:90::5";
+        endpoint(&conn, 1, "db", "ready", &[(app, "10.90.0.5"), (app, db6)]);
+        endpoint(&conn, 2, "making", "creating", &[(app, "10.90.0.6")]);
+        endpoint(&conn, 3, "going", "removing", &[(app, "10.90.0.7")]);
+        endpoint(&conn, 4, "quiet", "ready", &[(plain, "10.90.1.5")]);
+        conn.execute_batch(
+            "INSERT INTO services(name, vip, vip_key, vip6) VALUES ('web', '10.43.0.1', x'00', 'fd00:43::1')",
+        )
+        .unwrap();
+        let got = dns_names(&conn).unwrap();
+        assert_eq!(got.len(), 1, "only the DNS network: {got:?}");
+        assert_eq!(got[0].network.name, "app");
+        assert_eq!(
+            got[0].records,
+            vec![
+                NameRecord {
+                    owner: "1".into(),
+                    names: vec!["db".into()],
+                    addrs: vec!["10.90.0.5".parse().unwrap(), db6.parse().unwrap()],
+                },
+                NameRecord {
+                    owner: String::new(),
+                    names: vec!["web".into()],
+                    addrs: vec!["10.43.0.1".parse().unwrap(), "fd00:43::1".parse().unwrap()],
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn no_dns_network_no_names() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&conn).unwrap();
+        let plain = network(&conn, "plain", false, 1);
+        endpoint(&conn, 4, "quiet", "ready", &[(plain, "10.90.1.5")]);
+        assert!(dns_names(&conn).unwrap().is_empty());
+    }
+}
