@@ -105,7 +105,8 @@ fn add(req: &AddRequest, env: &Env, dirs: &Dirs) -> Result<serde_json::Value, Cn
     let ips = requested_ips(&req.requests, &req.conf)?;
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
-        let mut ctx = rt::open(&root, &run_dir)?;
+        let mut ctx = rt::open(&root, &run_dir)?
+            .announce_names(crate::agent::client::announcer(&root, &run_dir));
         rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
         rt::attach(&mut ctx, &attach_request(req, ips, false))
     })();
@@ -259,7 +260,8 @@ pub(super) fn key(a: &super::conf::Attachment) -> Key {
 /// Open the state for DEL and GC: none at all means nothing was ever attached (success).
 pub(super) fn open_existing(root: &Path, run_dir: &Path) -> Result<Option<Ctx>, Error> {
     match Ctx::open_as(root, run_dir, Access::Change) {
-        Ok(mut ctx) => {
+        Ok(ctx) => {
+            let mut ctx = ctx.announce_names(crate::agent::client::announcer(root, run_dir));
             crate::engine::boot::recover_if_first(&mut ctx)?;
             Ok(Some(ctx))
         }

@@ -80,6 +80,8 @@ pub struct Ctx {
     pub store: Box<dyn State>,
     host: Option<Rtnl>,
     nft: Option<NftSocket>,
+    /// Who hears of changed names (the front end's choice; none: nobody is told).
+    names: Option<Box<dyn names::Announce>>,
 }
 
 impl Ctx {
@@ -113,7 +115,14 @@ impl Ctx {
             store: Box::new(store),
             host: None,
             nft: None,
+            names: None,
         }
+    }
+
+    /// Tell `to` whenever the names the store serves change (see [`names`]).
+    pub fn announce_names(mut self, to: Box<dyn names::Announce>) -> Ctx {
+        self.names = Some(to);
+        self
     }
 
     /// The rtnetlink socket of the host namespace, opened on first use.
