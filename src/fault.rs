@@ -48,3 +48,9 @@ pub fn step(op: &str, step: u32) {
         }
     }
 }
+
+/// Whether a switch is set: work that must crash or stop at a step stays in this process
+/// (the CNI plugin does not hand such a call to the agent).
+pub fn any_switch() -> bool {
+    crash_at().is_some() || hold_at().is_some()
+}

@@ -2,6 +2,7 @@
 //! verb of every spec version podnet speaks against real namespaces, links, nftables and
 //! traffic; the spec's error codes for bad calls, each leaving nothing; DEL's idempotence;
 //! ADD twice; 50 concurrent ADDs; GC's scope; STATUS before and after breaking the store.
+//! The plugin's own verbs run twice: done by the plugin process, and handed to the agent.
 
 mod common;
 
@@ -13,6 +14,27 @@ use podnet::testbed::{Sandbox, SANDBOX_STATE_DIR};
 use serde_json::{json, Value};
 
 const SUBNET: &str = "10.77.0.0/24";
+
+cni_both_ways! {
+    every_verb_of_every_version:
+        every_verb_of_every_version_against_the_kernel,
+        every_verb_of_every_version_through_the_agent;
+    bad_calls_get_spec_codes:
+        bad_calls_get_spec_codes_and_leave_nothing,
+        bad_calls_through_the_agent_get_spec_codes_and_leave_nothing;
+    del_twice_and_add_twice:
+        del_is_idempotent_and_add_twice_is_consistent,
+        del_and_add_twice_through_the_agent;
+    fifty_concurrent_adds:
+        fifty_concurrent_adds_get_fifty_addresses,
+        fifty_concurrent_adds_through_the_agent;
+    capabilities:
+        port_mappings_mac_and_ip_capabilities,
+        capabilities_through_the_agent;
+    dual_stack_add:
+        dual_stack_add_answers_both_families_and_both_work,
+        dual_stack_add_through_the_agent;
+}
 
 fn pods(version: &str) -> Value {
     conf(version, "pods", json!({"subnet": SUBNET}))
@@ -26,15 +48,13 @@ fn reaches(sb: &Sandbox, from: &str, server_ns: &str, ip: &str, port: u16) -> bo
     reply.contains("pong")
 }
 
-#[test]
-fn every_verb_of_every_version_against_the_kernel() {
-    let sb = sandbox();
+fn every_verb_of_every_version(sb: &Sandbox) {
     for (n, v) in ["0.4.0", "1.0.0", "1.1.0"].into_iter().enumerate() {
         let c = pods(v);
         let (a, b) = (format!("a{n}"), format!("b{n}"));
-        let (nsa, nsb) = (netns(&sb, &a), netns(&sb, &b));
-        let ra = cni_verb(&sb, "ADD", &a, &nsa, &c).ok(&format!("ADD {v}"));
-        let rb = cni_verb(&sb, "ADD", &b, &nsb, &c).ok(&format!("ADD {v}"));
+        let (nsa, nsb) = (netns(sb, &a), netns(sb, &b));
+        let ra = cni_verb(sb, "ADD", &a, &nsa, &c).ok(&format!("ADD {v}"));
+        let rb = cni_verb(sb, "ADD", &b, &nsb, &c).ok(&format!("ADD {v}"));
         assert_eq!(ra["cniVersion"], json!(v), "{ra}");
         let (ipa, ipb) = (result_ip(&ra, "eth0"), result_ip(&rb, "eth0"));
         assert!(
@@ -44,13 +64,13 @@ fn every_verb_of_every_version_against_the_kernel() {
         assert_ne!(ipa.addr(), ipb.addr());
         // The kernel's view, not podnet's: the address is on eth0 inside, with the route.
         assert_eq!(
-            v4_addrs(&ip_json_in(&sb, &nsa, &["addr"]), "eth0"),
+            v4_addrs(&ip_json_in(sb, &nsa, &["addr"]), "eth0"),
             vec![ipa]
         );
-        let routes = as_list(ip_json_in(&sb, &nsa, &["route"]));
+        let routes = as_list(ip_json_in(sb, &nsa, &["route"]));
         assert!(routes.iter().any(|r| r["dst"] == "default"), "{routes:?}");
         assert!(reaches(
-            &sb,
+            sb,
             &nsa,
             &nsb,
             &ipb.addr().to_string(),
@@ -59,13 +79,13 @@ fn every_verb_of_every_version_against_the_kernel() {
         if v != "0.4.0" || n == 0 {
             let mut chk = c.clone();
             chk["prevResult"] = ra.clone();
-            cni_verb(&sb, "CHECK", &a, &nsa, &chk).ok(&format!("CHECK {v}"));
+            cni_verb(sb, "CHECK", &a, &nsa, &chk).ok(&format!("CHECK {v}"));
             // CHECK sees damage: the address removed from inside.
             ok(
                 "ip addr del",
                 sb.sh(&format!("ip -n {a} addr del {ipa} dev eth0")),
             );
-            let bad = cni_verb(&sb, "CHECK", &a, &nsa, &chk);
+            let bad = cni_verb(sb, "CHECK", &a, &nsa, &chk);
             assert!(
                 bad.code != 0
                     && bad.json["details"]
@@ -82,30 +102,28 @@ fn every_verb_of_every_version_against_the_kernel() {
             );
         }
         if v == "1.1.0" {
-            let st = cni_raw(&sb, &[("CNI_COMMAND", "STATUS")], c.to_string().as_bytes());
+            let st = cni_raw(sb, &[("CNI_COMMAND", "STATUS")], c.to_string().as_bytes());
             assert_eq!(st.code, 0, "{st:?}");
         }
-        assert_consistent(&sb, &format!("after ADD {v}"));
+        assert_consistent(sb, &format!("after ADD {v}"));
         for id in [&a, &b] {
             let mut del = c.clone();
             del["prevResult"] = ra.clone();
-            cni_verb(&sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL");
-            cni_verb(&sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL again");
+            cni_verb(sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL");
+            cni_verb(sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL again");
         }
-        assert_eq!(leftovers(&sb), Vec::<String>::new(), "after DEL {v}");
+        assert_eq!(leftovers(sb), Vec::<String>::new(), "after DEL {v}");
         // DEL left the runtime's namespaces alone, without podnet's interface.
-        assert_eq!(names(&ip_json_in(&sb, &nsa, &["link"])), vec!["lo"]);
+        assert_eq!(names(&ip_json_in(sb, &nsa, &["link"])), vec!["lo"]);
     }
-    assert_consistent(&sb, "the end");
+    assert_consistent(sb, "the end");
 }
 
 /// What the call is, its variables, its stdin and the spec code it must get.
 type BadCall<'a> = (&'a str, Vec<(&'a str, &'a str)>, String, u64);
 
-#[test]
-fn bad_calls_get_spec_codes_and_leave_nothing() {
-    let sb = sandbox();
-    let ns = netns(&sb, "c1");
+fn bad_calls_get_spec_codes(sb: &Sandbox) {
+    let ns = netns(sb, "c1");
     let good = pods("1.0.0").to_string();
     let base = verb_env("ADD", "c1", &ns, "eth0");
     let without =
@@ -158,58 +176,56 @@ fn bad_calls_get_spec_codes_and_leave_nothing() {
         ),
     ];
     for (what, env, stdin, want) in &table {
-        let a = cni_raw(&sb, env, stdin.as_bytes());
+        let a = cni_raw(sb, env, stdin.as_bytes());
         assert_eq!(a.code, 1, "{what}: {a:?}");
         assert_eq!(a.error_code(), Some(*want), "{what}: {a:?}");
         for k in ["cniVersion", "msg", "details"] {
             assert!(a.json[k].is_string(), "{what}: {k} in {}", a.json);
         }
-        assert_eq!(leftovers(&sb), Vec::<String>::new(), "{what}");
+        assert_eq!(leftovers(sb), Vec::<String>::new(), "{what}");
     }
     // Unknown configuration keys and IgnoreUnknown'd CNI_ARGS keys are accepted.
     let mut extra = pods("1.0.0");
     extra["someRuntimeKey"] = json!({"x": 1});
-    let a = cni_verb_args(&sb, "ADD", "c1", &ns, &extra, Some("IgnoreUnknown=1;FOO=1"));
+    let a = cni_verb_args(sb, "ADD", "c1", &ns, &extra, Some("IgnoreUnknown=1;FOO=1"));
     a.ok("unknown fields");
     // The same network with other settings: code 7 naming the setting, nothing made.
-    let ns2 = netns(&sb, "c2");
+    let ns2 = netns(sb, "c2");
     let other = conf("1.0.0", "pods", json!({"subnet": "10.78.0.0/24"}));
-    let a = cni_verb(&sb, "ADD", "c2", &ns2, &other);
+    let a = cni_verb(sb, "ADD", "c2", &ns2, &other);
     assert_eq!(a.error_code(), Some(7), "{a:?}");
     assert!(a.json["msg"].as_str().unwrap().contains("subnet"), "{a:?}");
-    assert_eq!(store_view(&sb).endpoints.len(), 1);
-    cni_verb(&sb, "DEL", "c1", &ns, &extra).ok("DEL");
-    assert_eq!(leftovers(&sb), Vec::<String>::new());
+    assert_eq!(store_view(sb).endpoints.len(), 1);
+    cni_verb(sb, "DEL", "c1", &ns, &extra).ok("DEL");
+    assert_eq!(leftovers(sb), Vec::<String>::new());
 }
 
-#[test]
-fn del_is_idempotent_and_add_twice_is_consistent() {
-    let sb = sandbox();
+fn del_twice_and_add_twice(sb: &Sandbox) {
     let c = pods("1.1.0");
     // DEL of what was never added, with and without a namespace, with no state at all.
-    cni_verb(&sb, "DEL", "never", "", &c).ok("DEL without state");
-    let ns = netns(&sb, "c1");
-    cni_verb(&sb, "DEL", "never", &ns, &c).ok("DEL never added");
+    cni_verb(sb, "DEL", "never", "", &c).ok("DEL without state");
+    let ns = netns(sb, "c1");
+    cni_verb(sb, "DEL", "never", &ns, &c).ok("DEL never added");
     // ADD twice in the same namespace: the same attachment, nothing more.
-    let first = cni_verb(&sb, "ADD", "c1", &ns, &c).ok("ADD");
-    let again = cni_verb(&sb, "ADD", "c1", &ns, &c).ok("ADD again");
+    let first = cni_verb(sb, "ADD", "c1", &ns, &c).ok("ADD");
+    let again = cni_verb(sb, "ADD", "c1", &ns, &c).ok("ADD again");
     assert_eq!(result_ip(&first, "eth0"), result_ip(&again, "eth0"));
-    assert_eq!(store_view(&sb).endpoints.len(), 1);
+    assert_eq!(store_view(sb).endpoints.len(), 1);
     // The same key from another namespace: a conflict, nothing made.
-    let ns2 = netns(&sb, "c2");
-    let clash = cni_verb(&sb, "ADD", "c1", &ns2, &c);
+    let ns2 = netns(sb, "c2");
+    let clash = cni_verb(sb, "ADD", "c1", &ns2, &c);
     assert_eq!(clash.error_code(), Some(7), "{clash:?}");
-    assert_eq!(names(&ip_json_in(&sb, &ns2, &["link"])), vec!["lo"]);
+    assert_eq!(names(&ip_json_in(sb, &ns2, &["link"])), vec!["lo"]);
     // Another interface of the same container is another attachment.
     let mut env = verb_env("ADD", "c1", &ns, "net1");
     env.push((
         "CNI_ARGS",
         "K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web;IgnoreUnknown=1",
     ));
-    let net1 = answer(&feed(cni_cmd(&sb, &env), c.to_string().as_bytes())).ok("ADD net1");
+    let net1 = answer(&feed(cni_cmd(sb, &env), c.to_string().as_bytes())).ok("ADD net1");
     assert_ne!(result_ip(&net1, "net1"), result_ip(&first, "eth0"));
-    assert_consistent(&sb, "two interfaces");
-    let ps = ps(&sb);
+    assert_consistent(sb, "two interfaces");
+    let ps = ps(sb);
     let pod: Vec<&Value> = ps
         .iter()
         .filter(|r| r["runtime"]["k8s_name"] == "web")
@@ -217,30 +233,28 @@ fn del_is_idempotent_and_add_twice_is_consistent() {
     assert_eq!(pod.len(), 1, "{ps:?}");
     assert_eq!(pod[0]["runtime"]["k8s_namespace"], "shop");
     assert_eq!(pod[0]["runtime"]["ifname"], "net1");
-    let table = podnet_ok(&sb, &["ps"]);
+    let table = podnet_ok(sb, &["ps"]);
     assert!(table.contains("shop/web"), "{table}");
     // The namespace goes first (a runtime that removed it), then DEL, twice.
     ok("ip netns del", sb.sh("ip netns del c1"));
     for _ in 0..2 {
-        cni_verb(&sb, "DEL", "c1", "", &c).ok("DEL without netns");
+        cni_verb(sb, "DEL", "c1", "", &c).ok("DEL without netns");
         let mut e = verb_env("DEL", "c1", &ns, "net1");
         e.retain(|(k, _)| *k != "CNI_NETNS");
-        answer(&feed(cni_cmd(&sb, &e), c.to_string().as_bytes())).ok("DEL net1");
+        answer(&feed(cni_cmd(sb, &e), c.to_string().as_bytes())).ok("DEL net1");
     }
-    assert_eq!(leftovers(&sb), Vec::<String>::new());
-    assert_consistent(&sb, "after DEL");
+    assert_eq!(leftovers(sb), Vec::<String>::new());
+    assert_consistent(sb, "after DEL");
 }
 
-#[test]
-fn fifty_concurrent_adds_get_fifty_addresses() {
-    let sb = sandbox();
+fn fifty_concurrent_adds(sb: &Sandbox) {
     let c = pods("1.0.0").to_string();
     let n = 50;
-    let (ips, errors) = concurrent_adds(&sb, &c, n);
+    let (ips, errors) = concurrent_adds(sb, &c, n);
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(ips.len(), n);
-    assert_eq!(store_view(&sb).leases.len(), n);
-    assert_consistent(&sb, "50 concurrent ADDs");
+    assert_eq!(store_view(sb).leases.len(), n);
+    assert_consistent(sb, "50 concurrent ADDs");
 }
 
 #[test]
@@ -350,9 +364,7 @@ fn status_answers_zero_until_the_store_is_broken() {
     assert_eq!(names(&ip_json_in(&sb, &ns2, &["link"])), vec!["lo"]);
 }
 
-#[test]
-fn port_mappings_mac_and_ip_capabilities() {
-    let sb = sandbox();
+fn capabilities(sb: &Sandbox) {
     let mut c = pods("1.0.0");
     c["capabilities"] = json!({"portMappings": true, "ips": true, "mac": true});
     c["runtimeConfig"] = json!({
@@ -360,29 +372,27 @@ fn port_mappings_mac_and_ip_capabilities() {
         "ips": ["10.77.0.42/24"],
         "mac": "02:42:0a:4d:00:99"
     });
-    let ns = netns(&sb, "w");
-    let r = cni_verb(&sb, "ADD", "w", &ns, &c).ok("ADD");
+    let ns = netns(sb, "w");
+    let r = cni_verb(sb, "ADD", "w", &ns, &c).ok("ADD");
     assert_eq!(result_ip(&r, "eth0").to_string(), "10.77.0.42/24");
-    let link = as_list(ip_json_in(&sb, &ns, &["link", "show", "eth0"]));
+    let link = as_list(ip_json_in(sb, &ns, &["link", "show", "eth0"]));
     assert_eq!(link[0]["address"], "02:42:0a:4d:00:99");
     // The published port answers from the host namespace, through podnet's nftables.
-    let mut srv = serve_in(&sb, &ns, 80, "web");
-    let reply = tcp_reply(&sb, None, "10.77.0.1", 18080);
+    let mut srv = serve_in(sb, &ns, 80, "web");
+    let reply = tcp_reply(sb, None, "10.77.0.1", 18080);
     srv.stop();
     assert!(reply.contains("web"), "{reply}");
-    assert_consistent(&sb, "published");
-    cni_verb(&sb, "DEL", "w", &ns, &c).ok("DEL");
-    assert_eq!(leftovers(&sb), Vec::<String>::new());
-    assert_consistent(&sb, "after DEL");
+    assert_consistent(sb, "published");
+    cni_verb(sb, "DEL", "w", &ns, &c).ok("DEL");
+    assert_eq!(leftovers(sb), Vec::<String>::new());
+    assert_consistent(sb, "after DEL");
 }
 
 /// Issue 9: ADD on a dual-stack configuration (`subnet6`) answers both addresses on the
 /// container's interface with both gateways and both default routes, in 1.1.0, 1.0.0 and
 /// 0.4.0; the kernel has them; IPv6 TCP works between two ADDed namespaces and with the
 /// IPv6 gateway; CHECK accepts the result; DEL frees the IPv6 lease.
-#[test]
-fn dual_stack_add_answers_both_families_and_both_work() {
-    let sb = sandbox();
+fn dual_stack_add(sb: &Sandbox) {
     for (n, v) in ["1.1.0", "1.0.0", "0.4.0"].into_iter().enumerate() {
         let c = conf(
             v,
@@ -390,9 +400,9 @@ fn dual_stack_add_answers_both_families_and_both_work() {
             json!({"subnet": "10.78.0.0/24", "subnet6": "fd00:91::/64"}),
         );
         let (a, b) = (format!("d{n}"), format!("e{n}"));
-        let (nsa, nsb) = (netns(&sb, &a), netns(&sb, &b));
-        let ra = cni_verb(&sb, "ADD", &a, &nsa, &c).ok(&format!("ADD {v}"));
-        let rb = cni_verb(&sb, "ADD", &b, &nsb, &c).ok(&format!("ADD {v}"));
+        let (nsa, nsb) = (netns(sb, &a), netns(sb, &b));
+        let ra = cni_verb(sb, "ADD", &a, &nsa, &c).ok(&format!("ADD {v}"));
+        let rb = cni_verb(sb, "ADD", &b, &nsb, &c).ok(&format!("ADD {v}"));
         let eth0 = as_list(ra["interfaces"].clone())
             .iter()
             .position(|i| i["name"] == "eth0" && i["sandbox"] == json!(nsa))
@@ -428,13 +438,13 @@ fn dual_stack_add_answers_both_families_and_both_work() {
         );
         // The kernel's view: the IPv6 address on eth0 inside, the IPv6 default route.
         let (addr6, len6) = ip6.split_once('/').unwrap();
-        let have = v6_addrs(&ip_json_in(&sb, &nsa, &["addr"]), "eth0");
+        let have = v6_addrs(&ip_json_in(sb, &nsa, &["addr"]), "eth0");
         assert!(
             have.iter()
                 .any(|(a, l, _)| a == addr6 && l.to_string() == len6),
             "{have:?}"
         );
-        let defaults = v6_defaults(&ip_json_in(&sb, &nsa, &["-6", "route"]));
+        let defaults = v6_defaults(&ip_json_in(sb, &nsa, &["-6", "route"]));
         assert_eq!(defaults.len(), 1, "{defaults:?}");
         assert_eq!(
             (&defaults[0].0[..], &defaults[0].1[..]),
@@ -447,11 +457,11 @@ fn dual_stack_add_answers_both_families_and_both_work() {
             .unwrap()
             .to_string();
         let port = 7100 + n as u16;
-        let mut srv = serve_bound_in(&sb, &nsb, port, "pong6", "::");
-        assert_eq!(tcp_reply(&sb, Some(&nsa), &b6, port), "pong6");
+        let mut srv = serve_bound_in(sb, &nsb, port, "pong6", "::");
+        assert_eq!(tcp_reply(sb, Some(&nsa), &b6, port), "pong6");
         srv.stop();
-        let mut srv = serve_bound_in(&sb, &nsa, port, "from-gw", "::");
-        let mut from_gw = nettool(&sb);
+        let mut srv = serve_bound_in(sb, &nsa, port, "from-gw", "::");
+        let mut from_gw = nettool(sb);
         from_gw.args([
             "connect",
             "tcp",
@@ -469,15 +479,15 @@ fn dual_stack_add_answers_both_families_and_both_work() {
         srv.stop();
         let mut chk = c.clone();
         chk["prevResult"] = ra.clone();
-        cni_verb(&sb, "CHECK", &a, &nsa, &chk).ok(&format!("CHECK {v}"));
-        assert_consistent(&sb, &format!("dual-stack ADD {v}"));
+        cni_verb(sb, "CHECK", &a, &nsa, &chk).ok(&format!("CHECK {v}"));
+        assert_consistent(sb, &format!("dual-stack ADD {v}"));
         for (id, r) in [(&a, &ra), (&b, &rb)] {
             let mut del = c.clone();
             del["prevResult"] = r.clone();
-            cni_verb(&sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL");
+            cni_verb(sb, "DEL", id, &format!("/run/netns/{id}"), &del).ok("DEL");
         }
         // No IPv6 lease left: the network has no member, and the address is free for `--ip6`.
-        assert_eq!(net_inspect(&sb, "dual")["containers"], json!([]));
+        assert_eq!(net_inspect(sb, "dual")["containers"], json!([]));
         let probe = format!("probe{n}");
         ok(
             "the runtime's IPv6 address is free again",
@@ -495,6 +505,6 @@ fn dual_stack_add_answers_both_families_and_both_work() {
                 "infinity",
             ]),
         );
-        podnet_ok(&sb, &["rm", "-f", &probe]);
+        podnet_ok(sb, &["rm", "-f", &probe]);
     }
 }

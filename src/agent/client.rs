@@ -97,6 +97,21 @@ pub fn ping(run_dir: &Path) -> Option<u32> {
     r.ok.then_some(r.pid).flatten()
 }
 
+/// Hand CNI call `call` to the agent of its run dir and wait up to `patience` for the
+/// reply: `Ok(None)` when no agent runs there or it declined the call.
+pub fn cni(call: wire::CniCall, patience: Duration) -> io::Result<Option<wire::CniReply>> {
+    let Ok(stream) = UnixStream::connect(socket_path(&call.run_dir)) else {
+        return Ok(None);
+    };
+    let r = ask(stream, &Request::Cni(call), Instant::now() + patience)?;
+    match (r.ok, r.body) {
+        (true, Some(body)) => serde_json::from_value(body)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+        _ => Ok(None),
+    }
+}
+
 /// Connect to `path`, retrying until `deadline` (an agent just started binds it shortly).
 pub fn connect_by(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
     loop {

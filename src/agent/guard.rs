@@ -3,6 +3,7 @@
 //! with no podnet command run. The engine's repair path (what `gc` does) does the work.
 
 use super::serve::{log, Job};
+use crate::engine::contexts::Contexts;
 use crate::engine::{firewall, service, Access, Ctx};
 use crate::kernel::nft::watch::{Seen, Watch};
 use crate::model::Result;
@@ -45,7 +46,7 @@ pub fn start(tx: Sender<Job>, own: Arc<AtomicU32>) -> std::io::Result<()> {
 pub struct Repairer {
     root: PathBuf,
     run_dir: PathBuf,
-    ctx: Option<Ctx>,
+    ctxs: Contexts,
     own: Arc<AtomicU32>,
 }
 
@@ -54,25 +55,29 @@ impl Repairer {
         Repairer {
             root: root.to_path_buf(),
             run_dir: run_dir.to_path_buf(),
-            ctx: None,
+            ctxs: Contexts::kept(),
             own,
         }
     }
 
-    fn ctx(&mut self) -> Result<&mut Ctx> {
-        if self.ctx.is_none() {
-            let mut ctx = Ctx::open_as(&self.root, &self.run_dir, Access::Change)?;
-            self.own.store(ctx.nft_portid()?, Ordering::Relaxed);
-            self.ctx = Some(ctx);
-        }
-        Ok(self.ctx.as_mut().expect("opened above"))
+    /// Run `f` on the repairing context: kept open between calls (its nftables socket, whose
+    /// port id the watch ignores, stays the same), made again when the store was.
+    fn with<T>(&mut self, f: impl FnOnce(&mut Ctx) -> Result<T>) -> Result<T> {
+        let mut ctx = self
+            .ctxs
+            .open_as(&self.root, &self.run_dir, Access::Change)?;
+        self.own.store(ctx.nft_portid()?, Ordering::Relaxed);
+        let r = f(&mut ctx)?;
+        self.ctxs.done(ctx);
+        Ok(r)
     }
 
     /// Re-render podnet's tables and services from the store (idempotent).
     pub fn repair(&mut self) -> Result<()> {
-        let ctx = self.ctx()?;
-        firewall::sync(ctx)?;
-        service::sync(ctx)
+        self.with(|ctx| {
+            firewall::sync(ctx)?;
+            service::sync(ctx)
+        })
     }
 
     /// Container `id`'s process `pid` exited: recorded as no longer a backend (if the row
@@ -84,20 +89,21 @@ impl Repairer {
         name: &str,
         pid: crate::engine::proc::ProcId,
     ) -> Result<bool> {
-        let ctx = self.ctx()?;
-        let recorded = ctx.store.write(|tx| {
-            let same = tx
-                .endpoint_by_id(id)?
-                .is_some_and(|e| e.pid == Some(pid) && e.name == name);
-            if same {
-                tx.set_draining(id)?;
+        self.with(|ctx| {
+            let recorded = ctx.store.write(|tx| {
+                let same = tx
+                    .endpoint_by_id(id)?
+                    .is_some_and(|e| e.pid == Some(pid) && e.name == name);
+                if same {
+                    tx.set_draining(id)?;
+                }
+                Ok(same)
+            })?;
+            if recorded {
+                let labels = ctx.store.labels_of(id)?;
+                service::container_changed(ctx, name, &labels)?;
             }
-            Ok(same)
-        })?;
-        if recorded {
-            let labels = ctx.store.labels_of(id)?;
-            service::container_changed(ctx, name, &labels)?;
-        }
-        Ok(recorded)
+            Ok(recorded)
+        })
     }
 }

@@ -10,6 +10,7 @@
 //! docs/decisions/2026-12-01-agent.md.
 
 pub mod client;
+mod cni;
 mod guard;
 mod lock;
 mod names;

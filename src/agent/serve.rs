@@ -3,7 +3,7 @@
 //! re-read runs are answered by the next one (one re-read serves them all).
 
 use super::wire::{self, Request, Response};
-use super::{client, guard, listen_of, lock, pids, to_dns};
+use super::{client, cni, guard, listen_of, lock, pids, to_dns};
 use crate::dns;
 use crate::model::{Error, Result};
 use crate::store::{State, Store};
@@ -38,7 +38,8 @@ const DEBOUNCE: Duration = Duration::from_millis(50);
 /// The main thread's state.
 struct Agent {
     root: PathBuf,
-    store: Option<Store>,
+    /// The store and its file's identity (a store deleted and made again is opened again).
+    store: Option<(Store, Option<(u64, u64)>)>,
     server: dns::Server,
     /// Something could not be done on the last pass (retried every [`RETRY`]).
     pending: bool,
@@ -90,9 +91,10 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
             "cannot watch nftables (tables are repaired by commands only): {e}"
         ));
     }
+    let workers = cni::Workers::start(root, run_dir)?;
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept(listener, tx))?;
+        .spawn(move || accept(listener, tx, workers))?;
     agent.main_loop(rx);
     Ok(0)
 }
@@ -170,7 +172,7 @@ impl Agent {
     /// the agent is told of and every [`RETRY`] (commands on networks without DNS do not
     /// tell the agent).
     fn follow_processes(&mut self) {
-        let Some(store) = self.store.as_ref() else {
+        let Some((store, _)) = self.store.as_ref() else {
             return;
         };
         let reads = (store as &dyn State).reads();
@@ -190,9 +192,13 @@ impl Agent {
     /// addresses (new gateways bound, gone ones closed).
     fn sync(&mut self) -> Response {
         self.pending = false;
+        let file = crate::store::db_identity(&self.root);
+        if self.store.as_ref().is_some_and(|(_, id)| *id != file) {
+            self.store = None;
+        }
         if self.store.is_none() {
             match Store::open_existing(&self.root) {
-                Ok(s) => self.store = Some(s),
+                Ok(s) => self.store = Some((s, file)),
                 // No state yet: nothing to serve until a command makes it.
                 Err(Error::NoState { .. }) => return Response::ok(),
                 Err(e) => {
@@ -202,7 +208,7 @@ impl Agent {
                 }
             }
         }
-        let store = self.store.as_ref().expect("opened above");
+        let (store, _) = self.store.as_ref().expect("opened above");
         let nets = match (store as &dyn State).reads().dns_names() {
             Ok(n) => n,
             Err(e) => {
@@ -257,15 +263,16 @@ fn bridge_index(l: &dns::Listen) -> u32 {
 }
 
 /// Accept connections; each gets a thread (a client holds one only for its requests).
-fn accept(listener: UnixListener, tx: Sender<Job>) {
+fn accept(listener: UnixListener, tx: Sender<Job>, workers: Arc<cni::Workers>) {
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         let tx = tx.clone();
+        let workers = workers.clone();
         let _ = std::thread::Builder::new()
             .name("client".into())
             .stack_size(64 * 1024)
             .spawn(move || {
-                if let Err(e) = converse(conn, &tx) {
+                if let Err(e) = converse(conn, &tx, &workers) {
                     if e.kind() != io::ErrorKind::BrokenPipe {
                         log(&format!("client: {e}"));
                     }
@@ -275,7 +282,7 @@ fn accept(listener: UnixListener, tx: Sender<Job>) {
 }
 
 /// Answer one client's requests until it closes the connection.
-fn converse(mut conn: UnixStream, tx: &Sender<Job>) -> io::Result<()> {
+fn converse(mut conn: UnixStream, tx: &Sender<Job>, workers: &cni::Workers) -> io::Result<()> {
     while let Some(body) = wire::recv_bytes(&mut conn)? {
         let resp = match wire::parse_request(&body) {
             Err(e) => Response::error(e),
@@ -289,6 +296,7 @@ fn converse(mut conn: UnixStream, tx: &Sender<Job>) -> io::Result<()> {
                     Err(_) => Response::error("agent: stopping"),
                 }
             }
+            Ok(Request::Cni(call)) => workers.serve(&conn, call),
         };
         wire::send(&mut conn, &resp)?;
     }

@@ -22,6 +22,28 @@ pub enum Request {
     Ping,
     /// The store changed: re-read what you serve; the response comes once it is served.
     Sync,
+    /// Serve this CNI call (the plugin hands it over; see `cni::handoff`). The response's
+    /// `body` is a [`CniReply`]; `ok: false` means the agent declined and the plugin does
+    /// the call itself.
+    Cni(CniCall),
+}
+
+/// A CNI call as the plugin received it, and the directories it would use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniCall {
+    /// The CNI_* variables.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The network configuration.
+    pub stdin: String,
+    pub root: std::path::PathBuf,
+    pub run_dir: std::path::PathBuf,
+}
+
+/// What the plugin prints and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CniReply {
+    pub stdout: String,
+    pub code: i32,
 }
 
 /// What the agent answers.

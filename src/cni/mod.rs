@@ -13,6 +13,7 @@ mod conf;
 mod delegated;
 mod env;
 mod error;
+mod handoff;
 mod ipam;
 mod ipam_plugin;
 mod request;
@@ -37,6 +38,7 @@ pub use runtime::{RequestedIp, Requests};
 pub use version::{Version, SUPPORTED};
 pub use wire::Dirs;
 
+use crate::engine::contexts::Contexts;
 use std::io::{IsTerminal, Read, Write};
 
 /// What the plugin prints and its exit code.
@@ -73,8 +75,13 @@ fn line(v: &serde_json::Value) -> Vec<u8> {
 /// The plugin: one call in, one reply out. `dirs`: podnet's directories when the
 /// configuration names none.
 pub fn run(env: &Env, stdin: &[u8], dirs: &Dirs) -> Reply {
+    run_with(env, stdin, dirs, &mut Contexts::fresh())
+}
+
+/// [`run`] with the engine's contexts from `ctxs` (the agent keeps them open).
+pub fn run_with(env: &Env, stdin: &[u8], dirs: &Dirs, ctxs: &mut Contexts) -> Reply {
     match parse(env, stdin) {
-        Ok(call) => wire::serve(call, env, dirs),
+        Ok(call) => wire::serve(call, env, dirs, ctxs),
         Err(r) => Reply::refused(&r),
     }
 }
@@ -91,8 +98,9 @@ pub fn main() -> i32 {
     } else {
         std::io::stdin().read_to_end(&mut stdin)
     };
+    let dirs = Dirs::from_process();
     let reply = match read {
-        Ok(_) => run(&env, &stdin, &Dirs::from_process()),
+        Ok(_) => handoff::to_agent(&env, &stdin, &dirs).unwrap_or_else(|| run(&env, &stdin, &dirs)),
         Err(e) => Reply::refused(&Refusal {
             version: Version::LATEST,
             error: CniError::new(

@@ -19,6 +19,7 @@ use super::request::{AddRequest, Call, CheckRequest, DelRequest, GcRequest, Stat
 use super::result::{self, Attached, Link, Route};
 use super::runtime::Requests;
 use super::{Refusal, Reply};
+use crate::engine::contexts::Contexts;
 use crate::engine::runtime::{self as rt, AttachRequest, Key, NetworkRequest, Pod};
 use crate::engine::{Access, Ctx};
 use crate::model::{Error, Labels};
@@ -55,14 +56,16 @@ impl Dirs {
 
 /// Serve one call (VERSION is answered by the parser; it never reaches here).
 /// `env`: the call's CNI_* variables, which a delegated IPAM plugin gets too.
-pub fn serve(call: Call, env: &Env, dirs: &Dirs) -> Reply {
+/// `ctxs`: where the engine's contexts come from (fresh in a plugin process, kept open in the
+/// agent).
+pub fn serve(call: Call, env: &Env, dirs: &Dirs, ctxs: &mut Contexts) -> Reply {
     let (version, out) = match call {
         Call::Version(v) => return Reply::ok(Some(&v)),
-        Call::Add(r) => (r.version, add(&r, env, dirs).map(Some)),
-        Call::Del(r) => (r.version, del(&r, env, dirs).map(|()| None)),
-        Call::Check(r) => (r.version, check(&r, env, dirs).map(|()| None)),
+        Call::Add(r) => (r.version, add(&r, env, dirs, ctxs).map(Some)),
+        Call::Del(r) => (r.version, del(&r, env, dirs, ctxs).map(|()| None)),
+        Call::Check(r) => (r.version, check(&r, env, dirs, ctxs).map(|()| None)),
         Call::Status(r) => (r.version, status(&r, env, dirs).map(|()| None)),
-        Call::Gc(r) => (r.version, gc(&r, env, dirs).map(|()| None)),
+        Call::Gc(r) => (r.version, gc(&r, env, dirs, ctxs).map(|()| None)),
     };
     match out {
         Ok(body) => Reply::ok(body.as_ref()),
@@ -91,7 +94,12 @@ pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
     }
 }
 
-fn add(req: &AddRequest, env: &Env, dirs: &Dirs) -> Result<serde_json::Value, CniError> {
+fn add(
+    req: &AddRequest,
+    env: &Env,
+    dirs: &Dirs,
+    ctxs: &mut Contexts,
+) -> Result<serde_json::Value, CniError> {
     // Before anything is made: CNI_NETNS must be a network namespace (code 4 naming it).
     crate::kernel::netns::open(&req.netns).map_err(|e| {
         CniError::env(
@@ -105,10 +113,12 @@ fn add(req: &AddRequest, env: &Env, dirs: &Dirs) -> Result<serde_json::Value, Cn
     let ips = requested_ips(&req.requests, &req.conf)?;
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
-        let mut ctx = rt::open(&root, &run_dir)?
-            .announce_names(crate::agent::client::announcer(&root, &run_dir));
+        let (ctx, _) = ctxs.open(&root, &run_dir, Access::Create)?;
+        let mut ctx = ctx.announce_names(crate::agent::client::announcer(&root, &run_dir));
         rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
-        rt::attach(&mut ctx, &attach_request(req, ips, false))
+        let a = rt::attach(&mut ctx, &attach_request(req, ips, false))?;
+        ctxs.done(ctx);
+        Ok(a)
     })();
     let a = r.map_err(|e| refuse(e, &root))?;
     Ok(answer(req, &a, None))
@@ -258,28 +268,32 @@ pub(super) fn key(a: &super::conf::Attachment) -> Key {
 }
 
 /// Open the state for DEL and GC: none at all means nothing was ever attached (success).
-pub(super) fn open_existing(root: &Path, run_dir: &Path) -> Result<Option<Ctx>, Error> {
-    match Ctx::open_as(root, run_dir, Access::Change) {
-        Ok(ctx) => {
-            let mut ctx = ctx.announce_names(crate::agent::client::announcer(root, run_dir));
-            crate::engine::boot::recover_if_first(&mut ctx)?;
-            Ok(Some(ctx))
-        }
+pub(super) fn open_existing(
+    ctxs: &mut Contexts,
+    root: &Path,
+    run_dir: &Path,
+) -> Result<Option<Ctx>, Error> {
+    match ctxs.open(root, run_dir, Access::Change) {
+        Ok((ctx, _)) => Ok(Some(
+            ctx.announce_names(crate::agent::client::announcer(root, run_dir)),
+        )),
         Err(Error::NoState { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-fn del(req: &DelRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
+fn del(req: &DelRequest, env: &Env, dirs: &Dirs, ctxs: &mut Contexts) -> Result<(), CniError> {
     for e in &req.ignored {
         eprintln!("podnet: DEL goes past: {}", e.details);
     }
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
-        let Some(mut ctx) = open_existing(&root, &run_dir)? else {
+        let Some(mut ctx) = open_existing(ctxs, &root, &run_dir)? else {
             return Ok(());
         };
-        rt::detach(&mut ctx, &req.conf.name, &key(&req.attachment)).map(|_| ())
+        rt::detach(&mut ctx, &req.conf.name, &key(&req.attachment))?;
+        ctxs.done(ctx);
+        Ok(())
     })();
     let r = r.map_err(|e| refuse(e, &root));
     match &req.conf.ipam {
@@ -288,7 +302,7 @@ fn del(req: &DelRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     }
 }
 
-fn check(req: &CheckRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
+fn check(req: &CheckRequest, env: &Env, dirs: &Dirs, ctxs: &mut Contexts) -> Result<(), CniError> {
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let told = req.prev_result.sandbox_ips(&req.attachment.ifname);
     let expect = told.iter().find_map(|n| match n.addr() {
@@ -300,8 +314,7 @@ fn check(req: &CheckRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
         IpAddr::V4(_) => None,
     });
     let r = (|| {
-        let mut ctx = Ctx::open_as(&root, &run_dir, Access::Change)?;
-        crate::engine::boot::recover_if_first(&mut ctx)?;
+        let (mut ctx, _) = ctxs.open(&root, &run_dir, Access::Change)?;
         rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
         rt::check(
             &mut ctx,
@@ -310,8 +323,9 @@ fn check(req: &CheckRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
             &req.netns,
             expect,
             expect6,
-        )
-        .map(|_| ())
+        )?;
+        ctxs.done(ctx);
+        Ok(())
     })();
     r.map_err(|e| refuse(e, &root))?;
     match &req.conf.ipam {
@@ -340,7 +354,7 @@ fn status(req: &StatusRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     }
 }
 
-fn gc(req: &GcRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
+fn gc(req: &GcRequest, env: &Env, dirs: &Dirs, ctxs: &mut Contexts) -> Result<(), CniError> {
     // No list: the runtime did not say which attachments are valid, so none is removed (and
     // no IPAM plugin is asked: without a list it could only drop every lease).
     let Some(valid) = &req.valid else {
@@ -355,7 +369,7 @@ fn gc(req: &GcRequest, env: &Env, dirs: &Dirs) -> Result<(), CniError> {
     let mut errors: Vec<CniError> = Vec::new();
     let mut removed: Vec<Key> = Vec::new();
     let r = (|| {
-        let Some(mut ctx) = open_existing(&root, &run_dir)? else {
+        let Some(mut ctx) = open_existing(ctxs, &root, &run_dir)? else {
             return Ok(());
         };
         // With delegated IPAM, the keys GC removes are the ones whose leases go too.

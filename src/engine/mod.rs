@@ -19,6 +19,7 @@
 
 pub mod boot;
 pub mod container;
+pub mod contexts;
 pub mod detach;
 pub mod firewall;
 pub mod flows;
@@ -82,6 +83,10 @@ pub struct Ctx {
     nft: Option<NftSocket>,
     /// Who hears of changed names (the front end's choice; none: nobody is told).
     names: Option<Box<dyn names::Announce>>,
+    /// Close the nftables socket in this process when dropped, instead of leaving the final
+    /// release to a forked child that outlives the process (right for a command that is
+    /// about to exit, wrong for the agent, which would keep one child per dropped context).
+    close_here: bool,
 }
 
 impl Ctx {
@@ -116,6 +121,7 @@ impl Ctx {
             host: None,
             nft: None,
             names: None,
+            close_here: false,
         }
     }
 
@@ -123,6 +129,12 @@ impl Ctx {
     pub fn announce_names(mut self, to: Box<dyn names::Announce>) -> Ctx {
         self.names = Some(to);
         self
+    }
+
+    /// Make this context close its sockets in this process when dropped (a long-lived
+    /// process: see the field).
+    pub fn close_here(&mut self) {
+        self.close_here = true;
     }
 
     /// The rtnetlink socket of the host namespace, opened on first use.
@@ -188,7 +200,9 @@ pub(crate) fn nft_error(what: &str, e: NftError) -> Error {
 impl Drop for Ctx {
     fn drop(&mut self) {
         if let Some(nft) = self.nft.take() {
-            nft.close_detached();
+            if !self.close_here {
+                nft.close_detached();
+            }
         }
     }
 }

@@ -23,14 +23,20 @@ struct CapData {
 /// Whether CAP_NET_ADMIN is in the calling thread's effective set (in its own user namespace,
 /// which is the one that owns a namespace podnet may be run in). One syscall, ~1 µs.
 pub fn has_net_admin() -> bool {
+    // If the kernel cannot tell us, let the operation itself find out.
+    net_admin_of(0).unwrap_or(true)
+}
+
+/// Whether process `pid` (0: the calling thread) has CAP_NET_ADMIN in its effective set;
+/// `None` when the kernel cannot tell (e.g. no such process).
+pub fn net_admin_of(pid: i32) -> Option<bool> {
     let mut hdr = CapHeader {
         version: CAP_VERSION_3,
-        pid: 0,
+        pid,
     };
     let mut data = [CapData::default(); 2];
     // SAFETY: capget reads the header and writes two CapData words we own; both are laid out
     // as the kernel's __user_cap_header_struct/__user_cap_data_struct.
     let rc = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
-    // If the kernel cannot tell us, let the operation itself find out.
-    rc != 0 || data[0].effective & (1 << CAP_NET_ADMIN) != 0
+    (rc == 0).then_some(data[0].effective & (1 << CAP_NET_ADMIN) != 0)
 }

@@ -204,6 +204,14 @@ pub fn db_path(root: &Path) -> PathBuf {
     root.join("podnet.db")
 }
 
+/// The database file under `root` (device, inode): a connection kept open is to this store
+/// only while the path still names the file it opened.
+pub fn db_identity(root: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(db_path(root)).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
 /// Name the database file in a store error that does not name it yet, and tell a read-only
 /// file system and a full disk apart from SQLite's vaguer "read-only", "cannot open" and
 /// "I/O error" (the file system says which).

@@ -291,3 +291,67 @@ pub fn concurrent_adds(
     }
     (ips, refused)
 }
+
+/// Who does a CNI call's work: the plugin's own process, or the host's agent that the plugin
+/// hands the call to when one runs (`cni::handoff`). The plugin's tests run both ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    Plugin,
+    Agent,
+}
+
+/// A fresh sandbox whose CNI calls `w` serves (for [`Worker::Agent`], with an agent started).
+pub fn cni_sandbox(w: Worker) -> Sandbox {
+    let sb = sandbox();
+    if w == Worker::Agent {
+        podnet_ok(&sb, &["agent"]);
+        agent_pid(&sb).expect("the agent answers");
+    }
+    sb
+}
+
+/// The pid in the agent's lock file, when an agent answers on its socket.
+pub fn agent_pid(sb: &Sandbox) -> Option<u32> {
+    let out = sb.sh(&format!(
+        "test -S {RUN_DIR}/agent.sock && cat {RUN_DIR}/agent.lock"
+    ));
+    out.status
+        .success()
+        .then(|| testbed::stdout(&out).trim().parse().ok())
+        .flatten()
+}
+
+/// The agent's log (empty when it has none).
+pub fn agent_log(sb: &Sandbox) -> String {
+    testbed::stdout(&sb.sh(&format!(
+        "cat {}/agent.log 2>/dev/null",
+        testbed::SANDBOX_STATE_DIR
+    )))
+}
+
+/// The agent started by [`cni_sandbox`] is still the one running and declined no call, so
+/// every handed-over call was served by it.
+pub fn assert_agent_served(sb: &Sandbox, pid: u32) {
+    assert_eq!(agent_pid(sb), Some(pid), "the agent died or was replaced");
+    let log = agent_log(sb);
+    assert!(!log.contains("declined"), "{log}");
+}
+
+/// Each body runs twice, as two tests: `$plugin` with the plugin alone, `$agent` through the
+/// agent (which must have served every call).
+#[macro_export]
+macro_rules! cni_both_ways {
+    ($($body:ident: $plugin:ident, $agent:ident;)+) => {$(
+        #[test]
+        fn $plugin() {
+            $body(&cni_sandbox(Worker::Plugin));
+        }
+        #[test]
+        fn $agent() {
+            let sb = cni_sandbox(Worker::Agent);
+            let pid = agent_pid(&sb).expect("agent");
+            $body(&sb);
+            assert_agent_served(&sb, pid);
+        }
+    )+};
+}
