@@ -18,6 +18,10 @@ the machine's own network. Needs root.
        AB_CNI=1     also CNI ADD and DEL (one port mapping, a fresh namespace, env + config
                     on stdin as a runtime execs the plugin)
        AB_OUT=FILE  raw timings as JSON
+       AB_NET=NAME  fill and run on a user network NAME (10.77.0.0/16) instead of podnet0,
+                    made on side A with `network create NAME ... $AB_NET_ARGS_A` and on B with
+                    $AB_NET_ARGS_B: e.g. AB_NET=app AB_NET_ARGS_A=--dns=false (same binary both
+                    sides) measures what a DNS network (the agent's sync) adds to the hot path
 """
 import json, os, random, resource, statistics as st, subprocess, sys, time
 
@@ -26,6 +30,9 @@ TRIALS = int(sys.argv[3]) if len(sys.argv) > 3 else 100
 LEVELS = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "0,100,300").split(",")]
 SETTLE = 0.01
 CPU = os.environ.get("AB_CPU") == "1"
+NET = os.environ.get("AB_NET")
+# `--network NAME` for every op, when the ops run on a user network.
+ON = ["--network", NET] if NET else []
 
 
 def cpu_ms():
@@ -72,7 +79,7 @@ class Side:
     def fill_to(self, n):
         while self.n < n:
             ns = self.netns(f"fill{self.n}")
-            self.podnet("attach", "--netns", ns, "--name", f"fill{self.n}",
+            self.podnet("attach", "--netns", ns, "--name", f"fill{self.n}", *ON,
                         "-p", f"{20000 + self.n}:80")
             self.n += 1
 
@@ -98,18 +105,19 @@ class Side:
             time.sleep(SETTLE)
         if os.environ.get("AB_OPS") != "run":
             ns = self.netns(f"t{k}")
-            out["attach -p"] = self.podnet("attach", "--netns", ns, "--name", f"a{k}",
+            out["attach -p"] = self.podnet("attach", "--netns", ns, "--name", f"a{k}", *ON,
                                            "-p", "30000:80")
             time.sleep(SETTLE)
             out["detach -p"] = self.podnet("detach", f"a{k}")
             self.run("ip", "netns", "del", f"t{k}")
             time.sleep(SETTLE)
-        out["run -d -p"] = self.podnet("run", "-d", "--name", f"r{k}", "-p", "30001:80",
+        out["run -d -p"] = self.podnet("run", "-d", "--name", f"r{k}", *ON, "-p", "30001:80",
                                        "--", "sleep", "infinity")
         time.sleep(SETTLE)
         out["rm -f -p"] = self.podnet("rm", "-f", f"r{k}")
         time.sleep(SETTLE)
-        out["run -d"] = self.podnet("run", "-d", "--name", f"s{k}", "--", "sleep", "infinity")
+        out["run -d"] = self.podnet("run", "-d", "--name", f"s{k}", *ON, "--", "sleep",
+                                    "infinity")
         time.sleep(SETTLE)
         out["rm -f"] = self.podnet("rm", "-f", f"s{k}")
         time.sleep(SETTLE)
@@ -125,6 +133,9 @@ sides = [Side("A", A), Side("B", B)]
 try:
     for s in sides:
         s.podnet("network", "create", "podnet0")
+        if NET:
+            extra = os.environ.get(f"AB_NET_ARGS_{s.name}", "").split()
+            s.podnet("network", "create", NET, "--subnet", "10.77.0.0/16", *extra)
     results = {}
     print(f"{'n':>4} {'op':<10} {'A median':>9} {'B median':>9} {'paired B-A':>11}  "
           f"({'CPU ' if CPU else ''}ms)")

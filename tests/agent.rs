@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::dns::{dig_at, Dug};
+use common::agent::{agent_pid, dig_from, kill_agent, netns};
 use common::*;
 use podnet::testbed::{describe, Sandbox};
 use serde_json::Value;
@@ -14,34 +14,11 @@ const GW: &str = "10.77.0.1";
 const GW6: &str = "fd00:77::1";
 const GW_OTHER: &str = "10.78.0.1";
 
-fn netns(name: &str) -> String {
-    format!("{NETNS_DIR}/{name}")
-}
-
 /// (from, server, question..., status, answers)
 type Case<'a> = (&'a str, &'a str, Vec<&'a str>, &'a str, Vec<String>);
 
-/// `dig @server ARGS...` from container `from`.
-fn dig_from(sb: &Sandbox, from: &str, server: &str, args: &[&str]) -> Dug {
-    let mut all = vec![format!("@{server}")];
-    all.extend(args.iter().map(|a| a.to_string()));
-    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-    dig_at(sb, &netns(from), &refs)
-}
-
 fn ip_of(c: &Value) -> String {
     s(c, "ip").to_string()
-}
-
-/// The pid the agent's lock file names, if an agent answers on its socket.
-fn agent_pid(sb: &Sandbox) -> Option<u32> {
-    let out = sb.sh(&format!(
-        "test -S {RUN_DIR}/agent.sock && cat {RUN_DIR}/agent.lock"
-    ));
-    out.status
-        .success()
-        .then(|| podnet::testbed::stdout(&out).trim().parse().ok())
-        .flatten()
 }
 
 /// `GET /` from container `from` to `ip:port` (the server may still be starting: a refused
@@ -294,12 +271,7 @@ fn a_killed_agent_comes_back_with_the_next_command_and_the_rest_works_without_it
     let db = run_d(&sb, "db", "app", &[]);
     run_d(&sb, "client", "app", &[]);
     let pid = agent_pid(&sb).expect("agent started");
-    sb.sh_ok(&format!("kill -9 {pid}")).unwrap();
-    sb.wait_until("the agent gone", Duration::from_secs(10), || {
-        !sb.sh(&format!("kill -0 {pid}")).status.success()
-            || ok("state", sb.sh(&format!("cat /proc/{pid}/stat"))).contains(") Z ")
-    })
-    .unwrap();
+    kill_agent(&sb, pid);
     let got = dig_from(&sb, "client", GW, &["db", "A"]);
     assert_eq!(
         got.status, "",

@@ -39,7 +39,9 @@ impl Bench {
     /// podnet as a CNI plugin, exec'd as a runtime does (env + config on stdin): ADD of a
     /// fresh namespace to the network the CLI made, one port mapping, then DEL; returns (ADD,
     /// DEL) ms. The peers' "CNI ADD br+pm+fw" is the same call to the reference chain.
-    pub(crate) fn podnet_cni_add_del(&mut self) -> (f64, f64) {
+    /// `agent`: the plugin hands the calls to the agent (which runs through the whole
+    /// phase); otherwise it does them itself (`PODNET_CNI_AGENT=0`).
+    pub(crate) fn podnet_cni_add_del(&mut self, agent: bool) -> (f64, f64) {
         let ns = self.new_netns("c");
         let id = format!("bench{}", self.next());
         let ns_s = ns.to_string_lossy().into_owned();
@@ -64,6 +66,7 @@ impl Bench {
                 ("CNI_NETNS", ns_s.as_str()),
                 ("CNI_IFNAME", "eth0"),
                 ("CNI_PATH", dir.as_str()),
+                ("PODNET_CNI_AGENT", if agent { "1" } else { "0" }),
             ]
         };
         let add = timed_with(&[self.podnet], &env("ADD"), Some(conf.as_bytes()));
@@ -154,6 +157,9 @@ pub(crate) fn attach_phase(bench: &mut Bench, opts: &Opts) {
     netns::remove(&ns).expect("remove netns");
     bench.record("podnet", "attach_first_use", 0, &[first], json!({}));
     let net = network_facts(bench.podnet, &mut bench.host);
+    // The host's agent, as under systemd: the CNI calls handed to it are measured beside the
+    // plugin doing them itself (it dies with the bench's sandbox).
+    timed(&[bench.podnet, "agent"]);
 
     let mut attached = 0usize;
     for &n in &opts.levels {
@@ -191,7 +197,8 @@ pub(crate) fn attach_phase(bench: &mut Bench, opts: &Opts) {
             let (ap, dp) = bench.podnet_attach_detach(Some(TRIAL_PORT_ATTACH));
             let (run, rm, gone) = bench.podnet_run_rm(None);
             let (runp, rmp, gonep) = bench.podnet_run_rm(Some(TRIAL_PORT_RUN));
-            let (cni_add, cni_del) = bench.podnet_cni_add_del();
+            let (cni_add, cni_del) = bench.podnet_cni_add_del(false);
+            let (cni_add_agent, cni_del_agent) = bench.podnet_cni_add_del(true);
             let (ka, kd) = bench.floor_veth(&net);
             let kf = bench.floor_attach_full(&net);
             let fp = bench.floor_attach_full_p(&net);
@@ -212,6 +219,8 @@ pub(crate) fn attach_phase(bench: &mut Bench, opts: &Opts) {
                     ("rm_p_veth_gone", gonep),
                     ("cni_add_p", cni_add),
                     ("cni_del_p", cni_del),
+                    ("cni_add_p_agent", cni_add_agent),
+                    ("cni_del_p_agent", cni_del_agent),
                     ("kernel_veth_add", ka),
                     ("kernel_veth_del", kd),
                     ("kernel_attach_full", kf),

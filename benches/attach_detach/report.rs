@@ -38,6 +38,8 @@ pub(crate) fn floor_of(op: &str) -> Option<(&'static str, Option<&'static str>)>
         "rm_p" => ("kernel_nft_port_del", None),
         "cni_add_p" => ("kernel_attach_full_p", Some("setup")),
         "cni_del_p" => ("kernel_detach_p", Some("teardown")),
+        "cni_add_p_agent" => ("kernel_attach_full_p", Some("setup")),
+        "cni_del_p_agent" => ("kernel_detach_p", Some("teardown")),
         _ => return None,
     })
 }
@@ -131,6 +133,8 @@ pub(crate) fn report(opts: &Opts, recs: &mut [Value]) -> String {
         ("podnet", "rm_p_veth_gone", "  rm -p: veth gone after"),
         ("podnet", "cni_add_p", "podnet as CNI: ADD (1 port)"),
         ("podnet", "cni_del_p", "podnet as CNI: DEL (1 port)"),
+        ("podnet", "cni_add_p_agent", "  ADD handed to the agent"),
+        ("podnet", "cni_del_p_agent", "  DEL handed to the agent"),
         ("podnet", "version", "podnet --version"),
         ("podnet", "attach_p_v4", "attach -p, IPv4-only network"),
         ("podnet", "attach_p_dual", "attach -p, dual-stack network"),
@@ -138,6 +142,28 @@ pub(crate) fn report(opts: &Opts, recs: &mut [Value]) -> String {
         ("podnet", "detach_p_v4", "detach -p, IPv4-only network"),
         ("podnet", "detach_p_dual", "detach -p, dual-stack network"),
         ("podnet", "detach_p_dual_minus_v4", "  dual − IPv4 (paired)"),
+        ("podnet", "attach_p_v4_cpu", "attach -p, IPv4-only (CPU ms)"),
+        (
+            "podnet",
+            "attach_p_dual_cpu",
+            "attach -p, dual-stack (CPU ms)",
+        ),
+        (
+            "podnet",
+            "attach_p_dual_minus_v4_cpu",
+            "  dual − IPv4 (paired, CPU)",
+        ),
+        ("podnet", "detach_p_v4_cpu", "detach -p, IPv4-only (CPU ms)"),
+        (
+            "podnet",
+            "detach_p_dual_cpu",
+            "detach -p, dual-stack (CPU ms)",
+        ),
+        (
+            "podnet",
+            "detach_p_dual_minus_v4_cpu",
+            "  dual − IPv4 (paired, CPU)",
+        ),
         ("floor", "proc_spawn_true", "floor: spawn /bin/true"),
         ("floor", "kernel_veth_add", "floor: veth add+enslave+ns"),
         ("floor", "kernel_attach_full", "floor: full attach netlink"),
@@ -226,6 +252,8 @@ pub(crate) fn report(opts: &Opts, recs: &mut [Value]) -> String {
     check(&mut t, "run_p", f64::INFINITY, true);
     check(&mut t, "cni_add_p", f64::INFINITY, true);
     check(&mut t, "cni_del_p", f64::INFINITY, true);
+    check(&mut t, "cni_add_p_agent", f64::INFINITY, true);
+    check(&mut t, "cni_del_p_agent", f64::INFINITY, true);
     // Issue 9: IPv6 costs at most +1 ms on attach -p, at every level.
     let delta = medians("attach_p_dual_minus_v4");
     if !delta.is_empty() {

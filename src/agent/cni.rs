@@ -1,9 +1,9 @@
 //! CNI calls handed to the agent by the plugin (`cni::handoff`): a few worker threads, each
 //! with engine contexts kept open between calls, serve them as the plugin would in its own
 //! process. The agent declines a call it cannot serve exactly as the plugin would — a caller
-//! that is not root, or in another network or mount namespace (its CNI_NETNS path and the
-//! host's links would not be the agent's), or for other directories — and the plugin then
-//! does the call itself.
+//! that is not root with CAP_NET_ADMIN, in another network or mount namespace (its CNI_NETNS
+//! path and the host's links would not be the agent's), for other directories, or a plugin
+//! of another build — and the plugin then does the call itself.
 
 use super::serve::log;
 use super::wire::{CniCall, CniReply, Response};
@@ -75,6 +75,13 @@ impl Workers {
     }
 
     fn may_serve(&self, conn: &UnixStream, call: &CniCall) -> Result<(), String> {
+        let own = super::wire::build();
+        if call.build != own {
+            return Err(format!(
+                "the plugin is podnet {}, the agent podnet {own}: restart the agent",
+                call.build
+            ));
+        }
         let (pid, uid) = peer(conn).map_err(|e| format!("who is calling: {e}"))?;
         // The agent does for a caller only what the caller could do itself.
         if uid != 0 || crate::kernel::caps::net_admin_of(pid) != Some(true) {

@@ -31,12 +31,24 @@ pub enum Request {
 /// A CNI call as the plugin received it, and the directories it would use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CniCall {
+    /// The plugin's [`build`]: an agent of another build declines (after an upgrade, the old
+    /// agent must not serve the new plugin's calls with its own code and schema).
+    pub build: String,
     /// The CNI_* variables.
     pub env: std::collections::BTreeMap<String, String>,
     /// The network configuration.
     pub stdin: String,
     pub root: std::path::PathBuf,
     pub run_dir: std::path::PathBuf,
+}
+
+/// This binary's version and store schema, as plugin and agent compare them.
+pub fn build() -> String {
+    format!(
+        "{} schema {}",
+        env!("CARGO_PKG_VERSION"),
+        crate::store::SCHEMA_VERSION
+    )
 }
 
 /// What the plugin prints and its exit code.

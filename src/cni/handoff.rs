@@ -38,6 +38,7 @@ pub fn to_agent(env: &Env, stdin: &[u8], dirs: &Dirs) -> Option<Reply> {
     }
     let (root, run_dir) = dirs.for_conf(&conf);
     let call = CniCall {
+        build: crate::agent::wire::build(),
         env: env
             .vars()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))

@@ -256,7 +256,23 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
         }),
         gateway6: v6.map(|(_, _, g6)| IpAddr::V6(g6)),
         routes,
-        dns: conf.dns.clone(),
+        dns: dns_of(conf, net),
+    }
+}
+
+/// The DNS a container on `net` is told of (the runtime writes its resolv.conf from it): the
+/// configuration's own `dns` when it has one, else, on a network with DNS, podnet's server on
+/// the gateways with podnet's search domain (the agent serves the container's name from the
+/// moment ADD returns).
+fn dns_of(conf: &NetConf, net: &crate::model::Network) -> result::Dns {
+    let servers = net.dns_servers();
+    if !conf.dns.is_empty() || servers.is_empty() {
+        return conf.dns.clone();
+    }
+    result::Dns {
+        nameservers: servers.iter().map(IpAddr::to_string).collect(),
+        search: vec![crate::agent::ZONE.to_owned()],
+        ..result::Dns::default()
     }
 }
 

@@ -79,7 +79,8 @@ impl Contexts {
     /// The request that used `ctx` succeeded: keep it (when keeping). A failed request's
     /// context is dropped instead, so no half-read socket or aborted transaction carries over.
     pub fn done(&mut self, ctx: Ctx) {
-        if !self.keep {
+        // A store that cannot tidy up now will at a later request (or a command's open).
+        if !self.keep || ctx.store.tidy().is_err() {
             return;
         }
         if let Some(db) = db_identity(&ctx.root) {

@@ -86,7 +86,12 @@ fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock
         let address6 = Ipv6Net::new(ip6, s6.prefix_len()).expect("prefix of a subnet");
         addresses.push((IpNet::V6(address6), a.network.gateway6.map(IpAddr::V6)));
     }
-    Ok(status_block(ep.ifname(), mac, &addresses))
+    Ok(status_block(
+        ep.ifname(),
+        mac,
+        &addresses,
+        &network::dns(&a.network),
+    ))
 }
 
 /// Idempotent: a container podnet never attached (or detached already), a network or a

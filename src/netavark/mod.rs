@@ -16,7 +16,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use reply::{created, error, info, status_block, Settled, API_VERSION, IPAM_DRIVER};
+pub use reply::{created, error, info, status_block, DnsBlock, Settled, API_VERSION, IPAM_DRIVER};
 pub use request::{parse, spec, Call, CreateRequest, NetworkSpec, SetupRequest};
 
 use std::io::{Read, Write};

@@ -47,5 +47,19 @@ pub fn settled(net: &Network) -> Settled {
         gateway: net.gateway,
         v6: net.subnet6.zip(net.gateway6),
         bridge: net.bridge.clone(),
+        dns: net.dns,
+    }
+}
+
+/// What a container on `net` is told of DNS: podnet's server on the gateways, with podnet's
+/// search domain, when the network has DNS; nothing otherwise.
+pub fn dns(net: &Network) -> super::reply::DnsBlock {
+    let servers = net.dns_servers();
+    super::reply::DnsBlock {
+        search: match servers.is_empty() {
+            true => Vec::new(),
+            false => vec![crate::agent::ZONE.to_owned()],
+        },
+        servers,
     }
 }

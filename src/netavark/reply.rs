@@ -30,10 +30,14 @@ pub struct Settled {
     pub gateway: Ipv4Addr,
     pub v6: Option<(Ipv6Net, Ipv6Addr)>,
     pub bridge: String,
+    /// The network has DNS (a podnet network made with it, e.g. by `podnet network create`).
+    pub dns: bool,
 }
 
 /// `create`'s answer: the network as received (name, ID, driver and unknown fields untouched)
-/// with podnet's subnet, gateway and bridge, DNS off (podnet serves none) and Podman's IPAM off.
+/// with podnet's subnet, gateway and bridge, DNS as the podnet network has it (a network this
+/// plugin makes has none; one made by `podnet network create` has the agent's) and Podman's
+/// IPAM off.
 pub fn created(input: &Network, s: &Settled) -> Network {
     let mut n = input.clone();
     n.network_interface = Some(s.bridge.clone());
@@ -51,19 +55,32 @@ pub fn created(input: &Network, s: &Settled) -> Network {
     }
     n.subnets = Some(subnets);
     n.ipv6_enabled = s.v6.is_some();
-    n.dns_enabled = false;
+    n.dns_enabled = s.dns;
     n.ipam_options
         .get_or_insert_with(BTreeMap::new)
         .insert("driver".into(), IPAM_DRIVER.into());
     n
 }
 
+/// The DNS a container is told of (Podman writes its resolv.conf from it): the servers (none
+/// on a network without DNS) and search domains.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsBlock {
+    pub servers: Vec<IpAddr>,
+    pub search: Vec<String>,
+}
+
 /// `setup`'s answer for one container interface: its addresses (IPv4, then IPv6 on a
-/// dual-stack network) with their gateways.
-pub fn status_block(ifname: &str, mac: Mac, addresses: &[(IpNet, Option<IpAddr>)]) -> StatusBlock {
+/// dual-stack network) with their gateways, and the network's DNS.
+pub fn status_block(
+    ifname: &str,
+    mac: Mac,
+    addresses: &[(IpNet, Option<IpAddr>)],
+    dns: &DnsBlock,
+) -> StatusBlock {
     StatusBlock {
-        dns_search_domains: Vec::new(),
-        dns_server_ips: Vec::new(),
+        dns_search_domains: dns.search.clone(),
+        dns_server_ips: dns.servers.clone(),
         interfaces: BTreeMap::from([(
             ifname.to_owned(),
             NetInterface {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 
 use super::types::{Network, StatusBlock};
-use super::{created, parse, run, status_block, Call, Settled};
+use super::{created, parse, run, status_block, Call, DnsBlock, Settled};
 use crate::model::{PortMapping, Proto};
 
 const ID: &str = "2f259bab93aaaaa2542ba43ef33eb990d0999ee1b9924b557b7be53c0b7a1bb9";
@@ -137,6 +137,7 @@ fn create_gives_the_network_back_completed_and_unknown_fields_untouched() {
             gateway: "10.90.0.1".parse().unwrap(),
             v6: None,
             bridge: "pn-pn".into(),
+            dns: false,
         },
     );
     assert_eq!(
@@ -156,23 +157,36 @@ fn create_gives_the_network_back_completed_and_unknown_fields_untouched() {
 
 #[test]
 fn status_block_golden() {
-    let sb = status_block(
-        "eth0",
-        "aa:bb:cc:dd:aa:00".parse().unwrap(),
-        &[(
-            "10.88.0.50/16".parse().unwrap(),
-            Some("10.88.0.1".parse().unwrap()),
-        )],
-    );
-    // The plugin API's example output.
-    let want = json!({
-        "dns_search_domains": [], "dns_server_ips": [],
-        "interfaces": {"eth0": {"mac_address": "aa:bb:cc:dd:aa:00",
-                                "subnets": [{"gateway": "10.88.0.1", "ipnet": "10.88.0.50/16"}]}}
-    });
-    assert_eq!(serde_json::to_value(&sb).unwrap(), want);
-    let back: StatusBlock = serde_json::from_value(want).unwrap();
-    assert_eq!(back, sb);
+    let one = [(
+        "10.88.0.50/16".parse().unwrap(),
+        Some("10.88.0.1".parse().unwrap()),
+    )];
+    let mac = "aa:bb:cc:dd:aa:00".parse().unwrap();
+    let iface = json!({"eth0": {"mac_address": "aa:bb:cc:dd:aa:00",
+                                "subnets": [{"gateway": "10.88.0.1", "ipnet": "10.88.0.50/16"}]}});
+    let with_dns = DnsBlock {
+        servers: vec!["10.88.0.1".parse().unwrap(), "fd00:88::1".parse().unwrap()],
+        search: vec!["dns.podnet".into()],
+    };
+    let cases = [
+        // The plugin API's example output: a network without DNS.
+        (
+            DnsBlock::default(),
+            json!({"dns_search_domains": [], "dns_server_ips": [], "interfaces": iface}),
+        ),
+        // The names netavark's StatusBlock reads (Podman writes resolv.conf from them).
+        (
+            with_dns,
+            json!({"dns_search_domains": ["dns.podnet"],
+                   "dns_server_ips": ["10.88.0.1", "fd00:88::1"], "interfaces": iface}),
+        ),
+    ];
+    for (dns, want) in cases {
+        let sb = status_block("eth0", mac, &one, &dns);
+        assert_eq!(serde_json::to_value(&sb).unwrap(), want);
+        let back: StatusBlock = serde_json::from_value(want).unwrap();
+        assert_eq!(back, sb);
+    }
 }
 
 /// A dual-stack Podman network: both subnets parsed (the IPv6 gateway podnet's), `create`
@@ -222,6 +236,7 @@ fn dual_stack_networks_map_both_families() {
                 "fd00:90::1".parse().unwrap(),
             )),
             bridge: "pn-pn".into(),
+            dns: false,
         },
     );
     let v = serde_json::to_value(&out).unwrap();
@@ -244,6 +259,7 @@ fn dual_stack_networks_map_both_families() {
                 Some("fd00:90::1".parse().unwrap()),
             ),
         ],
+        &DnsBlock::default(),
     );
     assert_eq!(
         serde_json::to_value(&sb).unwrap()["interfaces"]["eth0"]["subnets"],

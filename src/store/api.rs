@@ -261,6 +261,9 @@ pub trait State {
     fn reads(&self) -> &(dyn Reads + 'static);
     /// Run `f` in one write transaction (see [`write`](trait.State.html#method.write)).
     fn write_dyn(&mut self, f: &mut dyn FnMut(&dyn Writes) -> Result<()>) -> Result<()>;
+    /// Between requests of a process that keeps the store open: the housekeeping opening it
+    /// afresh would do.
+    fn tidy(&self) -> Result<()>;
 }
 
 impl dyn State + '_ {

@@ -1,6 +1,7 @@
 //! Endpoint rows and their address leases.
 
 use super::api::NewEndpoint;
+use super::Cached;
 use crate::model::{Endpoint, EndpointState, Mac, Mode, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::IpAddr;
@@ -45,7 +46,7 @@ pub fn get(conn: &Connection, name: &str) -> Result<Option<Endpoint>> {
 
 /// Every endpoint, oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<Endpoint>> {
-    let mut st = conn.prepare(&format!("SELECT {COLS} FROM endpoints ORDER BY id"))?;
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM endpoints ORDER BY id"))?;
     let rows = st
         .query_map([], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -84,7 +85,7 @@ pub fn netns_identity(conn: &Connection, id: i64) -> Result<Option<(u64, u64)>> 
 
 /// Ids of every endpoint, oldest first.
 pub fn ids(conn: &Connection) -> Result<Vec<i64>> {
-    let mut st = conn.prepare("SELECT id FROM endpoints ORDER BY id")?;
+    let mut st = conn.prepare_cached("SELECT id FROM endpoints ORDER BY id")?;
     let rows = st
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
@@ -94,7 +95,7 @@ pub fn ids(conn: &Connection) -> Result<Vec<i64>> {
 /// Insert an endpoint in state `creating`; its host veth name derives from its id (ids are never
 /// reused, so a name never collides with a veth the kernel is still destroying).
 pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO endpoints(name, mode, target, netns, netns_owned, netns_dev, netns_ino, owner_pid, owner_start, state, ifname)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'creating', ?10)",
         params![
@@ -112,7 +113,7 @@ pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
     )?;
     let id = tx.last_insert_rowid();
     if matches!(e.mode, Mode::Bridge(_)) {
-        tx.execute(
+        tx.exec(
             "UPDATE endpoints SET host_veth=?2 WHERE id=?1",
             params![id, format!("pnv{id}")],
         )?;
@@ -130,7 +131,7 @@ pub fn using_netns(tx: &Connection, id: (u64, u64)) -> Result<Option<String>> {
 
 /// Record the identity of a namespace podnet created for the endpoint (known once it exists).
 pub fn set_netns_identity(tx: &Connection, id: i64, ns: (u64, u64)) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE endpoints SET netns_dev=?2, netns_ino=?3 WHERE id=?1",
         params![id, ns.0 as i64, ns.1 as i64],
     )?;
@@ -153,17 +154,17 @@ pub fn add_lease(tx: &Connection, network_id: i64, endpoint_id: i64, ip: IpAddr)
         IpAddr::V6(_) => "UPDATE endpoints SET ip6=?2 WHERE id=?1",
     };
     let ip = ip.to_string();
-    tx.execute(
+    tx.exec(
         "INSERT INTO leases(network_id, ip, endpoint_id) VALUES (?1, ?2, ?3)",
         params![network_id, ip, endpoint_id],
     )?;
-    tx.execute(set, params![endpoint_id, ip])?;
+    tx.exec(set, params![endpoint_id, ip])?;
     Ok(())
 }
 
 /// Record the MAC given to the endpoint's eth0 (before the veth is made).
 pub fn set_mac(tx: &Connection, endpoint_id: i64, mac: Mac) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE endpoints SET mac=?2 WHERE id=?1",
         params![endpoint_id, mac.to_string()],
     )?;
@@ -187,13 +188,13 @@ pub fn set_ready(tx: &Connection, id: i64, keep_owner: bool, me: (i32, u64)) -> 
         "UPDATE endpoints SET state='ready', owner_pid=NULL, owner_start=NULL
          WHERE id=?1 AND state='creating' AND owner_pid=?2 AND owner_start=?3"
     };
-    Ok(tx.execute(sql, params![id, me.0, me.1 as i64])? == 1)
+    Ok(tx.exec(sql, params![id, me.0, me.1 as i64])? == 1)
 }
 
 /// Record the container's process, if the row is still `creating` and owned by `me`
 /// (compare-and-set, as for [`set_ready`]).
 pub fn set_pid(tx: &Connection, id: i64, pid: (i32, u64), me: (i32, u64)) -> Result<bool> {
-    Ok(tx.execute(
+    Ok(tx.exec(
         "UPDATE endpoints SET pid=?2, pid_start=?3
          WHERE id=?1 AND state='creating' AND owner_pid=?4 AND owner_start=?5",
         params![id, pid.0, pid.1 as i64, me.0, me.1 as i64],
@@ -205,7 +206,7 @@ pub fn set_pid(tx: &Connection, id: i64, pid: (i32, u64), me: (i32, u64)) -> Res
 /// it since, and the caller's judgement no longer holds.
 pub fn claim(tx: &Connection, seen: &Endpoint, me: (i32, u64)) -> Result<bool> {
     let (opid, ostart) = owner_cols(seen.owner);
-    Ok(tx.execute(
+    Ok(tx.exec(
         "UPDATE endpoints SET state='removing', owner_pid=?2, owner_start=?3
          WHERE id=?1 AND state=?4 AND owner_pid IS ?5 AND owner_start IS ?6",
         params![
@@ -222,7 +223,7 @@ pub fn claim(tx: &Connection, seen: &Endpoint, me: (i32, u64)) -> Result<bool> {
 /// Delete an endpoint that `me` is removing, and (by cascade) its lease, ports and labels.
 /// False when the row is not (or no longer) ours to delete.
 pub fn delete(tx: &Connection, id: i64, me: (i32, u64)) -> Result<bool> {
-    Ok(tx.execute(
+    Ok(tx.exec(
         "DELETE FROM endpoints WHERE id=?1 AND state='removing' AND owner_pid=?2 AND owner_start=?3",
         params![id, me.0, me.1 as i64],
     )? == 1)
@@ -231,13 +232,13 @@ pub fn delete(tx: &Connection, id: i64, me: (i32, u64)) -> Result<bool> {
 /// Take an endpoint out of every service while its process stops (Kubernetes removes the
 /// endpoint before it sends SIGTERM, so no new connection arrives during the grace period).
 pub fn set_draining(tx: &Connection, id: i64) -> Result<()> {
-    tx.execute("UPDATE endpoints SET draining=1 WHERE id=?1", [id])?;
+    tx.exec("UPDATE endpoints SET draining=1 WHERE id=?1", [id])?;
     Ok(())
 }
 
 pub fn is_draining(conn: &Connection, id: i64) -> Result<bool> {
     Ok(
-        conn.query_row("SELECT draining FROM endpoints WHERE id=?1", [id], |r| {
+        conn.row("SELECT draining FROM endpoints WHERE id=?1", [id], |r| {
             r.get(0)
         })?,
     )

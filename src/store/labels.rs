@@ -1,10 +1,12 @@
 //! Container labels, indexed by (key, value) so a selector finds its containers directly.
 
+use super::Cached;
 use crate::model::{Labels, Result};
 use rusqlite::{params, Connection};
 
 pub fn add(tx: &Connection, endpoint_id: i64, labels: &Labels) -> Result<()> {
-    let mut st = tx.prepare("INSERT INTO labels(endpoint_id, key, value) VALUES (?1, ?2, ?3)")?;
+    let mut st =
+        tx.prepare_cached("INSERT INTO labels(endpoint_id, key, value) VALUES (?1, ?2, ?3)")?;
     for (k, v) in labels {
         st.execute(params![endpoint_id, k, v])?;
     }
@@ -40,6 +42,6 @@ pub fn matching(conn: &Connection, selector: &Labels) -> Result<Vec<String>> {
 
 /// Replace an endpoint's labels.
 pub fn replace(tx: &Connection, endpoint_id: i64, labels: &Labels) -> Result<()> {
-    tx.execute("DELETE FROM labels WHERE endpoint_id=?1", [endpoint_id])?;
+    tx.exec("DELETE FROM labels WHERE endpoint_id=?1", [endpoint_id])?;
     add(tx, endpoint_id, labels)
 }

@@ -11,6 +11,8 @@ mod networks;
 mod ports;
 mod runtime;
 mod schema;
+/// The store schema this build writes (its number of migrations).
+pub const SCHEMA_VERSION: i64 = schema::VERSION;
 mod services;
 mod sqlite;
 
@@ -148,21 +150,24 @@ impl Store {
         // finds the WAL over 128 frames checkpoints it and truncates it to nothing (a few
         // fsyncs, once per ~40 operations), keeping every start's read small.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let wal = std::fs::metadata(root.join("podnet.db-wal"))
-            .map(|m| m.len())
-            .unwrap_or(0);
-        if wal > WAL_TRUNCATE_BYTES {
-            // Without waiting: if another process is busy, a later start will do it.
-            conn.busy_timeout(Duration::ZERO)?;
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-            conn.busy_timeout(BUSY_TIMEOUT)?;
-        }
+        truncate_long_wal(&conn, root)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "foreign_keys", "on")?;
         schema::migrate(&conn)?;
         let id = conn.query_row("SELECT value FROM meta WHERE key='store_id'", [], |r| {
             r.get(0)
         })?;
         Ok(Store { conn, id })
+    }
+
+    /// Between requests of a process that keeps the store open (the agent): what a fresh
+    /// open does for the next one, so a host whose every change goes through the agent keeps
+    /// a short WAL too.
+    pub fn tidy(&self) -> Result<()> {
+        match self.conn.path().map(Path::new).and_then(Path::parent) {
+            Some(root) => truncate_long_wal(&self.conn, root),
+            None => Ok(()),
+        }
     }
 
     /// [`State::write`] on this store: one write transaction, taken at once.
@@ -196,6 +201,48 @@ impl From<rusqlite::Error> for Error {
             _ => StoreCause::Unexpected,
         };
         Error::store(cause)
+    }
+}
+
+/// Statements each connection keeps prepared (every distinct SQL text podnet runs fits).
+const STATEMENT_CACHE: usize = 128;
+
+/// Checkpoint and empty a WAL over [`WAL_TRUNCATE_BYTES`] (see `Store::open_db`).
+fn truncate_long_wal(conn: &Connection, root: &Path) -> Result<()> {
+    let wal = std::fs::metadata(root.join("podnet.db-wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if wal > WAL_TRUNCATE_BYTES {
+        // Without waiting: if another process is busy, a later start will do it.
+        conn.busy_timeout(Duration::ZERO)?;
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+/// Running SQL through the connection's statement cache: a connection kept open (the
+/// agent's) parses each SQL text once, not at every request.
+pub(crate) trait Cached {
+    /// `Connection::execute`, cached.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    /// `Connection::query_row`, cached.
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Network rows.
 
 use super::api::NewNetwork;
+use super::Cached;
 use crate::model::{Network, NetworkState, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -47,7 +48,7 @@ pub fn get(conn: &Connection, name: &str) -> Result<Option<Network>> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Network>> {
-    let mut st = conn.prepare(&format!("SELECT {COLS} FROM networks ORDER BY id"))?;
+    let mut st = conn.prepare_cached(&format!("SELECT {COLS} FROM networks ORDER BY id"))?;
     let rows = st
         .query_map([], row)?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -56,7 +57,7 @@ pub fn list(conn: &Connection) -> Result<Vec<Network>> {
 
 /// Containers attached to a network.
 pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT DISTINCT e.name, e.id FROM leases l JOIN endpoints e ON e.id = l.endpoint_id WHERE l.network_id=?1 ORDER BY e.id",
     )?;
     let rows = st
@@ -66,7 +67,7 @@ pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
 }
 
 pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start, subnet6, gateway6, nat6, dns)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9, ?10, ?11, ?12, ?13)",
         params![
@@ -90,12 +91,12 @@ pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
 
 /// Mark a network as taking its addresses from a runtime's IPAM plugin.
 pub fn set_delegated(tx: &Connection, id: i64) -> Result<()> {
-    tx.execute("UPDATE networks SET delegated=1 WHERE id=?1", [id])?;
+    tx.exec("UPDATE networks SET delegated=1 WHERE id=?1", [id])?;
     Ok(())
 }
 
 pub fn set_ready(tx: &Connection, name: &str) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "UPDATE networks SET state='ready', owner_pid=NULL, owner_start=NULL WHERE name=?1",
         [name],
     )?;
@@ -103,7 +104,7 @@ pub fn set_ready(tx: &Connection, name: &str) -> Result<()> {
 }
 
 pub fn delete(tx: &Connection, name: &str) -> Result<()> {
-    tx.execute("DELETE FROM networks WHERE name=?1", [name])?;
+    tx.exec("DELETE FROM networks WHERE name=?1", [name])?;
     Ok(())
 }
 
@@ -127,7 +128,7 @@ pub fn claim(
     seen_owner: Option<(i32, u64)>,
     me: (i32, u64),
 ) -> Result<bool> {
-    Ok(tx.execute(
+    Ok(tx.exec(
         "UPDATE networks SET state='removing', owner_pid=?2, owner_start=?3
          WHERE id=?1 AND state=?4 AND owner_pid IS ?5 AND owner_start IS ?6
            AND NOT EXISTS (SELECT 1 FROM leases WHERE network_id=?1)",
@@ -144,7 +145,7 @@ pub fn claim(
 
 /// Take over a network whose creator died, to finish it (still `creating`, owned by `me`).
 pub fn adopt(tx: &Connection, id: i64, dead: (i32, u64), me: (i32, u64)) -> Result<bool> {
-    Ok(tx.execute(
+    Ok(tx.exec(
         "UPDATE networks SET owner_pid=?2, owner_start=?3
          WHERE id=?1 AND state='creating' AND owner_pid=?4 AND owner_start=?5",
         params![id, me.0, me.1 as i64, dead.0, dead.1 as i64],
@@ -162,7 +163,7 @@ fn state_str(s: NetworkState) -> &'static str {
 /// The id the next network will get.
 pub fn next_id(conn: &Connection) -> Result<i64> {
     Ok(
-        conn.query_row("SELECT coalesce(max(id),0)+1 FROM networks", [], |r| {
+        conn.row("SELECT coalesce(max(id),0)+1 FROM networks", [], |r| {
             r.get(0)
         })?,
     )
@@ -170,19 +171,17 @@ pub fn next_id(conn: &Connection) -> Result<i64> {
 
 /// The round-robin allocation hint of a network (IPv4).
 pub fn next_ip(tx: &Connection, id: i64) -> Result<Option<IpAddr>> {
-    let v: Option<String> =
-        tx.query_row("SELECT next_addr FROM networks WHERE id=?1", [id], |r| {
-            r.get(0)
-        })?;
+    let v: Option<String> = tx.row("SELECT next_addr FROM networks WHERE id=?1", [id], |r| {
+        r.get(0)
+    })?;
     Ok(v.and_then(|v| v.parse().ok()))
 }
 
 /// The round-robin allocation hint of a network's IPv6 subnet.
 pub fn next_ip6(tx: &Connection, id: i64) -> Result<Option<Ipv6Addr>> {
-    let v: Option<String> =
-        tx.query_row("SELECT next_addr6 FROM networks WHERE id=?1", [id], |r| {
-            r.get(0)
-        })?;
+    let v: Option<String> = tx.row("SELECT next_addr6 FROM networks WHERE id=?1", [id], |r| {
+        r.get(0)
+    })?;
     Ok(v.and_then(|v| v.parse().ok()))
 }
 
@@ -192,7 +191,7 @@ pub fn set_next_ip(tx: &Connection, id: i64, ip: IpAddr) -> Result<()> {
         IpAddr::V4(_) => "UPDATE networks SET next_addr=?2 WHERE id=?1",
         IpAddr::V6(_) => "UPDATE networks SET next_addr6=?2 WHERE id=?1",
     };
-    tx.execute(sql, params![id, ip.to_string()])?;
+    tx.exec(sql, params![id, ip.to_string()])?;
     Ok(())
 }
 

@@ -50,7 +50,7 @@ pub fn conflict(tx: &Connection, m: &PortMapping) -> Result<Option<String>> {
 }
 
 pub fn add(tx: &Connection, endpoint_id: i64, ports: &[PortMapping]) -> Result<()> {
-    let mut st = tx.prepare(
+    let mut st = tx.prepare_cached(
         "INSERT INTO ports(endpoint_id, host_ip, host_port, container_port, proto) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for m in ports {
@@ -80,7 +80,7 @@ pub fn of(conn: &Connection, endpoint_id: i64) -> Result<Vec<PortMapping>> {
 /// endpoints being removed: what podnet's tables must hold (a re-render from this never
 /// brings back a port whose container is going away).
 pub fn all(conn: &Connection) -> Result<Vec<(Ipv4Addr, PortMapping)>> {
-    let mut st = conn.prepare(
+    let mut st = conn.prepare_cached(
         "SELECT e.ip, p.host_ip, p.host_port, p.container_port, p.proto
          FROM ports p JOIN endpoints e ON e.id = p.endpoint_id
          WHERE e.ip IS NOT NULL AND e.state != 'removing'",

@@ -2,6 +2,7 @@
 //! netavark), found by the runtime's own key (network, container id, interface name).
 
 use super::api::{RuntimeRecord, RuntimeRow};
+use super::Cached;
 use crate::model::Result;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -32,7 +33,7 @@ pub fn insert(
     network_id: i64,
     rec: &RuntimeRecord,
 ) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO runtime_attachments(endpoint_id, network_id, container_id, ifname, runtime, k8s_namespace, k8s_name)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![

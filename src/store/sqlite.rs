@@ -265,4 +265,7 @@ impl State for Store {
         tx.commit()?;
         Ok(())
     }
+    fn tidy(&self) -> Result<()> {
+        Store::tidy(self)
+    }
 }

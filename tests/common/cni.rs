@@ -1,6 +1,7 @@
 //! podnet as a runtime execs it as a CNI plugin: no arguments, CNI_* variables, the network
 //! configuration on stdin (tests that drive it by hand rather than through a real runtime).
 
+pub use super::agent::{agent_log, agent_pid};
 use super::*;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -308,25 +309,6 @@ pub fn cni_sandbox(w: Worker) -> Sandbox {
         agent_pid(&sb).expect("the agent answers");
     }
     sb
-}
-
-/// The pid in the agent's lock file, when an agent answers on its socket.
-pub fn agent_pid(sb: &Sandbox) -> Option<u32> {
-    let out = sb.sh(&format!(
-        "test -S {RUN_DIR}/agent.sock && cat {RUN_DIR}/agent.lock"
-    ));
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().parse().ok())
-        .flatten()
-}
-
-/// The agent's log (empty when it has none).
-pub fn agent_log(sb: &Sandbox) -> String {
-    testbed::stdout(&sb.sh(&format!(
-        "cat {}/agent.log 2>/dev/null",
-        testbed::SANDBOX_STATE_DIR
-    )))
 }
 
 /// The agent started by [`cni_sandbox`] is still the one running and declined no call, so

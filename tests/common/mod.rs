@@ -6,6 +6,7 @@ use ipnet::Ipv4Net;
 use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
+pub mod agent;
 pub mod clients;
 pub mod cni;
 pub mod dns;

@@ -27,12 +27,17 @@ type Live = Option<(Option<Ipv4Addr>, Option<Ipv6Addr>)>;
 
 /// Whether each container is a usable backend (up, with an address), looked up once per
 /// container however many services name it (a full re-render asks 100,000 times for 10).
+/// Likewise the containers each selector picks (10,000 services selecting `app=be` are one
+/// label query, not 20,000).
 #[derive(Default)]
-pub struct Backends(HashMap<String, Live>);
+pub struct Backends {
+    live: HashMap<String, Live>,
+    selected: HashMap<Labels, Vec<String>>,
+}
 
 impl Backends {
     fn live(&mut self, conn: &dyn Reads, name: &str) -> Result<Live> {
-        if let Some(l) = self.0.get(name) {
+        if let Some(l) = self.live.get(name) {
             return Ok(*l);
         }
         let live = match conn.endpoint(name)? {
@@ -45,16 +50,26 @@ impl Backends {
             }
             _ => None,
         };
-        self.0.insert(name.to_string(), live);
+        self.live.insert(name.to_string(), live);
         Ok(live)
     }
 
     /// The containers a service selects now (by selector or by name), with port overrides.
-    fn wanted(conn: &dyn Reads, rec: &ServiceRecord) -> Result<Vec<(String, Option<u16>)>> {
-        Ok(match &rec.selector {
-            Some(sel) => conn.matching(sel)?.into_iter().map(|n| (n, None)).collect(),
-            None => rec.backends.clone(),
-        })
+    fn wanted(
+        &mut self,
+        conn: &dyn Reads,
+        rec: &ServiceRecord,
+    ) -> Result<Vec<(String, Option<u16>)>> {
+        let Some(sel) = &rec.selector else {
+            return Ok(rec.backends.clone());
+        };
+        if !self.selected.contains_key(sel) {
+            self.selected.insert(sel.clone(), conn.matching(sel)?);
+        }
+        Ok(self.selected[sel]
+            .iter()
+            .map(|n| (n.clone(), None))
+            .collect())
     }
 
     /// The backends of family `A` a service has now: its selector's or its explicit
@@ -65,7 +80,7 @@ impl Backends {
         rec: &ServiceRecord,
     ) -> Result<Vec<BackendOf<A>>> {
         let mut out = Vec::new();
-        for (name, port) in Self::wanted(conn, rec)? {
+        for (name, port) in self.wanted(conn, rec)? {
             if let Some(ip) = self.live(conn, &name)?.and_then(|(v4, v6)| A::pick(v4, v6)) {
                 out.push(BackendOf { ip, port });
             }
@@ -76,7 +91,7 @@ impl Backends {
     /// The live backends of a service that have no IPv6 address: left out of its IPv6 side.
     pub fn without_ipv6(&mut self, conn: &dyn Reads, rec: &ServiceRecord) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for (name, _) in Self::wanted(conn, rec)? {
+        for (name, _) in self.wanted(conn, rec)? {
             if let Some((_, None)) = self.live(conn, &name)? {
                 out.push(name);
             }
@@ -110,9 +125,14 @@ fn full_in<A: Side>(tx: &dyn Writes, nft: &mut NftSocket, me: &owner::Identity) 
         .collect();
     let mut live = Backends::default();
     let mut with_backends = Vec::new();
-    for r in &mut all {
+    // Only the services whose backends differ from their record are written back.
+    let mut changed = Vec::new();
+    for (i, r) in all.iter_mut().enumerate() {
         let now = live.of::<A>(tx, r)?;
-        *A::programmed_mut(r) = now.clone();
+        if *A::programmed(r) != now[..] {
+            *A::programmed_mut(r) = now.clone();
+            changed.push(i);
+        }
         with_backends.push((A::service(r).expect("filtered"), now));
     }
     let managed = owner::tables::render(
@@ -126,7 +146,7 @@ fn full_in<A: Side>(tx: &dyn Writes, nft: &mut NftSocket, me: &owner::Identity) 
     if !managed {
         return Ok(false);
     }
-    for r in &all {
+    for r in changed.iter().map(|&i| &all[i]) {
         A::store_programmed(tx, r.id, A::programmed(r))?;
     }
     A::record_buckets(

@@ -1,35 +1,60 @@
 //! A list of changes that becomes one nfnetlink batch: BATCH_BEGIN, the
 //! messages, BATCH_END, sent in a single `sendmsg` so the kernel commits all
 //! of them or none. Encoding is pure and needs no kernel.
+//!
+//! Each message is encoded once, when it is added: element lists (nearly all of a large
+//! batch) straight into their message's buffer (see [`super::wire`]), the few table, chain,
+//! set and rule messages through `netlink-packet-netfilter`'s typed attributes. Sending
+//! copies them into one buffer of the exact size and stamps the sequence numbers.
 
 use netlink_packet_core::{
-    Emitable, NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+    NetlinkMessage, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_netfilter::nftables::{
-    ChainAttribute, ChainMessage, Hook, HookNumber, ListAttribute, NfTablesMessage, RuleAttribute,
-    RuleMessage, SetAttribute, SetDescription, SetElementAttribute, SetElementList,
-    SetElementMessage, SetFlags, SetMessage, TableAttribute, TableMessage,
+    ChainAttribute, ChainMessage, Hook, HookNumber, NfTablesMessage, RuleAttribute, RuleMessage,
+    SetAttribute, SetDescription, SetElementList, SetElementMessage, SetFlags, SetMessage,
+    TableAttribute, TableMessage,
 };
 use netlink_packet_netfilter::none::ControlMessage;
 use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
 
-use super::elements::{element_attrs, set_userdata};
+use super::elements::{put_element, set_userdata};
 use super::expr::Expr;
 use super::expr::{nla_nest, nla_u32};
 use super::model::{Chain, Element, Rule, Set, SetData, Table};
 use super::stmt::{render_in, Stmt, ANON_SET_NAME};
 use super::types::{concat_len, concat_type, DataType, Value, DATA_VERDICT};
+use super::wire::{self, NLMSG_FLAGS, NLMSG_HDR, NLMSG_SEQ};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 /// The netlink attribute length field is 16 bits; keep element lists well below.
 const MAX_ELEMS_BYTES: usize = 48 * 1024;
+// uapi nf_tables.h: enum nf_tables_msg_types, enum nft_set_elem_list_attributes.
+const NFT_MSG_DELTABLE: u8 = 2;
+const NFT_MSG_DELCHAIN: u8 = 5;
+const NFT_MSG_DELRULE: u8 = 8;
+const NFT_MSG_DELSET: u8 = 11;
+const NFT_MSG_NEWSETELEM: u8 = 12;
+const NFT_MSG_DELSETELEM: u8 = 14;
+const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
+const NFTA_SET_ELEM_LIST_SET: u16 = 2;
+const NFTA_SET_ELEM_LIST_ELEMENTS: u16 = 3;
+const NFTA_SET_ELEM_LIST_SET_ID: u16 = 4;
 
 #[derive(Debug, Clone)]
 struct Msg {
-    nfproto: u8,
-    flags: u16,
-    body: NfTablesMessage,
+    /// The whole netlink message, flags included, sequence number 0.
+    bytes: Vec<u8>,
+    /// The table an `add table` creates (what [`Batch::stamp_tables`] re-encodes).
+    new_table: Option<String>,
     what: String,
+}
+
+impl Msg {
+    /// `NFT_MSG_*` (the low byte of the netlink message type).
+    fn kind(&self) -> u8 {
+        self.bytes[4]
+    }
 }
 
 /// An ordered list of nf_tables changes applied as one transaction.
@@ -73,12 +98,12 @@ impl Batch {
     pub fn releases_objects(&self) -> bool {
         self.msgs.iter().any(|m| {
             matches!(
-                m.body,
-                NfTablesMessage::DeleteTable(_)
-                    | NfTablesMessage::DeleteChain(_)
-                    | NfTablesMessage::DeleteRule(_)
-                    | NfTablesMessage::DeleteSet(_)
-                    | NfTablesMessage::DeleteSetElement(_)
+                m.kind(),
+                NFT_MSG_DELTABLE
+                    | NFT_MSG_DELCHAIN
+                    | NFT_MSG_DELRULE
+                    | NFT_MSG_DELSET
+                    | NFT_MSG_DELSETELEM
             )
         })
     }
@@ -89,11 +114,19 @@ impl Batch {
     }
 
     fn push(&mut self, t: &Table, flags: u16, body: NfTablesMessage, what: String) {
+        let new_table = match &body {
+            NfTablesMessage::NewTable(_) => Some(t.name.clone()),
+            _ => None,
+        };
+        let bytes = typed(t.family.nfproto(), flags, body);
+        self.push_bytes(t, bytes, new_table, what);
+    }
+
+    fn push_bytes(&mut self, t: &Table, bytes: Vec<u8>, new_table: Option<String>, what: String) {
         let what = format!("{what} in table {} {}", t.family.name(), t.name);
         self.msgs.push(Msg {
-            nfproto: t.family.nfproto(),
-            flags,
-            body,
+            bytes,
+            new_table,
             what,
         });
     }
@@ -118,22 +151,22 @@ impl Batch {
     pub fn stamp_tables(&mut self, userdata: &[u8], exclusive: bool) {
         let mut seen: Vec<(u8, String)> = Vec::new();
         for m in &mut self.msgs {
-            let NfTablesMessage::NewTable(t) = &mut m.body else {
+            let Some(name) = &m.new_table else {
                 continue;
             };
-            let name = t.attributes.iter().find_map(|a| match a {
-                TableAttribute::Name(n) => Some(n.clone()),
-                _ => None,
-            });
-            let key = (m.nfproto, name.unwrap_or_default());
+            let nfproto = m.bytes[NLMSG_HDR];
+            let key = (nfproto, name.clone());
+            let mut flags = u16::from_ne_bytes([m.bytes[NLMSG_FLAGS], m.bytes[NLMSG_FLAGS + 1]]);
             if exclusive && !seen.contains(&key) {
-                m.flags |= NLM_F_EXCL;
+                flags |= NLM_F_EXCL;
             }
             seen.push(key);
-            t.attributes
-                .retain(|a| !matches!(a, TableAttribute::UserData(_)));
-            t.attributes
-                .push(TableAttribute::UserData(userdata.to_vec()));
+            let attrs = vec![
+                TableAttribute::Name(name.clone()),
+                TableAttribute::UserData(userdata.to_vec()),
+            ];
+            let body = NfTablesMessage::NewTable(TableMessage { attributes: attrs });
+            m.bytes = typed(nfproto, flags, body);
         }
     }
 
@@ -389,18 +422,12 @@ impl Batch {
         ];
         let body = NfTablesMessage::NewSet(SetMessage { attributes: attrs });
         self.push(t, NLM_F_CREATE, body, "add anonymous set".into());
-        let list = elems
-            .iter()
-            .flat_map(|k| element_attrs(&set, &Element::new(k.clone()), false))
-            .collect();
-        let attrs = vec![
-            SetElementList::Table(t.name.clone()),
-            SetElementList::Set(ANON_SET_NAME.into()),
-            SetElementList::SetId(id),
-            SetElementList::Elements(list),
-        ];
-        let body = NfTablesMessage::NewSetElement(SetElementMessage { attributes: attrs });
-        self.push(t, NLM_F_CREATE, body, "add anonymous set elements".into());
+        let mut m = ElemMsg::begin(t, ANON_SET_NAME, Some(id), false);
+        for k in elems {
+            put_element(&mut m.bytes, &set, &Element::new(k.clone()), false);
+        }
+        let (bytes, _) = m.finish();
+        self.push_bytes(t, bytes, None, "add anonymous set elements".into());
     }
 
     pub fn add_elements(&mut self, t: &Table, s: &Set, elems: &[Element]) {
@@ -412,55 +439,55 @@ impl Batch {
         self.elements(t, s, elems, true);
     }
 
+    /// Element lists go in messages of at most [`MAX_ELEMS_BYTES`] of elements, split between
+    /// list elements (an interval's start and end element may land in two messages).
     fn elements(&mut self, t: &Table, s: &Set, elems: &[Element], delete: bool) {
-        let mut chunk: Vec<ListAttribute<SetElementAttribute>> = vec![];
-        let mut bytes = 0;
+        if elems.is_empty() {
+            return;
+        }
+        let mut m = ElemMsg::begin(t, &s.name, None, delete);
         for e in elems {
-            for nl in element_attrs(s, e, delete) {
-                let len = nl.buffer_len();
-                if bytes + len > MAX_ELEMS_BYTES && !chunk.is_empty() {
-                    self.push_elements(t, s, std::mem::take(&mut chunk), delete);
-                    bytes = 0;
+            let start = m.bytes.len();
+            let second = put_element(&mut m.bytes, s, e, delete);
+            let end = m.bytes.len();
+            // The element's list elements, in order, at the end of the buffer.
+            let pieces = match second {
+                Some(at) => [at - start, end - at],
+                None => [end - start, 0],
+            };
+            for (i, &len) in pieces.iter().enumerate().filter(|(_, l)| **l > 0) {
+                if m.list_bytes + len > MAX_ELEMS_BYTES && m.count > 0 {
+                    let from = m.bytes.len() - pieces[i..].iter().sum::<usize>();
+                    let tail = m.bytes.split_off(from);
+                    self.push_elements(t, s, m, delete);
+                    m = ElemMsg::begin(t, &s.name, None, delete);
+                    m.bytes.extend_from_slice(&tail);
                 }
-                bytes += len;
-                chunk.push(nl);
+                m.list_bytes += len;
+                m.count += 1;
             }
         }
-        if !chunk.is_empty() {
-            self.push_elements(t, s, chunk, delete);
-        }
+        self.push_elements(t, s, m, delete);
     }
 
-    fn push_elements(
-        &mut self,
-        t: &Table,
-        s: &Set,
-        list: Vec<ListAttribute<SetElementAttribute>>,
-        delete: bool,
-    ) {
-        let n = list.len();
-        let attrs = vec![
-            SetElementList::Table(t.name.clone()),
-            SetElementList::Set(s.name.clone()),
-            SetElementList::Elements(list),
-        ];
-        let msg = SetElementMessage { attributes: attrs };
-        if delete {
-            let what = format!("delete {n} elements from set {}", s.name);
-            self.push(t, 0, NfTablesMessage::DeleteSetElement(msg), what);
+    fn push_elements(&mut self, t: &Table, s: &Set, m: ElemMsg, delete: bool) {
+        let (bytes, n) = m.finish();
+        let what = if delete {
+            format!("delete {n} elements from set {}", s.name)
         } else {
-            let what = format!("add {n} elements to set {}", s.name);
-            self.push(t, NLM_F_CREATE, NfTablesMessage::NewSetElement(msg), what);
-        }
+            format!("add {n} elements to set {}", s.name)
+        };
+        self.push_bytes(t, bytes, None, what);
     }
 
     /// The whole transaction as bytes; message `i` gets sequence `seq + 1 + i`
     /// and asks for an ack, BEGIN and END get `seq` and `seq + len + 1`.
     pub fn encode(&self, seq: u32) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 * (self.msgs.len() + 2));
-        let ctl = |c: ControlMessage, s: u32, out: &mut Vec<u8>| {
+        let ctl = |c: ControlMessage, s: u32| {
             let hdr = NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, NFNL_SUBSYS_NFTABLES);
-            emit(NetfilterMessage::new(hdr, c), NLM_F_REQUEST, s, out);
+            let mut out = vec![];
+            emit(NetfilterMessage::new(hdr, c), NLM_F_REQUEST, s, &mut out);
+            out
         };
         let begin = match self.genid {
             None => ControlMessage::BatchBegin,
@@ -470,23 +497,77 @@ impl Batch {
                 attributes: vec![nla_u32(1, g)],
             },
         };
-        ctl(begin, seq, &mut out);
-        for (i, m) in self.msgs.iter().enumerate() {
-            let hdr = NetfilterHeader::new(NetfilterProtoFamily::from(m.nfproto), 0, 0);
-            let msg = NetfilterMessage::new(hdr, m.body.clone());
-            emit(
-                msg,
-                NLM_F_REQUEST | NLM_F_ACK | m.flags,
-                seq.wrapping_add(1 + i as u32),
-                &mut out,
-            );
-        }
-        ctl(
+        let begin = ctl(begin, seq);
+        let end = ctl(
             ControlMessage::BatchEnd,
             seq.wrapping_add(1 + self.msgs.len() as u32),
-            &mut out,
         );
+        let body: usize = self.msgs.iter().map(|m| m.bytes.len()).sum();
+        let mut out = Vec::with_capacity(begin.len() + body + end.len());
+        out.extend_from_slice(&begin);
+        for (i, m) in self.msgs.iter().enumerate() {
+            let at = out.len() + NLMSG_SEQ;
+            out.extend_from_slice(&m.bytes);
+            let s = seq.wrapping_add(1 + i as u32);
+            out[at..at + 4].copy_from_slice(&s.to_ne_bytes());
+        }
+        out.extend_from_slice(&end);
         out
+    }
+}
+
+/// A typed message as bytes, with the flags every batch message carries.
+fn typed(nfproto: u8, flags: u16, body: NfTablesMessage) -> Vec<u8> {
+    let hdr = NetfilterHeader::new(NetfilterProtoFamily::from(nfproto), 0, 0);
+    let mut out = vec![];
+    emit(
+        NetfilterMessage::new(hdr, body),
+        NLM_F_REQUEST | NLM_F_ACK | flags,
+        0,
+        &mut out,
+    );
+    out
+}
+
+/// An element message being written: header, table, set, then the open element list.
+struct ElemMsg {
+    bytes: Vec<u8>,
+    list: usize,
+    /// List elements so far, and their bytes.
+    count: usize,
+    list_bytes: usize,
+}
+
+impl ElemMsg {
+    fn begin(t: &Table, set: &str, set_id: Option<u32>, delete: bool) -> Self {
+        let (kind, flags) = if delete {
+            (NFT_MSG_DELSETELEM, 0)
+        } else {
+            (NFT_MSG_NEWSETELEM, NLM_F_CREATE)
+        };
+        let ty = NFNL_SUBSYS_NFTABLES << 8 | u16::from(kind);
+        let mut bytes = Vec::with_capacity(MAX_ELEMS_BYTES + 256);
+        let flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        wire::begin_msg(&mut bytes, ty, flags, t.family.nfproto());
+        wire::put_str(&mut bytes, NFTA_SET_ELEM_LIST_TABLE, &t.name);
+        wire::put_str(&mut bytes, NFTA_SET_ELEM_LIST_SET, set);
+        if let Some(id) = set_id {
+            wire::put_u32(&mut bytes, NFTA_SET_ELEM_LIST_SET_ID, id);
+        }
+        let list = wire::begin(&mut bytes);
+        ElemMsg {
+            bytes,
+            list,
+            count: 0,
+            list_bytes: 0,
+        }
+    }
+
+    /// The message's bytes and its number of list elements.
+    fn finish(mut self) -> (Vec<u8>, usize) {
+        wire::end(&mut self.bytes, self.list, NFTA_SET_ELEM_LIST_ELEMENTS);
+        wire::finish_msg(&mut self.bytes);
+        (self.bytes, self.count)
     }
 }
 

@@ -1,13 +1,9 @@
-//! Netlink encoding of set elements and set userdata.
-
-use netlink_packet_core::DefaultNla;
-use netlink_packet_netfilter::nftables::{
-    DataAttribute, ListAttribute, SetElementAttribute, SetElementFlags, Verdict as NlVerdict,
-    VerdictAttribute,
-};
+//! Netlink encoding of set elements (written straight into a message buffer, see
+//! [`super::wire`]) and set userdata.
 
 use super::model::{ElemData, Element, Set, SetData};
-use super::types::{concat, DataType, Verdict};
+use super::types::{concat, concat_into, DataType, Value, Verdict};
+use super::wire;
 
 /// libnftnl set userdata: the byte order nft should print keys and values
 /// in (TLVs `NFTNL_UDATA_SET_KEYBYTEORDER` = 0 and `..._DATABYTEORDER` = 1;
@@ -28,67 +24,89 @@ pub(crate) fn set_userdata(s: &Set) -> Vec<u8> {
     ud
 }
 
-fn verdict_attr(v: &Verdict) -> DataAttribute {
-    let mut a = vec![VerdictAttribute::Code(NlVerdict::from(v.code()))];
-    if let Some(c) = v.chain() {
-        a.push(VerdictAttribute::Chain(c.to_string()));
-    }
-    DataAttribute::Verdict(a)
+// uapi nf_tables.h: NFTA_LIST_ELEM, enum nft_set_elem_attributes, nft_data_attributes,
+// nft_verdict_attributes, NFT_SET_ELEM_INTERVAL_END.
+const NFTA_LIST_ELEM: u16 = 1;
+const NFTA_SET_ELEM_KEY: u16 = 1;
+const NFTA_SET_ELEM_DATA: u16 = 2;
+const NFTA_SET_ELEM_FLAGS: u16 = 3;
+const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
+const NFTA_SET_ELEM_KEY_END: u16 = 10;
+const NFTA_DATA_VALUE: u16 = 1;
+const NFTA_DATA_VERDICT: u16 = 2;
+const NFTA_VERDICT_CODE: u16 = 1;
+const NFTA_VERDICT_CHAIN: u16 = 2;
+const NFT_SET_ELEM_INTERVAL_END: u32 = 1;
+
+/// `NFTA_DATA_VALUE` holding `values` concatenated, nested in `kind`.
+fn put_value(out: &mut Vec<u8>, kind: u16, values: &[Value]) {
+    let n = wire::begin(out);
+    wire::put_with(out, NFTA_DATA_VALUE, |o| concat_into(values, o));
+    wire::end(out, n, kind);
 }
 
-/// Big-endian increment; `None` on overflow (the range runs to the end).
-fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut b = bytes.to_vec();
-    for i in (0..b.len()).rev() {
-        if b[i] == 0xff {
-            b[i] = 0;
+fn put_verdict(out: &mut Vec<u8>, kind: u16, v: &Verdict) {
+    let data = wire::begin(out);
+    let verdict = wire::begin(out);
+    wire::put_u32(out, NFTA_VERDICT_CODE, v.code());
+    if let Some(c) = v.chain() {
+        wire::put_str(out, NFTA_VERDICT_CHAIN, c);
+    }
+    wire::end(out, verdict, NFTA_DATA_VERDICT);
+    wire::end(out, data, kind);
+}
+
+/// Big-endian increment in place; false on overflow (the range runs to the end).
+fn increment(b: &mut [u8]) -> bool {
+    for byte in b.iter_mut().rev() {
+        if *byte == 0xff {
+            *byte = 0;
         } else {
-            b[i] += 1;
-            return Some(b);
+            *byte += 1;
+            return true;
         }
     }
-    None
+    false
 }
 
-/// One element as netlink, expanded for the set's representation: a range in
-/// a single-field interval set (rbtree) is a start element plus an
-/// end-flagged element at end + 1; in a concatenated one (pipapo) a KEY_END.
-pub(crate) fn element_attrs(
-    s: &Set,
-    e: &Element,
-    delete: bool,
-) -> Vec<ListAttribute<SetElementAttribute>> {
-    let key = concat(&e.key);
-    let mut first = vec![SetElementAttribute::Key(DataAttribute::Value(key.clone()))];
-    let mut end_elem = None;
+/// Writes one element as `NFTA_LIST_ELEM`s, expanded for the set's representation: a range
+/// in a single-field interval set (rbtree) is a start element plus an end-flagged element at
+/// end + 1; in a concatenated one (pipapo) a KEY_END. Returns where the second list element
+/// starts, if there is one (element lists are split between messages at list elements).
+pub(crate) fn put_element(out: &mut Vec<u8>, s: &Set, e: &Element, delete: bool) -> Option<usize> {
+    let first = wire::begin(out);
+    put_value(out, NFTA_SET_ELEM_KEY, &e.key);
     let end = match &e.key_end {
-        Some(end) => Some(concat(end)),
-        None if s.interval => Some(key),
+        Some(end) => Some(&end[..]),
+        None if s.interval => Some(&e.key[..]),
         None => None,
     };
+    let mut after = None;
     if let Some(end) = end {
         if s.key.len() > 1 {
-            first.push(SetElementAttribute::KeyEnd(vec![DefaultNla::new(1, end)]));
-        } else if let Some(after) = successor(&end) {
-            end_elem = Some(vec![
-                SetElementAttribute::Key(DataAttribute::Value(after)),
-                SetElementAttribute::Flags(SetElementFlags::IntervalEnd),
-            ]);
+            put_value(out, NFTA_SET_ELEM_KEY_END, end);
+        } else {
+            let mut b = concat(end);
+            after = increment(&mut b).then_some(b);
         }
     }
     if !delete {
         match &e.data {
-            Some(ElemData::Value(v)) => {
-                first.push(SetElementAttribute::Data(DataAttribute::Value(concat(v))))
-            }
-            Some(ElemData::Verdict(v)) => first.push(SetElementAttribute::Data(verdict_attr(v))),
+            Some(ElemData::Value(v)) => put_value(out, NFTA_SET_ELEM_DATA, v),
+            Some(ElemData::Verdict(v)) => put_verdict(out, NFTA_SET_ELEM_DATA, v),
             None => {}
         }
         if let Some(t) = e.timeout {
-            first.push(SetElementAttribute::Timeout(t.as_millis() as u64));
+            wire::put_u64(out, NFTA_SET_ELEM_TIMEOUT, t.as_millis() as u64);
         }
     }
-    let mut out = vec![ListAttribute::Element(first)];
-    out.extend(end_elem.map(ListAttribute::Element));
-    out
+    wire::end(out, first, NFTA_LIST_ELEM);
+    let after = after?;
+    let second = wire::begin(out);
+    let key = wire::begin(out);
+    wire::put(out, NFTA_DATA_VALUE, &after);
+    wire::end(out, key, NFTA_SET_ELEM_KEY);
+    wire::put_u32(out, NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+    wire::end(out, second, NFTA_LIST_ELEM);
+    Some(second)
 }

@@ -65,6 +65,7 @@ pub mod tables;
 pub mod types;
 pub mod udata;
 pub mod watch;
+mod wire;
 
 pub use batch::Batch;
 pub use coexist::{sync_forward_accepts, Bridge as CoexistBridge};

@@ -215,35 +215,46 @@ impl Value {
 
     /// Unpadded bytes as the kernel compares them.
     pub fn raw(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        self.put_raw(&mut out);
+        out
+    }
+
+    /// Appends [`Value::raw`] to `out`.
+    pub fn put_raw(&self, out: &mut Vec<u8>) {
         match self {
-            Value::Ipv4(a) => a.octets().to_vec(),
-            Value::Ipv6(a) => a.octets().to_vec(),
-            Value::Proto(p) => vec![*p],
-            Value::Port(p) => p.to_be_bytes().to_vec(),
-            Value::Mark(m) => m.to_ne_bytes().to_vec(),
+            Value::Ipv4(a) => out.extend_from_slice(&a.octets()),
+            Value::Ipv6(a) => out.extend_from_slice(&a.octets()),
+            Value::Proto(p) => out.push(*p),
+            Value::Port(p) => out.extend_from_slice(&p.to_be_bytes()),
+            Value::Mark(m) => out.extend_from_slice(&m.to_ne_bytes()),
             Value::IfName(n) => {
-                let mut b = n.as_bytes().to_vec();
-                b.resize(16, 0);
-                b
+                let name = &n.as_bytes()[..n.len().min(16)];
+                out.extend_from_slice(name);
+                out.resize(out.len() + 16 - name.len(), 0);
             }
-            Value::Ether(m) => m.to_vec(),
+            Value::Ether(m) => out.extend_from_slice(m),
         }
     }
 }
 
 /// Bytes of a key or value: one field as is, several padded to 32 bits each.
 pub fn concat(values: &[Value]) -> Vec<u8> {
-    if let [one] = values {
-        return one.raw();
-    }
     let mut out = Vec::with_capacity(values.len() * 4);
-    for v in values {
-        let raw = v.raw();
-        let padded = raw.len().div_ceil(4) * 4;
-        out.extend_from_slice(&raw);
-        out.resize(out.len() + padded - raw.len(), 0);
-    }
+    concat_into(values, &mut out);
     out
+}
+
+/// Appends [`concat`] of `values` to `out`.
+pub fn concat_into(values: &[Value], out: &mut Vec<u8>) {
+    if let [one] = values {
+        return one.put_raw(out);
+    }
+    for v in values {
+        let start = out.len();
+        v.put_raw(out);
+        out.resize(start + (out.len() - start).div_ceil(4) * 4, 0);
+    }
 }
 
 #[cfg(test)]
