@@ -62,6 +62,34 @@ pub fn sync(root: &Path, run_dir: &Path, start: bool) -> io::Result<Told> {
     }
 }
 
+/// The engine's [`Announce`](crate::engine::names::Announce) for the commands and plugins:
+/// changed names are told to the agent of this state (`sync`, bounded), which is started
+/// when a container joins a DNS-enabled network.
+pub struct Announcer {
+    root: PathBuf,
+    run_dir: PathBuf,
+}
+
+/// What front ends hand to `Ctx::announce_names`.
+pub fn announcer(root: &Path, run_dir: &Path) -> Box<Announcer> {
+    Box::new(Announcer {
+        root: root.to_path_buf(),
+        run_dir: run_dir.to_path_buf(),
+    })
+}
+
+impl crate::engine::names::Announce for Announcer {
+    fn changed(&self, start: bool) -> Result<(), String> {
+        match sync(&self.root, &self.run_dir, start) {
+            Ok(Told::Synced(_) | Told::Down) => Ok(()),
+            Err(e) => Err(format!(
+                "the agent did not confirm the change of names: {e}; names follow once it runs (`podnet agent`, log in {})",
+                log_path(&self.root).display()
+            )),
+        }
+    }
+}
+
 /// The running agent's pid, if one answers.
 pub fn ping(run_dir: &Path) -> Option<u32> {
     let stream = UnixStream::connect(socket_path(run_dir)).ok()?;

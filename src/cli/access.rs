@@ -18,7 +18,9 @@ pub(super) fn access(cmd: &Command) -> Access {
         | Command::Stop { .. }
         | Command::Rm { .. }
         | Command::Label { .. }
-        | Command::Network(NetworkCmd::Rm { .. } | NetworkCmd::Prune)
+        | Command::Network(
+            NetworkCmd::Rm { .. } | NetworkCmd::Prune | NetworkCmd::Disconnect { .. },
+        )
         | Command::Service(ServiceCmd::Rm { .. }) => Access::Change,
         _ => Access::Create,
     }

@@ -194,6 +194,29 @@ pub enum NetworkCmd {
     /// Remove every unused network except the default.
     #[command(after_help = "Example:\n  podnet network prune")]
     Prune,
+    /// Connect a running container to one more network (its next interface, eth1, ...).
+    #[command(
+        after_help = "Examples:\n  podnet network connect backend web\n  podnet network connect backend web --ip 10.91.0.20 --alias api"
+    )]
+    Connect(ConnectArgs),
+    /// Disconnect a container from a network it was connected to (not its first).
+    #[command(after_help = "Example:\n  podnet network disconnect backend web")]
+    Disconnect { network: String, container: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    pub network: String,
+    pub container: String,
+    /// Address on the network; default: the next free one.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address on a dual-stack network; default: the next free one.
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Another name of the container on this network (repeatable).
+    #[arg(long = "alias", visible_alias = "network-alias", value_name = "NAME")]
+    pub alias: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -249,13 +272,31 @@ pub struct RunArgs {
     /// Container name; default: generated.
     #[arg(long)]
     pub name: Option<String>,
-    /// bridge | host | none | container:NAME | NETWORK
-    #[arg(long, default_value = "bridge")]
-    pub network: String,
-    /// Address on the network; default: the next free one.
+    /// bridge | host | none | container:NAME | NETWORK; repeat it for several bridge networks
+    /// (the first is eth0 with the default route, the next eth1, ... with their subnet's route).
+    #[arg(long, default_value = "bridge", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// Another name of the container on its networks (repeatable).
+    #[arg(long = "network-alias", value_name = "NAME")]
+    pub network_alias: Vec<String>,
+    /// The container's host name (its UTS name, and its name in its /etc/hosts); default:
+    /// its container name.
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// A name server for the container's /etc/resolv.conf (repeatable); default: its user
+    /// network's DNS server (the gateway), else the host's name servers without loopback ones.
+    #[arg(long, value_name = "ADDR")]
+    pub dns: Vec<String>,
+    /// A search domain for the container's /etc/resolv.conf (repeatable).
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// An extra line NAME:ADDR of the container's /etc/hosts (repeatable).
+    #[arg(long = "add-host", value_name = "NAME:ADDR")]
+    pub add_host: Vec<String>,
+    /// Address on the (first) network; default: the next free one.
     #[arg(long)]
     pub ip: Option<String>,
-    /// IPv6 address on a dual-stack network; default: the next free one.
+    /// IPv6 address on a dual-stack (first) network; default: the next free one.
     #[arg(long)]
     pub ip6: Option<String>,
     /// Publish a port: [[HOSTIP:][HOSTPORT[-END]]:]CPORT[-END][/tcp|udp|sctp] (repeatable);

@@ -81,6 +81,11 @@ pub fn flag(field: &str) -> Option<String> {
         "node_port" => "--node-port",
         "run_dir" => "--run-dir",
         "root" => "--root",
+        "alias" => "--network-alias",
+        "hostname" => "--hostname",
+        "dns" => "--dns",
+        "dns_search" => "--dns-search",
+        "add_host" => "--add-host",
         "remove_foreign" => "`podnet gc --remove-foreign`",
         _ => return None,
     };

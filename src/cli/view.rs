@@ -34,6 +34,55 @@ pub struct ContainerRow {
     /// The container runtime that made the attachment (CNI, netavark), with its key and pod.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<RuntimeView>,
+    /// Every bridge network it is on, its first (`eth0`, the default route) first.
+    pub networks: Vec<AttachmentView>,
+}
+
+/// A container's interface on one network.
+#[derive(Debug, Serialize)]
+pub struct AttachmentView {
+    pub network: String,
+    pub ifname: String,
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<String>,
+    pub mac: Option<String>,
+    pub gateway: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<String>,
+    pub host_veth: Option<String>,
+    pub aliases: Vec<String>,
+    pub state: &'static str,
+}
+
+impl ContainerRow {
+    /// Every network's name, comma-separated (the first alone for a single network).
+    pub fn network_cell(&self) -> Option<String> {
+        match self.networks.len() {
+            0 | 1 => self.network.clone(),
+            _ => Some(
+                self.networks
+                    .iter()
+                    .map(|n| n.network.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        }
+    }
+
+    /// Every address, comma-separated, in the order of [`network_cell`](Self::network_cell).
+    pub fn ip_cell(&self) -> Option<String> {
+        match self.networks.len() {
+            0 | 1 => both(&self.ip, &self.ip6),
+            _ => Some(
+                self.networks
+                    .iter()
+                    .filter_map(|n| both(&n.ip, &n.ip6))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        }
+    }
 }
 
 /// A runtime attachment's own facts (see `engine::runtime`).
@@ -108,6 +157,22 @@ impl From<ContainerInfo> for ContainerRow {
                 k8s_namespace: r.k8s_namespace,
                 k8s_name: r.k8s_name,
             }),
+            networks: c
+                .networks
+                .into_iter()
+                .map(|a| AttachmentView {
+                    network: a.network,
+                    ifname: a.ifname,
+                    ip: a.ip.map(|i| i.to_string()),
+                    ip6: a.ip6.map(|i| i.to_string()),
+                    mac: a.mac.map(|m| m.to_string()),
+                    gateway: a.gateway.map(|g| g.to_string()),
+                    gateway6: a.gateway6.map(|g| g.to_string()),
+                    host_veth: a.host_veth,
+                    aliases: a.aliases,
+                    state: a.state,
+                })
+                .collect(),
             name: ep.name,
         }
     }
@@ -123,9 +188,16 @@ pub fn containers_matching(ctx: &Ctx, filter: &PsFilter) -> Result<Vec<Container
         .into_iter()
         .map(ContainerRow::from)
         .filter(|r| {
+            let more: Vec<String> = r
+                .networks
+                .iter()
+                .skip(1)
+                .map(|n| n.network.clone())
+                .collect();
             filter.matches(&PsFacts {
                 name: &r.name,
                 network: r.network.as_deref(),
+                more_networks: &more,
                 mode: r.mode,
                 labels: &r.labels,
                 status: r.status,

@@ -34,7 +34,9 @@ pub fn add(req: &AddRequest, env: &Env, dirs: &Dirs, plugin: &str) -> Result<Val
         env,
         conf: &req.conf.raw,
     };
-    let mut ctx = rt::open(&root, &run_dir).map_err(|e| refuse(e, &root))?;
+    let mut ctx = rt::open(&root, &run_dir)
+        .map_err(|e| refuse(e, &root))?
+        .announce_names(crate::agent::client::announcer(&root, &run_dir));
     let k = super::wire::key(&req.attachment);
     let known = rt::find(&ctx, &req.conf.name, &k).map_err(|e| refuse(e, &root))?;
     if let Some(a) = known {

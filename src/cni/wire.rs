@@ -113,7 +113,8 @@ fn add(
     let ips = requested_ips(&req.requests, &req.conf)?;
     let (root, run_dir) = dirs.for_conf(&req.conf);
     let r = (|| {
-        let (mut ctx, _) = ctxs.open(&root, &run_dir, Access::Create)?;
+        let (ctx, _) = ctxs.open(&root, &run_dir, Access::Create)?;
+        let mut ctx = ctx.announce_names(crate::agent::client::announcer(&root, &run_dir));
         rt::ensure_network(&mut ctx, &network_request(&req.conf))?;
         let a = rt::attach(&mut ctx, &attach_request(req, ips, false))?;
         ctxs.done(ctx);
@@ -289,7 +290,9 @@ pub(super) fn open_existing(
     run_dir: &Path,
 ) -> Result<Option<Ctx>, Error> {
     match ctxs.open(root, run_dir, Access::Change) {
-        Ok((ctx, _)) => Ok(Some(ctx)),
+        Ok((ctx, _)) => Ok(Some(
+            ctx.announce_names(crate::agent::client::announcer(root, run_dir)),
+        )),
         Err(Error::NoState { .. }) => Ok(None),
         Err(e) => Err(e),
     }

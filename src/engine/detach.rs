@@ -60,6 +60,8 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     fault::step("detach", 1);
+    // Its later networks (`network connect`) go first: their rows point at this one.
+    super::container::remove_members(ctx, ep)?;
     // Taken from a live process still creating it: that process may be about to start the
     // container's command. It sees the row is no longer its own and stops the command itself;
     // once it has ended, nothing more can enter the namespace and the sweep below is complete.
@@ -71,6 +73,9 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
     // The log, once no creator can start a pump for it any more: it also frees the space a
     // chatty container may have taken on the store's file system.
     logs::remove(ctx, &ep.name)?;
+    if ep.netns_owned {
+        super::container::etc::remove(ctx, &ep.name)?;
+    }
     // Its bridge port goes down before its anti-spoofing elements go: nothing it (or anything
     // left in its namespace, e.g. an attached one's processes) sends passes unchecked.
     if let Some(veth) = &ep.host_veth {

@@ -167,7 +167,9 @@ fn veth(
             link::delete(&mut inside, ep.ifname())?;
             setup::make_veth(host, veth, &net, bridge.index, &ns, alias, ep)?;
             link::set_up_by_name(&mut inside, "lo")?;
-            setup::configure_eth0(&mut inside, &net, ip, ep.ip6, ep.ifname())?;
+            // A container's later network has no default route (its first network has it).
+            let first = tx.member(ep.id)?.is_none();
+            setup::configure_eth0(&mut inside, &net, ip, ep.ip6, ep.ifname(), first)?;
             // The host still caches the old eth0's MAC for the address: until that entry went
             // stale and failed (seconds), the host's packets would go to a MAC no one has.
             neigh::forget(host, bridge.index, ip)?;

@@ -67,6 +67,42 @@ pub struct ContainerInfo {
     pub ports: Vec<PortMapping>,
     /// The container runtime's record when one made it (CNI, netavark: `engine::runtime`).
     pub runtime: Option<crate::store::RuntimeRecord>,
+    /// Every bridge network it is on: its first (eth0), then those it was connected to.
+    pub networks: Vec<Attachment>,
+}
+
+/// A container's interface on one network.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub network: String,
+    pub ifname: String,
+    pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<std::net::Ipv6Addr>,
+    pub mac: Option<Mac>,
+    pub gateway: Option<Ipv4Addr>,
+    pub gateway6: Option<std::net::Ipv6Addr>,
+    pub host_veth: Option<String>,
+    pub aliases: Vec<String>,
+    /// `creating`, `ready` or `removing` (a connect or disconnect in progress).
+    pub state: &'static str,
+}
+
+fn attachment(ctx: &Ctx, ep: &Endpoint, net: Option<&Network>) -> Result<Option<Attachment>> {
+    let crate::model::Mode::Bridge(n) = &ep.mode else {
+        return Ok(None);
+    };
+    Ok(Some(Attachment {
+        network: n.clone(),
+        ifname: ep.ifname().to_string(),
+        ip: ep.ip,
+        ip6: ep.ip6,
+        mac: firewall::guard_of(ep).map(|g| g.mac),
+        gateway: net.map(|n| n.gateway),
+        gateway6: net.and_then(|n| n.gateway6),
+        host_veth: ep.host_veth.clone(),
+        aliases: ctx.store.aliases_of(ep.id)?,
+        state: ep.state.as_str(),
+    }))
 }
 
 pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
@@ -74,7 +110,18 @@ pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
         crate::model::Mode::Bridge(n) => ctx.store.network(n)?,
         _ => None,
     };
+    let mut networks: Vec<Attachment> = attachment(ctx, ep, net.as_ref())?.into_iter().collect();
+    for m in ctx.store.members_of(ep.id)? {
+        if let Some(mep) = ctx.store.endpoint_by_id(m.endpoint_id)? {
+            let mnet = match &mep.mode {
+                crate::model::Mode::Bridge(n) => ctx.store.network(n)?,
+                _ => None,
+            };
+            networks.extend(attachment(ctx, &mep, mnet.as_ref())?);
+        }
+    }
     Ok(ContainerInfo {
+        networks,
         endpoint: ep.clone(),
         status: status(ep),
         gateway: net.as_ref().map(|n| n.gateway),
@@ -88,9 +135,12 @@ pub fn container(ctx: &Ctx, ep: &Endpoint) -> Result<ContainerInfo> {
 
 /// Every container, oldest first.
 pub fn containers(ctx: &Ctx) -> Result<Vec<ContainerInfo>> {
+    // A container's later networks are shown with it, not as containers.
+    let members: std::collections::HashSet<i64> = ctx.store.member_ids()?.into_iter().collect();
     ctx.store
         .endpoints()?
         .iter()
+        .filter(|e| !members.contains(&e.id))
         .map(|e| container(ctx, e))
         .collect()
 }

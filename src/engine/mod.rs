@@ -81,6 +81,8 @@ pub struct Ctx {
     pub store: Box<dyn State>,
     host: Option<Rtnl>,
     nft: Option<NftSocket>,
+    /// Who hears of changed names (the front end's choice; none: nobody is told).
+    names: Option<Box<dyn names::Announce>>,
     /// Close the nftables socket in this process when dropped, instead of leaving the final
     /// release to a forked child that outlives the process (right for a command that is
     /// about to exit, wrong for the agent, which would keep one child per dropped context).
@@ -118,8 +120,15 @@ impl Ctx {
             store: Box::new(store),
             host: None,
             nft: None,
+            names: None,
             close_here: false,
         }
+    }
+
+    /// Tell `to` whenever the names the store serves change (see [`names`]).
+    pub fn announce_names(mut self, to: Box<dyn names::Announce>) -> Ctx {
+        self.names = Some(to);
+        self
     }
 
     /// Make this context close its sockets in this process when dropped (a long-lived

@@ -1,20 +1,45 @@
-//! Telling the agent that the names it serves changed (issue 10). The change is already in
-//! the store; this only makes "a name resolves as soon as `run` returns, and is gone when
-//! `rm` returns" true by waiting (bounded) for the agent to serve it. Never fails a command.
+//! Telling whoever serves names (the agent, issue 10) that they changed. The change is
+//! already in the store; this only makes "a name resolves as soon as `run` returns, and is
+//! gone when `rm` returns" true by waiting (bounded) for it to be served. Never fails a
+//! command.
+//!
+//! How the server is told is not the engine's business: the front end that opened the
+//! context supplies an [`Announce`] (`Ctx::announce_names`; the CLI and the runtime plugins
+//! hand in `agent::client::Announcer`). A context without one tells no one (the agent's own).
 //!
 //! Cost on the hot path: a network without DNS pays one row read (the network's, already
-//! cached by SQLite); nothing is sent and no socket opened.
+//! cached by SQLite), plus one for the container's later networks; nothing is sent and no
+//! socket opened.
 
 use super::Ctx;
-use crate::agent::client::{self, Told};
 use crate::model::{Endpoint, Mode, Result};
 
-/// Whether `ep` is on a DNS-enabled network (so its names are served).
+/// Whoever serves the store's names and must hear of a change before a command returns.
+pub trait Announce: Send {
+    /// The names in the store changed: return once they are served. `start`: a container
+    /// joined a DNS-enabled network, so a server that is not running must be started (when
+    /// false, a stopped one serves nothing and reads the store when it starts). An error is
+    /// one line for the user (a warning: the command succeeded).
+    fn changed(&self, start: bool) -> std::result::Result<(), String>;
+}
+
+/// Whether `ep` is named somewhere: it is on a DNS-enabled network, or it is a container
+/// with a later network that is.
 pub fn serves(ctx: &Ctx, ep: &Endpoint) -> Result<bool> {
-    match &ep.mode {
-        Mode::Bridge(n) => Ok(ctx.store.network(n)?.is_some_and(|n| n.dns)),
-        _ => Ok(false),
+    let Mode::Bridge(n) = &ep.mode else {
+        return Ok(false);
+    };
+    if ctx.store.network(n)?.is_some_and(|n| n.dns) {
+        return Ok(true);
     }
+    let members = ctx.store.members_of(ep.id)?;
+    if members.is_empty() {
+        return Ok(false);
+    }
+    let networks = ctx.store.networks()?;
+    Ok(members
+        .iter()
+        .any(|m| networks.iter().any(|n| n.id == m.network_id && n.dns)))
 }
 
 /// Whether any network has DNS (services are named on every one).
@@ -22,24 +47,20 @@ pub fn any_dns_network(ctx: &Ctx) -> Result<bool> {
     Ok(ctx.store.networks()?.iter().any(|n| n.dns))
 }
 
-/// A container joined a DNS-enabled network: the agent must serve it before the command
-/// returns, so an agent that is not running is started.
+/// A container joined a DNS-enabled network: it must be served before the command returns,
+/// so a server that is not running is started.
 pub fn joined(ctx: &Ctx) {
     tell(ctx, true);
 }
 
 /// Names went away or changed (a container left, a service or network changed): tell a
-/// running agent; a stopped one serves nothing and reads the store when it starts.
+/// running server.
 pub fn changed(ctx: &Ctx) {
     tell(ctx, false);
 }
 
 fn tell(ctx: &Ctx, start: bool) {
-    match client::sync(&ctx.root, &ctx.run_dir, start) {
-        Ok(Told::Synced(_) | Told::Down) => {}
-        Err(e) => eprintln!(
-            "podnet: warning: the agent did not confirm the change of names: {e}; names follow once it runs (`podnet agent`, log in {})",
-            client::log_path(&ctx.root).display()
-        ),
+    if let Some(Err(e)) = ctx.names.as_ref().map(|a| a.changed(start)) {
+        eprintln!("podnet: warning: {e}");
     }
 }

@@ -48,6 +48,12 @@ pub struct EndpointSpec<'a> {
     /// A container runtime's record of the attachment (bridge networks only), written in the
     /// transaction that inserts the endpoint.
     pub runtime: Option<&'a crate::store::RuntimeRecord>,
+    /// This endpoint is a later network of the container with this endpoint id (`network
+    /// connect`, `run --network a --network b`): in its namespace as the next free `ethN`,
+    /// with its subnet's route only (the default route stays on the first network).
+    pub member_of: Option<i64>,
+    /// Names of this endpoint on its network (`--network-alias`), checked already.
+    pub aliases: &'a [String],
     /// The addresses (`ip`, `ip6`) were given by a runtime's IPAM plugin (CNI delegated
     /// `ipam`): see `runtime::ipam_owner`.
     pub delegated: bool,
@@ -55,7 +61,10 @@ pub struct EndpointSpec<'a> {
 
 /// Set up an endpoint. On failure, undoes what it made and reports both errors if undoing fails.
 pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
-    validate_name("container", spec.name)?;
+    // A member's name is its container's with `:NETWORK`, which no container name can be.
+    if spec.member_of.is_none() {
+        validate_name("container", spec.name)?;
+    }
     let ip = spec.ip;
     precheck(ctx, spec, ip)?;
     publish::precheck(ctx, &spec.mode, spec.ports)?;
@@ -102,7 +111,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         // one on purpose): a second eth0 would collide and either teardown break the other.
         // A runtime attaches one namespace to several networks under different interface
         // names (its own key is unique per network: see `store::api::RuntimeRecord`).
-        if let (Some(id), false, None) = (netns_id, shares, spec.runtime) {
+        if let (Some(id), false, None, None) = (netns_id, shares, spec.runtime, spec.member_of) {
             if let Some(other) = tx.using_netns(id)? {
                 return Err(Error::input(format!(
                     "{NETNS} {} is already the namespace of container '{other}': attach a namespace podnet does not manage yet, or use `podnet run {NETWORK} container:{other}`",
@@ -119,8 +128,29 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             }
         }
+        let member_ifname = match (spec.member_of, &net) {
+            (Some(c), Some(net)) => Some(super::container::member_check(tx, c, net)?),
+            _ => None,
+        };
+        let new = NewEndpoint {
+            ifname: member_ifname.as_deref().or(new.ifname),
+            ..new
+        };
         let mut ep = tx.insert_endpoint(&new)?;
         tx.add_labels(ep.id, spec.labels)?;
+        if let (Some(container_id), Some(ifname), Some(net)) =
+            (spec.member_of, &member_ifname, &net)
+        {
+            tx.insert_member(&crate::store::Member {
+                endpoint_id: ep.id,
+                container_id,
+                network_id: net.id,
+                ifname: ifname.clone(),
+            })?;
+        }
+        if !spec.aliases.is_empty() {
+            tx.add_aliases(ep.id, spec.aliases)?;
+        }
         let mut published = Vec::new();
         if let Some(net) = &net {
             // Judged again on the row as it is now: a network being removed takes no one.
@@ -153,7 +183,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         Ok((ep, published))
     })?;
     fault::step("attach", 1);
-    match realize(ctx, &ep, net.as_ref(), &published) {
+    match realize(ctx, &ep, net.as_ref(), &published, spec.member_of.is_none()) {
         Ok(()) => Ok(ep),
         Err(e) => Err(match detach::undo_own(ctx, ep.id) {
             Ok(()) => e,
@@ -332,6 +362,7 @@ fn realize(
     ep: &Endpoint,
     net: Option<&Network>,
     ports: &[PortMapping],
+    default_route: bool,
 ) -> Result<()> {
     let Some(path) = ep.netns.as_deref().map(PathBuf::from) else {
         return Ok(()); // host mode: nothing to make
@@ -365,7 +396,7 @@ fn realize(
     let mut inside: Rtnl = netns::rtnl_in(&ns)?;
     link::set_up_by_name(&mut inside, "lo")?;
     if let (Some(net), Some(ip)) = (net, ep.ip) {
-        configure_eth0(&mut inside, net, ip, ep.ip6, ep.ifname())?;
+        configure_eth0(&mut inside, net, ip, ep.ip6, ep.ifname(), default_route)?;
     }
     if net.is_some() {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
@@ -416,13 +447,16 @@ pub(super) fn make_veth(
 
 /// Inside the container's namespace: its interface (`eth0`, or the runtime's `ifname`) gets
 /// its address (and its IPv6 one on a dual-stack network, without DAD: usable at once),
-/// comes up, and the gateway (each family's) becomes the default route.
+/// comes up, and the gateway (each family's) becomes the default route — unless this is a
+/// container's later network (`default_route` false), which has only its subnet's route (the
+/// kernel's, from the address).
 pub(super) fn configure_eth0(
     inside: &mut Rtnl,
     net: &Network,
     ip: Ipv4Addr,
     ip6: Option<Ipv6Addr>,
     ifname: &str,
+    default_route: bool,
 ) -> Result<()> {
     let eth0 = link::get(inside, ifname)?
         .ok_or_else(|| Error::failed(format!("{ifname} missing in the container namespace")))?;
@@ -437,6 +471,9 @@ pub(super) fn configure_eth0(
         _ => None,
     };
     link::set_up(inside, eth0.index)?;
+    if !default_route {
+        return Ok(());
+    }
     route::add_default(inside, net.gateway)?;
     match v6 {
         Some(g6) => route::add_default(inside, g6),

@@ -24,6 +24,8 @@ pub struct PsFacts<'a> {
     pub name: &'a str,
     /// The bridge network, if any.
     pub network: Option<&'a str>,
+    /// The networks it was connected to after its first.
+    pub more_networks: &'a [String],
     /// `bridge`, `host`, `none` or `container`.
     pub mode: &'a str,
     pub labels: &'a Labels,
@@ -88,7 +90,9 @@ impl PsFilter {
             list.is_empty() || list.iter().any(|v| ok(v))
         };
         any(&self.names, &|v| c.name.contains(v))
-            && any(&self.networks, &|v| c.network == Some(v) || c.mode == v)
+            && any(&self.networks, &|v| {
+                c.network == Some(v) || c.mode == v || c.more_networks.iter().any(|n| n == v)
+            })
             && any(&self.statuses, &|v| c.status == v)
             && self.labels.iter().all(|(k, v)| match v {
                 Some(v) => c.labels.get(k) == Some(v),
@@ -105,6 +109,7 @@ mod tests {
         PsFacts {
             name,
             network: Some("podnet0"),
+            more_networks: &[],
             mode: "bridge",
             labels,
             status,

@@ -1,6 +1,7 @@
 //! Core types, parsed and validated once at the edge. Pure: no I/O.
 
 mod error;
+pub mod etc;
 pub mod filter;
 pub mod inet;
 pub mod inet6;
@@ -20,7 +21,7 @@ pub use inet6::{parse_cidr6, parse_ip_any, parse_ipv6, parse_subnet_any, split_s
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
 pub use mac::Mac;
-pub use names::{validate_ifname, validate_name};
+pub use names::{validate_dns_name, validate_ifname, validate_name};
 pub use ports::{
     host_ip_text, parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest,
     Proto,

@@ -40,9 +40,72 @@ pub fn validate_ifname(what: &str, name: &str) -> Result<()> {
     validate_name(what, name)
 }
 
+/// A DNS name a container answers to (`--network-alias`, `--hostname`, an `--add-host`
+/// name): dot-separated labels of letters, digits, '_' and '-' (not at a label's ends), each
+/// at most 63 bytes, 253 in all. `flag` is the field named in the error.
+pub fn validate_dns_name(flag: &str, name: &str) -> Result<()> {
+    let bad = |why: String| Err(Error::input(format!("{flag} '{name}' {why}")));
+    if name.is_empty() {
+        return bad("is empty: give a name like db or db.internal".into());
+    }
+    if name.len() > 253 {
+        return bad(format!(
+            "is {} characters long: use at most 253",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return bad("has an empty label (two dots, or a dot at an end)".into());
+        }
+        if label.len() > 63 {
+            return bad(format!(
+                "has a label of {} characters: at most 63",
+                label.len()
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "_-".contains(*c)))
+        {
+            return bad(format!(
+                "contains {c:?}: use only letters, digits, '_', '-' and dots between labels"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad("has a label starting or ending with '-'".into());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_names() {
+        for n in ["db", "db.internal", "a-b_c.x1", "x"] {
+            validate_dns_name("alias", n).unwrap();
+        }
+        let long = "a".repeat(64);
+        for n in [
+            "",
+            "a b",
+            "a/b",
+            "a..b",
+            ".a",
+            "a.",
+            "-a",
+            "a-",
+            "ü",
+            "a:b",
+            long.as_str(),
+        ] {
+            let e = validate_dns_name("alias", n).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{n}: {e}");
+        }
+    }
 
     #[test]
     fn accepts_docker_like_names() {

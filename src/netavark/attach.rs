@@ -25,7 +25,9 @@ fn key(req: &SetupRequest) -> Key {
 
 pub fn setup(req: &SetupRequest) -> Reply {
     let (root, run_dir) = dirs(&req.network);
-    match runtime::open(&root, &run_dir).and_then(|mut ctx| attach(&mut ctx, req)) {
+    let opened = runtime::open(&root, &run_dir)
+        .map(|c| c.announce_names(crate::agent::client::announcer(&root, &run_dir)));
+    match opened.and_then(|mut ctx| attach(&mut ctx, req)) {
         Ok(block) => Reply::ok(Some(&block)),
         Err(e) => refused(e, &root),
     }
@@ -100,7 +102,7 @@ pub fn teardown(req: &SetupRequest) -> Reply {
         eprintln!("podnet: teardown goes past: {why}");
     }
     let mut ctx = match Ctx::open_as(&root, &run_dir, Access::Change) {
-        Ok(c) => c,
+        Ok(c) => c.announce_names(crate::agent::client::announcer(&root, &run_dir)),
         Err(Error::NoState { .. }) => return Reply::ok::<()>(None),
         Err(e) => return refused(e, &root),
     };

@@ -84,6 +84,16 @@ pub struct RuntimeRow {
     pub record: RuntimeRecord,
 }
 
+/// A container's network after its first: endpoint `endpoint_id` (its own lease, veth, MAC)
+/// is `ifname` (`eth1`, ...) in container `container_id`'s namespace, on network `network_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub endpoint_id: i64,
+    pub container_id: i64,
+    pub network_id: i64,
+    pub ifname: String,
+}
+
 /// What the engine reads. Outside a transaction each call sees the latest committed state;
 /// inside one ([`Writes`]), the transaction's.
 pub trait Reads {
@@ -163,6 +173,16 @@ pub trait Reads {
         container_id: &str,
         ifname: &str,
     ) -> Result<Option<RuntimeRow>>;
+    // Containers on several networks.
+    /// A container's networks after its first, oldest first.
+    fn members_of(&self, container_id: i64) -> Result<Vec<Member>>;
+    /// The membership of an endpoint that is a container's later network (None: it is a
+    /// container of its own).
+    fn member(&self, endpoint_id: i64) -> Result<Option<Member>>;
+    /// Ids of every endpoint that is a container's later network.
+    fn member_ids(&self) -> Result<Vec<i64>>;
+    /// The names (`--network-alias`) of an endpoint on its network.
+    fn aliases_of(&self, endpoint_id: i64) -> Result<Vec<String>>;
 }
 
 /// What the engine changes, inside one transaction.
@@ -226,6 +246,12 @@ pub trait Writes: Reads {
     /// Record a runtime attachment of an endpoint (in the transaction that inserts the
     /// endpoint: a second attachment of the same key is refused).
     fn insert_runtime(&self, endpoint_id: i64, network_id: i64, rec: &RuntimeRecord) -> Result<()>;
+    /// Record an endpoint as a container's later network (in the transaction that inserts it:
+    /// a second one on the same network, or a taken interface name, is refused).
+    fn insert_member(&self, m: &Member) -> Result<()>;
+    /// The first `ethN` (N ≥ 1) none of the container's members uses.
+    fn free_ifname(&self, container_id: i64) -> Result<String>;
+    fn add_aliases(&self, endpoint_id: i64, aliases: &[String]) -> Result<()>;
 }
 
 /// A store: its identity, reads, and write transactions.

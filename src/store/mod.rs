@@ -5,6 +5,7 @@ pub mod addr;
 pub mod api;
 mod endpoints;
 mod labels;
+mod members;
 mod names;
 mod networks;
 mod ports;
@@ -16,7 +17,8 @@ mod services;
 mod sqlite;
 
 pub use api::{
-    NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
+    Member, NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State,
+    Writes,
 };
 /// How a service's selector is shown (`app=web,tier=db`), as it is stored.
 pub use services::encode_selector;

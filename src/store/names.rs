@@ -7,10 +7,14 @@ use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-/// Every ready DNS-enabled network with its ready containers (name → their addresses on that
-/// network) and every service (name → its VIPs; services are host-wide, like Kubernetes',
-/// so each DNS network sees them). A container being created or removed is not served: it
-/// answers once `run` has marked it ready and is gone the moment `rm` claims it.
+/// Every ready DNS-enabled network with its ready containers (name and aliases → their
+/// addresses on that network) and every service (name → its VIPs; services are host-wide,
+/// like Kubernetes', so each DNS network sees them). A container being created or removed is
+/// not served: it answers once `run` has marked it ready and is gone the moment `rm` claims
+/// it. A container's later networks (`container_networks`: endpoints of their own) are named
+/// by the container (its name, the member's aliases) under the container's identity, so the
+/// DNS server knows it as one asker on all of them; each is served while both it and the
+/// container are ready (gone the moment `disconnect` claims it).
 pub fn dns_names(conn: &Connection) -> Result<Vec<NetworkNames>> {
     // One read transaction: the networks, leases and services seen belong together.
     let tx = match conn.is_autocommit() {
@@ -30,35 +34,51 @@ pub fn dns_names(conn: &Connection) -> Result<Vec<NetworkNames>> {
         .enumerate()
         .map(|(i, n)| (n.network.id, i))
         .collect();
+    // One row per lease: (network, the container's id, its name, the endpoint's aliases, the
+    // address). Aliases are DNS names (no spaces), so a space joins them.
     let mut st = conn.prepare_cached(
-        "SELECT l.network_id, e.id, e.name, l.ip FROM leases l
+        "SELECT l.network_id, c.id, c.name,
+                (SELECT group_concat(a.alias, ' ') FROM endpoint_aliases a
+                  WHERE a.endpoint_id = e.id),
+                l.ip
+           FROM leases l
            JOIN endpoints e ON e.id = l.endpoint_id
            JOIN networks n ON n.id = l.network_id
-         WHERE n.dns = 1 AND e.state = 'ready'
-         ORDER BY l.network_id, e.id, l.ip",
+           LEFT JOIN container_networks m ON m.endpoint_id = e.id
+           JOIN endpoints c ON c.id = coalesce(m.container_id, e.id)
+         WHERE n.dns = 1 AND e.state = 'ready' AND c.state = 'ready'
+         ORDER BY l.network_id, c.id, l.ip",
     )?;
     let rows = st.query_map([], |r| {
         Ok((
             r.get::<_, i64>(0)?,
             r.get::<_, i64>(1)?,
             r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
         ))
     })?;
     for row in rows {
-        let (net, ep, name, ip) = row?;
+        let (net, container, name, aliases, ip) = row?;
         let (Some(&i), Ok(ip)) = (index.get(&net), ip.parse::<IpAddr>()) else {
             continue;
         };
-        let owner = ep.to_string();
+        let owner = container.to_string();
         let records = &mut out[i].records;
         match records.last_mut() {
             Some(r) if r.owner == owner => r.addrs.push(ip),
-            _ => records.push(NameRecord {
-                owner,
-                names: vec![name],
-                addrs: vec![ip],
-            }),
+            _ => {
+                let aliases = aliases.iter().flat_map(|a| a.split(' '));
+                let names = std::iter::once(name.as_str())
+                    .chain(aliases.filter(|a| !a.is_empty() && *a != name))
+                    .map(str::to_string)
+                    .collect();
+                records.push(NameRecord {
+                    owner,
+                    names,
+                    addrs: vec![ip],
+                })
+            }
         }
     }
     if !out.is_empty() {
@@ -175,6 +195,76 @@ mod tests {
                     names: vec!["web".into()],
                     addrs: vec!["10.43.0.1".parse().unwrap(), "fd00:43::1".parse().unwrap()],
                 },
+            ]
+        );
+    }
+
+    fn member(conn: &Connection, endpoint: i64, container: i64, net: i64, ifname: &str) {
+        conn.execute(
+            "INSERT INTO container_networks(endpoint_id, container_id, network_id, ifname) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![endpoint, container, net, ifname],
+        )
+        .unwrap();
+    }
+
+    fn alias(conn: &Connection, endpoint: i64, alias: &str) {
+        conn.execute(
+            "INSERT INTO endpoint_aliases(endpoint_id, alias) VALUES (?1, ?2)",
+            rusqlite::params![endpoint, alias],
+        )
+        .unwrap();
+    }
+
+    fn rec(owner: &str, names: &[&str], addrs: &[&str]) -> NameRecord {
+        NameRecord {
+            owner: owner.into(),
+            names: names.iter().map(|n| n.to_string()).collect(),
+            addrs: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_container_is_named_on_each_of_its_networks_with_that_network_s_aliases() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&conn).unwrap();
+        let app = network(&conn, "app", true, 0);
+        let back = network(&conn, "back", true, 1);
+        let plain = network(&conn, "plain", false, 2);
+        // web: on app (alias www), on back as a member (alias api), on plain (no DNS).
+        endpoint(&conn, 1, "web", "ready", &[(app, "10.90.0.5")]);
+        alias(&conn, 1, "www");
+        endpoint(&conn, 2, "web:back", "ready", &[(back, "10.90.1.5")]);
+        member(&conn, 2, 1, back, "eth1");
+        alias(&conn, 2, "api");
+        alias(&conn, 2, "web");
+        endpoint(&conn, 3, "web:plain", "ready", &[(plain, "10.90.2.5")]);
+        member(&conn, 3, 1, plain, "eth2");
+        // db: its member on app is still being connected, or its container is going away.
+        endpoint(&conn, 4, "db", "ready", &[(back, "10.90.1.6")]);
+        endpoint(&conn, 5, "db:app", "creating", &[(app, "10.90.0.6")]);
+        member(&conn, 5, 4, app, "eth1");
+        endpoint(&conn, 6, "old", "removing", &[(back, "10.90.1.7")]);
+        endpoint(&conn, 7, "old:app", "ready", &[(app, "10.90.0.7")]);
+        member(&conn, 7, 6, app, "eth1");
+        let got: Vec<(String, Vec<NameRecord>)> = dns_names(&conn)
+            .unwrap()
+            .into_iter()
+            .map(|n| (n.network.name, n.records))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "app".into(),
+                    vec![rec("1", &["web", "www"], &["10.90.0.5"])]
+                ),
+                (
+                    "back".into(),
+                    vec![
+                        rec("1", &["web", "api"], &["10.90.1.5"]),
+                        rec("4", &["db"], &["10.90.1.6"]),
+                    ]
+                ),
             ]
         );
     }

@@ -231,6 +231,28 @@ const NETWORK_DELEGATED: &str = "
 ALTER TABLE networks ADD COLUMN delegated INTEGER NOT NULL DEFAULT 0;
 ";
 
+/// Containers on several networks (issue 10): each network after a container's first is an
+/// endpoint of its own (lease, veth, MAC, anti-spoofing elements, like a runtime's second
+/// interface in `runtime_attachments`), joined to the container's endpoint here with its
+/// interface name in the container (`eth1`, ...). A container's endpoint cannot be deleted
+/// while a member points at it (no cascade): teardown removes the members first. Aliases
+/// (`--network-alias`) are names of one endpoint, i.e. of one (container, network).
+const CONTAINER_NETWORKS: &str = "
+CREATE TABLE IF NOT EXISTS container_networks(
+  endpoint_id INTEGER PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+  container_id INTEGER NOT NULL REFERENCES endpoints(id),
+  network_id INTEGER NOT NULL REFERENCES networks(id),
+  ifname TEXT NOT NULL,
+  UNIQUE(container_id, network_id),
+  UNIQUE(container_id, ifname)
+);
+CREATE TABLE IF NOT EXISTS endpoint_aliases(
+  endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+  alias TEXT NOT NULL,
+  PRIMARY KEY(endpoint_id, alias)
+);
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -245,6 +267,7 @@ const MIGRATIONS: &[&str] = &[
     SERVICES_IPV6,
     NETWORK_DNS,
     NETWORK_DELEGATED,
+    CONTAINER_NETWORKS,
 ];
 
 /// The schema version this binary writes.

@@ -3,9 +3,10 @@
 //! both. The SQL lives in the modules beside this one.
 
 use super::api::{
-    NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State, Writes,
+    Member, NewEndpoint, NewNetwork, Owner, Reads, RuntimeRecord, RuntimeRow, ServiceRecord, State,
+    Writes,
 };
-use super::{endpoints, labels, names, networks, ports, runtime, services, Store};
+use super::{endpoints, labels, members, names, networks, ports, runtime, services, Store};
 use crate::model::service::ServiceDef;
 use crate::model::{
     Backend, Backend6, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result,
@@ -131,6 +132,18 @@ impl Reads for Connection {
     ) -> Result<Option<RuntimeRow>> {
         runtime::find(self, network_id, container_id, ifname)
     }
+    fn members_of(&self, container_id: i64) -> Result<Vec<Member>> {
+        members::of_container(self, container_id)
+    }
+    fn member(&self, endpoint_id: i64) -> Result<Option<Member>> {
+        members::of_endpoint(self, endpoint_id)
+    }
+    fn member_ids(&self) -> Result<Vec<i64>> {
+        members::all_ids(self)
+    }
+    fn aliases_of(&self, endpoint_id: i64) -> Result<Vec<String>> {
+        members::aliases(self, endpoint_id)
+    }
 }
 
 /// Only ever called on a transaction: [`Store`] hands out no other `Writes`.
@@ -223,6 +236,15 @@ impl Writes for Connection {
     }
     fn insert_runtime(&self, endpoint_id: i64, network_id: i64, rec: &RuntimeRecord) -> Result<()> {
         runtime::insert(self, endpoint_id, network_id, rec)
+    }
+    fn insert_member(&self, m: &Member) -> Result<()> {
+        members::insert(self, m)
+    }
+    fn free_ifname(&self, container_id: i64) -> Result<String> {
+        members::free_ifname(self, container_id)
+    }
+    fn add_aliases(&self, endpoint_id: i64, aliases: &[String]) -> Result<()> {
+        members::add_aliases(self, endpoint_id, aliases)
     }
 }
 

@@ -47,21 +47,28 @@ pub fn guard_elements(sb: &Sandbox) -> (BTreeSet<String>, BTreeSet<Source>) {
     (ports, sources)
 }
 
-/// Every container with a port of its own on a bridge, with the MAC its `eth0` really has.
+/// Every container's port on each bridge it is on, with the MAC its interface really has.
 pub fn expected_guards(sb: &Sandbox) -> (BTreeSet<String>, BTreeSet<Source>) {
     let mut ports = BTreeSet::new();
     let mut sources = BTreeSet::new();
     for c in ps(sb) {
-        let Some(veth) = c["host_veth"].as_str() else {
-            continue;
-        };
-        let link = as_list(ip_json_in(sb, s(&c, "netns"), &["link", "show", "eth0"]));
-        ports.insert(veth.to_string());
-        sources.insert((
-            veth.to_string(),
-            s(&link[0], "address").to_string(),
-            s(&c, "ip").to_string(),
-        ));
+        // Every network it is on (a container connected to several has a port on each).
+        for n in as_list(c["networks"].clone()) {
+            let Some(veth) = n["host_veth"].as_str() else {
+                continue;
+            };
+            let link = as_list(ip_json_in(
+                sb,
+                s(&c, "netns"),
+                &["link", "show", s(&n, "ifname")],
+            ));
+            ports.insert(veth.to_string());
+            sources.insert((
+                veth.to_string(),
+                s(&link[0], "address").to_string(),
+                s(&n, "ip").to_string(),
+            ));
+        }
     }
     (ports, sources)
 }

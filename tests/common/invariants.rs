@@ -91,6 +91,8 @@ pub struct EpRow {
     pub mac: Option<String>,
     /// The interface's name inside the namespace (`eth0` unless a runtime named it).
     pub ifname: String,
+    /// A container's later network (`network connect`): no default route of its own.
+    pub member: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -178,7 +180,9 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
     let mut endpoints = q(
         &c,
         "SELECT id, name, mode, target, ip, host_veth, netns, netns_owned, pid, pid_start, state, draining, mac,
-           coalesce(ifname, 'eth0'), ip6 FROM endpoints ORDER BY id",
+           coalesce(ifname, 'eth0'), ip6,
+           EXISTS(SELECT 1 FROM container_networks m WHERE m.endpoint_id = endpoints.id)
+         FROM endpoints ORDER BY id",
         |r| {
             let pid: Option<i32> = r.get(8)?;
             let start: Option<i64> = r.get(9)?;
@@ -198,6 +202,7 @@ pub fn store_view(sb: &Sandbox) -> StoreView {
                 mac: r.get(12)?,
                 ifname: r.get(13)?,
                 ip6: r.get(14)?,
+                member: r.get(15)?,
             })
         },
     );
@@ -507,10 +512,16 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
             }
             let routes6 = ip_json_in(sb, ns, &["-6", "route"]);
             let defaults = super::v6::v6_defaults(&routes6);
-            if !defaults
+            let default6_here = defaults
                 .iter()
-                .any(|(gw, dev, _)| gw == g6 && dev == ifname)
-            {
+                .any(|(gw, dev, _)| gw == g6 && dev == ifname);
+            if e.member && default6_here {
+                bad.push(format!(
+                    "container {}: a later network with an IPv6 default route via {g6}: {defaults:?}",
+                    e.name
+                ));
+            }
+            if !e.member && !default6_here {
                 bad.push(format!(
                     "container {}: no IPv6 default route via {g6}: {defaults:?}",
                     e.name
@@ -523,10 +534,16 @@ pub fn violations(sb: &Sandbox) -> Vec<String> {
             ));
         }
         let routes = as_list(ip_json_in(sb, ns, &["route"]));
-        if !routes
+        let default_here = routes
             .iter()
-            .any(|r| r["dst"] == "default" && r["gateway"] == net.gateway.as_str())
-        {
+            .any(|r| r["dst"] == "default" && r["gateway"] == net.gateway.as_str());
+        if e.member && default_here {
+            bad.push(format!(
+                "container {}: a later network with a default route via {}: {routes:?}",
+                e.name, net.gateway
+            ));
+        }
+        if !e.member && !default_here {
             bad.push(format!(
                 "container {}: no default route via {}: {routes:?}",
                 e.name, net.gateway

@@ -31,15 +31,14 @@ pub(super) fn ps(ctx: &Ctx, f: Format, all: bool, quiet: bool, filter: &[String]
             rows.iter()
                 .map(|r| {
                     let net = r
-                        .network
-                        .clone()
+                        .network_cell()
                         .or(r.shares.as_ref().map(|s| format!("container:{s}")));
                     vec![
                         r.name.clone(),
                         r.status.into(),
                         r.mode.into(),
                         opt(&net),
-                        opt(&view::both(&r.ip, &r.ip6)),
+                        opt(&r.ip_cell()),
                         opt(&r.pid),
                         r.ports.join(","),
                         opt(&r.runtime.as_ref().and_then(|v| v.pod())),
@@ -92,10 +91,9 @@ fn inspect_cells(r: &view::ContainerRow) -> Vec<String> {
         r.status.into(),
         r.mode.into(),
         opt(&r
-            .network
-            .clone()
+            .network_cell()
             .or(r.shares.as_ref().map(|s| format!("container:{s}")))),
-        opt(&view::both(&r.ip, &r.ip6)),
+        opt(&r.ip_cell()),
         opt(&view::both(&r.gateway, &r.gateway6)),
         opt(&r.host_veth),
         opt(&r.netns),
@@ -113,9 +111,18 @@ pub(super) fn show(ctx: &Ctx, f: Format, ep: &crate::model::Endpoint) -> Result<
 
 pub(super) fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
     let ports = run_ports(&a)?;
+    let (first, more) = a
+        .network
+        .split_first()
+        .expect("--network has a default value");
     let spec = container::RunSpec {
         name: a.name,
-        network: Mode::parse(&a.network, DEFAULT_NETWORK)?,
+        network: Mode::parse(first, DEFAULT_NETWORK)?,
+        more_networks: more
+            .iter()
+            .map(|n| container::network_name(n).to_string())
+            .collect(),
+        aliases: a.network_alias,
         ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
         ip6: a
             .ip6
@@ -127,6 +134,12 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, a: RunArgs) -> Result<i32> {
         labels: crate::model::parse_labels(&a.label)?,
         argv: a.argv,
         log: crate::model::logs::log_config(a.log_max_size.as_deref(), a.log_max_files)?,
+        etc: crate::model::etc::EtcSpec::parse(
+            a.hostname.as_deref(),
+            &a.dns,
+            &a.dns_search,
+            &a.add_host,
+        )?,
     };
     let out = container::run(ctx, spec)?;
     match out.exit_code {

@@ -38,7 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Some(a) => crate::engine::open(&cli.root, &cli.run_dir, a),
         None => Ctx::open_as(&cli.root, &cli.run_dir, Access::Create).map(|c| (c, None)),
     };
-    let mut ctx = match opened {
+    let ctx = match opened {
         Err(e @ Error::NoState { .. }) if is_listing(&cli.command) => {
             exit::note(format!("{e}; nothing to list"));
             Ctx::empty(&cli.root, &cli.run_dir)?
@@ -51,6 +51,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Err(e) => return Err(e),
     };
+    // Changed names are told to the agent (the engine only knows it as an `Announce`).
+    let mut ctx = ctx.announce_names(crate::agent::client::announcer(&cli.root, &cli.run_dir));
     let f = cli.format;
     match cli.command {
         Command::Network(cmd) => return network::run(&mut ctx, f, cmd),

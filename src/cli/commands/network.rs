@@ -1,4 +1,4 @@
-//! `network create | ls | inspect | rm | prune`.
+//! `network create | ls | inspect | rm | prune | connect | disconnect`.
 
 use crate::cli::args::{CreateArgs, NetworkCmd};
 use crate::cli::exit;
@@ -6,8 +6,10 @@ use crate::cli::output::{opt, print};
 use crate::cli::view;
 use crate::cli::Format;
 use crate::engine::network::{self, NetworkRequest};
-use crate::engine::Ctx;
-use crate::model::{parse_cidr6, parse_ipv4, parse_subnet_any, split_subnets, Error, Result};
+use crate::engine::{container, Ctx};
+use crate::model::{
+    parse_cidr6, parse_ipv4, parse_ipv6, parse_subnet_any, split_subnets, Error, Result,
+};
 
 const NET_HEADERS: [&str; 7] = [
     "NAME",
@@ -117,6 +119,23 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
             for n in network::prune(ctx)? {
                 outln!("{n}");
             }
+        }
+        NetworkCmd::Connect(a) => {
+            let req = container::ConnectRequest {
+                ip: a.ip.as_deref().map(|s| parse_ipv4("--ip", s)).transpose()?,
+                ip6: a
+                    .ip6
+                    .as_deref()
+                    .map(|s| parse_ipv6("--ip6", s))
+                    .transpose()?,
+                network: a.network,
+                container: a.container,
+                aliases: a.alias,
+            };
+            container::connect(ctx, &req)?;
+        }
+        NetworkCmd::Disconnect { network, container } => {
+            container::disconnect(ctx, &network, &container)?
         }
     }
     Ok(0)

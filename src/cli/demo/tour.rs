@@ -18,6 +18,8 @@ pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
         name: Some(name.into()),
         network: crate::model::Mode::parse(network, DEFAULT_NETWORK)
             .expect("the tour names valid networks"),
+        more_networks: Vec::new(),
+        aliases: Vec::new(),
         ip: None,
         ip6: None,
         ports: Vec::new(),
@@ -25,6 +27,7 @@ pub(super) fn run_spec(name: &str, network: &str) -> RunSpec {
         detach: true,
         argv: vec!["sleep".into(), "3600".into()],
         log: Default::default(),
+        etc: Default::default(),
     }
 }
 

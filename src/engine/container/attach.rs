@@ -46,6 +46,8 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Endpoint> {
         ifname: None,
         mac: None,
         runtime: None,
+        member_of: None,
+        aliases: &[],
         delegated: false,
     };
     let ep = setup::attach(ctx, &spec)?;

@@ -3,13 +3,17 @@
 //! namespace podnet did not make, `label`.
 
 mod attach;
+pub mod etc;
 mod labels;
+mod networks;
 mod remove;
 mod run;
 mod stop;
 
 pub use attach::{attach, detach, AttachRequest};
 pub use labels::relabel;
+pub use networks::{check_aliases, connect, disconnect, network_name, ConnectRequest};
+pub(crate) use networks::{member_check, remove_members};
 pub use remove::rm;
 pub use run::{exec, run};
 pub use stop::stop;
@@ -24,6 +28,10 @@ pub struct RunSpec {
     /// None: a generated name.
     pub name: Option<String>,
     pub network: Mode,
+    /// Bridge networks after the first (`--network` again): `eth1`, ... in that order.
+    pub more_networks: Vec<String>,
+    /// Names of the container on each network it starts on (`--network-alias`).
+    pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
     /// The IPv6 address (`--ip6`) on a dual-stack network.
     pub ip6: Option<std::net::Ipv6Addr>,
@@ -33,6 +41,8 @@ pub struct RunSpec {
     pub argv: Vec<String>,
     /// How much of a detached container's output is kept.
     pub log: LogConfig,
+    /// `--hostname`, `--dns`, `--dns-search`, `--add-host`.
+    pub etc: crate::model::etc::EtcSpec,
 }
 
 /// What `run` produced: the container, and for a foreground run the command's exit code.
@@ -43,7 +53,12 @@ pub struct RunOutcome {
 
 /// Look a container up, with the error users expect for a name that is not there.
 pub fn find(ctx: &Ctx, name: &str) -> Result<Endpoint> {
-    ctx.store.endpoint(name)?.ok_or_else(|| {
+    // `CONTAINER:NETWORK` names a container's later network, not a container.
+    let found = match name.contains(':') {
+        true => None,
+        false => ctx.store.endpoint(name)?,
+    };
+    found.ok_or_else(|| {
         Error::not_found(
             "container",
             name,

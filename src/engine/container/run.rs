@@ -32,6 +32,33 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
     let name = spec.name.clone().unwrap_or_else(generated_name);
     validate_name("container", &name)?;
     let mode = spec.network.clone();
+    super::check_aliases(&spec.aliases)?;
+    if !spec.etc.is_empty() && matches!(mode, Mode::Host | Mode::Container(_)) {
+        return Err(Error::input(format!(
+            "--hostname, --dns, --dns-search and --add-host need a namespace of the container's own: not with {NETWORK} host or container:NAME"
+        )));
+    }
+    for (i, n) in spec.more_networks.iter().enumerate() {
+        if matches!(&mode, Mode::Bridge(first) if first == n) || spec.more_networks[..i].contains(n)
+        {
+            return Err(Error::input(format!(
+                "{NETWORK} {n} is given twice: name each network once"
+            )));
+        }
+        if n != crate::engine::DEFAULT_NETWORK && ctx.store.network(n)?.is_none() {
+            return Err(Error::input(format!(
+                "network '{n}' does not exist{}",
+                crate::model::cli_hint(&format!(
+                    ": create it with `podnet network create {n}` or see `podnet network ls`"
+                ))
+            )));
+        }
+    }
+    if !spec.more_networks.is_empty() && !matches!(mode, Mode::Bridge(_)) {
+        return Err(Error::input(format!(
+            "{NETWORK} given several times: only bridge networks can be combined (not host, none or container:NAME)"
+        )));
+    }
     let ns = match &mode {
         Mode::Bridge(_) | Mode::None => Netns::Create,
         Mode::Host => Netns::Host,
@@ -66,9 +93,26 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             ifname: None,
             mac: None,
             runtime: None,
+            member_of: None,
+            aliases: &spec.aliases,
             delegated: false,
         },
     )?;
+    // Its later networks, before its command starts (which sees them all at once).
+    for net in &spec.more_networks {
+        let made = super::networks::add(ctx, &ep, net, None, None, &spec.aliases).and_then(|m| {
+            match setup::mark_ready(ctx, &m, false)? {
+                true => Ok(()),
+                false => Err(setup::taken_over(&m.name)),
+            }
+        });
+        if let Err(e) = made {
+            return Err(match detach::undo_own(ctx, ep.id) {
+                Ok(()) => e,
+                Err(u) => e.undo_failed(u),
+            });
+        }
+    }
     if let Some(sig) = signals.as_ref().and_then(|s| s.take_pending()) {
         // Told to stop before the command started: do not start it.
         detach::undo_own(ctx, ep.id)?;
@@ -77,7 +121,18 @@ pub fn run(ctx: &mut Ctx, spec: RunSpec) -> Result<RunOutcome> {
             exit_code: Some(128 + sig),
         });
     }
-    let mut child = match spawn(ctx, &ep, &spec) {
+    // Its own /etc/resolv.conf, /etc/hosts and host name (not in the host's namespaces).
+    let enter = match &ep.mode {
+        Mode::Bridge(_) | Mode::None => match super::etc::prepare(ctx, &ep, &spec.etc) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let _ = detach::undo_own(ctx, ep.id);
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
+    let mut child = match spawn(ctx, &ep, &spec, enter.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             let _ = detach::undo_own(ctx, ep.id);
@@ -154,7 +209,12 @@ fn stop_child(child: &mut std::process::Child) {
 }
 
 /// Start the container's process inside its namespace.
-fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child> {
+fn spawn(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    spec: &RunSpec,
+    enter: Option<&super::etc::Enter>,
+) -> Result<std::process::Child> {
     let ns = ep.netns.as_deref().map(File::open).transpose()?;
     let mut cmd = Command::new(&spec.argv[0]);
     cmd.args(&spec.argv[1..]);
@@ -167,13 +227,17 @@ fn spawn(ctx: &Ctx, ep: &Endpoint, spec: &RunSpec) -> Result<std::process::Child
     }
     let ns_fd = ns.as_ref().map(|f| f.as_raw_fd());
     let detach = spec.detach;
+    let enter = enter.cloned();
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
-    // (setns, setsid, signal, sigprocmask) on an fd that stays open in the parent until spawn
-    // returns.
+    // (setns, unshare, mount, sethostname, setsid, signal, sigprocmask) on an fd that stays
+    // open in the parent until spawn returns, and on strings prepared before the fork.
     unsafe {
         cmd.pre_exec(move || {
             if let Some(fd) = ns_fd {
                 setns(BorrowedFd::borrow_raw(fd), CloneFlags::CLONE_NEWNET)?;
+            }
+            if let Some(e) = &enter {
+                e.apply()?;
             }
             if detach {
                 libc::setsid();
@@ -197,6 +261,22 @@ pub fn exec(ctx: &Ctx, name: &str, argv: &[String]) -> Result<()> {
     }
     if !is_running(&ep) {
         return Err(Error::input(format!("container '{name}' is not running")));
+    }
+    // The container's own mount and UTS namespaces (its /etc files, its host name), when
+    // `run` gave it some: entered before the network one, through its process.
+    if let (true, Some(pid)) = (ep.netns_owned, ep.pid) {
+        if super::etc::dir(ctx, name).exists() {
+            for (ns, flag) in [
+                ("uts", CloneFlags::CLONE_NEWUTS),
+                ("mnt", CloneFlags::CLONE_NEWNS),
+            ] {
+                let f = File::open(format!("/proc/{}/ns/{ns}", pid.0))
+                    .map_err(|e| Error::failed(format!("enter '{name}': {ns} namespace: {e}")))?;
+                setns(&f, flag).map_err(|e| {
+                    Error::failed(format!("enter '{name}': {ns} namespace: {}", e.desc()))
+                })?;
+            }
+        }
     }
     if let Some(p) = &ep.netns {
         let ns = netns::open(p.as_ref())?;

@@ -48,6 +48,8 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         ifname: Some(&req.key.ifname),
         mac: req.mac,
         runtime: Some(&record),
+        member_of: None,
+        aliases: &[],
         delegated: req.delegated,
     };
     let made = setup::attach(ctx, &spec);

@@ -49,6 +49,11 @@ pub mod field {
     pub const RUN_DIR: &str = "\u{1}run_dir\u{2}";
     pub const ROOT: &str = "\u{1}root\u{2}";
     pub const REMOVE_FOREIGN: &str = "\u{1}remove_foreign\u{2}";
+    pub const ALIAS: &str = "\u{1}alias\u{2}";
+    pub const HOSTNAME: &str = "\u{1}hostname\u{2}";
+    pub const DNS: &str = "\u{1}dns\u{2}";
+    pub const DNS_SEARCH: &str = "\u{1}dns_search\u{2}";
+    pub const ADD_HOST: &str = "\u{1}add_host\u{2}";
 }
 
 /// The words for a field's key when no front end names it: its key, spaced; a CLI-only hint
