@@ -13,8 +13,6 @@ use common::invariants::{assert_consistent, store_view};
 use common::*;
 use podnet::testbed::{Sandbox, SANDBOX_STATE_DIR};
 use serde_json::{json, Value};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 fn pods() -> Value {
@@ -45,17 +43,7 @@ fn a_call_the_agent_dies_in_is_finished_by_the_plugin() {
         let agent = start_held(&sb, &["agent", "--foreground"], step);
         let pid = wait_for_agent(&sb);
         let ns = netns(&sb, "c1");
-        let mut add = cni_cmd(&sb, &verb_env("ADD", "c1", &ns, "eth0"));
-        add.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = add.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(pods().to_string().as_bytes())
-            .unwrap();
+        let child = start_add(&sb, "c1", &ns, &pods().to_string());
         let mut agent = agent;
         agent.wait_held(&sb);
         ok("kill the agent", sb.sh(&format!("kill -9 {pid}")));
@@ -81,18 +69,7 @@ fn concurrent_calls_the_agent_dies_in_are_all_finished_by_their_plugins() {
         .map(|i| {
             let id = format!("p{i}");
             let ns = netns(&sb, &id);
-            let mut cmd = cni_cmd(&sb, &verb_env("ADD", &id, &ns, "eth0"));
-            cmd.stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = cmd.spawn().unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(pods().to_string().as_bytes())
-                .unwrap();
-            child
+            start_add(&sb, &id, &ns, &pods().to_string())
         })
         .collect();
     // Every worker holds a half-made ADD (the rest queue behind them) when the agent dies.

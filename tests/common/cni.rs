@@ -256,6 +256,23 @@ pub fn netns(sb: &Sandbox, name: &str) -> String {
     format!("/run/netns/{name}")
 }
 
+/// ADD of (`id`, eth0) in `netns` with configuration `conf`, started and not waited for
+/// (`answer(&child.wait_with_output().unwrap())` reads it).
+pub fn start_add(sb: &Sandbox, id: &str, netns: &str, conf: &str) -> std::process::Child {
+    let mut cmd = cni_cmd(sb, &verb_env("ADD", id, netns, "eth0"));
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.as_bytes())
+        .unwrap();
+    child
+}
+
 /// `n` ADDs of the configuration `conf` at once, as concurrent runtime calls: containers `p0`
 /// .. `pN-1`, each in a namespace of its own. Returns the addresses given and the refusals.
 pub fn concurrent_adds(
@@ -267,18 +284,7 @@ pub fn concurrent_adds(
     for i in 0..n {
         let id = format!("p{i}");
         let ns = netns(sb, &id);
-        let mut cmd = cni_cmd(sb, &verb_env("ADD", &id, &ns, "eth0"));
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.as_bytes())
-            .unwrap();
-        children.push(child);
+        children.push(start_add(sb, &id, &ns, conf));
     }
     let mut ips = std::collections::BTreeSet::new();
     let mut refused = Vec::new();
