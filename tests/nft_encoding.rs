@@ -259,7 +259,7 @@ const GOLDEN: &[(&str, usize, usize, u64)] = &[
     ("svc6 remove_service", 8, 1360, 0x6764d2ed31e1288c),
     ("svc6 add_service", 30, 10504, 0x727fecb23660acfc),
     ("svc6 delete_all", 2, 112, 0x1e7355dd242b25b6),
-    ("nf full", 107, 19352, 0x0fefe902fa2aa7c6),
+    ("nf full", 108, 19608, 0xd2d805079bf3b559),
     ("nf endpoint", 6, 868, 0xb5fea7b796d735cc),
     ("nf remove endpoint", 5, 536, 0x8cd801c803580ff9),
     ("nf add network", 11, 1636, 0x4f6d88805625a65d),
