@@ -5,14 +5,13 @@
 
 mod common;
 
-use common::invariants::assert_consistent;
+use common::invariants::{assert_consistent, assert_consistent_once_settled};
 use common::*;
 use ipnet::Ipv6Net;
 use podnet::testbed::Sandbox;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
-use std::time::Duration;
 
 const NET: &str = "dual";
 
@@ -115,13 +114,7 @@ fn fifty_concurrent_run_d_on_a_dual_stack_network_get_fifty_ipv6_addresses() {
     assert!(failed.is_empty(), "{failed:?}");
     let info = net_inspect(&sb, NET);
     assert_eq!(info["containers"], Value::Array(vec![]), "{info}");
-    // `rm -f` drops the namespace and the kernel destroys its veth pairs asynchronously
-    // (by design: docs/decisions/2026-12-01-cni-speed.md): wait for them, then compare.
-    sb.wait_until("pnv links to go", Duration::from_secs(60), || {
-        pnv_links(&sb).is_empty()
-    })
-    .unwrap_or_else(|e| panic!("{e}: {:?}", pnv_links(&sb)));
-    assert_consistent(&sb, "after the concurrent rm -f");
+    assert_consistent_once_settled(&sb, "after the concurrent rm -f");
 }
 
 /// `gc` runs while dual-stack containers are being created: each is either left whole or

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::invariants::assert_consistent;
+use common::invariants::{assert_consistent, assert_consistent_once_settled};
 use common::publish::*;
 use common::service::*;
 use common::*;
@@ -138,7 +138,7 @@ fn connect_adds_an_interface_with_traffic_both_ways_and_disconnect_leaves_nothin
         assert_eq!(as_list(info["containers"].clone()).len(), 0, "{info}");
     }
     assert_eq!(common::guards::guard_elements(sb), Default::default());
-    assert_consistent(sb, "after rm");
+    assert_consistent_once_settled(sb, "after rm");
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn run_on_several_networks_starts_with_every_interface() {
     common::guards::assert_guards_match(sb, "three networks");
     podnet_ok(sb, &["rm", "-f", "multi"]);
     assert_eq!(ps(sb).len(), 2);
-    assert_consistent(sb, "after rm");
+    assert_consistent_once_settled(sb, "after rm");
     // A foreground run on two networks cleans up after itself too.
     podnet_ok(
         sb,

@@ -870,6 +870,21 @@ fn services(
     }
 }
 
+/// [`assert_consistent`] after a removal: the kernel destroys a dropped namespace's veth
+/// pairs asynchronously (docs/decisions/2026-12-01-cni-speed.md), so host ends with no record
+/// may linger for a while; only that is waited out (60 s at most), then everything is checked.
+pub fn assert_consistent_once_settled(sb: &Sandbox, what: &str) {
+    let lingering = |v: &[String]| {
+        v.iter()
+            .all(|l| l.starts_with("link pnv") && l.ends_with("has no record"))
+    };
+    let _ = sb.wait_until(what, std::time::Duration::from_secs(60), || {
+        let v = violations(sb);
+        v.is_empty() || !lingering(&v)
+    });
+    assert_consistent(sb, what);
+}
+
 /// Panics listing every violation.
 pub fn assert_consistent(sb: &Sandbox, what: &str) {
     let v = violations(sb);
