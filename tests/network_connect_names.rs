@@ -9,7 +9,7 @@
 mod common;
 
 use common::dns::{dig_at, Dug};
-use common::invariants::assert_consistent;
+use common::invariants::{assert_consistent, assert_consistent_once_settled};
 use common::v6::{run_server6, v6_addrs, v6_defaults};
 use common::*;
 use podnet::testbed::Sandbox;
@@ -366,7 +366,7 @@ fn a_container_on_two_networks_is_found_from_both_by_name_and_alias() {
             ("bclient", GW_BACK, q(&["web", "A"]), "NXDOMAIN", vec![]),
         ],
     );
-    assert_consistent(&sb, "after rm");
+    assert_consistent_once_settled(&sb, "after rm");
 }
 
 #[test]
