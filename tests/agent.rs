@@ -368,6 +368,7 @@ fn serve_http(sb: &Sandbox, name: &str, label: &str) -> Value {
             "8080",
         ],
     );
+    wait_tcp_listening(sb, &netns(name), 8080);
     inspect(sb, name)
 }
 

@@ -293,6 +293,22 @@ pub fn run_nettool_server(sb: &Sandbox, name: &str, extra: &[&str], serve: &[&st
     inspect(sb, name)
 }
 
+/// Waits until something listens on TCP `port` in network namespace `netns`: a server a
+/// container starts in the background is not serving yet when `run -d` returns.
+pub fn wait_tcp_listening(sb: &Sandbox, netns: &str, port: u16) {
+    let filter = format!("sport = :{port}");
+    sb.wait_until(
+        &format!("a listener on tcp port {port} in {netns}"),
+        std::time::Duration::from_secs(20),
+        || {
+            let mut ss = sb.in_netns(netns, "ss");
+            ss.args(["-Htln", &filter]);
+            output(ss).stdout.iter().any(|b| !b.is_ascii_whitespace())
+        },
+    )
+    .unwrap();
+}
+
 /// Asserts the exit code is 2 and stderr is one line `podnet: ...` mentioning `needle`.
 pub fn assert_bad_input(what: &str, out: &Output, needle: &str) {
     let err = testbed::stderr(out);
