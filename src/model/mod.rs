@@ -9,6 +9,7 @@ pub mod labels;
 pub mod logs;
 mod mac;
 mod names;
+mod node;
 pub mod ports;
 pub mod service;
 mod types;
@@ -22,6 +23,7 @@ pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
 pub use mac::Mac;
 pub use names::{validate_dns_name, validate_ifname, validate_name};
+pub use node::NodeLease;
 pub use ports::{
     host_ip_text, parse_expose, parse_publish, publish_exposed, HostPort, PortMapping, PortRequest,
     Proto,
