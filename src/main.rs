@@ -5,8 +5,10 @@
 //! that for a CNI or netavark call lives a few milliseconds. What of Rust's start-up
 //! podnet relies on is done here: SIGPIPE ignored (a closed pipe is an error to report
 //! quietly, not a signal), and a panic is exit code 101, not an abort.
-#![no_main]
+#![cfg_attr(not(test), no_main)]
 
+// The test build of this binary keeps libtest's own `main`.
+#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     // SAFETY: setting a signal's disposition to SIG_IGN has no memory effects.
