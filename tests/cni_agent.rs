@@ -182,6 +182,46 @@ fn a_store_made_again_is_the_one_the_agent_writes_to() {
 }
 
 #[test]
+fn a_bridge_deleted_behind_the_agents_back_is_made_again_for_the_next_add() {
+    // The agent's kept contexts remember bridge indexes; one deleted (and so made again
+    // with a new index) must not fail the next ADD or put its veth anywhere else.
+    let sb = cni_sandbox(Worker::Agent);
+    let pid = agent_pid(&sb).expect("agent");
+    let first = netns(&sb, "c1");
+    cni_verb(&sb, "ADD", "c1", &first, &pods()).ok("first ADD");
+    let bridge = s(&net_inspect(&sb, "pods"), "bridge").to_string();
+    let before = link_index(&sb, &bridge);
+    for round in 0..3 {
+        ok("delete the bridge", sb.sh(&format!("ip link del {bridge}")));
+        let id = format!("d{round}");
+        let ns = netns(&sb, &id);
+        let r = cni_verb(&sb, "ADD", &id, &ns, &pods()).ok("ADD after the bridge went");
+        let ip = result_ip(&r, "eth0");
+        let now = link_index(&sb, &bridge);
+        assert_ne!(now, before, "the bridge was made again");
+        let veth = ip_json(&sb, &["link", "show", "master", &bridge]);
+        assert_eq!(
+            names(&veth).len(),
+            1,
+            "the new veth is on the new bridge: {veth}"
+        );
+        let gw = s(&net_inspect(&sb, "pods"), "gateway").to_string();
+        ok(
+            "the new container reaches its gateway",
+            sb.sh(&format!("ip netns exec {id} ping -c1 -W2 {gw}")),
+        );
+        assert_eq!(kernel_addr(&sb, &ns), vec![ip]);
+    }
+    assert_agent_served(&sb, pid);
+}
+
+fn link_index(sb: &Sandbox, name: &str) -> u64 {
+    ip_json(sb, &["link", "show", name])[0]["ifindex"]
+        .as_u64()
+        .expect("ifindex")
+}
+
+#[test]
 fn the_wal_stays_short_when_every_change_goes_through_the_agent() {
     // A node where only the runtime calls podnet: no command ever opens the store afresh
     // (which is when the WAL used to be emptied), so the agent must keep it short itself.

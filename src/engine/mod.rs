@@ -87,6 +87,10 @@ pub struct Ctx {
     /// release to a forked child that outlives the process (right for a command that is
     /// about to exit, wrong for the agent, which would keep one child per dropped context).
     close_here: bool,
+    /// Bridge indexes this context has looked up (name → index): a context kept between
+    /// calls skips the lookup on the attach path, and redoes it if the kernel refuses the
+    /// index (the bridge was made again meanwhile; see `setup::realize`).
+    bridges: std::collections::HashMap<String, u32>,
 }
 
 impl Ctx {
@@ -122,6 +126,7 @@ impl Ctx {
             nft: None,
             names: None,
             close_here: false,
+            bridges: Default::default(),
         }
     }
 

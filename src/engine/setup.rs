@@ -377,7 +377,13 @@ fn realize(
         // A bridge the kernel lost (deleted from outside, or gone with a reboot) is made
         // again from its record: a missing bridge costs nothing on the normal path. Never a
         // port on another state's bridge (the lookup reads its mark anyway).
-        let bridge = network::bridge_index(ctx, net)?;
+        // A context kept between calls knows the index already; the kernel refuses a stale
+        // one (the bridge was made again since) and then it is looked up as usual.
+        let known = network::known_bridge_index(ctx, net);
+        let bridge = match known {
+            Some(index) => index,
+            None => network::bridge_index(ctx, net)?,
+        };
         let veth = ep
             .host_veth
             .as_deref()
@@ -387,7 +393,15 @@ fn realize(
         // unchecked frame. (Elements name the port; it need not exist yet.)
         publish::publish(ctx, ep, ports)?;
         let alias = owner::Identity::of(ctx).link_alias();
-        make_veth(ctx.host()?, veth, net, bridge, &ns, &alias, ep)?;
+        if let Err(e) = create_port(ctx.host()?, veth, net, bridge, &ns, ep) {
+            if known.is_none() {
+                return Err(e);
+            }
+            network::forget_bridge_index(ctx, net);
+            let bridge = network::bridge_index(ctx, net)?;
+            create_port(ctx.host()?, veth, net, bridge, &ns, ep)?;
+        }
+        finish_port(ctx.host()?, veth, net, &alias)?;
     }
     fault::step("attach", 3);
     if matches!(ep.mode, Mode::Container(_)) {
@@ -420,6 +434,19 @@ pub(super) fn make_veth(
     alias: &str,
     ep: &Endpoint,
 ) -> Result<()> {
+    create_port(host, veth, net, bridge, ns, ep)?;
+    finish_port(host, veth, net, alias)
+}
+
+/// The veth pair itself, its host end on `bridge` (one message: nothing is made if refused).
+fn create_port(
+    host: &mut Rtnl,
+    veth: &str,
+    net: &Network,
+    bridge: u32,
+    ns: &File,
+    ep: &Endpoint,
+) -> Result<()> {
     let mtu = net.mtu;
     let mac = ep.mac.map(|m| m.0);
     let ifname = ep.ifname();
@@ -433,7 +460,11 @@ pub(super) fn make_veth(
             ),
             e => e,
         }
-    })?;
+    })
+}
+
+/// The host end's settings once it exists: mark, group, no IPv6 link-local, up, hairpin.
+fn finish_port(host: &mut Rtnl, veth: &str, net: &Network, alias: &str) -> Result<()> {
     // Hairpin: a container reaching its own published port or its own service's VIP is
     // sent back out the port it came in on (bridged, with br_netfilter).
     // The host end is marked as this store's in the message that is sent anyway, and on a

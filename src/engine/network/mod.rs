@@ -359,13 +359,26 @@ fn make_bridge6(
 /// outside, or gone with a reboot): a container can always join a recorded network.
 /// Never another state's bridge: its mark comes with the lookup.
 pub fn bridge_index(ctx: &mut Ctx, net: &Network) -> Result<u32> {
-    match link::get(ctx.host()?, &net.bridge)? {
+    let index = match link::get(ctx.host()?, &net.bridge)? {
         Some(b) => {
             owner::names::refuse_foreign_bridge(&owner::Identity::of(ctx), &b, net)?;
-            Ok(b.index)
+            b.index
         }
-        None => make_bridge(ctx, net),
-    }
+        None => make_bridge(ctx, net)?,
+    };
+    ctx.bridges.insert(net.bridge.clone(), index);
+    Ok(index)
+}
+
+/// The index [`bridge_index`] last found for `net` in this context, if any: possibly stale
+/// (only for a use the kernel checks, and that looks again when refused).
+pub fn known_bridge_index(ctx: &mut Ctx, net: &Network) -> Option<u32> {
+    ctx.bridges.get(&net.bridge).copied()
+}
+
+/// Forget what [`known_bridge_index`] would answer for `net`.
+pub fn forget_bridge_index(ctx: &mut Ctx, net: &Network) {
+    ctx.bridges.remove(&net.bridge);
 }
 
 /// Remove a network this process has claimed (`removing`, owned by it): its bridge (only if
