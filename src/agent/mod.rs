@@ -12,6 +12,7 @@
 pub mod client;
 mod cluster;
 mod cni;
+mod conns;
 mod guard;
 mod lock;
 mod names;
