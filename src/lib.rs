@@ -12,6 +12,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod cluster;
 pub mod cni;
 pub mod dispatch;
 pub mod dns;

@@ -10,6 +10,7 @@
 //! docs/decisions/2026-12-01-agent.md.
 
 pub mod client;
+mod cluster;
 mod cni;
 mod conns;
 mod guard;
@@ -19,6 +20,7 @@ mod pids;
 mod serve;
 pub mod wire;
 
+pub use cluster::{config_error, peer_json as cluster_peer_json, PEERS_FILE};
 pub use names::{listen_of, to_dns, ZONE};
 
 use crate::model::{Error, Result};

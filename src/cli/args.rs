@@ -162,14 +162,80 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  podnet agent                 # start it detached (its log: ROOT/agent.log)\n  podnet agent --foreground    # under systemd\n\nOne per host: a second one says which is running and exits 0."
     )]
-    Agent {
-        /// Stay in the foreground (log to stderr) instead of starting a detached agent.
-        #[arg(long)]
-        foreground: bool,
-    },
+    Agent(AgentArgs),
+    /// A multi-host cluster: its shared settings in etcd.
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+    /// The cluster's nodes, as etcd holds them.
+    #[command(subcommand)]
+    Node(NodeCmd),
     /// A guided tour of container networking, in a throwaway sandbox.
     #[command(after_help = "Example:\n  podnet demo")]
     Demo,
+}
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// Stay in the foreground (log to stderr) instead of starting a detached agent.
+    #[arg(long)]
+    pub foreground: bool,
+    /// Cluster mode: etcd's client URLs, comma-separated (default: those `podnet cluster
+    /// init` recorded in the state root).
+    #[arg(long, value_name = "URLS")]
+    pub etcd: Option<String>,
+    /// Cluster mode: join the cluster as this node (kept in the state root for next time).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// The address (or the interface whose IPv4 address) other nodes reach this one on.
+    #[arg(long, value_name = "ADDR|IFACE")]
+    pub underlay: Option<String>,
+    /// The MAC of this node's VXLAN device; default: a random one kept in the state root.
+    #[arg(long, value_name = "MAC")]
+    pub vtep_mac: Option<String>,
+    /// Seconds the node's etcd lease lives without renewal (its agent renews it every third).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub lease_ttl: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCmd {
+    /// Write the cluster's settings to etcd, once (the same values again succeed).
+    #[command(
+        after_help = "Example:\n  podnet cluster init --etcd http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379 --pod-cidr 10.244.0.0/16"
+    )]
+    Init {
+        /// etcd's client URLs, comma-separated.
+        #[arg(long, value_name = "URLS", required = true)]
+        etcd: String,
+        /// The range every node's pod subnet comes from.
+        #[arg(long, value_name = "CIDR", required = true)]
+        pod_cidr: String,
+        /// The prefix length of each node's subnet.
+        #[arg(long, default_value_t = 24, value_name = "LEN")]
+        node_prefix: u8,
+        /// The VXLAN network identifier of the overlay.
+        #[arg(long, default_value_t = 1)]
+        vni: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NodeCmd {
+    /// List the cluster's live nodes.
+    #[command(after_help = "Example:\n  podnet node ls --format json")]
+    Ls {
+        /// etcd's client URLs (default: the ones in the state root).
+        #[arg(long, value_name = "URLS")]
+        etcd: Option<String>,
+    },
+    /// Show one node: subnet, VTEP, lease.
+    #[command(after_help = "Example:\n  podnet node inspect node1")]
+    Inspect {
+        name: String,
+        /// etcd's client URLs (default: the ones in the state root).
+        #[arg(long, value_name = "URLS")]
+        etcd: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

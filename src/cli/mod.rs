@@ -5,6 +5,7 @@
 mod output;
 mod access;
 mod args;
+mod cluster_cmd;
 mod commands;
 mod demo;
 pub mod exit;

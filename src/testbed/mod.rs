@@ -36,12 +36,14 @@
 
 mod cgroup;
 pub mod clients;
+mod etcd;
 mod lab;
 pub mod reexec;
 mod sandbox;
 mod serve;
 pub mod thread_netns;
 
+pub use etcd::Etcd;
 pub use lab::{Lab, LabConfig};
 pub use sandbox::{Sandbox, SandboxConfig};
 

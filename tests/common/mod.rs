@@ -8,6 +8,7 @@ use serde_json::Value;
 
 pub mod agent;
 pub mod clients;
+pub mod cluster;
 pub mod cni;
 pub mod dns;
 pub mod guards;

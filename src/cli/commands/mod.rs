@@ -23,9 +23,9 @@ use std::time::Duration;
 pub fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Demo => return demo::run(),
-        Command::Agent { foreground } => {
-            return crate::agent::main(&cli.root, &cli.run_dir, foreground)
-        }
+        Command::Agent(a) => return super::cluster_cmd::agent(&cli.root, &cli.run_dir, a),
+        Command::Cluster(cmd) => return super::cluster_cmd::cluster(&cli.root, cmd),
+        Command::Node(cmd) => return super::cluster_cmd::node(&cli.root, cli.format, cmd),
         _ => {}
     }
     // `gc` does all the boot recovery does (and marks it done); every other command that
@@ -115,7 +115,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }));
         }
         Command::Gc { remove_foreign } => gc::run(&mut ctx, f, remove_foreign)?,
-        Command::Demo | Command::Agent { .. } => unreachable!("handled above"),
+        Command::Demo | Command::Agent(_) | Command::Cluster(_) | Command::Node(_) => {
+            unreachable!("handled above")
+        }
     }
     Ok(0)
 }
