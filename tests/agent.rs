@@ -56,10 +56,7 @@ fn two_networks(sb: &Sandbox) {
 }
 
 fn run_d(sb: &Sandbox, name: &str, network: &str, extra: &[&str]) -> Value {
-    let mut args = vec!["run", "-d", "--name", name, "--network", network];
-    args.extend(extra);
-    args.extend(["--", "sleep", "infinity"]);
-    podnet_ok(sb, &args);
+    podnet_ok(sb, &argv::run_d_sleeping(name, network, extra));
     inspect(sb, name)
 }
 
@@ -73,23 +70,7 @@ fn names_on_a_network_resolve_from_its_containers_and_nowhere_else() {
     let web = sb.scratch();
     podnet_ok(
         &sb,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "web1",
-            "--network",
-            "app",
-            "-l",
-            "app=web",
-            "--",
-            "python3",
-            "-m",
-            "http.server",
-            "--directory",
-            web,
-            "8080",
-        ],
+        &argv::run_d_http("web1", "app", &["-l", "app=web"], web, "8080"),
     );
     let svc = podnet_json(
         &sb,
@@ -211,20 +192,7 @@ fn one_agent_per_host_started_only_for_a_dns_network() {
         &sb,
         &["run", "-d", "--name", "a", "--", "sleep", "infinity"],
     );
-    podnet_ok(
-        &sb,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "b",
-            "--network",
-            "quiet",
-            "--",
-            "sleep",
-            "infinity",
-        ],
-    );
+    podnet_ok(&sb, &argv::run_d_sleeping("b", "quiet", &[]));
     assert_eq!(agent_pid(&sb), None, "no DNS network has a container yet");
     let mut dns: Vec<(String, bool)> = networks(&sb)
         .iter()
@@ -280,21 +248,7 @@ fn a_killed_agent_comes_back_with_the_next_command_and_the_rest_works_without_it
     // Everything else works without it: a container runs and serves its neighbours.
     podnet_ok(
         &sb,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "other",
-            "--network",
-            "app",
-            "--",
-            "python3",
-            "-m",
-            "http.server",
-            "--directory",
-            sb.scratch(),
-            "8080",
-        ],
+        &argv::run_d_http("other", "app", &[], sb.scratch(), "8080"),
     );
     let other = ip_of(&inspect(&sb, "other"));
     let got = http_get(&sb, "client", &other, 8080);
@@ -348,25 +302,7 @@ fn serve_http(sb: &Sandbox, name: &str, label: &str) -> Value {
     let dir = site(sb, name);
     podnet_ok(
         sb,
-        &[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "app",
-            "-l",
-            label,
-            "-p",
-            "8080",
-            "--",
-            "python3",
-            "-m",
-            "http.server",
-            "--directory",
-            &dir,
-            "8080",
-        ],
+        &argv::run_d_http(name, "app", &["-l", label, "-p", "8080"], &dir, "8080"),
     );
     wait_tcp_listening(sb, &netns(name), 8080);
     inspect(sb, name)

@@ -32,20 +32,7 @@ fn app_network(sb: &Sandbox) {
 }
 
 fn run_d(sb: &Sandbox, name: &str) -> String {
-    podnet_ok(
-        sb,
-        &[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--network",
-            "app",
-            "--",
-            "sleep",
-            "infinity",
-        ],
-    );
+    podnet_ok(sb, &argv::run_d_sleeping(name, "app", &[]));
     s(&inspect(sb, name), "ip").to_string()
 }
 
@@ -177,25 +164,13 @@ fn web(sb: &Sandbox, name: &str) -> std::process::Output {
     let dir = format!("{}/{name}", sb.scratch());
     sb.sh_ok(&format!("mkdir -p {dir} && echo {name} > {dir}/index.html"))
         .unwrap();
-    sb.podnet([
-        "run",
-        "-d",
-        "--name",
+    sb.podnet(argv::run_d_http(
         name,
-        "--network",
         "app",
-        "-l",
-        "app=web",
-        "-p",
-        "8080",
-        "--",
-        "python3",
-        "-m",
-        "http.server",
-        "--directory",
+        &["-l", "app=web", "-p", "8080"],
         &dir,
         "8080",
-    ])
+    ))
 }
 
 fn host_port(sb: &Sandbox, name: &str) -> u16 {
@@ -236,17 +211,7 @@ fn with_no_agent_able_to_run_everything_but_dns_works() {
     warned("run web1", web(sb, "web1"));
     warned(
         "run client",
-        sb.podnet([
-            "run",
-            "-d",
-            "--name",
-            "client",
-            "--network",
-            "app",
-            "--",
-            "sleep",
-            "infinity",
-        ]),
+        sb.podnet(argv::run_d_sleeping("client", "app", &[])),
     );
     let svc: Value = podnet_json(
         sb,

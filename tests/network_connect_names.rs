@@ -66,13 +66,20 @@ fn check(sb: &Sandbox, when: &str, cases: Vec<Case>) {
     }
 }
 
-fn q(args: &[&str]) -> Vec<String> {
-    args.iter().map(|a| a.to_string()).collect()
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|a| a.to_string()).collect()
 }
 
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
+/// `from` asks `server` question `q` and gets `want` (in any order).
+fn answers(from: &'static str, server: &'static str, q: &[&str], want: &[&str]) -> Case {
+    let mut want = strings(want);
+    want.sort();
+    (from, server, strings(q), "NOERROR", want)
+}
+
+/// `from` asks `server` question `q` and the name does not exist there.
+fn nx(from: &'static str, server: &'static str, q: &[&str]) -> Case {
+    (from, server, strings(q), "NXDOMAIN", Vec::new())
 }
 
 #[test]
@@ -137,88 +144,22 @@ fn a_container_on_two_networks_is_found_from_both_by_name_and_alias() {
         &sb,
         "after run on two networks",
         vec![
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["web", "A"]),
-                "NOERROR",
-                vec![web_f.clone()],
-            ),
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["www", "A"]),
-                "NOERROR",
-                vec![web_f.clone()],
-            ),
-            (
-                "fclient",
-                GW_FRONT6,
-                q(&["web", "AAAA"]),
-                "NOERROR",
-                vec![web_f6.clone()],
-            ),
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["-x", &web_f]),
-                "NOERROR",
-                vec![ptr_web.clone()],
-            ),
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["-x", &web_f6]),
-                "NOERROR",
-                vec![ptr_web.clone()],
-            ),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["web", "A"]),
-                "NOERROR",
-                vec![web_b.clone()],
-            ),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["www", "A"]),
-                "NOERROR",
-                vec![web_b.clone()],
-            ),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["-x", &web_b]),
-                "NOERROR",
-                vec![ptr_web.clone()],
-            ),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["database", "A"]),
-                "NOERROR",
-                vec![db_b.clone()],
-            ),
+            answers("fclient", GW_FRONT, &["web", "A"], &[&web_f]),
+            answers("fclient", GW_FRONT, &["www", "A"], &[&web_f]),
+            answers("fclient", GW_FRONT6, &["web", "AAAA"], &[&web_f6]),
+            answers("fclient", GW_FRONT, &["-x", &web_f], &[&ptr_web]),
+            answers("fclient", GW_FRONT, &["-x", &web_f6], &[&ptr_web]),
+            answers("bclient", GW_BACK, &["web", "A"], &[&web_b]),
+            answers("bclient", GW_BACK, &["www", "A"], &[&web_b]),
+            answers("bclient", GW_BACK, &["-x", &web_b], &[&ptr_web]),
+            answers("bclient", GW_BACK, &["database", "A"], &[&db_b]),
             // web shares back with db: found, whichever gateway it asks.
-            (
-                "web",
-                GW_FRONT,
-                q(&["database", "A"]),
-                "NOERROR",
-                vec![db_b.clone()],
-            ),
+            answers("web", GW_FRONT, &["database", "A"], &[&db_b]),
             // fclient shares no network with db, quiet none with web.
-            ("fclient", GW_FRONT, q(&["db", "A"]), "NXDOMAIN", vec![]),
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["database", "A"]),
-                "NXDOMAIN",
-                vec![],
-            ),
-            ("quiet", GW_OTHER, q(&["web", "A"]), "NXDOMAIN", vec![]),
-            ("quiet", GW_OTHER, q(&["www", "A"]), "NXDOMAIN", vec![]),
+            nx("fclient", GW_FRONT, &["db", "A"]),
+            nx("fclient", GW_FRONT, &["database", "A"]),
+            nx("quiet", GW_OTHER, &["web", "A"]),
+            nx("quiet", GW_OTHER, &["www", "A"]),
         ],
     );
 
@@ -234,51 +175,15 @@ fn a_container_on_two_networks_is_found_from_both_by_name_and_alias() {
         &sb,
         "right after connect",
         vec![
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["db", "A"]),
-                "NOERROR",
-                vec![db_f.clone()],
-            ),
-            (
-                "fclient",
-                GW_FRONT6,
-                q(&["store", "AAAA"]),
-                "NOERROR",
-                vec![db_f6.clone()],
-            ),
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["-x", &db_f6]),
-                "NOERROR",
-                vec!["db.dns.podnet.".into()],
-            ),
+            answers("fclient", GW_FRONT, &["db", "A"], &[&db_f]),
+            answers("fclient", GW_FRONT6, &["store", "AAAA"], &[&db_f6]),
+            answers("fclient", GW_FRONT, &["-x", &db_f6], &["db.dns.podnet."]),
             // An alias belongs to one network: database is back's, store is front's.
-            (
-                "fclient",
-                GW_FRONT,
-                q(&["database", "A"]),
-                "NXDOMAIN",
-                vec![],
-            ),
-            ("bclient", GW_BACK, q(&["store", "A"]), "NXDOMAIN", vec![]),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["db", "A"]),
-                "NOERROR",
-                vec![db_b.clone()],
-            ),
+            nx("fclient", GW_FRONT, &["database", "A"]),
+            nx("bclient", GW_BACK, &["store", "A"]),
+            answers("bclient", GW_BACK, &["db", "A"], &[&db_b]),
             // web is on both networks of db: both addresses.
-            (
-                "web",
-                GW_BACK,
-                q(&["db", "A"]),
-                "NOERROR",
-                sorted(vec![db_f.clone(), db_b.clone()]),
-            ),
+            answers("web", GW_BACK, &["db", "A"], &[&db_f, &db_b]),
         ],
     );
     // The C library's resolver with the container's own resolv.conf (front's DNS servers,
@@ -329,29 +234,11 @@ fn a_container_on_two_networks_is_found_from_both_by_name_and_alias() {
         &sb,
         "right after disconnect",
         vec![
-            ("fclient", GW_FRONT, q(&["db", "A"]), "NXDOMAIN", vec![]),
-            (
-                "fclient",
-                GW_FRONT6,
-                q(&["store", "AAAA"]),
-                "NXDOMAIN",
-                vec![],
-            ),
-            ("fclient", GW_FRONT, q(&["-x", &db_f]), "NXDOMAIN", vec![]),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["db", "A"]),
-                "NOERROR",
-                vec![db_b.clone()],
-            ),
-            (
-                "web",
-                GW_BACK,
-                q(&["db", "A"]),
-                "NOERROR",
-                vec![db_b.clone()],
-            ),
+            nx("fclient", GW_FRONT, &["db", "A"]),
+            nx("fclient", GW_FRONT6, &["store", "AAAA"]),
+            nx("fclient", GW_FRONT, &["-x", &db_f]),
+            answers("bclient", GW_BACK, &["db", "A"], &[&db_b]),
+            answers("web", GW_BACK, &["db", "A"], &[&db_b]),
         ],
     );
     assert_consistent(&sb, "after disconnect");
@@ -361,9 +248,9 @@ fn a_container_on_two_networks_is_found_from_both_by_name_and_alias() {
         &sb,
         "right after rm",
         vec![
-            ("fclient", GW_FRONT, q(&["web", "A"]), "NXDOMAIN", vec![]),
-            ("fclient", GW_FRONT, q(&["www", "A"]), "NXDOMAIN", vec![]),
-            ("bclient", GW_BACK, q(&["web", "A"]), "NXDOMAIN", vec![]),
+            nx("fclient", GW_FRONT, &["web", "A"]),
+            nx("fclient", GW_FRONT, &["www", "A"]),
+            nx("bclient", GW_BACK, &["web", "A"]),
         ],
     );
     assert_consistent_once_settled(&sb, "after rm");
@@ -405,26 +292,14 @@ fn run_whose_first_network_has_no_dns_is_named_on_its_later_one_when_run_returns
         &sb,
         "right after run",
         vec![
-            (
-                "bclient",
-                GW_BACK,
-                q(&["m", "A"]),
-                "NOERROR",
-                vec![m_b.clone()],
-            ),
-            (
-                "bclient",
-                GW_BACK,
-                q(&["mm", "A"]),
-                "NOERROR",
-                vec![m_b.clone()],
-            ),
+            answers("bclient", GW_BACK, &["m", "A"], &[&m_b]),
+            answers("bclient", GW_BACK, &["mm", "A"], &[&m_b]),
         ],
     );
     podnet_ok(&sb, &["rm", "-f", "m"]);
     check(
         &sb,
         "right after rm",
-        vec![("bclient", GW_BACK, q(&["m", "A"]), "NXDOMAIN", vec![])],
+        vec![nx("bclient", GW_BACK, &["m", "A"])],
     );
 }

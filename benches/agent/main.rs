@@ -13,8 +13,9 @@
 //! address; then `podnet rm -f nI` and the same until NXDOMAIN. One try is one round trip
 //! (~0.1 ms): a median near that means the name answered on the first try. Memory: the
 //! agent's VmRSS/VmHWM (its lock file names it) at 0, 100, 500, ... containers. Hot-path
-//! cost: `run -d -p`/`rm -f` on `app` against a `--dns=false` network, paired. See
-//! docs/benchmarks.md ("The agent").
+//! cost: `run -d -p`/`rm -f` on `app` against a `--dns=false` network, paired, at 1
+//! container and again at `--containers`. `AGENT_BENCH_PODNET=PATH` runs another podnet
+//! build (and so its agent). See docs/benchmarks.md ("The agent").
 
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
@@ -93,7 +94,7 @@ fn main() {
 }
 
 fn podnet(args: &[&str]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_podnet"))
+    let out = Command::new(podnet_bin())
         .args(args)
         .output()
         .unwrap_or_else(|e| die(&format!("podnet: {e}")));
@@ -106,23 +107,13 @@ fn podnet(args: &[&str]) {
 }
 
 fn run_d(name: &str) {
-    podnet(&[
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        "app",
-        "--",
-        "sleep",
-        "infinity",
-    ]);
+    podnet(&argv::run_d_sleeping(name, "app", &[]));
 }
 
 /// What telling the agent adds to the hot path: `run -d -p` and `rm -f` on `app` (DNS) and
 /// on `quiet` (`--dns=false`) back to back, alternating which goes first, `runs` times; the
 /// median of the paired differences (wall time: the command waits for the agent's ack).
-fn paired_cost(runs: usize, records: &mut Vec<String>) {
+fn paired_cost(label: &str, runs: usize, records: &mut Vec<String>) {
     let timed = |args: &[&str]| {
         let t = Instant::now();
         podnet(args);
@@ -139,19 +130,7 @@ fn paired_cost(runs: usize, records: &mut Vec<String>) {
         let mut took = [[0.0; 2]; 2];
         for (net, side) in sides {
             let name = format!("x{side}-{i}");
-            took[0][side] = timed(&[
-                "run",
-                "-d",
-                "--name",
-                &name,
-                "--network",
-                net,
-                "-p",
-                "30001:80",
-                "--",
-                "sleep",
-                "infinity",
-            ]);
+            took[0][side] = timed(&argv::run_d_sleeping(&name, net, &["-p", "30001:80"]));
             took[1][side] = timed(&["rm", "-f", &name]);
             reap();
         }
@@ -164,7 +143,7 @@ fn paired_cost(runs: usize, records: &mut Vec<String>) {
     }
     for (op, what) in ["run -d -p", "rm -f -p"].iter().enumerate() {
         records.push(format!(
-            "{what}: DNS network median {:.2} ms, --dns=false {:.2} ms, paired difference median {:+.2} ms (runs {runs})",
+            "{label}: {what}: DNS network median {:.2} ms, --dns=false {:.2} ms, paired difference median {:+.2} ms (runs {runs})",
             stats(&all[op][1]).median,
             stats(&all[op][0]).median,
             stats(&diff[op]).median
@@ -172,8 +151,16 @@ fn paired_cost(runs: usize, records: &mut Vec<String>) {
     }
 }
 
+/// The podnet binary under test: this build's, or `AGENT_BENCH_PODNET` (another build's, to
+/// compare two builds under the same load, one run after the other).
+fn podnet_bin() -> std::path::PathBuf {
+    std::env::var_os("AGENT_BENCH_PODNET")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_podnet").into())
+}
+
 fn ip_of(name: &str) -> IpAddr {
-    let out = Command::new(env!("CARGO_BIN_EXE_podnet"))
+    let out = Command::new(podnet_bin())
         .args(["inspect", name, "--format", "json"])
         .output()
         .unwrap_or_else(|e| die(&format!("podnet inspect: {e}")));
@@ -314,7 +301,7 @@ fn inner(o: &Opts) {
         "10.78.0.0/16",
         "--dns=false",
     ]);
-    paired_cost(o.runs, &mut records);
+    paired_cost("1 container", o.runs, &mut records);
     let mut marks: Vec<usize> = [100, 500, 1000, 2000, 5000]
         .into_iter()
         .filter(|m| *m < o.containers)
@@ -343,6 +330,8 @@ fn inner(o: &Opts) {
     records.push(format!(
         "agent after the probes at {n}: VmRSS {rss} kB, VmHWM {hwm} kB"
     ));
+    // What the agent's work per sync costs once it serves many names.
+    paired_cost(&format!("{n} containers"), o.runs_full, &mut records);
     let text = records.join("\n") + "\n";
     std::fs::write(&inside.records, text).unwrap_or_else(|e| die(&format!("records: {e}")));
 }

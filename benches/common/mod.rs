@@ -4,6 +4,11 @@
 use std::fs;
 use std::path::PathBuf;
 
+/// The containers' command lines, shared with the tests.
+#[path = "../../tests/common/argv.rs"]
+#[allow(dead_code)]
+pub mod argv;
+
 #[derive(Debug, Clone, Copy)]
 pub struct Stats {
     pub runs: usize,

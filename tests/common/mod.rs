@@ -7,6 +7,7 @@ use podnet::testbed::{self, describe, Lab, LabConfig, Sandbox, SandboxConfig};
 use serde_json::Value;
 
 pub mod agent;
+pub mod argv;
 pub mod clients;
 pub mod cluster;
 pub mod cni;
