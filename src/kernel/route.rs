@@ -169,16 +169,30 @@ pub fn replace_dev(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32) -> Result<()> {
 /// with (hence `onlink`). Idempotent.
 pub fn replace_onlink(rtnl: &mut Rtnl, dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> Result<()> {
     use netlink_packet_core::NLM_F_REPLACE;
+    rtnl.call(
+        &format!("route {dst} via {gateway} dev #{oif} onlink"),
+        M::NewRoute(onlink_route(dst, gateway, oif)),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
+/// `ip route add DST via GATEWAY dev OIF onlink`: fails with EEXIST when any link has a
+/// route to `dst` of the same metric (a replace would silently take it over).
+pub fn add_onlink(rtnl: &mut Rtnl, dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> Result<()> {
+    rtnl.call(
+        &format!("route {dst} via {gateway} dev #{oif} onlink"),
+        M::NewRoute(onlink_route(dst, gateway, oif)),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+fn onlink_route(dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> RouteMessage {
     let mut m = dev_route(dst, Some(oif));
     m.header.scope = RouteScope::Universe;
     m.header.flags = RouteFlags::Onlink;
     m.attributes
         .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
-    rtnl.call(
-        &format!("route {dst} via {gateway} dev #{oif} onlink"),
-        M::NewRoute(m),
-        NLM_F_CREATE | NLM_F_REPLACE,
-    )
+    m
 }
 
 /// `ip route del DST dev OIF`: only the route through that link, never another link's

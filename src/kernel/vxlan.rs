@@ -40,6 +40,8 @@ pub struct VxlanLink {
     pub mac: [u8; 6],
     pub mtu: u32,
     pub up: bool,
+    /// `ip link set NAME alias TEXT`: whose device it is.
+    pub alias: Option<String>,
     /// False: a link of this name exists but is no VXLAN device.
     pub is_vxlan: bool,
     pub vni: Option<u32>,
@@ -125,6 +127,7 @@ fn parse(m: LinkMessage) -> VxlanLink {
         mac: [0; 6],
         mtu: 0,
         up: m.header.flags.contains(LinkFlags::Up),
+        alias: None,
         is_vxlan: false,
         vni: None,
         local: None,
@@ -136,6 +139,7 @@ fn parse(m: LinkMessage) -> VxlanLink {
         match a {
             LinkAttribute::IfName(n) => v.name = n,
             LinkAttribute::Mtu(n) => v.mtu = n,
+            LinkAttribute::IfAlias(a) if !a.is_empty() => v.alias = Some(a),
             LinkAttribute::Address(a) if a.len() == 6 => v.mac.copy_from_slice(&a),
             LinkAttribute::LinkInfo(infos) => {
                 for i in infos {

@@ -7,7 +7,7 @@
 //!
 //! | entry | `ip`/`bridge` equivalent | why |
 //! |---|---|---|
-//! | route | `ip route replace S via S.network dev vx onlink` | R's pods are behind R's VTEP |
+//! | route | `ip route add S via S.network dev vx onlink` | R's pods are behind R's VTEP |
 //! | neighbour | `ip neigh replace S.network lladdr M dev vx nud permanent` | no ARP over the overlay |
 //! | FDB | `bridge fdb replace M dev vx dst U self permanent` | M is reached at U |
 //!
@@ -134,6 +134,10 @@ pub struct Changes {
     pub del_fdb: Vec<(Mac, Ipv4Addr)>,
     pub set_fdb: Vec<(Mac, Ipv4Addr)>,
     pub set_neighbours: Vec<(Ipv4Addr, Mac)>,
+    /// Routes the device has none of yet: added, never replacing: a route of another device
+    /// to the same destination (same metric) is a conflict to report, not to take over.
+    pub add_routes: Vec<(Ipv4Net, Ipv4Addr)>,
+    /// The device's own routes with the wrong gateway: replaced.
     pub set_routes: Vec<(Ipv4Net, Ipv4Addr)>,
 }
 
@@ -149,6 +153,7 @@ impl Changes {
             + self.del_fdb.len()
             + self.set_fdb.len()
             + self.set_neighbours.len()
+            + self.add_routes.len()
             + self.set_routes.len()
     }
 }
@@ -179,10 +184,16 @@ pub fn diff(want: &Entries, current: &Current) -> Changes {
             .filter(|(k, v)| cur.neighbours.get(k) != Some(v))
             .map(|(k, v)| (*k, *v))
             .collect(),
+        add_routes: want
+            .routes
+            .iter()
+            .filter(|(k, _)| !cur.routes.contains_key(k))
+            .map(|(k, v)| (*k, *v))
+            .collect(),
         set_routes: want
             .routes
             .iter()
-            .filter(|(k, v)| cur.routes.get(k) != Some(v))
+            .filter(|(k, v)| cur.routes.get(k).is_some_and(|g| g != *v))
             .map(|(k, v)| (*k, *v))
             .collect(),
     }
@@ -205,6 +216,9 @@ pub fn describe(c: &Changes, dev: &str) -> String {
     }
     for (n, m) in &c.set_neighbours {
         out += &format!("ip neigh replace {n} lladdr {m} dev {dev} nud permanent\n");
+    }
+    for (d, g) in &c.add_routes {
+        out += &format!("ip route add {d} via {g} dev {dev} onlink\n");
     }
     for (d, g) in &c.set_routes {
         out += &format!("ip route replace {d} via {g} dev {dev} onlink\n");

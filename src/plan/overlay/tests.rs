@@ -51,7 +51,7 @@ fn applied(cur: &Current, ch: &Changes) -> Current {
     for (n, m) in &ch.set_neighbours {
         e.neighbours.insert(*n, *m);
     }
-    for (d, g) in &ch.set_routes {
+    for (d, g) in ch.add_routes.iter().chain(&ch.set_routes) {
         e.routes.insert(*d, *g);
     }
     Current(e)
@@ -83,8 +83,8 @@ fn nodes_added_to_an_empty_device() {
 bridge fdb replace 02:00:00:00:00:0c dev podnet.1 dst 192.168.60.3 self permanent
 ip neigh replace 10.244.2.0 lladdr 02:00:00:00:00:0b dev podnet.1 nud permanent
 ip neigh replace 10.244.3.0 lladdr 02:00:00:00:00:0c dev podnet.1 nud permanent
-ip route replace 10.244.2.0/24 via 10.244.2.0 dev podnet.1 onlink
-ip route replace 10.244.3.0/24 via 10.244.3.0 dev podnet.1 onlink
+ip route add 10.244.2.0/24 via 10.244.2.0 dev podnet.1 onlink
+ip route add 10.244.3.0/24 via 10.244.3.0 dev podnet.1 onlink
 "
     );
 }
