@@ -7,6 +7,7 @@ use ipnet::Ipv4Net;
 use podnet::engine::overlay::{self, OverlayConfig};
 use podnet::kernel::Rtnl;
 use podnet::model::NodeLease;
+use podnet::plan::netfilter::{self as nf, NetFacts, OverlayFacts};
 use podnet::testbed::thread_netns::NodesLab;
 use serde_json::Value;
 
@@ -234,4 +235,95 @@ fn a_peer_with_a_new_mac_is_reached_again_after_one_reconcile() {
     );
     reconcile(&l, 1, &leases);
     all_pairs(&l, &[1, 2], &[1, 2]);
+}
+
+/// podnet's netfilter tables on every node, with `overlay`'s part or without it.
+fn firewall(l: &NodesLab, overlay: bool, extra: &[(usize, NetFacts)]) {
+    for i in 1..=NODES {
+        let mut nets = vec![NetFacts {
+            bridge: podnet::testbed::thread_netns::nodes::POD_BRIDGE.into(),
+            subnet: NodesLab::subnet(i),
+            internal: false,
+            icc: true,
+            subnet6: None,
+            nat6: false,
+        }];
+        nets.extend(
+            extra
+                .iter()
+                .filter(|(n, _)| *n == i)
+                .map(|(_, f)| f.clone()),
+        );
+        let o = OverlayFacts {
+            device: cfg(i).device,
+            cluster: NodesLab::cluster(),
+        };
+        let batch = nf::full_with(&nets, &[], &[], overlay.then_some(&o));
+        l.lab.run(&NodesLab::node(i), move || {
+            podnet::kernel::nft::NftSocket::open()
+                .and_then(|mut s| s.apply(&batch))
+                .unwrap()
+        });
+    }
+}
+
+/// With podnet's firewall on the nodes (the pod networks masqueraded on the way out), the
+/// overlay part keeps pod addresses between nodes; without it every cross-node connection
+/// would arrive from the sending node's VXLAN address. And another podnet network on a node
+/// stays unreachable from the overlay, as it is from other networks.
+#[test]
+fn the_firewall_keeps_pod_addresses_and_isolates_other_networks() {
+    let mut l = NodesLab::new(NODES, PODS);
+    servers(&mut l);
+    converge(&l, &[1, 2, 3]);
+    // Another network on node 2 (pn9, 10.99.2.0/24, one pod), and node 1 told to route it
+    // over the overlay as a misbehaving peer would.
+    l.lab.add_netns("n2x");
+    let tid = l.lab.tid("n2x");
+    l.lab.sh(
+        &NodesLab::node(2),
+        &format!(
+        "ip link add pn9 type bridge && ip addr add 10.99.2.1/24 dev pn9 && ip link set pn9 up \
+         && ip link add vx9 type veth peer name eth0 netns {tid} && ip link set vx9 master pn9 up"),
+    );
+    l.lab.sh(
+        "n2x",
+        "ip link set lo up && ip addr add 10.99.2.2/24 dev eth0 && ip link set eth0 up \
+        && ip route add default via 10.99.2.1",
+    );
+    l.lab.tcp_server("n2x", PORT, "other");
+    l.lab.sh(
+        &NodesLab::node(1),
+        "ip route add 10.99.2.0/24 via 10.244.2.0 dev podnet.1 onlink",
+    );
+    let pn9 = (
+        2,
+        NetFacts {
+            bridge: "pn9".into(),
+            subnet: "10.99.2.0/24".parse().unwrap(),
+            internal: false,
+            icc: true,
+            subnet6: None,
+            nat6: false,
+        },
+    );
+    let extra = [pn9];
+    let to_other = format!("10.99.2.2:{PORT}");
+    let to_pod = format!("{}:{PORT}", NodesLab::pod_ip(2, 1));
+
+    // Without the overlay part: masqueraded between nodes, and the other network open.
+    firewall(&l, false, &extra);
+    assert_eq!(
+        l.lab.tcp(&NodesLab::pod(1, 1), &to_pod),
+        Ok("pod 10.244.1.0".into())
+    );
+    assert!(l.lab.tcp(&NodesLab::pod(1, 1), &to_other).is_ok());
+
+    firewall(&l, true, &extra);
+    all_pairs(&l, &[1, 2, 3], &[1, 2, 3]);
+    let r = l.lab.tcp(&NodesLab::pod(1, 1), &to_other);
+    assert!(
+        r.is_err(),
+        "another network reached over the overlay: {r:?}"
+    );
 }

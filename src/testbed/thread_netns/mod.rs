@@ -10,7 +10,7 @@
 
 mod lab;
 mod lab6;
-mod nodes;
+pub mod nodes;
 
 pub use lab::{ThreadLab, HOST_LAN, OUT_LAN};
 pub use lab6::{HOST_LAN6, OUT_LAN6};
