@@ -13,6 +13,8 @@ the machine's own network. Needs root.
 
   scripts/ab_pair.py A_PODNET B_PODNET [TRIALS=100] [LEVELS=0,100,300]
   env: AB_OPS=run   only run -d / rm -f (with and without -p), no attach/detach
+       AB_OPS=cni   only CNI ADD and DEL
+       AB_AGENT=1   start `podnet agent` on both sides (CNI calls are then handed to it)
        AB_CPU=1     CPU time (user+sys of the command and the children it waited for) instead
                     of wall time: on a machine others load, wall time mostly measures them
        AB_CNI=1     also CNI ADD and DEL (one port mapping, a fresh namespace, env + config
@@ -31,6 +33,7 @@ LEVELS = [int(x) for x in (sys.argv[4] if len(sys.argv) > 4 else "0,100,300").sp
 SETTLE = 0.01
 CPU = os.environ.get("AB_CPU") == "1"
 NET = os.environ.get("AB_NET")
+OPS = os.environ.get("AB_OPS")
 # `--network NAME` for every op, when the ops run on a user network.
 ON = ["--network", NET] if NET else []
 
@@ -96,14 +99,16 @@ class Side:
 
     def trial(self, k):
         out = {}
-        if os.environ.get("AB_CNI") == "1":
+        if os.environ.get("AB_CNI") == "1" or OPS == "cni":
             self.netns(f"c{k}")
             out["cni add"] = self.cni("ADD", k)
             time.sleep(SETTLE)
             out["cni del"] = self.cni("DEL", k)
             self.run("ip", "netns", "del", f"c{k}")
             time.sleep(SETTLE)
-        if os.environ.get("AB_OPS") != "run":
+        if OPS == "cni":
+            return out
+        if OPS != "run":
             ns = self.netns(f"t{k}")
             out["attach -p"] = self.podnet("attach", "--netns", ns, "--name", f"a{k}", *ON,
                                            "-p", "30000:80")
@@ -136,6 +141,8 @@ try:
         if NET:
             extra = os.environ.get(f"AB_NET_ARGS_{s.name}", "").split()
             s.podnet("network", "create", NET, "--subnet", "10.77.0.0/16", *extra)
+        if os.environ.get("AB_AGENT") == "1":
+            s.podnet("agent")
     results = {}
     print(f"{'n':>4} {'op':<10} {'A median':>9} {'B median':>9} {'paired B-A':>11}  "
           f"({'CPU ' if CPU else ''}ms)")

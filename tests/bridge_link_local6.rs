@@ -36,13 +36,7 @@ fn bridge_link_local_is_usable_as_soon_as_the_network_exists() {
     run_idle(&lab.host, "c1", &["--network", "web"]);
     // And forwarded traffic flows: the LAN reaches a dual-stack container's published port
     // over IPv6, the host resolving the container from that address.
-    run_server6(
-        &lab.host,
-        "w",
-        &["--network", "web", "-p", "8080:80"],
-        80,
-        "w/{peer}",
-    );
+    publish_8080_server6(&lab.host, "w", "web");
     assert_eq!(
         reply(&lab, At::Outside, "tcp", HOST6, 8080),
         format!("w/{OUTSIDE6}")

@@ -22,19 +22,7 @@ fn setup() -> Sandbox {
 }
 
 fn run_args(name: &str) -> Vec<String> {
-    [
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        NET,
-        "--",
-        "sleep",
-        "infinity",
-    ]
-    .map(String::from)
-    .to_vec()
+    idle_args(name, &["--network", NET])
 }
 
 /// Asserts the running containers are exactly `names`, each with distinct addresses of both
@@ -97,21 +85,14 @@ fn fifty_concurrent_run_d_on_a_dual_stack_network_get_fifty_ipv6_addresses() {
     let sb = setup();
     let names: BTreeSet<String> = (0..50).map(|i| format!("c{i}")).collect();
     let cmds: Vec<Vec<String>> = names.iter().map(|n| run_args(n)).collect();
-    let failed = all_at_once(&sb, &cmds);
-    assert!(
-        failed.is_empty(),
-        "{} failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    all_succeed_at_once(&sb, "podnet run -d", &cmds);
     assert_all_whole(&sb, &names);
     // And all go at once: both leases of each are free again.
     let rms: Vec<Vec<String>> = names
         .iter()
         .map(|n| ["rm", "-f", n].map(String::from).to_vec())
         .collect();
-    let failed = all_at_once(&sb, &rms);
-    assert!(failed.is_empty(), "{failed:?}");
+    all_succeed_at_once(&sb, "podnet rm -f", &rms);
     let info = net_inspect(&sb, NET);
     assert_eq!(info["containers"], Value::Array(vec![]), "{info}");
     assert_consistent_once_settled(&sb, "after the concurrent rm -f");
@@ -130,13 +111,7 @@ fn gc_racing_dual_stack_run_d_loses_nothing() {
             cmds.push(vec!["gc".into()]);
         }
     }
-    let failed = all_at_once(&sb, &cmds);
-    assert!(
-        failed.is_empty(),
-        "{} failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    all_succeed_at_once(&sb, "podnet run -d and gc", &cmds);
     assert_all_whole(&sb, &names);
     // A gc afterwards finds nothing to repair and changes nothing.
     let before = ps(&sb);

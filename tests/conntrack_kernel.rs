@@ -26,6 +26,28 @@ fn flow(proto: Proto, src: &str, dst: &str, answered_by: &str) -> Spec {
     (proto, a(src), a(dst), a(answered_by), a(src))
 }
 
+fn udp(src: &str, dst: &str, answered_by: &str) -> Spec {
+    flow(Proto::Udp, src, dst, answered_by)
+}
+
+fn tcp(src: &str, dst: &str, answered_by: &str) -> Spec {
+    flow(Proto::Tcp, src, dst, answered_by)
+}
+
+fn sctp(src: &str, dst: &str, answered_by: &str) -> Spec {
+    flow(Proto::Sctp, src, dst, answered_by)
+}
+
+/// Every `proto` flow to `port` on `to` (on any address of its family when unspecified).
+fn to_port(proto: Proto, port: u16, to: IpAddr) -> Flows {
+    Flows::ToPort { proto, port, to }
+}
+
+/// Every `proto` flow answered by `ip` (from `port` when given).
+fn answered_by(proto: Proto, ip: IpAddr, port: Option<u16>) -> Flows {
+    Flows::AnsweredBy { proto, ip, port }
+}
+
 /// `n` UDP flows unrelated to every selection the tests use: 10.200.x.y:1024+i → 192.0.2.1:53.
 fn unrelated(n: usize) -> Vec<Spec> {
     (0..n)
@@ -36,7 +58,7 @@ fn unrelated(n: usize) -> Vec<Spec> {
                 i % 250 + 1,
                 1024 + i % 60000
             );
-            flow(Proto::Udp, &src, "192.0.2.1:53", "192.0.2.1:53")
+            udp(&src, "192.0.2.1:53", "192.0.2.1:53")
         })
         .collect()
 }
@@ -46,14 +68,7 @@ fn all(ct: &mut Conntrack) -> Vec<String> {
     let mut out = Vec::new();
     for proto in [Proto::Tcp, Proto::Udp, Proto::Sctp] {
         for port in [53u16, 80, 5353, 8080, 9090] {
-            for e in ct
-                .list(&Flows::ToPort {
-                    proto,
-                    port,
-                    to: ANY4,
-                })
-                .unwrap()
-            {
+            for e in ct.list(&to_port(proto, port, ANY4)).unwrap() {
                 out.push(format!("{proto} {} {}", e.orig_src, e.orig_dst));
             }
         }
@@ -93,48 +108,19 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
         ct.create(
             &[
                 // An unreplied flow to a host port that is not yet published.
-                flow(
-                    Proto::Udp,
-                    "198.18.0.2:40000",
-                    "198.18.0.1:8080",
-                    "198.18.0.1:8080",
-                ),
+                udp("198.18.0.2:40000", "198.18.0.1:8080", "198.18.0.1:8080"),
                 // Same port, another host address, DNAT'ed.
-                flow(
-                    Proto::Udp,
-                    "198.18.0.3:40001",
-                    "10.0.0.1:8080",
-                    "10.77.0.10:80",
-                ),
+                udp("198.18.0.3:40001", "10.0.0.1:8080", "10.77.0.10:80"),
                 // Kept: TCP to the port, UDP to another port, UDP *from* the port.
-                flow(
-                    Proto::Tcp,
-                    "198.18.0.2:40000",
-                    "198.18.0.1:8080",
-                    "198.18.0.1:8080",
-                ),
-                flow(
-                    Proto::Udp,
-                    "198.18.0.2:40000",
-                    "198.18.0.1:9090",
-                    "198.18.0.1:9090",
-                ),
-                flow(
-                    Proto::Udp,
-                    "198.18.0.2:8080",
-                    "198.18.0.1:53",
-                    "198.18.0.1:53",
-                ),
+                tcp("198.18.0.2:40000", "198.18.0.1:8080", "198.18.0.1:8080"),
+                udp("198.18.0.2:40000", "198.18.0.1:9090", "198.18.0.1:9090"),
+                udp("198.18.0.2:8080", "198.18.0.1:53", "198.18.0.1:53"),
             ],
             60,
         )
         .unwrap();
         let before = tool_count();
-        let flows = Flows::ToPort {
-            proto: Proto::Udp,
-            port: 8080,
-            to: ANY4,
-        };
+        let flows = to_port(Proto::Udp, 8080, ANY4);
         let listed = ct.list(&flows).unwrap();
         assert_eq!(listed.len(), 2, "{listed:?}");
         let done = ct.delete(&flows).unwrap();
@@ -158,22 +144,13 @@ fn to_port_deletes_flows_to_that_port_on_any_address_and_nothing_else() {
         // On one host address only.
         ct.create(
             &[
-                flow(
-                    Proto::Udp,
-                    "198.18.0.2:1",
-                    "198.18.0.1:8080",
-                    "10.77.0.10:80",
-                ),
-                flow(Proto::Udp, "198.18.0.2:1", "10.0.0.1:8080", "10.77.0.11:80"),
+                udp("198.18.0.2:1", "198.18.0.1:8080", "10.77.0.10:80"),
+                udp("198.18.0.2:1", "10.0.0.1:8080", "10.77.0.11:80"),
             ],
             60,
         )
         .unwrap();
-        let on = Flows::ToPort {
-            proto: Proto::Udp,
-            port: 8080,
-            to: "10.0.0.1".parse().unwrap(),
-        };
+        let on = to_port(Proto::Udp, 8080, "10.0.0.1".parse().unwrap());
         let d = ct.delete(&on).unwrap();
         assert_eq!((d.dumped, d.deleted), (1, 1));
         assert_eq!(ct.list(&flows).unwrap().len(), 1);
@@ -189,41 +166,17 @@ fn ipv6_flows_are_deleted_by_ipv6_selections_only() {
         ct.create(
             &[
                 // A published port's flow and a service flow, both DNAT'ed to fd00:77::a.
-                flow(
-                    Proto::Udp,
-                    "[fd00:18::2]:40000",
-                    "[fd00:18::1]:8080",
-                    "[fd00:77::a]:80",
-                ),
-                flow(
-                    Proto::Udp,
-                    "[fd00:77::30]:5000",
-                    "[fd00:43::1]:53",
-                    "[fd00:77::a]:5353",
-                ),
+                udp("[fd00:18::2]:40000", "[fd00:18::1]:8080", "[fd00:77::a]:80"),
+                udp("[fd00:77::30]:5000", "[fd00:43::1]:53", "[fd00:77::a]:5353"),
                 // Their IPv4 twins.
-                flow(
-                    Proto::Udp,
-                    "198.18.0.2:40000",
-                    "198.18.0.1:8080",
-                    "10.77.0.10:80",
-                ),
-                flow(
-                    Proto::Udp,
-                    "10.77.0.30:5000",
-                    "10.43.0.1:53",
-                    "10.77.0.10:5353",
-                ),
+                udp("198.18.0.2:40000", "198.18.0.1:8080", "10.77.0.10:80"),
+                udp("10.77.0.30:5000", "10.43.0.1:53", "10.77.0.10:5353"),
             ],
             60,
         )
         .unwrap();
         assert_eq!(tool_count(), 4);
-        let to6 = Flows::ToPort {
-            proto: Proto::Udp,
-            port: 8080,
-            to: ANY6,
-        };
+        let to6 = to_port(Proto::Udp, 8080, ANY6);
         let listed = ct.list(&to6).unwrap();
         assert_eq!(listed.len(), 1, "{listed:?}");
         assert_eq!(listed[0].reply_src, a("[fd00:77::a]:80"));
@@ -233,20 +186,12 @@ fn ipv6_flows_are_deleted_by_ipv6_selections_only() {
             (1, 1),
             "the kernel filtered the dump"
         );
-        let by6 = Flows::AnsweredBy {
-            proto: Proto::Udp,
-            ip: "fd00:77::a".parse().unwrap(),
-            port: None,
-        };
+        let by6 = answered_by(Proto::Udp, "fd00:77::a".parse().unwrap(), None);
         let d = ct.delete(&by6).unwrap();
         assert_eq!((d.dumped, d.deleted), (1, 1));
         // The IPv4 twins are all that is left, and an IPv4 selection finds them.
         assert_eq!(tool_count(), 2);
-        let to4 = Flows::ToPort {
-            proto: Proto::Udp,
-            port: 8080,
-            to: ANY4,
-        };
+        let to4 = to_port(Proto::Udp, 8080, ANY4);
         assert_eq!(ct.delete(&to4).unwrap().deleted, 1);
         assert_eq!(tool_count(), 1);
     });
@@ -259,54 +204,21 @@ fn answered_by_deletes_flows_to_that_backend_and_port() {
         ct.create(
             &[
                 // Published port and service VIP, both DNAT'ed to 10.77.0.10.
-                flow(
-                    Proto::Udp,
-                    "198.18.0.2:40001",
-                    "198.18.0.1:8080",
-                    "10.77.0.10:80",
-                ),
-                flow(
-                    Proto::Udp,
-                    "10.77.0.30:5000",
-                    "10.43.0.1:53",
-                    "10.77.0.10:5353",
-                ),
+                udp("198.18.0.2:40001", "198.18.0.1:8080", "10.77.0.10:80"),
+                udp("10.77.0.30:5000", "10.43.0.1:53", "10.77.0.10:5353"),
                 // Kept: another backend, TCP to the same one, the backend's own outgoing flow.
-                flow(
-                    Proto::Udp,
-                    "10.77.0.30:5001",
-                    "10.43.0.1:53",
-                    "10.77.0.20:5353",
-                ),
-                flow(
-                    Proto::Tcp,
-                    "10.77.0.30:5002",
-                    "10.43.0.1:80",
-                    "10.77.0.10:8080",
-                ),
-                flow(
-                    Proto::Udp,
-                    "10.77.0.10:5003",
-                    "198.18.0.2:53",
-                    "198.18.0.2:53",
-                ),
+                udp("10.77.0.30:5001", "10.43.0.1:53", "10.77.0.20:5353"),
+                tcp("10.77.0.30:5002", "10.43.0.1:80", "10.77.0.10:8080"),
+                udp("10.77.0.10:5003", "198.18.0.2:53", "198.18.0.2:53"),
             ],
             60,
         )
         .unwrap();
         let ip = "10.77.0.10".parse().unwrap();
         // With a port: only the service flow.
-        let svc = Flows::AnsweredBy {
-            proto: Proto::Udp,
-            ip,
-            port: Some(5353),
-        };
+        let svc = answered_by(Proto::Udp, ip, Some(5353));
         assert_eq!(ct.delete(&svc).unwrap().deleted, 1);
-        let any = Flows::AnsweredBy {
-            proto: Proto::Udp,
-            ip,
-            port: None,
-        };
+        let any = answered_by(Proto::Udp, ip, None);
         let done = ct.delete(&any).unwrap();
         assert_eq!((done.dumped, done.deleted), (1, 1));
         assert_eq!(
@@ -328,36 +240,20 @@ fn sctp_flows_are_selected_by_port_too() {
         let mut ct = Conntrack::open().unwrap();
         ct.create(
             &[
-                flow(
-                    Proto::Sctp,
-                    "198.18.0.2:40000",
-                    "198.18.0.1:8080",
-                    "10.77.0.10:80",
-                ),
-                flow(
-                    Proto::Sctp,
-                    "198.18.0.2:40000",
-                    "198.18.0.1:9090",
-                    "10.77.0.11:80",
-                ),
+                sctp("198.18.0.2:40000", "198.18.0.1:8080", "10.77.0.10:80"),
+                sctp("198.18.0.2:40000", "198.18.0.1:9090", "10.77.0.11:80"),
             ],
             60,
         )
         .unwrap();
-        let d = ct
-            .delete(&Flows::ToPort {
-                proto: Proto::Sctp,
-                port: 8080,
-                to: ANY4,
-            })
-            .unwrap();
+        let d = ct.delete(&to_port(Proto::Sctp, 8080, ANY4)).unwrap();
         assert_eq!(d.deleted, 1);
         let d = ct
-            .delete(&Flows::AnsweredBy {
-                proto: Proto::Sctp,
-                ip: "10.77.0.11".parse().unwrap(),
-                port: Some(80),
-            })
+            .delete(&answered_by(
+                Proto::Sctp,
+                "10.77.0.11".parse().unwrap(),
+                Some(80),
+            ))
             .unwrap();
         assert_eq!(d.deleted, 1);
         assert_eq!(all(&mut ct), Vec::<String>::new());
@@ -392,13 +288,7 @@ fn entries_made_by_the_conntrack_tool_are_deleted() {
         assert!(out.status.success(), "conntrack -I: {out:?}");
         assert_eq!(tool_count(), 1);
         let mut ct = Conntrack::open().unwrap();
-        let d = ct
-            .delete(&Flows::ToPort {
-                proto: Proto::Udp,
-                port: 8080,
-                to: ANY4,
-            })
-            .unwrap();
+        let d = ct.delete(&to_port(Proto::Udp, 8080, ANY4)).unwrap();
         assert_eq!(d.deleted, 1);
         assert_eq!(tool_count(), 0);
     });
@@ -412,16 +302,8 @@ fn nothing_to_delete_costs_little_with_10000_unrelated_entries() {
     in_netns(|| {
         let mut ct = Conntrack::open().unwrap();
         let flows = [
-            Flows::ToPort {
-                proto: Proto::Udp,
-                port: 8080,
-                to: ANY4,
-            },
-            Flows::AnsweredBy {
-                proto: Proto::Udp,
-                ip: "10.77.0.10".parse().unwrap(),
-                port: None,
-            },
+            to_port(Proto::Udp, 8080, ANY4),
+            answered_by(Proto::Udp, "10.77.0.10".parse().unwrap(), None),
         ];
         let time = |ct: &mut Conntrack, f: &Flows| {
             let runs = 20;
@@ -452,12 +334,7 @@ fn nothing_to_delete_costs_little_with_10000_unrelated_entries() {
         }
         // And with a match among them, exactly it goes.
         ct.create(
-            &[flow(
-                Proto::Udp,
-                "198.18.0.2:40000",
-                "198.18.0.1:8080",
-                "10.77.0.10:80",
-            )],
+            &[udp("198.18.0.2:40000", "198.18.0.1:8080", "10.77.0.10:80")],
             600,
         )
         .unwrap();

@@ -5,25 +5,9 @@
 
 mod common;
 
+use common::iptables_nft::require_iptables_nft;
 use common::*;
 use podnet::testbed::{self, Sandbox};
-use std::process::Command;
-
-/// These tests need iptables on its nf_tables backend (Docker's rules live there); a machine
-/// without it fails them rather than letting them pass untested (scripts/test.sh installs it).
-fn require_iptables_nft() {
-    let out = Command::new("iptables").arg("--version").output();
-    let version = out
-        .as_ref()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    assert!(
-        version.contains("nf_tables"),
-        "needs iptables with the nf_tables backend (Debian package iptables, as scripts/test.sh installs; \
-         `update-alternatives --set iptables /usr/sbin/iptables-nft`), found: {version:?} {:?}",
-        out.err()
-    );
-}
 
 /// `iptables -S FORWARD` in the sandbox; fails on any warning.
 fn forward(sb: &Sandbox) -> String {

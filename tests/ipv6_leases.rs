@@ -29,20 +29,13 @@ fn dual(sb: &Sandbox) {
     );
 }
 
+/// `podnet run -d --name NAME --network NET --ip6 IP6 -- sleep infinity`.
+fn run_cmd(sb: &Sandbox, name: &str) -> std::process::Command {
+    sb.podnet_cmd(idle_args(name, &["--network", NET, "--ip6", IP6]))
+}
+
 fn run_with(sb: &Sandbox, name: &str) -> std::process::Output {
-    sb.podnet([
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        NET,
-        "--ip6",
-        IP6,
-        "--",
-        "sleep",
-        "infinity",
-    ])
+    output(run_cmd(sb, name))
 }
 
 /// `IP6` can be leased (to a fresh container, removed again): no lease of it is left.
@@ -94,19 +87,7 @@ fn a_crash_at_every_step_of_run_leaves_no_ipv6_lease_after_gc() {
     dual(&sb);
     for k in 1..=40 {
         let name = format!("r{k}");
-        let mut c = sb.podnet_cmd([
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--network",
-            NET,
-            "--ip6",
-            IP6,
-            "--",
-            "sleep",
-            "infinity",
-        ]);
+        let mut c = run_cmd(&sb, &name);
         c.env("PODNET_FAULT", format!("attach:{k}"));
         let out = output(c);
         if out.status.success() {

@@ -5,9 +5,12 @@
 #[path = "common/nf_facts.rs"]
 mod facts;
 
-use facts::{guard, messages, net, ports};
+use facts::{assert_golden, guard, messages, net, ports};
 use podnet::kernel::nft::{Family, Ruleset};
 use podnet::plan::netfilter as nf;
+
+/// [`sample`]'s `ip6 podnet` and `netdev podnet` tables as text.
+const GOLDEN6: &str = include_str!("golden/netfilter_ip6_netdev.txt");
 
 fn table(rs: &Ruleset, family: Family) -> Option<&podnet::kernel::nft::TableDef> {
     rs.tables.iter().find(|t| t.table.family == family)
@@ -49,11 +52,7 @@ fn ipv6_tables_as_text() {
             .cloned()
             .collect(),
     };
-    let text = nf::describe(&ip6);
-    if text != GOLDEN6 {
-        println!("{text}");
-    }
-    assert_eq!(text, GOLDEN6);
+    assert_golden(&nf::describe(&ip6), GOLDEN6);
 }
 
 /// `ip podnet` is byte-identical whether or not a network is dual-stack: IPv6 never
@@ -222,176 +221,3 @@ fn dual_stack_network_changes() {
         .iter()
         .all(|m| m.ends_with("table ip podnet")));
 }
-
-const GOLDEN6: &str = r#"table ip6 podnet
-  set bridges { type ifname }
-  set subnets { type ipv6_addr; flags interval }
-  set masq_subnets { type ipv6_addr; flags interval }
-  set internal_bridges { type ifname }
-  set same_bridge { type ifname . ifname }
-  map ports { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service }
-  map ports_any { type inet_proto . inet_service : ipv6_addr . inet_service }
-  chain guard { type filter hook prerouting priority -300; policy accept }
-  chain prerouting { type nat hook prerouting priority -100; policy accept }
-  chain loopback_replies { type filter hook prerouting priority -99; policy accept }
-  chain output { type nat hook output priority -100; policy accept }
-  chain postrouting { type nat hook postrouting priority 100; policy accept }
-  chain forward { type filter hook forward priority 0; policy accept }
-  rule guard
-    [ meta load iifname => reg 1 ]
-    [ cmp neq reg 1 0x00006f6c 0x00000000 0x00000000 0x00000000 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ immediate reg 0 drop ]
-  rule prerouting
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ immediate reg 0 return ]
-  rule prerouting
-    [ fib daddr type => reg 1 ]
-    [ cmp eq reg 1 0x00000002 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ meta load l4proto => reg 2 ]
-    [ payload load 2b @ transport header + 2 => reg 13 ]
-    [ lookup reg 1 set ports dreg 1 ]
-    [ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]
-  rule prerouting
-    [ fib daddr type => reg 1 ]
-    [ cmp eq reg 1 0x00000002 ]
-    [ meta load l4proto => reg 1 ]
-    [ payload load 2b @ transport header + 2 => reg 9 ]
-    [ lookup reg 1 set ports_any dreg 1 ]
-    [ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]
-  rule output
-    [ fib daddr type => reg 1 ]
-    [ cmp eq reg 1 0x00000002 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ meta load l4proto => reg 2 ]
-    [ payload load 2b @ transport header + 2 => reg 13 ]
-    [ lookup reg 1 set ports dreg 1 ]
-    [ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]
-  rule output
-    [ fib daddr type => reg 1 ]
-    [ cmp eq reg 1 0x00000002 ]
-    [ meta load l4proto => reg 1 ]
-    [ payload load 2b @ transport header + 2 => reg 9 ]
-    [ lookup reg 1 set ports_any dreg 1 ]
-    [ nat dnat ip6 addr_min reg 1 proto_min reg 2 ]
-  rule loopback_replies
-    [ meta load iifname => reg 1 ]
-    [ cmp neq reg 1 0x00006f6c 0x00000000 0x00000000 0x00000000 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ ct load direction => reg 1 ]
-    [ cmp eq reg 1 0x00000001 ]
-    [ ct load status => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0xffefffff ) ^ 0x00100000 ]
-    [ meta set mark with reg 1 ]
-  rule postrouting
-    [ ct load status => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ meta load oifname => reg 1 ]
-    [ lookup reg 1 set bridges ]
-    [ payload load 16b @ network header + 8 => reg 1 ]
-    [ lookup reg 1 set subnets ]
-    [ masq ]
-  rule postrouting
-    [ payload load 16b @ network header + 8 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ meta load oifname => reg 1 ]
-    [ lookup reg 1 set bridges ]
-    [ masq ]
-  rule postrouting
-    [ payload load 16b @ network header + 8 => reg 1 ]
-    [ lookup reg 1 set masq_subnets ]
-    [ meta load oifname => reg 1 ]
-    [ lookup reg 1 set bridges 0x1 ]
-    [ masq ]
-  rule forward
-    [ ct load state => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00000006 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ immediate reg 0 accept ]
-  rule forward
-    [ meta load iifname => reg 1 ]
-    [ meta load oifname => reg 2 ]
-    [ lookup reg 1 set same_bridge ]
-    [ immediate reg 0 accept ]
-  rule forward
-    [ meta load iifname => reg 1 ]
-    [ lookup reg 1 set internal_bridges ]
-    [ immediate reg 0 drop ]
-  rule forward
-    [ meta load oifname => reg 1 ]
-    [ lookup reg 1 set internal_bridges ]
-    [ immediate reg 0 drop ]
-  rule forward
-    [ ct load status => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00000020 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ immediate reg 0 accept ]
-  rule forward
-    [ meta load oifname => reg 1 ]
-    [ lookup reg 1 set bridges ]
-    [ immediate reg 0 drop ]
-  elements bridges = { "pn0", "pn1", "pn3" }
-  elements internal_bridges = { "pn1" }
-  elements masq_subnets = { fd00:88::-fd00:88::ffff:ffff:ffff:ffff }
-  elements ports = { ::1 . udp . 8081 : fd00:88::2 . 80 }
-  elements ports_any = { tcp . 8080 : fd00:88::2 . 80, tcp . 8083 : fd00:88::2 . 80 }
-  elements same_bridge = { "pn0" . "pn0", "pn3" . "pn3" }
-  elements subnets = { fd00:88::-fd00:88::ffff:ffff:ffff:ffff, fd00:89::-fd00:89::ffff:ffff:ffff:ffff, 2001:db8:91::-2001:db8:91:0:ffff:ffff:ffff:ffff }
-table netdev podnet
-  chain lo6_pn0 { type filter hook ingress device "pn0" priority 0; policy accept }
-  chain lo6_pn1 { type filter hook ingress device "pn1" priority 0; policy accept }
-  chain lo6_pn3 { type filter hook ingress device "pn3" priority 0; policy accept }
-  rule lo6_pn0
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00100000 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ meta load protocol => reg 1 ]
-    [ cmp eq reg 1 0x0000dd86 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0xffefffff ) ^ 0x00000000 ]
-    [ meta set mark with reg 1 ]
-    [ immediate reg 1 0x00000000 0x00000000 ]
-    [ payload write reg 1 => 6b @ link header + 0 csum_type 0 csum_off 0 csum_flags 0x0 ]
-    [ immediate reg 1 0x00000001 ]
-    [ fwd sreg_dev 1 ]
-  rule lo6_pn1
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00100000 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ meta load protocol => reg 1 ]
-    [ cmp eq reg 1 0x0000dd86 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0xffefffff ) ^ 0x00000000 ]
-    [ meta set mark with reg 1 ]
-    [ immediate reg 1 0x00000000 0x00000000 ]
-    [ payload write reg 1 => 6b @ link header + 0 csum_type 0 csum_off 0 csum_flags 0x0 ]
-    [ immediate reg 1 0x00000001 ]
-    [ fwd sreg_dev 1 ]
-  rule lo6_pn3
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0x00100000 ) ^ 0x00000000 ]
-    [ cmp neq reg 1 0x00000000 ]
-    [ meta load protocol => reg 1 ]
-    [ cmp eq reg 1 0x0000dd86 ]
-    [ payload load 16b @ network header + 24 => reg 1 ]
-    [ cmp eq reg 1 0x00000000 0x00000000 0x00000000 0x01000000 ]
-    [ meta load mark => reg 1 ]
-    [ bitwise reg 1 = ( reg 1 & 0xffefffff ) ^ 0x00000000 ]
-    [ meta set mark with reg 1 ]
-    [ immediate reg 1 0x00000000 0x00000000 ]
-    [ payload write reg 1 => 6b @ link header + 0 csum_type 0 csum_off 0 csum_flags 0x0 ]
-    [ immediate reg 1 0x00000001 ]
-    [ fwd sreg_dev 1 ]
-"#;

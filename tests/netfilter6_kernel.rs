@@ -7,10 +7,16 @@
 #[path = "common/nf_facts.rs"]
 mod facts;
 
-use facts::{at6, blocked, net, nettool, ok, ports, probe_packets};
+use facts::{
+    assert_golden, assert_published_ports, at6, blocked, net, nettool, ok, ports, probe_packets, V6,
+};
 use podnet::kernel::nft::Ruleset;
 use podnet::plan::netfilter::{self as nf, NetFacts, PortFacts};
 use podnet::testbed::thread_netns::{ThreadLab as Lab, HOST_LAN, HOST_LAN6, OUT_LAN, OUT_LAN6};
+
+/// `nft list table` of `ip6 podnet`, `netdev podnet` and `bridge podnet` after
+/// [`nft_lists_the_planned_ipv6_ruleset`]'s plan.
+const LISTING6: &str = include_str!("golden/netfilter_ip6_netdev_bridge.nft");
 
 fn nets() -> [NetFacts; 2] {
     [
@@ -100,40 +106,9 @@ fn published(br_netfilter: bool) {
     lab.tcp_server6("c1", 80, "c1");
     lab.udp_server6("c1", 53, "c1");
     lab.apply(nf::full(&nets(), &[], &c1_ports())).unwrap();
-    let lan = |p| at6(HOST_LAN6, p);
-    ok(
-        lab.tcp("out", &lan(8080)),
-        &format!("c1 {OUT_LAN6}"),
-        "out → 8080",
-    );
-    ok(lab.udp("out", &lan(5353)), &format!("c1 {OUT_LAN6}"), "udp");
-    ok(
-        lab.tcp("host", &lan(8080)),
-        &format!("c1 {HOST_LAN6}"),
-        "host → own",
-    );
-    ok(
-        lab.tcp("host", "[::1]:8080"),
-        "c1 fd00:88::1",
-        "host → [::1]:8080",
-    );
-    ok(
-        lab.tcp("host", "[::1]:8081"),
-        "c1 fd00:88::1",
-        "host → [::1]:8081",
-    );
-    ok(
-        lab.udp("host", "[::1]:5353"),
-        "c1 fd00:88::1",
-        "host → [::1] udp",
-    );
-    // Hairpin: the container itself, its neighbour, another network (masquerade takes the
-    // address of the bridge the packet leaves by).
-    for c in ["c1", "c2", "c3"] {
-        ok(lab.tcp(c, &lan(8080)), "c1 fd00:88::1", c);
-    }
+    assert_published_ports(&lab, &V6);
     // Family restrictions.
-    blocked(lab.tcp("out", &lan(8081)), "[::1]:8081 from outside");
+    let lan = |p| at6(HOST_LAN6, p);
     blocked(lab.tcp("out", &lan(8082)), "0.0.0.0:8082 over IPv6");
     ok(
         lab.tcp("out", &format!("{HOST_LAN}:8082")),
@@ -313,152 +288,5 @@ fn nft_lists_the_planned_ipv6_ruleset() {
     let listing = lab.nft("list table ip6 podnet")
         + &lab.nft("list table netdev podnet")
         + &lab.nft("list table bridge podnet");
-    if listing != LISTING6 {
-        println!("{listing}");
-    }
-    assert_eq!(listing, LISTING6);
+    assert_golden(&listing, LISTING6);
 }
-
-const LISTING6: &str = r#"table ip6 podnet {
-	set bridges {
-		type ifname
-		elements = { "pn0",
-			     "pn1" }
-	}
-
-	set subnets {
-		type ipv6_addr
-		flags interval
-		elements = { fd00:88::/64,
-			     fd00:89::/64 }
-	}
-
-	set masq_subnets {
-		type ipv6_addr
-		flags interval
-		elements = { fd00:88::/64 }
-	}
-
-	set internal_bridges {
-		type ifname
-	}
-
-	set same_bridge {
-		type ifname . ifname
-		elements = { "pn0" . "pn0" }
-	}
-
-	map ports {
-		type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service
-		elements = { ::1 . tcp . 8081 : fd00:88::2 . 80 }
-	}
-
-	map ports_any {
-		type inet_proto . inet_service : ipv6_addr . inet_service
-		elements = { tcp . 8080 : fd00:88::2 . 80,
-			     tcp . 8083 : fd00:88::2 . 80,
-			     udp . 5353 : fd00:88::2 . 53 }
-	}
-
-	chain guard {
-		type filter hook prerouting priority raw; policy accept;
-		iifname != "lo" ip6 daddr ::1 drop
-	}
-
-	chain prerouting {
-		type nat hook prerouting priority dstnat; policy accept;
-		ip6 daddr ::1 return
-		fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports
-		fib daddr type local dnat ip6 to meta l4proto . th dport map @ports_any
-	}
-
-	chain loopback_replies {
-		type filter hook prerouting priority dstnat + 1; policy accept;
-		iifname != "lo" ip6 daddr ::1 ct direction reply ct status dnat meta mark set meta mark | 0x00100000
-	}
-
-	chain output {
-		type nat hook output priority -100; policy accept;
-		fib daddr type local dnat ip6 to ip6 daddr . meta l4proto . th dport map @ports
-		fib daddr type local dnat ip6 to meta l4proto . th dport map @ports_any
-	}
-
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		ct status dnat oifname @bridges ip6 saddr @subnets masquerade
-		ip6 saddr ::1 oifname @bridges masquerade
-		ip6 saddr @masq_subnets oifname != @bridges masquerade
-	}
-
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		ct state established,related accept
-		iifname . oifname @same_bridge accept
-		iifname @internal_bridges drop
-		oifname @internal_bridges drop
-		ct status dnat accept
-		oifname @bridges drop
-	}
-}
-table netdev podnet {
-	chain lo6_pn0 {
-		type filter hook ingress device "pn0" priority filter; policy accept;
-		meta mark & 0x00100000 != 0x00000000 ip6 daddr ::1 meta mark set meta mark & 0xffefffff @ll,0,48 set 0x0 fwd to "lo"
-	}
-
-	chain lo6_pn1 {
-		type filter hook ingress device "pn1" priority filter; policy accept;
-		meta mark & 0x00100000 != 0x00000000 ip6 daddr ::1 meta mark set meta mark & 0xffefffff @ll,0,48 set 0x0 fwd to "lo"
-	}
-}
-table bridge podnet {
-	set noicc_subnets {
-		type ipv4_addr
-		flags interval
-		elements = { 10.89.0.0/24 }
-	}
-
-	set container_ports {
-		type ifname
-		elements = { "vc1" }
-	}
-
-	set port_sources {
-		type ifname . ether_addr . ipv4_addr
-		elements = { "vc1" . 02:50:0a:58:00:02 . 10.88.0.2 }
-	}
-
-	set noicc_subnets6 {
-		type ipv6_addr
-		flags interval
-		elements = { fd00:89::/64 }
-	}
-
-	set port_sources6 {
-		type ifname . ether_addr . ipv6_addr
-		elements = { "vc1" . 02:50:0a:58:00:02 . fd00:88::2,
-			     "vc1" . 02:50:0a:58:00:02 . fe80::50:aff:fe58:2 }
-	}
-
-	chain prerouting {
-		type filter hook prerouting priority filter; policy accept;
-		iifname != @container_ports accept
-		iifname . ether saddr . ip saddr @port_sources accept
-		arp htype 1 arp ptype ip arp hlen 6 arp plen 4 iifname . ether saddr . arp saddr ip @port_sources iifname . arp saddr ether . arp saddr ip @port_sources accept
-		icmpv6 type nd-neighbor-advert iifname . ether saddr . @th,64,128 != @port_sources6 drop
-		ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ether saddr . @th,64,128 @port_sources6 accept
-		iifname . ether saddr . ip6 saddr @port_sources6 accept
-		drop
-	}
-
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		meta pkttype host accept
-		ip saddr @noicc_subnets drop
-		ip daddr @noicc_subnets drop
-		ip6 saddr @noicc_subnets6 drop
-		ip6 daddr @noicc_subnets6 drop
-		meta protocol ip6 iifgroup 1886257153 drop
-	}
-}
-"#;

@@ -5,10 +5,13 @@
 #[path = "common/nf_facts.rs"]
 mod facts;
 
-use facts::{blocked, guard, net, ok, ports};
+use facts::{assert_golden, assert_published_ports, blocked, guard, net, ok, ports, V4};
 use podnet::kernel::nft::{Batch, Ruleset, Sel, Stmt};
 use podnet::plan::netfilter::{self as nf, PortFacts};
 use podnet::testbed::thread_netns::{ThreadLab as Lab, HOST_LAN, OUT_LAN};
+
+/// `nft list ruleset` after [`nft_lists_the_planned_ruleset`]'s plan.
+const LISTING: &str = include_str!("golden/netfilter_ip_bridge.nft");
 
 /// c1 publishes tcp 8080→80 (all addresses), udp 5353→53, and
 /// 127.0.0.1:8081→80 (the host only).
@@ -30,62 +33,7 @@ fn published_ports_from_outside_host_and_containers() {
     ];
     lab.apply(nf::full(&nets, &[], &c1_ports())).unwrap();
 
-    let p = format!("{HOST_LAN}:8080");
-    // From the LAN: the container sees the real client address.
-    ok(
-        lab.tcp("out", &p),
-        &format!("c1 {OUT_LAN}"),
-        "outside → host:8080",
-    );
-    ok(
-        lab.udp("out", &format!("{HOST_LAN}:5353")),
-        &format!("c1 {OUT_LAN}"),
-        "outside → host:5353/udp",
-    );
-    // From the host itself, via its LAN address and via 127.0.0.1.
-    ok(
-        lab.tcp("host", &p),
-        &format!("c1 {HOST_LAN}"),
-        "host → own LAN address:8080",
-    );
-    ok(
-        lab.tcp("host", "127.0.0.1:8080"),
-        "c1 10.88.0.1",
-        "host → 127.0.0.1:8080",
-    );
-    ok(
-        lab.tcp("host", "127.0.0.1:8081"),
-        "c1 10.88.0.1",
-        "host → 127.0.0.1:8081",
-    );
-    ok(
-        lab.udp("host", "127.0.0.1:5353"),
-        "c1 10.88.0.1",
-        "host → 127.0.0.1:5353/udp",
-    );
-    // Hairpin: the container itself and its neighbour, through the host address.
-    ok(
-        lab.tcp("c1", &p),
-        "c1 10.88.0.1",
-        "c1 → its own published port",
-    );
-    ok(
-        lab.tcp("c2", &p),
-        "c1 10.88.0.1",
-        "c2 → c1's published port",
-    );
-    // Another network reaches it too (through the host, like the LAN).
-    // (masquerade takes the address of the bridge it leaves by).
-    ok(
-        lab.tcp("c3", &p),
-        "c1 10.88.0.1",
-        "c3 (other network) → host:8080",
-    );
-    // 127.0.0.1:8081 is the host's only: not on the LAN address.
-    blocked(
-        lab.tcp("out", &format!("{HOST_LAN}:8081")),
-        "outside → host:8081",
-    );
+    assert_published_ports(&lab, &V4);
 }
 
 /// CVE-2020-8558: the LAN neighbour routes 127.0.0.0/8 to the host's MAC.
@@ -447,118 +395,5 @@ fn nft_lists_the_planned_ruleset() {
     p.extend(ports("10.88.0.2", None, "127.0.0.1:5353:53/udp"));
     let guards = [guard("pnv1", "10.88.0.2", None)];
     lab.apply(nf::full(&nets, &guards, &p)).unwrap();
-    assert_eq!(lab.nft("list ruleset"), LISTING);
+    assert_golden(&lab.nft("list ruleset"), LISTING);
 }
-
-const LISTING: &str = r#"table ip podnet {
-	set bridges {
-		type ifname
-		elements = { "pn0",
-			     "pn1" }
-	}
-
-	set subnets {
-		type ipv4_addr
-		flags interval
-		elements = { 10.88.0.0/24, 10.89.0.0/24 }
-	}
-
-	set masq_subnets {
-		type ipv4_addr
-		flags interval
-		elements = { 10.88.0.0/24 }
-	}
-
-	set internal_bridges {
-		type ifname
-		elements = { "pn1" }
-	}
-
-	set same_bridge {
-		type ifname . ifname
-		elements = { "pn0" . "pn0" }
-	}
-
-	map ports {
-		type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
-		elements = { 127.0.0.1 . udp . 5353 : 10.88.0.2 . 53 }
-	}
-
-	map ports_any {
-		type inet_proto . inet_service : ipv4_addr . inet_service
-		elements = { tcp . 8080 : 10.88.0.2 . 80 }
-	}
-
-	chain guard {
-		type filter hook prerouting priority raw; policy accept;
-		iifname != "lo" ip daddr 127.0.0.0/8 drop
-	}
-
-	chain prerouting {
-		type nat hook prerouting priority dstnat; policy accept;
-		ip daddr 127.0.0.0/8 return
-		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports
-		fib daddr type local dnat ip to meta l4proto . th dport map @ports_any
-	}
-
-	chain output {
-		type nat hook output priority -100; policy accept;
-		fib daddr type local dnat ip to ip daddr . meta l4proto . th dport map @ports
-		fib daddr type local dnat ip to meta l4proto . th dport map @ports_any
-	}
-
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		ct status dnat oifname @bridges ip saddr @subnets masquerade
-		ip saddr 127.0.0.0/8 oifname @bridges masquerade
-		ip saddr @masq_subnets oifname != @bridges masquerade
-	}
-
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		ct state established,related accept
-		iifname . oifname @same_bridge accept
-		iifname @internal_bridges drop
-		oifname @internal_bridges drop
-		ct status dnat accept
-		iifname @bridges oifname @bridges drop
-	}
-
-	chain input {
-		type filter hook input priority filter; policy accept;
-		iifname @bridges ip daddr 127.0.0.0/8 ct direction original drop
-	}
-}
-table bridge podnet {
-	set noicc_subnets {
-		type ipv4_addr
-		flags interval
-		elements = { 10.89.0.0/24 }
-	}
-
-	set container_ports {
-		type ifname
-		elements = { "pnv1" }
-	}
-
-	set port_sources {
-		type ifname . ether_addr . ipv4_addr
-		elements = { "pnv1" . 02:50:0a:58:00:02 . 10.88.0.2 }
-	}
-
-	chain prerouting {
-		type filter hook prerouting priority filter; policy accept;
-		iifname != @container_ports accept
-		iifname . ether saddr . ip saddr @port_sources accept
-		arp htype 1 arp ptype ip arp hlen 6 arp plen 4 iifname . ether saddr . arp saddr ip @port_sources iifname . arp saddr ether . arp saddr ip @port_sources accept
-		drop
-	}
-
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		meta pkttype host accept
-		ip saddr @noicc_subnets drop
-		ip daddr @noicc_subnets drop
-	}
-}
-"#;

@@ -8,21 +8,9 @@ use podnet::kernel::nft::coexist::{sync_forward_accepts, Bridge, Outcome};
 use podnet::kernel::nft::{query, Family, NftSocket, Policy};
 use podnet::testbed::thread_netns::{in_netns, run};
 
-/// These tests need iptables on its nf_tables backend (Docker's rules live there); a machine
-/// without it fails them rather than letting them pass untested (scripts/test.sh installs it).
-fn require_iptables_nft() {
-    let out = Command::new("iptables").arg("--version").output();
-    let version = out
-        .as_ref()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    assert!(
-        version.contains("nf_tables"),
-        "needs iptables with the nf_tables backend (Debian package iptables, as scripts/test.sh installs; \
-         `update-alternatives --set iptables /usr/sbin/iptables-nft`), found: {version:?} {:?}",
-        out.err()
-    );
-}
+#[path = "common/iptables_nft.rs"]
+mod iptables_nft;
+use iptables_nft::require_iptables_nft;
 
 /// `iptables -S FORWARD`, asserting it printed no warning at all.
 fn iptables_s() -> String {
@@ -84,9 +72,21 @@ fn podnet_lines(bridges: &[&str]) -> String {
 
 fn sync(bridges: &[Bridge]) -> Outcome {
     let mut s = NftSocket::open().unwrap();
-    sync_forward_accepts(&mut s, bridges).unwrap()
+    sync_forward_accepts(&mut s, || Ok::<_, ()>(bridges.to_vec()))
+        .unwrap()
+        .unwrap()
 }
 
+/// What a sync under a FORWARD policy of accept did.
+fn accepted(inserted: usize, deleted: usize) -> Outcome {
+    Outcome::Synced {
+        policy_drop: false,
+        inserted,
+        deleted,
+    }
+}
+
+/// What a sync under a FORWARD policy of drop did.
 fn synced(inserted: usize, deleted: usize) -> Outcome {
     Outcome::Synced {
         policy_drop: true,
@@ -185,27 +185,13 @@ fn accept_policy_or_no_chain_means_no_rules() {
             &["-A", "FORWARD", "-i", "docker0", "-j", "ACCEPT"],
         );
         let out = sync(&[Bridge::open("podnet0")]);
-        assert_eq!(
-            out,
-            Outcome::Synced {
-                policy_drop: false,
-                inserted: 0,
-                deleted: 0
-            }
-        );
+        assert_eq!(out, accepted(0, 0));
         // DROP is set later: the next sync adds; ACCEPT again: the next removes.
         run("iptables", &["-P", "FORWARD", "DROP"]);
         assert_eq!(sync(&[Bridge::open("podnet0")]), synced(2, 0));
         run("iptables", &["-P", "FORWARD", "ACCEPT"]);
         let out = sync(&[Bridge::open("podnet0")]);
-        assert_eq!(
-            out,
-            Outcome::Synced {
-                policy_drop: false,
-                inserted: 0,
-                deleted: 2
-            }
-        );
+        assert_eq!(out, accepted(0, 2));
         assert_eq!(
             iptables_s(),
             "-P FORWARD ACCEPT\n-A FORWARD -i docker0 -j ACCEPT\n"

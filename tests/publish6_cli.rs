@@ -165,13 +165,7 @@ fn ipv6_isolation_and_internal() {
 fn ipv4_only_networks_make_no_ipv6_tables() {
     let lab = lab6();
     podnet_ok(&lab.host, &["network", "create", "v4"]);
-    run_server6(
-        &lab.host,
-        "s",
-        &["--network", "v4", "-p", "8080:80"],
-        80,
-        "s/{peer}",
-    );
+    publish_8080_server6(&lab.host, "s", "v4");
     let tables = podnet_tables(&lab.host);
     assert!(
         tables.iter().all(|(f, _)| f == "ip" || f == "bridge"),
@@ -200,13 +194,7 @@ fn gc_restores_the_ipv6_tables_and_the_last_network_removes_them() {
         &lab.host,
         &["network", "create", "web", "--ipv6", "--dns=false"],
     );
-    run_server6(
-        &lab.host,
-        "w",
-        &["--network", "web", "-p", "8080:80"],
-        80,
-        "w/{peer}",
-    );
+    publish_8080_server6(&lab.host, "w", "web");
     ok("flush", lab.host.sh("nft flush ruleset"));
     no_answer(&lab, At::Outside, "tcp", HOST6, 8080);
     podnet_ok(&lab.host, &["gc"]);

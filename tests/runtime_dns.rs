@@ -82,7 +82,7 @@ fn cni_add_on_a_dns_network_names_the_server_and_the_container_answers() {
     // (container, CNI version, network, plugin keys, the result's dns)
     let cases = [
         ("a1", "1.0.0", "app", json!({}), dns.clone()),
-        ("a2", "0.4.0", "app", json!({}), dns),
+        ("a2", "0.4.0", "app", json!({}), dns.clone()),
         // The configuration's own dns is what it says.
         (
             "a3",
@@ -90,6 +90,14 @@ fn cni_add_on_a_dns_network_names_the_server_and_the_container_answers() {
             "app",
             json!({"dns": {"nameservers": ["192.0.2.53"]}}),
             json!({"nameservers": ["192.0.2.53"]}),
+        ),
+        // Declaring the aliases capability lets libcni pass the runtime's aliases.
+        (
+            "a4",
+            "1.0.0",
+            "app",
+            json!({"capabilities": {"aliases": true}}),
+            dns.clone(),
         ),
         // A network the plugin makes has no DNS: no dns in the result (libcni prints its
         // empty struct).
@@ -105,6 +113,13 @@ fn cni_add_on_a_dns_network_names_the_server_and_the_container_answers() {
         conf_dir: format!("/run/cni-conf-{id}"),
         path: vec![bin.into()],
         container_id: Some(id.into()),
+        // The pod's name (what Podman 4 and containerd send) and aliases for this network
+        // and another one.
+        cni_args: Some(format!("IgnoreUnknown=1;K8S_POD_NAME=pod-{id}")),
+        cap_args: Some(
+            json!({"aliases": {"app": [format!("www-{id}")], "plain": [format!("other-{id}")]}})
+                .to_string(),
+        ),
         ..CniTool::default()
     };
     for (id, version, net, extra, want) in &cases {
@@ -127,14 +142,36 @@ fn cni_add_on_a_dns_network_names_the_server_and_the_container_answers() {
         let got = dig_from(&sb, "db", GW, &[s(&row, "name"), "A"]);
         assert_eq!(got.data(), vec![s(&row, "ip").to_string()], "{id}: {got:?}");
     }
-    // Gone the moment DEL returns.
-    let a1 = s(&runtime_row(&sb, "container_id", "a1"), "name").to_string();
+    // Also by the runtime's names for it on this network: its pod name always, its aliases
+    // when the configuration declared the capability (else libcni does not pass them); never
+    // by names given for another network, nor on a network without DNS.
+    let ip = |id: &str| vec![s(&runtime_row(&sb, "container_id", id), "ip").to_string()];
+    let none: Vec<String> = Vec::new();
+    let names = [
+        ("pod-a1", ip("a1")),
+        ("pod-a4", ip("a4")),
+        ("www-a4", ip("a4")),
+        ("www-a1", none.clone()),
+        ("other-a4", none.clone()),
+        ("pod-p1", none.clone()),
+    ];
+    for (name, want) in &names {
+        let got = dig_from(&sb, "db", GW, &[name, "A"]);
+        assert_eq!(got.data(), *want, "{name}: {got:?}");
+        if want.is_empty() {
+            assert_eq!(got.status, "NXDOMAIN", "{name}: {got:?}");
+        }
+    }
+    // Gone the moment DEL returns, by every name.
+    let a4 = s(&runtime_row(&sb, "container_id", "a4"), "name").to_string();
     ok(
-        "del a1",
-        cnitool(&sb, &tool("a1"), ["del", "app", "/run/netns/a1"]),
+        "del a4",
+        cnitool(&sb, &tool("a4"), ["del", "app", "/run/netns/a4"]),
     );
-    let got = dig_from(&sb, "db", GW, &[&a1, "A"]);
-    assert_eq!(got.status, "NXDOMAIN", "{got:?}");
+    for name in [a4.as_str(), "pod-a4", "www-a4"] {
+        let got = dig_from(&sb, "db", GW, &[name, "A"]);
+        assert_eq!(got.status, "NXDOMAIN", "{name}: {got:?}");
+    }
 }
 
 #[test]
@@ -152,7 +189,7 @@ fn podman_writes_the_dns_networks_server_into_its_containers_resolv_conf() {
     write(
         &sb,
         "/etc/cni/net.d/10-app.conflist",
-        &conflist("1.0.0", "app", json!({})),
+        &conflist("1.0.0", "app", json!({"capabilities": {"aliases": true}})),
     );
     must(setup_podman(
         &sb,
@@ -187,28 +224,56 @@ fn podman_writes_the_dns_networks_server_into_its_containers_resolv_conf() {
         looked.contains(&format!("Address: {db}")),
         "the container's own resolver finds db: {looked}"
     );
-    // A Podman container is named for podnet's containers while it runs, and not after.
+    // A Podman container is named for podnet's containers while it runs, and not after: by
+    // its podnet name, its Podman name and its --network-alias.
     must(podman_ok(
         &sb,
         [
             "run",
             "-d",
             "--name",
-            "srv",
+            "webapp",
             "--network",
             "app",
+            "--network-alias",
+            "www",
             BUSYBOX,
             "sleep",
             "600",
         ],
     ));
-    let row = runtime_row(&sb, "k8s_name", "srv");
+    let row = runtime_row(&sb, "k8s_name", "webapp");
     let name = s(&row, "name").to_string();
-    let got = dig_from(&sb, "db", GW, &[&name, "A"]);
-    assert_eq!(got.data(), vec![s(&row, "ip").to_string()], "{got:?}");
-    must(podman_ok(&sb, ["rm", "-f", "-t", "0", "srv"]));
-    let got = dig_from(&sb, "db", GW, &[&name, "A"]);
-    assert_eq!(got.status, "NXDOMAIN", "{got:?}");
+    for n in [name.as_str(), "webapp", "www"] {
+        let got = dig_from(&sb, "db", GW, &[n, "A"]);
+        assert_eq!(
+            got.data(),
+            vec![s(&row, "ip").to_string()],
+            "{n}: {got:?} {row}"
+        );
+    }
+    // ... and from another Podman container, by its own resolver.
+    let looked = must(podman_ok(
+        &sb,
+        [
+            "run",
+            "--rm",
+            "--network",
+            "app",
+            BUSYBOX,
+            "nslookup",
+            "www",
+        ],
+    ));
+    assert!(
+        looked.contains(&format!("Address: {}", s(&row, "ip"))),
+        "another Podman container finds webapp by its alias: {looked}"
+    );
+    must(podman_ok(&sb, ["rm", "-f", "-t", "0", "webapp"]));
+    for n in [name.as_str(), "webapp", "www"] {
+        let got = dig_from(&sb, "db", GW, &[n, "A"]);
+        assert_eq!(got.status, "NXDOMAIN", "{n}: {got:?}");
+    }
 }
 
 #[test]
@@ -225,7 +290,13 @@ fn netavark_setup_on_a_dns_network_gives_the_server_and_the_container_answers() 
         &nv::network("plain", json!({"subnets": [{"subnet": "10.78.0.0/24"}]})),
     );
     ok("netns", sb.sh("ip netns add n1 && ip netns add n2"));
-    let n1 = nv::container("n1", "web", &app, json!({}), Value::Null);
+    let n1 = nv::container(
+        "n1",
+        "web",
+        &app,
+        json!({"aliases": ["web", "www"]}),
+        Value::Null,
+    );
     let n2 = nv::container("n2", "other", &plain, json!({}), Value::Null);
     // (namespace, input, dns_server_ips, dns_search_domains)
     let cases = [
@@ -241,9 +312,14 @@ fn netavark_setup_on_a_dns_network_gives_the_server_and_the_container_answers() 
     assert_eq!(got.data(), vec![db], "{got:?}");
     let row = runtime_row(&sb, "k8s_name", "web");
     let name = s(&row, "name").to_string();
-    let got = dig_from(&sb, "db", GW, &[&name, "A"]);
-    assert_eq!(got.data(), vec![s(&row, "ip").to_string()], "{got:?}");
+    // Named by its podnet name, its container_name and its aliases, until teardown returns.
+    for n in [name.as_str(), "web", "www"] {
+        let got = dig_from(&sb, "db", GW, &[n, "A"]);
+        assert_eq!(got.data(), vec![s(&row, "ip").to_string()], "{n}: {got:?}");
+    }
     nv::teardown(&sb, "/run/netns/n1", &n1);
-    let got = dig_from(&sb, "db", GW, &[&name, "A"]);
-    assert_eq!(got.status, "NXDOMAIN", "{got:?}");
+    for n in [name.as_str(), "web", "www"] {
+        let got = dig_from(&sb, "db", GW, &[n, "A"]);
+        assert_eq!(got.status, "NXDOMAIN", "{n}: {got:?}");
+    }
 }

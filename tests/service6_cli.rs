@@ -39,22 +39,7 @@ fn elements(sb: &Sandbox, family: &str, map: &str) -> usize {
 #[test]
 fn ipv6_service_refuses_at_once_when_empty_and_lives_in_its_own_table() {
     let lab = lab6();
-    let svc = service(
-        &lab.host,
-        "api",
-        &[
-            "--ip-family",
-            "ipv6",
-            "--port",
-            "80:8080",
-            "--port",
-            "53:5353/udp",
-            "--selector",
-            "app=api",
-            "--node-port",
-            "30080",
-        ],
-    );
+    let svc = tcp_udp_service(&lab.host, "api", "ipv6", "app=api", 30080);
     assert_eq!(svc["vip"], "fd00:43::1", "{svc}");
     assert_eq!(svc["vip6"], "fd00:43::1", "{svc}");
     assert_eq!(svc["ip_family"], "ipv6", "{svc}");

@@ -21,22 +21,7 @@ fn dual_service_spreads_ipv6_connections_over_three_dual_stack_backends() {
         let info = backend6(&lab.host, b, &["app=api"], &["--network", "web"]);
         ip6_of(&info);
     }
-    let svc = service(
-        &lab.host,
-        "api",
-        &[
-            "--ip-family",
-            "dual",
-            "--port",
-            "80:8080",
-            "--port",
-            "53:5353/udp",
-            "--selector",
-            "app=api",
-            "--node-port",
-            &NODE_PORT.to_string(),
-        ],
-    );
+    let svc = tcp_udp_service(&lab.host, "api", "dual", "app=api", NODE_PORT);
     assert_eq!(svc["ip_family"], "dual", "{svc}");
     assert_eq!(svc["backends6"].as_array().map(Vec::len), Some(3), "{svc}");
     let vip6 = s(&svc, "vip6").to_string();
@@ -64,22 +49,7 @@ fn dual_service_spreads_ipv6_connections_over_three_dual_stack_backends() {
     assert!(!m.contains_key(NO_REPLY), "IPv4 side: {m:?}");
 
     // An empty dual-stack service refuses at once over IPv6, on its VIP and node port.
-    let empty = service(
-        &lab.host,
-        "empty",
-        &[
-            "--ip-family",
-            "dual",
-            "--port",
-            "80:8080",
-            "--port",
-            "53:5353/udp",
-            "--selector",
-            "app=none",
-            "--node-port",
-            "30081",
-        ],
-    );
+    let empty = tcp_udp_service(&lab.host, "empty", "dual", "app=none", 30081);
     let empty6 = s(&empty, "vip6").to_string();
     run_idle(&lab.host, "cl", &["--network", "web"]);
     for (proto, port) in [("tcp", 80), ("udp", 53)] {
@@ -113,22 +83,7 @@ fn backend_reaches_its_own_service_and_published_port_over_ipv6() {
         &["--network", "web", "-p", "9080:8080", "-p", "9053:5353/udp"],
     );
     let gw6 = s(&net_inspect(&lab.host, "web"), "gateway6").to_string();
-    let svc = service(
-        &lab.host,
-        "api",
-        &[
-            "--ip-family",
-            "dual",
-            "--port",
-            "80:8080",
-            "--port",
-            "53:5353/udp",
-            "--selector",
-            "app=api",
-            "--node-port",
-            &NODE_PORT.to_string(),
-        ],
-    );
+    let svc = tcp_udp_service(&lab.host, "api", "dual", "app=api", NODE_PORT);
     let vip6 = s(&svc, "vip6").to_string();
     let cases = [
         ("tcp", vip6.as_str(), 80, 8080),

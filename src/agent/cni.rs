@@ -1,5 +1,5 @@
-//! CNI calls handed to the agent by the plugin (`cni::handoff`): a few worker threads, each
-//! with engine contexts kept open between calls, serve them as the plugin would in its own
+//! CNI calls handed to the agent by the plugin (`cni::handoff`): served on the connection's
+//! thread with one of a few engine contexts kept open between calls, as the plugin would in its own
 //! process. The agent declines a call it cannot serve exactly as the plugin would — a caller
 //! that is not root with CAP_NET_ADMIN, in another network or mount namespace (its CNI_NETNS
 //! path and the host's links would not be the agent's), for other directories, or a plugin
@@ -12,36 +12,26 @@ use crate::engine::contexts::Contexts;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// Calls served at once. ADDs of one network serialize on the store's write lock anyway;
-/// more workers let a slow DEL (the kernel's veth teardown, tens of ms) not hold up ADDs.
+/// more let a slow DEL (the kernel's veth teardown, tens of ms) not hold up ADDs.
 const WORKERS: usize = 4;
 
-struct Task {
-    call: CniCall,
-    reply: Sender<CniReply>,
-}
-
-/// The workers and what the agent serves.
+/// Kept contexts for the calls and what the agent serves. A call runs on the thread of the
+/// connection that brought it, with a context taken from here: no hand-over to another
+/// thread on the way (two wake-ups fewer per call than a worker pool).
 pub(super) struct Workers {
-    tasks: Mutex<Sender<Task>>,
+    idle: Mutex<Vec<Contexts>>,
+    returned: Condvar,
     dirs: Dirs,
 }
 
 impl Workers {
     pub(super) fn start(root: &Path, run_dir: &Path) -> std::io::Result<Arc<Workers>> {
-        let (tx, rx) = mpsc::channel::<Task>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..WORKERS {
-            let rx = rx.clone();
-            std::thread::Builder::new()
-                .name(format!("cni-{i}"))
-                .spawn(move || work(&rx))?;
-        }
         Ok(Arc::new(Workers {
-            tasks: Mutex::new(tx),
+            idle: Mutex::new((0..WORKERS).map(|_| Contexts::kept()).collect()),
+            returned: Condvar::new(),
             dirs: Dirs {
                 root: root.to_path_buf(),
                 run_dir: run_dir.to_path_buf(),
@@ -58,18 +48,25 @@ impl Workers {
             ));
             return Response::error(format!("agent: declined CNI call: {why}"));
         }
-        let (tx, rx) = mpsc::channel();
-        let sent = self
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(Task { call, reply: tx });
-        match sent.ok().and_then(|()| rx.recv().ok()) {
-            Some(r) => Response {
-                body: serde_json::to_value(r).ok(),
-                ..Response::ok()
-            },
-            None => Response::error("agent: stopping"),
+        let mut lent = self.lend();
+        let r = work(&call, lent.ctxs());
+        Response {
+            body: serde_json::to_value(r).ok(),
+            ..Response::ok()
+        }
+    }
+
+    /// A kept context, waiting while all are in use.
+    fn lend(&self) -> Lent<'_> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(ctxs) = idle.pop() {
+                return Lent {
+                    from: self,
+                    ctxs: Some(ctxs),
+                };
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -107,33 +104,50 @@ impl Workers {
     }
 }
 
-/// One worker: takes calls until the agent stops, keeping its contexts open between them.
-fn work(tasks: &Mutex<Receiver<Task>>) {
-    let mut ctxs = Contexts::kept();
-    loop {
-        let task = match tasks.lock().unwrap_or_else(|p| p.into_inner()).recv() {
-            Ok(t) => t,
-            Err(_) => return,
+/// A context lent to one call; back to the pool when the call ends, a fresh one in its
+/// place if the call panicked (whatever it held may be half-used).
+struct Lent<'a> {
+    from: &'a Workers,
+    ctxs: Option<Contexts>,
+}
+
+impl Lent<'_> {
+    fn ctxs(&mut self) -> &mut Contexts {
+        self.ctxs.as_mut().expect("lent until dropped")
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        let ctxs = match self.ctxs.take() {
+            Some(c) if !std::thread::panicking() => c,
+            _ => Contexts::kept(),
         };
-        let env = Env::from_pairs(task.call.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let dirs = Dirs {
-            root: task.call.root.clone(),
-            run_dir: task.call.run_dir.clone(),
-        };
-        let r = cni::run_with(&env, task.call.stdin.as_bytes(), &dirs, &mut ctxs);
-        if r.code != 0 {
-            log(&format!(
-                "CNI {} {}: {}",
-                env.get("CNI_COMMAND").unwrap_or("?"),
-                env.get("CNI_CONTAINERID").unwrap_or("?"),
-                String::from_utf8_lossy(&r.stdout).trim_end()
-            ));
-        }
-        // The client may be gone (killed): it will call again.
-        let _ = task.reply.send(CniReply {
-            stdout: String::from_utf8_lossy(&r.stdout).into_owned(),
-            code: r.code,
-        });
+        let mut idle = self.from.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.push(ctxs);
+        self.from.returned.notify_one();
+    }
+}
+
+/// One call, as the plugin would run it in its own process.
+fn work(call: &CniCall, ctxs: &mut Contexts) -> CniReply {
+    let env = Env::from_pairs(call.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let dirs = Dirs {
+        root: call.root.clone(),
+        run_dir: call.run_dir.clone(),
+    };
+    let r = cni::run_with(&env, call.stdin.as_bytes(), &dirs, ctxs);
+    if r.code != 0 {
+        log(&format!(
+            "CNI {} {}: {}",
+            env.get("CNI_COMMAND").unwrap_or("?"),
+            env.get("CNI_CONTAINERID").unwrap_or("?"),
+            String::from_utf8_lossy(&r.stdout).trim_end()
+        ));
+    }
+    CniReply {
+        stdout: String::from_utf8_lossy(&r.stdout).into_owned(),
+        code: r.code,
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod client;
 mod cni;
+mod conns;
 mod guard;
 mod lock;
 mod names;

@@ -3,7 +3,7 @@
 //! re-read runs are answered by the next one (one re-read serves them all).
 
 use super::wire::{self, Request, Response};
-use super::{client, cni, guard, listen_of, lock, pids, to_dns};
+use super::{client, cni, conns, guard, listen_of, lock, pids, to_dns};
 use crate::dns;
 use crate::model::{Error, Result};
 use crate::store::{State, Store};
@@ -264,21 +264,13 @@ fn bridge_index(l: &dns::Listen) -> u32 {
 
 /// Accept connections; each gets a thread (a client holds one only for its requests).
 fn accept(listener: UnixListener, tx: Sender<Job>, workers: Arc<cni::Workers>) {
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        let tx = tx.clone();
-        let workers = workers.clone();
-        let _ = std::thread::Builder::new()
-            .name("client".into())
-            .stack_size(64 * 1024)
-            .spawn(move || {
-                if let Err(e) = converse(conn, &tx, &workers) {
-                    if e.kind() != io::ErrorKind::BrokenPipe {
-                        log(&format!("client: {e}"));
-                    }
-                }
-            });
-    }
+    conns::accept(listener, move |conn| {
+        if let Err(e) = converse(conn, &tx, &workers) {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                log(&format!("client: {e}"));
+            }
+        }
+    });
 }
 
 /// Answer one client's requests until it closes the connection.

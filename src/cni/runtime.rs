@@ -1,13 +1,17 @@
 //! What the runtime asks for this one attachment: `runtimeConfig` capabilities
-//! (`portMappings`, `ips`, `mac`; the conflist must declare them in `capabilities`), the
+//! (`portMappings`, `ips`, `mac`, `aliases`; the conflist must declare them in
+//! `capabilities`), the
 //! conventions' `args.cni` (`ips`, `labels`) and CNI_ARGS (`IP`, `MAC`, pod names).
 //!
 //! Precedence, as CONVENTIONS.md asks: addresses from `runtimeConfig.ips`, else
 //! `args.cni.ips`, else CNI_ARGS `IP`; the MAC from `runtimeConfig.mac`, else CNI_ARGS `MAC`.
-//! Other capabilities (`aliases`, `bandwidth`, `dns`, ...) are ignored.
+//! `aliases` (Podman's `--network-alias`) is a map of network name → names: this network's
+//! are the container's DNS names with its `K8S_POD_NAME`. Other capabilities (`bandwidth`,
+//! `dns`, ...) are ignored.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::args::{CniArgs, PodRef};
@@ -32,6 +36,8 @@ pub struct Requests {
     pub mac: Option<Mac>,
     /// `args.cni.labels`, in order.
     pub labels: Vec<(String, String)>,
+    /// `runtimeConfig.aliases` for this network (the configuration's `name`), in order.
+    pub aliases: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +49,8 @@ struct RawRuntimeConfig {
     ips: Option<Vec<String>>,
     #[serde(default)]
     mac: Option<String>,
+    #[serde(default)]
+    aliases: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// containerd 1.6 (go-cni's `PortMapping` has no JSON tags) sends the Go field names,
@@ -88,6 +96,7 @@ pub fn parse(obj: &Map<String, Value>, cni_args: &CniArgs) -> Result<Requests, C
             port_mappings: None,
             ips: None,
             mac: None,
+            aliases: None,
         },
         Some(v) => typed(v, "runtimeConfig")?,
     };
@@ -147,6 +156,10 @@ pub fn parse(obj: &Map<String, Value>, cni_args: &CniArgs) -> Result<Requests, C
     }
     for l in cargs.and_then(|c| c.labels).unwrap_or_default() {
         out.labels.push((l.key, l.value));
+    }
+    let network = obj.get("name").and_then(Value::as_str).unwrap_or_default();
+    if let Some(mut by_network) = rc.aliases {
+        out.aliases = by_network.remove(network).unwrap_or_default();
     }
     Ok(out)
 }

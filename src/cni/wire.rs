@@ -145,6 +145,15 @@ pub(super) fn attach_request(req: &AddRequest, ips: Ips, delegated: bool) -> Att
         mac: req.requests.mac,
         ports: req.requests.ports.clone(),
         labels: labels(&req.requests),
+        // Podman 4 sends its container's name as K8S_POD_NAME, containerd the pod's.
+        names: req
+            .requests
+            .pod
+            .name
+            .iter()
+            .chain(&req.requests.aliases)
+            .cloned()
+            .collect(),
     }
 }
 

@@ -139,16 +139,21 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
 /// iptables-nft chain), or take podnet's rules out of it: see `kernel::nft::coexist`. Called
 /// whenever the set of networks changes and by [`sync`]; never on attach/detach.
 pub fn forward_accepts(ctx: &mut Ctx) -> Result<()> {
-    let bridges: Vec<coexist::Bridge> = ctx
-        .store
-        .networks()?
-        .iter()
-        .map(|n| coexist::Bridge {
-            name: n.bridge.clone(),
-            internal: n.internal,
-        })
-        .collect();
-    coexist::sync_forward_accepts(ctx.nft()?, &bridges)
+    ctx.nft()?;
+    let (Some(nft), store) = (ctx.nft.as_mut(), &ctx.store) else {
+        unreachable!("opened just now")
+    };
+    let bridges = || -> Result<Vec<coexist::Bridge>> {
+        Ok(store
+            .networks()?
+            .iter()
+            .map(|n| coexist::Bridge {
+                name: n.bridge.clone(),
+                internal: n.internal,
+            })
+            .collect())
+    };
+    coexist::sync_forward_accepts(nft, bridges)?
         .map(|_| ())
         .map_err(|e| super::nft_error("let podnet's bridges through ip filter FORWARD", e))
 }

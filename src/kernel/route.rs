@@ -3,7 +3,7 @@
 
 use super::nl::Rtnl;
 use crate::model::Result;
-use ipnet::{Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
@@ -136,27 +136,40 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Route>> {
     Ok(out)
 }
 
-fn dev_route(dst: Ipv4Net, oif: Option<u32>) -> RouteMessage {
+/// A route to `dst` through link `oif` in the main table. An IPv4 one is scoped to the link,
+/// as `ip route add DST dev OIF` makes it; the kernel keeps no scope for IPv6 routes (it
+/// reports `universe` for all), so an IPv6 one asks for that.
+fn dev_route(dst: IpNet, oif: Option<u32>) -> RouteMessage {
     let mut m = RouteMessage::default();
-    m.header.address_family = AddressFamily::Inet;
+    let (family, scope, addr) = match dst {
+        IpNet::V4(n) => (
+            AddressFamily::Inet,
+            RouteScope::Link,
+            RouteAddress::Inet(n.network()),
+        ),
+        IpNet::V6(n) => (
+            AddressFamily::Inet6,
+            RouteScope::Universe,
+            RouteAddress::Inet6(n.network()),
+        ),
+    };
+    m.header.address_family = family;
     m.header.table = RouteHeader::RT_TABLE_MAIN;
     m.header.protocol = RouteProtocol::Boot;
-    m.header.scope = RouteScope::Link;
+    m.header.scope = scope;
     m.header.kind = RouteType::Unicast;
     m.header.destination_prefix_length = dst.prefix_len();
-    m.attributes
-        .push(RouteAttribute::Destination(RouteAddress::Inet(
-            dst.network(),
-        )));
+    m.attributes.push(RouteAttribute::Destination(addr));
     if let Some(oif) = oif {
         m.attributes.push(RouteAttribute::Oif(oif));
     }
     m
 }
 
-/// `ip route replace DST dev OIF`. Idempotent.
-pub fn replace_dev(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32) -> Result<()> {
+/// `ip route replace DST dev OIF` / `ip -6 route replace DST dev OIF`. Idempotent.
+pub fn replace_dev(rtnl: &mut Rtnl, dst: impl Into<IpNet>, oif: u32) -> Result<()> {
     use netlink_packet_core::NLM_F_REPLACE;
+    let dst = dst.into();
     rtnl.call(
         &format!("route {dst} via link #{oif}"),
         M::NewRoute(dev_route(dst, Some(oif))),
@@ -187,7 +200,7 @@ pub fn add_onlink(rtnl: &mut Rtnl, dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) ->
 }
 
 fn onlink_route(dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> RouteMessage {
-    let mut m = dev_route(dst, Some(oif));
+    let mut m = dev_route(IpNet::V4(dst), Some(oif));
     m.header.scope = RouteScope::Universe;
     m.header.flags = RouteFlags::Onlink;
     m.attributes
@@ -198,7 +211,7 @@ fn onlink_route(dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> RouteMessage {
 /// `ip route del DST dev OIF`: only the route through that link, never another link's
 /// route to the same destination. Idempotent: a missing route is success.
 pub fn delete_on(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32) -> Result<()> {
-    let mut m = dev_route(dst, Some(oif));
+    let mut m = dev_route(IpNet::V4(dst), Some(oif));
     m.header.scope = RouteScope::NoWhere;
     match rtnl.request(M::DelRoute(m), 0)? {
         Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::kernel(
@@ -209,51 +222,15 @@ pub fn delete_on(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32) -> Result<()> {
     }
 }
 
-/// `ip route del DST`. Idempotent: a missing route is success.
-pub fn delete(rtnl: &mut Rtnl, dst: Ipv4Net) -> Result<()> {
+/// `ip route del DST` / `ip -6 route del DST`. Idempotent: a missing route is success.
+pub fn delete(rtnl: &mut Rtnl, dst: impl Into<IpNet>) -> Result<()> {
+    let dst = dst.into();
     let mut m = dev_route(dst, None);
-    m.header.scope = RouteScope::NoWhere;
+    if dst.addr().is_ipv4() {
+        // IPv4 matches the scope of the route to delete: `nowhere` matches any.
+        m.header.scope = RouteScope::NoWhere;
+    }
     match rtnl.request(M::DelRoute(m), 0)? {
-        Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::kernel(
-            format!("delete route {dst}"),
-            e.errno,
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The IPv6 twin of `dev_route` (for the IPv6 service range).
-fn dev_route6(dst: ipnet::Ipv6Net, oif: Option<u32>) -> RouteMessage {
-    let mut m = RouteMessage::default();
-    m.header.address_family = AddressFamily::Inet6;
-    m.header.table = RouteHeader::RT_TABLE_MAIN;
-    m.header.protocol = RouteProtocol::Boot;
-    m.header.scope = RouteScope::Universe;
-    m.header.kind = RouteType::Unicast;
-    m.header.destination_prefix_length = dst.prefix_len();
-    m.attributes
-        .push(RouteAttribute::Destination(RouteAddress::Inet6(
-            dst.network(),
-        )));
-    if let Some(oif) = oif {
-        m.attributes.push(RouteAttribute::Oif(oif));
-    }
-    m
-}
-
-/// `ip -6 route replace DST dev OIF`. Idempotent.
-pub fn replace_dev6(rtnl: &mut Rtnl, dst: ipnet::Ipv6Net, oif: u32) -> Result<()> {
-    use netlink_packet_core::NLM_F_REPLACE;
-    rtnl.call(
-        &format!("route {dst} via link #{oif}"),
-        M::NewRoute(dev_route6(dst, Some(oif))),
-        NLM_F_CREATE | NLM_F_REPLACE,
-    )
-}
-
-/// `ip -6 route del DST`. Idempotent: a missing route is success.
-pub fn delete6(rtnl: &mut Rtnl, dst: ipnet::Ipv6Net) -> Result<()> {
-    match rtnl.request(M::DelRoute(dev_route6(dst, None)), 0)? {
         Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::kernel(
             format!("delete route {dst}"),
             e.errno,

@@ -71,6 +71,10 @@ fn attach(ctx: &mut Ctx, req: &SetupRequest) -> Result<super::types::StatusBlock
             mac: req.static_mac,
             ports: req.ports.clone(),
             labels: Labels::default(),
+            names: std::iter::once(&req.container_name)
+                .chain(&req.aliases)
+                .cloned()
+                .collect(),
         },
     )?;
     let ep = &a.endpoint;

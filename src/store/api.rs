@@ -255,7 +255,8 @@ pub trait Writes: Reads {
 }
 
 /// A store: its identity, reads, and write transactions.
-pub trait State {
+/// `Send`: the agent lends contexts kept open to whichever connection thread serves a call.
+pub trait State: Send {
     /// The store's identity, made once; kernel objects carry it (see `engine::owner`).
     fn id(&self) -> &str;
     fn reads(&self) -> &(dyn Reads + 'static);

@@ -3,6 +3,7 @@
 //! endpoint (`endpoint_aliases`).
 
 use super::api::Member;
+use super::Cached;
 use crate::model::Result;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -48,7 +49,7 @@ fn member(r: &rusqlite::Row) -> rusqlite::Result<Member> {
 }
 
 pub fn insert(tx: &Connection, m: &Member) -> Result<()> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO container_networks(endpoint_id, container_id, network_id, ifname)
          VALUES (?1, ?2, ?3, ?4)",
         params![m.endpoint_id, m.container_id, m.network_id, m.ifname],

@@ -39,7 +39,7 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
 
 pub fn get(conn: &Connection, name: &str) -> Result<Option<Network>> {
     Ok(conn
-        .query_row(
+        .row(
             &format!("SELECT {COLS} FROM networks WHERE name=?1"),
             [name],
             row,
@@ -111,7 +111,7 @@ pub fn delete(tx: &Connection, name: &str) -> Result<()> {
 /// Owner of a network still being created or being removed.
 pub fn owner(conn: &Connection, id: i64) -> Result<Option<(i32, u64)>> {
     Ok(conn
-        .query_row(
+        .row(
             "SELECT owner_pid, owner_start FROM networks WHERE id=?1 AND owner_pid IS NOT NULL",
             [id],
             |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
@@ -199,7 +199,7 @@ pub fn set_next_ip(tx: &Connection, id: i64, ip: IpAddr) -> Result<()> {
 /// store got IPv6).
 pub fn ula48(conn: &Connection) -> Result<Option<ipnet::Ipv6Net>> {
     let hex: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key='ula48'", [], |r| r.get(0))
+        .row("SELECT value FROM meta WHERE key='ula48'", [], |r| r.get(0))
         .optional()?;
     Ok(hex.and_then(|h| crate::ipam::ula48_from_hex(&h)))
 }

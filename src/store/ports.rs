@@ -1,6 +1,7 @@
 //! Published ports of endpoints. The primary key (host port, protocol, host address) and the
 //! conflict query below make a host port belong to at most one container.
 
+use super::Cached;
 use crate::model::{PortMapping, Proto, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr};
@@ -37,7 +38,7 @@ fn row(r: &Row, base: usize) -> rusqlite::Result<PortMapping> {
 /// ('0.0.0.0', '::'; IPv6 text is the one with a ':').
 pub fn conflict(tx: &Connection, m: &PortMapping) -> Result<Option<String>> {
     Ok(tx
-        .query_row(
+        .row(
             "SELECT e.name FROM ports p JOIN endpoints e ON e.id = p.endpoint_id
              WHERE p.host_port=?1 AND p.proto=?2 AND (p.host_ip=?3 OR p.host_ip='' OR ?3=''
                OR ((p.host_ip='0.0.0.0' OR ?3='0.0.0.0') AND instr(p.host_ip, ':')=0 AND instr(?3, ':')=0)

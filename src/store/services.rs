@@ -197,7 +197,7 @@ pub fn all(conn: &Connection) -> Result<Vec<ServiceRecord>> {
 /// Whether any service exists (the hot path asks this before doing any service work).
 pub fn any(conn: &Connection) -> Result<bool> {
     Ok(conn
-        .query_row("SELECT 1 FROM services LIMIT 1", [], |_| Ok(()))
+        .row("SELECT 1 FROM services LIMIT 1", [], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -213,7 +213,7 @@ fn vip_cols(ip: IpAddr) -> (&'static str, &'static str) {
 /// Whether a service matching `filter` exists.
 pub fn any_where(conn: &Connection, filter: &str) -> Result<bool> {
     Ok(conn
-        .query_row(
+        .row(
             &format!("SELECT 1 FROM services WHERE {filter} LIMIT 1"),
             [],
             |_| Ok(()),
@@ -225,7 +225,7 @@ pub fn any_where(conn: &Connection, filter: &str) -> Result<bool> {
 pub fn vip_taken(conn: &Connection, vip: IpAddr) -> Result<Option<String>> {
     let (col, _) = vip_cols(vip);
     Ok(conn
-        .query_row(
+        .row(
             &format!("SELECT name FROM services WHERE {col}=?1"),
             [vip.to_string()],
             |r| r.get(0),
@@ -251,7 +251,7 @@ pub fn vip_after_highest(conn: &Connection, lo: IpAddr, hi: IpAddr) -> Result<Op
 
 pub fn node_port_owner(conn: &Connection, port: u16, p: Proto) -> Result<Option<String>> {
     Ok(conn
-        .query_row(
+        .row(
             "SELECT s.name FROM service_ports sp JOIN services s ON s.id = sp.service_id WHERE sp.node_port=?1 AND sp.proto=?2",
             params![port, p.to_string()],
             |r| r.get(0),

@@ -101,6 +101,13 @@ pub fn listen() -> Vec<Listen> {
 pub fn dns_lab() -> Lab {
     let lab = super::lab();
     lab.host.sh_ok(TOPOLOGY).unwrap_or_else(|e| panic!("{e}"));
+    black_hole(&lab);
+    lab
+}
+
+/// Gives the `outside` machine the address [`BLACK_HOLE`], which drops every packet (a dead
+/// resolver).
+pub fn black_hole(lab: &Lab) {
     lab.outside
         .sh_ok(&format!(
             "ip addr add {BLACK_HOLE}/24 dev lan0 && nft add table ip bh && \
@@ -108,7 +115,6 @@ pub fn dns_lab() -> Lab {
              nft add rule ip bh in ip daddr {BLACK_HOLE} drop"
         ))
         .unwrap_or_else(|e| panic!("{e}"));
-    lab
 }
 
 /// Writes a resolv.conf naming `servers` into the sandbox; its path as the test process

@@ -13,10 +13,12 @@ pub mod dns;
 pub mod guards;
 pub mod hold;
 pub mod invariants;
+pub mod iptables_nft;
 pub mod nv;
 pub mod publish;
 pub mod service;
 pub mod state;
+pub mod udp_flows;
 pub mod v6;
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
@@ -402,6 +404,27 @@ pub fn udp_from_fixed_port(mut cmd: Command, sport: u16, host: &str, port: u16) 
     out.status
         .success()
         .then(|| testbed::stdout(&out).trim().to_string())
+}
+
+/// The arguments of `podnet run -d --name NAME EXTRA... -- sleep infinity`.
+pub fn idle_args(name: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend(extra);
+    args.extend(["--", "sleep", "infinity"]);
+    args.into_iter().map(String::from).collect()
+}
+
+/// Runs every command of `cmds` (podnet argument lists) at once; panics listing every one
+/// that failed (`what`: what they are, for the message).
+pub fn all_succeed_at_once(sb: &Sandbox, what: &str, cmds: &[Vec<String>]) {
+    let failures = all_at_once(sb, cmds);
+    assert!(
+        failures.is_empty(),
+        "{} of {} concurrent {what} failed:\n{}",
+        failures.len(),
+        cmds.len(),
+        failures.join("\n")
+    );
 }
 
 /// Runs every command of `cmds` (podnet argument lists) at once; the failures, described.

@@ -82,10 +82,8 @@ pub fn run_servers_on(
 
 /// `podnet run -d --name NAME EXTRA... -- sleep infinity`; its `podnet inspect`.
 pub fn run_idle(sb: &Sandbox, name: &str, extra: &[&str]) -> Value {
-    let mut args: Vec<&str> = vec!["run", "-d", "--name", name];
-    args.extend(extra);
-    args.extend(["--", "sleep", "infinity"]);
-    podnet_ok(sb, &args);
+    let args = idle_args(name, extra);
+    podnet_ok(sb, &args.iter().map(String::as_str).collect::<Vec<_>>());
     inspect(sb, name)
 }
 

@@ -38,6 +38,31 @@ pub fn service(sb: &Sandbox, name: &str, args: &[&str]) -> Value {
     podnet_json(sb, &["service", "inspect", name])
 }
 
+/// A service of `family` (`ipv4`, `ipv6`, `dual`) for the backends labelled `selector`: TCP
+/// 80 → [`TCP_TARGET`] and UDP 53 → [`UDP_TARGET`], also on `node_port`; as [`service`].
+pub fn tcp_udp_service(
+    sb: &Sandbox,
+    name: &str,
+    family: &str,
+    selector: &str,
+    node_port: u16,
+) -> Value {
+    let node_port = node_port.to_string();
+    let args = [
+        "--ip-family",
+        family,
+        "--port",
+        "80:8080",
+        "--port",
+        "53:5353/udp",
+        "--selector",
+        selector,
+        "--node-port",
+        &node_port,
+    ];
+    service(sb, name, &args)
+}
+
 /// The service's VIP (from `service inspect`).
 pub fn vip(svc: &Value) -> String {
     s(svc, "vip").to_string()

@@ -69,6 +69,19 @@ pub fn run_server6(sb: &Sandbox, name: &str, extra: &[&str], port: u16, reply: &
     run_nettool_server(sb, name, extra, &serve)
 }
 
+/// [`run_server6`] of container NAME on NETWORK publishing host port 8080 → 80, answering
+/// `NAME/<client address>`.
+pub fn publish_8080_server6(sb: &Sandbox, name: &str, network: &str) -> Value {
+    let reply = format!("{name}/{{peer}}");
+    run_server6(
+        sb,
+        name,
+        &["--network", network, "-p", "8080:80"],
+        80,
+        &reply,
+    )
+}
+
 /// The IPv6 addresses of `ifname` in `addrs` (`ip -j addr`), with their flags as `ip` shows
 /// them (`nodad`, `tentative`, ...).
 pub fn v6_addrs(addrs: &Value, ifname: &str) -> Vec<(String, u8, Vec<String>)> {

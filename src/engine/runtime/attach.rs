@@ -5,7 +5,7 @@ use super::{endpoint_name, find, AttachRequest, Attachment};
 use crate::engine::setup::{self, EndpointSpec, Netns};
 use crate::engine::{detach, proc, Ctx};
 use crate::kernel::netns;
-use crate::model::{EndpointState, Error, HostPort, Mode, PortRequest, Result};
+use crate::model::{validate_dns_name, EndpointState, Error, HostPort, Mode, PortRequest, Result};
 use crate::store::RuntimeRecord;
 
 /// Wire `req.netns` to `req.network` as `req.key.ifname`. Nothing is left behind on failure.
@@ -49,7 +49,7 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         mac: req.mac,
         runtime: Some(&record),
         member_of: None,
-        aliases: &[],
+        aliases: &dns_names(&req.names),
         delegated: req.delegated,
     };
     let made = setup::attach(ctx, &spec);
@@ -65,6 +65,17 @@ pub fn attach(ctx: &mut Ctx, req: &AttachRequest) -> Result<Attachment> {
         return Err(setup::taken_over(&name));
     }
     find(ctx, &req.network, &req.key)?.ok_or_else(|| setup::taken_over(&name))
+}
+
+/// The runtime's names that are DNS names, once each, in order.
+fn dns_names(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if validate_dns_name("name", n).is_ok() && !out.contains(n) {
+            out.push(n.clone());
+        }
+    }
+    out
 }
 
 /// The attachment of `req`'s key, when it exists ready in `req`'s namespace; a conflict when

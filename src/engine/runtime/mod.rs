@@ -79,6 +79,10 @@ pub struct AttachRequest {
     /// Ports to publish, exactly these (runtimes choose host ports themselves).
     pub ports: Vec<PortMapping>,
     pub labels: Labels,
+    /// The names the runtime gives the container on this network (its container or pod name,
+    /// its aliases): DNS names of the attachment, like `run --name/--network-alias`. A name
+    /// that is no DNS name (runtimes allow more) is left out, never an error.
+    pub names: Vec<String>,
 }
 
 /// An attachment as it is recorded.

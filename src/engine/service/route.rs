@@ -36,8 +36,8 @@ pub fn sync6(ctx: &mut Ctx) -> Result<()> {
             .min_by_key(|n| n.id);
         if let Some(net) = dual {
             let bridge = network::bridge_index(ctx, &net)?;
-            return route::replace_dev6(ctx.host()?, range, bridge);
+            return route::replace_dev(ctx.host()?, range, bridge);
         }
     }
-    route::delete6(ctx.host()?, range)
+    route::delete(ctx.host()?, range)
 }

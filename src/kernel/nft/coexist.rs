@@ -213,7 +213,22 @@ pub enum Outcome {
 /// Makes `ip filter FORWARD` hold exactly podnet's accept rules for
 /// `bridges` if its policy is drop, and none of them otherwise. One atomic
 /// batch, conditional on the ruleset generation it was planned against.
-pub fn sync_forward_accepts(sock: &mut NftSocket, bridges: &[Bridge]) -> Result<Outcome, NftError> {
+/// `bridges` is asked for only when the chain exists: on a host without iptables' FORWARD
+/// chain (the common case) the check is one round trip and no store read.
+pub fn sync_forward_accepts<E>(
+    sock: &mut NftSocket,
+    bridges: impl FnOnce() -> Result<Vec<Bridge>, E>,
+) -> Result<Result<Outcome, NftError>, E> {
+    match query::get_chain(sock, Family::Ip, TABLE, CHAIN) {
+        Ok(None) => return Ok(Ok(Outcome::NoChain)),
+        Ok(Some(_)) => {}
+        Err(e) => return Ok(Err(e)),
+    }
+    let bridges = bridges()?;
+    Ok(sync_with(sock, &bridges))
+}
+
+fn sync_with(sock: &mut NftSocket, bridges: &[Bridge]) -> Result<Outcome, NftError> {
     let mut last = None;
     for _ in 0..ATTEMPTS {
         let gen = query::generation(sock)?;

@@ -147,14 +147,26 @@ fn be_u64(v: &[u8]) -> Option<u64> {
 }
 
 pub(super) fn string(v: &[u8]) -> String {
-    let v = v.split(|b| *b == 0).next().unwrap_or(v);
-    String::from_utf8_lossy(v).into_owned()
+    String::from_utf8_lossy(until_nul(v)).into_owned()
+}
+
+/// A string attribute's bytes before its NUL.
+pub(super) fn until_nul(v: &[u8]) -> &[u8] {
+    v.split(|b| *b == 0).next().unwrap_or(v)
 }
 
 pub(super) fn find(list: &[(u16, &[u8])], kind: u16) -> Option<Vec<u8>> {
     list.iter()
         .find(|(k, _)| *k == kind)
         .map(|(_, v)| v.to_vec())
+}
+
+/// The value of the first attribute `kind` in `buf`, before any malformed one. Pure.
+pub(super) fn attr(buf: &[u8], kind: u16) -> Option<&[u8]> {
+    attrs(buf)
+        .into_iter()
+        .find(|(k, _)| *k == kind)
+        .map(|(_, v)| v)
 }
 
 /// A `NEWCHAIN` message body (after the netlink header). Pure.

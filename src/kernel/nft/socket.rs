@@ -115,21 +115,8 @@ pub fn parse_acks(mut buf: &[u8]) -> Vec<Ack> {
     out
 }
 
-fn ext_ack_message(mut tlvs: &[u8]) -> Option<String> {
-    while tlvs.len() >= 4 {
-        let len = u16::from_ne_bytes([tlvs[0], tlvs[1]]) as usize;
-        let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
-        if len < 4 || len > tlvs.len() {
-            return None;
-        }
-        if kind == NLMSGERR_ATTR_MSG {
-            let s = &tlvs[4..len];
-            let s = s.split(|b| *b == 0).next().unwrap_or(s);
-            return Some(String::from_utf8_lossy(s).into_owned());
-        }
-        tlvs = &tlvs[((len + 3) & !3).min(tlvs.len())..];
-    }
-    None
+fn ext_ack_message(tlvs: &[u8]) -> Option<String> {
+    super::query::attr(tlvs, NLMSGERR_ATTR_MSG).map(super::query::string)
 }
 
 /// An nftables control socket in the caller's current network namespace.

@@ -27,9 +27,7 @@ pub fn comment_of(mut ud: &[u8]) -> Option<String> {
             return None;
         }
         if kind == COMMENT {
-            let v = &ud[2..2 + len];
-            let v = v.split(|b| *b == 0).next().unwrap_or(v);
-            return Some(String::from_utf8_lossy(v).into_owned());
+            return Some(super::query::string(&ud[2..2 + len]));
         }
         ud = &ud[2 + len..];
     }

@@ -6,6 +6,8 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use super::query;
+
 /// Group of nf_tables notifications (`NFNLGRP_NFTABLES`).
 const NFNLGRP_NFTABLES: libc::c_int = 7;
 /// nfnetlink subsystem of nf_tables (`NFNL_SUBSYS_NFTABLES`), the high byte of a type.
@@ -173,21 +175,8 @@ pub fn parse(mut buf: &[u8], prefix: &str, open: &mut Change) -> Vec<Change> {
 
 /// The table an nf_tables notification's body names (attribute 1 after the nfgenmsg).
 fn table_name(body: &[u8]) -> Option<&str> {
-    let mut attrs = body.get(NFGENMSG_LEN..)?;
-    while attrs.len() >= 4 {
-        let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
-        let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & 0x3fff;
-        if len < 4 || len > attrs.len() {
-            return None;
-        }
-        if kind == NFTA_TABLE_NAME {
-            let v = &attrs[4..len];
-            let v = v.split(|b| *b == 0).next().unwrap_or(v);
-            return std::str::from_utf8(v).ok();
-        }
-        attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
-    }
-    None
+    let v = query::attr(body.get(NFGENMSG_LEN..)?, NFTA_TABLE_NAME)?;
+    std::str::from_utf8(query::until_nul(v)).ok()
 }
 
 #[cfg(test)]
