@@ -30,6 +30,7 @@ pub mod inspect;
 pub mod logs;
 pub mod names;
 pub mod network;
+pub mod overlay;
 pub mod owner;
 pub mod proc;
 pub mod publish;

@@ -80,3 +80,20 @@ pub fn list6(rtnl: &mut Rtnl) -> Result<Vec<(u32, Ipv6Addr, u8)>> {
     }
     Ok(out)
 }
+
+/// `ip addr del IP/PREFIX dev INDEX`. Idempotent: an address already gone is success.
+pub fn delete(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
+    let mut m = AddressMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.prefix_len = prefix;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Local(IpAddr::V4(ip)));
+    match rtnl.request(M::DelAddress(m), 0)? {
+        Ok(()) => Ok(()),
+        Err(e) if e.errno == libc::EADDRNOTAVAIL || e.errno == libc::ENODEV => Ok(()),
+        Err(e) => Err(Error::kernel(
+            format!("delete address {ip}/{prefix}"),
+            e.errno,
+        )),
+    }
+}

@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod caps;
 pub mod conntrack;
+pub mod fdb;
 pub mod link;
 pub mod listen;
 pub mod loopback6;
@@ -13,5 +14,6 @@ pub mod nft;
 pub mod nl;
 pub mod route;
 pub mod sysctl;
+pub mod vxlan;
 
 pub use nl::Rtnl;

@@ -23,3 +23,69 @@ pub fn forget(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr) -> Result<()> {
         )),
     }
 }
+
+/// One IPv4 neighbour entry (`ip -4 neigh show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Neighbour {
+    pub ifindex: u32,
+    pub ip: Ipv4Addr,
+    pub mac: Option<[u8; 6]>,
+    /// Installed by hand (`nud permanent`), never aged out or re-resolved.
+    pub permanent: bool,
+}
+
+/// `ip neigh replace IP lladdr MAC dev INDEX nud permanent`. Idempotent.
+pub fn replace_permanent(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, mac: [u8; 6]) -> Result<()> {
+    use netlink_packet_core::{NLM_F_CREATE, NLM_F_REPLACE};
+    use netlink_packet_route::neighbour::NeighbourState;
+    let mut m = NeighbourMessage::default();
+    m.header.family = AddressFamily::Inet;
+    m.header.ifindex = index;
+    m.header.state = NeighbourState::Permanent;
+    m.attributes
+        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+    m.attributes
+        .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
+    rtnl.call(
+        &format!(
+            "neighbour {ip} lladdr {} on link #{index}",
+            crate::model::Mac(mac)
+        ),
+        M::NewNeighbour(m),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
+/// Every IPv4 neighbour entry of the namespace (`ip -4 neigh show`); callers keep those of
+/// their device.
+pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Neighbour>> {
+    use netlink_packet_route::neighbour::NeighbourState;
+    let mut q = NeighbourMessage::default();
+    q.header.family = AddressFamily::Inet;
+    let mut out = Vec::new();
+    for m in rtnl.dump(M::GetNeighbour(q))? {
+        let M::NewNeighbour(n) = m else { continue };
+        let mut ip = None;
+        let mut mac = None;
+        for a in &n.attributes {
+            match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => ip = Some(*a),
+                NeighbourAttribute::LinkLayerAddress(l) if l.len() == 6 => {
+                    let mut b = [0u8; 6];
+                    b.copy_from_slice(l);
+                    mac = Some(b);
+                }
+                _ => {}
+            }
+        }
+        if let Some(ip) = ip {
+            out.push(Neighbour {
+                ifindex: n.header.ifindex,
+                ip,
+                mac,
+                permanent: n.header.state == NeighbourState::Permanent,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -6,7 +6,8 @@ use crate::model::Result;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteFlags, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
+    RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
 use std::net::{IpAddr, Ipv4Addr};
@@ -99,6 +100,8 @@ pub struct Route {
     pub dst: Ipv4Net,
     pub gateway: Option<Ipv4Addr>,
     pub oif: Option<u32>,
+    /// `onlink`: the gateway is taken to be on the link, whatever the link's addresses say.
+    pub onlink: bool,
 }
 
 /// IPv4 routes of the main table (`ip route`).
@@ -115,6 +118,7 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Route>> {
             dst: Ipv4Net::default(),
             gateway: None,
             oif: None,
+            onlink: r.header.flags.contains(RouteFlags::Onlink),
         };
         for a in &r.attributes {
             match a {
@@ -171,6 +175,51 @@ pub fn replace_dev(rtnl: &mut Rtnl, dst: impl Into<IpNet>, oif: u32) -> Result<(
         M::NewRoute(dev_route(dst, Some(oif))),
         NLM_F_CREATE | NLM_F_REPLACE,
     )
+}
+
+/// `ip route replace DST via GATEWAY dev OIF onlink`: the overlay's route to a remote node's
+/// pod subnet, through the remote's VXLAN address, which no local address shares a prefix
+/// with (hence `onlink`). Idempotent.
+pub fn replace_onlink(rtnl: &mut Rtnl, dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> Result<()> {
+    use netlink_packet_core::NLM_F_REPLACE;
+    rtnl.call(
+        &format!("route {dst} via {gateway} dev #{oif} onlink"),
+        M::NewRoute(onlink_route(dst, gateway, oif)),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
+/// `ip route add DST via GATEWAY dev OIF onlink`: fails with EEXIST when any link has a
+/// route to `dst` of the same metric (a replace would silently take it over).
+pub fn add_onlink(rtnl: &mut Rtnl, dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> Result<()> {
+    rtnl.call(
+        &format!("route {dst} via {gateway} dev #{oif} onlink"),
+        M::NewRoute(onlink_route(dst, gateway, oif)),
+        NLM_F_CREATE | NLM_F_EXCL,
+    )
+}
+
+fn onlink_route(dst: Ipv4Net, gateway: Ipv4Addr, oif: u32) -> RouteMessage {
+    let mut m = dev_route(IpNet::V4(dst), Some(oif));
+    m.header.scope = RouteScope::Universe;
+    m.header.flags = RouteFlags::Onlink;
+    m.attributes
+        .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+    m
+}
+
+/// `ip route del DST dev OIF`: only the route through that link, never another link's
+/// route to the same destination. Idempotent: a missing route is success.
+pub fn delete_on(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32) -> Result<()> {
+    let mut m = dev_route(IpNet::V4(dst), Some(oif));
+    m.header.scope = RouteScope::NoWhere;
+    match rtnl.request(M::DelRoute(m), 0)? {
+        Err(e) if e.errno != libc::ESRCH => Err(crate::model::Error::kernel(
+            format!("delete route {dst} dev #{oif}"),
+            e.errno,
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `ip route del DST` / `ip -6 route del DST`. Idempotent: a missing route is success.

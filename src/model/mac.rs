@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 /// An Ethernet address a container interface may be given: unicast (a multicast source
 /// address is refused by every peer) and not all zeros.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Mac(pub [u8; 6]);
 
 /// First two bytes of every container MAC podnet chooses: locally administered (bit 1 set),

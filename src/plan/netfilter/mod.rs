@@ -83,6 +83,14 @@ pub struct GuardFacts {
     pub ip6: Option<Ipv6Addr>,
 }
 
+/// The node's part of a cluster overlay (issue 11): its VXLAN device and the cluster's pod
+/// CIDR. The cluster network is the podnet network whose subnet lies in the CIDR.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OverlayFacts {
+    pub device: String,
+    pub cluster: Ipv4Net,
+}
+
 /// Elements by table and set, in a stable order.
 #[derive(Default)]
 struct Elems {
@@ -201,6 +209,30 @@ impl Elems {
         }
     }
 
+    fn overlay(&mut self, o: &OverlayFacts, nets: &[NetFacts]) {
+        use rules::overlay::{CLUSTER_SUBNETS, OVERLAY_DEVS};
+        let dev = || Value::IfName(o.device.clone());
+        self.ip(OVERLAY_DEVS, Element::new(vec![dev()]));
+        self.ip(CLUSTER_SUBNETS, Element::ipv4_net(o.cluster.trunc()));
+        for n in nets {
+            self.overlay_network(o, n);
+        }
+    }
+
+    /// The overlay and network `n`'s bridge forward to each other when `n` is the cluster's.
+    fn overlay_network(&mut self, o: &OverlayFacts, n: &NetFacts) {
+        if !o.cluster.contains(&n.subnet) {
+            return;
+        }
+        let (dev, br) = (
+            || Value::IfName(o.device.clone()),
+            || Value::IfName(n.bridge.clone()),
+        );
+        let links = rules::overlay::OVERLAY_LINKS;
+        self.ip(links, Element::new(vec![dev(), br()]));
+        self.ip(links, Element::new(vec![br(), dev()]));
+    }
+
     fn guard(&mut self, g: &GuardFacts) {
         self.guarded(g);
         self.source(g);
@@ -208,8 +240,11 @@ impl Elems {
 
     fn into_batch(self, delete: bool) -> Batch {
         let mut b = Batch::new();
+        // The overlay's sets exist only in a cluster; looking them up costs nothing otherwise.
+        let mut ip_sets = sets::<Ipv4Addr>();
+        ip_sets.extend(rules::overlay::sets());
         let groups = [
-            (inet_table::<Ipv4Addr>(), sets::<Ipv4Addr>(), self.ip),
+            (inet_table::<Ipv4Addr>(), ip_sets, self.ip),
             (inet_table::<Ipv6Addr>(), sets::<Ipv6Addr>(), self.ip6),
             (bridge_table(), bridge_sets(true), self.bridge),
         ];
@@ -245,12 +280,25 @@ pub fn wants_ipv6(nets: &[NetFacts]) -> bool {
 /// The whole desired state as data: both tables with every element, and `ip6 podnet`
 /// (third) when a network is dual-stack.
 pub fn ruleset(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) -> Ruleset {
+    ruleset_with(nets, guards, ports, None)
+}
+
+/// [`ruleset`], with the cluster overlay's part when the node is in a cluster.
+pub fn ruleset_with(
+    nets: &[NetFacts],
+    guards: &[GuardFacts],
+    ports: &[PortFacts],
+    overlay: Option<&OverlayFacts>,
+) -> Ruleset {
     let mut e = Elems::default();
     nets.iter().for_each(|n| e.network(n));
     guards.iter().for_each(|g| e.guard(g));
     ports.iter().for_each(|p| e.port(p));
+    if let Some(o) = overlay {
+        e.overlay(o, nets);
+    }
     let v6 = wants_ipv6(nets);
-    let mut tables = rules::tables(v6);
+    let mut tables = rules::tables_with(v6, overlay.is_some());
     put(&mut tables[0], e.ip);
     put(&mut tables[1], e.bridge);
     if v6 {
@@ -275,6 +323,25 @@ fn netdev(nets: &[NetFacts]) -> TableDef {
 /// `ip6 podnet` is not touched (see [`delete_ip6`]).
 pub fn full(nets: &[NetFacts], guards: &[GuardFacts], ports: &[PortFacts]) -> Batch {
     ruleset(nets, guards, ports).replace_batch()
+}
+
+/// [`full`] with the cluster overlay's part (`None`: exactly [`full`]).
+pub fn full_with(
+    nets: &[NetFacts],
+    guards: &[GuardFacts],
+    ports: &[PortFacts],
+    overlay: Option<&OverlayFacts>,
+) -> Batch {
+    ruleset_with(nets, guards, ports, overlay).replace_batch()
+}
+
+/// Element adds only: network `n` added while the node is in a cluster (with
+/// [`add_network`]'s batch): its bridge and the overlay forward to each other when it is the
+/// cluster's network; an empty batch otherwise.
+pub fn add_overlay_network(o: &OverlayFacts, n: &NetFacts) -> Batch {
+    let mut e = Elems::default();
+    e.overlay_network(o, n);
+    e.into_batch(false)
 }
 
 /// Removes podnet's `ip` and `bridge` tables (absent ones are no error).

@@ -38,7 +38,7 @@ struct Holder {
 }
 
 pub struct ThreadLab {
-    ns: BTreeMap<&'static str, Holder>,
+    ns: BTreeMap<String, Holder>,
     stop: Arc<AtomicBool>,
     servers: Vec<JoinHandle<()>>,
 }
@@ -93,16 +93,32 @@ fn sh_out(cmd: &str) -> Result<String, String> {
 }
 
 impl ThreadLab {
-    /// Builds the topology above. `br_netfilter`: whether bridged IPv4 frames
-    /// pass the ip family hooks (`bridge-nf-call-iptables` in the lab).
-    pub fn new(br_netfilter: bool) -> ThreadLab {
-        let mut lab = ThreadLab {
+    /// A lab without namespaces: [`ThreadLab::add_netns`] adds them (other topologies, e.g.
+    /// [`super::NodesLab`], are built on it).
+    pub fn empty() -> ThreadLab {
+        ThreadLab {
             ns: BTreeMap::new(),
             stop: Arc::new(AtomicBool::new(false)),
             servers: vec![],
-        };
+        }
+    }
+
+    /// Adds a fresh network namespace named `name` (with only `lo`, down).
+    pub fn add_netns(&mut self, name: &str) {
+        self.ns.insert(name.to_string(), hold());
+    }
+
+    /// The thread id holding namespace `name`: `ip link … netns TID` moves a link there.
+    pub fn tid(&self, name: &str) -> i32 {
+        self.ns[name].tid
+    }
+
+    /// Builds the topology above. `br_netfilter`: whether bridged IPv4 frames
+    /// pass the ip family hooks (`bridge-nf-call-iptables` in the lab).
+    pub fn new(br_netfilter: bool) -> ThreadLab {
+        let mut lab = ThreadLab::empty();
         for name in ["host", "out", "c1", "c2", "c3", "c4"] {
-            lab.ns.insert(name, hold());
+            lab.add_netns(name);
         }
         let tid = |n: &str| lab.ns[n].tid;
         let mut host = vec![

@@ -5,13 +5,16 @@
 //! moved into a fresh namespace, which goes away with the thread, so nothing reaches the
 //! machine's own ruleset. Threads and processes started from that thread inherit it. These
 //! helpers panic on failure: they are for tests and benchmarks. A [`ThreadLab`] is a small
-//! topology of such namespaces (host, LAN neighbour, four containers on two bridges).
+//! topology of such namespaces (host, LAN neighbour, four containers on two bridges); a
+//! [`NodesLab`] is cluster nodes on one underlay, each with a pod bridge and pods.
 
 mod lab;
 mod lab6;
+pub mod nodes;
 
 pub use lab::{ThreadLab, HOST_LAN, OUT_LAN};
 pub use lab6::{HOST_LAN6, OUT_LAN6};
+pub use nodes::NodesLab;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@
 pub mod bridge;
 pub mod inet;
 pub mod netdev;
+pub mod overlay;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -103,11 +104,21 @@ fn meta_protocol_of<A: AddrFamily>() -> Stmt {
 /// The tables without elements: `ip podnet` and `bridge podnet`, and with `v6` (a
 /// dual-stack network exists) IPv6 in the bridge table and `ip6 podnet` (third).
 pub fn tables(v6: bool) -> Vec<TableDef> {
+    tables_with(v6, false)
+}
+
+/// [`tables`], and with `overlay` the cluster overlay's sets and rules in `ip podnet`
+/// ([`overlay`]).
+pub fn tables_with(v6: bool, with_overlay: bool) -> Vec<TableDef> {
     let mut br = TableDef::new(bridge_table());
     br.sets = bridge_sets(v6);
     br.chains = bridge::chains();
     br.rules = bridge::rules(v6);
-    let mut out = vec![inet::table_def::<Ipv4Addr>(), br];
+    let mut ip = inet::table_def::<Ipv4Addr>();
+    if with_overlay {
+        overlay::extend(&mut ip);
+    }
+    let mut out = vec![ip, br];
     if v6 {
         out.push(inet::table_def::<Ipv6Addr>());
     }
