@@ -151,6 +151,42 @@ fn paired_cost(label: &str, runs: usize, records: &mut Vec<String>) {
     }
 }
 
+/// What one sync costs the command that waits for it: the round trip of a sync that names
+/// one container (`client`: the agent reads its rows only) and of one that names none (the
+/// agent reads every name), alternating, `runs` times each, against the running agent. An
+/// agent that does not know the container field (an older build) reads everything for both.
+fn sync_cost(label: &str, runs: usize, records: &mut Vec<String>) {
+    use podnet::agent::client;
+    use podnet::store::{State, Store};
+    let dir =
+        |k: &str| std::path::PathBuf::from(std::env::var_os(k).expect("set by reexec::enter"));
+    let (root, run_dir) = (dir("PODNET_ROOT"), dir("PODNET_RUN_DIR"));
+    let (root, run_dir) = (root.as_path(), run_dir.as_path());
+    let store = Store::open_existing(root).unwrap_or_else(|e| die(&format!("store: {e}")));
+    let id = (&store as &dyn State)
+        .reads()
+        .endpoint("client")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| die("no container client"))
+        .id;
+    let mut took: [Vec<f64>; 2] = Default::default();
+    for i in 0..runs * 2 {
+        let one = i % 2;
+        let t = Instant::now();
+        client::sync(root, run_dir, false, (one == 1).then_some(id))
+            .unwrap_or_else(|e| die(&format!("sync: {e}")));
+        took[one].push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    for (what, v) in [("every name", &took[0]), ("one container", &took[1])] {
+        let s = stats(v);
+        records.push(format!(
+            "{label}: sync round trip, {what}: median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms (runs {})",
+            s.median, s.p90, s.p99, s.runs
+        ));
+    }
+}
+
 /// The podnet binary under test: this build's, or `AGENT_BENCH_PODNET` (another build's, to
 /// compare two builds under the same load, one run after the other).
 fn podnet_bin() -> std::path::PathBuf {
@@ -302,6 +338,7 @@ fn inner(o: &Opts) {
         "--dns=false",
     ]);
     paired_cost("1 container", o.runs, &mut records);
+    sync_cost("1 container", o.runs, &mut records);
     let mut marks: Vec<usize> = [100, 500, 1000, 2000, 5000]
         .into_iter()
         .filter(|m| *m < o.containers)
@@ -331,6 +368,7 @@ fn inner(o: &Opts) {
         "agent after the probes at {n}: VmRSS {rss} kB, VmHWM {hwm} kB"
     ));
     // What the agent's work per sync costs once it serves many names.
+    sync_cost(&format!("{n} containers"), o.runs_full, &mut records);
     paired_cost(&format!("{n} containers"), o.runs_full, &mut records);
     let text = records.join("\n") + "\n";
     std::fs::write(&inside.records, text).unwrap_or_else(|e| die(&format!("records: {e}")));

@@ -41,8 +41,9 @@ pub enum Told {
 }
 
 /// Tell the agent the store changed and wait until it serves the change. With `start`, an
-/// agent that is not running is started first (detached) and then told.
-pub fn sync(root: &Path, run_dir: &Path, start: bool) -> io::Result<Told> {
+/// agent that is not running is started first (detached) and then told. `container`: the one
+/// container whose names changed, if that is all (see [`Request::Sync`]).
+pub fn sync(root: &Path, run_dir: &Path, start: bool, container: Option<i64>) -> io::Result<Told> {
     let deadline = Instant::now() + WAIT;
     let path = socket_path(run_dir);
     let stream = match UnixStream::connect(&path) {
@@ -53,7 +54,7 @@ pub fn sync(root: &Path, run_dir: &Path, start: bool) -> io::Result<Told> {
             connect_by(&path, deadline)?
         }
     };
-    let r = ask(stream, &Request::Sync, deadline)?;
+    let r = ask(stream, &Request::Sync { container }, deadline)?;
     match (r.ok, r.pid) {
         (true, Some(pid)) => Ok(Told::Synced(pid)),
         _ => Err(io::Error::other(
@@ -79,8 +80,8 @@ pub fn announcer(root: &Path, run_dir: &Path) -> Box<Announcer> {
 }
 
 impl crate::engine::names::Announce for Announcer {
-    fn changed(&self, start: bool) -> Result<(), String> {
-        match sync(&self.root, &self.run_dir, start) {
+    fn changed(&self, start: bool, container: Option<i64>) -> Result<(), String> {
+        match sync(&self.root, &self.run_dir, start, container) {
             Ok(Told::Synced(_) | Told::Down) => Ok(()),
             Err(e) => Err(format!(
                 "the agent did not confirm the change of names: {e}; names follow once it runs (`podnet agent`, log in {})",

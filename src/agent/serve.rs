@@ -1,13 +1,19 @@
 //! The agent proper: one thread owns the store and the DNS server and does every change;
 //! connection threads hand it requests and wait for its answer. Requests that queue while a
 //! re-read runs are answered by the next one (one re-read serves them all).
+//!
+//! A sync that names one container (a `run`, `rm`, `connect`, `disconnect`, runtime ADD or
+//! DEL) reads only that container's rows and patches them into the names last served; any
+//! other sync (networks, services, a retry, a store made again) reads every name. Either way
+//! the table is swapped whole before the answer, so what the command changed is served when
+//! it returns.
 
 use super::wire::{self, Request, Response};
 use super::{client, cni, conns, guard, listen_of, lock, pids, to_dns};
 use crate::dns;
-use crate::model::{Error, Result};
+use crate::model::{Error, NetworkNames, Result};
 use crate::store::{State, Store};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -23,8 +29,9 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// What the main thread is asked to do.
 pub(super) enum Job {
-    /// Re-read the store and serve it; the answer goes back on the sender.
-    Sync(Sender<Response>),
+    /// Serve what the store says; the answer goes back on the sender. With a container's
+    /// id, only that container's names changed.
+    Sync(Sender<Response>, Option<i64>),
     /// Someone deleted part of podnet's nftables tables: render them again.
     Repair,
     /// A container's process exited (endpoint id, name, process).
@@ -45,6 +52,8 @@ struct Agent {
     pending: bool,
     /// Each served address's bridge index when it was bound.
     bound: HashMap<dns::Listen, u32>,
+    /// The names being served (None: read them all at the next sync).
+    names: Option<Vec<NetworkNames>>,
     repairer: guard::Repairer,
     /// A repair failed: tried again every [`RETRY`].
     repair_pending: bool,
@@ -72,11 +81,12 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
         server,
         pending: false,
         bound: HashMap::new(),
+        names: None,
         repairer: guard::Repairer::new(root, run_dir, own.clone()),
         repair_pending: false,
         wanted: pids::Wanted::default(),
     };
-    agent.sync();
+    agent.sync(None);
     // The lock is ours: a socket file left there is a dead agent's.
     let path = client::socket_path(run_dir);
     let _ = std::fs::remove_file(&path);
@@ -121,6 +131,9 @@ impl Agent {
             };
             let mut waiting = Vec::new();
             let mut sync = self.pending;
+            // The containers named by the syncs; None once one of them (or a retry) needs
+            // every name read.
+            let mut only: Option<BTreeSet<i64>> = (!self.pending).then(BTreeSet::new);
             let mut repair = self.repair_pending;
             let tick = first.is_none();
             let mut jobs: Vec<Job> = first.into_iter().chain(rx.try_iter()).collect();
@@ -130,9 +143,15 @@ impl Agent {
             }
             for job in jobs {
                 match job {
-                    Job::Sync(reply) => {
+                    Job::Sync(reply, container) => {
                         sync = true;
                         waiting.push(reply);
+                        match (container, only.as_mut()) {
+                            (Some(c), Some(set)) => {
+                                set.insert(c);
+                            }
+                            _ => only = None,
+                        }
                     }
                     Job::Repair => repair = true,
                     Job::Exited(id, name, pid) => match self.repairer.exited(id, &name, pid) {
@@ -147,9 +166,6 @@ impl Agent {
                     },
                 }
             }
-            if tick || sync {
-                self.follow_processes();
-            }
             if repair {
                 self.repair_pending = false;
                 match self.repairer.repair() {
@@ -161,10 +177,16 @@ impl Agent {
                 }
             }
             if sync {
-                let r = self.sync();
+                let r = self.sync(only.as_ref());
                 for w in waiting {
                     let _ = w.send(r.clone());
                 }
+            }
+            // After the answers: the pid watch's list is not what a command waits for.
+            match (tick, sync, only.as_ref()) {
+                (false, true, Some(containers)) => self.follow_containers(containers),
+                (true, _, _) | (_, true, _) => self.follow_processes(),
+                _ => {}
             }
         }
     }
@@ -190,13 +212,43 @@ impl Agent {
         *self.wanted.lock().unwrap_or_else(|p| p.into_inner()) = want;
     }
 
-    /// Re-read the names from the store and serve them: the table first, then the
-    /// addresses (new gateways bound, gone ones closed).
-    fn sync(&mut self) -> Response {
+    /// Follow only `containers`' processes (a sync named them: nothing else changed).
+    fn follow_containers(&mut self, containers: &BTreeSet<i64>) {
+        let Some((store, _)) = self.store.as_ref() else {
+            return;
+        };
+        let reads = (store as &dyn State).reads();
+        let mut wanted = self.wanted.lock().unwrap_or_else(|p| p.into_inner());
+        for &id in containers {
+            match reads.endpoint_by_id(id) {
+                Ok(Some(e)) => match (e.state, e.pid) {
+                    (crate::model::EndpointState::Ready, Some(pid))
+                        if !reads.is_draining(e.id).unwrap_or(true) =>
+                    {
+                        wanted.insert(e.id, (e.name, pid));
+                    }
+                    _ => {
+                        wanted.remove(&id);
+                    }
+                },
+                Ok(None) => {
+                    wanted.remove(&id);
+                }
+                // Read in full at the next tick.
+                Err(_) => {}
+            }
+        }
+    }
+
+    /// Serve the store's names: the table first, then the addresses (new gateways bound,
+    /// gone ones closed). `only`: just these containers' names changed (the networks did
+    /// not), so only their rows are read and the addresses stay as they are.
+    fn sync(&mut self, only: Option<&BTreeSet<i64>>) -> Response {
         self.pending = false;
         let file = crate::store::db_identity(&self.root);
         if self.store.as_ref().is_some_and(|(_, id)| *id != file) {
             self.store = None;
+            self.names = None;
         }
         if self.store.is_none() {
             match Store::open_existing(&self.root) {
@@ -211,9 +263,27 @@ impl Agent {
             }
         }
         let (store, _) = self.store.as_ref().expect("opened above");
-        let nets = match (store as &dyn State).reads().dns_names() {
+        let reads = (store as &dyn State).reads();
+        if let (Some(containers), Some(names)) = (only, self.names.as_mut()) {
+            match patch(reads, names, containers) {
+                Ok(true) => {
+                    self.server.update(&to_dns(names));
+                    return Response::ok();
+                }
+                // A network the agent does not serve yet: read everything.
+                Ok(false) => {}
+                Err(e) => {
+                    self.names = None;
+                    self.pending = true;
+                    log(&format!("cannot read names: {e}"));
+                    return Response::error(format!("agent: store: {e}"));
+                }
+            }
+        }
+        let nets = match reads.dns_names() {
             Ok(n) => n,
             Err(e) => {
+                self.names = None;
                 self.pending = true;
                 log(&format!("cannot read names: {e}"));
                 return Response::error(format!("agent: store: {e}"));
@@ -248,8 +318,41 @@ impl Agent {
             ));
         }
         self.pending |= !failed.is_empty();
+        self.names = Some(nets);
         Response::ok()
     }
+}
+
+/// Replace `containers`' records in `names` with what the store has for them now, in the
+/// order a full read has them (by container id, services last). False: a record is on a
+/// network `names` does not have (nothing changed then; read everything).
+fn patch(
+    reads: &dyn crate::store::Reads,
+    names: &mut [NetworkNames],
+    containers: &BTreeSet<i64>,
+) -> Result<bool> {
+    let mut fresh = Vec::new();
+    for &c in containers {
+        for (net, record) in reads.container_dns_names(c)? {
+            match names.iter().position(|n| n.network.id == net) {
+                Some(i) => fresh.push((i, record)),
+                None => return Ok(false),
+            }
+        }
+    }
+    let owners: Vec<String> = containers.iter().map(i64::to_string).collect();
+    for n in names.iter_mut() {
+        n.records.retain(|r| !owners.contains(&r.owner));
+    }
+    for (i, record) in fresh {
+        names[i].records.push(record);
+    }
+    for n in names.iter_mut() {
+        // Stable: services (no owner) keep their order, after every container.
+        n.records
+            .sort_by_key(|r| (r.owner.is_empty(), r.owner.parse::<i64>().unwrap_or(0)));
+    }
+    Ok(true)
 }
 
 /// The index of the interface an address is served on (0: none).
@@ -281,9 +384,9 @@ fn converse(mut conn: UnixStream, tx: &Sender<Job>, workers: &cni::Workers) -> i
         let resp = match wire::parse_request(&body) {
             Err(e) => Response::error(e),
             Ok(Request::Ping) => Response::ok(),
-            Ok(Request::Sync) => {
+            Ok(Request::Sync { container }) => {
                 let (rtx, rrx) = mpsc::channel();
-                match tx.send(Job::Sync(rtx)) {
+                match tx.send(Job::Sync(rtx, container)) {
                     Ok(()) => rrx
                         .recv()
                         .unwrap_or_else(|_| Response::error("agent: stopping")),

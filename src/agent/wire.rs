@@ -20,8 +20,13 @@ pub const MAX_FRAME: usize = 1 << 20;
 pub enum Request {
     /// Are you there? (answers with the agent's pid)
     Ping,
-    /// The store changed: re-read what you serve; the response comes once it is served.
-    Sync,
+    /// The store changed: serve what it says now; the response comes once it is served.
+    /// `container`: only that container's names changed (its id; the agent reads only its
+    /// rows); absent: anything may have (networks, services), the agent reads everything.
+    Sync {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<i64>,
+    },
     /// Serve this CNI call (the plugin hands it over; see `cni::handoff`). The response's
     /// `body` is a [`CniReply`]; `ok: false` means the agent declined and the plugin does
     /// the call itself.
@@ -174,13 +179,13 @@ mod tests {
     #[test]
     fn frames_round_trip_back_to_back() {
         let mut buf = Vec::new();
-        send(&mut buf, &Request::Sync).unwrap();
+        send(&mut buf, &Request::Sync { container: None }).unwrap();
         send(&mut buf, &Request::Ping).unwrap();
         assert_eq!(&buf[..4], &(br#"{"op":"sync"}"#.len() as u32).to_be_bytes());
         let mut r = &buf[..];
         let a = parse_request(&recv_bytes(&mut r).unwrap().unwrap()).unwrap();
         let b = parse_request(&recv_bytes(&mut r).unwrap().unwrap()).unwrap();
-        assert_eq!((a, b), (Request::Sync, Request::Ping));
+        assert_eq!((a, b), (Request::Sync { container: None }, Request::Ping));
         assert!(recv_bytes(&mut r).unwrap().is_none(), "clean end");
     }
 

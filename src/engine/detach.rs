@@ -106,15 +106,18 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         _ => {}
     }
     fault::step("detach", 3);
-    let named = super::names::serves(ctx, ep)?;
+    let named = match super::names::serves(ctx, ep)? {
+        true => Some(super::names::container_of(ctx, ep)?),
+        false => None,
+    };
     let me = proc::me();
     ctx.store.write(|tx| tx.delete_endpoint(ep.id, me))?;
     if !tables_in_step {
         firewall::sync(ctx)?;
     }
     fault::step("detach", 4);
-    if named {
-        super::names::changed(ctx);
+    if let Some(container) = named {
+        super::names::left(ctx, container);
     }
     Ok(())
 }

@@ -19,8 +19,10 @@ pub trait Announce: Send {
     /// The names in the store changed: return once they are served. `start`: a container
     /// joined a DNS-enabled network, so a server that is not running must be started (when
     /// false, a stopped one serves nothing and reads the store when it starts). An error is
-    /// one line for the user (a warning: the command succeeded).
-    fn changed(&self, start: bool) -> std::result::Result<(), String>;
+    /// one line for the user (a warning: the command succeeded). `container`: when only one
+    /// container's names changed, its id (a server may then read only its names); None:
+    /// anything may have changed (networks, services).
+    fn changed(&self, start: bool, container: Option<i64>) -> std::result::Result<(), String>;
 }
 
 /// Whether `ep` is named somewhere: it is on a DNS-enabled network, or it is a container
@@ -47,20 +49,30 @@ pub fn any_dns_network(ctx: &Ctx) -> Result<bool> {
     Ok(ctx.store.networks()?.iter().any(|n| n.dns))
 }
 
-/// A container joined a DNS-enabled network: it must be served before the command returns,
-/// so a server that is not running is started.
-pub fn joined(ctx: &Ctx) {
-    tell(ctx, true);
+/// The container `ep` names: itself, or the container a member endpoint (a later network)
+/// belongs to. Read while the member's row still exists.
+pub fn container_of(ctx: &Ctx, ep: &Endpoint) -> Result<i64> {
+    Ok(ctx.store.member(ep.id)?.map_or(ep.id, |m| m.container_id))
 }
 
-/// Names went away or changed (a container left, a service or network changed): tell a
-/// running server.
+/// Container `container` joined a DNS-enabled network: it must be served before the command
+/// returns, so a server that is not running is started.
+pub fn joined(ctx: &Ctx, container: i64) {
+    tell(ctx, true, Some(container));
+}
+
+/// Container `container` left a DNS-enabled network (or went): tell a running server.
+pub fn left(ctx: &Ctx, container: i64) {
+    tell(ctx, false, Some(container));
+}
+
+/// Names went away or changed (a service or network changed): tell a running server.
 pub fn changed(ctx: &Ctx) {
-    tell(ctx, false);
+    tell(ctx, false, None);
 }
 
-fn tell(ctx: &Ctx, start: bool) {
-    if let Some(Err(e)) = ctx.names.as_ref().map(|a| a.changed(start)) {
+fn tell(ctx: &Ctx, start: bool, container: Option<i64>) {
+    if let Some(Err(e)) = ctx.names.as_ref().map(|a| a.changed(start, container)) {
         eprintln!("podnet: warning: {e}");
     }
 }

@@ -526,7 +526,8 @@ pub fn mark_ready(ctx: &mut Ctx, ep: &Endpoint, keep_owner: bool) -> Result<bool
     let labels = ctx.store.labels_of(ep.id)?;
     super::service::container_changed_or_warn(ctx, &ep.name, &labels);
     if super::names::serves(ctx, ep)? {
-        super::names::joined(ctx);
+        let container = super::names::container_of(ctx, ep)?;
+        super::names::joined(ctx, container);
     }
     Ok(true)
 }

@@ -11,8 +11,8 @@
 
 use crate::model::service::ServiceDef;
 use crate::model::{
-    Backend, Backend6, Endpoint, Labels, Mac, Mode, Network, NetworkNames, NetworkState,
-    PortMapping, Proto, Result,
+    Backend, Backend6, Endpoint, Labels, Mac, Mode, NameRecord, Network, NetworkNames,
+    NetworkState, PortMapping, Proto, Result,
 };
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -131,6 +131,9 @@ pub trait Reads {
     /// containers' names and addresses, and every service's name and VIPs. The one place
     /// that decides what resolves (aliases and containers on several networks go here).
     fn dns_names(&self) -> Result<Vec<NetworkNames>>;
+    /// One container's records of [`Reads::dns_names`], each with its network's id (none
+    /// when it is gone or not ready): what changed when a command names the container.
+    fn container_dns_names(&self, container_id: i64) -> Result<Vec<(i64, NameRecord)>>;
     // Published ports and labels.
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>>;
     /// Every published port with the address it leads to, except those of endpoints being

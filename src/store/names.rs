@@ -34,51 +34,9 @@ pub fn dns_names(conn: &Connection) -> Result<Vec<NetworkNames>> {
         .enumerate()
         .map(|(i, n)| (n.network.id, i))
         .collect();
-    // One row per lease: (network, the container's id, its name, the endpoint's aliases, the
-    // address). Aliases are DNS names (no spaces), so a space joins them.
-    let mut st = conn.prepare_cached(
-        "SELECT l.network_id, c.id, c.name,
-                (SELECT group_concat(a.alias, ' ') FROM endpoint_aliases a
-                  WHERE a.endpoint_id = e.id),
-                l.ip
-           FROM leases l
-           JOIN endpoints e ON e.id = l.endpoint_id
-           JOIN networks n ON n.id = l.network_id
-           LEFT JOIN container_networks m ON m.endpoint_id = e.id
-           JOIN endpoints c ON c.id = coalesce(m.container_id, e.id)
-         WHERE n.dns = 1 AND e.state = 'ready' AND c.state = 'ready'
-         ORDER BY l.network_id, c.id, l.ip",
-    )?;
-    let rows = st.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Option<String>>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
-    for row in rows {
-        let (net, container, name, aliases, ip) = row?;
-        let (Some(&i), Ok(ip)) = (index.get(&net), ip.parse::<IpAddr>()) else {
-            continue;
-        };
-        let owner = container.to_string();
-        let records = &mut out[i].records;
-        match records.last_mut() {
-            Some(r) if r.owner == owner => r.addrs.push(ip),
-            _ => {
-                let aliases = aliases.iter().flat_map(|a| a.split(' '));
-                let names = std::iter::once(name.as_str())
-                    .chain(aliases.filter(|a| !a.is_empty() && *a != name))
-                    .map(str::to_string)
-                    .collect();
-                records.push(NameRecord {
-                    owner,
-                    names,
-                    addrs: vec![ip],
-                })
-            }
+    for (net, record) in records(conn, None)? {
+        if let Some(&i) = index.get(&net) {
+            out[i].records.push(record);
         }
     }
     if !out.is_empty() {
@@ -88,6 +46,87 @@ pub fn dns_names(conn: &Connection) -> Result<Vec<NetworkNames>> {
         }
     }
     drop(tx);
+    Ok(out)
+}
+
+/// One container's records as [`dns_names`] has them, each with its network's id: what the
+/// agent patches into its last read when a command tells it that this container changed
+/// (empty once the container is gone or not ready). `container` is a container's id, never a
+/// member endpoint's (its records are its container's).
+pub fn container_names(conn: &Connection, container: i64) -> Result<Vec<(i64, NameRecord)>> {
+    records(conn, Some(container))
+}
+
+/// The (network id, record) of ready containers on DNS networks (of one container with
+/// `only`), by network, then container. One row per lease: (network, the container's id,
+/// its name, the endpoint's aliases, the address). Aliases are DNS names (no spaces), so a
+/// space joins them.
+fn records(conn: &Connection, only: Option<i64>) -> Result<Vec<(i64, NameRecord)>> {
+    const SELECT: &str = "SELECT l.network_id, c.id, c.name,
+                (SELECT group_concat(a.alias, ' ') FROM endpoint_aliases a
+                  WHERE a.endpoint_id = e.id),
+                l.ip";
+    const READY: &str = "n.dns = 1 AND e.state = 'ready' AND c.state = 'ready'";
+    const ORDER: &str = "ORDER BY l.network_id, c.id, l.ip";
+    let all = format!(
+        "{SELECT}
+           FROM leases l
+           JOIN endpoints e ON e.id = l.endpoint_id
+           JOIN networks n ON n.id = l.network_id
+           LEFT JOIN container_networks m ON m.endpoint_id = e.id
+           JOIN endpoints c ON c.id = coalesce(m.container_id, e.id)
+         WHERE {READY} {ORDER}"
+    );
+    // One container: its own endpoint and its members', found by key (no scan of every
+    // lease); a member endpoint's id names no container.
+    let one = format!(
+        "{SELECT}
+           FROM endpoints c
+           JOIN endpoints e ON e.id = c.id
+             OR e.id IN (SELECT endpoint_id FROM container_networks WHERE container_id = c.id)
+           JOIN leases l ON l.endpoint_id = e.id
+           JOIN networks n ON n.id = l.network_id
+         WHERE c.id = ?1
+           AND NOT EXISTS (SELECT 1 FROM container_networks WHERE endpoint_id = c.id)
+           AND {READY} {ORDER}"
+    );
+    let mut st = conn.prepare_cached(if only.is_some() { &one } else { &all })?;
+    let params: Vec<i64> = only.into_iter().collect();
+    let rows = st.query_map(rusqlite::params_from_iter(params), |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<String>>(3)?,
+            r.get::<_, String>(4)?,
+        ))
+    })?;
+    let mut out: Vec<(i64, NameRecord)> = Vec::new();
+    for row in rows {
+        let (net, container, name, aliases, ip) = row?;
+        let Ok(ip) = ip.parse::<IpAddr>() else {
+            continue;
+        };
+        let owner = container.to_string();
+        match out.last_mut() {
+            Some((n, r)) if *n == net && r.owner == owner => r.addrs.push(ip),
+            _ => {
+                let aliases = aliases.iter().flat_map(|a| a.split(' '));
+                let names = std::iter::once(name.as_str())
+                    .chain(aliases.filter(|a| !a.is_empty() && *a != name))
+                    .map(str::to_string)
+                    .collect();
+                out.push((
+                    net,
+                    NameRecord {
+                        owner,
+                        names,
+                        addrs: vec![ip],
+                    },
+                ))
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -267,6 +306,53 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn one_container_s_records_are_those_of_the_full_read() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&conn).unwrap();
+        let app = network(&conn, "app", true, 0);
+        let back = network(&conn, "back", true, 1);
+        endpoint(&conn, 1, "web", "ready", &[(app, "10.90.0.5")]);
+        alias(&conn, 1, "www");
+        endpoint(&conn, 2, "web:back", "ready", &[(back, "10.90.1.5")]);
+        member(&conn, 2, 1, back, "eth1");
+        alias(&conn, 2, "api");
+        endpoint(&conn, 3, "db", "ready", &[(back, "10.90.1.6")]);
+        endpoint(&conn, 4, "old", "removing", &[(back, "10.90.1.7")]);
+        let full: Vec<(i64, NameRecord)> = dns_names(&conn)
+            .unwrap()
+            .into_iter()
+            .flat_map(|n| {
+                let id = n.network.id;
+                n.records.into_iter().map(move |r| (id, r))
+            })
+            .collect();
+        // (container, its records in the full read)
+        let cases: [(i64, Vec<(i64, NameRecord)>); 4] = [
+            (
+                1,
+                vec![
+                    (app, rec("1", &["web", "www"], &["10.90.0.5"])),
+                    (back, rec("1", &["web", "api"], &["10.90.1.5"])),
+                ],
+            ),
+            (3, vec![(back, rec("3", &["db"], &["10.90.1.6"]))]),
+            // A member's id names no container; a container going away has no records.
+            (2, vec![]),
+            (4, vec![]),
+        ];
+        for (id, want) in cases {
+            let owner = id.to_string();
+            let in_full: Vec<_> = full
+                .iter()
+                .filter(|(_, r)| r.owner == owner)
+                .cloned()
+                .collect();
+            assert_eq!(in_full, want, "the full read of {id}");
+            assert_eq!(container_names(&conn, id).unwrap(), want, "container {id}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::api::{
 use super::{endpoints, labels, members, names, networks, ports, runtime, services, Store};
 use crate::model::service::ServiceDef;
 use crate::model::{
-    Backend, Backend6, Endpoint, Labels, Mac, Network, NetworkState, PortMapping, Proto, Result,
+    Backend, Backend6, Endpoint, Labels, Mac, NameRecord, Network, NetworkState, PortMapping,
+    Proto, Result,
 };
 use rusqlite::{Connection, TransactionBehavior};
 use std::collections::BTreeSet;
@@ -69,6 +70,9 @@ impl Reads for Connection {
     }
     fn dns_names(&self) -> Result<Vec<crate::model::NetworkNames>> {
         names::dns_names(self)
+    }
+    fn container_dns_names(&self, container_id: i64) -> Result<Vec<(i64, NameRecord)>> {
+        names::container_names(self, container_id)
     }
     fn ports_of(&self, endpoint_id: i64) -> Result<Vec<PortMapping>> {
         ports::of(self, endpoint_id)
