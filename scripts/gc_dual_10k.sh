@@ -17,7 +17,7 @@ mount -t tmpfs tmpfs /run
 export PODNET_ROOT=/run/podnet-state PODNET_RUN_DIR=/run/podnet
 ip link set lo up
 p() { "$PODNET" "$@"; }
-p network create dual --ipv6 >/dev/null
+p network create dual --ipv6 --dns=false >/dev/null  # no agent: it would restore the tables each trial deletes
 for k in $(seq 0 9); do
   p run -d --name "b$k" --network dual -l app=be -- sleep infinity >/dev/null
 done
