@@ -30,8 +30,14 @@ fn etcd_testbed_survives_a_killed_member_and_a_full_restart() {
         !sb.sh(&format!("kill -0 {pid}")).status.success(),
         "member 1 still runs"
     );
-    // Two of three keep the quorum: writes go on.
-    etcd.etcdctl_ok(&["put", "/t/k", "v2"]).unwrap();
+    // Two of three keep the quorum: writes go on, once they have elected a leader if the
+    // killed member was it (an election timeout, longer on a loaded machine).
+    sb.wait_until(
+        "a write accepted by the two members left",
+        std::time::Duration::from_secs(20),
+        || etcd.etcdctl_ok(&["put", "/t/k", "v2"]).is_ok(),
+    )
+    .unwrap();
     etcd.stop_all().unwrap();
     assert!(
         !etcd.etcdctl(&["get", "/t/k"]).status.success(),
