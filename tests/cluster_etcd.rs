@@ -4,7 +4,7 @@
 mod common;
 
 use common::cluster::{keys, podnet_as};
-use common::sandbox;
+use common::{assert_error, sandbox};
 use podnet::cluster::etcd::{Compare, Etcd as Client, Op, WatchMsg};
 use podnet::testbed::{self, Etcd, Sandbox};
 
@@ -245,15 +245,7 @@ fn cluster_init_bad_input_writes_nothing() {
         let mut args = vec!["cluster", "init", "--etcd", urls, "--pod-cidr", cidr];
         args.extend_from_slice(extra);
         let out = podnet_as(&sb, "bad", &args);
-        let err = testbed::stderr(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            testbed::describe(&out)
-        );
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(text), "{args:?}: {err}");
+        assert_error(&format!("{args:?}"), &out, code, text);
         assert_eq!(keys(&etcd), Vec::<String>::new(), "{args:?} wrote to etcd");
         let rec = sb.sh("test -e /run/nodes/bad/root/cluster.json");
         assert!(!rec.status.success(), "{args:?} left a cluster record");

@@ -8,7 +8,7 @@ use common::cluster::{
     alive, init, keys, kill9, log, node_in_etcd, peers, podnet_as, spawn_agent, start_node,
     wait_peers, TTL,
 };
-use common::sandbox;
+use common::{assert_error, sandbox};
 use podnet::testbed::{self, Etcd};
 use std::time::Duration;
 
@@ -170,15 +170,7 @@ fn a_name_held_by_a_live_node_is_refused_and_nothing_changes() {
         let mut all = vec!["agent", "--foreground", "--lease-ttl", "2"];
         all.extend_from_slice(&args);
         let out = podnet_as(&sb, "other", &all);
-        let err = testbed::stderr(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "{args:?}: {}",
-            testbed::describe(&out)
-        );
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
-        assert!(err.contains(text), "{args:?}: {err}");
+        assert_error(&format!("{args:?}"), &out, code, text);
         assert_eq!(node_in_etcd(&etcd, "n1"), Some(before.clone()));
         assert_eq!(keys(&etcd), keys_before, "{args:?}");
         assert!(

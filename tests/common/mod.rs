@@ -315,11 +315,16 @@ pub fn wait_tcp_listening(sb: &Sandbox, netns: &str, port: u16) {
 
 /// Asserts the exit code is 2 and stderr is one line `podnet: ...` mentioning `needle`.
 pub fn assert_bad_input(what: &str, out: &Output, needle: &str) {
+    assert_error(what, out, 2, needle);
+}
+
+/// Asserts the exit code is `code` and stderr is one line `podnet: ...` mentioning `needle`.
+pub fn assert_error(what: &str, out: &Output, code: i32, needle: &str) {
     let err = testbed::stderr(out);
     assert_eq!(
         out.status.code(),
-        Some(2),
-        "{what}: expected exit code 2 (bad input)\n{}",
+        Some(code),
+        "{what}: expected exit code {code}\n{}",
         describe(out)
     );
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
