@@ -123,6 +123,31 @@ fn an_agent_started_while_etcd_has_no_quorum_waits_and_joins_when_it_returns() {
     // It serves the cluster like any node: a later node sees it.
     start_node(&sb, &etcd, "n2", "192.168.50.2");
     wait_peers(&sb, &["n1", "n2"], &["n1", "n2"], Duration::from_secs(10));
+
+    // A node that joined before, restarted (same state root, no flags) while all of etcd is
+    // down, waits too, and gets its lease and subnet back: nobody saw it go.
+    let (lease, subnet) = (lease_of(&etcd, "n1"), node_in_etcd(&etcd, "n1"));
+    kill9(&sb, pid);
+    etcd.stop_all().unwrap();
+    let count = |what: &str| log(&sb, "n1").matches(what).count();
+    let (retries, joins) = (count("retrying"), count("joined as node n1"));
+    let pid = spawn_agent(&sb, "n1", "");
+    sb.wait_until(
+        "the restarted agent to retry",
+        Duration::from_secs(30),
+        || count("retrying") > retries || !alive(&sb, pid),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&sb, "n1")));
+    assert!(alive(&sb, pid), "agent exited:\n{}", log(&sb, "n1"));
+    etcd.start_all().unwrap();
+    sb.wait_until("n1 to join again", Duration::from_secs(30), || {
+        count("joined as node n1") > joins || !alive(&sb, pid)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", log(&sb, "n1")));
+    assert_eq!(lease_of(&etcd, "n1"), lease);
+    assert_eq!(node_in_etcd(&etcd, "n1"), subnet);
+    wait_peers(&sb, &["n1", "n2"], &["n1", "n2"], Duration::from_secs(10));
+    assert_no_removal(&sb, "n2", &["n1"]);
 }
 
 /// One agent loses etcd (its only endpoint dies) while the rest of the cluster goes on:

@@ -7,8 +7,8 @@
 //!
 //! Transient errors (no member answers, no leader, "leader changed", timeouts — right
 //! after a member died, or during an outage) are retried with backoff, 100 ms doubling to
-//! 5 s (to TTL/3 for renewals, so a returning etcd sees the renewal before the lease's
-//! fresh TTL runs out). Only one case gives up on a transient error: a node that never
+//! 5 s or TTL/3 if shorter (so a returning etcd sees the renewal, or the restarted node's
+//! join taking its lease back, before the lease's fresh TTL runs out). Only one case gives up on a transient error: a node that never
 //! joined, started against URLs where nothing accepts a connection — most likely a wrong
 //! `--etcd`, said at once in one line (and systemd's `Restart=` retries anyway).
 
@@ -22,6 +22,13 @@ use std::time::Duration;
 
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The longest wait between attempts: 5 s, or TTL/3 when shorter — a node restarted
+/// during an outage hopes to take its old lease back, and etcd gives that lease a fresh TTL
+/// when it returns: the next attempt must come before that runs out.
+fn max_backoff(req: &JoinRequest) -> Duration {
+    BACKOFF_MAX.min(Duration::from_millis(req.ttl * 1000 / 3))
+}
 
 /// Whether a transient failure is worth waiting out: etcd accepted a connection at some
 /// point (it is there, busy or electing), or this node joined before (its etcd is having
@@ -77,7 +84,7 @@ pub fn load_config(
 ) -> Result<ClusterConfig, ConfigError> {
     retrying(
         "cluster config",
-        BACKOFF_MAX,
+        max_backoff(req),
         || config::load(etcd),
         |e| matches!(e, ConfigError::Etcd(e) if e.is_transient()) && worth_waiting(etcd, req),
         log,
@@ -97,7 +104,7 @@ pub fn start(
 ) -> Result<Current, JoinError> {
     let joined = retrying(
         "join",
-        BACKOFF_MAX,
+        max_backoff(&req),
         || lease::join(&etcd, &cfg, &req),
         |e| e.is_transient() && worth_waiting(&etcd, &req),
         &*log,
