@@ -199,6 +199,27 @@ fn pods_on_three_nodes_all_reach_each_other_with_their_own_addresses() {
         failures.len(),
         failures.join("\n")
     );
+    // Anything else than a pod is reached masqueraded: the outside machine sees the node.
+    let ready = format!("{}/outside-ready", sb.scratch());
+    let mut server = c.outside(testbed::python());
+    server.arg(testbed::nettool_path()).args([
+        "serve",
+        "tcp",
+        &PORT.to_string(),
+        "--reply",
+        "{peer}",
+        "--ready-file",
+        &ready,
+    ]);
+    sb.spawn(server).unwrap();
+    sb.wait_until("the outside server", limit(), || {
+        sb.sh(&format!("test -f {ready}")).status.success()
+    })
+    .unwrap();
+    for (i, name, _) in all.iter().filter(|p| p.1.ends_with("p0")) {
+        let got = mesh(&c, *i, name, &[testbed::cluster::OUTSIDE_IP.to_string()]);
+        assert_eq!(got[0].1, c.node(*i).ip, "{name} -> outside");
+    }
 }
 
 #[test]
