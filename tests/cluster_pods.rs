@@ -358,3 +358,47 @@ fn a_killed_agent_s_node_goes_from_the_others_kernels_and_returns_to_its_subnet(
         assert_eq!(entries(&c, i), (1, 2));
     }
 }
+
+#[test]
+fn a_node_back_on_another_subnet_keeps_its_containers_and_says_so_in_one_line() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 2).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..2 {
+        join(&mut c, i);
+    }
+    let (name, ip) = pods(&c, 1, 1).remove(0);
+    let held = subnet(&c, 1);
+    c.kill_agent(1).unwrap();
+    // Node 2's lease expires and a new node takes the subnet it held (the first free one).
+    let key = "/podnet/v1/nodes/node2";
+    c.wait_until("node2's lease to expire", limit(), || {
+        testbed::stdout(&c.etcd.etcdctl(&["get", "--print-value-only", key]))
+            .trim()
+            .is_empty()
+    })
+    .unwrap();
+    let third = c.add_node().unwrap();
+    join(&mut c, third);
+    assert_eq!(subnet(&c, third), held);
+    c.start_agent(1, AGENT_ARGS).unwrap();
+    let said = format!("network podnet0 keeps {held} but this node now holds");
+    c.wait_until("node2 to say its network keeps its subnet", limit(), || {
+        c.log(1).contains(&said)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log(1)));
+    let log = c.log(1);
+    let notes: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(
+                "network podnet0 keeps {held} but this node now holds"
+            ))
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{log}");
+    // Its container is left as it was.
+    let ps = c.podnet_ok(1, &["ps", "--format", "json"]).unwrap();
+    assert!(ps.contains(&name) && ps.contains(&ip), "{ps}");
+    assert_eq!(subnet(&c, 1), held);
+}
