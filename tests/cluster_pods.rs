@@ -199,6 +199,27 @@ fn pods_on_three_nodes_all_reach_each_other_with_their_own_addresses() {
         failures.len(),
         failures.join("\n")
     );
+    // Anything else than a pod is reached masqueraded: the outside machine sees the node.
+    let ready = format!("{}/outside-ready", sb.scratch());
+    let mut server = c.outside(testbed::python());
+    server.arg(testbed::nettool_path()).args([
+        "serve",
+        "tcp",
+        &PORT.to_string(),
+        "--reply",
+        "{peer}",
+        "--ready-file",
+        &ready,
+    ]);
+    sb.spawn(server).unwrap();
+    sb.wait_until("the outside server", limit(), || {
+        sb.sh(&format!("test -f {ready}")).status.success()
+    })
+    .unwrap();
+    for (i, name, _) in all.iter().filter(|p| p.1.ends_with("p0")) {
+        let got = mesh(&c, *i, name, &[testbed::cluster::OUTSIDE_IP.to_string()]);
+        assert_eq!(got[0].1, c.node(*i).ip, "{name} -> outside");
+    }
 }
 
 #[test]
@@ -386,4 +407,48 @@ fn a_full_etcd_outage_leaves_pod_traffic_working_and_the_cluster_converges_after
     for i in 0..2 {
         assert!(!c.log(i).contains("is gone"), "{}", c.log(i));
     }
+}
+
+#[test]
+fn a_node_back_on_another_subnet_keeps_its_containers_and_says_so_in_one_line() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 2).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..2 {
+        join(&mut c, i);
+    }
+    let (name, ip) = pods(&c, 1, 1).remove(0);
+    let held = subnet(&c, 1);
+    c.kill_agent(1).unwrap();
+    // Node 2's lease expires and a new node takes the subnet it held (the first free one).
+    let key = "/podnet/v1/nodes/node2";
+    c.wait_until("node2's lease to expire", limit(), || {
+        testbed::stdout(&c.etcd.etcdctl(&["get", "--print-value-only", key]))
+            .trim()
+            .is_empty()
+    })
+    .unwrap();
+    let third = c.add_node().unwrap();
+    join(&mut c, third);
+    assert_eq!(subnet(&c, third), held);
+    c.start_agent(1, AGENT_ARGS).unwrap();
+    let said = format!("network podnet0 keeps {held} but this node now holds");
+    c.wait_until("node2 to say its network keeps its subnet", limit(), || {
+        c.log(1).contains(&said)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log(1)));
+    let log = c.log(1);
+    let notes: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(
+                "network podnet0 keeps {held} but this node now holds"
+            ))
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{log}");
+    // Its container is left as it was.
+    let ps = c.podnet_ok(1, &["ps", "--format", "json"]).unwrap();
+    assert!(ps.contains(&name) && ps.contains(&ip), "{ps}");
+    assert_eq!(subnet(&c, 1), held);
 }
