@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! cargo bench --bench convergence -- [--sim 0,100,1000] [--probes 20] [--real 3] \
-//!     [--mode incremental,full] [--ttl 10]
+//!     [--mode incremental,full] [--ttl 10] [--watchers 0]
 //! ```
 //!
 //! Each mode runs as PID 1 of a sandbox of its own (`podnet::testbed::reexec`): a
@@ -25,7 +25,10 @@
 //! before its join transaction) until all real nodes installed it, then it leaves (lease
 //! revoked) until all removed it. Prints per level: join→visible on every real node
 //! (median, p90, max over probes of the slowest node), removal likewise, the reconcile time
-//! per event, and etcd's CPU and renewals per second while the simulated nodes are held.
+//! per event, and etcd's CPU and renewals per second over one TTL of holding the leases
+//! with nothing else happening. `--watchers W` adds W more watches of the nodes (threads
+//! running `cluster::watch::follow` with a counting sink, as W more agents would), started
+//! before any simulated node: the fan-out every event then costs etcd.
 
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
@@ -46,12 +49,13 @@ use podnet::testbed::SimNodes;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "cargo bench --bench convergence -- [--sim 0,100,1000] [--probes 20] \
-                     [--real 3] [--mode incremental,full] [--ttl 10]";
+                     [--real 3] [--mode incremental,full] [--ttl 10] [--watchers 0]";
 const ETCD_IP: &str = "192.168.60.254";
 /// How long any one wait may take before the run is declared failed.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -62,6 +66,7 @@ struct Opts {
     real: usize,
     modes: Vec<String>,
     ttl: u64,
+    watchers: usize,
 }
 
 fn die(msg: &str) -> ! {
@@ -76,6 +81,7 @@ fn opts(args: &[String]) -> Opts {
         real: 3,
         modes: vec!["incremental".into(), "full".into()],
         ttl: 10,
+        watchers: 0,
     };
     let list = |v: String| -> Vec<String> { v.split(',').map(str::to_string).collect() };
     each_option(args, USAGE, |flag, val| {
@@ -89,6 +95,7 @@ fn opts(args: &[String]) -> Opts {
             "--real" => o.real = num(val()),
             "--ttl" => o.ttl = num(val()) as u64,
             "--mode" => o.modes = list(val()),
+            "--watchers" => o.watchers = num(val()),
             _ => return false,
         }
         true
@@ -361,10 +368,24 @@ fn inner(o: &Opts) {
     if o.real > 1 {
         w.wait(&reals, true, o.real - 1);
     }
+    let heard = Arc::new(AtomicU64::new(0));
+    for _ in 0..o.watchers {
+        let (etcd, heard) = (etcd.clone(), heard.clone());
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let mut sink = |c: &NodeChange| {
+                    heard.fetch_add((c.added.len() + c.removed.len()) as u64, Ordering::Relaxed);
+                };
+                watch::follow(&etcd, None, &mut sink, &|m: &str| eprintln!("watcher: {m}"));
+            })
+            .expect("spawn a watcher");
+    }
     let sims = SimNodes::new(etcd.clone(), ccfg, o.ttl);
     println!(
-        "mode {mode}: {} real nodes, etcd 3.4 (1 member), lease TTL {} s, {} probes per level",
-        o.real, o.ttl, o.probes
+        "mode {mode}: {} real nodes, {} more watchers, etcd 3.4 (1 member), lease TTL {} s, \
+         {} probes per level",
+        o.real, o.watchers, o.ttl, o.probes
     );
     println!(
         "{:>6} | {:>22} | {:>16} | {:>24} | {:>24} | {:>18} | {:>16}",
@@ -374,7 +395,7 @@ fn inner(o: &Opts) {
         "join → all real (ms)",
         "leave → all real (ms)",
         "reconcile/event ms",
-        "etcd CPU, RSS"
+        "etcd idle CPU, RSS"
     );
     println!(
         "{:>6} | {:>22} | {:>16} | {:>24} | {:>24} | {:>18} | {:>16}",
@@ -407,9 +428,16 @@ fn inner(o: &Opts) {
         } else {
             ("-".into(), "-".into())
         };
-        // etcd's load while it holds n + real leases: CPU over the probes' span.
+        // etcd's load while it holds n + real leases and nothing changes: one TTL.
         let (cpu0, t0) = (cpu_secs(etcd_pid), Instant::now());
         let (r0, _) = sims.renewals();
+        std::thread::sleep(Duration::from_secs(o.ttl));
+        let span = t0.elapsed().as_secs_f64();
+        let cpu = (cpu_secs(etcd_pid) - cpu0) / span * 100.0;
+        let (r1, lost) = sims.renewals();
+        let rss = rss_kb(etcd_pid) as f64 / 1024.0;
+        let heard0 = heard.load(Ordering::Relaxed);
+        let (cpu0, t0) = (cpu_secs(etcd_pid), Instant::now());
         let mut joins = Vec::new();
         let mut leaves = Vec::new();
         let mut took_all = Vec::new();
@@ -430,9 +458,9 @@ fn inner(o: &Opts) {
             took_all.extend(took);
         }
         probe_base += o.probes;
-        let span = t0.elapsed().as_secs_f64();
-        let cpu = (cpu_secs(etcd_pid) - cpu0) / span * 100.0;
-        let (r1, lost) = sims.renewals();
+        let probe_cpu = cpu_secs(etcd_pid) - cpu0;
+        let probe_span = t0.elapsed().as_secs_f64();
+        let heard = heard.load(Ordering::Relaxed) - heard0;
         let fulls = took_all.iter().filter(|(_, f)| *f).count();
         let (rm, _, _) = spread(took_all.iter().map(|(d, _)| *d).collect());
         let (jm, jp, jx) = spread(joins);
@@ -445,17 +473,17 @@ fn inner(o: &Opts) {
                 "{rm:.2} ({:.0} %)",
                 fulls as f64 * 100.0 / took_all.len().max(1) as f64
             ),
-            format!("{cpu:.1} %, {:.0}", rss_kb(etcd_pid) as f64 / 1024.0),
+            format!("{cpu:.1} %, {rss:.0}"),
         );
-        if n > 0 {
-            println!(
-                "       renewals {:.0}/s during the probes ({} lost so far)",
-                (r1 - r0) as f64 / span,
-                lost
-            );
-        }
+        println!(
+            "       renewals {:.0}/s while idle ({lost} lost so far); probes: etcd CPU {:.0} ms \
+             over {:.1} s, {heard} events heard by the extra watchers",
+            (r1 - r0) as f64 / span,
+            probe_cpu * 1e3,
+            probe_span,
+        );
     }
-    drop(sims);
-    let _ = etcd_proc.kill();
-    let _ = etcd_proc.wait();
+    // Exiting ends the sandbox's PID namespace: etcd, keepers and watches go with it.
+    let _ = &mut etcd_proc;
+    std::process::exit(0);
 }
