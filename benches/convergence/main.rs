@@ -430,11 +430,11 @@ fn inner(o: &Opts) {
         };
         // etcd's load while it holds n + real leases and nothing changes: one TTL.
         let (cpu0, t0) = (cpu_secs(etcd_pid), Instant::now());
-        let (r0, _) = sims.renewals();
+        let (r0, _, _) = sims.renewals();
         std::thread::sleep(Duration::from_secs(o.ttl));
         let span = t0.elapsed().as_secs_f64();
         let cpu = (cpu_secs(etcd_pid) - cpu0) / span * 100.0;
-        let (r1, lost) = sims.renewals();
+        let (r1, expired, failed) = sims.renewals();
         let rss = rss_kb(etcd_pid) as f64 / 1024.0;
         let heard0 = heard.load(Ordering::Relaxed);
         let (cpu0, t0) = (cpu_secs(etcd_pid), Instant::now());
@@ -476,9 +476,13 @@ fn inner(o: &Opts) {
             format!("{cpu:.1} %, {rss:.0}"),
         );
         println!(
-            "       renewals {:.0}/s while idle ({lost} lost so far); probes: etcd CPU {:.0} ms \
+            "       renewals {:.0}/s while idle (so far {expired} too late, {failed} failed{}); \
+             probes: etcd CPU {:.0} ms \
              over {:.1} s, {heard} events heard by the extra watchers",
             (r1 - r0) as f64 / span,
+            sims.first_error()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default(),
             probe_cpu * 1e3,
             probe_span,
         );
