@@ -352,7 +352,7 @@ fn inner(o: &Opts) {
     let mut etcd_proc = start_etcd();
     let etcd_pid = etcd_proc.id();
     let url = format!("http://{ETCD_IP}:2379");
-    let etcd = Arc::new(Etcd::new(&[url.clone()]).unwrap());
+    let etcd = Arc::new(Etcd::new(std::slice::from_ref(&url)).unwrap());
     let ccfg = ClusterConfig::new("10.0.0.0/8", 24, 1).unwrap();
     config::init(&etcd, &ccfg).unwrap_or_else(|e| die(&format!("cluster init: {e:?}")));
     let (tx, rx) = channel();

@@ -146,7 +146,7 @@ impl Reconciler {
         let failed = apply(rtnl, dev.index, &out.changes);
         // Only a clean apply makes the memory the kernel's state; after a failure the next
         // call reads the kernel back (and retries what failed).
-        self.applied = failed.is_empty().then(|| (dev.index, Current(want)));
+        self.applied = failed.is_empty().then_some((dev.index, Current(want)));
         out.errors.extend(failed);
         out.device = Some(dev);
         out
