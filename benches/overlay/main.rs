@@ -15,10 +15,17 @@
 //! - `one MAC`: one remote re-created with a new MAC (FDB delete + add, neighbour replace);
 //! - `remove all`: every remote gone (N×3 deletes).
 //!
+//! Then the same node as a long-lived agent runs it, through `overlay::Reconciler` (deltas
+//! against what it applied; the kernel read back only on start, errors and a periodic
+//! resync), primed with the N leases:
+//! - `Δ join`: one more node (3 entries, no dump);
+//! - `Δ MAC`: that node re-created with a new MAC;
+//! - `Δ leave`: it goes again.
+//!
 //! Prints the median and minimum of each, and the install's cost per remote node.
 
 use ipnet::Ipv4Net;
-use podnet::engine::overlay::{self, OverlayConfig};
+use podnet::engine::overlay::{self, OverlayConfig, Reconciler};
 use podnet::kernel::Rtnl;
 use podnet::model::{Mac, NodeLease};
 use podnet::testbed::thread_netns::{in_netns, run};
@@ -40,6 +47,11 @@ struct Times {
     noop: Duration,
     one_mac: Duration,
     remove_all: Duration,
+    device_check: Duration,
+    plan: Duration,
+    delta_join: Duration,
+    delta_mac: Duration,
+    delta_leave: Duration,
 }
 
 fn timed(f: impl FnOnce() -> overlay::Outcome) -> (Duration, overlay::Outcome) {
@@ -75,7 +87,35 @@ fn one_rep(n: usize) -> Times {
         check("one MAC", &o, 3);
         let (remove_all, o) = timed(|| overlay::reconcile(&mut rtnl, &cfg, subnet, &[]));
         check("remove all", &o, 3 * n);
+        leases[n / 2] = lease(n / 2);
+        let mut r = Reconciler::default();
+        let o = r.reconcile(&mut rtnl, &cfg, subnet, &leases);
+        check("prime", &o, 3 * n);
+        let mut more = leases.clone();
+        more.push(lease(n));
+        let (delta_join, o) = timed(|| r.reconcile(&mut rtnl, &cfg, subnet, &more));
+        check("Δ join", &o, 3);
+        assert!(r.last.is_none(), "a delta");
+        more[n].vtep_mac = Mac([2, 0, 0, 1, 0, 2]);
+        let (delta_mac, o) = timed(|| r.reconcile(&mut rtnl, &cfg, subnet, &more));
+        check("Δ MAC", &o, 3);
+        let (delta_leave, o) = timed(|| r.reconcile(&mut rtnl, &cfg, subnet, &leases));
+        check("Δ leave", &o, 3);
+        // Where a delta's time goes besides its 3 kernel requests: the device check and
+        // the pure plan over all N leases.
+        let t = Instant::now();
+        overlay::ensure_device(&mut rtnl, &cfg, subnet).unwrap();
+        let device_check = t.elapsed();
+        let t = Instant::now();
+        let (want, _) = podnet::plan::overlay::desired(subnet, &more);
+        let _ = podnet::plan::overlay::diff(&want, &podnet::plan::overlay::Current(want.clone()));
+        let plan = t.elapsed();
         Times {
+            device_check,
+            plan,
+            delta_join,
+            delta_mac,
+            delta_leave,
             install,
             noop,
             one_mac,
@@ -116,10 +156,19 @@ fn main() {
         let (z, zmin) = col(|t| t.noop);
         let (m, mmin) = col(|t| t.one_mac);
         let (r, rmin) = col(|t| t.remove_all);
+        let (dj, djmin) = col(|t| t.delta_join);
+        let (dm, dmmin) = col(|t| t.delta_mac);
+        let (dl, dlmin) = col(|t| t.delta_leave);
+        let (dc, _) = col(|t| t.device_check);
+        let (pl, _) = col(|t| t.plan);
         println!(
             "N={n:5}  install {i:8.2} / {imin:8.2}  ({:.1} µs/node)  noop {z:7.2} / {zmin:7.2}  \
              one MAC {m:7.2} / {mmin:7.2}  remove all {r:8.2} / {rmin:8.2}",
             i * 1e3 / n as f64
+        );
+        println!(
+            "         Reconciler: Δ join {dj:7.3} / {djmin:7.3}  Δ MAC {dm:7.3} / {dmmin:7.3}  \
+             Δ leave {dl:7.3} / {dlmin:7.3}  (of which device check {dc:.3}, plan of N+1 {pl:.3})"
         );
     }
 }

@@ -1,9 +1,10 @@
 //! The agent's overlay loop (issue 11's data path joined to its control plane): the watch's
 //! sink hands over the remote nodes, and one thread brings the node's VXLAN device and its
-//! FDB/neighbour/route entries to them (`engine::overlay::reconcile`), then makes the
+//! FDB/neighbour/route entries to them (`engine::overlay::Reconciler`), then makes the
 //! default network the node's cluster network. Level-triggered: it runs after every change
 //! and every [`TICK`] anyway, so a failure (logged once, never fatal) is retried, and
-//! whatever someone changed in the kernel meanwhile is put right.
+//! whatever someone changed in the kernel meanwhile is put right (read back at least once
+//! a minute: `overlay::RESYNC_EVERY`).
 
 use crate::cluster::local;
 use crate::cluster::member;
@@ -70,6 +71,9 @@ impl Loop {
     /// its netlink socket is too).
     pub fn run(self) {
         let mut rtnl = None;
+        // Applies each change from memory; reads the kernel back on start, after errors and
+        // once a minute (the 5 s tick is then a no-op unless a resync is due).
+        let mut rec = overlay::Reconciler::default();
         let mut seen = u64::MAX;
         let mut last_errors = String::new();
         let mut network_for: Option<Ipv4Net> = None;
@@ -93,7 +97,7 @@ impl Loop {
                     }
                 },
             };
-            let out = overlay::reconcile(r, &self.cfg, subnet, &remotes);
+            let out = rec.reconcile(r, &self.cfg, subnet, &remotes);
             let errors: Vec<String> = out.errors.iter().map(|e| e.to_string()).collect();
             self.once(&mut last_errors, errors.join("; "));
             let Some(dev) = out.device else { continue };

@@ -45,12 +45,14 @@ mod lab;
 pub mod reexec;
 mod sandbox;
 mod serve;
+mod sim_nodes;
 pub mod thread_netns;
 
 pub use cluster::Cluster;
 pub use etcd::Etcd;
 pub use lab::{Lab, LabConfig};
 pub use sandbox::{Sandbox, SandboxConfig};
+pub use sim_nodes::SimNodes;
 
 use std::path::PathBuf;
 use std::process::Output;

@@ -5,6 +5,10 @@
 //! node, a crash halfway through an earlier call, a device someone re-created — since it
 //! reads the kernel's entries every time instead of trusting what it did last.
 //!
+//! A long-lived caller uses [`Reconciler`] instead: the same convergence, but a change costs
+//! only the changed nodes' entries (it remembers what it applied and reads the kernel back
+//! on start, after errors and periodically).
+//!
 //! Errors are collected, not fatal (netavark's error list): one remote whose entries the
 //! kernel refuses does not keep the others from being installed. Only a device that cannot
 //! be made stops the call.
@@ -12,6 +16,9 @@
 pub mod network;
 
 use std::net::{IpAddr, Ipv4Addr};
+
+mod incremental;
+pub use incremental::{Full, Reconciler, RESYNC_EVERY};
 
 use ipnet::Ipv4Net;
 

@@ -73,10 +73,7 @@ pub fn desired(local: Ipv4Net, remotes: &[NodeLease]) -> (Entries, Vec<Refused>)
             );
             continue;
         }
-        if e.routes
-            .keys()
-            .any(|s| s.contains(&subnet.network()) || subnet.contains(&s.network()))
-        {
+        if overlaps_any(&e.routes, subnet) {
             refuse(n, format!("its subnet {subnet} overlaps another node's"));
             continue;
         }
@@ -86,6 +83,19 @@ pub fn desired(local: Ipv4Net, remotes: &[NodeLease]) -> (Entries, Vec<Refused>)
         e.fdb.insert((n.vtep_mac, underlay));
     }
     (e, refused)
+}
+
+/// Whether `s` overlaps a subnet of `routes`, whose subnets never overlap each other (each
+/// was checked on the way in). Two lookups in the sorted map instead of a walk over it:
+/// only the nearest subnet starting at or before `s` can contain `s`, and only the first
+/// starting at or after it can lie inside `s` (so [`desired`] is O(N log N), not O(N²):
+/// 12.5 M comparisons at 5,000 nodes on every watch event otherwise).
+fn overlaps_any(routes: &BTreeMap<Ipv4Net, Ipv4Addr>, s: Ipv4Net) -> bool {
+    let at = Ipv4Net::new(s.network(), 32).expect("a /32 is valid");
+    let before = routes.range(..=at).next_back();
+    let after = routes.range(s..).next();
+    before.is_some_and(|(t, _)| t.contains(&s.network()))
+        || after.is_some_and(|(t, _)| s.contains(&t.network()))
 }
 
 /// The entries found in the kernel, narrowed to the device `ifindex`.

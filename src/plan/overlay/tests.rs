@@ -314,3 +314,36 @@ fn the_local_lease_is_skipped() {
     let me = lease("a", LOCAL, "192.168.60.1", "02:00:00:00:00:0a");
     assert_eq!(desired(local(), &[me, b()]).0, desired(local(), &[b()]).0);
 }
+
+/// The two sorted-map lookups that find an overlapping node subnet agree with a walk over
+/// every subnet: wider and narrower neighbours, equal networks, both sides of a boundary.
+#[test]
+fn overlap_lookups_agree_with_a_full_walk() {
+    // A deterministic spread of prefixes 14..=30 over 10.0.0.0/8 (an LCG, no crate).
+    let mut x: u32 = 12345;
+    let mut next = || {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        x
+    };
+    let mut routes: BTreeMap<Ipv4Net, Ipv4Addr> = BTreeMap::new();
+    let mut checked = 0;
+    for _ in 0..4000 {
+        let r = next();
+        let prefix = 14 + (r % 17) as u8;
+        let addr = Ipv4Addr::from(0x0a00_0000 | (next() & 0x00ff_ffff));
+        let s = Ipv4Net::new(addr, prefix).unwrap().trunc();
+        let walk = routes
+            .keys()
+            .any(|t| t.contains(&s.network()) || s.contains(&t.network()));
+        assert_eq!(
+            super::overlaps_any(&routes, s),
+            walk,
+            "{s} against {routes:?}"
+        );
+        checked += usize::from(walk);
+        if !walk {
+            routes.insert(s, s.network());
+        }
+    }
+    assert!(checked > 100 && routes.len() > 100, "both outcomes seen");
+}
