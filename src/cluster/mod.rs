@@ -4,15 +4,20 @@
 //! - [`lease`]: a node joins: its subnet (compare-and-swap) and VTEP bound to an etcd lease.
 //! - [`watch`]: list + watch of the nodes, delivered to a [`watch::NodeSink`] (the overlay).
 //! - [`local`]: what a node remembers in its state root (`cluster.json`).
+//! - [`services`], [`endpoints`]: the cluster's services and every node's containers as
+//!   their backends; [`catalog`]: what they make a node program (pure).
 //! - [`etcd`]: the etcd client (JSON gateway over blocking HTTP/1.1).
 //!
 //! Nothing here runs unless a cluster command or a cluster-mode agent calls it: single-host
 //! commands never touch it (the hot path starts no thread and opens no socket for it).
 
+pub mod catalog;
 pub mod config;
+pub mod endpoints;
 pub mod etcd;
 pub mod lease;
 pub mod local;
 pub mod member;
 pub mod node;
+pub mod services;
 pub mod watch;
