@@ -18,6 +18,7 @@ mod lock;
 mod names;
 mod pids;
 mod serve;
+mod services;
 pub mod wire;
 
 pub use cluster::{config_error, peer_json as cluster_peer_json, PEERS_FILE};
