@@ -53,11 +53,7 @@ enum Msg {
 
 /// Starts the four threads when the agent joined a cluster (`membership`); nothing in
 /// single-host mode.
-pub fn start_for(
-    root: &Path,
-    run_dir: &Path,
-    membership: Option<&member::Current>,
-) -> Result<()> {
+pub fn start_for(root: &Path, run_dir: &Path, membership: Option<&member::Current>) -> Result<()> {
     let Some(current) = membership else {
         return Ok(());
     };
@@ -65,8 +61,8 @@ pub fn start_for(
         return Ok(());
     };
     let etcd = Arc::new(Etcd::new(&l.etcd).map_err(Error::input)?);
-    let cfg = crate::cluster::config::load(&etcd)
-        .map_err(|e| super::cluster::config_error(e, &etcd))?;
+    let cfg =
+        crate::cluster::config::load(&etcd).map_err(|e| super::cluster::config_error(e, &etcd))?;
     let node = current
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -399,7 +395,9 @@ fn publish(root: &Path, run_dir: &Path, etcd: &Etcd, node: &str, current: &membe
                 failing = false;
             }
             Err(e) if !failing => {
-                log(&format!("cluster services: publishing endpoints: {e}; retrying"));
+                log(&format!(
+                    "cluster services: publishing endpoints: {e}; retrying"
+                ));
                 failing = true;
             }
             Err(_) => {}

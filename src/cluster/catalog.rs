@@ -57,7 +57,10 @@ impl Catalog {
         for (k, v) in labels {
             let slot = (k.clone(), v.clone());
             if add {
-                self.by_label.entry(slot).or_default().insert(key.to_string());
+                self.by_label
+                    .entry(slot)
+                    .or_default()
+                    .insert(key.to_string());
             } else if let Some(s) = self.by_label.get_mut(&slot) {
                 s.remove(key);
                 if s.is_empty() {

@@ -87,7 +87,13 @@ impl Publisher {
             for kv in kvs.iter().filter(|kv| kv.lease != lease) {
                 if let Some((_, c, _)) = decode(kv) {
                     if !want.contains_key(&c) {
-                        self.published.insert(c, EndpointRecord { ip: Ipv4Addr::UNSPECIFIED, labels: Labels::new() });
+                        self.published.insert(
+                            c,
+                            EndpointRecord {
+                                ip: Ipv4Addr::UNSPECIFIED,
+                                labels: Labels::new(),
+                            },
+                        );
                     }
                 }
             }

@@ -368,6 +368,9 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        assert_eq!(free_vip(&taken).unwrap(), "10.43.0.3".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(
+            free_vip(&taken).unwrap(),
+            "10.43.0.3".parse::<Ipv4Addr>().unwrap()
+        );
     }
 }

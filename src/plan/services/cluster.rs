@@ -45,7 +45,8 @@ pub fn ruleset(
 ) -> Ruleset {
     let mut rs = ruleset_in(table(), services);
     let t = &mut rs.tables[0];
-    t.sets.push(Set::plain(OVERLAY_DEVS, vec![DataType::IfName]));
+    t.sets
+        .push(Set::plain(OVERLAY_DEVS, vec![DataType::IfName]));
     t.sets
         .push(Set::plain(POD_CIDR, vec![DataType::Ipv4Addr]).interval());
     t.chains.push(Chain::base(
@@ -175,7 +176,10 @@ mod tests {
         assert!(t.chains.iter().any(|c| c.name == "postrouting"));
         let masq = t.rules.iter().filter(|r| r.chain == "postrouting").count();
         assert_eq!(masq, 1);
-        let eps = t.elements.iter().find(|(n, _)| n == super::super::rules::EPS);
+        let eps = t
+            .elements
+            .iter()
+            .find(|(n, _)| n == super::super::rules::EPS);
         assert_eq!(eps.map(|(_, e)| e.len()), Some(2));
     }
 
