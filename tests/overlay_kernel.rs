@@ -410,3 +410,31 @@ fn a_conflicting_route_of_another_device_is_reported_not_taken_over() {
         );
     });
 }
+
+#[test]
+fn the_device_takes_the_node_s_vtep_mac_and_a_new_one_re_creates_it() {
+    in_netns(|| {
+        let mut cfg = underlay();
+        cfg.mac = Some("0e:00:00:00:00:01".parse().unwrap());
+        let mut rtnl = Rtnl::open().unwrap();
+        let first = overlay::reconcile(&mut rtnl, &cfg, subnet(), &[b()])
+            .device
+            .unwrap();
+        assert_eq!(device(DEV)["address"], "0e:00:00:00:00:01");
+        assert_eq!(first.mac.to_string(), "0e:00:00:00:00:01");
+        // Same MAC: the device stays.
+        let again = overlay::reconcile(&mut rtnl, &cfg, subnet(), &[b()]);
+        assert!(!again.device.unwrap().created);
+        // The node's MAC changed (`--vtep-mac`): re-created with it, entries back.
+        cfg.mac = Some("0e:00:00:00:00:02".parse().unwrap());
+        let o = overlay::reconcile(&mut rtnl, &cfg, subnet(), &[b()]);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let second = o.device.unwrap();
+        assert!(second.created && second.index != first.index);
+        assert_eq!(device(DEV)["address"], "0e:00:00:00:00:02");
+        assert_eq!(
+            entries(DEV).2,
+            strs(&["02:00:00:00:00:0b 192.168.60.2 permanent"])
+        );
+    });
+}

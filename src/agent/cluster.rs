@@ -2,23 +2,26 @@
 //! cluster (`cluster::member`) and follow the other nodes (`cluster::watch`). Single-host
 //! agents (no record, or one without a node) start nothing here.
 //!
-//! Until the overlay is joined to it, the watch's sink records the remote nodes in
-//! `ROOT/cluster-peers.json` (written atomically) and logs each change: the overlay's
-//! reconcile will take its place as the [`NodeSink`].
+//! The watch's sink wakes the overlay loop (`overlay.rs`: VXLAN device, entries per remote
+//! node, the cluster network) and records the remote nodes in `ROOT/cluster-peers.json`
+//! (written atomically; `podnet node ls` reads etcd, tests read the file), logging each
+//! change.
 
 use crate::cluster::config::{self, ConfigError};
 use crate::cluster::etcd::Etcd;
 use crate::cluster::lease::{JoinError, JoinRequest, DEFAULT_TTL};
 use crate::cluster::watch::{self, NodeChange, NodeSink};
 use crate::cluster::{local, member};
+use crate::engine::overlay::OverlayConfig;
 use crate::model::{Error, Mac, NodeLease, Result};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub const PEERS_FILE: &str = "cluster-peers.json";
 
 /// Joins and starts the watch when this node is in a cluster; `None` in single-host mode.
-pub fn start(root: &Path) -> Result<Option<member::Current>> {
+pub fn start(root: &Path, run_dir: &Path) -> Result<Option<member::Current>> {
     let Some(l) = local::load(root).map_err(Error::failed)? else {
         return Ok(None);
     };
@@ -47,14 +50,48 @@ pub fn start(root: &Path) -> Result<Option<member::Current>> {
         prior_lease: l.lease,
     };
     let log: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|m: &str| eprintln!("agent: cluster: {m}"));
+    let (pod_cidr, vni) = (cfg.pod_cidr, cfg.vni);
     let current =
         member::start(root, etcd.clone(), cfg, req, log.clone()).map_err(|e| match e {
             JoinError::NameInUse { .. } => Error::conflict(e.to_string()),
             JoinError::Full(_) => Error::conflict(e.to_string()),
             JoinError::Etcd(_) => Error::failed(e.to_string()),
         })?;
-    let mut sink = PeersFile {
-        path: root.join(PEERS_FILE),
+    // What the node's commands need to render the overlay's netfilter part offline.
+    let recorded = local::load(root).and_then(|l| {
+        let mut l = l.unwrap_or_default();
+        l.pod_cidr = Some(pod_cidr);
+        l.vni = Some(vni);
+        local::save(root, &l)
+    });
+    if let Err(e) = recorded {
+        log(&format!("cannot record the cluster's values: {e}"));
+    }
+    let latest = Arc::new(super::overlay::Latest::default());
+    match underlay {
+        IpAddr::V4(ip) => {
+            let mut ocfg = OverlayConfig::new(vni, ip);
+            ocfg.mac = Some(vtep_mac);
+            let lp = super::overlay::Loop {
+                root: root.to_path_buf(),
+                run_dir: run_dir.to_path_buf(),
+                cfg: ocfg,
+                current: current.clone(),
+                latest: latest.clone(),
+                log: log.clone(),
+            };
+            std::thread::Builder::new()
+                .name("cluster-overlay".into())
+                .spawn(move || lp.run())
+                .map_err(|e| Error::failed(format!("agent: overlay thread: {e}")))?;
+        }
+        IpAddr::V6(_) => log("overlay: an IPv6 underlay is not supported yet: no VXLAN device"),
+    }
+    let mut sink = super::overlay::Sink {
+        latest,
+        next: PeersFile {
+            path: root.join(PEERS_FILE),
+        },
     };
     sink.nodes_changed(&NodeChange::default());
     std::thread::Builder::new()

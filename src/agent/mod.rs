@@ -16,6 +16,7 @@ mod conns;
 mod guard;
 mod lock;
 mod names;
+mod overlay;
 mod pids;
 mod serve;
 mod services;

@@ -27,6 +27,36 @@ pub struct Local {
     pub lease: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_ttl: Option<u64>,
+    /// The cluster's pod CIDR and VNI, copied from etcd when the agent joins: the node's
+    /// commands render the overlay's netfilter part from them without asking etcd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_cidr: Option<Ipv4Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vni: Option<u32>,
+    /// The overlay device's MTU (underlay − 50), the cluster network's MTU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+}
+
+impl Local {
+    /// Whether the node has joined (its agent recorded a subnet and the cluster's values).
+    pub fn joined(&self) -> Option<Joined> {
+        Some(Joined {
+            subnet: self.subnet?,
+            pod_cidr: self.pod_cidr?,
+            vni: self.vni?,
+            mtu: self.mtu,
+        })
+    }
+}
+
+/// What a joined node's commands need: its subnet (the cluster network's) and the cluster's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Joined {
+    pub subnet: Ipv4Net,
+    pub pod_cidr: Ipv4Net,
+    pub vni: u32,
+    pub mtu: Option<u32>,
 }
 
 pub fn path(root: &Path) -> PathBuf {

@@ -84,6 +84,8 @@ fn failed(e: NftError) -> Error {
 /// their removal must never put them back).
 pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let me = owner::Identity::of(ctx);
+    // A node in a cluster: the overlay's sets and rules too (pods keep their addresses).
+    let overlay = super::overlay::network::facts(&ctx.root);
     let (store, nft) = ctx.store_and_nft()?;
     let managed = store.write(|tx| {
         let nets: Vec<NetFacts> = tx.networks()?.iter().map(net_facts).collect();
@@ -116,7 +118,7 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
             &plan::tables(),
             !nets.is_empty(),
             || {
-                let mut b = plan::full(&nets, &guards, &ports);
+                let mut b = plan::full_with(&nets, &guards, &ports, overlay.as_ref());
                 if !v6 {
                     b.append(plan::delete_ip6());
                 }

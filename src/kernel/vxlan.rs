@@ -30,6 +30,8 @@ pub struct VxlanSpec {
     /// UDP destination port ([`VXLAN_PORT`]).
     pub port: u16,
     pub mtu: u32,
+    /// The device's MAC (what the node publishes as its VTEP MAC); `None`: the kernel's pick.
+    pub mac: Option<[u8; 6]>,
 }
 
 /// A VXLAN device as the kernel reports it (`ip -d link show NAME`).
@@ -181,6 +183,9 @@ pub fn get(rtnl: &mut Rtnl, name: &str) -> Result<Option<VxlanLink>> {
 pub fn create(rtnl: &mut Rtnl, spec: &VxlanSpec) -> Result<()> {
     let mut m = by_name(&spec.name);
     m.attributes.push(LinkAttribute::Mtu(spec.mtu));
+    if let Some(mac) = spec.mac {
+        m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
     m.attributes.push(LinkAttribute::LinkInfo(vec![
         LinkInfo::Kind(InfoKind::Vxlan),
         LinkInfo::Data(InfoData::Vxlan(vec![

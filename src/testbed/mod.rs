@@ -30,12 +30,16 @@
 //! must spawn podnet directly, without an `nsenter` in front), and [`thread_netns`] runs a
 //! closure on a thread in a network namespace of its own (kernel tests without processes).
 //!
+//! A [`Cluster`] is N cluster nodes (network namespaces with their own podnet state) on an
+//! underlay switch inside one sandbox, with a 3-member etcd and an `outside` machine.
+//!
 //! The sandboxes need the `unshare`, `nsenter` and `ip` programs
 //! (Debian: util-linux, iproute2). [`nettool_path`] finds the small Python traffic tool that
 //! tests use (`tests/helpers/nettool.py`).
 
 mod cgroup;
 pub mod clients;
+pub mod cluster;
 mod etcd;
 mod lab;
 pub mod reexec;
@@ -43,6 +47,7 @@ mod sandbox;
 mod serve;
 pub mod thread_netns;
 
+pub use cluster::Cluster;
 pub use etcd::Etcd;
 pub use lab::{Lab, LabConfig};
 pub use sandbox::{Sandbox, SandboxConfig};

@@ -255,7 +255,14 @@ pub(super) fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
 /// [`realize`], setting `created` when it created the bridge (before anything after that fails).
 fn realize_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
     make_bridge_noting(ctx, net, created)?;
-    firewall::apply_or_sync(ctx, &plan::add_network(&firewall::net_facts(net)))?;
+    let facts = firewall::net_facts(net);
+    let mut batch = plan::add_network(&facts);
+    if let Some(o) = super::overlay::network::facts(&ctx.root) {
+        // Refused when the tables were rendered before the node joined (no overlay sets):
+        // then the full render puts everything in.
+        batch.append(plan::add_overlay_network(&o, &facts));
+    }
+    firewall::apply_or_sync(ctx, &batch)?;
     firewall::forward_accepts(ctx)
 }
 
@@ -438,9 +445,13 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
         Some(n) => n,
         None if name == DEFAULT_NETWORK => match create(
             ctx,
-            &NetworkRequest {
-                name: name.into(),
-                ..Default::default()
+            // A node in a cluster: the node's subnet (normally its agent made it already).
+            &match super::overlay::network::joined(&ctx.root) {
+                Some(j) => super::overlay::network::default_request(&j),
+                None => NetworkRequest {
+                    name: name.into(),
+                    ..Default::default()
+                },
             },
         ) {
             Ok(n) => n,
@@ -481,6 +492,9 @@ pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
 pub fn default_subnet_if_created(ctx: &mut Ctx, name: &str) -> Result<Option<Ipv4Net>> {
     if name != DEFAULT_NETWORK {
         return Ok(None);
+    }
+    if let Some(j) = super::overlay::network::joined(&ctx.root) {
+        return Ok(Some(j.subnet));
     }
     let routes = route::destinations(ctx.host()?)?;
     let taken: Vec<Ipv4Net> = ctx

@@ -9,6 +9,8 @@
 //! kernel refuses does not keep the others from being installed. Only a device that cannot
 //! be made stops the call.
 
+pub mod network;
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
@@ -34,6 +36,10 @@ pub struct OverlayConfig {
     pub underlay_dev: Option<String>,
     /// UDP port, [`VXLAN_PORT`] unless the cluster says otherwise.
     pub port: u16,
+    /// The device's MAC: the node's recorded VTEP MAC (`--vtep-mac`, or one picked once and
+    /// kept in `cluster.json`), so the lease published before the device exists already
+    /// names the MAC it will have. `None`: whatever the kernel picks.
+    pub mac: Option<Mac>,
 }
 
 impl OverlayConfig {
@@ -44,6 +50,7 @@ impl OverlayConfig {
             underlay,
             underlay_dev: None,
             port: VXLAN_PORT,
+            mac: None,
         }
     }
 }
@@ -105,8 +112,9 @@ fn underlay(rtnl: &mut Rtnl, cfg: &OverlayConfig) -> Result<(u32, u32)> {
 
 /// Makes the node's VXLAN device what `cfg` says, holding `subnet`'s network address as a
 /// /32, up, and returns it with its MAC. A podnet device that differs in what cannot change
-/// in place (VNI, local address, underlay device, port, learning) is re-created (a new MAC:
-/// the caller publishes it); a link of that name that is not podnet's is refused.
+/// in place (VNI, local address, underlay device, port, learning) or has another MAC than
+/// `cfg.mac` is re-created (a new MAC: the caller publishes it); a link of that name that is
+/// not podnet's is refused.
 pub fn ensure_device(rtnl: &mut Rtnl, cfg: &OverlayConfig, subnet: Ipv4Net) -> Result<Device> {
     let (underlay_index, underlay_mtu) = underlay(rtnl, cfg)?;
     let spec = VxlanSpec {
@@ -116,6 +124,7 @@ pub fn ensure_device(rtnl: &mut Rtnl, cfg: &OverlayConfig, subnet: Ipv4Net) -> R
         underlay_index,
         port: cfg.port,
         mtu: underlay_mtu.saturating_sub(VXLAN_OVERHEAD),
+        mac: cfg.mac.map(|m| m.0),
     };
     let mut created = false;
     match vxlan::get(rtnl, &spec.name)? {
@@ -125,7 +134,7 @@ pub fn ensure_device(rtnl: &mut Rtnl, cfg: &OverlayConfig, subnet: Ipv4Net) -> R
                 spec.name
             )))
         }
-        Some(l) if l.matches(&spec) => {
+        Some(l) if l.matches(&spec) && spec.mac.is_none_or(|m| m == l.mac) => {
             if l.mtu != spec.mtu {
                 vxlan::set_mtu(rtnl, l.index, spec.mtu)?;
             }

@@ -1,0 +1,360 @@
+//! Issue 11, end to end with real processes: node namespaces on an underlay switch
+//! (`testbed::Cluster`), a 3-member etcd, `podnet agent` per node joining the overlay, and
+//! containers made with plain `podnet run` on each node (no cluster flags). Every check is
+//! real TCP between pod addresses or the kernel's own view (`bridge fdb`, `ip route`).
+
+mod common;
+
+use common::sandbox;
+use podnet::testbed::{self, Cluster};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Agents' lease TTL (seconds): short, so a killed node goes quickly.
+const AGENT_ARGS: &str = "--lease-ttl 2";
+const PORT: u16 = 8080;
+const DEV: &str = "podnet.1";
+
+/// Connects to every address given (retrying a refused or unreachable one for 10 s: a
+/// server just started) and prints `ADDR REPLY` or `ADDR FAIL REASON`, one line each.
+const MESH: &str = r#"import socket, sys, time
+port = int(sys.argv[1])
+for t in sys.argv[2:]:
+    end = time.time() + 10
+    while True:
+        try:
+            s = socket.create_connection((t, port), timeout=3)
+            r = s.makefile().readline().strip()
+            s.close()
+            print(t, r)
+            break
+        except OSError as e:
+            if time.time() > end:
+                print(t, "FAIL", e)
+                break
+            time.sleep(0.05)
+"#;
+
+fn limit() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Starts node `i`'s agent and waits until it has made its cluster network.
+fn join(c: &mut Cluster, i: usize) {
+    let before = joins(c, i);
+    c.start_agent(i, AGENT_ARGS).unwrap();
+    c.wait_until(
+        &format!("{} to make its cluster network", c.node(i).name),
+        limit(),
+        || joins(c, i) > before || !c.agent_alive(i),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log(i)));
+    assert!(c.agent_alive(i), "agent exited:\n{}", c.log(i));
+}
+
+/// How often node `i`'s agents (its log spans restarts) said they made the cluster network.
+fn joins(c: &Cluster, i: usize) -> usize {
+    c.log(i).matches("cluster network podnet0 on").count()
+}
+
+/// Node `i`'s FDB entries on the overlay device that point at a remote VTEP.
+fn fdb(c: &Cluster, i: usize) -> Vec<String> {
+    let out = c.sh(i, &format!("bridge fdb show dev {DEV}"));
+    testbed::stdout(&out)
+        .lines()
+        .filter(|l| l.contains(" dst "))
+        .map(String::from)
+        .collect()
+}
+
+/// Waits until every node in `nodes` has one FDB entry per other node in `nodes`.
+fn wait_meshed(c: &Cluster, nodes: &[usize]) {
+    for &i in nodes {
+        let others: Vec<&str> = nodes
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| c.node(j).ip.as_str())
+            .collect();
+        c.wait_until(
+            &format!("{} to know {others:?}", c.node(i).name),
+            limit(),
+            || {
+                let f = fdb(c, i);
+                f.len() == others.len() && others.iter().all(|ip| f.iter().any(|l| l.contains(ip)))
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", fdb(c, i), c.log(i)));
+    }
+}
+
+/// `k` containers on node `i` (`n<i>p<j>`), each serving its client's address on [`PORT`];
+/// returns (name, pod address).
+fn pods(c: &Cluster, i: usize, k: usize) -> Vec<(String, String)> {
+    let py = testbed::python().display().to_string();
+    let tool = testbed::nettool_path().display().to_string();
+    let port = PORT.to_string();
+    for j in 0..k {
+        let name = format!("n{}p{j}", i + 1);
+        c.podnet_ok(
+            i,
+            &[
+                "run", "-d", "--name", &name, "--", &py, &tool, "serve", "tcp", &port, "--reply",
+                "{peer}",
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.log(i)));
+    }
+    let ps: Value = serde_json::from_str(&c.podnet_ok(i, &["ps", "--format", "json"]).unwrap())
+        .expect("ps json");
+    let mut out: Vec<(String, String)> = ps
+        .as_array()
+        .expect("ps rows")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["ip"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    assert_eq!(out.len(), k, "{ps}");
+    out
+}
+
+/// From inside container `name` on node `i`: connects to every target; returns
+/// (target, reply) pairs (reply `FAIL ...` when it failed).
+fn mesh(c: &Cluster, i: usize, name: &str, targets: &[String]) -> Vec<(String, String)> {
+    let py = testbed::python().display().to_string();
+    let port = PORT.to_string();
+    let mut args = vec!["exec", name, "--", &py, "-c", MESH, &port];
+    args.extend(targets.iter().map(String::as_str));
+    let out = c.podnet(i, &args);
+    let text = testbed::stdout(&out);
+    let got: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(got.len(), targets.len(), "{}", testbed::describe(&out));
+    got
+}
+
+/// The node's subnet as it put it on its default network.
+fn subnet(c: &Cluster, i: usize) -> String {
+    let v: Value = serde_json::from_str(
+        &c.podnet_ok(i, &["network", "ls", "--format", "json"])
+            .unwrap(),
+    )
+    .unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "podnet0")
+        .unwrap_or_else(|| panic!("no podnet0: {v}"))["subnet"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn pods_on_three_nodes_all_reach_each_other_with_their_own_addresses() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 3).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..3 {
+        join(&mut c, i);
+    }
+    wait_meshed(&c, &[0, 1, 2]);
+    // Each node's default network is its own slice of the pod CIDR.
+    let subnets: Vec<String> = (0..3).map(|i| subnet(&c, i)).collect();
+    for s in &subnets {
+        assert!(
+            s.starts_with("10.244.") && s.ends_with("/24"),
+            "{subnets:?}"
+        );
+    }
+    let mut distinct = subnets.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "{subnets:?}");
+    let all: Vec<(usize, String, String)> = (0..3)
+        .flat_map(|i| pods(&c, i, 10).into_iter().map(move |(n, ip)| (i, n, ip)))
+        .collect();
+    let targets: Vec<String> = all.iter().map(|(_, _, ip)| ip.clone()).collect();
+    let mut pairs = 0;
+    let mut failures = Vec::new();
+    for (i, name, ip) in &all {
+        for (target, reply) in mesh(&c, *i, name, &targets) {
+            pairs += 1;
+            // The server saw the client's pod address: no NAT between pods.
+            if reply != *ip {
+                failures.push(format!("{name} ({ip}) -> {target}: {reply}"));
+            }
+        }
+    }
+    assert_eq!(pairs, 900);
+    assert!(
+        failures.is_empty(),
+        "{} of 900 pairs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Anything else than a pod is reached masqueraded: the outside machine sees the node.
+    let ready = format!("{}/outside-ready", sb.scratch());
+    let mut server = c.outside(testbed::python());
+    server.arg(testbed::nettool_path()).args([
+        "serve",
+        "tcp",
+        &PORT.to_string(),
+        "--reply",
+        "{peer}",
+        "--ready-file",
+        &ready,
+    ]);
+    sb.spawn(server).unwrap();
+    sb.wait_until("the outside server", limit(), || {
+        sb.sh(&format!("test -f {ready}")).status.success()
+    })
+    .unwrap();
+    for (i, name, _) in all.iter().filter(|p| p.1.ends_with("p0")) {
+        let got = mesh(&c, *i, name, &[testbed::cluster::OUTSIDE_IP.to_string()]);
+        assert_eq!(got[0].1, c.node(*i).ip, "{name} -> outside");
+    }
+}
+
+#[test]
+fn a_fourth_node_joins_and_its_pods_are_reachable_from_all() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 3).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..3 {
+        join(&mut c, i);
+    }
+    wait_meshed(&c, &[0, 1, 2]);
+    let clients: Vec<(usize, String, String)> = (0..3)
+        .map(|i| {
+            let (n, ip) = pods(&c, i, 1).remove(0);
+            (i, n, ip)
+        })
+        .collect();
+    let four = c.add_node().unwrap();
+    let start = Instant::now();
+    join(&mut c, four);
+    let (_, server) = pods(&c, four, 1).remove(0);
+    let made = start.elapsed();
+    for (i, name, ip) in &clients {
+        let got = mesh(&c, *i, name, std::slice::from_ref(&server));
+        assert_eq!(got[0].1, *ip, "{name} -> {server}");
+    }
+    let reachable = start.elapsed();
+    wait_meshed(&c, &[0, 1, 2, 3]);
+    // And node 4's pod reaches every other node's (its own view of them is complete too).
+    let (name4, ip4) = (format!("n{}p0", four + 1), server.clone());
+    let targets: Vec<String> = clients.iter().map(|(_, _, ip)| ip.clone()).collect();
+    for (_, reply) in mesh(&c, four, &name4, &targets) {
+        assert_eq!(reply, ip4);
+    }
+    println!(
+        "node 4: agent start -> joined + container made: {:.0} ms; -> reachable from all 3 nodes: {:.0} ms",
+        made.as_secs_f64() * 1e3,
+        reachable.as_secs_f64() * 1e3
+    );
+}
+
+#[test]
+fn a_node_back_with_a_new_vtep_mac_is_reachable_and_leaves_no_stale_fdb_entry() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 3).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..3 {
+        join(&mut c, i);
+    }
+    wait_meshed(&c, &[0, 1, 2]);
+    let p: Vec<(String, String)> = (0..3).map(|i| pods(&c, i, 1).remove(0)).collect();
+    // The device's MAC ("" while it is being re-created).
+    let mac_of = |c: &Cluster, i: usize| {
+        let out = testbed::stdout(&c.sh(i, &format!("ip -j link show {DEV}")));
+        serde_json::from_str::<Value>(&out)
+            .ok()
+            .and_then(|v| v[0]["address"].as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    let old = mac_of(&c, 2);
+    c.kill_agent(2).unwrap();
+    let new = "0e:aa:bb:cc:dd:03";
+    assert_ne!(old, new);
+    c.start_agent(2, &format!("{AGENT_ARGS} --vtep-mac {new}"))
+        .unwrap();
+    c.wait_until("node3's device to take the new MAC", limit(), || {
+        mac_of(&c, 2) == new
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log(2)));
+    for i in 0..2 {
+        c.wait_until(
+            &format!("{} to follow node3's new MAC", c.node(i).name),
+            limit(),
+            || fdb(&c, i).iter().any(|l| l.starts_with(new)),
+        )
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", fdb(&c, i), c.log(i)));
+    }
+    for i in 0..3 {
+        let f = fdb(&c, i);
+        assert!(
+            !f.iter().any(|l| l.starts_with(&old)),
+            "stale {old} on node{}: {f:?}",
+            i + 1
+        );
+        assert_eq!(f.len(), 2, "node{}: {f:?}", i + 1);
+    }
+    // Node 3's pod (which lived through its agent's restart) is reachable from the others.
+    for i in 0..2 {
+        let got = mesh(&c, i, &p[i].0, std::slice::from_ref(&p[2].1));
+        assert_eq!(got[0].1, p[i].1);
+    }
+}
+
+#[test]
+fn a_killed_agent_s_node_goes_from_the_others_kernels_and_returns_to_its_subnet() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 3).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..3 {
+        join(&mut c, i);
+    }
+    wait_meshed(&c, &[0, 1, 2]);
+    let before = subnet(&c, 2);
+    let entries = |c: &Cluster, i: usize| {
+        let net = before.split('/').next().unwrap().to_string();
+        let r = testbed::stdout(&c.sh(
+            i,
+            &format!("ip route show dev {DEV}; ip neigh show dev {DEV}"),
+        ));
+        (
+            fdb(c, i)
+                .iter()
+                .filter(|l| l.contains("198.18.0.13"))
+                .count(),
+            r.lines()
+                .filter(|l| {
+                    l.starts_with(&format!("{net} ")) || l.starts_with(&format!("{before} "))
+                })
+                .count(),
+        )
+    };
+    assert_eq!(entries(&c, 0), (1, 2), "route + neighbour for node3");
+    c.kill_agent(2).unwrap();
+    for i in 0..2 {
+        c.wait_until(
+            &format!("{} to drop node3", c.node(i).name),
+            limit(),
+            || entries(&c, i) == (0, 0),
+        )
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", entries(&c, i), c.log(i)));
+    }
+    join(&mut c, 2);
+    assert_eq!(subnet(&c, 2), before);
+    wait_meshed(&c, &[0, 1, 2]);
+    for i in 0..2 {
+        assert_eq!(entries(&c, i), (1, 2));
+    }
+}
