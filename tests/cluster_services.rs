@@ -8,6 +8,10 @@
 //! exactly as n2's agent would. So the remote endpoint is reachable without an overlay, and
 //! the rendering of remote endpoints, node ports and the publishing of local containers are
 //! checked with traffic.
+//!
+//! Acceptance 2 on `testbed::Cluster` (3 node namespaces on an underlay, 3-member etcd, the
+//! VXLAN overlay): a service with a backend on every node answers every container by its
+//! VIP and the outside machine on every node's node port, over all three backends.
 
 mod common;
 
@@ -44,6 +48,11 @@ fn start_n1(sb: &Sandbox, etcd: &Etcd, underlay: &str) -> String {
     .unwrap();
     sb.wait_until("n1 in etcd", WAIT, || node_in_etcd(etcd, "n1").is_some())
         .unwrap_or_else(|e| panic!("{e}\n{}", agent_log(sb)));
+    // The agent makes the cluster network (podnet0 on the node's subnet) after joining.
+    sb.wait_until("the cluster network", WAIT, || {
+        agent_log(sb).contains("cluster network podnet0 on")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", agent_log(sb)));
     node_in_etcd(etcd, "n1").unwrap()["subnet"]
         .as_str()
         .unwrap()
@@ -107,28 +116,17 @@ fn a_cluster_service_spreads_over_endpoints_of_every_node_by_vip_and_node_port()
     let lab = lab();
     let sb = &lab.host;
     let etcd = Etcd::start(sb, 1).unwrap();
-    let subnet = start_n1(sb, &etcd, lab.config.host_ip());
-    podnet_ok(sb, &["network", "create", "pods", "--subnet", &subnet]);
+    start_n1(sb, &etcd, lab.config.host_ip());
     podnet_ok(
         sb,
         &["network", "create", "far", "--subnet", "10.244.200.0/24"],
     );
-    backend(sb, "w1", &["app=web"], &["--network", "pods"]);
-    backend(sb, "w2", &["app=web"], &["--network", "pods"]);
+    backend(sb, "w1", &["app=web"], &[]);
+    backend(sb, "w2", &["app=web"], &[]);
     backend(sb, "w3", &["app=web"], &["--network", "far"]);
     podnet_ok(
         sb,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "c0",
-            "--network",
-            "pods",
-            "--",
-            "sleep",
-            "infinity",
-        ],
+        &["run", "-d", "--name", "c0", "--", "sleep", "infinity"],
     );
     let (w1, w2, w3) = (ip_of(sb, "w1"), ip_of(sb, "w2"), ip_of(sb, "w3"));
     // n2's agent would publish w3 so (bound to its lease; no lease here).
@@ -227,9 +225,8 @@ fn a_flushed_ruleset_is_rendered_again_and_changes_after_a_compaction_still_arri
     let lab = lab();
     let sb = &lab.host;
     let etcd = Etcd::start(sb, 1).unwrap();
-    let subnet = start_n1(sb, &etcd, lab.config.host_ip());
-    podnet_ok(sb, &["network", "create", "pods", "--subnet", &subnet]);
-    backend(sb, "w1", &["app=web"], &["--network", "pods"]);
+    start_n1(sb, &etcd, lab.config.host_ip());
+    backend(sb, "w1", &["app=web"], &[]);
     let w1 = ip_of(sb, "w1");
     podnet_ok(
         sb,
@@ -357,4 +354,137 @@ fn cluster_service_bad_input_is_refused_in_one_line_and_nothing_is_written() {
         assert_bad_input(&args.join(" "), &out, needle);
     }
     assert_eq!(etcd_keys(&etcd, "/podnet/v1/"), before);
+}
+
+/// Node `i`'s rendered backends (`eps` values of `ip podnet-csvc`).
+fn rendered_on(c: &podnet::testbed::Cluster, i: usize) -> BTreeSet<String> {
+    let out = c.sh(i, "nft -j list map ip podnet-csvc eps");
+    let v: Value = serde_json::from_str(&testbed::stdout(&out)).unwrap_or(Value::Null);
+    let mut ips = BTreeSet::new();
+    for item in v["nftables"].as_array().into_iter().flatten() {
+        for e in item["map"]["elem"].as_array().into_iter().flatten() {
+            if let Some(ip) = e[1]["concat"][0].as_str() {
+                ips.insert(ip.to_string());
+            }
+        }
+    }
+    ips
+}
+
+/// Who answered `n` TCP connections made by `cmd` (nettool connect), by reply line.
+fn answers(mut cmd: std::process::Command, host: &str, port: u16, n: usize) -> BTreeSet<String> {
+    cmd.arg(testbed::nettool_path()).args([
+        "connect",
+        "tcp",
+        host,
+        &port.to_string(),
+        "--count",
+        &n.to_string(),
+        "--timeout",
+        "3",
+    ]);
+    let out = cmd.output().unwrap();
+    let text = testbed::stdout(&out);
+    let got: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(got.len(), n, "{}", testbed::describe(&out));
+    got.into_iter().map(String::from).collect()
+}
+
+#[test]
+fn a_service_with_backends_on_three_nodes_answers_in_every_container_and_node_port() {
+    let sb = sandbox();
+    let mut c = podnet::testbed::Cluster::new(&sb, 3).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..3 {
+        c.start_agent(i, "--lease-ttl 2").unwrap();
+        c.wait_until("the cluster network", WAIT, || {
+            c.log(i).contains("cluster network podnet0 on")
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.log(i)));
+    }
+    let py = testbed::python().display().to_string();
+    let tool = testbed::nettool_path().display().to_string();
+    let mut ips = Vec::new();
+    for i in 0..3 {
+        let b = format!("b{i}");
+        c.podnet_ok(
+            i,
+            &[
+                "run", "-d", "--name", &b, "-l", "app=web", "--", &py, &tool, "serve", "tcp",
+                "8080", "--reply", &b,
+            ],
+        )
+        .unwrap();
+        c.podnet_ok(
+            i,
+            &[
+                "run",
+                "-d",
+                "--name",
+                &format!("c{i}"),
+                "--",
+                "sleep",
+                "infinity",
+            ],
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(
+            &c.podnet_ok(i, &["inspect", &b, "--format", "json"])
+                .unwrap(),
+        )
+        .unwrap();
+        ips.push(s(&v, "ip").to_string());
+    }
+    c.podnet_ok(
+        0,
+        &[
+            "service",
+            "create",
+            "web",
+            "--port",
+            "80:8080",
+            "--selector",
+            "app=web",
+            "--node-port",
+            "30080",
+        ],
+    )
+    .unwrap();
+    let want: BTreeSet<String> = ips.iter().cloned().collect();
+    for i in 0..3 {
+        c.wait_until("all three backends rendered", WAIT, || {
+            rendered_on(&c, i) == want
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", rendered_on(&c, i), c.log(i)));
+    }
+    let names: BTreeSet<String> = ["b0", "b1", "b2"].iter().map(|s| s.to_string()).collect();
+    for i in 0..3 {
+        // From a container on node i, by VIP.
+        let out = c.podnet(
+            i,
+            &[
+                "exec",
+                &format!("c{i}"),
+                "--",
+                &py,
+                &tool,
+                "connect",
+                "tcp",
+                "10.43.0.1",
+                "80",
+                "--count",
+                "60",
+                "--timeout",
+                "3",
+            ],
+        );
+        let text = testbed::stdout(&out);
+        let got: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(got.len(), 60, "{}", testbed::describe(&out));
+        let got: BTreeSet<String> = got.into_iter().map(String::from).collect();
+        assert_eq!(got, names, "from c{i}");
+        // From outside, through node i's node port.
+        let got = answers(c.outside(&py), &c.node(i).ip, 30080, 60);
+        assert_eq!(got, names, "outside -> node {i}:30080");
+    }
 }
