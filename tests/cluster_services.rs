@@ -462,7 +462,7 @@ fn a_service_with_backends_on_three_nodes_answers_in_every_container_and_node_po
         // From a container on node i, by VIP.
         let out = c.podnet(
             i,
-            &[
+            [
                 "exec",
                 &format!("c{i}"),
                 "--",
