@@ -268,6 +268,8 @@ fn a_killed_agent_comes_back_with_the_next_command_and_the_rest_works_without_it
 /// is); each answer's body, one per connection. A refused first connection is tried again
 /// (the server may still be starting).
 fn get_many(mut python: std::process::Command, ip: &str, port: u16, n: usize) -> Vec<String> {
+    // Each attempt's outcome is a line (`ERR ...` for a failure) so that a failure shows
+    // which attempt it was and what the others got.
     let script = format!(
         r#"import socket, time
 def get():
@@ -282,12 +284,34 @@ def get():
 for _ in range(100):
     try: get(); break
     except ConnectionRefusedError: time.sleep(0.05)
-for _ in range({n}): print(get())
+for i in range({n}):
+    try: print(get(), flush=True)
+    except Exception as e: print(f"ERR attempt {{i}} at {{time.monotonic():.3f}}: {{e!r}}", flush=True)
 "#
     );
     python.args(["-c", &script]);
     let text = ok(&format!("GET http://{ip}:{port}/ x{n}"), output(python));
     text.lines().map(str::to_string).collect()
+}
+
+/// Asserts every answer came from a backend; on failure shows what podnet had programmed
+/// and what its agent logged.
+fn assert_all_answered(sb: &Sandbox, what: &str, got: &[String]) {
+    if got.iter().any(|l| l.starts_with("ERR")) {
+        let state = sb.sh(
+            "date +%s.%N; nft list table ip podnet-svc; nft list table ip podnet; \
+             conntrack -L 2>/dev/null | head -50; cat /proc/uptime",
+        );
+        let log = sb.sh(&format!(
+            "cat {}/agent.log",
+            podnet::testbed::SANDBOX_STATE_DIR
+        ));
+        panic!(
+            "{what}: {got:?}\n--- kernel ---\n{}\n--- agent log ---\n{}",
+            describe(&state),
+            describe(&log)
+        );
+    }
 }
 
 /// A directory in the sandbox's scratch space whose index.html says `text`.
@@ -373,6 +397,7 @@ fn a_backend_whose_process_dies_leaves_its_service() {
     run_d(&sb, "client", "app", &[]);
     let get = |n| get_many(sb.in_netns(netns("client"), "python3"), &vip, 80, n);
     let before = get(40);
+    assert_all_answered(&sb, "before the kill", &before);
     assert!(
         before.iter().any(|b| b == "w1") && before.iter().any(|b| b == "w2"),
         "both backends serve before: {before:?}"
@@ -387,6 +412,7 @@ fn a_backend_whose_process_dies_leaves_its_service() {
     )
     .unwrap();
     let after = get(100);
+    assert_all_answered(&sb, "after the kill", &after);
     assert_eq!(after.len(), 100);
     assert!(after.iter().all(|b| b == "w2"), "after the kill: {after:?}");
 }

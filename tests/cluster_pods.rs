@@ -358,3 +358,97 @@ fn a_killed_agent_s_node_goes_from_the_others_kernels_and_returns_to_its_subnet(
         assert_eq!(entries(&c, i), (1, 2));
     }
 }
+
+/// Acceptance 5 in the kernel: all of etcd stopped for longer than the agents' TTL leaves
+/// the overlay entries and pod-to-pod traffic as they were (nobody is removed); after etcd
+/// returns, a node joining is meshed with both and reaches their pods.
+#[test]
+fn a_full_etcd_outage_leaves_pod_traffic_working_and_the_cluster_converges_after() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 3).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    join(&mut c, 0);
+    join(&mut c, 1);
+    wait_meshed(&c, &[0, 1]);
+    let p0 = pods(&c, 0, 1);
+    let p1 = pods(&c, 1, 1);
+    let across = |c: &Cluster| mesh(c, 0, &p0[0].0, std::slice::from_ref(&p1[0].1));
+    assert_eq!(across(&c)[0].1, p0[0].1);
+    let fdb_before = (fdb(&c, 0), fdb(&c, 1));
+    c.etcd.stop_all().unwrap();
+    for i in 0..2 {
+        c.wait_until("the agents to notice", limit(), || {
+            c.log(i).contains("etcd is unreachable")
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.log(i)));
+    }
+    // Past the TTL (2 s) and a few of the agents' 5 s periodic reconciles.
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(c.agent_alive(0) && c.agent_alive(1));
+    assert_eq!(
+        (fdb(&c, 0), fdb(&c, 1)),
+        fdb_before,
+        "entries changed without etcd"
+    );
+    assert_eq!(across(&c)[0].1, p0[0].1, "pod traffic broke without etcd");
+    c.etcd.start_all().unwrap();
+    // A node joining after the outage is meshed with both, and the two kept each other.
+    join(&mut c, 2);
+    wait_meshed(&c, &[0, 1, 2]);
+    let p2 = pods(&c, 2, 1);
+    assert_eq!(across(&c)[0].1, p0[0].1);
+    assert_eq!(
+        mesh(&c, 2, &p2[0].0, &[p0[0].1.clone(), p1[0].1.clone()])
+            .iter()
+            .map(|(_, r)| r.as_str())
+            .collect::<Vec<_>>(),
+        [p2[0].1.as_str(), p2[0].1.as_str()]
+    );
+    for i in 0..2 {
+        assert!(!c.log(i).contains("is gone"), "{}", c.log(i));
+    }
+}
+
+#[test]
+fn a_node_back_on_another_subnet_keeps_its_containers_and_says_so_in_one_line() {
+    let sb = sandbox();
+    let mut c = Cluster::new(&sb, 2).unwrap();
+    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
+    for i in 0..2 {
+        join(&mut c, i);
+    }
+    let (name, ip) = pods(&c, 1, 1).remove(0);
+    let held = subnet(&c, 1);
+    c.kill_agent(1).unwrap();
+    // Node 2's lease expires and a new node takes the subnet it held (the first free one).
+    let key = "/podnet/v1/nodes/node2";
+    c.wait_until("node2's lease to expire", limit(), || {
+        testbed::stdout(&c.etcd.etcdctl(&["get", "--print-value-only", key]))
+            .trim()
+            .is_empty()
+    })
+    .unwrap();
+    let third = c.add_node().unwrap();
+    join(&mut c, third);
+    assert_eq!(subnet(&c, third), held);
+    c.start_agent(1, AGENT_ARGS).unwrap();
+    let said = format!("network podnet0 keeps {held} but this node now holds");
+    c.wait_until("node2 to say its network keeps its subnet", limit(), || {
+        c.log(1).contains(&said)
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", c.log(1)));
+    let log = c.log(1);
+    let notes: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(
+                "network podnet0 keeps {held} but this node now holds"
+            ))
+        })
+        .collect();
+    assert_eq!(notes.len(), 1, "{log}");
+    // Its container is left as it was.
+    let ps = c.podnet_ok(1, &["ps", "--format", "json"]).unwrap();
+    assert!(ps.contains(&name) && ps.contains(&ip), "{ps}");
+    assert_eq!(subnet(&c, 1), held);
+}

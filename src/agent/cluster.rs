@@ -7,7 +7,7 @@
 //! (written atomically; `podnet node ls` reads etcd, tests read the file), logging each
 //! change.
 
-use crate::cluster::config::{self, ConfigError};
+use crate::cluster::config::ConfigError;
 use crate::cluster::etcd::Etcd;
 use crate::cluster::lease::{JoinError, JoinRequest, DEFAULT_TTL};
 use crate::cluster::watch::{self, NodeChange, NodeSink};
@@ -40,7 +40,6 @@ pub fn start(root: &Path, run_dir: &Path) -> Result<Option<member::Current>> {
         .parse()
         .map_err(|e| Error::input(format!("--vtep-mac: {e}")))?;
     let etcd = Arc::new(Etcd::new(&l.etcd).map_err(Error::input)?);
-    let cfg = config::load(&etcd).map_err(|e| config_error(e, &etcd))?;
     let req = JoinRequest {
         name: name.clone(),
         underlay,
@@ -50,6 +49,10 @@ pub fn start(root: &Path, run_dir: &Path) -> Result<Option<member::Current>> {
         prior_lease: l.lease,
     };
     let log: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(|m: &str| eprintln!("agent: cluster: {m}"));
+    let cfg = member::load_config(&etcd, &req, &*log).map_err(|e| config_error(e, &etcd))?;
+    // Before anything is written to etcd: the pod CIDR must not hide a network this node
+    // routes to.
+    crate::cluster::host::check(&cfg)?;
     let (pod_cidr, vni) = (cfg.pod_cidr, cfg.vni);
     let current =
         member::start(root, etcd.clone(), cfg, req, log.clone()).map_err(|e| match e {

@@ -147,9 +147,12 @@ impl Loop {
                 network::ensure(&mut ctx, &j)
             });
         match r {
-            Ok(note) => {
+            Ok((on_subnet, note)) => {
                 if let Some(n) = note {
                     (self.log)(&n);
+                }
+                if !on_subnet {
+                    return true; // said once; the containers decide when it can move
                 }
                 (self.log)(&format!(
                     "cluster network {} on {} (gateway on its bridge)",

@@ -186,6 +186,13 @@ pub fn node(root: &Path, f: Format, cmd: NodeCmd) -> Result<i32> {
             let mut v = crate::agent::cluster_peer_json(&n);
             v["lease"] = serde_json::json!(format!("{:x}", kv.lease));
             v["lease_ttl_left"] = serde_json::json!(ttl);
+            // Its subnet is not the one it held before (that one went to another node while
+            // it was cut off): say so wherever it is inspected.
+            let moved = node::moved(&kv);
+            if let Some(m) = &moved {
+                v["previous_subnet"] = serde_json::json!(m.from.to_string());
+                v["previous_subnet_held_by"] = serde_json::json!(m.holder);
+            }
             match f {
                 Format::Json => outln!(
                     "{}",
@@ -197,6 +204,9 @@ pub fn node(root: &Path, f: Format, cmd: NodeCmd) -> Result<i32> {
                     outln!("underlay:  {}", n.underlay);
                     outln!("VTEP MAC:  {}", n.vtep_mac);
                     outln!("lease:     {:x} ({ttl} s left)", kv.lease);
+                    if let Some(m) = &moved {
+                        outln!("note:      {}", crate::cluster::lease::moved_text(&n, m));
+                    }
                 }
             }
             Ok(0)

@@ -97,6 +97,21 @@ pub enum ConfigError {
     Corrupt(String),
 }
 
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Etcd(e) => write!(f, "{e}"),
+            ConfigError::Conflict(c) => write!(
+                f,
+                "the cluster has pod CIDR {}, node prefix /{}, VNI {}",
+                c.pod_cidr, c.node_prefix, c.vni
+            ),
+            ConfigError::Missing => write!(f, "no cluster config in etcd"),
+            ConfigError::Corrupt(m) => write!(f, "{m}"),
+        }
+    }
+}
+
 impl From<EtcdError> for ConfigError {
     fn from(e: EtcdError) -> Self {
         ConfigError::Etcd(e)

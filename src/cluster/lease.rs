@@ -13,7 +13,7 @@
 
 use super::config::ClusterConfig;
 use super::etcd::{Compare, Etcd, EtcdError, Op};
-use super::node::{self, node_key, subnet_key, subnet_of_key, SUBNETS};
+use super::node::{self, node_key, subnet_key, subnet_of_key, Moved, SUBNETS};
 use crate::model::{Mac, NodeLease};
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
@@ -57,6 +57,14 @@ pub enum JoinError {
     Full(Ipv4Net),
 }
 
+impl JoinError {
+    /// Whether trying again later may succeed (etcd unreachable, electing, overloaded);
+    /// a name in use and a full pod CIDR need someone to act.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, JoinError::Etcd(e) if e.is_transient())
+    }
+}
+
 impl From<EtcdError> for JoinError {
     fn from(e: EtcdError) -> Self {
         JoinError::Etcd(e)
@@ -79,8 +87,10 @@ impl std::fmt::Display for JoinError {
     }
 }
 
-/// Joins as `req` says. On error nothing of this node is left in etcd (a lease granted
-/// here is revoked).
+/// Joins as `req` says, in one attempt. On error the lease granted here is revoked, so
+/// nothing of this node is left in etcd — unless etcd went away in the middle: then the
+/// lease expires by itself, and a retry that finds it still holding this node's keys takes
+/// it back (see [`resume`]) rather than calling the name taken.
 pub fn join(etcd: &Etcd, cfg: &ClusterConfig, req: &JoinRequest) -> Result<Joined, JoinError> {
     let key = node_key(&req.name);
     if let Some(joined) = resume(etcd, req)? {
@@ -94,8 +104,15 @@ pub fn join(etcd: &Etcd, cfg: &ClusterConfig, req: &JoinRequest) -> Result<Joine
     r
 }
 
-/// The agent restarted within its TTL: its keys are still bound to its old lease. Renew it
-/// and refresh the record (the VTEP may have changed), keeping the subnet.
+/// The agent restarted within its TTL, or an earlier attempt of this join committed but its
+/// answer was lost: the node's keys are still bound to a live lease of its own. Renew it and
+/// refresh the record (the VTEP may have changed), keeping the subnet.
+///
+/// The lease is this node's when it is the one its state root names, or when the record
+/// has this node's own underlay and VTEP MAC (random per state root, so no other node has
+/// it): the latter covers a crash between the join and writing the state root, and a join
+/// transaction that timed out after etcd applied it — neither may lock the node out as "in
+/// use" until its own lease expires.
 fn resume(etcd: &Etcd, req: &JoinRequest) -> Result<Option<Joined>, JoinError> {
     let key = node_key(&req.name);
     let (Some(held), _) = etcd.get(&key)? else {
@@ -107,7 +124,8 @@ fn resume(etcd: &Etcd, req: &JoinRequest) -> Result<Option<Joined>, JoinError> {
             subnet: "unknown".into(),
         });
     };
-    let ours = req.prior_lease.is_some_and(|l| l == held.lease && l != 0);
+    let same_vtep = old.underlay == req.underlay && old.vtep_mac == req.vtep_mac;
+    let ours = held.lease != 0 && (req.prior_lease == Some(held.lease) || same_vtep);
     if !ours || etcd.keepalive(held.lease)? <= 0 {
         if ours {
             return Ok(None); // expired between the read and the renewal
@@ -117,6 +135,7 @@ fn resume(etcd: &Etcd, req: &JoinRequest) -> Result<Option<Joined>, JoinError> {
             subnet: old.subnet.to_string(),
         });
     }
+    let moved = node::moved(&held);
     let node = NodeLease {
         underlay: req.underlay,
         vtep_mac: req.vtep_mac,
@@ -129,16 +148,24 @@ fn resume(etcd: &Etcd, req: &JoinRequest) -> Result<Option<Joined>, JoinError> {
         ],
         &[Op::Put {
             key,
-            value: node::encode(&node),
+            value: node::encode_moved(&node, moved.as_ref()),
             lease: held.lease,
         }],
         &[],
     )?;
     Ok(r.succeeded.then_some(Joined {
+        moved: moved.map(|m| moved_text(&node, &m)),
         node,
         lease: held.lease,
-        moved: None,
     }))
+}
+
+/// What a node says when its subnet moved (its log, `podnet node inspect`).
+pub fn moved_text(node: &NodeLease, m: &Moved) -> String {
+    format!(
+        "node {}: the subnet it held before, {}, now belongs to node {}; it took {} instead",
+        node.name, m.from, m.holder, node.subnet
+    )
 }
 
 fn take_subnet(
@@ -171,6 +198,11 @@ fn take_subnet(
             vtep_mac: req.vtep_mac,
         };
         let skey = subnet_key(subnet);
+        // Said in the record too, so every node's `node inspect` shows it.
+        let moved = prefer.filter(|p| *p != subnet).map(|p| Moved {
+            from: p,
+            holder: owners.get(&p).cloned().unwrap_or_default(),
+        });
         let r = etcd.txn(
             &[
                 Compare::Absent(key.to_string()),
@@ -184,20 +216,14 @@ fn take_subnet(
                 },
                 Op::Put {
                     key: key.to_string(),
-                    value: node::encode(&node),
+                    value: node::encode_moved(&node, moved.as_ref()),
                     lease,
                 },
             ],
             &[Op::Get(key.to_string()), Op::Get(skey)],
         )?;
         if r.succeeded {
-            let moved = prefer.filter(|p| *p != subnet).map(|p| {
-                format!(
-                    "node {}: the subnet it held before, {p}, now belongs to node {}; it took {subnet} instead",
-                    req.name,
-                    owners.get(&p).map_or("?", String::as_str)
-                )
-            });
+            let moved = moved.map(|m| moved_text(&node, &m));
             return Ok(Joined { node, lease, moved });
         }
         if let Some(kv) = r.gets.first().and_then(|g| g.first()) {

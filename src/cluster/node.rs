@@ -16,6 +16,19 @@ struct Record {
     subnet: Ipv4Net,
     underlay: IpAddr,
     vtep_mac: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    moved: Option<Moved>,
+}
+
+/// Why a node holds another subnet than the one it held before: that one went to another
+/// node while this one was cut off past its TTL (flannel#1289). Kept in the node's record,
+/// so `podnet node inspect` on every node says so, until the node next joins afresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// The subnet it held before.
+    pub from: Ipv4Net,
+    /// The node holding it now.
+    pub holder: String,
 }
 
 pub fn node_key(name: &str) -> String {
@@ -33,12 +46,23 @@ pub fn subnet_of_key(key: &str) -> Option<Ipv4Net> {
 }
 
 pub fn encode(n: &NodeLease) -> Vec<u8> {
+    encode_moved(n, None)
+}
+
+/// [`encode`], with the note of a subnet that moved.
+pub fn encode_moved(n: &NodeLease, moved: Option<&Moved>) -> Vec<u8> {
     serde_json::to_vec(&Record {
         subnet: n.subnet,
         underlay: n.underlay,
         vtep_mac: n.vtep_mac.to_string(),
+        moved: moved.cloned(),
     })
     .expect("plain struct")
+}
+
+/// The moved-subnet note of a `nodes/` key, if it has one.
+pub fn moved(kv: &Kv) -> Option<Moved> {
+    serde_json::from_slice::<Record>(&kv.value).ok()?.moved
 }
 
 /// The node a `nodes/` key holds; `None` for anything else (skipped, never fatal: another
@@ -91,7 +115,18 @@ mod tests {
             lease: 7,
         };
         assert_eq!(decode(&kv), Some(n.clone()));
+        assert_eq!(moved(&kv), None);
         assert_eq!(subnet_of_key(&subnet_key(n.subnet)), Some(n.subnet));
+        let m = Moved {
+            from: "10.244.0.0/24".parse().unwrap(),
+            holder: "n2".into(),
+        };
+        let noted = Kv {
+            value: encode_moved(&n, Some(&m)),
+            ..kv.clone()
+        };
+        assert_eq!(decode(&noted), Some(n.clone()));
+        assert_eq!(moved(&noted), Some(m));
         let junk = Kv {
             value: b"{}".to_vec(),
             ..kv

@@ -148,3 +148,46 @@ pub fn init(sb: &Sandbox, etcd: &testbed::Etcd, args: &[&str]) {
     let out = podnet_as(sb, "init", &all);
     assert!(out.status.success(), "{}", testbed::describe(&out));
 }
+
+/// Makes member `i` etcd's leader (`etcdctl move-leader`), so that killing it costs the
+/// cluster an election too; waits until it leads.
+pub fn make_leader(etcd: &testbed::Etcd, i: usize) {
+    let members = etcd.etcdctl_ok(&["member", "list", "-w", "json"]).unwrap();
+    let v: Value = serde_json::from_str(&members).unwrap();
+    let want = format!("m{}", i + 1);
+    let id = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == want.as_str())
+        .and_then(|m| m["ID"].as_u64())
+        .unwrap_or_else(|| panic!("no member {want}: {members}"));
+    let leader = || {
+        let out = etcd.etcdctl(&["endpoint", "status", "-w", "json"]);
+        let v: Value = serde_json::from_str(&testbed::stdout(&out)).unwrap_or(Value::Null);
+        v.as_array()
+            .and_then(|a| a.first())
+            .and_then(|s| s["Status"]["leader"].as_u64())
+    };
+    if leader() != Some(id) {
+        etcd.etcdctl_ok(&["move-leader", &format!("{id:x}")])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let start = std::time::Instant::now();
+    while leader() != Some(id) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{want} never became the leader"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The lease node `node`'s keys are bound to in etcd (hex, as etcdctl prints it), if any.
+pub fn lease_of(etcd: &testbed::Etcd, node: &str) -> Option<String> {
+    let j = etcd
+        .etcdctl_ok(&["get", &format!("/podnet/v1/nodes/{node}"), "-w", "json"])
+        .ok()?;
+    let v: Value = serde_json::from_str(&j).ok()?;
+    v["kvs"][0]["lease"].as_i64().map(|l| format!("{l:x}"))
+}

@@ -7,10 +7,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// Why a request failed: the endpoint could not be reached (try another), or it answered
-/// with something else than success.
+/// Why a request failed: nothing accepted the connection (try another), the connection
+/// broke or timed out (try another), or the endpoint answered with something else than
+/// success.
 #[derive(Debug)]
 pub enum HttpError {
+    /// No connection: nothing listens there, no route, or the connect timed out.
+    Connect(String),
     Unreachable(String),
     Status(u16, String),
     Protocol(String),
@@ -19,7 +22,7 @@ pub enum HttpError {
 impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            HttpError::Unreachable(m) => write!(f, "unreachable: {m}"),
+            HttpError::Connect(m) | HttpError::Unreachable(m) => write!(f, "unreachable: {m}"),
             HttpError::Status(s, body) => write!(f, "HTTP {s}: {}", body.trim()),
             HttpError::Protocol(m) => write!(f, "bad answer: {m}"),
         }
@@ -65,7 +68,7 @@ impl Endpoint {
         (host, self.port)
             .to_socket_addrs()
             .map(|a| a.collect())
-            .map_err(|e| HttpError::Unreachable(format!("{self}: {e}")))
+            .map_err(|e| HttpError::Connect(format!("{self}: {e}")))
     }
 }
 
@@ -84,7 +87,7 @@ pub fn post(
     connect: Duration,
     io: Option<Duration>,
 ) -> Result<Body, HttpError> {
-    let mut last = HttpError::Unreachable(format!("{ep}: no address"));
+    let mut last = HttpError::Connect(format!("{ep}: no address"));
     let mut stream = None;
     for addr in ep.addrs()? {
         match TcpStream::connect_timeout(&addr, connect) {
@@ -92,7 +95,7 @@ pub fn post(
                 stream = Some(s);
                 break;
             }
-            Err(e) => last = HttpError::Unreachable(format!("{ep}: {e}")),
+            Err(e) => last = HttpError::Connect(format!("{ep}: {e}")),
         }
     }
     let Some(mut s) = stream else {

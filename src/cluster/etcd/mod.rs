@@ -11,7 +11,7 @@ pub mod http;
 
 use http::{Endpoint, HttpError, Lines};
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Per endpoint: time to connect (a refused connect is immediate) and to get an answer.
@@ -25,6 +25,18 @@ pub enum EtcdError {
     Unreachable(String),
     /// etcd answered with an error or something this client does not understand.
     Failed(String),
+}
+
+impl EtcdError {
+    /// Whether the same call may succeed later without anyone changing anything: no member
+    /// answered (down, electing a leader, timing out, overloaded), or a lease expired
+    /// between its grant and its use (a new grant fixes that).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            EtcdError::Unreachable(_) => true,
+            EtcdError::Failed(m) => m.contains("lease not found"),
+        }
+    }
 }
 
 impl std::fmt::Display for EtcdError {
@@ -87,6 +99,9 @@ pub struct Etcd {
     endpoints: Vec<Endpoint>,
     /// The endpoint that answered last: tried first.
     current: AtomicUsize,
+    /// Some endpoint accepted a connection at least once: etcd is there (maybe busy), so
+    /// the address is right.
+    reached: AtomicBool,
 }
 
 impl Etcd {
@@ -103,12 +118,20 @@ impl Etcd {
         Ok(Etcd {
             endpoints,
             current: AtomicUsize::new(0),
+            reached: AtomicBool::new(false),
         })
     }
 
     /// The endpoints, as URLs.
     pub fn urls(&self) -> Vec<String> {
         self.endpoints.iter().map(|e| e.to_string()).collect()
+    }
+
+    /// Whether any endpoint ever accepted a connection from this client: `false` after an
+    /// error means nothing listens at any of the URLs (a wrong `--etcd`, or all of etcd
+    /// down), `true` that etcd is there but could not serve (no leader, overloaded).
+    pub fn reached(&self) -> bool {
+        self.reached.load(Ordering::Relaxed)
     }
 
     /// POSTs `body` to `path` on the first endpoint that answers; with `stream`, returns
@@ -122,14 +145,21 @@ impl Etcd {
             let idx = (start + i) % n;
             let ep = &self.endpoints[idx];
             let io = if stream { None } else { Some(ANSWER) };
-            match http::post(ep, path, &text, CONNECT, io) {
+            let r = http::post(ep, path, &text, CONNECT, io);
+            if !matches!(r, Err(HttpError::Connect(_))) {
+                self.reached.store(true, Ordering::Relaxed);
+            }
+            match r {
                 Ok(b) => {
                     self.current.store(idx, Ordering::Relaxed);
                     return Ok(b);
                 }
-                Err(HttpError::Unreachable(m)) => errors.push(m),
-                // A member without a leader or out of the quorum answers 503: ask another.
-                Err(HttpError::Status(s, m)) if s >= 500 => {
+                Err(HttpError::Connect(m) | HttpError::Unreachable(m)) => errors.push(m),
+                // A member without a leader or out of the quorum answers 503 ("no leader",
+                // "leader changed", "request timed out"), an overloaded one 429, a timed
+                // out one 504/408 (the gateway's codes for gRPC's Unavailable,
+                // ResourceExhausted, DeadlineExceeded, Canceled): ask another.
+                Err(HttpError::Status(s, m)) if s >= 500 || s == 429 || s == 408 => {
                     errors.push(format!("{ep}: HTTP {s} {}", one_line(&m)))
                 }
                 Err(e) => return Err(EtcdError::Failed(format!("{ep}: {e}"))),
@@ -223,6 +253,19 @@ impl Etcd {
     /// Renews the lease; the TTL it has again, 0 when it is gone (expired or revoked).
     pub fn keepalive(&self, lease: i64) -> Result<i64> {
         let v = self.call("/v3/lease/keepalive", json!({ "ID": lease.to_string() }))?;
+        // A streamed answer: its HTTP status is 200 before the server knows the outcome, so
+        // a failure ("no leader") comes as an `error` message in the stream. Read as "TTL
+        // 0", it would look like a lost lease and make the node join again.
+        if let Some(err) = v.get("error") {
+            return Err(stream_error("lease keepalive", err));
+        }
+        if v.get("result").is_none() {
+            return Err(EtcdError::Failed(format!(
+                "lease keepalive: no result in {}",
+                one_line(&v.to_string())
+            )));
+        }
+        // proto3's JSON leaves out zero values: no TTL is TTL 0, the lease is gone.
         Ok(num(&v["result"]["TTL"]))
     }
 
@@ -336,6 +379,23 @@ impl Watch {
     }
 }
 
+/// An error a streamed answer carried (`{"error": {"grpc_code": 14, "http_code": 503,
+/// "message": ...}}`): transient for the same codes as a plain answer's status.
+fn stream_error(what: &str, err: &Value) -> EtcdError {
+    let http = num(&err["http_code"]);
+    let grpc = num(&err["grpc_code"]);
+    let msg = err["message"]
+        .as_str()
+        .map(String::from)
+        .unwrap_or_else(|| one_line(&err.to_string()));
+    // gRPC Unavailable 14, DeadlineExceeded 4, ResourceExhausted 8, Canceled 1.
+    if http >= 500 || http == 429 || http == 408 || matches!(grpc, 1 | 4 | 8 | 14) {
+        EtcdError::Unreachable(format!("{what}: {msg}"))
+    } else {
+        EtcdError::Failed(format!("{what}: {msg}"))
+    }
+}
+
 /// The end of the range holding every key that starts with `prefix`.
 fn prefix_end(prefix: &str) -> Vec<u8> {
     let mut end = prefix.as_bytes().to_vec();
@@ -426,6 +486,19 @@ mod tests {
     fn prefix_end_is_the_next_key_after_every_key_with_the_prefix() {
         assert_eq!(prefix_end("/a/"), b"/a0".to_vec());
         assert_eq!(prefix_end("a\u{7f}"), b"a\x80".to_vec());
+    }
+
+    #[test]
+    fn streamed_errors_are_transient_when_etcd_could_not_serve() {
+        let e = |v: Value| stream_error("keepalive", &v);
+        let no_leader =
+            json!({"grpc_code": 14, "http_code": 503, "message": "etcdserver: no leader"});
+        assert!(e(no_leader).is_transient());
+        assert!(e(json!({"grpc_code": 4, "message": "context deadline exceeded"})).is_transient());
+        let bad = e(json!({"grpc_code": 3, "http_code": 400, "message": "bad ID"}));
+        assert!(!bad.is_transient(), "{bad}");
+        assert!(!EtcdError::Failed("x".into()).is_transient());
+        assert!(EtcdError::Unreachable("x".into()).is_transient());
     }
 
     #[test]

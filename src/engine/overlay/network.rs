@@ -43,30 +43,30 @@ pub fn default_request(j: &Joined) -> NetworkRequest {
 }
 
 /// Makes the default network the node's cluster network and renders the firewall with the
-/// overlay's part. Returns a one-line note when the network keeps another subnet because
-/// containers still use it (they stay as they are, unreachable from other nodes, until
-/// they are removed), or when it was moved.
-pub fn ensure(ctx: &mut Ctx, j: &Joined) -> Result<Option<String>> {
-    let note = match ctx.store.network(DEFAULT_NETWORK)? {
+/// overlay's part. Returns whether the network is on the node's subnet, and a one-line note
+/// when it keeps another subnet because containers still use it (they stay as they are,
+/// unreachable from other nodes, until they are removed), or when it was moved.
+pub fn ensure(ctx: &mut Ctx, j: &Joined) -> Result<(bool, Option<String>)> {
+    let (on_subnet, note) = match ctx.store.network(DEFAULT_NETWORK)? {
         None => {
             network::create(ctx, &default_request(j))?;
-            None
+            (true, None)
         }
-        Some(n) if n.subnet == j.subnet => None,
+        Some(n) if n.subnet == j.subnet => (true, None),
         Some(n) => match network::remove(ctx, DEFAULT_NETWORK) {
             Ok(()) => {
                 network::create(ctx, &default_request(j))?;
-                Some(format!(
+                (true, Some(format!(
                     "network {DEFAULT_NETWORK} moved from {} to this node's subnet {}",
                     n.subnet, j.subnet
-                ))
+                )))
             }
-            Err(e) => Some(format!(
+            Err(e) => (false, Some(format!(
                 "network {DEFAULT_NETWORK} keeps {} but this node now holds {}: its containers are not reachable from other nodes until it can move ({e})",
                 n.subnet, j.subnet
-            )),
+            ))),
         },
     };
     firewall::sync(ctx)?;
-    Ok(note)
+    Ok((on_subnet, note))
 }
