@@ -19,6 +19,7 @@ mod names;
 mod overlay;
 mod pids;
 mod serve;
+mod services;
 pub mod wire;
 
 pub use cluster::{config_error, peer_json as cluster_peer_json, PEERS_FILE};

@@ -72,6 +72,7 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
     };
     // Cluster mode: join before serving, so a refused join is the agent's one-line error.
     let _membership = super::cluster::start(root, run_dir)?;
+    super::services::start_for(root, run_dir, _membership.as_ref())?;
     let own = Arc::new(AtomicU32::new(0));
     let server = dns::Server::start(dns::Config::default())
         .map_err(|e| Error::failed(format!("agent: DNS server: {e}")))?;

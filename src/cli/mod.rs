@@ -9,6 +9,7 @@ mod cluster_cmd;
 mod commands;
 mod demo;
 pub mod exit;
+mod service_cluster;
 mod service_cmd;
 mod service_view;
 mod view;

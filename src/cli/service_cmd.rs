@@ -9,9 +9,9 @@ use crate::engine::Ctx;
 use crate::model::service::ServiceSpec;
 use crate::model::{Error, Result};
 
-const HEADERS: [&str; 5] = ["NAME", "VIP", "PORTS", "BACKENDS", "AFFINITY"];
+pub(super) const HEADERS: [&str; 5] = ["NAME", "VIP", "PORTS", "BACKENDS", "AFFINITY"];
 
-fn table(rows: &[ServiceRow]) -> Vec<Vec<String>> {
+pub(super) fn table(rows: &[ServiceRow]) -> Vec<Vec<String>> {
     rows.iter()
         .map(|r| {
             vec![
@@ -51,29 +51,7 @@ fn backends_cell(r: &ServiceRow) -> String {
 pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
     match cmd {
         ServiceCmd::Create(a) => {
-            let ServiceCreateArgs {
-                name,
-                ports,
-                vips,
-                ip_family,
-                selector,
-                backends,
-                affinity,
-                affinity_timeout,
-                node_port,
-            } = a;
-            let spec = ServiceSpec {
-                name,
-                ports,
-                vips,
-                ip_family,
-                selector,
-                backends,
-                affinity,
-                affinity_timeout,
-                node_port,
-            };
-            let rec = service::create(ctx, &spec.parse()?)?;
+            let rec = service::create(ctx, &spec_of(a).parse()?)?;
             let row = service_view::row_of(ctx, &rec)?;
             print(f, &row, &HEADERS, |r| table(std::slice::from_ref(r)))?;
         }
@@ -95,4 +73,30 @@ pub fn run(ctx: &mut Ctx, f: Format, cmd: ServiceCmd) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The flags of `service create` as the model's unparsed spec.
+pub(super) fn spec_of(a: ServiceCreateArgs) -> ServiceSpec {
+    let ServiceCreateArgs {
+        name,
+        ports,
+        vips,
+        ip_family,
+        selector,
+        backends,
+        affinity,
+        affinity_timeout,
+        node_port,
+    } = a;
+    ServiceSpec {
+        name,
+        ports,
+        vips,
+        ip_family,
+        selector,
+        backends,
+        affinity,
+        affinity_timeout,
+        node_port,
+    }
 }

@@ -28,6 +28,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Node(cmd) => return super::cluster_cmd::node(&cli.root, cli.format, cmd),
         _ => {}
     }
+    // On a cluster node, services are the cluster's (etcd), not this host's store.
+    if matches!(cli.command, Command::Service(_)) {
+        if let Some(etcd) = super::service_cluster::cluster_of(&cli.root)? {
+            let Command::Service(cmd) = cli.command else {
+                unreachable!("matched above")
+            };
+            return super::service_cluster::run(&etcd, cli.format, cmd);
+        }
+    }
     // `gc` does all the boot recovery does (and marks it done); every other command that
     // changes state gets it from `engine::open`.
     let access = match cli.command {

@@ -39,6 +39,7 @@
 //! - on backend removal of a UDP service, delete conntrack entries to that
 //!   backend (ctnetlink), or clients reusing a source port keep going to it.
 
+pub mod cluster;
 pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -178,15 +179,14 @@ impl<A: SvcAddr> Elems<A> {
         self.affinity(s);
     }
 
-    fn send(self, b: &mut Batch, delete: bool) {
-        let t = table_of::<A>();
+    fn send(self, t: &Table, b: &mut Batch, delete: bool) {
         let sets = sets::<A>();
         for (name, list) in self.0 {
             let set = find(&sets, name);
             if delete {
-                b.delete_elements(&t, set, &list);
+                b.delete_elements(t, set, &list);
             } else {
-                b.add_elements(&t, set, &list);
+                b.add_elements(t, set, &list);
             }
         }
     }
@@ -200,7 +200,17 @@ fn find<'a>(sets: &'a [Set], name: &str) -> &'a Set {
 
 /// The whole desired table of the services' family as data, with every element.
 pub fn ruleset<A: SvcAddr>(services: &[(ServiceOf<A>, Vec<BackendOf<A>>)]) -> Ruleset {
-    let mut t = TableDef::new(table_of::<A>());
+    ruleset_in(table_of::<A>(), services)
+}
+
+/// [`ruleset`] in table `table` (of `A`'s family): the same layout under another name, so a
+/// second owner of services (the cluster's, `plan::services::cluster`) never touches this
+/// one's elements.
+pub fn ruleset_in<A: SvcAddr>(
+    table: Table,
+    services: &[(ServiceOf<A>, Vec<BackendOf<A>>)],
+) -> Ruleset {
+    let mut t = TableDef::new(table);
     t.sets = sets::<A>();
     t.chains = chains();
     t.rules = rules::<A>();
@@ -254,30 +264,28 @@ pub fn delete_all_of<A: SvcAddr>() -> Batch {
 /// Creates `bucket_N` and `np_bucket_N` unless the caller knows they exist.
 /// Idempotent either way (add chain, flush it, add its one rule), so a
 /// chain left over from an earlier count never holds its rule twice.
-fn ensure_bucket<A: SvcAddr>(b: &mut Batch, n: usize, existing: &BTreeSet<usize>) {
+fn ensure_bucket<A: SvcAddr>(b: &mut Batch, t: &Table, n: usize, existing: &BTreeSet<usize>) {
     if n == 0 || existing.contains(&n) {
         return;
     }
-    let t = table_of::<A>();
     for (c, r) in bucket_chains::<A>(n) {
-        b.add_chain(&t, &c);
-        b.flush_chain(&t, &c.name);
-        b.add_rule(&t, &r);
+        b.add_chain(t, &c);
+        b.flush_chain(t, &c.name);
+        b.add_rule(t, &r);
     }
 }
 
 /// The learning chain of timeout `secs`, made idempotently (add, flush,
 /// add rules): the engine needs no record of which timeouts exist.
-fn ensure_learn<A: SvcAddr>(b: &mut Batch, s: &ServiceOf<A>) {
+fn ensure_learn<A: SvcAddr>(b: &mut Batch, t: &Table, s: &ServiceOf<A>) {
     let Some(secs) = s.affinity_timeout else {
         return;
     };
-    let t = table_of::<A>();
     for (c, rules) in learn_chains::<A>(secs) {
-        b.add_chain(&t, &c);
-        b.flush_chain(&t, &c.name);
+        b.add_chain(t, &c);
+        b.flush_chain(t, &c.name);
         for r in &rules {
-            b.add_rule(&t, r);
+            b.add_rule(t, r);
         }
     }
 }
@@ -289,13 +297,23 @@ pub fn add_service<A: SvcAddr>(
     backends: &[BackendOf<A>],
     existing_bucket_sizes: &BTreeSet<usize>,
 ) -> Batch {
+    add_service_in(&table_of::<A>(), s, backends, existing_bucket_sizes)
+}
+
+/// [`add_service`] in table `t`.
+pub fn add_service_in<A: SvcAddr>(
+    t: &Table,
+    s: &ServiceOf<A>,
+    backends: &[BackendOf<A>],
+    existing_bucket_sizes: &BTreeSet<usize>,
+) -> Batch {
     let backends = canonical(backends);
     let mut b = Batch::new();
-    ensure_bucket::<A>(&mut b, backends.len(), existing_bucket_sizes);
-    ensure_learn(&mut b, s);
+    ensure_bucket::<A>(&mut b, t, backends.len(), existing_bucket_sizes);
+    ensure_learn(&mut b, t, s);
     let mut e = Elems::default();
     e.service(s, &backends);
-    e.send(&mut b, false);
+    e.send(t, &mut b, false);
     b
 }
 
@@ -305,10 +323,19 @@ pub fn add_service<A: SvcAddr>(
 /// `affinity_eps` elements gone, a connection one of them sends is dropped
 /// and the entry deleted (`rules::learn_chains`); the rest expire.
 pub fn remove_service<A: SvcAddr>(s: &ServiceOf<A>, backends: &[BackendOf<A>]) -> Batch {
+    remove_service_in(&table_of::<A>(), s, backends)
+}
+
+/// [`remove_service`] in table `t`.
+pub fn remove_service_in<A: SvcAddr>(
+    t: &Table,
+    s: &ServiceOf<A>,
+    backends: &[BackendOf<A>],
+) -> Batch {
     let mut b = Batch::new();
     let mut e = Elems::default();
     e.service(s, &canonical(backends));
-    e.send(&mut b, true);
+    e.send(t, &mut b, true);
     b
 }
 
@@ -324,12 +351,23 @@ pub fn set_backends<A: SvcAddr>(
     new: &[BackendOf<A>],
     existing_bucket_sizes: &BTreeSet<usize>,
 ) -> Batch {
+    set_backends_in(&table_of::<A>(), s, old, new, existing_bucket_sizes)
+}
+
+/// [`set_backends`] in table `t`.
+pub fn set_backends_in<A: SvcAddr>(
+    t: &Table,
+    s: &ServiceOf<A>,
+    old: &[BackendOf<A>],
+    new: &[BackendOf<A>],
+    existing_bucket_sizes: &BTreeSet<usize>,
+) -> Batch {
     let (old, new) = (canonical(old), canonical(new));
     let mut b = Batch::new();
     if old == new {
         return b;
     }
-    ensure_bucket::<A>(&mut b, new.len(), existing_bucket_sizes);
+    ensure_bucket::<A>(&mut b, t, new.len(), existing_bucket_sizes);
     let (mut del, mut add) = (Elems::<A>::default(), Elems::<A>::default());
     if old.len() != new.len() {
         del.dispatch(s, old.len());
@@ -353,8 +391,8 @@ pub fn set_backends<A: SvcAddr>(
     for n in new.iter().filter(|n| !old.contains(n)) {
         add.live(s, n);
     }
-    del.send(&mut b, true);
-    add.send(&mut b, false);
+    del.send(t, &mut b, true);
+    add.send(t, &mut b, false);
     b
 }
 
