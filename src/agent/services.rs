@@ -19,8 +19,9 @@ use super::serve::log;
 use crate::cluster::catalog::Catalog;
 use crate::cluster::config::ClusterConfig;
 use crate::cluster::endpoints::{EndpointRecord, Publisher};
-use crate::cluster::etcd::{Etcd, Event, Kv, WatchMsg};
+use crate::cluster::etcd::{Etcd, Event, Kv};
 use crate::cluster::member;
+use crate::cluster::watch::{self, Follower};
 use crate::engine::contexts::Contexts;
 use crate::engine::{Access, Ctx};
 use crate::kernel::nft::watch::{Seen, Watch};
@@ -40,8 +41,6 @@ const PREFIX: &str = "/podnet/v1/";
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(300);
 /// A render that failed is tried again this often.
 const RETRY: Duration = Duration::from_secs(1);
-const BACKOFF_MIN: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 enum Msg {
     /// A full listing of `/podnet/v1/`.
@@ -143,71 +142,22 @@ fn guard(mut w: Watch, tx: &Sender<Msg>, own: &AtomicU32) {
     }
 }
 
-/// List, then watch from the listing's revision; again after any break.
+/// List, then watch from the listing's revision; again after any break. The renderer hears
+/// both; it stops when the renderer is gone.
 fn follow(etcd: &Etcd, tx: &Sender<Msg>) {
-    let mut backoff = BACKOFF_MIN;
-    let mut outage = false;
-    loop {
-        let (kvs, rev) = match etcd.list(PREFIX) {
-            Ok(l) => l,
-            Err(e) => {
-                if !outage {
-                    log(&format!(
-                        "cluster services: {e}; keeping the services as rendered, retrying"
-                    ));
-                    outage = true;
-                }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-        };
-        if outage {
-            log("cluster services: etcd is back; resynced");
-            outage = false;
+    struct Forward<'a>(&'a Sender<Msg>);
+    impl Follower for Forward<'_> {
+        fn listed(&mut self, kvs: Vec<Kv>) -> bool {
+            self.0.send(Msg::Listed(kvs)).is_ok()
         }
-        if tx.send(Msg::Listed(kvs)).is_err() {
-            return;
+        fn events(&mut self, events: Vec<Event>) -> bool {
+            self.0.send(Msg::Events(events)).is_ok()
         }
-        let mut watch = match etcd.watch(PREFIX, rev + 1) {
-            Ok(w) => w,
-            Err(e) => {
-                log(&format!("cluster services: watch: {e}; retrying"));
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-        };
-        loop {
-            match watch.next_msg() {
-                Ok(WatchMsg::Events { events, .. }) => {
-                    backoff = BACKOFF_MIN;
-                    if tx.send(Msg::Events(events)).is_err() {
-                        return;
-                    }
-                }
-                Ok(WatchMsg::Compacted { compact_revision }) => {
-                    log(&format!(
-                        "cluster services: history compacted up to revision {compact_revision}; listing again"
-                    ));
-                    break;
-                }
-                Ok(WatchMsg::Canceled(why)) => {
-                    log(&format!(
-                        "cluster services: watch cancelled ({why}); listing again"
-                    ));
-                    break;
-                }
-                Err(e) => {
-                    log(&format!("cluster services: watch: {e}; listing again"));
-                    outage = true;
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    break;
-                }
-            }
+        fn keeping(&self) -> String {
+            "keeping the services as rendered".into()
         }
     }
+    watch::list_and_watch(etcd, PREFIX, "cluster services: ", &log, &mut Forward(tx));
 }
 
 /// The node's rendering of the cluster's services.

@@ -8,7 +8,7 @@
 //! - etcd unreachable: the last known set stays (the data path keeps working), retries back
 //!   off from 100 ms to 5 s, and the re-list when it returns resyncs whatever changed.
 
-use super::etcd::{Etcd, Event, WatchMsg};
+use super::etcd::{Etcd, Event, Kv, WatchMsg};
 use super::node::{self, NODES};
 use crate::model::NodeLease;
 use std::collections::BTreeMap;
@@ -131,19 +131,71 @@ pub fn list(etcd: &Etcd) -> super::etcd::Result<(Vec<NodeLease>, i64)> {
 /// Follows the nodes forever (the agent's watch thread). The sink hears the first listing
 /// (even an empty one) and then every change; `log` hears about outages and resyncs.
 pub fn follow(etcd: &Etcd, me: Option<String>, sink: &mut dyn NodeSink, log: &dyn Fn(&str)) {
-    let mut set = NodeSet::new(me);
-    let mut first = true;
+    struct Nodes<'a> {
+        set: NodeSet,
+        first: bool,
+        sink: &'a mut dyn NodeSink,
+    }
+    impl Follower for Nodes<'_> {
+        fn listed(&mut self, kvs: Vec<Kv>) -> bool {
+            let change = self
+                .set
+                .replace(kvs.iter().filter_map(node::decode).collect());
+            if self.first || !change.added.is_empty() || !change.removed.is_empty() {
+                self.sink.nodes_changed(&change);
+                self.first = false;
+            }
+            true
+        }
+        fn events(&mut self, events: Vec<Event>) -> bool {
+            let change = self.set.apply(&events);
+            if !change.added.is_empty() || !change.removed.is_empty() {
+                self.sink.nodes_changed(&change);
+            }
+            true
+        }
+        fn keeping(&self) -> String {
+            format!("keeping the last known {} nodes", self.set.nodes.len())
+        }
+    }
+    let mut nodes = Nodes {
+        set: NodeSet::new(me),
+        first: true,
+        sink,
+    };
+    list_and_watch(etcd, NODES, "node watch: ", log, &mut nodes);
+}
+
+/// Who [`list_and_watch`] reports to. `false` from either call stops it.
+pub trait Follower {
+    /// A full listing: at the start, and again after an outage, a compacted or cancelled
+    /// watch (what is missing from it is gone; nothing else is).
+    fn listed(&mut self, kvs: Vec<Kv>) -> bool;
+    /// Changes since the listing or the last events.
+    fn events(&mut self, events: Vec<Event>) -> bool;
+    /// What stays in force while etcd is unreachable, for the log.
+    fn keeping(&self) -> String;
+}
+
+/// Lists `prefix`, then watches it from the listing's revision, until `f` says stop. A
+/// compacted or cancelled watch, or one that breaks, means a new listing — never "all
+/// removed" (flannel#126); etcd unreachable keeps what `f` last heard and retries with backoff
+/// (100 ms to 5 s). Log lines start with `what`.
+pub fn list_and_watch(
+    etcd: &Etcd,
+    prefix: &str,
+    what: &str,
+    log: &dyn Fn(&str),
+    f: &mut dyn Follower,
+) {
     let mut backoff = BACKOFF_MIN;
     let mut outage = false;
     loop {
-        let (listed, rev) = match list(etcd) {
+        let (kvs, rev) = match etcd.list(prefix) {
             Ok(l) => l,
             Err(e) => {
                 if !outage {
-                    log(&format!(
-                        "watch: {e}; keeping the last known {} nodes, retrying",
-                        set.nodes.len()
-                    ));
+                    log(&format!("{what}{e}; {}, retrying", f.keeping()));
                     outage = true;
                 }
                 std::thread::sleep(backoff);
@@ -152,18 +204,16 @@ pub fn follow(etcd: &Etcd, me: Option<String>, sink: &mut dyn NodeSink, log: &dy
             }
         };
         if outage {
-            log("watch: etcd is back; resynced");
+            log(&format!("{what}etcd is back; resynced"));
             outage = false;
         }
-        let change = set.replace(listed);
-        if first || !change.added.is_empty() || !change.removed.is_empty() {
-            sink.nodes_changed(&change);
-            first = false;
+        if !f.listed(kvs) {
+            return;
         }
-        let mut watch = match etcd.watch(NODES, rev + 1) {
+        let mut watch = match etcd.watch(prefix, rev + 1) {
             Ok(w) => w,
             Err(e) => {
-                log(&format!("watch: {e}; retrying"));
+                log(&format!("{what}{e}; retrying"));
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
@@ -173,23 +223,22 @@ pub fn follow(etcd: &Etcd, me: Option<String>, sink: &mut dyn NodeSink, log: &dy
             match watch.next_msg() {
                 Ok(WatchMsg::Events { events, .. }) => {
                     backoff = BACKOFF_MIN;
-                    let change = set.apply(&events);
-                    if !change.added.is_empty() || !change.removed.is_empty() {
-                        sink.nodes_changed(&change);
+                    if !f.events(events) {
+                        return;
                     }
                 }
                 Ok(WatchMsg::Compacted { compact_revision }) => {
                     log(&format!(
-                        "watch: history compacted up to revision {compact_revision}; listing again"
+                        "{what}history compacted up to revision {compact_revision}; listing again"
                     ));
                     break;
                 }
                 Ok(WatchMsg::Canceled(why)) => {
-                    log(&format!("watch: cancelled by etcd ({why}); listing again"));
+                    log(&format!("{what}cancelled by etcd ({why}); listing again"));
                     break;
                 }
                 Err(e) => {
-                    log(&format!("watch: {e}; listing again"));
+                    log(&format!("{what}{e}; listing again"));
                     outage = true;
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(BACKOFF_MAX);
