@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::agent::{agent_pid, dig_from, kill_agent, netns};
+use common::agent::{agent_log, agent_pid, dig_from, kill_agent, netns};
 use common::*;
 use podnet::testbed::{describe, Sandbox};
 use serde_json::Value;
@@ -361,6 +361,9 @@ fn a_flushed_ruleset_is_restored_with_no_podnet_command() {
     let to_vip = || get_many(sb.in_netns(netns("client"), "python3"), &vip, 80, 1);
     assert_eq!(outside(), vec!["web"], "published port before the flush");
     assert_eq!(to_vip(), vec!["web"], "service before the flush");
+    // Another podnet process's full render (gc re-renders every table) is not a loss.
+    podnet_ok(sb, &["gc"]);
+    podnet_ok(sb, &["network", "create", "other"]);
     sb.sh_ok("nft flush ruleset").unwrap();
     sb.wait_until("podnet's tables back", Duration::from_secs(10), || {
         sb.sh("nft list table ip podnet && nft list table ip podnet-svc")
@@ -370,6 +373,16 @@ fn a_flushed_ruleset_is_restored_with_no_podnet_command() {
     .unwrap();
     assert_eq!(outside(), vec!["web"], "published port after the flush");
     assert_eq!(to_vip(), vec!["web"], "service after the flush");
+    // The log names who took the tables away, and only them.
+    let log = agent_log(sb);
+    let repairs: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("deleted podnet's nftables"))
+        .collect();
+    assert!(
+        !repairs.is_empty() && repairs.iter().all(|l| l.contains("'nft' (pid ")),
+        "repairs logged: {repairs:?}\n{log}"
+    );
 }
 
 #[test]

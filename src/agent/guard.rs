@@ -24,18 +24,21 @@ pub fn start(tx: Sender<Job>, own: Arc<AtomicU32>) -> std::io::Result<()> {
         .name("nft-watch".into())
         .spawn(move || loop {
             let news = match watch.read() {
-                Ok(Seen::Lost) => true,
+                Ok(Seen::Lost) => Some("someone (notifications were lost)".to_string()),
                 Ok(Seen::Changes(c)) => c
                     .iter()
-                    .any(|c| c.deleted_watched && c.portid != own.load(Ordering::Relaxed)),
+                    .find(|c| c.took_away(own.load(Ordering::Relaxed)))
+                    .map(|c| c.who()),
                 Err(e) => {
                     log(&format!("nftables watch: {e}"));
                     std::thread::sleep(std::time::Duration::from_secs(1));
-                    false
+                    None
                 }
             };
-            if news && tx.send(Job::Repair).is_err() {
-                return;
+            if let Some(who) = news {
+                if tx.send(Job::Repair(who)).is_err() {
+                    return;
+                }
             }
         })?;
     Ok(())

@@ -32,8 +32,9 @@ pub(super) enum Job {
     /// Serve what the store says; the answer goes back on the sender. With a container's
     /// id, only that container's names changed.
     Sync(Sender<Response>, Option<i64>),
-    /// Someone deleted part of podnet's nftables tables: render them again.
-    Repair,
+    /// Someone (named as the kernel names them) deleted part of podnet's nftables tables:
+    /// render them again.
+    Repair(String),
     /// A container's process exited (endpoint id, name, process).
     Exited(i64, String, crate::engine::proc::ProcId),
 }
@@ -136,9 +137,10 @@ impl Agent {
             // every name read.
             let mut only: Option<BTreeSet<i64>> = (!self.pending).then(BTreeSet::new);
             let mut repair = self.repair_pending;
+            let mut by = String::from("someone");
             let tick = first.is_none();
             let mut jobs: Vec<Job> = first.into_iter().chain(rx.try_iter()).collect();
-            if jobs.iter().any(|j| matches!(j, Job::Repair)) {
+            if jobs.iter().any(|j| matches!(j, Job::Repair(_))) {
                 std::thread::sleep(DEBOUNCE);
                 jobs.extend(rx.try_iter());
             }
@@ -154,7 +156,10 @@ impl Agent {
                             _ => only = None,
                         }
                     }
-                    Job::Repair => repair = true,
+                    Job::Repair(who) => {
+                        repair = true;
+                        by = who;
+                    }
                     Job::Exited(id, name, pid) => match self.repairer.exited(id, &name, pid) {
                         Ok(true) => log(&format!(
                             "container '{name}': its process {} exited; out of every service",
@@ -170,7 +175,7 @@ impl Agent {
             if repair {
                 self.repair_pending = false;
                 match self.repairer.repair() {
-                    Ok(()) => log("another process deleted podnet's nftables tables or rules: rendered again from the store"),
+                    Ok(()) => log(&format!("{by} deleted podnet's nftables tables or rules: rendered again from the store")),
                     Err(e) => {
                         self.repair_pending = true;
                         log(&format!("cannot restore podnet's nftables tables: {e}; retrying"));

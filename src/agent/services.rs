@@ -127,9 +127,7 @@ fn guard(mut w: Watch, tx: &Sender<Msg>, own: &AtomicU32) {
     loop {
         let news = match w.read() {
             Ok(Seen::Lost) => true,
-            Ok(Seen::Changes(c)) => c
-                .iter()
-                .any(|c| c.deleted_watched && c.portid != own.load(Ordering::Relaxed)),
+            Ok(Seen::Changes(c)) => c.iter().any(|c| c.took_away(own.load(Ordering::Relaxed))),
             Err(e) => {
                 log(&format!("cluster services: nftables watch: {e}"));
                 std::thread::sleep(RETRY);

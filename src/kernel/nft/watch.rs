@@ -12,9 +12,11 @@ use super::query;
 const NFNLGRP_NFTABLES: libc::c_int = 7;
 /// nfnetlink subsystem of nf_tables (`NFNL_SUBSYS_NFTABLES`), the high byte of a type.
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_DELTABLE: u16 = 2;
 #[cfg(test)]
 const NFT_MSG_DELCHAIN: u16 = 5;
+const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_DELRULE: u16 = 8;
 #[cfg(test)]
 const NFT_MSG_DELSET: u16 = 11;
@@ -22,6 +24,9 @@ const NFT_MSG_NEWGEN: u16 = 15;
 /// The table name: attribute 1 of tables, chains, rules and sets alike (NFTA_TABLE_NAME,
 /// NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE).
 const NFTA_TABLE_NAME: u16 = 1;
+/// NEWGEN's attributes: who committed the transaction (pid and command name, kernel ≥ 5.4).
+const NFTA_GEN_PROC_PID: u16 = 2;
+const NFTA_GEN_PROC_NAME: u16 = 3;
 const NLMSG_HDRLEN: usize = 16;
 const NFGENMSG_LEN: usize = 4;
 
@@ -33,6 +38,27 @@ pub struct Change {
     /// It deleted a table or a rule of a table whose name starts with the prefix asked for
     /// (`nft flush ruleset` deletes every table; `nft flush table` every rule).
     pub deleted_watched: bool,
+    /// It also made tables or rules there: a whole re-render (what every podnet process's
+    /// full render is), not a flush or a reload that only takes podnet's part away.
+    pub rebuilt_watched: bool,
+    /// The committing process as the kernel names it (pid, command), when it does.
+    pub by: Option<(u32, String)>,
+}
+
+impl Change {
+    /// Whether this transaction took part of the watched tables away and left it so:
+    /// deleted there and made nothing there, by a socket other than `own`.
+    pub fn took_away(&self, own: u32) -> bool {
+        self.deleted_watched && !self.rebuilt_watched && self.portid != own
+    }
+
+    /// "'nft' (pid 42)", or "another process" when the kernel did not say.
+    pub fn who(&self) -> String {
+        match &self.by {
+            Some((pid, name)) => format!("'{name}' (pid {pid})"),
+            None => "another process".into(),
+        }
+    }
 }
 
 /// What a read brought.
@@ -155,15 +181,16 @@ pub fn parse(mut buf: &[u8], prefix: &str, open: &mut Change) -> Vec<Change> {
         let body = &buf[NLMSG_HDRLEN..len];
         if kind >> 8 == NFNL_SUBSYS_NFTABLES {
             open.portid = portid;
+            let watched = || table_name(body).is_some_and(|t| t.starts_with(prefix));
             match kind & 0xff {
-                NFT_MSG_NEWGEN => done.push(std::mem::take(open)),
+                NFT_MSG_NEWGEN => {
+                    open.by = committer(body);
+                    done.push(std::mem::take(open))
+                }
+                NFT_MSG_NEWTABLE | NFT_MSG_NEWRULE if watched() => open.rebuilt_watched = true,
                 // Chains and sets come and go with podnet's own service changes (bucket
                 // chains); a flush or a reload deletes tables or rules.
-                NFT_MSG_DELTABLE | NFT_MSG_DELRULE
-                    if table_name(body).is_some_and(|t| t.starts_with(prefix)) =>
-                {
-                    open.deleted_watched = true;
-                }
+                NFT_MSG_DELTABLE | NFT_MSG_DELRULE if watched() => open.deleted_watched = true,
                 _ => {}
             }
         }
@@ -177,6 +204,16 @@ pub fn parse(mut buf: &[u8], prefix: &str, open: &mut Change) -> Vec<Change> {
 fn table_name(body: &[u8]) -> Option<&str> {
     let v = query::attr(body.get(NFGENMSG_LEN..)?, NFTA_TABLE_NAME)?;
     std::str::from_utf8(query::until_nul(v)).ok()
+}
+
+/// The pid and command name a NEWGEN carries.
+fn committer(body: &[u8]) -> Option<(u32, String)> {
+    let attrs = body.get(NFGENMSG_LEN..)?;
+    let pid = query::attr(attrs, NFTA_GEN_PROC_PID)?;
+    let pid = u32::from_be_bytes(pid.get(..4)?.try_into().ok()?);
+    let name = query::attr(attrs, NFTA_GEN_PROC_NAME)?;
+    let name = String::from_utf8_lossy(query::until_nul(name)).into_owned();
+    Some((pid, name))
 }
 
 #[cfg(test)]
@@ -205,9 +242,28 @@ mod tests {
         m
     }
 
+    fn ch(portid: u32, deleted_watched: bool, rebuilt_watched: bool) -> Change {
+        Change {
+            portid,
+            deleted_watched,
+            rebuilt_watched,
+            by: None,
+        }
+    }
+
     #[test]
     fn deletions_of_watched_tables_per_transaction() {
-        let table: [(Vec<Vec<u8>>, Vec<Change>); 5] = [
+        let table: [(Vec<Vec<u8>>, Vec<Change>); 6] = [
+            // A full render (podnet's own, from any podnet process): deleted and made again.
+            (
+                vec![
+                    msg(NFT_MSG_DELTABLE, 7, Some("podnet")),
+                    msg(NFT_MSG_NEWTABLE, 7, Some("podnet")),
+                    msg(NFT_MSG_NEWRULE, 7, Some("podnet")),
+                    msg(NFT_MSG_NEWGEN, 7, None),
+                ],
+                vec![ch(7, true, true)],
+            ),
             // `nft flush ruleset` by someone: podnet's table goes.
             (
                 vec![
@@ -215,10 +271,7 @@ mod tests {
                     msg(NFT_MSG_DELTABLE, 9, Some("podnet")),
                     msg(NFT_MSG_NEWGEN, 9, None),
                 ],
-                vec![Change {
-                    portid: 9,
-                    deleted_watched: true,
-                }],
+                vec![ch(9, true, false)],
             ),
             // Someone else's table only.
             (
@@ -226,10 +279,7 @@ mod tests {
                     msg(NFT_MSG_DELRULE, 4, Some("filter")),
                     msg(NFT_MSG_NEWGEN, 4, None),
                 ],
-                vec![Change {
-                    portid: 4,
-                    deleted_watched: false,
-                }],
+                vec![ch(4, false, false)],
             ),
             // Elements (a port published) are not deletions of structure.
             (
@@ -238,10 +288,7 @@ mod tests {
                     msg(12, 5, Some("podnet")),
                     msg(NFT_MSG_NEWGEN, 5, None),
                 ],
-                vec![Change {
-                    portid: 5,
-                    deleted_watched: false,
-                }],
+                vec![ch(5, false, false)],
             ),
             // Two transactions in one datagram: a rule of podnet-svc; a bucket chain and a
             // set (podnet's own service changes make and drop those).
@@ -253,16 +300,7 @@ mod tests {
                     msg(NFT_MSG_DELSET, 2, Some("podnet-svc")),
                     msg(NFT_MSG_NEWGEN, 2, None),
                 ],
-                vec![
-                    Change {
-                        portid: 1,
-                        deleted_watched: true,
-                    },
-                    Change {
-                        portid: 2,
-                        deleted_watched: false,
-                    },
-                ],
+                vec![ch(1, true, false), ch(2, false, false)],
             ),
             // Not finished in this datagram: nothing yet.
             (vec![msg(NFT_MSG_DELTABLE, 3, Some("podnet"))], vec![]),
@@ -281,13 +319,36 @@ mod tests {
         )
         .is_empty());
         let done = parse(&msg(NFT_MSG_NEWGEN, 3, None), "podnet", &mut open);
-        assert_eq!(
-            done,
-            vec![Change {
-                portid: 3,
-                deleted_watched: true
-            }]
-        );
+        assert_eq!(done, vec![ch(3, true, false)]);
+    }
+
+    #[test]
+    fn what_took_away_and_who() {
+        // Flushed by someone else; one's own socket; a re-render; elements only.
+        assert!(ch(9, true, false).took_away(1));
+        assert!(!ch(1, true, false).took_away(1));
+        assert!(!ch(9, true, true).took_away(1));
+        assert!(!ch(9, false, false).took_away(1));
+        // NEWGEN's pid (big-endian) and name.
+        let mut body = vec![2u8, 0, 0, 0];
+        for (kind, v) in [
+            (NFTA_GEN_PROC_PID, 4242u32.to_be_bytes().to_vec()),
+            (NFTA_GEN_PROC_NAME, b"nft\0".to_vec()),
+        ] {
+            body.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+            body.extend_from_slice(&kind.to_ne_bytes());
+            body.extend_from_slice(&v);
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+        }
+        assert_eq!(committer(&body), Some((4242, "nft".to_string())));
+        assert_eq!(ch(9, true, false).who(), "another process");
+        let c = Change {
+            by: committer(&body),
+            ..ch(9, true, false)
+        };
+        assert_eq!(c.who(), "'nft' (pid 4242)");
     }
 
     #[test]
