@@ -85,6 +85,22 @@ fn opts(args: &[String]) -> Opts {
     o
 }
 
+/// Sleeps a pseudo-random 0..`max` (untimed). The agents publish their containers on a
+/// fixed period: without this, every trial would start at the same phase of it (each
+/// trial's steps are locked to the previous step's tick) and the figure would be one
+/// point of the distribution, not the distribution.
+pub fn jitter(max: Duration) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut x = STATE.load(Ordering::Relaxed) ^ std::process::id() as u64;
+    // xorshift64
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    std::thread::sleep(max.mul_f64((x % 10_000) as f64 / 10_000.0));
+}
+
 /// (median, p90, max) in ms, as the table cell.
 pub fn cell(v: &[Duration]) -> String {
     if v.is_empty() {

@@ -3,7 +3,7 @@
 
 use super::etcd_log::EtcdLog;
 use super::nft_events::Maps;
-use super::{cell, die, start, subnet_of, Opts, PATIENCE};
+use super::{cell, die, jitter, start, subnet_of, Opts, PATIENCE};
 use podnet::cluster::etcd::Etcd;
 use podnet::testbed::cluster::UNDERLAY;
 use podnet::testbed::{self, Cluster};
@@ -11,6 +11,10 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
+
+/// The random pause before each change: more than `agent::services::PUBLISH_EVERY`, so a
+/// change lands anywhere in the agents' publishing period.
+const JITTER: Duration = Duration::from_millis(400);
 
 /// One change's timings, from just before its CLI command started.
 #[derive(Default)]
@@ -54,6 +58,7 @@ fn step(c: &Cluster, w: &super::Watchers, log: &EtcdLog, s: &Step, out: &mut Sam
         goals.push(g);
     }
     let args: Vec<&str> = s.args.iter().map(String::as_str).collect();
+    jitter(JITTER);
     let t0 = Instant::now();
     c.podnet_ok(0, &args)
         .unwrap_or_else(|e| die(&e.to_string()));
