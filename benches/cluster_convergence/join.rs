@@ -25,6 +25,8 @@ const POD_CIDR: Ipv4Net = Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 0, 0, 
 struct Samples {
     /// Until all 3 others hold the new node.
     others: Vec<Duration>,
+    /// Until the new node's first FDB entry (its watch listed, its plan made).
+    new_first: Vec<Duration>,
     /// Until the new node holds the 3 real others.
     new_has_real: Vec<Duration>,
     /// Until the new node holds every remote node (real and simulated).
@@ -71,9 +73,10 @@ pub fn run(mut c: Cluster, o: &Opts) {
         o.ttl, o.join_trials
     );
     println!(
-        "{:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>14}",
+        "{:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {:>14}",
         "sim N",
         "→ all 3 others",
+        "→ new: 1st entry",
         "→ new has 3 real",
         "→ new has all",
         "→ node key on m2",
@@ -144,6 +147,9 @@ pub fn run(mut c: Cluster, o: &Opts) {
                         && reals.iter().all(|(v, s)| m.has(*v, *s))
                 })
                 .unwrap_or_else(|e| die(&e));
+            let g_first = w.rt[NEW]
+                .set_goal(|m| !m.fdb.is_empty())
+                .unwrap_or_else(|e| die(&e));
             let mut g_others = Vec::new();
             if let Some(sub) = mine {
                 let vtep = ip(NEW);
@@ -163,6 +169,7 @@ pub fn run(mut c: Cluster, o: &Opts) {
                     .unwrap_or_else(|e| die(&format!("{what}: {e}\n{}", c.log(NEW))))
                     - t0
             };
+            let first = wait(&w.rt[NEW], g_first, "node4 installing its first FDB entry");
             let has_real = wait(&w.rt[NEW], g_real, "node4 installing the 3 others");
             // A simulated lease that expires meanwhile makes this unreachable: a miss,
             // counted, not the end of the run.
@@ -193,6 +200,7 @@ pub fn run(mut c: Cluster, o: &Opts) {
                 continue;
             }
             s.others.push(others);
+            s.new_first.push(first);
             s.new_has_real.push(has_real);
             match has_all {
                 Ok(d) => s.new_has_all.push(d),
@@ -204,8 +212,9 @@ pub fn run(mut c: Cluster, o: &Opts) {
             }
         }
         println!(
-            "{n:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {bulk:>14}",
+            "{n:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {bulk:>14}",
             cell(&s.others),
+            cell(&s.new_first),
             cell(&s.new_has_real),
             cell(&s.new_has_all),
             cell(&s.key)
