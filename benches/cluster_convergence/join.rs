@@ -33,6 +33,8 @@ struct Samples {
     new_has_all: Vec<Duration>,
     /// Until its node key reached the watcher on member 2.
     key: Vec<Duration>,
+    /// One client's list of `/podnet/v1/nodes/` (untimed part of each trial).
+    list: Vec<Duration>,
     /// Trials where the new node never held every node (a simulated lease expired).
     misses: usize,
 }
@@ -73,13 +75,14 @@ pub fn run(mut c: Cluster, o: &Opts) {
         o.ttl, o.join_trials
     );
     println!(
-        "{:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {:>14}",
+        "{:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {:>16} | {:>14}",
         "sim N",
         "→ all 3 others",
         "→ new: 1st entry",
         "→ new has 3 real",
         "→ new has all",
         "→ node key on m2",
+        "list the nodes",
         "bulk join (s)"
     );
     for &n in &o.sim {
@@ -115,6 +118,12 @@ pub fn run(mut c: Cluster, o: &Opts) {
         let mut mine: Option<Ipv4Net> = None;
         // Trial 0 warms up (and tells the new node's subnet); it is not counted.
         for t in 0..=o.join_trials {
+            // What listing the nodes costs a client now (as node4's watch does first).
+            let t = Instant::now();
+            let listed = node_count(&etcd);
+            if listed > 0 {
+                s.list.push(t.elapsed());
+            }
             // The node is gone everywhere (or never was), its device too.
             c.kill_agent(NEW).unwrap_or_else(|e| die(&e.to_string()));
             if let Some(sub) = mine {
@@ -212,12 +221,13 @@ pub fn run(mut c: Cluster, o: &Opts) {
             }
         }
         println!(
-            "{n:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {bulk:>14}",
+            "{n:>6} | {:>18} | {:>18} | {:>18} | {:>18} | {:>18} | {:>16} | {bulk:>14}",
             cell(&s.others),
             cell(&s.new_first),
             cell(&s.new_has_real),
             cell(&s.new_has_all),
-            cell(&s.key)
+            cell(&s.key),
+            cell(&s.list)
         );
         let (r, expired, failed) = sims.renewals();
         if n > 0 {
