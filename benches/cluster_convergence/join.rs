@@ -119,10 +119,9 @@ pub fn run(mut c: Cluster, o: &Opts) {
         // Trial 0 warms up (and tells the new node's subnet); it is not counted.
         for t in 0..=o.join_trials {
             // What listing the nodes costs a client now (as node4's watch does first).
-            let t = Instant::now();
-            let listed = node_count(&etcd);
-            if listed > 0 {
-                s.list.push(t.elapsed());
+            let tl = Instant::now();
+            if node_count(&etcd) > 0 {
+                s.list.push(tl.elapsed());
             }
             // The node is gone everywhere (or never was), its device too.
             c.kill_agent(NEW).unwrap_or_else(|e| die(&e.to_string()));
