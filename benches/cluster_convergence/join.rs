@@ -39,8 +39,39 @@ struct Samples {
     misses: usize,
 }
 
+/// Simulated nodes join until `n` hold leases, then until every real node (the first 3)
+/// holds every node etcd has (a simulated lease renewed too late on a loaded machine is
+/// gone: counted from etcd, not from `n`); the time it took, in s, or "-".
+pub fn join_sims(sims: &SimNodes, etcd: &Etcd, w: &super::Watchers, n: usize) -> String {
+    if n <= sims.len() {
+        return "-".into();
+    }
+    let t = Instant::now();
+    let have = sims.len();
+    sims.join_all(have..n, 8)
+        .unwrap_or_else(|e| die(&format!("simulated joins: {e}")));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let nodes = node_count(etcd);
+        let behind =
+            w.rt.iter()
+                .take(3)
+                .any(|r| r.with(|m| m.fdb.len() + 1 < nodes));
+        if !behind {
+            break;
+        }
+        if Instant::now() > deadline {
+            die(&format!(
+                "the real nodes did not install {nodes} nodes in 600 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("{:.1}", t.elapsed().as_secs_f64())
+}
+
 /// Nodes in etcd now.
-fn node_count(etcd: &Etcd) -> usize {
+pub fn node_count(etcd: &Etcd) -> usize {
     etcd.list("/podnet/v1/nodes/")
         .unwrap_or_else(|e| die(&format!("list the nodes: {e:?}")))
         .0
@@ -86,34 +117,7 @@ pub fn run(mut c: Cluster, o: &Opts) {
         "bulk join (s)"
     );
     for &n in &o.sim {
-        let bulk = if n > sims.len() {
-            let t = Instant::now();
-            let have = sims.len();
-            sims.join_all(have..n, 8)
-                .unwrap_or_else(|e| die(&format!("simulated joins: {e}")));
-            // Until every real node holds every node etcd has (a simulated lease renewed
-            // too late on a loaded machine is gone: counted from etcd, not from n).
-            let deadline = Instant::now() + Duration::from_secs(600);
-            loop {
-                let nodes = node_count(&etcd);
-                let behind =
-                    w.rt.iter()
-                        .take(3)
-                        .any(|r| r.with(|m| m.fdb.len() + 1 < nodes));
-                if !behind {
-                    break;
-                }
-                if Instant::now() > deadline {
-                    die(&format!(
-                        "the real nodes did not install {nodes} nodes in 600 s"
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            format!("{:.1}", t.elapsed().as_secs_f64())
-        } else {
-            "-".into()
-        };
+        let bulk = join_sims(&sims, &etcd, &w, n);
         let mut s = Samples::default();
         let mut mine: Option<Ipv4Net> = None;
         // Trial 0 warms up (and tells the new node's subnet); it is not counted.

@@ -12,7 +12,7 @@
 //!   the backend removed / `podnet service rm`, run on node 1, until all 3 nodes'
 //!   `ip podnet-csvc` holds the change (`service_ips` has or lacks the VIP, `eps` has or
 //!   lacks the backend), beside the floor: an etcd put on member 1 until a watch on
-//!   member 2 delivers it, measured in the same trials.
+//!   member 2 delivers it, measured in the same trials. Per `--sim` level, as below.
 //! - `join`: from a 4th node's `podnet agent` start until the 3 others' kernels hold its
 //!   FDB entry and route, and it holds theirs; per `--sim` level, that many simulated
 //!   nodes (`testbed::SimNodes`) hold leases in the same etcd first, so every real agent

@@ -2,14 +2,18 @@
 //! `ip podnet-csvc` holds it, beside etcd's own watch latency (the floor).
 
 use super::etcd_log::EtcdLog;
+use super::join::join_sims;
 use super::nft_events::Maps;
 use super::{cell, die, jitter, start, subnet_of, Opts, PATIENCE};
+use podnet::cluster::config;
 use podnet::cluster::etcd::Etcd;
 use podnet::testbed::cluster::UNDERLAY;
+use podnet::testbed::SimNodes;
 use podnet::testbed::{self, Cluster};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The random pause before each change: more than `agent::services::PUBLISH_EVERY`, so a
@@ -167,116 +171,132 @@ pub fn run(mut c: Cluster, o: &Opts) {
     let writer = Etcd::new(&[format!("http://{UNDERLAY}.1:2379")]).unwrap();
     let log = EtcdLog::start(&format!("http://{UNDERLAY}.2:2379")).unwrap_or_else(|e| die(&e));
     let subnet = subnet_of(&writer, "node1").unwrap_or_else(|| die("node1 has no subnet"));
-    let mut floor = Vec::new();
-    let mut put_rtt = Vec::new();
-    let mut by: BTreeMap<&str, Samples> = BTreeMap::new();
-    for k in 1..=o.trials {
-        // The floor: a put on member 1 until member 2's watch delivers it.
-        let key = format!("/bench/floor/{k}");
-        let t0 = Instant::now();
-        writer
-            .put(&key, b"x", 0)
-            .unwrap_or_else(|e| die(&format!("floor put: {e:?}")));
-        put_rtt.push(t0.elapsed());
-        let seen = log
-            .first(t0, true, |x| x == key, PATIENCE)
-            .unwrap_or_else(|| die("the floor's put never reached the watch"));
-        floor.push(seen - t0);
+    let urls: Vec<String> = (1..=3)
+        .map(|m| format!("http://{UNDERLAY}.{m}:2379"))
+        .collect();
+    let etcd = Arc::new(Etcd::new(&urls).unwrap());
+    let ccfg = config::load(&etcd).unwrap_or_else(|e| die(&format!("cluster config: {e:?}")));
+    // As in the join phase (lease TTL 30 s; see there).
+    let sims = SimNodes::new(etcd.clone(), ccfg, 30);
+    for (round, &n) in o.sim.iter().enumerate() {
+        let bulk = join_sims(&sims, &etcd, &w, n);
+        let mut floor = Vec::new();
+        let mut put_rtt = Vec::new();
+        let mut by: BTreeMap<&str, Samples> = BTreeMap::new();
+        for k in 1..=o.trials {
+            // The floor: a put on member 1 until member 2's watch delivers it.
+            let key = format!("/bench/floor/{round}/{k}");
+            let t0 = Instant::now();
+            writer
+                .put(&key, b"x", 0)
+                .unwrap_or_else(|e| die(&format!("floor put: {e:?}")));
+            put_rtt.push(t0.elapsed());
+            let seen = log
+                .first(t0, true, |x| x == key, PATIENCE)
+                .unwrap_or_else(|| die("the floor's put never reached the watch"));
+            floor.push(seen - t0);
 
-        let name = format!("s{k}");
-        let vip = Ipv4Addr::new(10, 43, 1, k as u8);
-        let backend = format!("x{k}");
-        let ip = Ipv4Addr::from(u32::from(subnet.network()) + 200 + k as u32);
-        let steps = [
-            Step {
-                kind: KINDS[0],
-                args: [
-                    "service",
-                    "create",
-                    &name,
-                    "--port",
-                    "80",
-                    "--selector",
-                    "app=web",
-                    "--vip",
-                    &vip.to_string(),
-                ]
-                .map(String::from)
-                .to_vec(),
-                goal: Maps::has_vip,
-                target: vip,
-                key: (true, format!("/services/{name}")),
-            },
-            Step {
-                kind: KINDS[1],
-                args: [
-                    "run",
-                    "-d",
-                    "--name",
-                    &backend,
-                    "-l",
-                    "app=web",
-                    "--ip",
-                    &ip.to_string(),
-                    "--",
-                    "sleep",
-                    "infinity",
-                ]
-                .map(String::from)
-                .to_vec(),
-                goal: Maps::has_backend,
-                target: ip,
-                key: (true, format!("/endpoints/node1/{backend}")),
-            },
-            Step {
-                kind: KINDS[2],
-                args: ["rm", "-f", &backend].map(String::from).to_vec(),
-                goal: |m, ip| !m.has_backend(ip),
-                target: ip,
-                key: (false, format!("/endpoints/node1/{backend}")),
-            },
-            Step {
-                kind: KINDS[3],
-                args: ["service", "rm", &name].map(String::from).to_vec(),
-                goal: |m, vip| !m.has_vip(vip),
-                target: vip,
-                key: (false, format!("/services/{name}")),
-            },
-        ];
-        for s in &steps {
-            step(&c, &w, &log, s, by.entry(s.kind).or_default());
-            if s.kind == KINDS[1] || s.kind == KINDS[2] {
-                check_mirrors(&c, &w);
+            let name = format!("s{k}");
+            let vip = Ipv4Addr::new(10, 43, round as u8 + 1, k as u8);
+            let backend = format!("x{k}");
+            let ip = Ipv4Addr::from(u32::from(subnet.network()) + 200 + k as u32);
+            let steps = [
+                Step {
+                    kind: KINDS[0],
+                    args: [
+                        "service",
+                        "create",
+                        &name,
+                        "--port",
+                        "80",
+                        "--selector",
+                        "app=web",
+                        "--vip",
+                        &vip.to_string(),
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    goal: Maps::has_vip,
+                    target: vip,
+                    key: (true, format!("/services/{name}")),
+                },
+                Step {
+                    kind: KINDS[1],
+                    args: [
+                        "run",
+                        "-d",
+                        "--name",
+                        &backend,
+                        "-l",
+                        "app=web",
+                        "--ip",
+                        &ip.to_string(),
+                        "--",
+                        "sleep",
+                        "infinity",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    goal: Maps::has_backend,
+                    target: ip,
+                    key: (true, format!("/endpoints/node1/{backend}")),
+                },
+                Step {
+                    kind: KINDS[2],
+                    args: ["rm", "-f", &backend].map(String::from).to_vec(),
+                    goal: |m, ip| !m.has_backend(ip),
+                    target: ip,
+                    key: (false, format!("/endpoints/node1/{backend}")),
+                },
+                Step {
+                    kind: KINDS[3],
+                    args: ["service", "rm", &name].map(String::from).to_vec(),
+                    goal: |m, vip| !m.has_vip(vip),
+                    target: vip,
+                    key: (false, format!("/services/{name}")),
+                },
+            ];
+            for s in &steps {
+                step(&c, &w, &log, s, by.entry(s.kind).or_default());
+                if s.kind == KINDS[1] || s.kind == KINDS[2] {
+                    check_mirrors(&c, &w);
+                }
             }
         }
-    }
-    println!(
-        "services: 3 nodes (podnet agent each, lease TTL {} s), 3-member etcd 3.4, {} trials; \
-         changes made on node 1 with the CLI; ms, median / p90 / max",
-        o.ttl, o.trials
-    );
-    println!(
-        "{:<36} | {:>16} | {:>16} | {:>16} | {:>16} | {:>16}",
-        "change", "→ all 3 kernels", "→ first kernel", "CLI run time", "→ key on m2", "key → all 3"
-    );
-    for kind in KINDS {
-        let s = &by[kind];
         println!(
-            "{kind:<36} | {:>16} | {:>16} | {:>16} | {:>16} | {:>16}",
-            cell(&s.all),
-            cell(&s.first),
-            cell(&s.cli),
-            cell(&s.key),
-            cell(&s.after_key)
+            "services: 3 nodes (podnet agent each, lease TTL {} s), 3-member etcd 3.4, {n} \
+             simulated nodes (joined in {bulk} s), {} trials; changes made on node 1 with the \
+             CLI; ms, median / p90 / max",
+            o.ttl, o.trials
+        );
+        println!(
+            "{:<36} | {:>16} | {:>16} | {:>16} | {:>16} | {:>16}",
+            "change",
+            "→ all 3 kernels",
+            "→ first kernel",
+            "CLI run time",
+            "→ key on m2",
+            "key → all 3"
+        );
+        for kind in KINDS {
+            let s = &by[kind];
+            println!(
+                "{kind:<36} | {:>16} | {:>16} | {:>16} | {:>16} | {:>16}",
+                cell(&s.all),
+                cell(&s.first),
+                cell(&s.cli),
+                cell(&s.key),
+                cell(&s.after_key)
+            );
+        }
+        println!(
+            "{:<36} | {:>16} | {:>16} | {:>16} | {:>16} | {:>16}",
+            "floor: etcd put m1 → watch on m2",
+            cell(&floor),
+            "",
+            cell(&put_rtt),
+            "",
+            ""
         );
     }
-    println!(
-        "{:<36} | {:>16} | {:>16} | {:>16} | {:>16} | {:>16}",
-        "floor: etcd put m1 → watch on m2",
-        cell(&floor),
-        "",
-        cell(&put_rtt),
-        "",
-        ""
-    );
 }
