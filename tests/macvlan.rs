@@ -330,3 +330,60 @@ fn faulty(sb: &Sandbox, fault: &str, args: &[&str]) -> std::process::Output {
     c.env("PODNET_FAULT", fault);
     output(c)
 }
+
+/// Acceptance 5: CNI ADD/CHECK/DEL on a macvlan conflist (podnet's `"mode": "macvlan"` and
+/// the reference plugin's `master` shape) works as the CLI: the LAN reaches the runtime's
+/// namespace at its own address; DEL removes the interface from the namespace, which stays.
+#[test]
+fn cni_add_check_del_on_a_macvlan_conflist() {
+    use common::cni::*;
+    use serde_json::json;
+    let lab = lan_lab();
+    let sb = &lab.host;
+    let ours = conf(
+        "1.0.0",
+        "lan",
+        json!({"mode": "macvlan", "parent": PARENT, "subnet": LAN, "gateway": ROUTER,
+               "ipRange": RANGE}),
+    );
+    let reference = conf(
+        "1.0.0",
+        "lan",
+        json!({"master": PARENT, "mode": "bridge", "subnet": LAN, "gateway": ROUTER,
+               "ipRange": RANGE}),
+    );
+    for (i, c) in [ours, reference].iter().enumerate() {
+        let what = format!("conflist {i}");
+        let ns = netns(sb, &format!("rt{i}"));
+        let id = format!("ctr{i}");
+        let result = cni_verb(sb, "ADD", &id, &ns, c).ok(&what);
+        let ip = result_ip(&result, "eth0");
+        assert!(net(RANGE).contains(&ip.addr()), "{what}: {result}");
+        // Only the container's interface: no bridge, no host veth.
+        assert_eq!(
+            as_list(result["interfaces"].clone()).len(),
+            1,
+            "{what}: {result}"
+        );
+        let link = ip_json_in(sb, &ns, &["-d", "link", "show", "dev", "eth0"]);
+        assert_eq!(
+            link[0]["linkinfo"]["info_kind"], "macvlan",
+            "{what}: {link}"
+        );
+        let mut srv = serve_in(sb, &ns, 7000, "rt/{peer}");
+        assert_eq!(
+            tcp_try(&lab.outside, &ip.addr().to_string(), 7000, "10"),
+            Some(format!("rt/{ROUTER}")),
+            "{what}"
+        );
+        srv.stop();
+        let mut checked = c.clone();
+        checked["prevResult"] = result.clone();
+        cni_verb(sb, "CHECK", &id, &ns, &checked).ok(&format!("{what}: CHECK"));
+        cni_verb(sb, "DEL", &id, &ns, c).ok(&format!("{what}: DEL"));
+        let links = ip_json_in(sb, &ns, &["link"]);
+        assert_eq!(names(&links), vec!["lo"], "{what}: after DEL: {links}");
+        assert!(leftovers(sb).is_empty(), "{what}: {:?}", leftovers(sb));
+    }
+    assert_eq!(net_inspect(sb, "lan")["driver"], "macvlan");
+}
