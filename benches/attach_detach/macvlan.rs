@@ -30,7 +30,14 @@ impl Bench {
         let name = format!("m{}", self.next());
         let ns_s = ns.to_string_lossy().into_owned();
         let attach = timed(&[
-            self.podnet, "attach", "--netns", &ns_s, "--name", &name, "--network", net,
+            self.podnet,
+            "attach",
+            "--netns",
+            &ns_s,
+            "--name",
+            &name,
+            "--network",
+            net,
         ]);
         self.settle();
         let detach = timed(&[self.podnet, "detach", &name]);
@@ -48,7 +55,16 @@ fn lan() {
     ]);
     sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", "lan0"]);
     sh(&["ip", "link", "set", "lan0", "up"]);
-    sh(&["ip", "-n", "lan", "addr", "add", "198.18.0.2/24", "dev", "eth0"]);
+    sh(&[
+        "ip",
+        "-n",
+        "lan",
+        "addr",
+        "add",
+        "198.18.0.2/24",
+        "dev",
+        "eth0",
+    ]);
     sh(&["ip", "-n", "lan", "link", "set", "eth0", "up"]);
     sh(&["ip", "-n", "lan", "link", "set", "lo", "up"]);
 }
@@ -63,7 +79,10 @@ fn wait_listening(p: &str, name: &str) {
         if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
             return;
         }
-        assert!(Instant::now() < deadline, "iperf3 -s in {name} did not start");
+        assert!(
+            Instant::now() < deadline,
+            "iperf3 -s in {name} did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -72,8 +91,20 @@ pub(crate) fn macvlan_phase(bench: &mut Bench, opts: &Opts) {
     lan();
     let p = bench.podnet;
     timed(&[
-        p, "network", "create", MV, "--driver", "macvlan", "--parent", "lan0", "--subnet",
-        "198.18.0.0/24", "--gateway", "198.18.0.2", "--ip-range", "198.18.0.64/26",
+        p,
+        "network",
+        "create",
+        MV,
+        "--driver",
+        "macvlan",
+        "--parent",
+        "lan0",
+        "--subnet",
+        "198.18.0.0/24",
+        "--gateway",
+        "198.18.0.2",
+        "--ip-range",
+        "198.18.0.64/26",
     ]);
     timed(&[p, "network", "create", BR, "--subnet", "10.72.0.0/16"]);
     // Attach/detach, interleaved (the first of each pair alternates).
@@ -107,7 +138,17 @@ pub(crate) fn macvlan_phase(bench: &mut Bench, opts: &Opts) {
     let mut run = vec![p, "run", "-d", "--name", "mvsrv", "--network", MV];
     run.extend(iperf);
     timed(&run);
-    let mut run = vec![p, "run", "-d", "--name", "brsrv", "--network", BR, "-p", "15201:5201"];
+    let mut run = vec![
+        p,
+        "run",
+        "-d",
+        "--name",
+        "brsrv",
+        "--network",
+        BR,
+        "-p",
+        "15201:5201",
+    ];
     run.extend(iperf);
     timed(&run);
     wait_listening(p, "mvsrv");

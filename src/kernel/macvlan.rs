@@ -4,7 +4,7 @@
 //! and its parent).
 
 use super::nl::Rtnl;
-use crate::model::{Error, MacvlanMode, Result};
+use crate::model::{MacvlanMode, Result};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode,
@@ -67,39 +67,6 @@ pub fn create(rtnl: &mut Rtnl, spec: &MacvlanSpec) -> Result<()> {
         M::NewLink(message(spec)),
         NLM_F_CREATE | NLM_F_EXCL,
     )
-}
-
-/// The macvlan mode of link `name`, None when it is no macvlan (or there is no such link).
-pub fn mode_of(rtnl: &mut Rtnl, name: &str) -> Result<Option<MacvlanMode>> {
-    let mut q = LinkMessage::default();
-    q.attributes.push(LinkAttribute::IfName(name.to_string()));
-    let mut found = None;
-    match rtnl.get(M::GetLink(q), |m| {
-        let M::NewLink(l) = m else { return };
-        for a in l.attributes {
-            let LinkAttribute::LinkInfo(infos) = a else {
-                continue;
-            };
-            for i in infos {
-                if let LinkInfo::Data(InfoData::MacVlan(d)) = i {
-                    for x in d {
-                        if let InfoMacVlan::Mode(k) = x {
-                            found = Some(match k {
-                                MacVlanMode::Private => MacvlanMode::Private,
-                                MacVlanMode::Vepa => MacvlanMode::Vepa,
-                                MacVlanMode::Passthrough => MacvlanMode::Passthru,
-                                _ => MacvlanMode::Bridge,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    })? {
-        Ok(()) => Ok(found),
-        Err(e) if e.errno == libc::ENODEV => Ok(None),
-        Err(e) => Err(Error::kernel(format!("look up link {name}"), e.errno)),
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use crate::engine::{owner, Ctx};
 use crate::kernel::{addr, link, macvlan, route};
 use crate::model::field::{
-    BRIDGE, GATEWAY, HOST_ACCESS, INTERNAL, IP, IPV6, IP_RANGE, PARENT, PUBLISH, SUBNET,
+    BRIDGE, GATEWAY, HOST_ACCESS, INTERNAL, IP, IPV6, IP_RANGE, MTU, PARENT, PUBLISH, SUBNET,
 };
 use crate::model::macvlan::overlaps;
 use crate::model::{Error, Macvlan, MacvlanMode, Network, Result};
@@ -52,6 +52,11 @@ pub fn check(
     if spec.internal {
         return Err(Error::input(format!(
             "{INTERNAL} does not apply to a macvlan network (its containers are on the LAN): drop it or use a bridge network"
+        )));
+    }
+    if spec.mtu.is_some() {
+        return Err(Error::input(format!(
+            "{MTU} does not apply to a macvlan network: its interfaces take the parent's MTU; drop it"
         )));
     }
     if spec.ipv6 == Some(true) || spec.subnet6.is_some() {
