@@ -7,9 +7,12 @@
 //! ports in a two-namespace lab ("host" + "outside"), beside the peers' own datapath figures.
 //! `--modes dualstack` measures `attach -p`/`detach` on a dual-stack network beside an
 //! IPv4-only one, interleaved in the same sandbox (issue 9's target: at most +1 ms, flat).
+//! `--modes macvlan` measures `attach`/`detach` on a macvlan network beside a bridge network,
+//! interleaved, and iperf3 from a LAN machine to a macvlan container vs to a bridge
+//! container's published port (issue 13).
 //!
 //! ```sh
-//! cargo bench --bench attach_detach -- [--modes attach,datapath,dualstack] [--levels 0,100,300,1000]
+//! cargo bench --bench attach_detach -- [--modes attach,datapath,dualstack,macvlan] [--levels 0,100,300,1000]
 //!     [--trials 30] [--out FILE]
 //! ```
 //!
@@ -27,6 +30,7 @@ mod common;
 mod datapath;
 mod dualstack;
 mod floors;
+mod macvlan;
 mod opts;
 mod peers;
 mod report;
@@ -36,6 +40,7 @@ use bench::Bench;
 use common::*;
 use datapath::datapath_phase;
 use dualstack::dualstack_phase;
+use macvlan::macvlan_phase;
 use opts::{die, Opts};
 use peers::run_peer;
 use podnet::kernel::Rtnl;
@@ -187,6 +192,7 @@ fn inner(opts: &Opts) {
     match inside.phase.as_str() {
         "datapath" => datapath_phase(&mut bench, opts),
         "dualstack" => dualstack_phase(&mut bench, opts),
+        "macvlan" => macvlan_phase(&mut bench, opts),
         _ => attach_phase(&mut bench, opts),
     }
 

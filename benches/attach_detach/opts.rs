@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 pub(crate) const USAGE: &str = "\
 usage: cargo bench --bench attach_detach -- [options]
-  --modes LIST           attach,datapath,dualstack (default attach): each runs in its own
+  --modes LIST           attach,datapath,dualstack,macvlan (default attach): each runs in its own
                          fresh sandbox; dualstack: attach -p on a dual-stack network beside
                          an IPv4-only one, interleaved (use --peers none)
   --levels LIST          containers already attached at each measured level
@@ -116,10 +116,10 @@ impl Opts {
         if let Some(m) = o
             .modes
             .iter()
-            .find(|m| !["attach", "datapath", "dualstack"].contains(&m.as_str()))
+            .find(|m| !["attach", "datapath", "dualstack", "macvlan"].contains(&m.as_str()))
         {
             die(&format!(
-                "--modes: unknown mode '{m}' (attach, datapath, dualstack)"
+                "--modes: unknown mode '{m}' (attach, datapath, dualstack, macvlan)"
             ));
         }
         o

@@ -328,6 +328,24 @@ pub struct CreateArgs {
     /// on the gateway (`--dns=false`: no name service; resolv.conf then points at the host's).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub dns: bool,
+    /// bridge (a podnet bridge, NAT out) | macvlan (containers directly on the LAN of
+    /// --parent, each with its own MAC and address; no NAT, no published ports).
+    #[arg(long, default_value = "bridge", value_name = "DRIVER")]
+    pub driver: String,
+    /// macvlan: the host interface on the LAN (e.g. eth0).
+    #[arg(long, value_name = "IFACE")]
+    pub parent: Option<String>,
+    /// macvlan: where container addresses come from (inside --subnet; default: all of it,
+    /// never the gateway or the host's own address).
+    #[arg(long, value_name = "CIDR")]
+    pub ip_range: Option<String>,
+    /// macvlan: bridge (default) | private | vepa | passthru.
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// macvlan: a macvlan shim on the host with a route to the range, so the host can reach
+    /// its containers (the kernel never delivers between a macvlan and its parent).
+    #[arg(long)]
+    pub host_access: bool,
 }
 
 #[derive(Args, Debug)]

@@ -86,6 +86,12 @@ pub fn flag(field: &str) -> Option<String> {
         "dns" => "--dns",
         "dns_search" => "--dns-search",
         "add_host" => "--add-host",
+        "driver" => "--driver",
+        "internal" => "--internal",
+        "parent" => "--parent",
+        "ip_range" => "--ip-range",
+        "macvlan_mode" => "--mode",
+        "host_access" => "--host-access",
         "remove_foreign" => "`podnet gc --remove-foreign`",
         _ => return None,
     };

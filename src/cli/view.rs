@@ -228,6 +228,24 @@ pub struct NetworkFacts {
     /// Its addresses come from a CNI IPAM plugin (shown only then).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub delegated: bool,
+    pub driver: crate::model::Driver,
+    /// A macvlan network's parent, mode, range, host access and what the host can reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macvlan: Option<MacvlanFacts>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MacvlanFacts {
+    pub parent: String,
+    pub mode: crate::model::MacvlanMode,
+    pub ip_range: String,
+    pub host_access: bool,
+    /// The host shim's name (with host access).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shim: Option<String>,
+    /// Whether and how the host reaches the containers (the kernel never delivers between a
+    /// macvlan and its parent).
+    pub host_reach: String,
 }
 
 impl From<&Network> for NetworkFacts {
@@ -245,6 +263,18 @@ impl From<&Network> for NetworkFacts {
             icc: n.icc,
             dns: n.dns,
             delegated: n.delegated,
+            driver: match n.macvlan {
+                Some(_) => crate::model::Driver::Macvlan,
+                None => crate::model::Driver::Bridge,
+            },
+            macvlan: n.macvlan.as_ref().map(|m| MacvlanFacts {
+                parent: m.parent.clone(),
+                mode: m.mode,
+                ip_range: m.range.to_string(),
+                host_access: m.host_access,
+                shim: m.host_access.then(|| n.bridge.clone()),
+                host_reach: m.host_note(&n.bridge),
+            }),
         }
     }
 }

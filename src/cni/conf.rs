@@ -41,6 +41,9 @@ pub struct NetworkParams {
     pub subnet6: Option<Ipv6Net>,
     /// Masquerade IPv6 egress; None: whatever the network has (true when it is made).
     pub nat6: Option<bool>,
+    /// A macvlan network (`"mode": "macvlan"`, or the reference macvlan plugin's `master` +
+    /// `mode`): the parent, kernel mode, range and host access.
+    pub macvlan: Option<crate::engine::network::MacvlanRequest>,
 }
 
 /// The network configuration of one call.
@@ -89,6 +92,18 @@ struct RawConf {
     ipv6_nat: Option<bool>,
     #[serde(default)]
     is_gateway: Option<bool>,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    master: Option<String>,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    macvlan_mode: Option<String>,
+    #[serde(default)]
+    ip_range: Option<String>,
+    #[serde(default)]
+    host_access: Option<bool>,
     #[serde(default)]
     ip_masq: Option<bool>,
     #[serde(default)]
@@ -153,7 +168,7 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
     let v = Value::Object(obj.clone());
     object_at(obj.get("dns"), "dns")?;
     let raw: RawConf = typed(&v, "")?;
-    let name = raw.name.unwrap_or_default();
+    let name = raw.name.clone().unwrap_or_default();
     if name.is_empty() {
         return Err(CniError::config(
             "name",
@@ -166,7 +181,7 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
             format!("name {name:?} must start with a letter or digit and hold only letters, digits, '_', '.' and '-'"),
         ));
     }
-    let plugin_type = raw.plugin_type.unwrap_or_default();
+    let plugin_type = raw.plugin_type.clone().unwrap_or_default();
     if plugin_type.is_empty() {
         return Err(CniError::config(
             "type",
@@ -229,6 +244,7 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
         .transpose()?;
     let ipam_conf = ipam::parse(obj.get("ipam"), top_subnet, top_gateway)?;
     let (ipv6, subnet6, nat6) = ipv6_keys(raw.ipv6, raw.subnet6.as_deref(), raw.ipv6_nat)?;
+    let macvlan = macvlan_keys(&raw)?;
     Ok(NetConf {
         name,
         plugin_type,
@@ -242,6 +258,7 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
             ipv6,
             subnet6,
             nat6,
+            macvlan,
         },
         ipam: ipam_conf.ipam,
         routes: ipam_conf.routes,
@@ -258,6 +275,57 @@ pub fn parse(obj: &Map<String, Value>) -> Result<NetConf, CniError> {
         run_dir: raw.run_dir,
         raw: v,
     })
+}
+
+/// The macvlan keys: `"mode": "macvlan"` selects a macvlan network with `parent` (or the
+/// reference plugin's `master`), `macvlanMode`, `ipRange`, `hostAccess`; the reference
+/// macvlan plugin's shape (`master` with `mode` a kernel mode) is read the same way.
+fn macvlan_keys(raw: &RawConf) -> Result<Option<crate::engine::network::MacvlanRequest>, CniError> {
+    use crate::model::MacvlanMode;
+    let kernel_mode = |key: &str, m: &str| {
+        MacvlanMode::parse(key, m).map_err(|e| CniError::config(key, e.to_string()))
+    };
+    let parent = raw.parent.clone().or(raw.master.clone());
+    let (selected, mode) = match raw.mode.as_deref() {
+        None => (false, None),
+        Some("macvlan") => (true, None),
+        Some("bridge") if parent.is_none() => (false, None),
+        Some(m) => (true, Some(kernel_mode("mode", m)?)),
+    };
+    let given = raw.macvlan_mode.is_some() || raw.ip_range.is_some() || raw.host_access.is_some();
+    if !selected {
+        if given || parent.is_some() {
+            return Err(CniError::config(
+                "mode",
+                "parent/master, macvlanMode, ipRange and hostAccess are for macvlan networks: add \"mode\": \"macvlan\"",
+            ));
+        }
+        return Ok(None);
+    }
+    let parent = parent.ok_or_else(|| {
+        CniError::config(
+            "master",
+            "a macvlan network needs \"master\" (or \"parent\"): the host interface on the LAN",
+        )
+    })?;
+    crate::model::validate_ifname("master", &parent)
+        .map_err(|e| CniError::config("master", e.to_string()))?;
+    let mode = match (&raw.macvlan_mode, mode) {
+        (Some(m), _) => kernel_mode("macvlanMode", m)?,
+        (None, Some(m)) => m,
+        (None, None) => MacvlanMode::Bridge,
+    };
+    let ip_range = raw
+        .ip_range
+        .as_deref()
+        .map(|r| ipam::subnet("ipRange", r))
+        .transpose()?;
+    Ok(Some(crate::engine::network::MacvlanRequest {
+        parent,
+        mode,
+        ip_range,
+        host_access: raw.host_access.unwrap_or(false),
+    }))
 }
 
 /// `ipv6`, `subnet6` and `ipv6Nat`: `subnet6` implies `ipv6`; each contradiction is code 7.
@@ -337,6 +405,7 @@ pub fn parse_lenient(obj: &Map<String, Value>) -> Result<(NetConf, Option<CniErr
             ipv6: None,
             subnet6: None,
             nat6: None,
+            macvlan: None,
         },
         ipam,
         routes: Vec::new(),

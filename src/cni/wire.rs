@@ -90,6 +90,7 @@ pub(super) fn network_request(conf: &NetConf) -> NetworkRequest {
         ipv6: n.ipv6,
         subnet6: n.subnet6,
         nat6: n.nat6,
+        macvlan: n.macvlan.clone(),
         ..Default::default()
     }
 }
@@ -240,7 +241,9 @@ fn attached(a: &rt::Attachment, netns: &Path, conf: &NetConf) -> Attached {
         ));
     }
     Attached {
-        bridge: Some(Link {
+        // A macvlan network has no bridge and nothing on the host: the container's
+        // interface alone, as the reference macvlan plugin answers.
+        bridge: net.is_bridge().then(|| Link {
             name: net.bridge.clone(),
             mac: None,
             mtu: Some(net.mtu),

@@ -103,6 +103,14 @@ fn teardown_claimed(ctx: &mut Ctx, ep: &Endpoint, sweep: bool) -> Result<()> {
         (_, false, Some(veth)) => {
             link::delete(ctx.host()?, veth)?;
         }
+        // A macvlan endpoint in a namespace podnet does not own (a runtime's): its interface
+        // lives only in there. A namespace already gone took it along.
+        (Some(path), false, None) if matches!(ep.mode, crate::model::Mode::Bridge(_)) => {
+            if let Ok(ns) = std::fs::File::open(path) {
+                let mut inside = netns::rtnl_in(&ns)?;
+                link::delete(&mut inside, ep.ifname())?;
+            }
+        }
         _ => {}
     }
     fault::step("detach", 3);

@@ -88,7 +88,13 @@ pub fn sync(ctx: &mut Ctx) -> Result<()> {
     let overlay = super::overlay::network::facts(&ctx.root);
     let (store, nft) = ctx.store_and_nft()?;
     let managed = store.write(|tx| {
-        let nets: Vec<NetFacts> = tx.networks()?.iter().map(net_facts).collect();
+        // macvlan networks have no bridge and no netfilter state (no NAT, no ports).
+        let nets: Vec<NetFacts> = tx
+            .networks()?
+            .iter()
+            .filter(|n| n.is_bridge())
+            .map(net_facts)
+            .collect();
         let eps = tx.endpoints()?;
         // Ports are recorded by the container's IPv4 address; its IPv6 one comes from its
         // endpoint (a network always has IPv4).
@@ -149,6 +155,7 @@ pub fn forward_accepts(ctx: &mut Ctx) -> Result<()> {
         Ok(store
             .networks()?
             .iter()
+            .filter(|n| n.is_bridge())
             .map(|n| coexist::Bridge {
                 name: n.bridge.clone(),
                 internal: n.internal,

@@ -82,6 +82,11 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         }
         _ => None,
     };
+    // A macvlan network never hands out the host's own address on its parent.
+    let host_addrs = match &net {
+        Some(n) if !n.is_bridge() => network::macvlan::host_addrs(ctx, n)?,
+        _ => Vec::new(),
+    };
     let (netns_path, netns_id) = match &spec.netns {
         Netns::Create => (Some(ctx.netns_path(spec.name)), None),
         Netns::Existing(p) => {
@@ -101,6 +106,7 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
         netns_id,
         owner: proc::me(),
         ifname: spec.ifname,
+        veth: net.as_ref().is_none_or(Network::is_bridge),
     };
     let shares = matches!(spec.mode, Mode::Container(_));
     let (ep, published) = ctx.store.write(|tx| {
@@ -165,7 +171,10 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
                 )));
             };
             super::runtime::ipam_owner::admit(tx, &now, spec.delegated, spec.runtime.is_some())?;
-            let chosen = allocate(tx, net, ip)?;
+            let chosen = match &net.macvlan {
+                Some(m) => network::macvlan::allocate(tx, net, m, ip, &host_addrs)?,
+                None => allocate(tx, net, ip)?,
+            };
             tx.add_lease(net.id, ep.id, chosen.into())?;
             ep.ip = Some(chosen);
             if let Some(ip6) = allocate6(tx, net, spec.ip6)? {
@@ -198,6 +207,13 @@ pub fn attach(ctx: &mut Ctx, spec: &EndpointSpec) -> Result<Endpoint> {
 fn precheck(ctx: &mut Ctx, spec: &EndpointSpec, ip: Option<Ipv4Addr>) -> Result<()> {
     if ctx.store.endpoint(spec.name)?.is_some() {
         return Err(name_taken(spec.name));
+    }
+    if let Mode::Bridge(n) = &spec.mode {
+        if let Some(net) = ctx.store.network(n)?.filter(|n| !n.is_bridge()) {
+            if !spec.ports.is_empty() {
+                return Err(network::macvlan::refuse_ports(&net, ip));
+            }
+        }
     }
     if let (Mode::Bridge(n), Some(ip)) = (&spec.mode, ip) {
         match ctx.store.network(n)? {
@@ -373,7 +389,10 @@ fn realize(
     fault::step("attach", 2);
     let ns = File::open(&path)
         .map_err(|e| Error::failed(format!("open namespace {}: {e}", path.display())))?;
-    if let Some(net) = net {
+    if let Some(net) = net.filter(|n| !n.is_bridge()) {
+        // A macvlan child of the parent, born inside the namespace under its final name.
+        network::macvlan::make_child(ctx, net, &ns, ep)?;
+    } else if let Some(net) = net {
         // A bridge the kernel lost (deleted from outside, or gone with a reboot) is made
         // again from its record: a missing bridge costs nothing on the normal path. Never a
         // port on another state's bridge (the lookup reads its mark anyway).
@@ -412,7 +431,7 @@ fn realize(
     if let (Some(net), Some(ip)) = (net, ep.ip) {
         configure_eth0(&mut inside, net, ip, ep.ip6, ep.ifname(), default_route)?;
     }
-    if net.is_some() {
+    if net.is_some_and(Network::is_bridge) {
         // Docker may have set `iptables -P FORWARD DROP` since the network was made; one
         // GETCHAIN round trip tells, and only then are podnet's accept rules (re)placed.
         super::firewall::forward_accepts(ctx)?;

@@ -17,6 +17,12 @@ fn host_range(subnet: &Ipv4Net) -> (u32, u32) {
     )
 }
 
+/// `ip` is a host address of `subnet` (neither its network number nor its broadcast).
+pub fn is_host(subnet: &Ipv4Net, ip: Ipv4Addr) -> bool {
+    let (lo, hi) = host_range(subnet);
+    (lo..=hi).contains(&u32::from(ip))
+}
+
 /// Next free address at or after `hint`, wrapping around once. Round-robin from a hint (rather
 /// than lowest-free) keeps allocation O(1) with many leases and avoids handing a just-released
 /// address straight to a new container while the old one's veth may still be dying.

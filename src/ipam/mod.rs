@@ -5,7 +5,7 @@ mod address;
 mod subnet;
 mod v6;
 
-pub use address::{check_requested, first_host, next_free};
+pub use address::{check_requested, first_host, is_host, next_free};
 pub use subnet::{check_subnet, default_pools, pick_subnet};
 pub use v6::{
     check_requested6, check_subnet6, first_host6, next_free6, pick_subnet6, ula48_from_hex,

@@ -8,6 +8,7 @@ pub mod fdb;
 pub mod link;
 pub mod listen;
 pub mod loopback6;
+pub mod macvlan;
 pub mod neigh;
 pub mod netns;
 pub mod nft;

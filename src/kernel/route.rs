@@ -177,6 +177,22 @@ pub fn replace_dev(rtnl: &mut Rtnl, dst: impl Into<IpNet>, oif: u32) -> Result<(
     )
 }
 
+/// `ip route replace DST dev OIF src SRC`: a macvlan network's host shim route to its
+/// containers' range, answered from the host's own address on the LAN (the shim has none of
+/// its own; without `src` the kernel could pick another link's address, e.g. a podnet
+/// bridge's, which the containers would send back to their LAN gateway). Idempotent.
+pub fn replace_dev_src(rtnl: &mut Rtnl, dst: Ipv4Net, oif: u32, src: Ipv4Addr) -> Result<()> {
+    use netlink_packet_core::NLM_F_REPLACE;
+    let mut m = dev_route(IpNet::V4(dst), Some(oif));
+    m.attributes
+        .push(RouteAttribute::PrefSource(RouteAddress::Inet(src)));
+    rtnl.call(
+        &format!("route {dst} via link #{oif} src {src}"),
+        M::NewRoute(m),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    )
+}
+
 /// `ip route replace DST via GATEWAY dev OIF onlink`: the overlay's route to a remote node's
 /// pod subnet, through the remote's VXLAN address, which no local address shares a prefix
 /// with (hence `onlink`). Idempotent.

@@ -8,6 +8,7 @@ pub mod inet6;
 pub mod labels;
 pub mod logs;
 mod mac;
+pub mod macvlan;
 mod names;
 mod node;
 pub mod ports;
@@ -22,6 +23,7 @@ pub use inet6::{parse_cidr6, parse_ip_any, parse_ipv6, parse_subnet_any, split_s
 pub use labels::{parse_labels, Labels};
 pub use logs::LogConfig;
 pub use mac::Mac;
+pub use macvlan::{Driver, Macvlan, MacvlanMode};
 pub use names::{validate_dns_name, validate_ifname, validate_name};
 pub use node::NodeLease;
 pub use ports::{

@@ -42,11 +42,18 @@ pub struct Network {
     /// podnet allocates none on it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub delegated: bool,
+    /// A macvlan network's parent, mode, range and host access (None: a bridge network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macvlan: Option<super::Macvlan>,
     #[serde(skip)]
     pub state: NetworkState,
 }
 
 impl Network {
+    /// A podnet bridge network (not macvlan): what the bridge, netfilter and DNS code serve.
+    pub fn is_bridge(&self) -> bool {
+        self.macvlan.is_none()
+    }
     /// The DNS server(s) a container on this network asks: its gateways (IPv4, then IPv6)
     /// when the network has DNS, none otherwise. What a container's resolv.conf lists.
     pub fn dns_servers(&self) -> Vec<std::net::IpAddr> {

@@ -35,6 +35,7 @@ pub fn ensure(ctx: &mut Ctx, spec: &NetworkSpec) -> Result<Network> {
             ipv6: p.ipv6,
             subnet6: p.subnet6,
             nat6: p.nat6,
+            macvlan: p.macvlan.clone(),
             ..Default::default()
         },
     )
@@ -46,7 +47,11 @@ pub fn settled(net: &Network) -> Settled {
         subnet: net.subnet,
         gateway: net.gateway,
         v6: net.subnet6.zip(net.gateway6),
-        bridge: net.bridge.clone(),
+        // netavark's macvlan driver names the parent here; a bridge network its bridge.
+        bridge: match &net.macvlan {
+            Some(m) => m.parent.clone(),
+            None => net.bridge.clone(),
+        },
         dns: net.dns,
     }
 }

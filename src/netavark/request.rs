@@ -236,8 +236,12 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
         ipv6: Some(n.ipv6_enabled || subnet6.is_some()),
         subnet6,
         nat6: None,
+        macvlan: None,
     };
     let (mut root, mut run_dir) = (None, None);
+    // A macvlan network: option `driver=macvlan` (netavark's own macvlan driver's name), with
+    // the parent as `network_interface` (as netavark's) or option `parent`.
+    let mut mv = MacvlanOpts::default();
     for (k, v) in n.options.iter().flatten() {
         let bad = |why: &str| at(format!("option {k}={v}: {why}"));
         match k.as_str() {
@@ -250,6 +254,21 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
                 "true" | "1" | "strict" => {}
                 _ => return Err(bad("podnet always isolates networks from each other")),
             },
+            "driver" => match v.as_str() {
+                "macvlan" => mv.on = true,
+                "bridge" => {}
+                _ => return Err(bad("podnet's drivers are bridge and macvlan")),
+            },
+            "parent" => mv.parent = Some(v.clone()),
+            "mode" => {
+                mv.mode = Some(
+                    crate::model::MacvlanMode::parse("mode", v).map_err(|e| bad(&e.to_string()))?,
+                )
+            }
+            "ip_range" => {
+                mv.range = Some(crate::model::parse_cidr("ip_range", v).map_err(|e| bad(&e.to_string()))?)
+            }
+            "host_access" => mv.host_access = boolean(v).ok_or_else(|| bad("use true or false"))?,
             "root" | "run_dir" => {
                 if !v.starts_with('/') {
                     return Err(bad("give an absolute path"));
@@ -258,10 +277,26 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
             }
             _ => {
                 return Err(at(format!(
-                    "option {k} is not podnet's: podnet knows mtu, icc, isolate, root and run_dir"
+                    "option {k} is not podnet's: podnet knows mtu, icc, isolate, root, run_dir, driver, parent, mode, ip_range and host_access"
                 )))
             }
         }
+    }
+    if mv.on {
+        let interface = params.bridge.take();
+        let parent = mv.parent.or(interface).ok_or_else(|| {
+            at("a macvlan network needs its parent: set network_interface (or option parent) to the host interface on the LAN".into())
+        })?;
+        params.macvlan = Some(crate::engine::network::MacvlanRequest {
+            parent,
+            mode: mv.mode.unwrap_or_default(),
+            ip_range: mv.range,
+            host_access: mv.host_access,
+        });
+    } else if mv.parent.is_some() || mv.mode.is_some() || mv.range.is_some() || mv.host_access {
+        return Err(at(
+            "options parent, mode, ip_range and host_access are for macvlan networks: add option driver=macvlan".into(),
+        ));
     }
     Ok(NetworkSpec {
         name: n.name.clone(),
@@ -271,6 +306,16 @@ pub fn spec(n: &Network) -> Result<NetworkSpec, String> {
         root,
         run_dir,
     })
+}
+
+/// The macvlan options of a network, as read.
+#[derive(Default)]
+struct MacvlanOpts {
+    on: bool,
+    parent: Option<String>,
+    mode: Option<crate::model::MacvlanMode>,
+    range: Option<ipnet::Ipv4Net>,
+    host_access: bool,
 }
 
 fn boolean(v: &str) -> Option<bool> {
@@ -341,6 +386,7 @@ fn lenient_teardown(netns: PathBuf, x: PluginExec, refused: String) -> SetupRequ
                 ipv6: None,
                 subnet6: None,
                 nat6: None,
+                macvlan: None,
             },
             icc_given: false,
             root: dir("root"),

@@ -530,3 +530,51 @@ fn teardown_goes_past_what_setup_refuses() {
     let e = parse(&args(&["teardown", "/run/netns/c1"]), b"{}").unwrap_err();
     assert!(e.contains("container_id"), "{e}");
 }
+
+/// A macvlan network: option `driver=macvlan` with the parent in `network_interface` (as
+/// netavark's own macvlan driver) or option `parent`; the macvlan options without the driver
+/// are refused naming them.
+#[test]
+fn macvlan_networks_map_driver_parent_and_options() {
+    use crate::engine::network::MacvlanRequest;
+    use crate::model::MacvlanMode;
+    let setup_of = |n: Value| {
+        let mut x = exec_input();
+        x["network"] = n;
+        x["port_mappings"] = json!(null);
+        parse(&args(&["setup", "/run/netns/c1"]), &bytes(&x))
+    };
+    let mut n = network();
+    n["network_interface"] = json!("eth9");
+    n["options"] = json!({"driver": "macvlan", "mode": "vepa", "ip_range": "10.77.0.64/27",
+                          "host_access": "false"});
+    let Ok(Call::Setup(req)) = setup_of(n) else {
+        panic!("setup refused")
+    };
+    assert_eq!(
+        req.network.params.macvlan,
+        Some(MacvlanRequest {
+            parent: "eth9".into(),
+            mode: MacvlanMode::Vepa,
+            ip_range: Some("10.77.0.64/27".parse().unwrap()),
+            host_access: false,
+        })
+    );
+    assert_eq!(req.network.params.bridge, None, "the parent is no bridge");
+    let mut n = network();
+    n["options"] = json!({"driver": "macvlan", "parent": "eth8"});
+    let Ok(Call::Setup(req)) = setup_of(n) else {
+        panic!("setup refused")
+    };
+    assert_eq!(req.network.params.macvlan.unwrap().parent, "eth8");
+    for (opts, needle) in [
+        (json!({"driver": "macvlan"}), "needs its parent"),
+        (json!({"parent": "eth0"}), "driver=macvlan"),
+        (json!({"driver": "ipvlan"}), "bridge and macvlan"),
+    ] {
+        let mut n = network();
+        n["options"] = opts.clone();
+        let e = format!("{:?}", setup_of(n).err());
+        assert!(e.contains(needle), "{opts}: {e}");
+    }
+}

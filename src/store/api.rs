@@ -29,6 +29,8 @@ pub struct NewEndpoint<'a> {
     pub owner: Owner,
     /// The interface's name inside the namespace; None: `eth0`.
     pub ifname: Option<&'a str>,
+    /// A bridge endpoint has a host veth end (`pnv<id>`); a macvlan one has nothing on the host.
+    pub veth: bool,
 }
 
 pub struct NewNetwork<'a> {
@@ -44,6 +46,8 @@ pub struct NewNetwork<'a> {
     pub icc: bool,
     /// The agent serves names on the network's gateways.
     pub dns: bool,
+    /// A macvlan network's own fields (None: a bridge network).
+    pub macvlan: Option<&'a crate::model::Macvlan>,
     pub owner: Owner,
 }
 

@@ -112,7 +112,7 @@ pub fn insert(tx: &Connection, e: &NewEndpoint) -> Result<Endpoint> {
         ],
     )?;
     let id = tx.last_insert_rowid();
-    if matches!(e.mode, Mode::Bridge(_)) {
+    if matches!(e.mode, Mode::Bridge(_)) && e.veth {
         tx.exec(
             "UPDATE endpoints SET host_veth=?2 WHERE id=?1",
             params![id, format!("pnv{id}")],

@@ -180,6 +180,7 @@ mod tests {
                 internal: false,
                 icc: true,
                 dns,
+                macvlan: None,
                 owner: (1, 1),
             },
         )

@@ -2,12 +2,12 @@
 
 use super::api::NewNetwork;
 use super::Cached;
-use crate::model::{Network, NetworkState, Result};
+use crate::model::{Macvlan, MacvlanMode, Network, NetworkState, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const COLS: &str =
-    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6, dns, delegated";
+    "id, name, bridge, subnet, gateway, mtu, state, internal, icc, subnet6, gateway6, nat6, dns, delegated, driver, parent, macvlan_mode, ip_range, host_access";
 
 fn row(r: &Row) -> rusqlite::Result<Network> {
     let subnet: String = r.get(3)?;
@@ -15,6 +15,24 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
     let state: String = r.get(6)?;
     let subnet6: Option<String> = r.get(9)?;
     let gateway6: Option<String> = r.get(10)?;
+    let driver: String = r.get(14)?;
+    let macvlan = match driver.as_str() {
+        "macvlan" => {
+            let mode: Option<String> = r.get(16)?;
+            let range: Option<String> = r.get(17)?;
+            Some(Macvlan {
+                parent: r.get::<_, Option<String>>(15)?.unwrap_or_default(),
+                mode: mode
+                    .and_then(|m| MacvlanMode::parse("", &m).ok())
+                    .unwrap_or_default(),
+                range: range
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_else(|| subnet.parse().unwrap_or_default()),
+                host_access: r.get(18)?,
+            })
+        }
+        _ => None,
+    };
     Ok(Network {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -29,6 +47,7 @@ fn row(r: &Row) -> rusqlite::Result<Network> {
         internal: r.get(7)?,
         icc: r.get(8)?,
         dns: r.get(12)?,
+        macvlan,
         state: match state.as_str() {
             "ready" => NetworkState::Ready,
             "removing" => NetworkState::Removing,
@@ -68,8 +87,9 @@ pub fn users(conn: &Connection, id: i64) -> Result<Vec<String>> {
 
 pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
     tx.exec(
-        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start, subnet6, gateway6, nat6, dns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO networks(name, bridge, subnet, gateway, mtu, internal, icc, state, owner_pid, owner_start, subnet6, gateway6, nat6, dns,
+                              driver, parent, macvlan_mode, ip_range, host_access)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'creating', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             n.name,
             n.bridge,
@@ -83,7 +103,12 @@ pub fn insert(tx: &Connection, n: &NewNetwork) -> Result<i64> {
             n.subnet6.map(|s| s.to_string()),
             n.gateway6.map(|g| g.to_string()),
             n.nat6,
-            n.dns
+            n.dns,
+            if n.macvlan.is_some() { "macvlan" } else { "bridge" },
+            n.macvlan.map(|m| m.parent.as_str()),
+            n.macvlan.map(|m| m.mode.as_str()),
+            n.macvlan.map(|m| m.range.to_string()),
+            n.macvlan.is_some_and(|m| m.host_access)
         ],
     )?;
     Ok(tx.last_insert_rowid())

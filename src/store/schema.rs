@@ -253,6 +253,18 @@ CREATE TABLE IF NOT EXISTS endpoint_aliases(
 );
 ";
 
+/// macvlan networks (issue 13): the driver, the parent interface, the kernel's mode, the
+/// range container addresses come from and whether the host has a shim to reach them. A
+/// bridge network has driver 'bridge' and NULLs. (The `bridge` column of a macvlan network
+/// names its host shim, `pnm<id>`, made only with host access.)
+const NETWORK_MACVLAN: &str = "
+ALTER TABLE networks ADD COLUMN driver TEXT NOT NULL DEFAULT 'bridge';
+ALTER TABLE networks ADD COLUMN parent TEXT;
+ALTER TABLE networks ADD COLUMN macvlan_mode TEXT;
+ALTER TABLE networks ADD COLUMN ip_range TEXT;  -- canonical text
+ALTER TABLE networks ADD COLUMN host_access INTEGER NOT NULL DEFAULT 0;
+";
+
 /// Migrations in order; a store at version K runs `MIGRATIONS[K..]`. Append only: never edit
 /// one that has shipped. (Version 0 stores made before versioning have the base tables already;
 /// the base script is idempotent, so they run it harmlessly.)
@@ -268,6 +280,7 @@ const MIGRATIONS: &[&str] = &[
     NETWORK_DNS,
     NETWORK_DELEGATED,
     CONTAINER_NETWORKS,
+    NETWORK_MACVLAN,
 ];
 
 /// The schema version this binary writes.
@@ -497,6 +510,7 @@ mod tests {
                 internal: false,
                 icc: true,
                 dns: false,
+                macvlan: None,
                 owner: (1, 1),
             },
         )

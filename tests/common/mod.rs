@@ -16,6 +16,7 @@ pub mod guards;
 pub mod hold;
 pub mod invariants;
 pub mod iptables_nft;
+pub mod macvlan;
 pub mod nv;
 pub mod publish;
 pub mod service;

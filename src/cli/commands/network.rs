@@ -25,7 +25,10 @@ const NET_HEADERS: [&str; 7] = [
 fn network_cells(n: &view::NetworkFacts) -> Vec<String> {
     vec![
         n.name.clone(),
-        n.bridge.clone(),
+        match &n.macvlan {
+            Some(m) => format!("macvlan:{}", m.parent),
+            None => n.bridge.clone(),
+        },
         opt(&view::both(&Some(n.subnet.clone()), &n.subnet6)),
         opt(&view::both(&Some(n.gateway.clone()), &n.gateway6)),
         n.mtu.to_string(),
@@ -48,7 +51,13 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
             internal,
             icc,
             dns,
+            driver,
+            parent,
+            ip_range,
+            mode,
+            host_access,
         }) => {
+            let macvlan = macvlan_request(&driver, parent, ip_range, mode, host_access)?;
             let subnets = subnet
                 .iter()
                 .map(|s| parse_subnet_any("--subnet", s))
@@ -77,6 +86,7 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                     internal,
                     icc,
                     dns,
+                    macvlan,
                 },
             )?;
             let d = view::network_detail(ctx, n)?;
@@ -101,6 +111,7 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                 ))
             })?;
             let d = view::network_detail(ctx, n)?;
+            let note = d.facts.macvlan.as_ref().map(|m| m.host_reach.clone());
             print(f, &d, &NET_HEADERS, |d| {
                 let members: Vec<String> = d
                     .containers
@@ -111,6 +122,9 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
                 cells.push(members.join(","));
                 vec![cells]
             })?;
+            if let (Format::Table, Some(note)) = (f, note) {
+                outln!("note: {note}");
+            }
         }
         NetworkCmd::Rm { names } => {
             return Ok(exit::each(&names, |n| network::remove(ctx, n)));
@@ -139,4 +153,52 @@ pub(super) fn run(ctx: &mut Ctx, f: Format, cmd: NetworkCmd) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `--driver macvlan` and its flags as a request; the macvlan flags without it are refused.
+fn macvlan_request(
+    driver: &str,
+    parent: Option<String>,
+    ip_range: Option<String>,
+    mode: Option<String>,
+    host_access: bool,
+) -> Result<Option<network::MacvlanRequest>> {
+    use crate::model::{Driver, MacvlanMode};
+    match Driver::parse("--driver", driver)? {
+        Driver::Bridge => {
+            let stray = [
+                (parent.is_some(), "--parent"),
+                (ip_range.is_some(), "--ip-range"),
+                (mode.is_some(), "--mode"),
+                (host_access, "--host-access"),
+            ];
+            if let Some((_, flag)) = stray.iter().find(|s| s.0) {
+                return Err(Error::field(
+                    flag.trim_start_matches("--").replace('-', "_"),
+                    format!("{flag} applies to macvlan networks only: add --driver macvlan or drop {flag}"),
+                ));
+            }
+            Ok(None)
+        }
+        Driver::Macvlan => {
+            let parent = parent.ok_or_else(|| {
+                Error::field(
+                    "parent",
+                    "a macvlan network needs --parent: the host interface on the LAN (e.g. eth0)",
+                )
+            })?;
+            Ok(Some(network::MacvlanRequest {
+                parent,
+                mode: match mode {
+                    Some(m) => MacvlanMode::parse("macvlan_mode", &m)?,
+                    None => MacvlanMode::Bridge,
+                },
+                ip_range: ip_range
+                    .as_deref()
+                    .map(|r| crate::model::parse_cidr("--ip-range", r))
+                    .transpose()?,
+                host_access,
+            }))
+        }
+    }
 }

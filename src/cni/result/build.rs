@@ -22,7 +22,7 @@ pub struct Link {
 pub struct Attached {
     /// The network's bridge (listed first, as the bridge plugin does); `None` leaves it out.
     pub bridge: Option<Link>,
-    /// The veth end on the host.
+    /// The veth end on the host (an empty name: none, a macvlan network's endpoint).
     pub host: Link,
     /// The container's interface (named CNI_IFNAME).
     pub container: Link,
@@ -54,7 +54,9 @@ pub fn add_result(prev: Option<&CniResult>, a: &Attached) -> CniResult {
     if let Some(b) = &a.bridge {
         r.interfaces.push(iface(b, None));
     }
-    r.interfaces.push(iface(&a.host, None));
+    if !a.host.name.is_empty() {
+        r.interfaces.push(iface(&a.host, None));
+    }
     r.interfaces.push(iface(&a.container, Some(&a.sandbox)));
     r.ips.push(IpConfig {
         address: a.address,

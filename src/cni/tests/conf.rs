@@ -31,6 +31,7 @@ fn params(subnet: Option<&str>, gateway: Option<&str>) -> NetworkParams {
         ipv6: None,
         subnet6: None,
         nat6: None,
+        macvlan: None,
     }
 }
 
@@ -54,6 +55,7 @@ fn podnet_keys_mirror_network_create() {
             ipv6: None,
             subnet6: None,
             nat6: None,
+            macvlan: None,
         }
     );
     assert_eq!(c.name, "lab");
@@ -264,4 +266,46 @@ fn unsupported_values_carry_key_and_value_in_the_message() {
     assert_eq!(e.msg, "unsupported field: isGateway=false");
     let e = parse(&with(json!({"subnet": "fd00::/64"}))).unwrap_err();
     assert_eq!(e.msg, "unsupported field: subnet=\"fd00::/64\"");
+}
+
+/// A macvlan network in podnet's conflist (`"mode": "macvlan"`) and in the reference macvlan
+/// plugin's shape (`master` + a kernel `mode`) reads as the same request; the macvlan keys
+/// without the mode are refused, naming the key.
+#[test]
+fn macvlan_keys() {
+    use crate::engine::network::MacvlanRequest;
+    use crate::model::MacvlanMode;
+    let parse_obj = |v: serde_json::Value| {
+        let mut o = json!({"cniVersion": "1.0.0", "name": "lan", "type": "podnet",
+                           "subnet": "192.168.1.0/24", "gateway": "192.168.1.1"});
+        for (k, x) in v.as_object().unwrap() {
+            o[k] = x.clone();
+        }
+        parse(o.as_object().unwrap())
+    };
+    let want = MacvlanRequest {
+        parent: "eth0".into(),
+        mode: MacvlanMode::Bridge,
+        ip_range: Some("192.168.1.192/27".parse().unwrap()),
+        host_access: true,
+    };
+    let ours = parse_obj(json!({"mode": "macvlan", "parent": "eth0",
+                                "ipRange": "192.168.1.192/27", "hostAccess": true}))
+    .unwrap();
+    assert_eq!(ours.network.macvlan.as_ref(), Some(&want));
+    let reference = parse_obj(json!({"master": "eth0", "mode": "bridge",
+                                     "ipRange": "192.168.1.192/27", "hostAccess": true}))
+    .unwrap();
+    assert_eq!(reference.network.macvlan, Some(want));
+    let vepa = parse_obj(json!({"master": "eth0", "mode": "vepa"})).unwrap();
+    assert_eq!(vepa.network.macvlan.unwrap().mode, MacvlanMode::Vepa);
+    assert_eq!(parse_obj(json!({})).unwrap().network.macvlan, None);
+    for (v, key) in [
+        (json!({"mode": "macvlan"}), "master"),
+        (json!({"ipRange": "192.168.1.0/28"}), "mode"),
+        (json!({"mode": "source", "master": "eth0"}), "mode"),
+    ] {
+        let e = parse_obj(v.clone()).unwrap_err();
+        assert!(format!("{e:?}").contains(key), "{v}: {e:?}");
+    }
 }

@@ -1,6 +1,9 @@
 //! Networks: a bridge holding the gateway address, and a subnet its containers draw from.
 
+pub mod macvlan;
 pub mod repair;
+
+pub use macvlan::MacvlanRequest;
 
 use super::{firewall, owner, proc, Ctx, DEFAULT_MTU, DEFAULT_NETWORK};
 use crate::ipam;
@@ -45,6 +48,8 @@ pub struct NetworkRequest {
     /// The agent serves names on the gateways (the CLI's `--dns`, default on there; off
     /// here, the default network's and a runtime's, which have their own DNS).
     pub dns: bool,
+    /// A macvlan network (`--driver macvlan`): its parent, mode, range, host access.
+    pub macvlan: Option<MacvlanRequest>,
 }
 
 impl Default for NetworkRequest {
@@ -63,6 +68,7 @@ impl Default for NetworkRequest {
             pool6: None,
             ipv4: true,
             dns: false,
+            macvlan: None,
         }
     }
 }
@@ -124,7 +130,23 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
     }
     // One podnet state per host network namespace: not on another state's tables.
     owner::tables::check_usable(ctx)?;
-    let routes = route::destinations(ctx.host()?)?;
+    let macvlan = match &spec.macvlan {
+        Some(m) => {
+            let bridges: Vec<String> = ctx
+                .store
+                .networks()?
+                .into_iter()
+                .map(|n| n.bridge)
+                .collect();
+            Some(macvlan::check(ctx, spec, m, &bridges)?.0)
+        }
+        None => None,
+    };
+    // A macvlan subnet is the parent's LAN: the host has a route there by definition.
+    let routes = match macvlan {
+        Some(_) => Vec::new(),
+        None => route::destinations(ctx.host()?)?,
+    };
     // IPv6 routes are read only for a dual-stack network: IPv4 ones cost what they did.
     let routes6 = if ipv6 {
         route::destinations6(ctx.host()?)?
@@ -139,12 +161,14 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
                 spec.name
             )));
         }
-        let others: Vec<(String, Ipv4Net)> = tx
-            .networks()?
-            .into_iter()
-            .map(|n| (n.name, n.subnet))
-            .collect();
+        let all = tx.networks()?;
+        if let (Some(m), Some(s)) = (&macvlan, subnet) {
+            macvlan::check_others(&all, &s, m)?;
+        }
+        // A bridge network's subnet may not overlap a macvlan network's LAN either.
+        let others: Vec<(String, Ipv4Net)> = all.into_iter().map(|n| (n.name, n.subnet)).collect();
         let subnet = match subnet {
+            Some(s) if macvlan.is_some() => s,
             Some(s) => {
                 ipam::check_subnet(&s, &others, &routes)?;
                 s
@@ -171,10 +195,13 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             None
         };
         let next_id = tx.next_network_id()?;
-        let bridge = spec
-            .bridge
-            .clone()
-            .unwrap_or_else(|| bridge_name(&spec.name, next_id));
+        let bridge = match &macvlan {
+            Some(_) => macvlan::shim_name(next_id),
+            None => spec
+                .bridge
+                .clone()
+                .unwrap_or_else(|| bridge_name(&spec.name, next_id)),
+        };
         if tx.networks()?.iter().any(|n| n.bridge == bridge) {
             return Err(Error::input(format!(
                 "bridge {bridge} is already used by another network: choose another {BRIDGE}"
@@ -191,7 +218,9 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
             mtu,
             internal: spec.internal,
             icc: spec.icc,
-            dns: spec.dns,
+            // Names are served on a podnet gateway; a macvlan network's is the LAN's router.
+            dns: spec.dns && macvlan.is_none(),
+            macvlan: macvlan.as_ref(),
             owner,
         })?;
         Ok(tx.network(&spec.name)?.expect("row just inserted"))
@@ -254,6 +283,9 @@ pub(super) fn realize(ctx: &mut Ctx, net: &Network) -> Result<()> {
 
 /// [`realize`], setting `created` when it created the bridge (before anything after that fails).
 fn realize_noting(ctx: &mut Ctx, net: &Network, created: &mut bool) -> Result<()> {
+    if !net.is_bridge() {
+        return macvlan::realize(ctx, net, created);
+    }
     make_bridge_noting(ctx, net, created)?;
     let facts = firewall::net_facts(net);
     let mut batch = plan::add_network(&facts);
@@ -392,6 +424,11 @@ pub fn forget_bridge_index(ctx: &mut Ctx, net: &Network) {
 /// this store made it: when undoing a create, `undo` says whether that very call made it;
 /// otherwise the bridge's mark decides), then its record, then its netfilter state.
 fn destroy(ctx: &mut Ctx, net: &Network, undo: Option<bool>) -> Result<()> {
+    if !net.is_bridge() {
+        // No bridge, no netfilter state: its shim (marked, so only this store's) and record.
+        macvlan::remove_shim(ctx, net)?;
+        return ctx.store.write(|tx| tx.delete_network(&net.name));
+    }
     let me = owner::Identity::of(ctx);
     let rtnl = ctx.host()?;
     let ours = match undo {

@@ -21,6 +21,10 @@ pub fn bridges(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
         if net.state != NetworkState::Ready {
             continue;
         }
+        if !net.is_bridge() {
+            shim(ctx, &net, report);
+            continue;
+        }
         let mut why = Vec::new();
         match link::get(ctx.host()?, &net.bridge)? {
             None => why.push(format!("bridge {} was gone: re-created", net.bridge)),
@@ -57,6 +61,30 @@ pub fn bridges(ctx: &mut Ctx, report: &mut Vec<Action>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A macvlan network with host access: its shim made whole (present, up, routed). A parent
+/// gone is reported, not fatal: the network's containers on other parents are unaffected.
+fn shim(ctx: &mut Ctx, net: &Network, report: &mut Vec<Action>) {
+    let Some(m) = net.macvlan.as_ref().filter(|m| m.host_access) else {
+        return;
+    };
+    let mut created = false;
+    match network::macvlan::realize(ctx, net, &mut created) {
+        Ok(()) if created => report.push(Action::repaired(
+            &net.name,
+            format!(
+                "host shim {} was gone: re-created with its route to {}",
+                net.bridge, m.range
+            ),
+        )),
+        Ok(()) => {}
+        Err(e) => report.push(Action::new(
+            &net.name,
+            "unrepaired",
+            format!("its host shim could not be made: {e}"),
+        )),
+    }
 }
 
 /// What gc decided for a network left half-done.

@@ -10,7 +10,7 @@ use crate::model::field::BRIDGE;
 use crate::model::{Error, Network, NetworkState, Result};
 
 /// Prefixes of the names podnet generates (see the module docs).
-pub const RESERVED_PREFIXES: &[&str] = &["pnv", "pn-", "pnbr", "pnt", "podnet"];
+pub const RESERVED_PREFIXES: &[&str] = &["pnv", "pn-", "pnbr", "pnt", "pnm", "podnet"];
 
 pub fn reserved(name: &str) -> bool {
     RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -25,6 +25,8 @@ fn digits_after<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
 pub fn podnet_named(l: &Link) -> bool {
     match l.kind.as_deref() {
         Some("veth") => digits_after(&l.name, "pnv").is_some(),
+        // A macvlan network's host shim.
+        Some("macvlan") => digits_after(&l.name, "pnm").is_some(),
         Some("bridge") => {
             l.name == crate::engine::DEFAULT_NETWORK
                 || l.name.starts_with("pn-")

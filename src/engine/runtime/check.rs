@@ -56,19 +56,22 @@ pub fn check(
             netns_path.display()
         )));
     }
-    let veth = ep.host_veth.as_deref().unwrap_or_default();
-    let bridge = link::get(ctx.host()?, &a.network.bridge)?
-        .ok_or_else(|| bad(format!("bridge {} is gone", a.network.bridge)))?;
-    match link::get(ctx.host()?, veth)? {
-        None => return Err(bad(format!("its veth {veth} is gone"))),
-        Some(l) if l.master != Some(bridge.index) => {
-            return Err(bad(format!(
-                "its veth {veth} is not on bridge {}",
-                a.network.bridge
-            )))
+    // A macvlan endpoint has no bridge and no veth: its interface is checked below.
+    if a.network.is_bridge() {
+        let veth = ep.host_veth.as_deref().unwrap_or_default();
+        let bridge = link::get(ctx.host()?, &a.network.bridge)?
+            .ok_or_else(|| bad(format!("bridge {} is gone", a.network.bridge)))?;
+        match link::get(ctx.host()?, veth)? {
+            None => return Err(bad(format!("its veth {veth} is gone"))),
+            Some(l) if l.master != Some(bridge.index) => {
+                return Err(bad(format!(
+                    "its veth {veth} is not on bridge {}",
+                    a.network.bridge
+                )))
+            }
+            Some(l) if !l.up => return Err(bad(format!("its veth {veth} is down"))),
+            Some(_) => {}
         }
-        Some(l) if !l.up => return Err(bad(format!("its veth {veth} is down"))),
-        Some(_) => {}
     }
     let ns = File::open(netns_path)?;
     let mut inside = netns::rtnl_in(&ns)?;

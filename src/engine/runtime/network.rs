@@ -71,6 +71,19 @@ fn agree(net: &Network, req: &NetworkRequest) -> Result<()> {
             return Err(differ("mtu", net.mtu.to_string(), m.to_string()));
         }
     }
+    if req.macvlan.is_some() != net.macvlan.is_some() {
+        let kind = |m: bool| if m { "macvlan" } else { "bridge" }.to_string();
+        return Err(differ(
+            "driver",
+            kind(net.macvlan.is_some()),
+            kind(req.macvlan.is_some()),
+        ));
+    }
+    if let (Some(r), Some(m)) = (&req.macvlan, &net.macvlan) {
+        if r.parent != m.parent {
+            return Err(differ("parent", m.parent.clone(), r.parent.clone()));
+        }
+    }
     if req.internal != net.internal {
         return Err(differ(
             "internal",

@@ -54,6 +54,12 @@ pub mod field {
     pub const DNS: &str = "\u{1}dns\u{2}";
     pub const DNS_SEARCH: &str = "\u{1}dns_search\u{2}";
     pub const ADD_HOST: &str = "\u{1}add_host\u{2}";
+    pub const INTERNAL: &str = "\u{1}internal\u{2}";
+    pub const DRIVER: &str = "\u{1}driver\u{2}";
+    pub const PARENT: &str = "\u{1}parent\u{2}";
+    pub const IP_RANGE: &str = "\u{1}ip_range\u{2}";
+    pub const MACVLAN_MODE: &str = "\u{1}macvlan_mode\u{2}";
+    pub const HOST_ACCESS: &str = "\u{1}host_access\u{2}";
 }
 
 /// The words for a field's key when no front end names it: its key, spaced; a CLI-only hint
@@ -66,6 +72,7 @@ pub fn neutral_name(key: &str) -> String {
         "remove_foreign" => "podnet's removal of foreign objects".to_string(),
         "publish" => "a published port".to_string(),
         "run_dir" => "the run directory".to_string(),
+        "ip_range" => "the IP range".to_string(),
         "root" => "the state root".to_string(),
         k => k.replace('_', " "),
     }
