@@ -7,6 +7,10 @@
 //! context supplies an [`Announce`] (`Ctx::announce_names`; the CLI and the runtime plugins
 //! hand in `agent::client::Announcer`). A context without one tells no one (the agent's own).
 //!
+//! The same front-end hook hears, on every network, that a container changed as a service
+//! backend ([`Announce::backends_changed`]): a cluster node's agent publishes its containers
+//! to etcd then (issue 11), instead of polling the store.
+//!
 //! Cost on the hot path: a network without DNS pays one row read (the network's, already
 //! cached by SQLite), plus one for the container's later networks; nothing is sent and no
 //! socket opened.
