@@ -130,7 +130,7 @@ fn subnet(c: &Cluster, i: usize) -> String {
 #[test]
 fn pods_on_three_nodes_all_reach_each_other_with_their_own_addresses() {
     let sb = sandbox();
-    let mut c = joined(&sb, 3);
+    let c = joined(&sb, 3);
     wait_meshed(&c, &[0, 1, 2]);
     // Each node's default network is its own slice of the pod CIDR.
     let subnets: Vec<String> = (0..3).map(|i| subnet(&c, i)).collect();
