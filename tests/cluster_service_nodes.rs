@@ -241,12 +241,12 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e3
 }
 
-/// A container's endpoint reaches etcd after `run` and leaves it after `rm` (the command
-/// tells the agent, which publishes then; its 5 s resync is the safety net). Prints how
-/// long each took from the command's start, as seen by an etcd watch; asserts only that
-/// each came.
+/// A container's endpoint reaches etcd after `run`, changes with `label`, leaves it after
+/// `stop` and `rm` (the command tells the agent, which publishes then; its 5 s resync is the
+/// safety net). Prints how long `run` and `rm` took to show, from the command's start, as
+/// seen by an etcd watch; asserts only that each change came.
 #[test]
-fn a_container_is_published_on_run_and_unpublished_on_rm() {
+fn a_container_s_endpoint_follows_run_label_stop_and_rm() {
     let sb = sandbox();
     let c = Cluster::joined(&sb, 1).unwrap();
     let prefix = "/podnet/v1/endpoints/node1/";
@@ -276,6 +276,28 @@ fn a_container_is_published_on_run_and_unpublished_on_rm() {
             .unwrap_or_else(|| panic!("{key} never unpublished\n{}", c.log(0)));
         down.push(at - t0);
     }
+    // A relabelled container is published again, a stopped one taken out.
+    let key = format!("{prefix}q");
+    c.podnet_ok(
+        0,
+        &[
+            "run", "-d", "--name", "q", "-l", "app=web", "--", "sleep", "infinity",
+        ],
+    )
+    .unwrap();
+    w.until("PUT", &key, Duration::from_secs(30))
+        .expect("q published");
+    c.podnet_ok(0, &["label", "q", "app=db"]).unwrap();
+    w.until("PUT", &key, Duration::from_secs(30))
+        .expect("q published again with its new label");
+    let v = c
+        .etcd
+        .etcdctl_ok(&["get", "--print-value-only", &key])
+        .unwrap();
+    assert!(v.contains(r#""app":"db""#), "{v}");
+    c.podnet_ok(0, &["stop", "q"]).unwrap();
+    w.until("DELETE", &key, Duration::from_secs(30))
+        .expect("q unpublished when stopped");
     println!(
         "endpoint in etcd after `run` starts: median {:.0} ms, max {:.0} ms (the command itself {:.0} ms); \
          gone after `rm -f` starts: median {:.0} ms, max {:.0} ms (the command itself {:.0} ms)",
