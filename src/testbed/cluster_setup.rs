@@ -61,7 +61,7 @@ impl<'a> Cluster<'a> {
 
     /// A detached TCP server container `name` on node `i` (`podnet run -d -l LABEL...`),
     /// answering every connection on `port` with `reply` (nettool's `{peer}`: the client's
-    /// address); returns its pod address.
+    /// address), listening when this returns; returns its pod address.
     pub fn serve(
         &self,
         i: usize,
@@ -75,8 +75,24 @@ impl<'a> Cluster<'a> {
         for l in labels {
             args.extend(["-l", l]);
         }
-        args.extend(["--", &py, &tool, "serve", "tcp", &port, "--reply", reply]);
+        // Containers share the sandbox's file system: the ready file shows here.
+        let ready = format!("{}/ready-{}-{name}", self.sb.scratch(), self.node(i).name);
+        args.extend([
+            "--",
+            &py,
+            &tool,
+            "serve",
+            "tcp",
+            &port,
+            "--reply",
+            reply,
+            "--ready-file",
+            &ready,
+        ]);
         self.podnet_ok(i, &args)?;
+        self.wait_until(&format!("{name} to listen"), PATIENCE, || {
+            self.sb.sh(&format!("test -f {ready}")).status.success()
+        })?;
         self.ip_of(i, name)
     }
 
