@@ -6,11 +6,10 @@
 mod common;
 
 use common::cluster::{
-    alive, init, kill9, lease_of, log, make_leader, node_in_etcd, peers, spawn_agent, start_node,
-    wait_peers, TTL,
+    alive, cluster_etcd, kill9, lease_of, log, make_leader, node_in_etcd, peers, spawn_agent,
+    start_node, wait_peers, TTL,
 };
 use common::sandbox;
-use podnet::testbed::Etcd;
 use std::time::Duration;
 
 /// Long enough for a lease to expire and every watcher to hear of it on a busy machine.
@@ -36,8 +35,7 @@ fn assert_no_removal(sb: &podnet::testbed::Sandbox, node: &str, others: &[&str])
 #[test]
 fn etcd_member_loss_goes_unnoticed_and_a_full_outage_is_survived_then_resynced() {
     let sb = sandbox();
-    let mut etcd = Etcd::start(&sb, 3).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let mut etcd = cluster_etcd(&sb, 3);
     let p1 = start_node(&sb, &etcd, "n1", "192.168.50.1");
     let p2 = start_node(&sb, &etcd, "n2", "192.168.50.2");
     wait_peers(&sb, &["n1", "n2"], &["n1", "n2"], Duration::from_secs(10));
@@ -95,8 +93,7 @@ fn etcd_member_loss_goes_unnoticed_and_a_full_outage_is_survived_then_resynced()
 #[test]
 fn an_agent_started_while_etcd_has_no_quorum_waits_and_joins_when_it_returns() {
     let sb = sandbox();
-    let mut etcd = Etcd::start(&sb, 3).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let mut etcd = cluster_etcd(&sb, 3);
     // One member of three left: it accepts connections but cannot serve anything.
     etcd.kill(1).unwrap();
     etcd.kill(2).unwrap();
@@ -156,8 +153,7 @@ fn an_agent_started_while_etcd_has_no_quorum_waits_and_joins_when_it_returns() {
 #[test]
 fn an_agent_cut_off_from_etcd_keeps_its_peers_and_catches_up_when_it_returns() {
     let sb = sandbox();
-    let mut etcd = Etcd::start(&sb, 3).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let mut etcd = cluster_etcd(&sb, 3);
     let only_m1 = etcd.urls()[0].clone();
     let p1 = spawn_agent(
         &sb,

@@ -5,8 +5,8 @@
 mod common;
 
 use common::cluster::{
-    alive, init, keys, kill9, log, node_in_etcd, podnet_as, spawn_agent, start_node, wait_peers,
-    TTL,
+    alive, cluster_etcd, keys, kill9, log, node_in_etcd, podnet_as, spawn_agent, start_node,
+    wait_peers, TTL,
 };
 use common::{assert_error, sandbox};
 use podnet::testbed::{self, Etcd};
@@ -27,8 +27,7 @@ fn subnet(etcd: &Etcd, node: &str) -> String {
 #[test]
 fn three_nodes_join_with_distinct_subnets_a_killed_one_goes_and_comes_back_to_its_subnet() {
     let sb = sandbox();
-    let etcd = Etcd::start(&sb, 3).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let etcd = cluster_etcd(&sb, 3);
     let n1 = start_node(&sb, &etcd, "n1", "192.168.50.1");
     let n2 = start_node(&sb, &etcd, "n2", "192.168.50.2");
     let _n3 = start_node(&sb, &etcd, "n3", "192.168.50.3");
@@ -95,8 +94,7 @@ fn three_nodes_join_with_distinct_subnets_a_killed_one_goes_and_comes_back_to_it
 #[test]
 fn a_node_back_after_its_subnet_went_to_another_gets_a_new_one_and_says_so() {
     let sb = sandbox();
-    let etcd = Etcd::start(&sb, 1).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let etcd = cluster_etcd(&sb, 1);
     let a = start_node(&sb, &etcd, "a", "192.168.50.1");
     let held = subnet(&etcd, "a");
     kill9(&sb, a);
@@ -140,8 +138,7 @@ fn a_node_back_after_its_subnet_went_to_another_gets_a_new_one_and_says_so() {
 #[test]
 fn a_join_is_refused_when_the_pod_cidr_overlaps_a_route_of_the_node() {
     let sb = sandbox();
-    let etcd = Etcd::start(&sb, 1).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let etcd = cluster_etcd(&sb, 1);
     let eps = etcd.endpoints();
     let args = [
         "agent",
@@ -200,8 +197,7 @@ fn a_join_is_refused_when_the_pod_cidr_overlaps_a_route_of_the_node() {
 #[test]
 fn a_name_held_by_a_live_node_is_refused_and_nothing_changes() {
     let sb = sandbox();
-    let etcd = Etcd::start(&sb, 1).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let etcd = cluster_etcd(&sb, 1);
     start_node(&sb, &etcd, "n1", "192.168.50.1");
     let before = node_in_etcd(&etcd, "n1").unwrap();
     let keys_before = keys(&etcd);
@@ -262,8 +258,7 @@ fn a_name_held_by_a_live_node_is_refused_and_nothing_changes() {
 #[test]
 fn an_agent_restarted_within_its_ttl_keeps_its_lease_and_subnet() {
     let sb = sandbox();
-    let etcd = Etcd::start(&sb, 1).unwrap();
-    init(&sb, &etcd, &["--pod-cidr", "10.244.0.0/16"]);
+    let etcd = cluster_etcd(&sb, 1);
     let n1 = start_node(&sb, &etcd, "n1", "192.168.50.1");
     let lease = |etcd: &Etcd| {
         let j = etcd

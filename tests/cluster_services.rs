@@ -9,17 +9,16 @@
 //! the rendering of remote endpoints, node ports and the publishing of local containers are
 //! checked with traffic.
 //!
-//! Acceptance 2 on `testbed::Cluster` (3 node namespaces on an underlay, 3-member etcd, the
-//! VXLAN overlay): a service with a backend on every node answers every container by its
-//! VIP and the outside machine on every node's node port, over all three backends.
+//! Across real nodes (acceptance 2, a dead node's endpoints, a node's own connections):
+//! tests/cluster_service_nodes.rs.
 
 mod common;
 
-use common::cluster::node_in_etcd;
+use common::cluster::{keys_under, node_in_etcd};
 use common::publish::At;
 use common::service::{backend, spread};
 use common::*;
-use podnet::testbed::{self, Etcd, Sandbox};
+use podnet::testbed::{self, Etcd, Lab, Sandbox};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -27,9 +26,11 @@ use std::time::Duration;
 const LOG: &str = "/run/agent-n1.log";
 const WAIT: Duration = Duration::from_secs(20);
 
-/// `podnet cluster init` and node n1's agent on the lab's host (the sandbox's own state
-/// root, so the CLI helpers are n1's commands); returns n1's subnet.
-fn start_n1(sb: &Sandbox, etcd: &Etcd, underlay: &str) -> String {
+/// A 1-member etcd, `podnet cluster init` and node n1's agent on the lab's host (the
+/// sandbox's own state root, so the CLI helpers are n1's commands); returns the etcd.
+fn start_n1(lab: &Lab) -> Etcd<'_> {
+    let (sb, underlay) = (&lab.host, lab.config.host_ip());
+    let etcd = Etcd::start(sb, 1).unwrap();
     podnet_ok(
         sb,
         &[
@@ -46,17 +47,14 @@ fn start_n1(sb: &Sandbox, etcd: &Etcd, underlay: &str) -> String {
         "{bin} agent --foreground --node n1 --underlay {underlay} --lease-ttl 2 >>{LOG} 2>&1 &"
     ))
     .unwrap();
-    sb.wait_until("n1 in etcd", WAIT, || node_in_etcd(etcd, "n1").is_some())
+    sb.wait_until("n1 in etcd", WAIT, || node_in_etcd(&etcd, "n1").is_some())
         .unwrap_or_else(|e| panic!("{e}\n{}", agent_log(sb)));
     // The agent makes the cluster network (podnet0 on the node's subnet) after joining.
     sb.wait_until("the cluster network", WAIT, || {
         agent_log(sb).contains("cluster network podnet0 on")
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", agent_log(sb)));
-    node_in_etcd(etcd, "n1").unwrap()["subnet"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    etcd
 }
 
 fn agent_log(sb: &Sandbox) -> String {
@@ -102,21 +100,26 @@ fn ip_of(sb: &Sandbox, name: &str) -> String {
     s(&inspect(sb, name), "ip").to_string()
 }
 
-fn etcd_keys(etcd: &Etcd, prefix: &str) -> Vec<String> {
-    let out = etcd.etcdctl(&["get", "--prefix", "--keys-only", prefix]);
-    testbed::stdout(&out)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+/// `service create web --port 80:8080 --selector app=web EXTRA` as n1; its JSON.
+fn create_web(sb: &Sandbox, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "service",
+        "create",
+        "web",
+        "--port",
+        "80:8080",
+        "--selector",
+        "app=web",
+    ];
+    args.extend_from_slice(extra);
+    podnet_json(sb, &args)
 }
 
 #[test]
 fn a_cluster_service_spreads_over_endpoints_of_every_node_by_vip_and_node_port() {
     let lab = lab();
     let sb = &lab.host;
-    let etcd = Etcd::start(sb, 1).unwrap();
-    start_n1(sb, &etcd, lab.config.host_ip());
+    let etcd = start_n1(&lab);
     podnet_ok(
         sb,
         &["network", "create", "far", "--subnet", "10.244.200.0/24"],
@@ -137,25 +140,12 @@ fn a_cluster_service_spreads_over_endpoints_of_every_node_by_vip_and_node_port()
     ])
     .unwrap();
 
-    let svc = podnet_json(
-        sb,
-        &[
-            "service",
-            "create",
-            "web",
-            "--port",
-            "80:8080",
-            "--selector",
-            "app=web",
-            "--node-port",
-            "30080",
-        ],
-    );
+    let svc = create_web(sb, &["--node-port", "30080"]);
     let vip = s(&svc, "vip").to_string();
     assert_eq!(vip, "10.43.0.1", "{svc}");
     // The spec, the VIP and the node port are claimed in etcd; n1 published its containers
     // (selectors pick among them on every node), not w3 (outside n1's subnet).
-    let keys = etcd_keys(&etcd, "/podnet/v1/");
+    let keys = keys_under(&etcd, "/podnet/v1/");
     for k in [
         "/podnet/v1/services/web",
         "/podnet/v1/vips/10.43.0.1",
@@ -164,12 +154,12 @@ fn a_cluster_service_spreads_over_endpoints_of_every_node_by_vip_and_node_port()
         assert!(keys.contains(&k.to_string()), "{k} missing: {keys:?}");
     }
     sb.wait_until("n1 to publish w1 and w2", WAIT, || {
-        let k = etcd_keys(&etcd, "/podnet/v1/endpoints/n1/");
+        let k = keys_under(&etcd, "/podnet/v1/endpoints/n1/");
         k.contains(&"/podnet/v1/endpoints/n1/w1".to_string())
             && k.contains(&"/podnet/v1/endpoints/n1/w2".to_string())
     })
     .unwrap_or_else(|e| panic!("{e}\n{}", agent_log(sb)));
-    assert!(!etcd_keys(&etcd, "/podnet/v1/endpoints/n1/")
+    assert!(!keys_under(&etcd, "/podnet/v1/endpoints/n1/")
         .iter()
         .any(|k| k.ends_with("/w3")));
     wait_rendered(sb, &[&w1, &w2, &w3]);
@@ -202,14 +192,14 @@ fn a_cluster_service_spreads_over_endpoints_of_every_node_by_vip_and_node_port()
     // A local container removed: the agent unpublishes it, every node drops it.
     podnet_ok(sb, &["rm", "-f", "w2"]);
     wait_rendered(sb, &[&w1]);
-    assert!(!etcd_keys(&etcd, "/podnet/v1/endpoints/n1/")
+    assert!(!keys_under(&etcd, "/podnet/v1/endpoints/n1/")
         .contains(&"/podnet/v1/endpoints/n1/w2".to_string()));
 
     // Removed: the keys go, and the table with the last service.
     podnet_ok(sb, &["service", "rm", "web"]);
     sb.wait_until("ip podnet-csvc to go", WAIT, || rendered(sb).is_none())
         .unwrap_or_else(|e| panic!("{e}\n{}", agent_log(sb)));
-    let keys = etcd_keys(&etcd, "/podnet/v1/");
+    let keys = keys_under(&etcd, "/podnet/v1/");
     assert!(
         !keys.iter().any(|k| k.starts_with("/podnet/v1/services/")
             || k.starts_with("/podnet/v1/vips/")
@@ -224,22 +214,10 @@ fn a_cluster_service_spreads_over_endpoints_of_every_node_by_vip_and_node_port()
 fn a_flushed_ruleset_is_rendered_again_and_changes_after_a_compaction_still_arrive() {
     let lab = lab();
     let sb = &lab.host;
-    let etcd = Etcd::start(sb, 1).unwrap();
-    start_n1(sb, &etcd, lab.config.host_ip());
+    let etcd = start_n1(&lab);
     backend(sb, "w1", &["app=web"], &[]);
     let w1 = ip_of(sb, "w1");
-    podnet_ok(
-        sb,
-        &[
-            "service",
-            "create",
-            "web",
-            "--port",
-            "80:8080",
-            "--selector",
-            "app=web",
-        ],
-    );
+    create_web(sb, &[]);
     etcd.etcdctl_ok(&[
         "put",
         "/podnet/v1/endpoints/n2/x",
@@ -269,8 +247,7 @@ fn a_flushed_ruleset_is_rendered_again_and_changes_after_a_compaction_still_arri
 fn cluster_service_bad_input_is_refused_in_one_line_and_nothing_is_written() {
     let lab = lab();
     let sb = &lab.host;
-    let etcd = Etcd::start(sb, 1).unwrap();
-    start_n1(sb, &etcd, lab.config.host_ip());
+    let etcd = start_n1(&lab);
     podnet_ok(
         sb,
         &[
@@ -287,7 +264,7 @@ fn cluster_service_bad_input_is_refused_in_one_line_and_nothing_is_written() {
             "30080",
         ],
     );
-    let before = etcd_keys(&etcd, "/podnet/v1/");
+    let before = keys_under(&etcd, "/podnet/v1/");
     let table: [(&[&str], &str); 6] = [
         (
             &[
@@ -353,138 +330,5 @@ fn cluster_service_bad_input_is_refused_in_one_line_and_nothing_is_written() {
         let out = sb.podnet_cmd(args).output().unwrap();
         assert_bad_input(&args.join(" "), &out, needle);
     }
-    assert_eq!(etcd_keys(&etcd, "/podnet/v1/"), before);
-}
-
-/// Node `i`'s rendered backends (`eps` values of `ip podnet-csvc`).
-fn rendered_on(c: &podnet::testbed::Cluster, i: usize) -> BTreeSet<String> {
-    let out = c.sh(i, "nft -j list map ip podnet-csvc eps");
-    let v: Value = serde_json::from_str(&testbed::stdout(&out)).unwrap_or(Value::Null);
-    let mut ips = BTreeSet::new();
-    for item in v["nftables"].as_array().into_iter().flatten() {
-        for e in item["map"]["elem"].as_array().into_iter().flatten() {
-            if let Some(ip) = e[1]["concat"][0].as_str() {
-                ips.insert(ip.to_string());
-            }
-        }
-    }
-    ips
-}
-
-/// Who answered `n` TCP connections made by `cmd` (nettool connect), by reply line.
-fn answers(mut cmd: std::process::Command, host: &str, port: u16, n: usize) -> BTreeSet<String> {
-    cmd.arg(testbed::nettool_path()).args([
-        "connect",
-        "tcp",
-        host,
-        &port.to_string(),
-        "--count",
-        &n.to_string(),
-        "--timeout",
-        "3",
-    ]);
-    let out = cmd.output().unwrap();
-    let text = testbed::stdout(&out);
-    let got: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(got.len(), n, "{}", testbed::describe(&out));
-    got.into_iter().map(String::from).collect()
-}
-
-#[test]
-fn a_service_with_backends_on_three_nodes_answers_in_every_container_and_node_port() {
-    let sb = sandbox();
-    let mut c = podnet::testbed::Cluster::new(&sb, 3).unwrap();
-    c.init(&["--pod-cidr", "10.244.0.0/16"]).unwrap();
-    for i in 0..3 {
-        c.start_agent(i, "--lease-ttl 2").unwrap();
-        c.wait_until("the cluster network", WAIT, || {
-            c.log(i).contains("cluster network podnet0 on")
-        })
-        .unwrap_or_else(|e| panic!("{e}\n{}", c.log(i)));
-    }
-    let py = testbed::python().display().to_string();
-    let tool = testbed::nettool_path().display().to_string();
-    let mut ips = Vec::new();
-    for i in 0..3 {
-        let b = format!("b{i}");
-        c.podnet_ok(
-            i,
-            &[
-                "run", "-d", "--name", &b, "-l", "app=web", "--", &py, &tool, "serve", "tcp",
-                "8080", "--reply", &b,
-            ],
-        )
-        .unwrap();
-        c.podnet_ok(
-            i,
-            &[
-                "run",
-                "-d",
-                "--name",
-                &format!("c{i}"),
-                "--",
-                "sleep",
-                "infinity",
-            ],
-        )
-        .unwrap();
-        let v: Value = serde_json::from_str(
-            &c.podnet_ok(i, &["inspect", &b, "--format", "json"])
-                .unwrap(),
-        )
-        .unwrap();
-        ips.push(s(&v, "ip").to_string());
-    }
-    c.podnet_ok(
-        0,
-        &[
-            "service",
-            "create",
-            "web",
-            "--port",
-            "80:8080",
-            "--selector",
-            "app=web",
-            "--node-port",
-            "30080",
-        ],
-    )
-    .unwrap();
-    let want: BTreeSet<String> = ips.iter().cloned().collect();
-    for i in 0..3 {
-        c.wait_until("all three backends rendered", WAIT, || {
-            rendered_on(&c, i) == want
-        })
-        .unwrap_or_else(|e| panic!("{e}: {:?}\n{}", rendered_on(&c, i), c.log(i)));
-    }
-    let names: BTreeSet<String> = ["b0", "b1", "b2"].iter().map(|s| s.to_string()).collect();
-    for i in 0..3 {
-        // From a container on node i, by VIP.
-        let out = c.podnet(
-            i,
-            [
-                "exec",
-                &format!("c{i}"),
-                "--",
-                &py,
-                &tool,
-                "connect",
-                "tcp",
-                "10.43.0.1",
-                "80",
-                "--count",
-                "60",
-                "--timeout",
-                "3",
-            ],
-        );
-        let text = testbed::stdout(&out);
-        let got: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(got.len(), 60, "{}", testbed::describe(&out));
-        let got: BTreeSet<String> = got.into_iter().map(String::from).collect();
-        assert_eq!(got, names, "from c{i}");
-        // From outside, through node i's node port.
-        let got = answers(c.outside(&py), &c.node(i).ip, 30080, 60);
-        assert_eq!(got, names, "outside -> node {i}:30080");
-    }
+    assert_eq!(keys_under(&etcd, "/podnet/v1/"), before);
 }

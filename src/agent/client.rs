@@ -89,6 +89,30 @@ impl crate::engine::names::Announce for Announcer {
             )),
         }
     }
+
+    /// Only a cluster node's agent publishes containers: on a single host this is one
+    /// `stat` (no `cluster.json`). Failures are silent: the agent's resync (5 s) publishes
+    /// what it missed, and a node without a running agent has nothing to publish with.
+    fn backends_changed(&self) {
+        if self.root.join(crate::cluster::local::FILE).exists() {
+            let _ = publish(&self.run_dir);
+        }
+    }
+}
+
+/// Ask the agent to publish this node's containers to the cluster (`Request::Publish`);
+/// answered as soon as it is received. `Told::Down` when no agent runs.
+pub fn publish(run_dir: &Path) -> io::Result<Told> {
+    let Ok(stream) = UnixStream::connect(socket_path(run_dir)) else {
+        return Ok(Told::Down);
+    };
+    let r = ask(stream, &Request::Publish, Instant::now() + WAIT)?;
+    match (r.ok, r.pid) {
+        (true, Some(pid)) => Ok(Told::Synced(pid)),
+        _ => Err(io::Error::other(
+            r.error.unwrap_or_else(|| "the agent refused".into()),
+        )),
+    }
 }
 
 /// The running agent's pid, if one answers.

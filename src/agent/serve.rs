@@ -60,6 +60,8 @@ struct Agent {
     repair_pending: bool,
     /// The containers' processes the pid watch follows.
     wanted: pids::Wanted,
+    /// The cluster publisher's wake-up (a no-op in single-host mode).
+    publish: super::services::Poke,
 }
 
 pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
@@ -73,7 +75,9 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
     };
     // Cluster mode: join before serving, so a refused join is the agent's one-line error.
     let _membership = super::cluster::start(root, run_dir)?;
-    super::services::start_for(root, run_dir, _membership.as_ref())?;
+    // Woken by commands (`publish`) and by containers' processes exiting.
+    let publish = super::services::Poke::default();
+    super::services::start_for(root, run_dir, _membership.as_ref(), publish.clone())?;
     let own = Arc::new(AtomicU32::new(0));
     let server = dns::Server::start(dns::Config::default())
         .map_err(|e| Error::failed(format!("agent: DNS server: {e}")))?;
@@ -87,6 +91,7 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
         repairer: guard::Repairer::new(root, run_dir, own.clone()),
         repair_pending: false,
         wanted: pids::Wanted::default(),
+        publish: publish.clone(),
     };
     agent.sync(None);
     // The lock is ours: a socket file left there is a dead agent's.
@@ -108,7 +113,7 @@ pub fn run(root: &Path, run_dir: &Path) -> Result<i32> {
     let workers = cni::Workers::start(root, run_dir)?;
     std::thread::Builder::new()
         .name("accept".into())
-        .spawn(move || accept(listener, tx, workers))?;
+        .spawn(move || accept(listener, tx, workers, publish))?;
     agent.main_loop(rx);
     Ok(0)
 }
@@ -161,10 +166,13 @@ impl Agent {
                         by = who;
                     }
                     Job::Exited(id, name, pid) => match self.repairer.exited(id, &name, pid) {
-                        Ok(true) => log(&format!(
-                            "container '{name}': its process {} exited; out of every service",
-                            pid.0
-                        )),
+                        Ok(true) => {
+                            self.publish.poke();
+                            log(&format!(
+                                "container '{name}': its process {} exited; out of every service",
+                                pid.0
+                            ))
+                        }
                         Ok(false) => {}
                         Err(e) => log(&format!(
                             "container '{name}': its process exited, services not updated: {e}"
@@ -374,9 +382,14 @@ fn bridge_index(l: &dns::Listen) -> u32 {
 }
 
 /// Accept connections; each gets a thread (a client holds one only for its requests).
-fn accept(listener: UnixListener, tx: Sender<Job>, workers: Arc<cni::Workers>) {
+fn accept(
+    listener: UnixListener,
+    tx: Sender<Job>,
+    workers: Arc<cni::Workers>,
+    publish: super::services::Poke,
+) {
     conns::accept(listener, move |conn| {
-        if let Err(e) = converse(conn, &tx, &workers) {
+        if let Err(e) = converse(conn, &tx, &workers, &publish) {
             if e.kind() != io::ErrorKind::BrokenPipe {
                 log(&format!("client: {e}"));
             }
@@ -385,11 +398,21 @@ fn accept(listener: UnixListener, tx: Sender<Job>, workers: Arc<cni::Workers>) {
 }
 
 /// Answer one client's requests until it closes the connection.
-fn converse(mut conn: UnixStream, tx: &Sender<Job>, workers: &cni::Workers) -> io::Result<()> {
+fn converse(
+    mut conn: UnixStream,
+    tx: &Sender<Job>,
+    workers: &cni::Workers,
+    publish: &super::services::Poke,
+) -> io::Result<()> {
     while let Some(body) = wire::recv_bytes(&mut conn)? {
         let resp = match wire::parse_request(&body) {
             Err(e) => Response::error(e),
             Ok(Request::Ping) => Response::ok(),
+            // Answered at once: publishing waits on etcd, which a command must not.
+            Ok(Request::Publish) => {
+                publish.poke();
+                Response::ok()
+            }
             Ok(Request::Sync { container }) => {
                 let (rtx, rrx) = mpsc::channel();
                 match tx.send(Job::Sync(rtx, container)) {

@@ -11,9 +11,12 @@
 //!   element batch the kernel refuses falls back to a full render.
 //! - `csvc-nft`: someone else deleted the table or its rules (`nft flush ruleset`): render
 //!   it again.
-//! - `csvc-publish`: every [`PUBLISH_EVERY`], the store's ready containers with an address
-//!   in this node's subnet go to `/podnet/v1/endpoints/NODE/` bound to the node's lease
-//!   (a diff: nothing is written when nothing changed).
+//! - `csvc-publish`: the store's ready containers with an address in this node's subnet go
+//!   to `/podnet/v1/endpoints/NODE/` bound to the node's lease (a diff: nothing is written
+//!   when nothing changed). Woken by a [`Poke`] whenever a container may have changed as a
+//!   backend (a command's or runtime's `publish` request, a container's process exiting), by
+//!   a new lease (a re-join), and every [`RESYNC_EVERY`] anyway (a change nobody announced:
+//!   a command of an older build, a process gone unseen).
 
 use super::serve::log;
 use crate::cluster::catalog::Catalog;
@@ -32,13 +35,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Everything podnet keeps in etcd (services and endpoints are watched together).
 const PREFIX: &str = "/podnet/v1/";
-/// How often this node's containers are compared with what it published.
-pub const PUBLISH_EVERY: Duration = Duration::from_millis(300);
+/// How often this node's containers are compared with what it published when nothing
+/// announced a change (the safety net; changes are published when announced).
+pub const RESYNC_EVERY: Duration = Duration::from_secs(5);
+/// How often the publisher looks at the node's lease (a mutex read) for a re-join.
+const LEASE_CHECK: Duration = Duration::from_millis(200);
 /// A render that failed is tried again this often.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -50,9 +56,37 @@ enum Msg {
     Lost,
 }
 
+/// Wakes the publisher: this node's containers may have changed as backends. Cheap, never
+/// blocks; pokes that arrive while it publishes make one more pass, not one each.
+#[derive(Clone, Default)]
+pub struct Poke(Arc<(Mutex<bool>, Condvar)>);
+
+impl Poke {
+    pub fn poke(&self) {
+        let (flag, cv) = &*self.0;
+        *flag.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_one();
+    }
+
+    /// Waits up to `limit` for a poke; whether there was one (taken).
+    fn wait(&self, limit: Duration) -> bool {
+        let (flag, cv) = &*self.0;
+        let g = flag.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut g, _) = cv
+            .wait_timeout_while(g, limit, |poked| !*poked)
+            .unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *g)
+    }
+}
+
 /// Starts the four threads when the agent joined a cluster (`membership`); nothing in
-/// single-host mode.
-pub fn start_for(root: &Path, run_dir: &Path, membership: Option<&member::Current>) -> Result<()> {
+/// single-host mode. `poke` wakes the publisher.
+pub fn start_for(
+    root: &Path,
+    run_dir: &Path,
+    membership: Option<&member::Current>,
+    poke: Poke,
+) -> Result<()> {
     let Some(current) = membership else {
         return Ok(());
     };
@@ -68,7 +102,7 @@ pub fn start_for(root: &Path, run_dir: &Path, membership: Option<&member::Curren
         .node
         .name
         .clone();
-    start(root, run_dir, etcd, cfg, node, current.clone())
+    start(root, run_dir, etcd, cfg, node, current.clone(), poke)
 }
 
 /// Starts the four threads.
@@ -79,6 +113,7 @@ pub fn start(
     cfg: ClusterConfig,
     node: String,
     current: member::Current,
+    poke: Poke,
 ) -> Result<()> {
     let facts = ClusterFacts {
         overlay_dev: crate::engine::overlay::device_name(cfg.vni),
@@ -118,7 +153,7 @@ pub fn start(
     let (root, run_dir) = (root.to_path_buf(), run_dir.to_path_buf());
     spawn(
         "csvc-publish",
-        Box::new(move || publish(&root, &run_dir, &etcd, &node, &current)),
+        Box::new(move || publish(&root, &run_dir, &etcd, &node, &current, &poke)),
     )?;
     Ok(())
 }
@@ -306,11 +341,19 @@ fn local_endpoints(ctx: &Ctx, subnet: ipnet::Ipv4Net) -> Result<BTreeMap<String,
     Ok(out)
 }
 
-fn publish(root: &Path, run_dir: &Path, etcd: &Etcd, node: &str, current: &member::Current) {
+fn publish(
+    root: &Path,
+    run_dir: &Path,
+    etcd: &Etcd,
+    node: &str,
+    current: &member::Current,
+    poke: &Poke,
+) {
     let mut ctxs = Contexts::kept();
     let mut p = Publisher::new(node);
     let mut failing = false;
     let (root, run_dir): (PathBuf, PathBuf) = (root.into(), run_dir.into());
+    let lease_now = || current.lock().unwrap_or_else(|e| e.into_inner()).lease;
     loop {
         let (lease, subnet) = {
             let j = current.lock().unwrap_or_else(|e| e.into_inner());
@@ -350,6 +393,13 @@ fn publish(root: &Path, run_dir: &Path, etcd: &Etcd, node: &str, current: &membe
             }
             Err(_) => {}
         }
-        std::thread::sleep(PUBLISH_EVERY);
+        // Until a poke, a new lease, or the resync (a failure: the retry) is due.
+        let due = Instant::now() + if failing { RETRY } else { RESYNC_EVERY };
+        loop {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() || poke.wait(left.min(LEASE_CHECK)) || lease_now() != lease {
+                break;
+            }
+        }
     }
 }

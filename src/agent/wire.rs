@@ -27,6 +27,10 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         container: Option<i64>,
     },
+    /// A container of this node may have changed as a service backend (ready, removed,
+    /// stopped, relabelled): publish the node's containers to the cluster. Answered at once
+    /// (the publishing follows, asynchronously); a single-host agent ignores it.
+    Publish,
     /// Serve this CNI call (the plugin hands it over; see `cni::handoff`). The response's
     /// `body` is a [`CniReply`]; `ok: false` means the agent declined and the plugin does
     /// the call itself.

@@ -7,6 +7,10 @@
 //! context supplies an [`Announce`] (`Ctx::announce_names`; the CLI and the runtime plugins
 //! hand in `agent::client::Announcer`). A context without one tells no one (the agent's own).
 //!
+//! The same front-end hook hears, on every network, that a container changed as a service
+//! backend ([`Announce::backends_changed`]): a cluster node's agent publishes its containers
+//! to etcd then (issue 11), instead of polling the store.
+//!
 //! Cost on the hot path: a network without DNS pays one row read (the network's, already
 //! cached by SQLite), plus one for the container's later networks; nothing is sent and no
 //! socket opened.
@@ -23,6 +27,12 @@ pub trait Announce: Send {
     /// container's names changed, its id (a server may then read only its names); None:
     /// anything may have changed (networks, services).
     fn changed(&self, start: bool, container: Option<i64>) -> std::result::Result<(), String>;
+
+    /// A container may have changed as a service backend (it became ready, is being
+    /// removed, stopped, or was relabelled): tell whoever publishes this node's containers to
+    /// a cluster (issue 11). Returns at once and never fails a command; the default tells no
+    /// one (single-host front ends need nothing more).
+    fn backends_changed(&self) {}
 }
 
 /// Whether `ep` is named somewhere: it is on a DNS-enabled network, or it is a container
@@ -69,6 +79,13 @@ pub fn left(ctx: &Ctx, container: i64) {
 /// Names went away or changed (a service or network changed): tell a running server.
 pub fn changed(ctx: &Ctx) {
     tell(ctx, false, None);
+}
+
+/// A container may have changed as a service backend: tell the cluster's publisher, if any.
+pub fn backends_changed(ctx: &Ctx) {
+    if let Some(a) = ctx.names.as_ref() {
+        a.backends_changed();
+    }
 }
 
 fn tell(ctx: &Ctx, start: bool, container: Option<i64>) {

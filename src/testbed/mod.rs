@@ -40,6 +40,7 @@
 mod cgroup;
 pub mod clients;
 pub mod cluster;
+pub mod cluster_setup;
 mod etcd;
 mod lab;
 pub mod reexec;

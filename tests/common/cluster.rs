@@ -97,7 +97,12 @@ pub fn node_in_etcd(etcd: &testbed::Etcd, node: &str) -> Option<Value> {
 
 /// Every key under /podnet/ (etcdctl).
 pub fn keys(etcd: &testbed::Etcd) -> Vec<String> {
-    let out = etcd.etcdctl(&["get", "--prefix", "--keys-only", "/podnet/"]);
+    keys_under(etcd, "/podnet/")
+}
+
+/// Every key under `prefix` (etcdctl).
+pub fn keys_under(etcd: &testbed::Etcd, prefix: &str) -> Vec<String> {
+    let out = etcd.etcdctl(&["get", "--prefix", "--keys-only", prefix]);
     testbed::stdout(&out)
         .lines()
         .filter(|l| !l.is_empty())
@@ -138,6 +143,14 @@ pub fn wait_peers(sb: &Sandbox, watchers: &[&str], want: &[&str], limit: Duratio
         })
         .unwrap_or_else(|e| panic!("{e}: has {:?}\n{}", peers(sb, w), log(sb, w)));
     }
+}
+
+/// A `members`-member etcd in the sandbox holding a cluster (`cluster init` with the test
+/// bed's pod CIDR): what every control-plane test starts from.
+pub fn cluster_etcd(sb: &Sandbox, members: usize) -> testbed::Etcd<'_> {
+    let etcd = testbed::Etcd::start(sb, members).unwrap_or_else(|e| panic!("{e}"));
+    init(sb, &etcd, &["--pod-cidr", testbed::cluster_setup::POD_CIDR]);
+    etcd
 }
 
 /// `podnet cluster init --etcd EPS ARGS` from a scratch node; panics unless it succeeds.

@@ -480,26 +480,35 @@ pub(super) fn finish_removal(ctx: &mut Ctx, net: &Network) -> Result<()> {
 pub fn resolve(ctx: &mut Ctx, name: &str) -> Result<Network> {
     let net = match ctx.store.network(name)? {
         Some(n) => n,
-        None if name == DEFAULT_NETWORK => match create(
-            ctx,
+        None if name == DEFAULT_NETWORK => {
             // A node in a cluster: the node's subnet (normally its agent made it already).
-            &match super::overlay::network::joined(&ctx.root) {
-                Some(j) => super::overlay::network::default_request(&j),
+            let joined = super::overlay::network::joined(&ctx.root);
+            let req = match &joined {
+                Some(j) => super::overlay::network::default_request(j),
                 None => NetworkRequest {
                     name: name.into(),
                     ..Default::default()
                 },
-            },
-        ) {
-            Ok(n) => n,
-            // Lost a race with a concurrent first use: the other process's record is fine.
-            // Refused for another reason (its bridge name is taken): say that.
-            Err(e) if e.is_bad_input() => match ctx.store.network(name)? {
-                Some(n) => n,
-                None => return Err(e),
-            },
-            Err(e) => return Err(e),
-        },
+            };
+            let n = match create(ctx, &req) {
+                Ok(n) => n,
+                // Lost a race with a concurrent first use: the other process's record is
+                // fine. Refused for another reason (its bridge name is taken): say that.
+                Err(e) if e.is_bad_input() => match ctx.store.network(name)? {
+                    Some(n) => n,
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
+            if joined.is_some() {
+                // The node's own connections to cluster VIPs leave through it
+                // (`service::route`); its agent puts the route back at its next start too.
+                if let Err(e) = crate::engine::service::route::sync(ctx) {
+                    eprintln!("podnet: warning: no route for the service range: {e}");
+                }
+            }
+            n
+        }
         None => {
             return Err(Error::input(format!(
                 "network '{name}' does not exist{}",

@@ -42,8 +42,8 @@ pub fn default_request(j: &Joined) -> NetworkRequest {
     }
 }
 
-/// Makes the default network the node's cluster network and renders the firewall with the
-/// overlay's part. Returns whether the network is on the node's subnet, and a one-line note
+/// Makes the default network the node's cluster network, renders the firewall with the
+/// overlay's part and routes the service range to it. Returns whether the network is on the node's subnet, and a one-line note
 /// when it keeps another subnet because containers still use it (they stay as they are,
 /// unreachable from other nodes, until they are removed), or when it was moved.
 pub fn ensure(ctx: &mut Ctx, j: &Joined) -> Result<(bool, Option<String>)> {
@@ -68,5 +68,7 @@ pub fn ensure(ctx: &mut Ctx, j: &Joined) -> Result<(bool, Option<String>)> {
         },
     };
     firewall::sync(ctx)?;
+    // The node's own connections to the cluster's VIPs (`service::route`).
+    crate::engine::service::route::sync(ctx)?;
     Ok((on_subnet, note))
 }

@@ -384,6 +384,8 @@ fn update_side<A: Side>(
 /// A container came up, went down or was removed: bring the services that select it (by label
 /// or by name) up to date, one transaction per family. Cheap when there is no service at all.
 pub fn container_changed(ctx: &mut Ctx, name: &str, labels: &Labels) -> Result<()> {
+    // A cluster node publishes its containers as the cluster services' backends.
+    super::names::backends_changed(ctx);
     if !ctx.store.any_service()? {
         return Ok(());
     }
