@@ -202,10 +202,12 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
         }
         Place::Host => None,
         Place::Address(a) => Some(*a),
-        Place::Service(s) => return Err(Error::input(format!(
+        Place::Service(s) => {
+            return Err(Error::input(format!(
             "trace FROM '{}' is a service: a service sends nothing; trace from one of its backends",
             s.service.name
-        ))),
+        )))
+        }
     };
     let host_index = spots.len();
     spots.push(Spot::host()?);
@@ -399,6 +401,8 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
         let mut last_hook: Option<u32> = None;
         let mut prev: Option<(Headers, Option<String>)> = None;
         for (k, e) in events.iter().enumerate() {
+            // Headers come once per hook: a regular chain reached by a goto sees the last ones.
+            let packet = e.headers.or(prev.as_ref().map(|p| p.0));
             let family = spots::family_of(e.family).map_or("?", |f| f.name());
             let hook = s.hook_of(e.family, &e.table, &e.chain).or(last_hook);
             last_hook = hook;
@@ -463,7 +467,7 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     index,
                     is_rule: e.kind == TraceType::Rule,
                     verdict,
-                    packet: e.headers,
+                    packet,
                     after,
                     iif: iif.as_deref(),
                     oif: oif.as_deref(),
