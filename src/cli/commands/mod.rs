@@ -21,6 +21,7 @@ use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, Result};
 use std::time::Duration;
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
+    super::graph::check_format(&cli.command, cli.format)?;
     match cli.command {
         Command::Demo => return demo::run(),
         Command::Agent(a) => return super::cluster_cmd::agent(&cli.root, &cli.run_dir, a),
@@ -124,6 +125,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             }));
         }
         Command::Gc { remove_foreign } => gc::run(&mut ctx, f, remove_foreign)?,
+        Command::Graph { network } => super::graph::run(&mut ctx, f, network.as_deref())?,
+        Command::Ui { listen } => return super::ui::run(ctx, &cli.root, &cli.run_dir, &listen),
         Command::Demo | Command::Agent(_) | Command::Cluster(_) | Command::Node(_) => {
             unreachable!("handled above")
         }
