@@ -96,17 +96,15 @@ async function follow() {
   }
 }
 
-document.getElementById("trace").addEventListener("submit", async e => {
-  e.preventDefault();
+async function trace(from, to) {
   const out = document.getElementById("trace-out");
-  const f = new FormData(e.target);
   out.className = "";
   out.textContent = "tracing…";
   try {
     const r = await fetch("/trace", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ from: f.get("from"), to: f.get("to") }),
+      body: JSON.stringify({ from: from, to: to }),
     });
     const report = await r.json();
     if (report.error) {
@@ -120,7 +118,22 @@ document.getElementById("trace").addEventListener("submit", async e => {
     out.className = "error";
     out.textContent = String(err);
   }
+}
+
+document.getElementById("trace").addEventListener("submit", e => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  trace(f.get("from"), f.get("to"));
 });
+
+// A link can carry a trace to run on load: /?from=web&to=api:80/tcp.
+const asked = new URLSearchParams(location.search);
+if (asked.get("from") && asked.get("to")) {
+  const form = document.getElementById("trace");
+  form.from.value = asked.get("from");
+  form.to.value = asked.get("to");
+  trace(asked.get("from"), asked.get("to"));
+}
 
 show(JSON.parse(document.getElementById("initial").textContent));
 follow();
