@@ -8,6 +8,8 @@ use crate::engine::Access;
 pub(super) fn access(cmd: &Command) -> Access {
     match cmd {
         Command::Ps { .. }
+        | Command::Graph { .. }
+        | Command::Ui { .. }
         | Command::Inspect { .. }
         | Command::Ports { .. }
         | Command::Exec { .. }
@@ -31,6 +33,9 @@ pub(super) fn access(cmd: &Command) -> Access {
 pub(super) fn is_listing(cmd: &Command) -> bool {
     matches!(
         cmd,
-        Command::Ps { .. } | Command::Network(NetworkCmd::Ls) | Command::Service(ServiceCmd::Ls)
+        Command::Ps { .. }
+            | Command::Graph { .. }
+            | Command::Network(NetworkCmd::Ls)
+            | Command::Service(ServiceCmd::Ls)
     )
 }

@@ -25,6 +25,7 @@ pub mod firewall;
 pub mod flows;
 pub mod foreground;
 pub mod gc;
+pub mod graph;
 pub mod health;
 pub mod inspect;
 pub mod logs;

@@ -70,6 +70,7 @@ fn trace(
 }
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
+    super::graph::check_format(&cli.command, cli.format)?;
     match cli.command {
         Command::Demo => return demo::run(),
         Command::Agent(a) => return super::cluster_cmd::agent(&cli.root, &cli.run_dir, a),
@@ -179,6 +180,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             count,
             timeout,
         } => return trace(&mut ctx, f, from, &to, count, timeout),
+        Command::Graph { network } => super::graph::run(&mut ctx, f, network.as_deref())?,
+        Command::Ui { listen } => return super::ui::run(ctx, &cli.root, &cli.run_dir, &listen),
         Command::Demo | Command::Agent(_) | Command::Cluster(_) | Command::Node(_) => {
             unreachable!("handled above")
         }
