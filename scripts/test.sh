@@ -30,6 +30,8 @@ have ping || missing+=(iputils-ping)
 # The cluster tests run a real etcd (3.4, Debian's) inside their sandboxes.
 have etcd || missing+=(etcd-server)
 have etcdctl || missing+=(etcd-client)
+# The ui tests (tests/ui.rs) drive the page in headless Chromium inside their sandboxes.
+have chromium || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

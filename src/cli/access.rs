@@ -8,6 +8,8 @@ use crate::engine::Access;
 pub(super) fn access(cmd: &Command) -> Access {
     match cmd {
         Command::Ps { .. }
+        | Command::Graph { .. }
+        | Command::Ui { .. }
         | Command::Inspect { .. }
         | Command::Ports { .. }
         | Command::Exec { .. }
@@ -18,6 +20,7 @@ pub(super) fn access(cmd: &Command) -> Access {
         | Command::Stop { .. }
         | Command::Rm { .. }
         | Command::Label { .. }
+        | Command::Trace { .. }
         | Command::Network(
             NetworkCmd::Rm { .. } | NetworkCmd::Prune | NetworkCmd::Disconnect { .. },
         )
@@ -30,6 +33,9 @@ pub(super) fn access(cmd: &Command) -> Access {
 pub(super) fn is_listing(cmd: &Command) -> bool {
     matches!(
         cmd,
-        Command::Ps { .. } | Command::Network(NetworkCmd::Ls) | Command::Service(ServiceCmd::Ls)
+        Command::Ps { .. }
+            | Command::Graph { .. }
+            | Command::Network(NetworkCmd::Ls)
+            | Command::Service(ServiceCmd::Ls)
     )
 }

@@ -30,7 +30,7 @@ pub struct Cli {
         default_value = "/run/podnet"
     )]
     pub run_dir: PathBuf,
-    /// Output format of listings and inspect.
+    /// Output format of listings and inspect (`text`, `dot` and `svg` are `graph`'s only).
     #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[command(subcommand)]
@@ -41,6 +41,12 @@ pub struct Cli {
 pub enum Format {
     Table,
     Json,
+    /// `graph` only: an indented tree (what `table` means for `graph`).
+    Text,
+    /// `graph` only: Graphviz.
+    Dot,
+    /// `graph` only: a picture podnet draws itself.
+    Svg,
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,9 +175,44 @@ pub enum Command {
     /// The cluster's nodes, as etcd holds them.
     #[command(subcommand)]
     Node(NodeCmd),
+    /// The live topology: host, bridges, containers' namespaces, veth pairs, routes,
+    /// published ports, services, the overlay; from the store and the kernel together, with
+    /// anything in one and not the other flagged (e.g. a veth with no owner).
+    #[command(
+        after_help = "Examples:\n  podnet graph\n  podnet graph --network app\n  podnet graph --format svg > net.svg\n  podnet graph --format dot | dot -Tpng > net.png\n  podnet graph --format json    # stable fields: docs/graph-json.md\n\nExit codes: 0 drawn (flags or not); 2 no such network."
+    )]
+    Graph {
+        /// Only this network, its containers and what leads to them.
+        #[arg(long)]
+        network: Option<String>,
+    },
+    /// A local web page with the live graph and a trace form (127.0.0.1 only).
+    #[command(
+        after_help = "Examples:\n  podnet ui                          # http://127.0.0.1:7070/\n  podnet ui --listen 127.0.0.1:8088\n\nThe page updates within a second of any change; it loads nothing from outside."
+    )]
+    Ui {
+        /// Where to listen: a loopback address and port (others are refused).
+        #[arg(long, default_value = "127.0.0.1:7070")]
+        listen: String,
+    },
     /// A guided tour of container networking, in a throwaway sandbox.
     #[command(after_help = "Example:\n  podnet demo")]
     Demo,
+    /// Follow a real probe hook by hook and say which podnet object decided its fate.
+    #[command(
+        after_help = "Examples:\n  podnet trace web db:5432\n  podnet trace web 1.1.1.1:53/udp\n  podnet trace host 127.0.0.1:8080\n  podnet trace web api:80                  # a service: the chosen backend is shown\n  podnet trace 198.18.0.2 198.18.0.1:8080 # an outside sender: armed, waits for its packet\n\nFROM and TO: a container, a service (TO only), `host`, or an IPv4 address. Tracing leaves\nno rule behind, even when killed: its nftables table belongs to the process's socket."
+    )]
+    Trace {
+        from: String,
+        /// TO:PORT[/tcp|udp].
+        to: String,
+        /// Send N probes, one trace each.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Seconds to wait for the packet (an outside sender: for it to send one).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
 }
 
 #[derive(Args, Debug)]

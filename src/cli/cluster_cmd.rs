@@ -152,7 +152,7 @@ pub fn node(root: &Path, f: Format, cmd: NodeCmd) -> Result<i32> {
                         serde_json::to_string_pretty(&rows).expect("plain values")
                     );
                 }
-                Format::Table => {
+                Format::Table | Format::Text | Format::Dot | Format::Svg => {
                     outln!(
                         "{:<20} {:<18} {:<16} VTEP MAC",
                         "NAME",
@@ -198,7 +198,7 @@ pub fn node(root: &Path, f: Format, cmd: NodeCmd) -> Result<i32> {
                     "{}",
                     serde_json::to_string_pretty(&v).expect("plain values")
                 ),
-                Format::Table => {
+                Format::Table | Format::Text | Format::Dot | Format::Svg => {
                     outln!("name:      {}", n.name);
                     outln!("subnet:    {}", n.subnet);
                     outln!("underlay:  {}", n.underlay);

@@ -9,9 +9,11 @@ mod cluster_cmd;
 mod commands;
 mod demo;
 pub mod exit;
+mod graph;
 mod service_cluster;
 mod service_cmd;
 mod service_view;
+mod ui;
 mod view;
 
 pub use args::{Cli, Command, Format};

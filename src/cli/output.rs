@@ -52,7 +52,10 @@ pub fn print<T: Serialize>(
                 serde_json::to_string_pretty(value).map_err(|e| Error::failed(e.to_string()))?;
             outln!("{s}");
         }
-        Format::Table => print_table(headers, &table(value)),
+        // Refused before any command but `graph` runs (`graph::check_format`).
+        Format::Table | Format::Text | Format::Dot | Format::Svg => {
+            print_table(headers, &table(value))
+        }
     }
     Ok(())
 }

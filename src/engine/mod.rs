@@ -25,6 +25,7 @@ pub mod firewall;
 pub mod flows;
 pub mod foreground;
 pub mod gc;
+pub mod graph;
 pub mod health;
 pub mod inspect;
 pub mod logs;
@@ -37,6 +38,7 @@ pub mod publish;
 pub mod runtime;
 pub mod service;
 pub mod setup;
+pub mod trace;
 
 use crate::kernel::nft::{NftError, NftSocket};
 use crate::kernel::Rtnl;

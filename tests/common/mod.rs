@@ -8,10 +8,12 @@ use serde_json::Value;
 
 pub mod agent;
 pub mod argv;
+pub mod browser;
 pub mod clients;
 pub mod cluster;
 pub mod cni;
 pub mod dns;
+pub mod graph;
 pub mod guards;
 pub mod hold;
 pub mod invariants;

@@ -1,0 +1,37 @@
+//! The seam between the page's trace form and `podnet trace`'s engine: one function.
+
+use crate::engine::{trace, Access};
+use crate::model::{Error, Result};
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Duration;
+
+/// What the form sends (`POST /trace`, JSON).
+#[derive(Debug, Deserialize)]
+pub struct Form {
+    /// A container, service, `host`, or an address.
+    pub from: String,
+    /// `TO:PORT[/tcp|udp]` as the CLI takes it.
+    pub to: String,
+}
+
+/// Runs the trace the form asks for; its JSON report (what `podnet trace --format json`
+/// prints) for the page.
+pub fn run(root: &Path, run_dir: &Path, form: &Form) -> Result<serde_json::Value> {
+    let (to, port, proto) = trace::parse_target(&form.to)?;
+    let (mut ctx, _) = crate::engine::open(root, run_dir, Access::Change)?;
+    // As the CLI: a probe's fate is known in milliseconds; an outside sender gets 10 s.
+    let secs = match form.from.parse::<std::net::Ipv4Addr>() {
+        Ok(_) => 10.0,
+        Err(_) => 0.9,
+    };
+    let req = trace::TraceRequest {
+        from: form.from.clone(),
+        to,
+        port,
+        proto,
+        timeout: Duration::from_secs_f64(secs),
+    };
+    let report = trace::run(&mut ctx, &req, &mut |_| {})?;
+    serde_json::to_value(&report).map_err(|e| Error::failed(format!("trace: {e}")))
+}

@@ -1,0 +1,186 @@
+//! The graph's types: what `podnet graph --format json` prints, field for field. The JSON is
+//! a script's interface: fields are only ever added; a rename or removal bumps [`VERSION`].
+//! Every node has a stable `id` (`host`, `network:NAME`, `container:NAME`, `service:NAME`,
+//! `port:PROTO/HOSTIP:PORT`, `vxlan:DEV`, `node:SUBNET`, `link:NAME`); edges name them.
+//! Field reference: `docs/graph-json.md`.
+
+use serde::Serialize;
+
+/// The JSON's schema version.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Graph {
+    pub version: u32,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+    /// Where the store and the kernel disagree.
+    pub flags: Vec<Flag>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Node {
+    pub id: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// What a node is (`kind` in the JSON) and what is known of it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// The host's own namespace; `routes` are those through podnet's devices.
+    Host {
+        routes: Vec<Route>,
+    },
+    Network(NetworkNode),
+    Container(ContainerNode),
+    Port(PortNode),
+    Service(ServiceNode),
+    /// The cluster overlay's VXLAN device (cluster mode).
+    Vxlan {
+        vni: u32,
+        /// This node's share of the pod network.
+        subnet: String,
+        pod_cidr: String,
+        present: bool,
+    },
+    /// Another cluster node, as this node's kernel routes to it.
+    RemoteNode {
+        subnet: String,
+        /// Its VTEP address (the route's gateway on the VXLAN device).
+        vtep: String,
+        /// Its underlay address (the FDB entry's destination), when known.
+        underlay: Option<String>,
+    },
+    /// A kernel link podnet's store does not explain (always carries a flag).
+    Link {
+        link_kind: Option<String>,
+        master: Option<String>,
+        up: bool,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NetworkNode {
+    pub bridge: String,
+    pub subnet: String,
+    pub gateway: String,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
+    pub internal: bool,
+    pub icc: bool,
+    /// The bridge exists in the kernel.
+    pub present: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ContainerNode {
+    /// `bridge`, `host`, `none`, `container`.
+    pub mode: String,
+    /// As `podnet ps` says it (`running`, `exited`, `dead`, ...).
+    pub status: String,
+    pub netns: Option<String>,
+    pub pid: Option<i32>,
+    /// Its namespace's interfaces as the kernel has them (none for host mode).
+    pub interfaces: Vec<Interface>,
+    /// Its namespace's IPv4 main-table routes.
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    /// `ADDR/PREFIX`, IPv4 then IPv6.
+    pub addresses: Vec<String>,
+    pub up: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Route {
+    /// `default` or `ADDR/PREFIX`.
+    pub dst: String,
+    pub via: Option<String>,
+    pub dev: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PortNode {
+    /// `0.0.0.0` when published on every address.
+    pub host_ip: String,
+    pub host_port: u16,
+    pub proto: String,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ServiceNode {
+    pub vip: Option<String>,
+    pub vip6: Option<String>,
+    /// `PORT[:TARGET]/PROTO`.
+    pub ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+    pub kind: EdgeKind,
+    /// The veth's host end (`veth` edges), or what a port or backend leads to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeKind {
+    /// host → network: the bridge in the host namespace, holding the gateway.
+    Bridge,
+    /// network → container: a veth pair (host end on the bridge, `ifname` inside).
+    Veth,
+    /// container → container: a `container:NAME` sharer to the namespace's owner.
+    Shares,
+    /// container → host: a host-mode process in the host's namespace.
+    HostMode,
+    /// port → container: a published port (host port → container port).
+    Publishes,
+    /// service → container: a backend (VIP → container address).
+    Backend,
+    /// host → vxlan device.
+    Overlay,
+    /// vxlan device → remote node.
+    Tunnel,
+    /// an unexplained link → the bridge it is enslaved to (or the host).
+    Enslaved,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Flag {
+    pub kind: FlagKind,
+    /// The node id it concerns.
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagKind {
+    /// A podnet-looking link (on a podnet bridge, podnet's name prefix or identity) that no
+    /// record names: e.g. a veth with no owner.
+    OrphanLink,
+    /// A recorded bridge the kernel does not have.
+    MissingBridge,
+    /// A recorded veth host end the kernel does not have.
+    MissingVeth,
+    /// A veth not on its network's bridge.
+    VethOffBridge,
+    /// A recorded link that is down.
+    LinkDown,
+    /// A recorded namespace that cannot be opened.
+    MissingNamespace,
+    /// A container's recorded interface missing from its namespace.
+    MissingInterface,
+    /// A recorded address (gateway or container address) missing from its link.
+    MissingAddress,
+}
