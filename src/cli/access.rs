@@ -20,6 +20,7 @@ pub(super) fn access(cmd: &Command) -> Access {
         | Command::Stop { .. }
         | Command::Rm { .. }
         | Command::Label { .. }
+        | Command::Trace { .. }
         | Command::Network(
             NetworkCmd::Rm { .. } | NetworkCmd::Prune | NetworkCmd::Disconnect { .. },
         )

@@ -198,6 +198,21 @@ pub enum Command {
     /// A guided tour of container networking, in a throwaway sandbox.
     #[command(after_help = "Example:\n  podnet demo")]
     Demo,
+    /// Follow a real probe hook by hook and say which podnet object decided its fate.
+    #[command(
+        after_help = "Examples:\n  podnet trace web db:5432\n  podnet trace web 1.1.1.1:53/udp\n  podnet trace host 127.0.0.1:8080\n  podnet trace web api:80                  # a service: the chosen backend is shown\n  podnet trace 198.18.0.2 198.18.0.1:8080 # an outside sender: armed, waits for its packet\n\nFROM and TO: a container, a service (TO only), `host`, or an IPv4 address. Tracing leaves\nno rule behind, even when killed: its nftables table belongs to the process's socket."
+    )]
+    Trace {
+        from: String,
+        /// TO:PORT[/tcp|udp].
+        to: String,
+        /// Send N probes, one trace each.
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// Seconds to wait for the packet (an outside sender: for it to send one).
+        #[arg(long)]
+        timeout: Option<f64>,
+    },
 }
 
 #[derive(Args, Debug)]

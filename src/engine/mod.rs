@@ -38,6 +38,7 @@ pub mod publish;
 pub mod runtime;
 pub mod service;
 pub mod setup;
+pub mod trace;
 
 use crate::kernel::nft::{NftError, NftSocket};
 use crate::kernel::Rtnl;

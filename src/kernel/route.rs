@@ -238,3 +238,71 @@ pub fn delete(rtnl: &mut Rtnl, dst: impl Into<IpNet>) -> Result<()> {
         _ => Ok(()),
     }
 }
+
+/// The kernel's routing decision for one packet (`ip route get DST [from SRC iif DEV]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// `unicast`, `local`, `unreachable`, ... as `ip route` names them.
+    pub kind: String,
+    pub oif: Option<u32>,
+    pub gateway: Option<Ipv4Addr>,
+    /// The source address the kernel would pick.
+    pub prefsrc: Option<Ipv4Addr>,
+}
+
+/// RTM_GETROUTE for `dst` (from `src` arriving on `iif`, when given): `Ok(None)` when the
+/// kernel has no route (ENETUNREACH, EHOSTUNREACH, EINVAL for a refused source).
+pub fn get(
+    rtnl: &mut Rtnl,
+    dst: Ipv4Addr,
+    src: Option<Ipv4Addr>,
+    iif: Option<u32>,
+) -> Result<Option<Decision>> {
+    let mut q = RouteMessage::default();
+    q.header.address_family = AddressFamily::Inet;
+    q.header.destination_prefix_length = 32;
+    q.attributes
+        .push(RouteAttribute::Destination(RouteAddress::Inet(dst)));
+    if let Some(s) = src {
+        q.header.source_prefix_length = 32;
+        q.attributes
+            .push(RouteAttribute::Source(RouteAddress::Inet(s)));
+    }
+    if let Some(i) = iif {
+        q.attributes.push(RouteAttribute::Iif(i));
+    }
+    let mut found = None;
+    match rtnl.get(M::GetRoute(q), |m| {
+        if let M::NewRoute(r) = m {
+            let mut d = Decision {
+                kind: format!("{:?}", r.header.kind).to_lowercase(),
+                oif: None,
+                gateway: None,
+                prefsrc: None,
+            };
+            for a in &r.attributes {
+                match a {
+                    RouteAttribute::Oif(i) => d.oif = Some(*i),
+                    RouteAttribute::Gateway(RouteAddress::Inet(g)) => d.gateway = Some(*g),
+                    RouteAttribute::PrefSource(RouteAddress::Inet(p)) => d.prefsrc = Some(*p),
+                    _ => {}
+                }
+            }
+            found = Some(d);
+        }
+    })? {
+        Ok(()) => Ok(found),
+        Err(e)
+            if [
+                libc::ENETUNREACH,
+                libc::EHOSTUNREACH,
+                libc::EINVAL,
+                libc::EACCES,
+            ]
+            .contains(&e.errno) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(crate::model::Error::kernel("get route", e.errno)),
+    }
+}

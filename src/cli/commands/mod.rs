@@ -20,6 +20,55 @@ use crate::engine::{Access, Ctx};
 use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, Result};
 use std::time::Duration;
 
+/// `podnet trace`: one report per probe (a JSON array with --count above 1); exit 0 whatever
+/// the packet's fate (the report says it), 1 when no probe could be traced.
+fn trace(
+    ctx: &mut Ctx,
+    f: super::args::Format,
+    from: String,
+    to: &str,
+    count: u32,
+    timeout: Option<f64>,
+) -> Result<i32> {
+    use crate::engine::trace;
+    let (to, port, proto) = trace::parse_target(to)?;
+    let secs = match timeout {
+        Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => t,
+        Some(t) => {
+            return Err(Error::input(format!(
+                "--timeout {t}: give seconds, more than 0 and at most 3600"
+            )))
+        }
+        // A probe's fate is known in milliseconds; an outside sender needs time to send.
+        None if from.parse::<std::net::Ipv4Addr>().is_ok() => 10.0,
+        None => 0.9,
+    };
+    let req = trace::TraceRequest {
+        from,
+        to,
+        port,
+        proto,
+        timeout: Duration::from_secs_f64(secs),
+    };
+    let mut reports = vec![];
+    for _ in 0..count.max(1) {
+        let r = trace::run(ctx, &req, &mut |note| exit::note(note.to_string()))?;
+        if f == super::args::Format::Table {
+            super::output::bytes(r.text().as_bytes());
+        }
+        reports.push(r);
+    }
+    if f == super::args::Format::Json {
+        let v = match reports.len() {
+            1 => serde_json::to_value(&reports[0]),
+            _ => serde_json::to_value(&reports),
+        }
+        .map_err(|e| Error::failed(format!("trace: {e}")))?;
+        super::output::bytes(format!("{v:#}\n").as_bytes());
+    }
+    Ok(0)
+}
+
 pub fn dispatch(cli: Cli) -> Result<i32> {
     super::graph::check_format(&cli.command, cli.format)?;
     match cli.command {
@@ -127,6 +176,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Gc { remove_foreign } => gc::run(&mut ctx, f, remove_foreign)?,
         Command::Graph { network } => super::graph::run(&mut ctx, f, network.as_deref())?,
         Command::Ui { listen } => return super::ui::run(ctx, &cli.root, &cli.run_dir, &listen),
+        Command::Trace {
+            from,
+            to,
+            count,
+            timeout,
+        } => return trace(&mut ctx, f, from, &to, count, timeout),
         Command::Demo | Command::Agent(_) | Command::Cluster(_) | Command::Node(_) => {
             unreachable!("handled above")
         }

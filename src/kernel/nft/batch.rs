@@ -142,6 +142,17 @@ impl Batch {
         );
     }
 
+    /// `add table` with these attributes (e.g. `NFTA_TABLE_FLAGS` with `NFT_TABLE_F_OWNER`:
+    /// see [`super::trace`]); like [`Batch::add_table`] otherwise.
+    pub fn add_table_with(&mut self, t: &Table, attrs: Vec<TableAttribute>) {
+        self.push(
+            t,
+            NLM_F_CREATE,
+            NfTablesMessage::NewTable(TableMessage { attributes: attrs }),
+            "add table".into(),
+        );
+    }
+
     /// Stamp every table this batch adds with `userdata` (`NFTA_TABLE_USERDATA`; see
     /// [`super::udata`]). The kernel keeps a table's userdata from its creation and ignores it
     /// on an `add table` of a table that exists, so in a replace batch (add, delete, add) the

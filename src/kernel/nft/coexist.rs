@@ -294,6 +294,7 @@ mod tests {
             exprs: render(&r.stmts),
             opaque: vec![],
             userdata: r.comment.as_ref().map(|_| ud),
+            sets: vec![],
         }
     }
 

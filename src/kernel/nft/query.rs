@@ -57,6 +57,9 @@ pub struct RuleInfo {
     pub opaque: Vec<String>,
     /// `NFTA_RULE_USERDATA`, raw.
     pub userdata: Option<Vec<u8>>,
+    /// The sets and maps the rule's `lookup` expressions name, in order (what `podnet trace`
+    /// tells the rules of a chain apart by).
+    pub sets: Vec<String>,
 }
 
 impl RuleInfo {
@@ -268,6 +271,7 @@ pub fn parse_rule(body: &[u8]) -> Option<RuleInfo> {
     let a = attrs(body.get(4..)?);
     let mut exprs = vec![];
     let mut opaque = vec![];
+    let mut sets = vec![];
     if let Some(list) = find(&a, 4) {
         for (kind, elem) in attrs(&list) {
             if kind != 1 {
@@ -276,6 +280,12 @@ pub fn parse_rule(body: &[u8]) -> Option<RuleInfo> {
             let e = attrs(elem);
             let name = find(&e, 1).map(|n| string(&n)).unwrap_or_default();
             let data = find(&e, 2).unwrap_or_default();
+            if name == "lookup" {
+                // NFTA_LOOKUP_SET
+                if let Some(set) = find(&attrs(&data), 1) {
+                    sets.push(string(&set));
+                }
+            }
             match parse_expr(&name, &data) {
                 Some(x) => exprs.push(x),
                 None => opaque.push(name),
@@ -288,6 +298,7 @@ pub fn parse_rule(body: &[u8]) -> Option<RuleInfo> {
         exprs,
         opaque,
         userdata: find(&a, 7),
+        sets,
     })
 }
 

@@ -1,0 +1,418 @@
+//! From a trace hit to the podnet object that decided it, in words. Pure: the rules are
+//! told apart by their table, chain, the sets their lookups name and their verdict (the
+//! layout of `plan::netfilter` and `plan::services`, which keeps one rule per job), and the
+//! objects are found in the store's facts by the packet's addresses and ports.
+
+use crate::kernel::nft::trace::{Headers, TraceVerdict};
+use crate::model::{Network, PortMapping};
+use crate::store::api::ServiceRecord;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// What the store says, read once per trace.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub networks: Vec<Network>,
+    /// (container, its address on its network).
+    pub endpoints: Vec<(String, Ipv4Addr)>,
+    /// (container address, published port).
+    pub ports: Vec<(Ipv4Addr, PortMapping)>,
+    pub services: Vec<ServiceRecord>,
+}
+
+impl Facts {
+    pub fn network_of_bridge(&self, bridge: &str) -> Option<&Network> {
+        self.networks.iter().find(|n| n.bridge == bridge)
+    }
+    pub fn network_of_ip(&self, ip: Ipv4Addr) -> Option<&Network> {
+        self.networks.iter().find(|n| n.subnet.contains(&ip))
+    }
+    pub fn container_of_ip(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.endpoints
+            .iter()
+            .find(|(_, a)| *a == ip)
+            .map(|(n, _)| n.as_str())
+    }
+    /// The published port a packet to `daddr:dport` (proto) hits: one on that very host
+    /// address wins over one on all addresses (as in the ruleset).
+    pub fn published(
+        &self,
+        proto: u8,
+        daddr: Ipv4Addr,
+        dport: u16,
+    ) -> Option<&(Ipv4Addr, PortMapping)> {
+        let on = |want: Option<IpAddr>| {
+            self.ports.iter().find(|(_, m)| {
+                m.proto.number() == proto && m.host_port == dport && m.host_ip == want
+            })
+        };
+        on(Some(IpAddr::V4(daddr))).or_else(|| on(None))
+    }
+    pub fn service_at(&self, proto: u8, vip: Ipv4Addr, port: u16) -> Option<&ServiceRecord> {
+        self.services.iter().find(|s| {
+            s.service.vip == Some(vip)
+                && s.service
+                    .ports
+                    .iter()
+                    .any(|p| p.port == port && p.proto.number() == proto)
+        })
+    }
+    pub fn service_with_node_port(&self, proto: u8, port: u16) -> Option<&ServiceRecord> {
+        self.services.iter().find(|s| {
+            s.service
+                .ports
+                .iter()
+                .any(|p| p.node_port == Some(port) && p.proto.number() == proto)
+        })
+    }
+    fn net_name(&self, bridge: Option<&str>) -> String {
+        match bridge {
+            Some(b) => match self.network_of_bridge(b) {
+                Some(n) => n.name.clone(),
+                None => b.to_string(),
+            },
+            None => "?".into(),
+        }
+    }
+    fn who(&self, ip: Ipv4Addr) -> String {
+        match self.container_of_ip(ip) {
+            Some(c) => c.to_string(),
+            None => ip.to_string(),
+        }
+    }
+}
+
+/// One trace hit with what is needed to explain it.
+#[derive(Debug, Clone)]
+pub struct Hit<'a> {
+    /// `ip`, `ip6`, `inet`, `bridge`, ...
+    pub family: &'a str,
+    pub table: &'a str,
+    pub chain: &'a str,
+    /// The sets the matched rule looks up (empty for a policy).
+    pub sets: &'a [String],
+    /// Position of the rule in its chain.
+    pub index: Option<usize>,
+    pub is_rule: bool,
+    pub verdict: &'a TraceVerdict,
+    pub packet: Option<Headers>,
+    /// The packet as the next hop of the same namespace saw it (after a NAT rule).
+    pub after: Option<Headers>,
+    pub iif: Option<&'a str>,
+    pub oif: Option<&'a str>,
+}
+
+/// What a hit means: the object, and for a drop why and what would fix it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Meaning {
+    pub object: Option<String>,
+    pub why: Option<String>,
+    pub fix: Option<String>,
+}
+
+fn has(sets: &[String], name: &str) -> bool {
+    sets.iter().any(|s| s == name)
+}
+
+/// The podnet object behind a hit (none for tables that are not podnet's).
+pub fn explain(h: &Hit, f: &Facts) -> Meaning {
+    let object = |s: String| Meaning {
+        object: Some(s),
+        ..Meaning::default()
+    };
+    let dropped = |o: String, why: String, fix: String| Meaning {
+        object: Some(o),
+        why: Some(why),
+        fix: Some(fix),
+    };
+    let p = h.packet;
+    let drop = matches!(h.verdict, TraceVerdict::Drop);
+    match (h.family, h.table, h.chain) {
+        ("ip", "podnet", "guard") | ("ip", "podnet", "input") if drop && h.is_rule => dropped(
+            "podnet's loopback guard".into(),
+            "podnet never lets a packet from a container reach the host's 127.0.0.0/8".into(),
+            "reach the host at the network's gateway address, or publish the service's port".into(),
+        ),
+        ("ip", "podnet", "prerouting" | "output") if h.is_rule => {
+            if has(h.sets, "ports") || has(h.sets, "ports_any") {
+                match p.and_then(|p| f.published(p.proto, p.daddr, p.dport)) {
+                    Some((ip, m)) => object(format!(
+                        "published port {} of {} (-> {}:{})",
+                        m.host_port,
+                        f.who(*ip),
+                        ip,
+                        m.container_port
+                    )),
+                    None => object("a published port".into()),
+                }
+            } else {
+                object("loopback traffic is left as it is".into())
+            }
+        }
+        ("ip", "podnet", "postrouting") if h.is_rule => {
+            let to = f.net_name(h.oif);
+            if has(h.sets, "masq_subnets") {
+                let net = p
+                    .and_then(|p| f.network_of_ip(p.saddr))
+                    .map_or("?".into(), |n| format!("{} ({})", n.name, n.bridge));
+                object(format!("masquerade for network {net}"))
+            } else if has(h.sets, "subnets") {
+                object(format!("hairpin masquerade on network {to}"))
+            } else {
+                object(format!(
+                    "masquerade of the host's loopback connection onto network {to}"
+                ))
+            }
+        }
+        ("ip", "podnet", "forward") if h.is_rule => {
+            let (a, b) = (f.net_name(h.iif), f.net_name(h.oif));
+            if has(h.sets, "same_bridge") {
+                object(format!("network {a}: its containers talk to each other"))
+            } else if has(h.sets, "internal_bridges") && drop {
+                let iif_internal = h
+                    .iif
+                    .and_then(|i| f.network_of_bridge(i))
+                    .is_some_and(|n| n.internal);
+                if iif_internal {
+                    dropped(
+                        format!("network {a} is --internal"),
+                        format!("network {a} is internal: its containers never reach outside it"),
+                        format!("attach the container to a network without --internal (`podnet network connect NET CONTAINER`) as well as {a}"),
+                    )
+                } else {
+                    dropped(
+                        format!("network {b} is --internal"),
+                        format!("network {b} is internal: nothing from outside it may enter"),
+                        format!(
+                            "put the sender on network {b}, or use a network without --internal"
+                        ),
+                    )
+                }
+            } else if has(h.sets, "bridges") && drop {
+                dropped(
+                    format!("isolation between networks {a} and {b}"),
+                    format!("networks {a} and {b} are isolated from each other: podnet drops traffic between their bridges"),
+                    format!("connect one container to both networks (`podnet network connect {b} CONTAINER`), or publish the port and use the host's address"),
+                )
+            } else if h.index == Some(0) {
+                object("an established connection".into())
+            } else {
+                object("DNAT'ed traffic (a published port or a service) may cross networks".into())
+            }
+        }
+        ("ip", "podnet-svc" | "podnet-csvc", _) if h.is_rule => service_hit(h, f),
+        ("bridge", "podnet", "prerouting") if drop => dropped(
+            "anti-spoofing on the container's bridge port".into(),
+            "the frame's source MAC or address is not the one podnet gave this container".into(),
+            "send from the container's own address (see `podnet inspect`)".into(),
+        ),
+        ("bridge", "podnet", "forward") if drop => {
+            let net = p
+                .and_then(|p| f.network_of_ip(p.saddr).or(f.network_of_ip(p.daddr)))
+                .map_or("?".into(), |n| n.name.clone());
+            dropped(
+                format!("--icc=false on network {net}"),
+                format!("network {net} has --icc=false: its containers may not talk to each other"),
+                "publish the port and use the host's address, or a network with icc".into(),
+            )
+        }
+        (_, t, c) if drop && !t.starts_with("podnet") => dropped(
+            format!("{} {t} {c} (not podnet's)", h.family),
+            format!(
+                "a rule of table {} {t}, chain {c}, which podnet did not make, dropped it",
+                h.family
+            ),
+            format!("look at `nft -a list chain {} {t} {c}`", h.family),
+        ),
+        _ => Meaning::default(),
+    }
+}
+
+fn service_hit(h: &Hit, f: &Facts) -> Meaning {
+    let object = |s: String| Meaning {
+        object: Some(s),
+        ..Meaning::default()
+    };
+    let p = h.packet;
+    let svc = p.and_then(|p| {
+        f.service_at(p.proto, p.daddr, p.dport)
+            .or_else(|| f.service_with_node_port(p.proto, p.dport))
+    });
+    let name = svc.map_or("?".to_string(), |s| s.service.name.clone());
+    match (h.chain, h.verdict) {
+        (_, TraceVerdict::Goto(c) | TraceVerdict::Jump(c)) if c == "no_endpoints" => {
+            object(format!("service {name} (no backend)"))
+        }
+        ("prerouting" | "output", TraceVerdict::Goto(_) | TraceVerdict::Jump(_)) => {
+            if has(h.sets, "node_ports") {
+                object(format!("node port {} of service {name}", p.map_or(0, |p| p.dport)))
+            } else {
+                object(format!(
+                    "service {name} ({})",
+                    p.map_or("?".into(), |p| format!("{}:{}", p.daddr, p.dport))
+                ))
+            }
+        }
+        ("no_endpoints", _) => Meaning {
+            object: Some(format!("service {name} has no backend")),
+            why: Some(format!(
+                "service {name} has no backend, so podnet rejects its connections"
+            )),
+            fix: Some(format!(
+                "give {name} a backend: run a container it selects, or `podnet service rm {name}` and create it again with --backend NAME:PORT"
+            )),
+        },
+        (c, _) if c.starts_with("bucket_") || c.starts_with("np_bucket_") || c.starts_with("affinity") || c == "prerouting" || c == "output" => {
+            let backend = h.after.map_or("?".into(), |a| {
+                format!("{} ({}:{})", f.who(a.daddr), a.daddr, a.dport)
+            });
+            // The service is the one of the packet before the rewrite.
+            object(format!("service {name}, backend {backend}"))
+        }
+        _ => Meaning::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{NetworkState, Proto};
+
+    fn net(name: &str, bridge: &str, subnet: &str, internal: bool) -> Network {
+        Network {
+            id: 1,
+            name: name.into(),
+            bridge: bridge.into(),
+            subnet: subnet.parse().unwrap(),
+            gateway: subnet.parse::<ipnet::Ipv4Net>().unwrap().network(),
+            subnet6: None,
+            gateway6: None,
+            nat6: true,
+            mtu: 1500,
+            internal,
+            icc: true,
+            dns: false,
+            delegated: false,
+            state: NetworkState::Ready,
+        }
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            networks: vec![
+                net("app", "pn-app", "10.89.0.0/24", false),
+                net("db", "pn-db", "10.90.0.0/24", true),
+            ],
+            endpoints: vec![("web".into(), "10.89.0.2".parse().unwrap())],
+            ports: vec![(
+                "10.89.0.2".parse().unwrap(),
+                PortMapping {
+                    host_ip: None,
+                    host_port: 8080,
+                    container_port: 80,
+                    proto: Proto::Tcp,
+                },
+            )],
+            services: vec![],
+        }
+    }
+
+    fn hdr(s: &str, sp: u16, d: &str, dp: u16) -> Headers {
+        Headers {
+            proto: 6,
+            saddr: s.parse().unwrap(),
+            daddr: d.parse().unwrap(),
+            sport: sp,
+            dport: dp,
+        }
+    }
+
+    fn hit<'a>(chain: &'a str, sets: &'a [String], v: &'a TraceVerdict, p: Headers) -> Hit<'a> {
+        Hit {
+            family: "ip",
+            table: "podnet",
+            chain,
+            sets,
+            index: Some(5),
+            is_rule: true,
+            verdict: v,
+            packet: Some(p),
+            after: None,
+            iif: Some("pn-app"),
+            oif: Some("pn-db"),
+        }
+    }
+
+    #[test]
+    fn names_the_objects_behind_the_rules() {
+        let f = facts();
+        let ports = vec!["ports_any".to_string()];
+        let m = explain(
+            &hit(
+                "prerouting",
+                &ports,
+                &TraceVerdict::Accept,
+                hdr("198.18.0.2", 5, "198.18.0.1", 8080),
+            ),
+            &f,
+        );
+        assert_eq!(
+            m.object.as_deref(),
+            Some("published port 8080 of web (-> 10.89.0.2:80)")
+        );
+        let bridges = vec!["bridges".to_string(), "bridges".to_string()];
+        let m = explain(
+            &hit(
+                "forward",
+                &bridges,
+                &TraceVerdict::Drop,
+                hdr("10.89.0.2", 5, "10.90.0.2", 80),
+            ),
+            &f,
+        );
+        assert_eq!(
+            m.object.as_deref(),
+            Some("isolation between networks app and db")
+        );
+        assert!(m.why.unwrap().contains("app and db are isolated"));
+        let internal = vec!["internal_bridges".to_string()];
+        let m = explain(
+            &hit(
+                "forward",
+                &internal,
+                &TraceVerdict::Drop,
+                hdr("10.89.0.2", 5, "10.90.0.2", 80),
+            ),
+            &f,
+        );
+        assert_eq!(m.object.as_deref(), Some("network db is --internal"));
+        let masq = vec!["masq_subnets".to_string(), "bridges".to_string()];
+        let m = explain(
+            &hit(
+                "postrouting",
+                &masq,
+                &TraceVerdict::Accept,
+                hdr("10.89.0.2", 5, "1.1.1.1", 80),
+            ),
+            &f,
+        );
+        assert_eq!(
+            m.object.as_deref(),
+            Some("masquerade for network app (pn-app)")
+        );
+    }
+
+    #[test]
+    fn foreign_drops_say_whose_they_are_and_accepts_of_others_say_nothing() {
+        let f = facts();
+        let mut h = hit(
+            "FORWARD",
+            &[],
+            &TraceVerdict::Drop,
+            hdr("10.89.0.2", 5, "1.1.1.1", 80),
+        );
+        h.table = "filter";
+        assert!(explain(&h, &f).why.unwrap().contains("not make"));
+        h.verdict = &TraceVerdict::Accept;
+        assert_eq!(explain(&h, &f), Meaning::default());
+    }
+}

@@ -1,0 +1,133 @@
+//! The namespaces a trace follows ("spots"): in each, the tracer's own owned table (gone with
+//! this process, however it ends), a trace-event listener, and the names of its links.
+
+use crate::engine::nft_error;
+use crate::kernel::nft::query::{get_chain, list_rules};
+use crate::kernel::nft::trace::{arm_batch, table, Match, TraceEvent, TraceListener};
+use crate::kernel::nft::{Family, NftSocket, RuleInfo};
+use crate::kernel::{link, netns, Rtnl};
+use crate::model::{Error, Result};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::Path;
+
+pub struct Spot {
+    /// `host` or `container NAME`.
+    pub label: String,
+    pub is_host: bool,
+    /// Owns the table: the kernel deletes it when this socket closes.
+    nft: NftSocket,
+    pub listener: TraceListener,
+    pub links: HashMap<u32, String>,
+    rules: HashMap<(u8, String, String), Vec<RuleInfo>>,
+    hooks: HashMap<(u8, String, String), Option<u32>>,
+    pub events: Vec<TraceEvent>,
+}
+
+fn open_here(label: String, is_host: bool) -> Result<Spot> {
+    let nft = NftSocket::open().map_err(|e| nft_error("trace: nftables socket", e))?;
+    let listener = TraceListener::open().map_err(|e| {
+        Error::kernel(
+            "trace: listen for trace events",
+            e.raw_os_error().unwrap_or(libc::EIO),
+        )
+    })?;
+    let mut rtnl = Rtnl::open()?;
+    let links = link::list(&mut rtnl)?
+        .into_iter()
+        .map(|l| (l.index, l.name))
+        .collect();
+    Ok(Spot {
+        label,
+        is_host,
+        nft,
+        listener,
+        links,
+        rules: HashMap::new(),
+        hooks: HashMap::new(),
+        events: vec![],
+    })
+}
+
+impl Spot {
+    /// The host: the calling thread's namespace.
+    pub fn host() -> Result<Spot> {
+        open_here("host".into(), true)
+    }
+
+    /// A container's namespace, entered on the calling thread only while the sockets are made.
+    pub fn container(name: &str, netns_path: &str) -> Result<(Spot, File)> {
+        let ns = netns::open(Path::new(netns_path))?;
+        let spot = {
+            let _inside = netns::enter(&ns)?;
+            open_here(format!("container {name}"), false)?
+        };
+        Ok((spot, ns))
+    }
+
+    /// Make the tracer's table in this namespace, arming on `m`.
+    pub fn arm(&mut self, m: &Match) -> Result<()> {
+        let t = table(std::process::id());
+        self.nft
+            .apply(&arm_batch(&t, m))
+            .map_err(|e| nft_error(&format!("trace: arm in {}", self.label), e))
+    }
+
+    pub fn ifname(&self, index: Option<u32>) -> Option<String> {
+        let i = index?;
+        Some(
+            self.links
+                .get(&i)
+                .cloned()
+                .unwrap_or_else(|| format!("if{i}")),
+        )
+    }
+
+    /// The rules of one chain (listed once per trace), for the handles the events name.
+    pub fn rules(&mut self, family: u8, table: &str, chain: &str) -> &[RuleInfo] {
+        let key = (family, table.to_string(), chain.to_string());
+        if !self.rules.contains_key(&key) {
+            let rules = match family_of(family) {
+                Some(f) => list_rules(&mut self.nft, f, table, chain).unwrap_or_default(),
+                None => vec![],
+            };
+            self.rules.insert(key.clone(), rules);
+        }
+        &self.rules[&key]
+    }
+
+    /// The hook number of a base chain (None for a regular chain, or when unknown).
+    pub fn hook_of(&mut self, family: u8, table: &str, chain: &str) -> Option<u32> {
+        let key = (family, table.to_string(), chain.to_string());
+        if let Some(h) = self.hooks.get(&key) {
+            return *h;
+        }
+        let h = family_of(family)
+            .and_then(|f| get_chain(&mut self.nft, f, table, chain).ok().flatten())
+            .and_then(|c| c.hook.map(|(n, _)| n));
+        self.hooks.insert(key, h);
+        h
+    }
+}
+
+pub fn family_of(nfproto: u8) -> Option<Family> {
+    Some(match nfproto {
+        1 => Family::Inet,
+        2 => Family::Ip,
+        5 => Family::Netdev,
+        7 => Family::Bridge,
+        10 => Family::Ip6,
+        _ => return None,
+    })
+}
+
+pub fn hook_name(n: Option<u32>) -> &'static str {
+    match n {
+        Some(0) => "prerouting",
+        Some(1) => "input",
+        Some(2) => "forward",
+        Some(3) => "output",
+        Some(4) => "postrouting",
+        _ => "?",
+    }
+}

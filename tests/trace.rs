@@ -1,0 +1,259 @@
+//! `podnet trace` (issue 12, acceptance 2–4): real probes in a two-machine lab, followed by
+//! nftables tracing, each path checked for the podnet object that decided it; a trace killed
+//! with SIGKILL leaves every namespace's ruleset as it was; bad input as a table.
+
+mod common;
+
+use common::publish::*;
+use common::*;
+use podnet::testbed::Lab;
+use serde_json::Value;
+use std::time::Duration;
+
+fn trace(lab: &Lab, args: &[&str]) -> Value {
+    let mut all = vec!["trace"];
+    all.extend(args);
+    podnet_json(&lab.host, &all)
+}
+
+fn hop_objects(r: &Value) -> Vec<String> {
+    r["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["object"].as_str().map(String::from))
+        .collect()
+}
+
+fn has_object(r: &Value, needle: &str) {
+    let objects = hop_objects(r);
+    assert!(
+        objects.iter().any(|o| o.contains(needle)),
+        "no hop names {needle:?}: {objects:#?}\n{r:#}"
+    );
+}
+
+fn outcome(r: &Value, want: &str) {
+    assert_eq!(r["outcome"], want, "{r:#}");
+}
+
+/// `podnet trace FROM TO` started in the background with its pid (in the sandbox) and
+/// stderr in scratch files; returns (pid file, stderr file, stdout file) as host paths.
+fn background_trace(lab: &Lab, tag: &str, from: &str, to: &str) -> (String, String, String) {
+    let dir = lab.host.scratch();
+    let (pid, err, out) = (
+        format!("{dir}/{tag}.pid"),
+        format!("{dir}/{tag}.err"),
+        format!("{dir}/{tag}.out"),
+    );
+    let mut c = lab.host.cmd("sh");
+    c.arg("-c").arg(format!(
+        "echo $$ > {pid}; exec '{}' trace {from} {to} --timeout 30 --format json > {out} 2> {err}",
+        lab.host.podnet_bin().display()
+    ));
+    lab.host.spawn(c).unwrap();
+    let err_host = lab.host.host_path(&err);
+    lab.host
+        .wait_until("the trace to be armed", Duration::from_secs(20), || {
+            std::fs::read_to_string(&err_host).is_ok_and(|t| t.contains("armed"))
+        })
+        .unwrap_or_else(|e| panic!("{e}: {:?}", std::fs::read_to_string(&err_host)));
+    (pid, err, out)
+}
+
+#[test]
+fn reached_paths_name_what_carried_them() {
+    let lab = lab();
+    podnet_ok(&lab.host, &["network", "create", "app"]);
+    run_idle(&lab.host, "a1", &["--network", "app"]);
+    run_idle(&lab.host, "a2", &["--network", "app"]);
+    run_idle(&lab.host, "web", &["--network", "app", "-p", "8080:80"]);
+    run_idle(&lab.host, "b1", &["--network", "app"]);
+    podnet_ok(
+        &lab.host,
+        &[
+            "service",
+            "create",
+            "api",
+            "--port",
+            "80/tcp",
+            "--backend",
+            "b1:8080",
+        ],
+    );
+
+    // Container to container on one bridge: delivered in a2, the network named.
+    let r = trace(&lab, &["a1", "a2:80"]);
+    outcome(&r, "reached");
+    assert!(s(&r, "summary").contains("container a2"), "{r:#}");
+    has_object(&r, "network app: its containers talk");
+
+    // Container to outside: masqueraded, the rewritten source is the host's address.
+    let r = trace(&lab, &["a1", &format!("{OUTSIDE_IP}:7100")]);
+    outcome(&r, "left");
+    has_object(&r, "masquerade for network app");
+    let snat = r["rewrites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["kind"] == "snat")
+        .unwrap_or_else(|| panic!("no snat rewrite: {r:#}"));
+    assert!(
+        s(snat, "after").starts_with(&format!("{HOST_IP}:")),
+        "{snat}"
+    );
+    assert!(s(&r, "summary").contains(HOST_IP), "{r:#}");
+
+    // Container to a service VIP: the chosen backend is named.
+    let r = trace(&lab, &["a1", "api:80"]);
+    outcome(&r, "reached");
+    has_object(&r, "service api, backend b1");
+    assert!(s(&r, "summary").contains("container b1"), "{r:#}");
+
+    // Host to 127.0.0.1:8080: the published port of web, DNAT shown.
+    let r = trace(&lab, &["host", "127.0.0.1:8080"]);
+    outcome(&r, "reached");
+    has_object(&r, "published port 8080 of web");
+    let web_ip = s(&inspect(&lab.host, "web"), "ip").to_string();
+    assert!(
+        r["rewrites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["kind"] == "dnat" && s(w, "after") == format!("{web_ip}:80")),
+        "{r:#}"
+    );
+
+    // Outside to the published port: podnet cannot send for it, so it arms and follows the
+    // next matching packet.
+    let (_, _, out) = background_trace(&lab, "dnat", OUTSIDE_IP, &format!("{HOST_IP}:8080"));
+    let _ = try_connect(&lab, At::Outside, "tcp", HOST_IP, 8080, 1.0);
+    let out_host = lab.host.host_path(&out);
+    lab.host
+        .wait_until("the armed trace's report", Duration::from_secs(30), || {
+            std::fs::read_to_string(&out_host).is_ok_and(|t| t.trim_end().ends_with('}'))
+        })
+        .unwrap();
+    let r: Value = parse("armed trace", &std::fs::read_to_string(&out_host).unwrap());
+    assert_eq!(r["armed"], true, "{r:#}");
+    outcome(&r, "reached");
+    has_object(&r, "published port 8080 of web");
+    assert!(s(&r, "summary").contains("container web"), "{r:#}");
+}
+
+#[test]
+fn dropped_paths_say_why_in_one_sentence() {
+    let lab = lab();
+    podnet_ok(&lab.host, &["network", "create", "app"]);
+    podnet_ok(&lab.host, &["network", "create", "db"]);
+    podnet_ok(&lab.host, &["network", "create", "sealed", "--internal"]);
+    run_idle(&lab.host, "a1", &["--network", "app"]);
+    run_idle(&lab.host, "d1", &["--network", "db"]);
+    run_idle(&lab.host, "i1", &["--network", "sealed"]);
+    podnet_ok(
+        &lab.host,
+        &[
+            "service",
+            "create",
+            "empty",
+            "--port",
+            "80/tcp",
+            "--selector",
+            "app=nothing",
+        ],
+    );
+
+    let r = trace(&lab, &["a1", "d1:80"]);
+    outcome(&r, "dropped");
+    has_object(&r, "isolation between networks app and db");
+    assert!(s(&r, "summary").contains("app and db"), "{r:#}");
+    assert!(r["fix"].is_string(), "{r:#}");
+
+    let r = trace(&lab, &["i1", &format!("{OUTSIDE_IP}:7100")]);
+    outcome(&r, "dropped");
+    assert!(
+        s(&r, "summary").contains("network sealed is internal"),
+        "{r:#}"
+    );
+
+    let r = trace(&lab, &["a1", "empty:80"]);
+    outcome(&r, "dropped");
+    has_object(&r, "service empty has no backend");
+    assert!(s(&r, "summary").contains("no backend"), "{r:#}");
+
+    let r = trace(&lab, &["a1", &format!("{HOST_IP}:9999")]);
+    outcome(&r, "unpublished");
+    assert!(
+        s(&r, "summary").contains("no container publishes port 9999/tcp"),
+        "{r:#}"
+    );
+}
+
+fn rulesets(lab: &Lab, containers: &[&str]) -> Vec<String> {
+    let mut out = vec![lab.host.sh_ok("nft list ruleset").unwrap()];
+    for c in containers {
+        out.push(podnet_ok(
+            &lab.host,
+            &["exec", c, "--", "nft", "list", "ruleset"],
+        ));
+    }
+    out
+}
+
+#[test]
+fn sigkill_mid_trace_leaves_no_rule_in_any_namespace() {
+    let lab = lab();
+    run_idle(&lab.host, "web", &["-p", "8080:80"]);
+    let before = rulesets(&lab, &["web"]);
+    let (pid, _, _) = background_trace(&lab, "kill", OUTSIDE_IP, &format!("{HOST_IP}:8080"));
+    // Armed: the tracer's table is there, in the host and in web's namespace.
+    let armed = rulesets(&lab, &["web"]);
+    for (i, r) in armed.iter().enumerate() {
+        assert!(r.contains("podnet-trace-"), "namespace {i} not armed:\n{r}");
+    }
+    lab.host
+        .sh_ok(&format!(
+            "kill -9 $(cat {pid}); while kill -0 $(cat {pid}) 2>/dev/null; do sleep 0.02; done"
+        ))
+        .unwrap();
+    assert_eq!(rulesets(&lab, &["web"]), before);
+}
+
+#[test]
+fn bad_input_is_refused_with_what_to_do() {
+    let lab = lab();
+    run_idle(&lab.host, "web", &[]);
+    podnet_ok(
+        &lab.host,
+        &[
+            "service",
+            "create",
+            "api",
+            "--port",
+            "80/tcp",
+            "--backend",
+            "web:80",
+        ],
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["trace", "nosuch", "web:80"], "nosuch"),
+        (&["trace", "web", "nosuch:80"], "nosuch"),
+        (&["trace", "web", "web"], "TO:PORT"),
+        (&["trace", "web", "web:0"], "TO:PORT"),
+        (&["trace", "web", "web:99999"], "TO:PORT"),
+        (&["trace", "web", "web:80/icmp"], "tcp or udp"),
+        (&["trace", "api", "web:80"], "a service sends nothing"),
+        (&["trace", "web", "api:81"], "no port 81/tcp"),
+        (&["trace", "web", "web:80", "--timeout", "0"], "--timeout"),
+    ];
+    for (args, needle) in cases {
+        let out = lab.host.podnet(*args);
+        assert_error(&format!("{args:?}"), &out, 2, needle);
+    }
+    // Nothing was armed by any of them.
+    assert!(!lab
+        .host
+        .sh_ok("nft list ruleset")
+        .unwrap()
+        .contains("podnet-trace"));
+}
