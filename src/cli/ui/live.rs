@@ -11,10 +11,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-/// How often the fingerprint is taken: the page is at most this much behind a change.
+/// How often the store's files are looked at: the page is at most this much behind a
+/// command's change (plus the drawing).
 const TICK: Duration = Duration::from_millis(200);
-/// How often the picture is redrawn anyway (changes inside containers' namespaces).
+/// Every how many ticks the host's links are dumped too (links made by hand: a dump costs
+/// more than two `stat`s at 1,000 containers).
+const LINK_TICKS: u32 = 5;
+/// How often the picture is redrawn anyway (changes inside containers' namespaces), at the
+/// least; longer when drawing is slow, so that it stays under 1 % of a core.
 const REDRAW: Duration = Duration::from_secs(5);
+const REDRAW_PER_DRAW: u32 = 100;
 
 /// What the pages see: the latest picture and its version.
 #[derive(Default)]
@@ -53,7 +59,11 @@ pub struct Watch<'a> {
     shared: &'a Shared,
     db: PathBuf,
     last: u64,
+    links: u64,
+    ticks: u32,
     drawn: Instant,
+    /// How long the last drawing took.
+    took: Duration,
 }
 
 /// Draws the first picture (an error here is the command's: e.g. no state) and returns
@@ -64,9 +74,13 @@ pub fn first<'a>(ctx: Ctx, shared: &'a Shared, root: &Path) -> Result<Watch<'a>>
         shared,
         db: crate::store::db_path(root),
         last: 0,
+        links: 0,
+        ticks: 0,
         drawn: Instant::now(),
+        took: Duration::ZERO,
     };
     w.last = w.fingerprint();
+    w.links = w.link_fingerprint();
     w.draw()?;
     Ok(w)
 }
@@ -75,9 +89,15 @@ impl Watch<'_> {
     pub fn run(mut self) -> Result<()> {
         loop {
             std::thread::sleep(TICK);
+            self.ticks = (self.ticks + 1) % LINK_TICKS;
             let fp = self.fingerprint();
-            if fp != self.last || self.drawn.elapsed() >= REDRAW {
-                self.last = fp;
+            let links = match self.ticks {
+                0 => self.link_fingerprint(),
+                _ => self.links,
+            };
+            let every = REDRAW.max(self.took * REDRAW_PER_DRAW);
+            if fp != self.last || links != self.links || self.drawn.elapsed() >= every {
+                (self.last, self.links) = (fp, links);
                 if let Err(e) = self.draw() {
                     let mut now = self.shared.now.lock().unwrap_or_else(|e| e.into_inner());
                     now.error = Some(e.to_string());
@@ -86,7 +106,7 @@ impl Watch<'_> {
         }
     }
 
-    /// The store's files (SQLite rewrites them on every commit) and the host's links.
+    /// The store's files (SQLite rewrites them on every commit).
     fn fingerprint(&mut self) -> u64 {
         use std::os::unix::fs::MetadataExt;
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -95,6 +115,12 @@ impl Watch<'_> {
                 (m.mtime(), m.mtime_nsec(), m.size(), m.ino()).hash(&mut h);
             }
         }
+        h.finish()
+    }
+
+    /// The host's links (a link made or changed by hand).
+    fn link_fingerprint(&mut self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
         if let Ok(links) = self.ctx.host().and_then(crate::kernel::link::list) {
             for l in links {
                 (l.index, l.name, l.master, l.up, l.kind).hash(&mut h);
@@ -105,7 +131,9 @@ impl Watch<'_> {
 
     fn draw(&mut self) -> Result<()> {
         self.drawn = Instant::now();
-        let g = graph::graph(&mut self.ctx, None)?;
+        let g = graph::graph(&mut self.ctx, None);
+        self.took = self.drawn.elapsed();
+        let g = g?;
         let json = json(&g)?;
         let mut now = self.shared.now.lock().unwrap_or_else(|e| e.into_inner());
         now.error = None;

@@ -1,7 +1,8 @@
-//! The seam between the page's trace form and `podnet trace`'s engine: one function.
+//! The seam between the page's trace form and `podnet trace`'s engine: one function, which
+//! does what `podnet trace FROM TO --format json` does for one probe.
 
 use crate::engine::{trace, Access};
-use crate::model::{Error, Result};
+use crate::model::Result;
 use serde::Deserialize;
 use std::path::Path;
 use std::time::Duration;
@@ -16,11 +17,10 @@ pub struct Form {
 }
 
 /// Runs the trace the form asks for; its JSON report (what `podnet trace --format json`
-/// prints) for the page.
+/// prints), with its text form as `text` for the page.
 pub fn run(root: &Path, run_dir: &Path, form: &Form) -> Result<serde_json::Value> {
     let (to, port, proto) = trace::parse_target(&form.to)?;
-    let (mut ctx, _) = crate::engine::open(root, run_dir, Access::Change)?;
-    // As the CLI: a probe's fate is known in milliseconds; an outside sender gets 10 s.
+    // The CLI's defaults: an outside sender needs time to send.
     let secs = match form.from.parse::<std::net::Ipv4Addr>() {
         Ok(_) => 10.0,
         Err(_) => 0.9,
@@ -32,6 +32,12 @@ pub fn run(root: &Path, run_dir: &Path, form: &Form) -> Result<serde_json::Value
         proto,
         timeout: Duration::from_secs_f64(secs),
     };
+    let (mut ctx, _) = crate::engine::open(root, run_dir, Access::Change)?;
     let report = trace::run(&mut ctx, &req, &mut |_| {})?;
-    serde_json::to_value(&report).map_err(|e| Error::failed(format!("trace: {e}")))
+    let mut v = serde_json::to_value(&report)
+        .map_err(|e| crate::model::Error::failed(format!("trace: {e}")))?;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("text".into(), report.text().into());
+    }
+    Ok(v)
 }

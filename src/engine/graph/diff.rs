@@ -85,7 +85,9 @@ pub fn flags(store: &StoreFacts, kernel: &KernelFacts) -> Vec<Flag> {
                     )),
                     Some(l) => {
                         let master = l.master.and_then(|m| host.link_name(m));
-                        if bridge.is_some() && master != bridge {
+                        // A missing bridge is flagged on its network, not on each veth.
+                        let bridge_there = bridge.is_some_and(|b| host.link(b).is_some());
+                        if bridge_there && master != bridge {
                             out.push(flag(
                                 FlagKind::VethOffBridge,
                                 id.clone(),
