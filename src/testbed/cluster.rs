@@ -253,6 +253,58 @@ impl<'a> Cluster<'a> {
     }
 }
 
+// --- A node's reboot (hostile tests) ------------------------------------------------
+
+impl Cluster<'_> {
+    /// Node `i` reboots: its agent and every process in its network namespace or its
+    /// containers' die, its kernel state (the node's namespace, the container namespaces
+    /// and every link, table and route in them) and its run dir go, while its state root
+    /// (the store, `cluster.json`: `/var/lib` on a real machine) stays. It comes back on the
+    /// same underlay address, with no agent.
+    pub fn reboot_node(&mut self, i: usize) -> Result<()> {
+        self.kill_agent(i)?;
+        let n = self.nodes[i].clone();
+        // The machine's NIC keeps its MAC across a reboot (peers' ARP caches stay right).
+        let mac = self.sb.sh_ok(&format!(
+            "ip -n {} -o link show {UNDERLAY_IF} | sed 's/.*link\\/ether \\([^ ]*\\).*/\\1/'",
+            n.name
+        ))?;
+        // Every process whose network namespace is the node's or one of its containers'.
+        self.sb.sh_ok(&format!(
+            "for ns in {ns} {run}/netns/*; do \
+               [ -e \"$ns\" ] || continue; ino=$(stat -L -c %i \"$ns\"); \
+               for p in /proc/[0-9]*; do \
+                 [ \"$(stat -L -c %i $p/ns/net 2>/dev/null)\" = \"$ino\" ] && kill -9 ${{p#/proc/}} 2>/dev/null; \
+               done; \
+             done; true",
+            ns = n.netns(),
+            run = n.run_dir(),
+        ))?;
+        // /run is a tmpfs: the namespace mounts and everything else in it go.
+        self.sb.sh_ok(&format!(
+            "for f in {run}/netns/*; do umount \"$f\" 2>/dev/null; done; \
+             rm -rf {run} && mkdir -p {run} && ip netns del {name}",
+            run = n.run_dir(),
+            name = n.name,
+        ))?;
+        // The kernel destroys the namespace (and the switch's end of its cable) once the
+        // last reference is gone.
+        let port = format!("sw-{}", n.name);
+        self.sb.wait_until(
+            &format!("{} gone from the switch", n.name),
+            Duration::from_secs(10),
+            || !self.sb.sh(&format!("ip link show {port}")).status.success(),
+        )?;
+        plug(self.sb, &n.name, &n.ip, Some(OUTSIDE_IP))?;
+        self.sb.sh_ok(&format!(
+            "ip -n {} link set {UNDERLAY_IF} address {}",
+            n.name,
+            mac.trim()
+        ))?;
+        Ok(())
+    }
+}
+
 /// A network namespace `name` in the sandbox with `ul0` on the switch at `ip`/24 (and a
 /// default route via `gw`).
 fn plug(sb: &Sandbox, name: &str, ip: &str, gw: Option<&str>) -> Result<()> {
