@@ -5,7 +5,7 @@ mod common;
 
 use common::macvlan::*;
 use common::*;
-use podnet::testbed::Sandbox;
+use podnet::testbed::{describe, Sandbox};
 
 const RANGE: &str = "198.18.0.64/27";
 
@@ -162,6 +162,34 @@ fn rm_removes_the_macvlan_interface() {
 }
 
 /// Bad input: one-line error, nothing created.
+/// A container removed and one run at once with its address: the new child carries the same
+/// MAC (made from the address) while the kernel may still be destroying the old one's
+/// namespace, whose child holds that MAC on the parent (macvlan refuses a busy address).
+#[test]
+fn an_address_is_reused_at_once_after_rm() {
+    let lab = lan_lab();
+    let sb = &lab.host;
+    create_lan(sb, "lan", RANGE, &[]);
+    let ip = "198.18.0.70";
+    for round in 0..15 {
+        let out = sb.podnet([
+            "run",
+            "-d",
+            "--name",
+            "c",
+            "--network",
+            "lan",
+            "--ip",
+            ip,
+            "--",
+            "sleep",
+            "infinity",
+        ]);
+        assert!(out.status.success(), "round {round}: {}", describe(&out));
+        podnet_ok(sb, &["rm", "-f", "c"]);
+    }
+}
+
 #[test]
 fn bad_macvlan_input_is_refused_and_creates_nothing() {
     let lab = lan_lab();

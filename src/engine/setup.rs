@@ -520,7 +520,11 @@ pub(super) fn configure_eth0(
         }
         _ => None,
     };
-    link::set_up(inside, eth0.index)?;
+    if net.is_bridge() {
+        link::set_up(inside, eth0.index)?;
+    } else {
+        network::macvlan::bring_up_child(inside, eth0.index, net)?;
+    }
     if !default_route {
         return Ok(());
     }

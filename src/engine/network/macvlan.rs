@@ -319,6 +319,37 @@ pub fn refuse_ports(net: &Network, ip: Option<Ipv4Addr>) -> Error {
     ))
 }
 
+/// How long a child's MAC may stay held by a removed container's child: the kernel destroys a
+/// namespace (and the macvlan in it) asynchronously after its last reference goes, so `rm`
+/// then `run --ip` of the same address (same MAC) can find it still busy for a moment.
+const MAC_RELEASE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Brings up a container's macvlan child; while the parent says its MAC is in use
+/// (EADDRINUSE), waits for the previous holder's teardown, then says what holds it.
+pub fn bring_up_child(inside: &mut crate::kernel::Rtnl, index: u32, net: &Network) -> Result<()> {
+    let start = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match link::set_up(inside, index) {
+            Err(Error::Kernel { errno, .. })
+                if errno == libc::EADDRINUSE && start.elapsed() < MAC_RELEASE =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(Error::Kernel { errno, .. }) if errno == libc::EADDRINUSE => {
+                let parent = net.macvlan.as_ref().map_or("?", |m| m.parent.as_str());
+                return Err(Error::failed(format!(
+                    "the container's MAC address is in use by another interface on {parent} \
+                     (another macvlan with the same address, or a MAC set by hand): \
+                     remove it or run the container with another --ip"
+                )));
+            }
+            r => return r,
+        }
+    }
+}
+
 /// A container's interface on a macvlan network: a child of the parent (looked up in the
 /// host's namespace) created directly inside `ns` as the endpoint's interface, with the MAC
 /// recorded for it; down (its address and routes follow, as on a bridge network). It inherits
