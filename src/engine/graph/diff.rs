@@ -207,6 +207,7 @@ mod tests {
             dns: false,
             delegated: false,
             state: NetworkState::Ready,
+            macvlan: None,
         }
     }
 

@@ -293,6 +293,7 @@ mod tests {
             dns: false,
             delegated: false,
             state: NetworkState::Ready,
+            macvlan: None,
         }
     }
 
