@@ -2,6 +2,7 @@
 //! sandbox so that it is safe on any machine and leaves nothing behind.
 
 mod netfilter;
+mod picture;
 mod probe;
 mod sandbox;
 mod tour;

@@ -14,7 +14,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 
 const HOST_LAN: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const OUTSIDE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const OUTSIDE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 
 /// A namespace standing for another machine, joined to the sandbox's host by a veth "LAN"
 /// (198.18.0.0/24, the benchmarking range: never a real network).
@@ -105,7 +105,7 @@ pub fn run(ctx: &mut Ctx, first_step: u32) -> Result<()> {
         outln!("   {line}");
     }
     outln!("   ({rules} rules in all, fixed; `nft list ruleset` shows them)");
-    crate::engine::container::rm(ctx, "web", true)?;
+    // web and the outside machine stay for the traces that follow.
     Ok(())
 }
 

@@ -149,9 +149,11 @@ pub fn run() -> Result<()> {
     );
 
     super::netfilter::run(&mut ctx, 7)?;
+    super::picture::run(&mut ctx, 10, &super::netfilter::OUTSIDE.to_string())?;
 
-    step(10, "Cleaning up", "`podnet rm -f` kills each process and unmounts its namespace; the kernel then destroys the veth inside it.");
-    for n in ["sidecar", "hostnet", "isolated", "b", "a"] {
+    step(12, "Cleaning up", "`podnet rm -f` kills each process and unmounts its namespace; the kernel then destroys the veth inside it.");
+    super::picture::clean(&mut ctx)?;
+    for n in ["web", "sidecar", "hostnet", "isolated", "b", "a"] {
         container::rm(&mut ctx, n, true)?;
         outln!("   removed {n}");
     }

@@ -12,7 +12,10 @@ pub fn render(g: &Graph) -> String {
     for n in &g.nodes {
         let (shape, detail) = match &n.body {
             Body::Host { .. } => ("box3d", String::new()),
-            Body::Network(net) => ("box", format!("{} {}", net.bridge, net.subnet)),
+            Body::Network(net) => match (&net.parent, &net.ip_range) {
+                (Some(p), Some(r)) => ("box", format!("macvlan on {p} {r}")),
+                _ => ("box", format!("{} {}", net.bridge, net.subnet)),
+            },
             Body::Container(c) => {
                 let addrs: Vec<&str> = c
                     .interfaces

@@ -52,6 +52,20 @@ fn lines(n: &Node) -> Vec<String> {
     let mut l = vec![n.name.clone()];
     match &n.body {
         Body::Host { .. } => l.push("host namespace".into()),
+        Body::Network(net) if net.parent.is_some() => {
+            let mode = net.macvlan_mode.as_deref().unwrap_or("?");
+            l.push(format!(
+                "macvlan on {} ({mode})",
+                net.parent.as_deref().unwrap_or("?")
+            ));
+            l.push(format!(
+                "range {}",
+                net.ip_range.as_deref().unwrap_or(&net.subnet)
+            ));
+            if net.host_access == Some(true) {
+                l.push(format!("host shim {}", net.bridge));
+            }
+        }
         Body::Network(net) => {
             l.push(format!("bridge {}", net.bridge));
             l.push(format!("{} gw {}", net.subnet, net.gateway));
@@ -153,8 +167,10 @@ fn layout(g: &Graph, top: f64) -> HashMap<&str, Boxed> {
         }
     }
     for n in g.nodes.iter().filter(|n| col_of(n) == 1) {
-        for c in to(&n.id, EdgeKind::Veth) {
-            place(c, g, &mut order, &mut seen);
+        for kind in [EdgeKind::Veth, EdgeKind::Macvlan] {
+            for c in to(&n.id, kind) {
+                place(c, g, &mut order, &mut seen);
+            }
         }
     }
     for n in g.nodes.iter().filter(|n| col_of(n) == 2) {

@@ -40,24 +40,42 @@ pub fn render(g: &Graph) -> String {
         let Body::Network(net) = &n.body else {
             continue;
         };
-        let missing = if net.present { "" } else { " (bridge missing)" };
-        let _ = writeln!(
-            out,
-            "  network {}: bridge {} {} gw {}{}{missing}",
-            n.name,
-            net.bridge,
-            net.subnet,
-            net.gateway,
-            if net.internal { " internal" } else { "" }
-        );
+        if let (Some(parent), Some(mode), Some(range)) =
+            (&net.parent, &net.macvlan_mode, &net.ip_range)
+        {
+            let missing = if net.present { "" } else { " (parent missing)" };
+            let shim = match net.host_access {
+                Some(true) => format!("host shim {}", net.bridge),
+                _ => "no host access".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  network {}: macvlan on {parent} ({mode} mode) {} range {range} gw {}, {shim}{missing}",
+                n.name, net.subnet, net.gateway
+            );
+        } else {
+            let missing = if net.present { "" } else { " (bridge missing)" };
+            let _ = writeln!(
+                out,
+                "  network {}: bridge {} {} gw {}{}{missing}",
+                n.name,
+                net.bridge,
+                net.subnet,
+                net.gateway,
+                if net.internal { " internal" } else { "" }
+            );
+        }
         for e in g
             .edges
             .iter()
-            .filter(|e| e.from == n.id && e.kind == EdgeKind::Veth)
+            .filter(|e| e.from == n.id && matches!(e.kind, EdgeKind::Veth | EdgeKind::Macvlan))
         {
             let Some(c) = node(&e.to) else { continue };
-            let veth = e.detail.as_deref().unwrap_or("no veth");
-            container(&mut out, g, c, &format!("veth {veth}"), "    ");
+            let how = match (e.kind, e.detail.as_deref()) {
+                (EdgeKind::Macvlan, d) => format!("macvlan {}", d.unwrap_or("")),
+                (_, d) => format!("veth {}", d.unwrap_or("no veth")),
+            };
+            container(&mut out, g, c, &how, "    ");
             placed.insert(c.id.clone());
         }
         for l in from(&n.id, EdgeKind::Enslaved) {

@@ -38,10 +38,12 @@ pub fn build(store: &StoreFacts, kernel: &KernelFacts) -> Graph {
         },
     });
     for n in &store.networks {
+        let m = n.macvlan.as_ref();
         g.nodes.push(Node {
             id: ids::network(&n.name),
             name: n.name.clone(),
             body: Body::Network(NetworkNode {
+                driver: if m.is_some() { "macvlan" } else { "bridge" }.into(),
                 bridge: n.bridge.clone(),
                 subnet: n.subnet.to_string(),
                 gateway: n.gateway.to_string(),
@@ -49,18 +51,45 @@ pub fn build(store: &StoreFacts, kernel: &KernelFacts) -> Graph {
                 gateway6: n.gateway6.map(|s| s.to_string()),
                 internal: n.internal,
                 icc: n.icc,
-                present: host.link(&n.bridge).is_some(),
+                present: host.link(m.map_or(&n.bridge, |m| &m.parent)).is_some(),
+                parent: m.map(|m| m.parent.clone()),
+                macvlan_mode: m.map(|m| m.mode.as_str().to_string()),
+                ip_range: m.map(|m| m.range.to_string()),
+                host_access: m.map(|m| m.host_access),
             }),
         });
+        let Some(m) = m else {
+            g.edges.push(edge(
+                ids::HOST.into(),
+                ids::network(&n.name),
+                EdgeKind::Bridge,
+                Some(n.bridge.clone()),
+            ));
+            continue;
+        };
+        // No bridge: the parent carries the network; the shim hangs off the parent.
         g.edges.push(edge(
             ids::HOST.into(),
             ids::network(&n.name),
-            EdgeKind::Bridge,
-            Some(n.bridge.clone()),
+            EdgeKind::Parent,
+            Some(format!(
+                "{} ({} mode, range {})",
+                m.parent,
+                m.mode.as_str(),
+                m.range
+            )),
         ));
+        if m.host_access {
+            g.edges.push(edge(
+                ids::HOST.into(),
+                ids::network(&n.name),
+                EdgeKind::Shim,
+                Some(format!("{} on {}", n.bridge, m.parent)),
+            ));
+        }
     }
     for c in &store.containers {
-        container(&mut g, c, kernel);
+        container(&mut g, c, kernel, store);
     }
     for c in &store.containers {
         for m in &c.ports {
@@ -196,7 +225,17 @@ pub fn build(store: &StoreFacts, kernel: &KernelFacts) -> Graph {
     g
 }
 
-fn container(g: &mut Graph, c: &ContainerFacts, kernel: &KernelFacts) {
+/// The parent interface of network `name` when it is a macvlan network.
+pub(super) fn macvlan_parent<'a>(store: &'a StoreFacts, name: &str) -> Option<&'a str> {
+    store
+        .networks
+        .iter()
+        .find(|n| n.name == name)
+        .and_then(|n| n.macvlan.as_ref())
+        .map(|m| m.parent.as_str())
+}
+
+fn container(g: &mut Graph, c: &ContainerFacts, kernel: &KernelFacts, store: &StoreFacts) {
     let id = ids::container(&c.name);
     // A sharer's interfaces are its owner's: shown once, on the owner.
     let ns = match (&c.netns, &c.shares) {
@@ -238,13 +277,16 @@ fn container(g: &mut Graph, c: &ContainerFacts, kernel: &KernelFacts) {
         }),
     });
     for a in &c.attachments {
-        let detail = a.host_veth.as_ref().map(|v| format!("{v} - {}", a.ifname));
-        g.edges.push(edge(
-            ids::network(&a.network),
-            id.clone(),
-            EdgeKind::Veth,
-            detail,
-        ));
+        let parent = macvlan_parent(store, &a.network);
+        let (kind, detail) = match parent {
+            Some(p) => (EdgeKind::Macvlan, Some(format!("{} on {p}", a.ifname))),
+            None => (
+                EdgeKind::Veth,
+                a.host_veth.as_ref().map(|v| format!("{v} - {}", a.ifname)),
+            ),
+        };
+        g.edges
+            .push(edge(ids::network(&a.network), id.clone(), kind, detail));
     }
     if let Some(owner) = &c.shares {
         g.edges.push(edge(
@@ -295,13 +337,9 @@ pub fn only_network(g: Graph, name: &str) -> Graph {
     let net = ids::network(name);
     let mut keep: HashSet<String> = [ids::HOST.to_string(), net.clone()].into();
     for e in &g.edges {
-        if e.kind == EdgeKind::Veth && e.from == net || e.kind == EdgeKind::Enslaved && e.to == net
-        {
-            keep.insert(if e.kind == EdgeKind::Veth {
-                e.to.clone()
-            } else {
-                e.from.clone()
-            });
+        let member = matches!(e.kind, EdgeKind::Veth | EdgeKind::Macvlan);
+        if member && e.from == net || e.kind == EdgeKind::Enslaved && e.to == net {
+            keep.insert(if member { e.to.clone() } else { e.from.clone() });
         }
     }
     let on_net = keep.clone();

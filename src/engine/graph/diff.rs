@@ -25,6 +25,10 @@ pub fn flags(store: &StoreFacts, kernel: &KernelFacts) -> Vec<Flag> {
         .filter(|n| n.state == crate::model::NetworkState::Ready)
     {
         let id = ids::network(&n.name);
+        if let Some(m) = &n.macvlan {
+            macvlan_flags(&mut out, n, m, host);
+            continue;
+        }
         match host.link(&n.bridge) {
             None => out.push(flag(
                 FlagKind::MissingBridge,
@@ -141,10 +145,58 @@ pub fn flags(store: &StoreFacts, kernel: &KernelFacts) -> Vec<Flag> {
     out
 }
 
+/// A macvlan network has no bridge and holds no gateway address: its parent must exist, and
+/// with host access its shim (recorded in the `bridge` column) must exist and be up.
+fn macvlan_flags(
+    out: &mut Vec<Flag>,
+    n: &crate::model::Network,
+    m: &crate::model::Macvlan,
+    host: &super::facts::NsFacts,
+) {
+    let id = ids::network(&n.name);
+    let flag = |kind, message: String| Flag {
+        kind,
+        subject: id.clone(),
+        message,
+    };
+    if host.link(&m.parent).is_none() {
+        out.push(flag(
+            FlagKind::MissingBridge,
+            format!(
+                "network {}: macvlan parent {} is not in the kernel",
+                n.name, m.parent
+            ),
+        ));
+    }
+    if !m.host_access {
+        return;
+    }
+    match host.link(&n.bridge) {
+        None => out.push(flag(
+            FlagKind::MissingBridge,
+            format!(
+                "network {}: host shim {} is not in the kernel",
+                n.name, n.bridge
+            ),
+        )),
+        Some(l) if !l.up => out.push(flag(
+            FlagKind::LinkDown,
+            format!("network {}: host shim {} is down", n.name, n.bridge),
+        )),
+        Some(_) => {}
+    }
+}
+
 /// Host links that look like podnet's and that no record names.
 pub fn orphans(store: &StoreFacts, kernel: &KernelFacts) -> Vec<String> {
     let host = &kernel.host;
-    let mut named: HashSet<&str> = store.networks.iter().map(|n| n.bridge.as_str()).collect();
+    // A macvlan network's `bridge` is its shim, which exists only with host access.
+    let mut named: HashSet<&str> = store
+        .networks
+        .iter()
+        .filter(|n| n.macvlan.as_ref().is_none_or(|m| m.host_access))
+        .map(|n| n.bridge.as_str())
+        .collect();
     for c in &store.containers {
         named.extend(c.attachments.iter().filter_map(|a| a.host_veth.as_deref()));
     }
@@ -208,6 +260,7 @@ mod tests {
             dns: false,
             delegated: false,
             state: NetworkState::Ready,
+            macvlan: None,
         }
     }
 

@@ -15,6 +15,8 @@ mod collect;
 mod diff;
 pub mod facts;
 pub mod ids;
+#[cfg(test)]
+mod macvlan_tests;
 mod model;
 
 pub use build::{build, only_network};

@@ -64,6 +64,10 @@ pub enum Body {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NetworkNode {
+    /// `bridge` or `macvlan`.
+    pub driver: String,
+    /// A bridge network's bridge; a macvlan network's host shim (`pnm<id>`), a link only
+    /// with `host_access`.
     pub bridge: String,
     pub subnet: String,
     pub gateway: String,
@@ -71,8 +75,20 @@ pub struct NetworkNode {
     pub gateway6: Option<String>,
     pub internal: bool,
     pub icc: bool,
-    /// The bridge exists in the kernel.
+    /// The bridge exists in the kernel (macvlan: the parent does).
     pub present: bool,
+    /// macvlan: the host interface its containers' interfaces sit on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// macvlan: `bridge`, `private`, `vepa` or `passthru`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macvlan_mode: Option<String>,
+    /// macvlan: where container addresses come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<String>,
+    /// macvlan: the host has a shim (`bridge`) with a route to `ip_range`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_access: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -153,6 +169,13 @@ pub enum EdgeKind {
     Tunnel,
     /// an unexplained link → the bridge it is enslaved to (or the host).
     Enslaved,
+    /// host → macvlan network: the parent interface carrying it (detail: parent, mode, range).
+    Parent,
+    /// host → macvlan network: the host's shim on the parent (only with host access).
+    Shim,
+    /// macvlan network → container: a macvlan child of the parent inside the container's
+    /// namespace (no host end).
+    Macvlan,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]

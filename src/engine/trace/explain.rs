@@ -294,6 +294,7 @@ mod tests {
             dns: false,
             delegated: false,
             state: NetworkState::Ready,
+            macvlan: None,
         }
     }
 
