@@ -250,7 +250,6 @@ mod tests {
             bridge: "pn-app".into(),
             subnet: "10.90.0.0/24".parse().unwrap(),
             gateway: "10.90.0.1".parse().unwrap(),
-            macvlan: None,
             subnet6: None,
             gateway6: None,
             nat6: true,

@@ -284,7 +284,6 @@ mod tests {
             bridge: bridge.into(),
             subnet: subnet.parse().unwrap(),
             gateway: subnet.parse::<ipnet::Ipv4Net>().unwrap().network(),
-            macvlan: None,
             subnet6: None,
             gateway6: None,
             nat6: true,
