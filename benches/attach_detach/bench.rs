@@ -84,6 +84,38 @@ impl Bench {
         std::thread::sleep(self.settle);
     }
 
+    /// `podnet attach --netns NS --name NAME --network NET EXTRA...` of a fresh namespace
+    /// (named `prefix` + a number, as the container), then `detach`, each timed by `time`
+    /// with a settle after each: (attach, detach).
+    pub(crate) fn attach_detach_fresh<T>(
+        &mut self,
+        prefix: &str,
+        net: &str,
+        extra: &[&str],
+        time: impl Fn(&[&str]) -> T,
+    ) -> (T, T) {
+        let ns = self.new_netns(prefix);
+        let name = format!("{prefix}{}", self.next());
+        let ns_s = ns.to_string_lossy().into_owned();
+        let mut argv = vec![
+            self.podnet,
+            "attach",
+            "--netns",
+            &ns_s,
+            "--name",
+            &name,
+            "--network",
+            net,
+        ];
+        argv.extend_from_slice(extra);
+        let attach = time(&argv);
+        self.settle();
+        let detach = time(&[self.podnet, "detach", &name]);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        (attach, detach)
+    }
+
     pub(crate) fn record(&mut self, tool: &str, op: &str, n: usize, v: &[f64], extra: Value) {
         let s = stats(v);
         let mut r = json!({

@@ -49,26 +49,7 @@ struct Pair {
 impl Bench {
     /// `podnet attach --network NET -p PORT:80` of a fresh namespace, then `detach`.
     fn attach_detach_on(&mut self, net: &str, port: &str) -> Pair {
-        let ns = self.new_netns("d");
-        let name = format!("d{}", self.next());
-        let ns_s = ns.to_string_lossy().into_owned();
-        let argv = [
-            self.podnet,
-            "attach",
-            "--netns",
-            &ns_s,
-            "--name",
-            &name,
-            "--network",
-            net,
-            "-p",
-            port,
-        ];
-        let attach = timed_cpu(&argv);
-        self.settle();
-        let detach = timed_cpu(&[self.podnet, "detach", &name]);
-        netns::remove(&ns).expect("remove netns");
-        self.settle();
+        let (attach, detach) = self.attach_detach_fresh("d", net, &["-p", port], timed_cpu);
         Pair { attach, detach }
     }
 }
