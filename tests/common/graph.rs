@@ -2,6 +2,7 @@
 //! networks, five containers, a published port, a service, a `container:` sharer and a
 //! host-mode process; and the views of `podnet graph`'s output the graph tests assert on.
 
+use super::service::service;
 use super::{ok, podnet_ok, s};
 use podnet::testbed::Sandbox;
 use serde_json::Value;
@@ -33,18 +34,7 @@ pub fn scene(sb: &Sandbox) {
         args.extend(sleep);
         podnet_ok(sb, &args);
     }
-    podnet_ok(
-        sb,
-        &[
-            "service",
-            "create",
-            "api",
-            "--port",
-            "80/tcp",
-            "--selector",
-            "app=api",
-        ],
-    );
+    service(sb, "api", &["--port", "80/tcp", "--selector", "app=api"]);
 }
 
 /// The ids of a graph's nodes.
