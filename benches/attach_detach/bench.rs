@@ -84,31 +84,19 @@ impl Bench {
         std::thread::sleep(self.settle);
     }
 
-    /// `podnet attach --netns NS --name NAME --network NET EXTRA...` of a fresh namespace
-    /// (named `prefix` + a number, as the container), then `detach`, each timed by `time`
-    /// with a settle after each: (attach, detach).
+    /// `podnet attach --netns NS --name NAME EXTRA...` of a fresh namespace (named `prefix`
+    /// and a number, as the container), then `detach`, each timed by `time` with a settle
+    /// after each: (attach, detach).
     pub(crate) fn attach_detach_fresh<T>(
         &mut self,
         prefix: &str,
-        net: &str,
         extra: &[&str],
         time: impl Fn(&[&str]) -> T,
     ) -> (T, T) {
         let ns = self.new_netns(prefix);
         let name = format!("{prefix}{}", self.next());
         let ns_s = ns.to_string_lossy().into_owned();
-        let mut argv = vec![
-            self.podnet,
-            "attach",
-            "--netns",
-            &ns_s,
-            "--name",
-            &name,
-            "--network",
-            net,
-        ];
-        argv.extend_from_slice(extra);
-        let attach = time(&argv);
+        let attach = time(&attach_argv(self.podnet, &ns_s, &name, extra));
         self.settle();
         let detach = time(&[self.podnet, "detach", &name]);
         netns::remove(&ns).expect("remove netns");
@@ -133,6 +121,18 @@ impl Bench {
         );
         self.recs.push(r);
     }
+}
+
+/// `PODNET attach --netns NS --name NAME EXTRA...`.
+pub(crate) fn attach_argv<'a>(
+    podnet: &'a str,
+    ns: &'a str,
+    name: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut argv = vec![podnet, "attach", "--netns", ns, "--name", name];
+    argv.extend_from_slice(extra);
+    argv
 }
 
 /// `podnet ARGS --format json`, parsed (untimed). Through the CLI rather than the library so

@@ -7,7 +7,7 @@
 //! difference on a machine others load.
 
 use crate::attach::FILL_PORT_BASE;
-use crate::bench::{timed, Bench};
+use crate::bench::{attach_argv, timed, Bench};
 use crate::opts::Opts;
 use podnet::kernel::netns;
 use serde_json::json;
@@ -49,7 +49,8 @@ struct Pair {
 impl Bench {
     /// `podnet attach --network NET -p PORT:80` of a fresh namespace, then `detach`.
     fn attach_detach_on(&mut self, net: &str, port: &str) -> Pair {
-        let (attach, detach) = self.attach_detach_fresh("d", net, &["-p", port], timed_cpu);
+        let (attach, detach) =
+            self.attach_detach_fresh("d", &["--network", net, "-p", port], timed_cpu);
         Pair { attach, detach }
     }
 }
@@ -83,18 +84,12 @@ pub(crate) fn dualstack_phase(bench: &mut Bench, opts: &Opts) {
                 let ns_s = ns.to_string_lossy().into_owned();
                 let name = format!("fill-{net}-{attached}");
                 let port = format!("{}:80", base + attached);
-                timed(&[
+                timed(&attach_argv(
                     bench.podnet,
-                    "attach",
-                    "--netns",
                     &ns_s,
-                    "--name",
                     &name,
-                    "--network",
-                    net,
-                    "-p",
-                    &port,
-                ]);
+                    &["--network", net, "-p", &port],
+                ));
             }
             attached += 1;
         }

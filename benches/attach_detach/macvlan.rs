@@ -42,11 +42,11 @@ pub(crate) fn macvlan_phase(bench: &mut Bench, opts: &Opts) {
     let mut v: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for trial in 0..opts.warmup + opts.trials {
         let (m, b) = if trial % 2 == 0 {
-            let m = bench.attach_detach_fresh("m", MV, &[], timed);
-            (m, bench.attach_detach_fresh("m", BR, &[], timed))
+            let m = bench.attach_detach_fresh("m", &["--network", MV], timed);
+            (m, bench.attach_detach_fresh("m", &["--network", BR], timed))
         } else {
-            let b = bench.attach_detach_fresh("m", BR, &[], timed);
-            (bench.attach_detach_fresh("m", MV, &[], timed), b)
+            let b = bench.attach_detach_fresh("m", &["--network", BR], timed);
+            (bench.attach_detach_fresh("m", &["--network", MV], timed), b)
         };
         if trial >= opts.warmup {
             for (k, x) in [
