@@ -178,6 +178,12 @@ fn bad_macvlan_input_is_refused_and_creates_nothing() {
         a.extend_from_slice(extra);
         sb.podnet(&a)
     };
+    // `--parent lan0 --subnet LAN` and more.
+    let on_lan = |extra: &[&str]| {
+        let mut a = vec!["--parent", PARENT, "--subnet", LAN];
+        a.extend_from_slice(extra);
+        mv(&a)
+    };
     let cases: Vec<(&str, std::process::Output, &str)> = vec![
         (
             "parent missing",
@@ -196,36 +202,18 @@ fn bad_macvlan_input_is_refused_and_creates_nothing() {
         ),
         (
             "overlapping ranges",
-            mv(&[
-                "--parent",
-                PARENT,
-                "--subnet",
-                LAN,
-                "--ip-range",
-                "198.18.0.80/28",
-            ]),
+            on_lan(&["--ip-range", "198.18.0.80/28"]),
             "overlaps the range",
         ),
         (
             "range outside the subnet",
-            mv(&[
-                "--parent",
-                PARENT,
-                "--subnet",
-                LAN,
-                "--ip-range",
-                "10.0.0.0/28",
-            ]),
+            on_lan(&["--ip-range", "10.0.0.0/28"]),
             "inside --subnet",
         ),
         ("no parent", mv(&["--subnet", LAN]), "--parent"),
         (
             "host access in vepa mode",
-            mv(&[
-                "--parent",
-                PARENT,
-                "--subnet",
-                LAN,
+            on_lan(&[
                 "--ip-range",
                 "198.18.0.160/28",
                 "--mode",
@@ -234,11 +222,7 @@ fn bad_macvlan_input_is_refused_and_creates_nothing() {
             ]),
             "mode bridge",
         ),
-        (
-            "unknown mode",
-            mv(&["--parent", PARENT, "--subnet", LAN, "--mode", "source"]),
-            "passthru",
-        ),
+        ("unknown mode", on_lan(&["--mode", "source"]), "passthru"),
         (
             "parent without the driver",
             sb.podnet(["network", "create", "y", "--parent", PARENT]),
