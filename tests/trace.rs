@@ -245,6 +245,8 @@ fn bad_input_is_refused_with_what_to_do() {
         (&["trace", "api", "web:80"], "a service sends nothing"),
         (&["trace", "web", "api:81"], "no port 81/tcp"),
         (&["trace", "web", "web:80", "--timeout", "0"], "--timeout"),
+        (&["trace", "web", "web:80", "--count", "0"], "--count"),
+        (&["trace", "web", "web:80", "--count", "101"], "--count"),
     ];
     for (args, needle) in cases {
         let out = lab.host.podnet(*args);
