@@ -95,6 +95,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             return super::service_cluster::run(&etcd, cli.format, cmd);
         }
     }
+    // Bad input is said before whatever the state is (a fresh host has none).
+    if let Command::Ui { listen } = &cli.command {
+        super::ui::loopback(listen)?;
+    }
     // `gc` does all the boot recovery does (and marks it done); every other command that
     // changes state gets it from `engine::open`.
     let access = match cli.command {
