@@ -214,6 +214,9 @@ fn a_macvlan_network_shows_parent_shim_and_children() {
 #[test]
 fn bad_input_is_refused() {
     let sb = sandbox();
+    // Said before the state is looked at: a fresh host has none yet.
+    let fresh = sb.podnet(["ui", "--listen", "0.0.0.0:7070"]);
+    assert_bad_input("ui on a fresh host", &fresh, "loopback");
     podnet_ok(&sb, &["network", "create", "app"]);
     let table: &[(&[&str], &str)] = &[
         (&["graph", "--network", "nope"], "nope"),
