@@ -235,6 +235,23 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
+/// The messages (type, payload) of a datagram received undecoded (e.g. multicast events).
+pub fn messages(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    const HEADER: usize = 16;
+    std::iter::from_fn(move || {
+        if b.len() < HEADER {
+            return None;
+        }
+        let len = u32_at(b, 0) as usize;
+        if len < HEADER || len > b.len() {
+            return None;
+        }
+        let item = (u16_at(b, 4), &b[HEADER..len]);
+        b = b.get(align(len)..).unwrap_or_default();
+        Some(item)
+    })
+}
+
 /// The attributes (type, value) of an undecoded payload, from `b` on: what a
 /// [`Rtnl::dump_raw`] parser walks. The type's nested and byte-order bits are cleared.
 pub fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {

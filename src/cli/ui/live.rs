@@ -77,10 +77,11 @@ pub fn first<'a>(ctx: Ctx, shared: &'a Shared, root: &Path) -> Result<Watch<'a>>
         shared,
         db: crate::store::db_path(root),
         last: 0,
-        links: LinkEvents::open().ok(),
+        links: None,
         drawn: Instant::now(),
         took: Duration::ZERO,
     };
+    w.links = w.ctx.host().and_then(LinkEvents::open).ok();
     w.last = w.fingerprint();
     w.draw()?;
     Ok(w)
@@ -91,7 +92,10 @@ impl Watch<'_> {
         loop {
             std::thread::sleep(TICK);
             let fp = self.fingerprint();
-            let links = self.links.as_mut().is_some_and(|l| l.changed());
+            let links = match (&mut self.links, self.ctx.host()) {
+                (Some(l), Ok(host)) => l.changed(host),
+                _ => false,
+            };
             let every = REDRAW.max(self.took * REDRAW_PER_DRAW);
             if fp != self.last || links || self.drawn.elapsed() >= every {
                 self.last = fp;
