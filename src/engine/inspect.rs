@@ -34,10 +34,17 @@ impl Status {
 }
 
 pub fn status(ep: &Endpoint) -> Status {
+    status_given(ep, || ns_gone(ep))
+}
+
+/// [`status`], with whether its namespace is gone answered by `ns_gone` (asked only of a
+/// ready record): `podnet graph` opens every namespace anyway, and opening each twice cost
+/// ~5 % of a graph at 1,000 containers (docs/decisions/2026-12-02-graph-speed.md).
+pub fn status_given(ep: &Endpoint, ns_gone: impl FnOnce() -> bool) -> Status {
     match ep.state {
         EndpointState::Creating => Status::Creating,
         EndpointState::Removing => Status::Removing,
-        EndpointState::Ready if ns_gone(ep) => Status::Dead,
+        EndpointState::Ready if ns_gone() => Status::Dead,
         EndpointState::Ready => match ep.pid {
             Some(_) if container::is_running(ep) => Status::Running,
             Some(_) => Status::Exited,

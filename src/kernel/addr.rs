@@ -81,6 +81,34 @@ pub fn list6(rtnl: &mut Rtnl) -> Result<Vec<(u32, Ipv6Addr, u8)>> {
     Ok(out)
 }
 
+/// Addresses of both families as (link index, address, prefix) — `ip addr`: one
+/// AF_UNSPEC dump, where [`list`] and [`list6`] are two, parsed undecoded
+/// ([`Rtnl::dump_raw`]): the graph reads every container's namespace.
+pub fn list_all(rtnl: &mut Rtnl) -> Result<Vec<(u32, IpAddr, u8)>> {
+    rtnl.dump_raw(M::GetAddress(AddressMessage::default()), parse_raw)
+}
+
+/// An undecoded RTM_NEWADDR payload (`ifaddrmsg`, then attributes): the attribute each
+/// family's listing above reads — IPv4's local address (on a point-to-point link
+/// IFA_ADDRESS is the peer's), IPv6's only one.
+pub(super) fn parse_raw(kind: u16, p: &[u8]) -> Option<(u32, IpAddr, u8)> {
+    use super::nl::{attrs, field_u32};
+    const RTM_NEWADDR: u16 = 20;
+    const IFADDRMSG: usize = 8;
+    const IFA_ADDRESS: u16 = 1;
+    const IFA_LOCAL: u16 = 2;
+    if kind != RTM_NEWADDR || p.len() < IFADDRMSG {
+        return None;
+    }
+    let (family, prefix, index) = (p[0] as i32, p[1], field_u32(p, 4)?);
+    let ip = attrs(&p[IFADDRMSG..]).find_map(|(t, v)| match (family, t) {
+        (libc::AF_INET, IFA_LOCAL) => <[u8; 4]>::try_from(v).ok().map(IpAddr::from),
+        (libc::AF_INET6, IFA_ADDRESS) => <[u8; 16]>::try_from(v).ok().map(IpAddr::from),
+        _ => None,
+    })?;
+    Some((index, ip, prefix))
+}
+
 /// `ip addr del IP/PREFIX dev INDEX`. Idempotent: an address already gone is success.
 pub fn delete(rtnl: &mut Rtnl, index: u32, ip: Ipv4Addr, prefix: u8) -> Result<()> {
     let mut m = AddressMessage::default();

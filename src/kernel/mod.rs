@@ -6,6 +6,7 @@ pub mod caps;
 pub mod conntrack;
 pub mod fdb;
 pub mod link;
+pub mod link_events;
 pub mod listen;
 pub mod loopback6;
 pub mod macvlan;
@@ -13,6 +14,8 @@ pub mod neigh;
 pub mod netns;
 pub mod nft;
 pub mod nl;
+#[cfg(test)]
+mod raw_tests;
 pub mod route;
 pub mod sysctl;
 pub mod vxlan;

@@ -162,6 +162,13 @@ impl Drop for Entered {
     }
 }
 
+/// Move the calling thread into the network namespace `ns` for good (no way back). Only for
+/// a thread made for the purpose, which reads namespaces one after another and then ends
+/// (`engine/graph`'s readers): it saves the round trip home [`enter`] makes each time.
+pub fn move_thread_into(ns: &File) -> Result<()> {
+    setns(ns, CloneFlags::CLONE_NEWNET).map_err(|e| Error::kernel("enter namespace", e as i32))
+}
+
 /// Open an rtnetlink socket inside the namespace `ns` (the socket stays bound to it).
 pub fn rtnl_in(ns: &File) -> Result<super::Rtnl> {
     let _inside = enter(ns)?;

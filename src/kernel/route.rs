@@ -104,36 +104,49 @@ pub struct Route {
     pub onlink: bool,
 }
 
-/// IPv4 routes of the main table (`ip route`).
+/// IPv4 routes of the main table (`ip route`). Parsed undecoded ([`Rtnl::dump_raw`]): the
+/// graph dumps every container's namespace, and a host's table grows with its networks.
 pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Route>> {
     let mut q = RouteMessage::default();
     q.header.address_family = AddressFamily::Inet;
-    let mut out = Vec::new();
-    for m in rtnl.dump(M::GetRoute(q))? {
-        let M::NewRoute(r) = m else { continue };
-        if r.header.table != RouteHeader::RT_TABLE_MAIN {
-            continue;
-        }
-        let mut route = Route {
-            dst: Ipv4Net::default(),
-            gateway: None,
-            oif: None,
-            onlink: r.header.flags.contains(RouteFlags::Onlink),
-        };
-        for a in &r.attributes {
-            match a {
-                RouteAttribute::Destination(RouteAddress::Inet(d)) => {
-                    route.dst =
-                        Ipv4Net::new(*d, r.header.destination_prefix_length).unwrap_or_default()
-                }
-                RouteAttribute::Gateway(RouteAddress::Inet(g)) => route.gateway = Some(*g),
-                RouteAttribute::Oif(i) => route.oif = Some(*i),
-                _ => {}
-            }
-        }
-        out.push(route);
+    rtnl.dump_raw(M::GetRoute(q), parse_raw)
+}
+
+/// An undecoded RTM_NEWROUTE payload (`rtmsg`, then attributes) as a [`Route`], when it is
+/// an IPv4 route of the main table.
+pub(super) fn parse_raw(kind: u16, p: &[u8]) -> Option<Route> {
+    use super::nl::{attr_u32, attrs, field_u32};
+    const RTM_NEWROUTE: u16 = 24;
+    const RTMSG: usize = 12;
+    const RTA_DST: u16 = 1;
+    const RTA_OIF: u16 = 4;
+    const RTA_GATEWAY: u16 = 5;
+    if kind != RTM_NEWROUTE || p.len() < RTMSG || p[0] != libc::AF_INET as u8 {
+        return None;
     }
-    Ok(out)
+    if p[4] != RouteHeader::RT_TABLE_MAIN {
+        return None;
+    }
+    let v4 = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from);
+    let mut route = Route {
+        dst: Ipv4Net::default(),
+        gateway: None,
+        oif: None,
+        onlink: field_u32(p, 8)? & RouteFlags::Onlink.bits() != 0,
+    };
+    for (t, v) in attrs(&p[RTMSG..]) {
+        match t {
+            RTA_DST => {
+                route.dst = v4(v)
+                    .and_then(|d| Ipv4Net::new(d, p[1]).ok())
+                    .unwrap_or_default()
+            }
+            RTA_GATEWAY => route.gateway = v4(v),
+            RTA_OIF => route.oif = attr_u32(v),
+            _ => {}
+        }
+    }
+    Some(route)
 }
 
 /// A route to `dst` through link `oif` in the main table. An IPv4 one is scoped to the link,

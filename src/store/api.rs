@@ -188,6 +188,8 @@ pub trait Reads {
     fn member(&self, endpoint_id: i64) -> Result<Option<Member>>;
     /// Ids of every endpoint that is a container's later network.
     fn member_ids(&self) -> Result<Vec<i64>>;
+    /// Every membership row (all containers' later networks), oldest first.
+    fn members(&self) -> Result<Vec<Member>>;
     /// The names (`--network-alias`) of an endpoint on its network.
     fn aliases_of(&self, endpoint_id: i64) -> Result<Vec<String>>;
 }

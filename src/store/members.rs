@@ -30,6 +30,19 @@ pub fn of_endpoint(conn: &Connection, endpoint_id: i64) -> Result<Option<Member>
         .optional()?)
 }
 
+/// Every membership row, in one query (the graph folds each container's later networks into
+/// it; a query per row cost a round trip each).
+pub fn all(conn: &Connection) -> Result<Vec<Member>> {
+    let mut st = conn.prepare_cached(
+        "SELECT endpoint_id, container_id, network_id, ifname FROM container_networks
+         ORDER BY endpoint_id",
+    )?;
+    let rows = st
+        .query_map([], member)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Every endpoint that is some container's later network (listings leave them out).
 pub fn all_ids(conn: &Connection) -> Result<Vec<i64>> {
     let mut st = conn.prepare_cached("SELECT endpoint_id FROM container_networks")?;

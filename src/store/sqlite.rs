@@ -145,6 +145,9 @@ impl Reads for Connection {
     fn member_ids(&self) -> Result<Vec<i64>> {
         members::all_ids(self)
     }
+    fn members(&self) -> Result<Vec<Member>> {
+        members::all(self)
+    }
     fn aliases_of(&self, endpoint_id: i64) -> Result<Vec<String>> {
         members::aliases(self, endpoint_id)
     }

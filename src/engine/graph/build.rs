@@ -7,6 +7,7 @@ use super::facts::{ContainerFacts, KernelFacts, NsFacts, StoreFacts};
 use super::ids;
 use super::model::*;
 use crate::kernel::route::Route as KRoute;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 pub fn build(store: &StoreFacts, kernel: &KernelFacts) -> Graph {
@@ -117,6 +118,7 @@ pub fn build(store: &StoreFacts, kernel: &KernelFacts) -> Graph {
             ));
         }
     }
+    let owners = owners(store);
     for s in &store.services {
         let id = ids::service(&s.name);
         g.nodes.push(Node {
@@ -130,7 +132,7 @@ pub fn build(store: &StoreFacts, kernel: &KernelFacts) -> Graph {
         });
         let mut seen = std::collections::BTreeSet::new();
         for (ip, port) in &s.backends {
-            let Some(owner) = owner_of(store, *ip) else {
+            let Some(owner) = owners.get(ip) else {
                 continue;
             };
             // A dual-stack backend is one container: one edge, its IPv4 address named.
@@ -302,12 +304,19 @@ fn container(g: &mut Graph, c: &ContainerFacts, kernel: &KernelFacts, store: &St
     }
 }
 
-fn owner_of(store: &StoreFacts, ip: IpAddr) -> Option<&ContainerFacts> {
-    store.containers.iter().find(|c| {
-        c.attachments
-            .iter()
-            .any(|a| a.ip.map(IpAddr::V4) == Some(ip) || a.ip6.map(IpAddr::V6) == Some(ip))
-    })
+/// Each attachment address's container (the first to claim it, as a scan would find), to
+/// name a service's backends without a scan of every container per backend.
+fn owners(store: &StoreFacts) -> HashMap<IpAddr, &ContainerFacts> {
+    let mut owners = HashMap::new();
+    for c in &store.containers {
+        for a in &c.attachments {
+            let ips = a.ip.map(IpAddr::V4).into_iter();
+            for ip in ips.chain(a.ip6.map(IpAddr::V6)) {
+                owners.entry(ip).or_insert(c);
+            }
+        }
+    }
+    owners
 }
 
 fn edge(from: String, to: String, kind: EdgeKind, detail: Option<String>) -> Edge {

@@ -1,25 +1,26 @@
-//! Reads the two sides: the store's records ([`store_facts`]) and the kernel's links,
-//! addresses and routes in the host and in every namespace podnet records
-//! ([`kernel_facts`]: one rtnetlink socket per namespace, opened from inside it on this
-//! thread and closed after its three dumps).
+//! Reads the two sides: the store's records ([`store_facts`], a handful of queries) and
+//! the kernel's links, addresses and routes in the host and in every namespace podnet
+//! records ([`kernel_facts`]; the namespaces on a few threads, `namespaces.rs`).
 
 use super::facts::*;
+use super::namespaces::{self, ns_facts};
 use crate::engine::{inspect, overlay, Ctx};
-use crate::kernel::{self, netns, Rtnl};
+use crate::kernel;
 use crate::model::{Endpoint, Mode, Result};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-pub fn store_facts(ctx: &Ctx) -> Result<StoreFacts> {
+/// The store's side, and each container's own endpoint (`[i]` is `containers[i]`'s), whose
+/// status [`set_status`] fills in once the kernel's side is read.
+pub fn store_facts(ctx: &Ctx) -> Result<(StoreFacts, Vec<Endpoint>)> {
     let s = &ctx.store;
-    let endpoints = s.endpoints()?;
+    let mut endpoints = s.endpoints()?;
     // Later networks of a container: endpoint id → (container id).
-    let mut members: HashMap<i64, i64> = HashMap::new();
-    for id in s.member_ids()? {
-        if let Some(m) = s.member(id)? {
-            members.insert(id, m.container_id);
-        }
-    }
+    let members: HashMap<i64, i64> = s
+        .members()?
+        .into_iter()
+        .map(|m| (m.endpoint_id, m.container_id))
+        .collect();
     let mut ports: HashMap<i64, Vec<crate::model::PortMapping>> = HashMap::new();
     let by_ip: HashMap<std::net::Ipv4Addr, i64> = endpoints
         .iter()
@@ -41,7 +42,8 @@ pub fn store_facts(ctx: &Ctx) -> Result<StoreFacts> {
                 Mode::Container(o) => Some(o.clone()),
                 _ => None,
             },
-            status: inspect::status(e).as_str().to_string(),
+            // Filled by `set_status`, with what reading the namespace found.
+            status: String::new(),
             netns: e.netns.clone(),
             pid: e.pid.map(|p| p.0),
             ready: e.state == crate::model::EndpointState::Ready,
@@ -80,13 +82,29 @@ pub fn store_facts(ctx: &Ctx) -> Result<StoreFacts> {
         subnet: j.subnet,
         pod_cidr: j.pod_cidr,
     });
-    Ok(StoreFacts {
+    let facts = StoreFacts {
         store_id: s.id().to_string(),
         networks: s.networks()?,
         containers,
         services,
         overlay,
-    })
+    };
+    endpoints.retain(|e| !members.contains_key(&e.id));
+    Ok((facts, endpoints))
+}
+
+/// Each container's status (`own[i]` is `containers[i]`'s endpoint), as `inspect` says it,
+/// except that a namespace the kernel side read already is not opened again.
+pub fn set_status(store: &mut StoreFacts, own: &[Endpoint], opened: &HashMap<String, bool>) {
+    for (c, e) in store.containers.iter_mut().zip(own) {
+        let known = e.netns.as_ref().and_then(|p| opened.get(p));
+        c.status = match known {
+            Some(opened) => inspect::status_given(e, || !opened),
+            None => inspect::status(e),
+        }
+        .as_str()
+        .to_string();
+    }
 }
 
 fn attachment(e: &Endpoint) -> Option<AttachmentFacts> {
@@ -104,8 +122,36 @@ fn attachment(e: &Endpoint) -> Option<AttachmentFacts> {
 }
 
 /// The kernel's side: the host namespace (through the context's socket) and each namespace
-/// the store names.
-pub fn kernel_facts(ctx: &mut Ctx, store: &StoreFacts) -> Result<KernelFacts> {
+/// the store names — only those of containers on `network` when one is asked (the graph
+/// keeps no other container). Also, for [`set_status`], whether each namespace read opened.
+pub fn kernel_facts(
+    ctx: &mut Ctx,
+    store: &StoreFacts,
+    network: Option<&str>,
+) -> Result<(KernelFacts, HashMap<String, bool>)> {
+    let mut seen = HashSet::new();
+    let paths: Vec<String> = store
+        .containers
+        .iter()
+        // A sharer's namespace is its owner's, read with the owner.
+        .filter(|c| c.shares.is_none())
+        .filter(|c| network.is_none_or(|n| c.attachments.iter().any(|a| a.network == n)))
+        .filter_map(|c| c.netns.clone())
+        .filter(|p| seen.insert(p.clone()))
+        .collect();
+    let (host, read) = namespaces::read_all(&paths, || host_facts(ctx, store));
+    let mut k = host?;
+    let mut opened = HashMap::new();
+    // A namespace that cannot be read is what the diff flags, not an error.
+    for (path, read) in read {
+        opened.insert(path.clone(), read.opened);
+        k.namespaces.insert(path, read.facts);
+    }
+    Ok((k, opened))
+}
+
+/// The host's links, addresses and routes; in cluster mode also its FDB and neighbours.
+fn host_facts(ctx: &mut Ctx, store: &StoreFacts) -> Result<KernelFacts> {
     let host = ctx.host()?;
     let mut k = KernelFacts {
         host: ns_facts(host)?,
@@ -118,34 +164,5 @@ pub fn kernel_facts(ctx: &mut Ctx, store: &StoreFacts) -> Result<KernelFacts> {
             .filter_map(|n| Some((n.ifindex, n.ip, n.mac?)))
             .collect();
     }
-    for c in store.containers.iter().filter(|c| c.shares.is_none()) {
-        let Some(path) = &c.netns else { continue };
-        if k.namespaces.contains_key(path) {
-            continue;
-        }
-        // A namespace that cannot be read is what the diff flags, not an error.
-        let facts = netns::open(path.as_ref())
-            .and_then(|f| netns::rtnl_in(&f))
-            .and_then(|mut r| ns_facts(&mut r))
-            .ok();
-        k.namespaces.insert(path.clone(), facts);
-    }
     Ok(k)
-}
-
-fn ns_facts(r: &mut Rtnl) -> Result<NsFacts> {
-    let mut addrs: Vec<(u32, IpAddr, u8)> = kernel::addr::list(r)?
-        .into_iter()
-        .map(|(i, a, p)| (i, IpAddr::V4(a), p))
-        .collect();
-    addrs.extend(
-        kernel::addr::list6(r)?
-            .into_iter()
-            .map(|(i, a, p)| (i, IpAddr::V6(a), p)),
-    );
-    Ok(NsFacts {
-        links: kernel::link::list(r)?,
-        addrs,
-        routes: kernel::route::list(r)?,
-    })
 }

@@ -5,7 +5,8 @@
 //! the two disagree the graph carries a [`Flag`] (e.g. a veth no record owns).
 //!
 //! - `model.rs`: the types, which are the JSON (`docs/graph-json.md`), versioned.
-//! - `facts.rs`: both sides as plain data; `collect.rs` reads them.
+//! - `facts.rs`: both sides as plain data; `collect.rs` reads them (`namespaces.rs`: the
+//!   containers' namespaces, on a few threads).
 //! - `diff.rs`: store facts vs kernel facts → flags (pure); `build.rs`: facts → graph (pure).
 //!
 //! Renderers (text, dot, svg) are the front end's (`cli/graph/`).
@@ -20,6 +21,7 @@ pub mod ids;
 #[cfg(test)]
 mod macvlan_tests;
 mod model;
+mod namespaces;
 
 pub use build::{build, only_network};
 pub use model::*;
@@ -38,8 +40,9 @@ pub fn graph(ctx: &mut Ctx, network: Option<&str>) -> Result<Graph> {
             ));
         }
     }
-    let store = collect::store_facts(ctx)?;
-    let kernel = collect::kernel_facts(ctx, &store)?;
+    let (mut store, own) = collect::store_facts(ctx)?;
+    let (kernel, opened) = collect::kernel_facts(ctx, &store, network)?;
+    collect::set_status(&mut store, &own, &opened);
     let g = build(&store, &kernel);
     Ok(match network {
         Some(n) => only_network(g, n),
