@@ -61,6 +61,29 @@ fn background_trace(lab: &Lab, tag: &str, from: &str, to: &str) -> (String, Stri
     (pid, err, out)
 }
 
+/// The report of a [`background_trace`], once it has followed its packet.
+fn armed_report(lab: &Lab, out: &str) -> Value {
+    let out_host = lab.host.host_path(out);
+    lab.host
+        .wait_until("the armed trace's report", Duration::from_secs(30), || {
+            std::fs::read_to_string(&out_host).is_ok_and(|t| t.trim_end().ends_with('}'))
+        })
+        .unwrap();
+    let r: Value = parse("armed trace", &std::fs::read_to_string(&out_host).unwrap());
+    assert_eq!(r["armed"], true, "{r:#}");
+    r
+}
+
+/// Some hop of the report is in `table` with `verdict`.
+fn has_hop(r: &Value, table: &str, verdict: &str) {
+    let hops = r["hops"].as_array().unwrap();
+    assert!(
+        hops.iter()
+            .any(|h| h["table"] == table && h["verdict"] == verdict),
+        "no {verdict} in {table}: {r:#}"
+    );
+}
+
 #[test]
 fn reached_paths_name_what_carried_them() {
     let lab = lab();
@@ -128,14 +151,7 @@ fn reached_paths_name_what_carried_them() {
     // next matching packet.
     let (_, _, out) = background_trace(&lab, "dnat", OUTSIDE_IP, &format!("{HOST_IP}:8080"));
     let _ = try_connect(&lab, At::Outside, "tcp", HOST_IP, 8080, 1.0);
-    let out_host = lab.host.host_path(&out);
-    lab.host
-        .wait_until("the armed trace's report", Duration::from_secs(30), || {
-            std::fs::read_to_string(&out_host).is_ok_and(|t| t.trim_end().ends_with('}'))
-        })
-        .unwrap();
-    let r: Value = parse("armed trace", &std::fs::read_to_string(&out_host).unwrap());
-    assert_eq!(r["armed"], true, "{r:#}");
+    let r = armed_report(&lab, &out);
     outcome(&r, "reached");
     has_object(&r, "published port 8080 of web");
     assert!(s(&r, "summary").contains("container web"), "{r:#}");
@@ -185,6 +201,77 @@ fn dropped_paths_say_why_in_one_sentence() {
     outcome(&r, "unpublished");
     assert!(
         s(&r, "summary").contains("no container publishes port 9999/tcp"),
+        "{r:#}"
+    );
+}
+
+/// Drops of the bridge family (`table bridge podnet`): `--icc=false` between two containers
+/// of one network, and anti-spoofing. podnet sends only from a container's own address, so
+/// for a forged source the trace is armed as for an outside sender (FROM is that address)
+/// and the container itself sends from it: `ip addr add` in its namespace, a static
+/// neighbour entry for the destination (its ARP from the forged address is dropped too) and
+/// a connect bound to the forged address.
+#[test]
+fn bridge_family_drops_name_the_network_and_the_spoofer() {
+    let lab = lab();
+    podnet_ok(&lab.host, &["network", "create", "quiet", "--icc=false"]);
+    podnet_ok(&lab.host, &["network", "create", "app"]);
+    run_idle(&lab.host, "q1", &["--network", "quiet"]);
+    run_idle(&lab.host, "q2", &["--network", "quiet"]);
+    let a1 = run_idle(&lab.host, "a1", &["--network", "app"]);
+    let a2 = run_idle(&lab.host, "a2", &["--network", "app"]);
+
+    let r = trace(&lab, &["q1", "q2:80"]);
+    outcome(&r, "dropped");
+    has_hop(&r, "bridge podnet", "drop");
+    has_object(&r, "--icc=false on network quiet");
+    assert!(
+        s(&r, "summary").contains("network quiet has --icc=false"),
+        "{r:#}"
+    );
+    assert!(r["fix"].is_string(), "{r:#}");
+
+    let subnet: ipnet::Ipv4Net = s(&net_inspect(&lab.host, "app"), "subnet").parse().unwrap();
+    let forged = subnet.hosts().nth(199).unwrap().to_string();
+    let (netns, a2_ip) = (s(&a1, "netns"), s(&a2, "ip"));
+    for args in [
+        vec!["addr", "add", &format!("{forged}/32"), "dev", "eth0"],
+        vec![
+            "neigh",
+            "replace",
+            a2_ip,
+            "lladdr",
+            s(&a2, "mac"),
+            "dev",
+            "eth0",
+            "nud",
+            "permanent",
+        ],
+    ] {
+        let mut c = lab.host.in_netns(netns, "ip");
+        c.args(&args);
+        ok(&format!("ip {args:?} in a1"), output(c));
+    }
+    let (_, _, out) = background_trace(&lab, "spoof", &forged, "a2:80");
+    let mut c = nettool_in(&lab.host, netns);
+    c.args([
+        "connect",
+        "tcp",
+        a2_ip,
+        "80",
+        "--timeout",
+        "1",
+        "--source",
+        &forged,
+    ]);
+    assert!(!output(c).status.success(), "a forged SYN was answered");
+    let r = armed_report(&lab, &out);
+    outcome(&r, "dropped");
+    has_hop(&r, "bridge podnet", "drop");
+    has_object(&r, "anti-spoofing for container a1");
+    let a1_ip = s(&a1, "ip");
+    assert!(
+        s(&r, "summary").contains(&format!("not its own address {a1_ip}")),
         "{r:#}"
     );
 }

@@ -17,6 +17,8 @@ pub struct Facts {
     /// (container address, published port).
     pub ports: Vec<(Ipv4Addr, PortMapping)>,
     pub services: Vec<ServiceRecord>,
+    /// (container, host end of its veth: its bridge port).
+    pub ports_of: Vec<(String, String)>,
 }
 
 impl Facts {
@@ -69,6 +71,29 @@ impl Facts {
             Some(b) => match self.network_of_bridge(b) {
                 Some(n) => n.name.clone(),
                 None => b.to_string(),
+            },
+            None => "?".into(),
+        }
+    }
+    /// The container whose bridge port (host veth end) this is.
+    pub fn container_of_port(&self, port: &str) -> Option<&str> {
+        self.ports_of
+            .iter()
+            .find(|(_, p)| p == port)
+            .map(|(c, _)| c.as_str())
+    }
+    fn ip_of(&self, container: &str) -> Option<Ipv4Addr> {
+        self.endpoints
+            .iter()
+            .find(|(n, _)| n == container)
+            .map(|(_, a)| *a)
+    }
+    /// "container a1" for a container's bridge port, else the interface's name.
+    fn port_owner(&self, port: Option<&str>) -> String {
+        match port {
+            Some(p) => match self.container_of_port(p) {
+                Some(c) => format!("container {c}"),
+                None => p.to_string(),
             },
             None => "?".into(),
         }
@@ -187,6 +212,10 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                         ),
                     )
                 }
+            } else if has(h.sets, "bridges") && drop && a == b {
+                // Routed back out through the gateway onto its own bridge (or bridged, with
+                // br_netfilter): same_bridge holds only networks with icc.
+                noicc(f, &a, h)
             } else if has(h.sets, "bridges") && drop {
                 dropped(
                     format!("isolation between networks {a} and {b}"),
@@ -200,20 +229,24 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
             }
         }
         ("ip", "podnet-svc" | "podnet-csvc", _) if h.is_rule => service_hit(h, f),
-        ("bridge", "podnet", "prerouting") if drop => dropped(
-            "anti-spoofing on the container's bridge port".into(),
-            "the frame's source MAC or address is not the one podnet gave this container".into(),
-            "send from the container's own address (see `podnet inspect`)".into(),
-        ),
+        ("bridge", "podnet", "prerouting") if drop => spoofed(f, h),
+        ("bridge", "podnet", "prerouting") if h.is_rule && has(h.sets, "port_sources") => {
+            object(format!(
+                "anti-spoofing: {} sends from its own MAC and address",
+                f.port_owner(h.iif)
+            ))
+        }
+        ("bridge", "podnet", "prerouting") if h.is_rule && has(h.sets, "container_ports") => {
+            object("anti-spoofing: not a container's bridge port, not checked".into())
+        }
         ("bridge", "podnet", "forward") if drop => {
             let net = p
                 .and_then(|p| f.network_of_ip(p.saddr).or(f.network_of_ip(p.daddr)))
                 .map_or("?".into(), |n| n.name.clone());
-            dropped(
-                format!("--icc=false on network {net}"),
-                format!("network {net} has --icc=false: its containers may not talk to each other"),
-                "publish the port and use the host's address, or a network with icc".into(),
-            )
+            noicc(f, &net, h)
+        }
+        ("bridge", "podnet", "forward") if h.is_rule => {
+            object("hairpin: a published port's traffic back onto its own bridge".into())
         }
         (_, t, c) if drop && !t.starts_with("podnet") => dropped(
             format!("{} {t} {c} (not podnet's)", h.family),
@@ -224,6 +257,54 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
             format!("look at `nft -a list chain {} {t} {c}`", h.family),
         ),
         _ => Meaning::default(),
+    }
+}
+
+/// A frame dropped by anti-spoofing as it entered the bridge from a container's port.
+fn spoofed(f: &Facts, h: &Hit) -> Meaning {
+    let who = f.port_owner(h.iif);
+    let own = h
+        .iif
+        .and_then(|p| f.container_of_port(p))
+        .and_then(|c| f.ip_of(c));
+    let sent = h
+        .packet
+        .map_or(String::new(), |p| format!(" from {}", p.saddr));
+    let (why, fix) = match own {
+        Some(ip) => (
+            format!("{who} sent{sent}, which is not its own address {ip} (or not from its own MAC), so anti-spoofing on its bridge port dropped the frame"),
+            format!("send from {ip}, the address podnet gave it; for another address, attach it to the network that has one (`podnet network connect NET CONTAINER`)"),
+        ),
+        None => (
+            format!("{who} sent{sent} with a source MAC or address podnet did not give it, so anti-spoofing on its bridge port dropped the frame"),
+            "send from the container's own address (see `podnet inspect`)".into(),
+        ),
+    };
+    Meaning {
+        object: Some(format!("anti-spoofing for {who}")),
+        why: Some(why),
+        fix: Some(fix),
+    }
+}
+
+/// Traffic between two containers of one `--icc=false` network.
+fn noicc(f: &Facts, net: &str, h: &Hit) -> Meaning {
+    let (a, b) = (f.port_owner(h.iif), f.port_owner(h.oif));
+    let between = match (
+        h.iif.and_then(|i| f.container_of_port(i)),
+        h.oif.and_then(|o| f.container_of_port(o)),
+    ) {
+        (Some(_), Some(_)) => format!(" ({a} -> {b})"),
+        _ => String::new(),
+    };
+    Meaning {
+        object: Some(format!("--icc=false on network {net}")),
+        why: Some(format!(
+            "network {net} has --icc=false: its containers may not talk to each other{between}"
+        )),
+        fix: Some(format!(
+            "publish the port and use the host's address, or connect both containers to a network with icc (`podnet network connect NET CONTAINER`) instead of {net}"
+        )),
     }
 }
 
@@ -314,6 +395,7 @@ mod tests {
                 },
             )],
             services: vec![],
+            ports_of: vec![("web".into(), "pnv7".into())],
         }
     }
 
@@ -400,6 +482,44 @@ mod tests {
             m.object.as_deref(),
             Some("masquerade for network app (pn-app)")
         );
+    }
+
+    #[test]
+    fn bridge_drops_name_the_container_and_the_network() {
+        let f = facts();
+        let none: Vec<String> = vec![];
+        let spoof = hdr("10.89.0.99", 5, "10.89.0.3", 80);
+        let mut h = hit("prerouting", &none, &TraceVerdict::Drop, spoof);
+        (h.family, h.iif, h.oif) = ("bridge", Some("pnv7"), None);
+        let m = explain(&h, &f);
+        assert_eq!(m.object.as_deref(), Some("anti-spoofing for container web"));
+        let why = m.why.unwrap();
+        assert!(
+            why.contains("sent from 10.89.0.99, which is not its own address 10.89.0.2"),
+            "{why}"
+        );
+        assert!(m.fix.unwrap().contains("send from 10.89.0.2"));
+
+        let own = vec!["port_sources".to_string()];
+        h.sets = &own;
+        h.verdict = &TraceVerdict::Accept;
+        assert_eq!(
+            explain(&h, &f).object.as_deref(),
+            Some("anti-spoofing: container web sends from its own MAC and address")
+        );
+
+        let mut h = hit("forward", &none, &TraceVerdict::Drop, spoof);
+        (h.family, h.iif, h.oif) = ("bridge", Some("pnv7"), Some("pnv8"));
+        let m = explain(&h, &f);
+        assert_eq!(m.object.as_deref(), Some("--icc=false on network app"));
+        assert!(m.why.unwrap().contains("(container web -> pnv8)"));
+
+        // Routed back out onto its own bridge: ip podnet's isolation rule, icc=false's words.
+        let bridges = vec!["bridges".to_string(), "bridges".to_string()];
+        let mut h = hit("forward", &bridges, &TraceVerdict::Drop, spoof);
+        h.oif = Some("pn-app");
+        let m = explain(&h, &f);
+        assert_eq!(m.object.as_deref(), Some("--icc=false on network app"));
     }
 
     #[test]

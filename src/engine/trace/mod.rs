@@ -104,6 +104,12 @@ fn facts(ctx: &Ctx) -> Result<Facts> {
             .collect(),
         ports: ctx.store.all_ports()?,
         services: ctx.store.services()?,
+        ports_of: ctx
+            .store
+            .endpoints()?
+            .into_iter()
+            .filter_map(|e| Some((e.name, e.host_veth?)))
+            .collect(),
     })
 }
 
@@ -455,6 +461,9 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                             "leaves through {}",
                             oif.clone().unwrap_or_else(|| "?".into())
                         )
+                    }
+                    _ if family == "bridge" => {
+                        "enters its bridge port (trace armed here)".to_string()
                     }
                     _ => "enters this namespace (trace armed here)".to_string(),
                 });

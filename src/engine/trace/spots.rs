@@ -65,11 +65,12 @@ impl Spot {
         Ok((spot, ns))
     }
 
-    /// Make the tracer's table in this namespace, arming on `m`.
+    /// Make the tracer's table in this namespace, arming on `m` (in the host, where the
+    /// bridges are, in the bridge family too).
     pub fn arm(&mut self, m: &Match) -> Result<()> {
         let t = table(std::process::id());
         self.nft
-            .apply(&arm_batch(&t, m))
+            .apply(&arm_batch(&t, m, self.is_host))
             .map_err(|e| nft_error(&format!("trace: arm in {}", self.label), e))
     }
 

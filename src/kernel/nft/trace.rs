@@ -238,17 +238,25 @@ pub struct Match {
     pub dport: Option<u16>,
 }
 
+/// `ETH_P_IP`: the ethertype a bridge-family rule matches IPv4 frames by.
+const ETH_P_IP: u16 = 0x0800;
+
 impl Match {
-    fn stmts(&self) -> Vec<Stmt> {
+    /// The rule's match in a table of `family`: `meta nfproto ipv4` in inet, `meta protocol
+    /// ip` (the ethertype) in bridge, where nfproto is always NFPROTO_BRIDGE. The kernel fills
+    /// the network and transport offsets for IPv4 frames in bridge chains too, so the
+    /// payload and l4proto matches are the same.
+    fn stmts(&self, family: Family) -> Vec<Stmt> {
         let eq = |sel, value| Stmt::Cmp {
             sel,
             op: CmpOp::Eq,
             value,
         };
-        let mut s = vec![
-            eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV4 as u8)),
-            eq(Sel::L4Proto, Value::Proto(self.proto)),
-        ];
+        let l3 = match family {
+            Family::Bridge => eq(Sel::Protocol, Value::Port(ETH_P_IP)),
+            _ => eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV4 as u8)),
+        };
+        let mut s = vec![l3, eq(Sel::L4Proto, Value::Proto(self.proto))];
         if let Some(a) = self.saddr {
             s.push(eq(Sel::IpSaddr, Value::Ipv4(a)));
         }
@@ -275,11 +283,7 @@ pub fn table(pid: u32) -> Table {
     Table::new(Family::Inet, format!("podnet-trace-{pid}"))
 }
 
-/// `add table` (owned by the sending socket), the arming chains (prerouting and output:
-/// `<match> meta nftrace set 1`) and the observers (input, forward, postrouting: no rules,
-/// policy accept — their policy event shows the packet after every other chain of the hook).
-pub fn arm_batch(t: &Table, m: &Match) -> Batch {
-    let mut b = Batch::new();
+fn add_owned_table(b: &mut Batch, t: &Table) {
     b.add_table_with(
         t,
         vec![
@@ -287,7 +291,41 @@ pub fn arm_batch(t: &Table, m: &Match) -> Batch {
             TableAttribute::Flags(TableFlags::Owner),
         ],
     );
-    let mut rule = m.stmts();
+}
+
+/// `add table` (owned by the sending socket), the arming chains (prerouting and output:
+/// `<match> meta nftrace set 1`) and the observers (input, forward, postrouting: no rules,
+/// policy accept — their policy event shows the packet after every other chain of the hook).
+///
+/// With `bridge` (a namespace holding bridges: the host), also its bridge-family twin (same
+/// name) with one
+/// arming chain on the bridge family's prerouting hook, before podnet's anti-spoofing
+/// (bridge prerouting, -200) and br_netfilter (0): a frame a container sends is marked as it
+/// enters its bridge port, so drops of the bridge family (anti-spoofing, `--icc=false` in
+/// bridge forward) are traced even where br_netfilter never hands the frame to the inet
+/// hooks. The flag stays on the skb through the bridge and the inet hooks of the same
+/// namespace. No bridge observers: the inet ones already say where the packet went (a bridge
+/// `input` would also see frames the host itself is the destination of).
+pub fn arm_batch(t: &Table, m: &Match, bridge: bool) -> Batch {
+    let mut b = Batch::new();
+    if bridge {
+        let bt = Table::new(Family::Bridge, t.name.clone());
+        add_owned_table(&mut b, &bt);
+        let mut rule = m.stmts(Family::Bridge);
+        rule.push(nftrace_on());
+        b.add_chain(
+            &bt,
+            &Chain::base(
+                "arm_prerouting",
+                ChainType::Filter,
+                Hook::Prerouting,
+                ARM_PRIORITY,
+            ),
+        );
+        b.add_rule(&bt, &Rule::new("arm_prerouting", rule));
+    }
+    add_owned_table(&mut b, t);
+    let mut rule = m.stmts(t.family);
     rule.push(nftrace_on());
     for (name, hook) in [
         ("arm_prerouting", Hook::Prerouting),
@@ -530,7 +568,7 @@ mod arm_tests {
             sport: Some(5),
             ..Match::default()
         };
-        let mut s = m.stmts();
+        let mut s = m.stmts(Family::Inet);
         s.push(nftrace_on());
         let text = render_debug_in(Family::Inet, &s);
         let want = "  [ meta load nfproto => reg 1 ]
@@ -538,6 +576,34 @@ mod arm_tests {
   [ meta load l4proto => reg 1 ]
   [ cmp eq reg 1 0x00000006 ]
   [ payload load 4b @ network header + 16 => reg 1 ]
+  [ cmp eq reg 1 0x04030201 ]
+  [ payload load 2b @ transport header + 0 => reg 1 ]
+  [ cmp eq reg 1 0x00000500 ]
+  [ immediate reg 1 0x00000001 ]
+  [ meta set nftrace with reg 1 ]
+";
+        assert_eq!(text, want);
+    }
+
+    /// In the bridge family the IPv4 check is the ethertype: what `nft --debug=netlink add
+    /// rule bridge t c meta protocol ip meta l4proto tcp ip saddr 1.2.3.4 th sport 5 meta
+    /// nftrace set 1` sends.
+    #[test]
+    fn the_bridge_arming_rule_is_nfts() {
+        let m = Match {
+            proto: 6,
+            saddr: Some(Ipv4Addr::new(1, 2, 3, 4)),
+            sport: Some(5),
+            ..Match::default()
+        };
+        let mut s = m.stmts(Family::Bridge);
+        s.push(nftrace_on());
+        let text = render_debug_in(Family::Bridge, &s);
+        let want = "  [ meta load protocol => reg 1 ]
+  [ cmp eq reg 1 0x00000008 ]
+  [ meta load l4proto => reg 1 ]
+  [ cmp eq reg 1 0x00000006 ]
+  [ payload load 4b @ network header + 12 => reg 1 ]
   [ cmp eq reg 1 0x04030201 ]
   [ payload load 2b @ transport header + 0 => reg 1 ]
   [ cmp eq reg 1 0x00000500 ]
