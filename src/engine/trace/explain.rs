@@ -6,14 +6,14 @@
 use crate::kernel::nft::trace::{Headers, TraceVerdict};
 use crate::model::{Network, PortMapping};
 use crate::store::api::ServiceRecord;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// What the store says, read once per trace.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub networks: Vec<Network>,
-    /// (container, its address on its network).
-    pub endpoints: Vec<(String, Ipv4Addr)>,
+    /// (container, an address of it): its IPv4 and, on a dual-stack network, its IPv6.
+    pub endpoints: Vec<(String, IpAddr)>,
     /// (container address, published port).
     pub ports: Vec<(Ipv4Addr, PortMapping)>,
     pub services: Vec<ServiceRecord>,
@@ -25,21 +25,25 @@ impl Facts {
     pub fn network_of_bridge(&self, bridge: &str) -> Option<&Network> {
         self.networks.iter().find(|n| n.bridge == bridge)
     }
-    pub fn network_of_ip(&self, ip: Ipv4Addr) -> Option<&Network> {
-        self.networks.iter().find(|n| n.subnet.contains(&ip))
+    pub fn network_of_ip(&self, ip: IpAddr) -> Option<&Network> {
+        self.networks.iter().find(|n| match ip {
+            IpAddr::V4(a) => n.subnet.contains(&a),
+            IpAddr::V6(a) => n.subnet6.is_some_and(|s| s.contains(&a)),
+        })
     }
-    pub fn container_of_ip(&self, ip: Ipv4Addr) -> Option<&str> {
+    pub fn container_of_ip(&self, ip: IpAddr) -> Option<&str> {
         self.endpoints
             .iter()
             .find(|(_, a)| *a == ip)
             .map(|(n, _)| n.as_str())
     }
     /// The published port a packet to `daddr:dport` (proto) hits: one on that very host
-    /// address wins over one on all addresses (as in the ruleset).
+    /// address wins over one on all addresses (as in the ruleset). Ports are recorded by
+    /// the container's IPv4 address; see [`Facts::address_of`] for its other family.
     pub fn published(
         &self,
         proto: u8,
-        daddr: Ipv4Addr,
+        daddr: IpAddr,
         dport: u16,
     ) -> Option<&(Ipv4Addr, PortMapping)> {
         let on = |want: Option<IpAddr>| {
@@ -47,15 +51,26 @@ impl Facts {
                 m.proto.number() == proto && m.host_port == dport && m.host_ip == want
             })
         };
-        on(Some(IpAddr::V4(daddr))).or_else(|| on(None))
+        on(Some(daddr)).or_else(|| on(None))
     }
-    pub fn service_at(&self, proto: u8, vip: Ipv4Addr, port: u16) -> Option<&ServiceRecord> {
+    /// The container's address of the family of `like`.
+    pub fn address_of(&self, container: &str, like: IpAddr) -> Option<IpAddr> {
+        self.endpoints
+            .iter()
+            .find(|(n, a)| n == container && a.is_ipv6() == like.is_ipv6())
+            .map(|(_, a)| *a)
+    }
+    pub fn service_at(&self, proto: u8, vip: IpAddr, port: u16) -> Option<&ServiceRecord> {
         self.services.iter().find(|s| {
-            s.service.vip == Some(vip)
-                && s.service
-                    .ports
-                    .iter()
-                    .any(|p| p.port == port && p.proto.number() == proto)
+            let at = match vip {
+                IpAddr::V4(v) => s.service.vip == Some(v),
+                IpAddr::V6(v) => s.service.vip6 == Some(v),
+            };
+            at && s
+                .service
+                .ports
+                .iter()
+                .any(|p| p.port == port && p.proto.number() == proto)
         })
     }
     pub fn service_with_node_port(&self, proto: u8, port: u16) -> Option<&ServiceRecord> {
@@ -82,12 +97,6 @@ impl Facts {
             .find(|(_, p)| p == port)
             .map(|(c, _)| c.as_str())
     }
-    fn ip_of(&self, container: &str) -> Option<Ipv4Addr> {
-        self.endpoints
-            .iter()
-            .find(|(n, _)| n == container)
-            .map(|(_, a)| *a)
-    }
     /// "container a1" for a container's bridge port, else the interface's name.
     fn port_owner(&self, port: Option<&str>) -> String {
         match port {
@@ -98,7 +107,7 @@ impl Facts {
             None => "?".into(),
         }
     }
-    fn who(&self, ip: Ipv4Addr) -> String {
+    fn who(&self, ip: IpAddr) -> String {
         match self.container_of_ip(ip) {
             Some(c) => c.to_string(),
             None => ip.to_string(),
@@ -134,6 +143,11 @@ pub struct Meaning {
     pub fix: Option<String>,
 }
 
+/// `10.89.0.2:80`, `[fd00:90::2]:80`.
+pub fn hostport(ip: IpAddr, port: u16) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
 fn has(sets: &[String], name: &str) -> bool {
     sets.iter().any(|s| s == name)
 }
@@ -152,28 +166,38 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
     let p = h.packet;
     let drop = matches!(h.verdict, TraceVerdict::Drop);
     match (h.family, h.table, h.chain) {
-        ("ip", "podnet", "guard") | ("ip", "podnet", "input") if drop && h.is_rule => dropped(
+        ("ip" | "ip6", "podnet", "guard" | "input") if drop && h.is_rule => dropped(
             "podnet's loopback guard".into(),
-            "podnet never lets a packet from a container reach the host's 127.0.0.0/8".into(),
+            format!(
+                "podnet never lets a packet from a container reach the host's {}",
+                if h.family == "ip6" {
+                    "::1"
+                } else {
+                    "127.0.0.0/8"
+                }
+            ),
             "reach the host at the network's gateway address, or publish the service's port".into(),
         ),
-        ("ip", "podnet", "prerouting" | "output") if h.is_rule => {
+        ("ip" | "ip6", "podnet", "prerouting" | "output") if h.is_rule => {
             if has(h.sets, "ports") || has(h.sets, "ports_any") {
-                match p.and_then(|p| f.published(p.proto, p.daddr, p.dport)) {
-                    Some((ip, m)) => object(format!(
-                        "published port {} of {} (-> {}:{})",
-                        m.host_port,
-                        f.who(*ip),
-                        ip,
-                        m.container_port
-                    )),
+                let hit = p.and_then(|p| Some((p, f.published(p.proto, p.daddr, p.dport)?)));
+                match hit {
+                    Some((p, (ip, m))) => {
+                        let who = f.who(IpAddr::V4(*ip));
+                        let to = f.address_of(&who, p.daddr).unwrap_or(IpAddr::V4(*ip));
+                        object(format!(
+                            "published port {} of {who} (-> {})",
+                            m.host_port,
+                            hostport(to, m.container_port)
+                        ))
+                    }
                     None => object("a published port".into()),
                 }
             } else {
                 object("loopback traffic is left as it is".into())
             }
         }
-        ("ip", "podnet", "postrouting") if h.is_rule => {
+        ("ip" | "ip6", "podnet", "postrouting") if h.is_rule => {
             let to = f.net_name(h.oif);
             if has(h.sets, "masq_subnets") {
                 let net = p
@@ -188,7 +212,7 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                 ))
             }
         }
-        ("ip", "podnet", "forward") if h.is_rule => {
+        ("ip" | "ip6", "podnet", "forward") if h.is_rule => {
             let (a, b) = (f.net_name(h.iif), f.net_name(h.oif));
             if has(h.sets, "same_bridge") {
                 object(format!("network {a}: its containers talk to each other"))
@@ -228,7 +252,7 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                 object("DNAT'ed traffic (a published port or a service) may cross networks".into())
             }
         }
-        ("ip", "podnet-svc" | "podnet-csvc", _) if h.is_rule => service_hit(h, f),
+        ("ip" | "ip6", "podnet-svc" | "podnet-csvc", _) if h.is_rule => service_hit(h, f),
         ("bridge", "podnet", "prerouting") if drop => spoofed(f, h),
         ("bridge", "podnet", "prerouting") if h.is_rule && has(h.sets, "port_sources") => {
             object(format!(
@@ -266,7 +290,8 @@ fn spoofed(f: &Facts, h: &Hit) -> Meaning {
     let own = h
         .iif
         .and_then(|p| f.container_of_port(p))
-        .and_then(|c| f.ip_of(c));
+        .zip(h.packet)
+        .and_then(|(c, p)| f.address_of(c, p.saddr));
     let sent = h
         .packet
         .map_or(String::new(), |p| format!(" from {}", p.saddr));
@@ -344,7 +369,7 @@ fn service_hit(h: &Hit, f: &Facts) -> Meaning {
         },
         (c, _) if c.starts_with("bucket_") || c.starts_with("np_bucket_") || c.starts_with("affinity") || c == "prerouting" || c == "output" => {
             let backend = h.after.map_or("?".into(), |a| {
-                format!("{} ({}:{})", f.who(a.daddr), a.daddr, a.dport)
+                format!("{} ({})", f.who(a.daddr), hostport(a.daddr, a.dport))
             });
             // The service is the one of the packet before the rewrite.
             object(format!("service {name}, backend {backend}"))
@@ -384,7 +409,10 @@ mod tests {
                 net("app", "pn-app", "10.89.0.0/24", false),
                 net("db", "pn-db", "10.90.0.0/24", true),
             ],
-            endpoints: vec![("web".into(), "10.89.0.2".parse().unwrap())],
+            endpoints: vec![
+                ("web".into(), "10.89.0.2".parse().unwrap()),
+                ("web".into(), "fd00:89::2".parse().unwrap()),
+            ],
             ports: vec![(
                 "10.89.0.2".parse().unwrap(),
                 PortMapping {

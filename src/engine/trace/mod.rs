@@ -16,19 +16,22 @@ use crate::kernel::nft::trace::{
 };
 use crate::kernel::{netns, route};
 use crate::model::{Endpoint, Error, Mode, Proto, Result};
-use explain::{explain, Facts, Hit};
+use explain::{explain, hostport, Facts, Hit};
 pub use report::{Hop, Outcome, Rewrite, RouteStep, TraceReport};
 use spots::{hook_name, Spot};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-/// What to trace. FROM/TO: a container or service name, `host`, or an IPv4 address.
+/// What to trace. FROM/TO: a container or service name, `host`, or an IPv4 or IPv6 address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceRequest {
     pub from: String,
     pub to: String,
     pub port: u16,
     pub proto: Proto,
+    /// IPv6 (`-6`): names (containers, services, `host`) stand for their IPv6 addresses. An
+    /// IPv6 address as FROM or TO implies it.
+    pub ipv6: bool,
     /// How long to wait for the packet (for an outside sender: for it to send one).
     pub timeout: Duration,
 }
@@ -47,6 +50,13 @@ pub fn parse_target(text: &str) -> Result<(String, u16, Proto)> {
         None => (text, Proto::Tcp),
     };
     let (to, port) = rest.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    // `[fd00::2]:80`; a bare `fd00::2:80` is read as its last colon's port.
+    let to = match to.strip_prefix('[') {
+        Some(inner) => inner
+            .strip_suffix(']')
+            .ok_or_else(|| bad("an IPv6 address is written [ADDR]:PORT"))?,
+        None => to,
+    };
     if to.is_empty() {
         return Err(bad("no destination"));
     }
@@ -62,19 +72,21 @@ enum Place {
     Host,
     Container(Endpoint),
     Service(crate::store::api::ServiceRecord),
-    Address(Ipv4Addr),
+    Address(IpAddr),
 }
 
 fn place(ctx: &Ctx, what: &str, text: &str) -> Result<Place> {
     if text == "host" {
         return Ok(Place::Host);
     }
-    if let Ok(a) = text.parse::<Ipv4Addr>() {
-        let by_ip = ctx
-            .store
-            .endpoints()?
-            .into_iter()
-            .find(|e| e.ip == Some(a) && e.netns.is_some());
+    if let Ok(a) = text.parse::<IpAddr>() {
+        let by_ip = ctx.store.endpoints()?.into_iter().find(|e| {
+            e.netns.is_some()
+                && match a {
+                    IpAddr::V4(a) => e.ip == Some(a),
+                    IpAddr::V6(a) => e.ip6 == Some(a),
+                }
+        });
         return Ok(match by_ip {
             Some(e) => Place::Container(e),
             None => Place::Address(a),
@@ -89,7 +101,7 @@ fn place(ctx: &Ctx, what: &str, text: &str) -> Result<Place> {
     Err(Error::not_found(
         "container or service",
         text,
-        format!("trace {what} '{text}': no container or service of that name; give a container, a service, `host` or an IPv4 address"),
+        format!("trace {what} '{text}': no container or service of that name; give a container, a service, `host` or an IP address"),
     ))
 }
 
@@ -100,7 +112,11 @@ fn facts(ctx: &Ctx) -> Result<Facts> {
             .store
             .endpoints()?
             .into_iter()
-            .filter_map(|e| Some((e.name, e.ip?)))
+            .flat_map(|e| {
+                let v4 = e.ip.map(|a| (e.name.clone(), IpAddr::V4(a)));
+                let v6 = e.ip6.map(|a| (e.name.clone(), IpAddr::V6(a)));
+                v4.into_iter().chain(v6)
+            })
             .collect(),
         ports: ctx.store.all_ports()?,
         services: ctx.store.services()?,
@@ -113,14 +129,32 @@ fn facts(ctx: &Ctx) -> Result<Facts> {
     })
 }
 
-fn gateway_of(facts: &Facts, e: &Endpoint) -> Option<Ipv4Addr> {
+fn gateway_of(facts: &Facts, e: &Endpoint, v6: bool) -> Option<IpAddr> {
     match &e.mode {
-        Mode::Bridge(n) => facts
-            .networks
-            .iter()
-            .find(|x| &x.name == n)
-            .map(|x| x.gateway),
+        Mode::Bridge(n) => {
+            let net = facts.networks.iter().find(|x| &x.name == n)?;
+            match v6 {
+                false => Some(IpAddr::V4(net.gateway)),
+                true => net.gateway6.map(IpAddr::V6),
+            }
+        }
         _ => None,
+    }
+}
+
+/// Whether the trace is IPv6: `-6`, or an IPv6 address as FROM or TO (never mixed).
+fn is_v6(req: &TraceRequest) -> Result<bool> {
+    let fam = |t: &str| t.parse::<IpAddr>().ok().map(|a| a.is_ipv6());
+    match (fam(&req.from), fam(&req.to)) {
+        (Some(a), Some(b)) if a != b => Err(Error::input(format!(
+            "trace: FROM {} and TO {} are of different IP families; give two IPv4 or two IPv6 addresses",
+            req.from, req.to
+        ))),
+        (Some(false), _) | (_, Some(false)) if req.ipv6 => Err(Error::input(format!(
+            "trace -6: {} is an IPv4 address; give an IPv6 one or leave out -6",
+            if fam(&req.from) == Some(false) { &req.from } else { &req.to }
+        ))),
+        (a, b) => Ok(req.ipv6 || a == Some(true) || b == Some(true)),
     }
 }
 
@@ -136,23 +170,44 @@ fn netns_of(e: &Endpoint) -> Result<&str> {
 /// Trace one probe. Prints nothing: an outside FROM is announced through `armed` (called
 /// once the trace is armed, before waiting).
 pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Result<TraceReport> {
+    let v6 = is_v6(req)?;
     let from = place(ctx, "FROM", &req.from)?;
     let to = place(ctx, "TO", &req.to)?;
     let facts = facts(ctx)?;
     let proto = req.proto.number();
+    let family = if v6 { "IPv6" } else { "IPv4" };
 
     // Where the packet goes, and which namespaces may see it last.
     let mut dests: Vec<Endpoint> = vec![];
     let daddr = match &to {
         Place::Container(e) => {
             dests.push(e.clone());
-            e.ip.ok_or_else(|| {
-                Error::input(format!("trace: container {} has no IPv4 address", e.name))
+            let a = match v6 {
+                false => e.ip.map(IpAddr::V4),
+                true => e.ip6.map(IpAddr::V6),
+            };
+            a.ok_or_else(|| {
+                Error::input(format!(
+                    "trace: container {} has no {family} address{}",
+                    e.name,
+                    if v6 {
+                        " (its network is not dual-stack: `network create --ipv6`)"
+                    } else {
+                        ""
+                    }
+                ))
             })?
         }
         Place::Service(s) => {
-            let vip = s.service.vip.ok_or_else(|| {
-                Error::input(format!("trace: service {} has no IPv4 VIP", s.service.name))
+            let vip = match v6 {
+                false => s.service.vip.map(IpAddr::V4),
+                true => s.service.vip6.map(IpAddr::V6),
+            };
+            let vip = vip.ok_or_else(|| {
+                Error::input(format!(
+                    "trace: service {} has no {family} VIP",
+                    s.service.name
+                ))
             })?;
             if !s
                 .service
@@ -165,22 +220,32 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
                     s.service.name, req.port, req.proto
                 )));
             }
-            for b in &s.programmed {
-                if let Some(e) = ctx
-                    .store
-                    .endpoints()?
-                    .into_iter()
-                    .find(|e| e.ip == Some(b.ip))
-                {
-                    dests.push(e);
+            let backends: Vec<IpAddr> = match v6 {
+                false => s.programmed.iter().map(|b| IpAddr::V4(b.ip)).collect(),
+                true => s.programmed6.iter().map(|b| IpAddr::V6(b.ip)).collect(),
+            };
+            let endpoints = ctx.store.endpoints()?;
+            for b in backends {
+                let at = |e: &&Endpoint| match b {
+                    IpAddr::V4(b) => e.ip == Some(b),
+                    IpAddr::V6(b) => e.ip6 == Some(b),
+                };
+                if let Some(e) = endpoints.iter().find(at) {
+                    dests.push(e.clone());
                 }
             }
             vip
         }
-        Place::Host => match &from {
-            Place::Container(e) => gateway_of(&facts, e).unwrap_or(Ipv4Addr::LOCALHOST),
-            _ => Ipv4Addr::LOCALHOST,
-        },
+        Place::Host => {
+            let lo = match v6 {
+                false => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                true => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            };
+            match &from {
+                Place::Container(e) => gateway_of(&facts, e, v6).unwrap_or(lo),
+                _ => lo,
+            }
+        }
         Place::Address(a) => *a,
     };
     if matches!(to, Place::Host | Place::Address(_)) {
@@ -234,15 +299,16 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
         (_, Some(_)) => None,
         (Some(ns), None) => {
             let _inside = netns::enter(ns)?;
-            Some(probe::Probe::open(req.proto)?)
+            Some(probe::Probe::open(req.proto, v6)?)
         }
-        (None, None) => Some(probe::Probe::open(req.proto)?),
+        (None, None) => Some(probe::Probe::open(req.proto, v6)?),
     };
 
     // Arm: the first namespace on the exact 5-tuple, the others on what NAT keeps (the
     // protocol and the probe's source port; an outside sender's address).
     let sport = probe.as_ref().map(|p| p.sport);
     let first = Match {
+        v6,
         proto,
         saddr: outside,
         daddr: Some(daddr),
@@ -250,6 +316,7 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
         dport: Some(req.port),
     };
     let later = Match {
+        v6,
         proto,
         saddr: outside,
         sport,
@@ -268,8 +335,11 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
     match &probe {
         Some(p) => send_error = p.fire(daddr, req.port),
         None => armed(&format!(
-            "armed: waiting up to {:?} for a {} packet from {} to {}:{}",
-            req.timeout, req.proto, req.from, daddr, req.port
+            "armed: waiting up to {:?} for a {} packet from {} to {}",
+            req.timeout,
+            req.proto,
+            req.from,
+            hostport(daddr, req.port)
         )),
     }
 
@@ -287,6 +357,13 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
             report.fix = Some("give the host a route there (e.g. a default route)".into());
         }
     }
+    if let (Outcome::Lost, Place::Container(e), Some(ns)) = (report.outcome, &from, &from_ns) {
+        if let Some((why, fix)) = unresolved_next_hop(&facts, e, ns, daddr) {
+            report.outcome = Outcome::Dropped;
+            report.summary = why;
+            report.fix = fix;
+        }
+    }
     if let (Some(errno), true) = (send_error, report.hops.is_empty()) {
         report.outcome = Outcome::Dropped;
         report.summary = format!(
@@ -296,6 +373,55 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
     }
     drop(probe);
     Ok(report)
+}
+
+/// A packet lost after the sender's last hook: did its next hop (the destination on the
+/// sender's own network, else the gateway) never resolve in the sender's neighbour table?
+/// Then it died there, below netfilter. On an `--icc=false` network that is IPv6 between
+/// two containers: podnet's bridge rules drop all IPv6 between its ports, neighbour
+/// discovery included (IPv4's ARP passes, and the SYN itself is dropped and traced).
+fn unresolved_next_hop(
+    facts: &Facts,
+    e: &Endpoint,
+    ns: &std::fs::File,
+    daddr: IpAddr,
+) -> Option<(String, Option<String>)> {
+    let Mode::Bridge(own) = &e.mode else {
+        return None;
+    };
+    let net = facts.networks.iter().find(|n| &n.name == own)?;
+    let same = facts
+        .network_of_ip(daddr)
+        .is_some_and(|n| n.name == net.name);
+    let hop = if same {
+        daddr
+    } else {
+        gateway_of(facts, e, daddr.is_ipv6())?
+    };
+    let mut rtnl = netns::rtnl_in(ns).ok()?;
+    if !crate::kernel::neigh::unresolved(&mut rtnl, hop).ok()? {
+        return None;
+    }
+    if same && !net.icc && daddr.is_ipv6() {
+        return Some((
+            format!(
+                "network {n} has --icc=false: podnet drops IPv6 between its containers, neighbour discovery included, so container {c} never learned the link-layer address of {hop} and the packet never left it",
+                n = net.name,
+                c = e.name
+            ),
+            Some(format!(
+                "publish the port and use the host's address, or connect both containers to a network with icc (`podnet network connect NET CONTAINER`) instead of {}",
+                net.name
+            )),
+        ));
+    }
+    Some((
+        format!(
+            "container {} never learned the link-layer address of {hop} (its neighbour entry is unresolved), so the packet never left it",
+            e.name
+        ),
+        None,
+    ))
 }
 
 /// Read events until the packet's fate is known (a drop, a delivery, leaving the host) or
@@ -498,8 +624,8 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     rewrites.push(Rewrite {
                         kind: "dnat".into(),
                         namespace: s.label.clone(),
-                        before: format!("{}:{}", p.daddr, p.dport),
-                        after: format!("{}:{}", h.daddr, h.dport),
+                        before: hostport(p.daddr, p.dport),
+                        after: hostport(h.daddr, h.dport),
                         by: by.clone(),
                     });
                 }
@@ -507,8 +633,8 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     rewrites.push(Rewrite {
                         kind: "snat".into(),
                         namespace: s.label.clone(),
-                        before: format!("{}:{}", p.saddr, p.sport),
-                        after: format!("{}:{}", h.saddr, h.sport),
+                        before: hostport(p.saddr, p.sport),
+                        after: hostport(h.saddr, h.sport),
                         by: by.clone(),
                     });
                 }
@@ -628,8 +754,13 @@ fn route_step(
         .iif
         .as_ref()
         .and_then(|n| s.links.iter().find(|(_, v)| *v == n).map(|(k, _)| *k));
-    let src = iif.map(|_| p0.saddr);
-    let Some(d) = route::get(ctx.host()?, p.daddr, src, iif)? else {
+    // RTM_GETROUTE is asked for IPv4 only (`kernel::route::get`); an IPv6 trace has no
+    // route step.
+    let (IpAddr::V4(dst), IpAddr::V4(saddr)) = (p.daddr, p0.saddr) else {
+        return Ok(None);
+    };
+    let src = iif.map(|_| saddr);
+    let Some(d) = route::get(ctx.host()?, dst, src, iif)? else {
         return Ok(Some(RouteStep {
             destination: p.daddr.to_string(),
             kind: "unreachable".into(),
@@ -659,7 +790,20 @@ mod tests {
             parse_target("10.88.0.2:53/udp").unwrap(),
             ("10.88.0.2".into(), 53, Proto::Udp)
         );
-        for bad in ["web", "web:0", "web:70000", "web:80/icmp", ":80", "web:x"] {
+        assert_eq!(
+            parse_target("[fd00:90::2]:8080/udp").unwrap(),
+            ("fd00:90::2".into(), 8080, Proto::Udp)
+        );
+        for bad in [
+            "web",
+            "web:0",
+            "web:70000",
+            "web:80/icmp",
+            ":80",
+            "web:x",
+            "[::1:80",
+            "[]:80",
+        ] {
             let e = parse_target(bad).unwrap_err().to_string();
             assert!(e.contains("TO:PORT"), "{bad}: {e}");
         }

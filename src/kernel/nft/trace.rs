@@ -14,7 +14,7 @@
 //! namespace (`skb_scrub_packet`), so a trace needs a table in every namespace it follows.
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -110,29 +110,40 @@ impl TraceVerdict {
     }
 }
 
-/// The IPv4 and transport header fields of the traced packet, as the hook saw them.
+/// The IP (v4 or v6) and transport header fields of the traced packet, as the hook saw them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Headers {
     pub proto: u8,
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+    pub saddr: IpAddr,
+    pub daddr: IpAddr,
     pub sport: u16,
     pub dport: u16,
 }
 
 impl Headers {
-    /// From the network header and (optionally) the transport header of an event.
+    /// From the network header and (optionally) the transport header of an event. IPv6:
+    /// the fixed header's next header is taken as the protocol (the probe sends no
+    /// extension headers).
     pub fn parse(net: &[u8], transport: Option<&[u8]>) -> Option<Headers> {
-        if net.len() < 20 || net[0] >> 4 != 4 {
-            return None;
-        }
-        let ihl = usize::from(net[0] & 0x0f) * 4;
-        let proto = net[9];
-        let saddr = Ipv4Addr::new(net[12], net[13], net[14], net[15]);
-        let daddr = Ipv4Addr::new(net[16], net[17], net[18], net[19]);
+        let (proto, saddr, daddr, hlen) = match net.first()? >> 4 {
+            4 if net.len() >= 20 => (
+                net[9],
+                IpAddr::V4(Ipv4Addr::new(net[12], net[13], net[14], net[15])),
+                IpAddr::V4(Ipv4Addr::new(net[16], net[17], net[18], net[19])),
+                usize::from(net[0] & 0x0f) * 4,
+            ),
+            6 if net.len() >= 40 => {
+                let a = |at: usize| -> IpAddr {
+                    let b: [u8; 16] = net[at..at + 16].try_into().expect("16 bytes");
+                    IpAddr::V6(Ipv6Addr::from(b))
+                };
+                (net[6], a(8), a(24), 40)
+            }
+            _ => return None,
+        };
         // The kernel sends the transport header on its own; older ones only inside the
         // network header's bytes.
-        let th = transport.or_else(|| net.get(ihl..));
+        let th = transport.or_else(|| net.get(hlen..));
         let (sport, dport) = match th {
             Some(t) if t.len() >= 4 => (
                 u16::from_be_bytes([t[0], t[1]]),
@@ -228,40 +239,49 @@ pub fn parse_event(body: &[u8]) -> Option<TraceEvent> {
     })
 }
 
-/// What the arming rules match: `None` fields match anything.
+/// What the arming rules match: `None` fields match anything. `v6`: the packet is IPv6
+/// (the addresses, when given, are of the same family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Match {
+    pub v6: bool,
     pub proto: u8,
-    pub saddr: Option<Ipv4Addr>,
-    pub daddr: Option<Ipv4Addr>,
+    pub saddr: Option<IpAddr>,
+    pub daddr: Option<IpAddr>,
     pub sport: Option<u16>,
     pub dport: Option<u16>,
 }
 
-/// `ETH_P_IP`: the ethertype a bridge-family rule matches IPv4 frames by.
+/// `ETH_P_IP` / `ETH_P_IPV6`: the ethertype a bridge-family rule matches IP frames by.
 const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
 
 impl Match {
-    /// The rule's match in a table of `family`: `meta nfproto ipv4` in inet, `meta protocol
-    /// ip` (the ethertype) in bridge, where nfproto is always NFPROTO_BRIDGE. The kernel fills
-    /// the network and transport offsets for IPv4 frames in bridge chains too, so the
-    /// payload and l4proto matches are the same.
+    /// The rule's match in a table of `family`: `meta nfproto ipv4|ipv6` in inet, `meta
+    /// protocol ip|ip6` (the ethertype) in bridge, where nfproto is always NFPROTO_BRIDGE.
+    /// The kernel fills the network and transport offsets for IP frames in bridge chains
+    /// too, so the payload and l4proto matches are the same.
     fn stmts(&self, family: Family) -> Vec<Stmt> {
         let eq = |sel, value| Stmt::Cmp {
             sel,
             op: CmpOp::Eq,
             value,
         };
-        let l3 = match family {
-            Family::Bridge => eq(Sel::Protocol, Value::Port(ETH_P_IP)),
-            _ => eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV4 as u8)),
+        let l3 = match (family, self.v6) {
+            (Family::Bridge, false) => eq(Sel::Protocol, Value::Port(ETH_P_IP)),
+            (Family::Bridge, true) => eq(Sel::Protocol, Value::Port(ETH_P_IPV6)),
+            (_, false) => eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV4 as u8)),
+            (_, true) => eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV6 as u8)),
+        };
+        let addr = |v4: Sel, v6: Sel, a: IpAddr| match a {
+            IpAddr::V4(a) => eq(v4, Value::Ipv4(a)),
+            IpAddr::V6(a) => eq(v6, Value::Ipv6(a)),
         };
         let mut s = vec![l3, eq(Sel::L4Proto, Value::Proto(self.proto))];
         if let Some(a) = self.saddr {
-            s.push(eq(Sel::IpSaddr, Value::Ipv4(a)));
+            s.push(addr(Sel::IpSaddr, Sel::Ip6Saddr, a));
         }
         if let Some(a) = self.daddr {
-            s.push(eq(Sel::IpDaddr, Value::Ipv4(a)));
+            s.push(addr(Sel::IpDaddr, Sel::Ip6Daddr, a));
         }
         if let Some(p) = self.sport {
             s.push(eq(Sel::ThSport, Value::Port(p)));
@@ -525,8 +545,8 @@ mod tests {
         assert_eq!(e.verdict, Some(TraceVerdict::Drop));
         assert_eq!((e.id, e.iif, e.oif), (99, Some(4), Some(5)));
         let h = e.headers.unwrap();
-        assert_eq!(h.saddr, Ipv4Addr::new(10, 88, 0, 2));
-        assert_eq!(h.daddr, Ipv4Addr::new(10, 89, 0, 3));
+        assert_eq!(h.saddr, IpAddr::V4(Ipv4Addr::new(10, 88, 0, 2)));
+        assert_eq!(h.daddr, IpAddr::V4(Ipv4Addr::new(10, 89, 0, 3)));
         assert_eq!((h.proto, h.sport, h.dport), (6, 40000, 80));
     }
 
@@ -564,7 +584,7 @@ mod arm_tests {
     fn the_arming_rule_is_nfts() {
         let m = Match {
             proto: 6,
-            daddr: Some(Ipv4Addr::new(1, 2, 3, 4)),
+            daddr: Some(Ipv4Addr::new(1, 2, 3, 4).into()),
             sport: Some(5),
             ..Match::default()
         };
@@ -592,7 +612,7 @@ mod arm_tests {
     fn the_bridge_arming_rule_is_nfts() {
         let m = Match {
             proto: 6,
-            saddr: Some(Ipv4Addr::new(1, 2, 3, 4)),
+            saddr: Some(Ipv4Addr::new(1, 2, 3, 4).into()),
             sport: Some(5),
             ..Match::default()
         };
@@ -611,5 +631,65 @@ mod arm_tests {
   [ meta set nftrace with reg 1 ]
 ";
         assert_eq!(text, want);
+    }
+
+    /// IPv6, both families: what `nft --debug=netlink add rule inet t c meta nfproto ipv6
+    /// meta l4proto udp ip6 daddr fd00::1 th dport 80 meta nftrace set 1` and `... bridge t c
+    /// meta protocol ip6 meta l4proto tcp ip6 saddr fd00::1 meta nftrace set 1` send.
+    #[test]
+    fn the_ipv6_arming_rules_are_nfts() {
+        let a: IpAddr = "fd00::1".parse().unwrap();
+        let inet = Match {
+            v6: true,
+            proto: 17,
+            daddr: Some(a),
+            dport: Some(80),
+            ..Match::default()
+        };
+        let mut s = inet.stmts(Family::Inet);
+        s.push(nftrace_on());
+        let want = "  [ meta load nfproto => reg 1 ]
+  [ cmp eq reg 1 0x0000000a ]
+  [ meta load l4proto => reg 1 ]
+  [ cmp eq reg 1 0x00000011 ]
+  [ payload load 16b @ network header + 24 => reg 1 ]
+  [ cmp eq reg 1 0x000000fd 0x00000000 0x00000000 0x01000000 ]
+  [ payload load 2b @ transport header + 2 => reg 1 ]
+  [ cmp eq reg 1 0x00005000 ]
+  [ immediate reg 1 0x00000001 ]
+  [ meta set nftrace with reg 1 ]
+";
+        assert_eq!(render_debug_in(Family::Inet, &s), want);
+        let bridge = Match {
+            v6: true,
+            proto: 6,
+            saddr: Some(a),
+            ..Match::default()
+        };
+        let mut s = bridge.stmts(Family::Bridge);
+        s.push(nftrace_on());
+        let want = "  [ meta load protocol => reg 1 ]
+  [ cmp eq reg 1 0x0000dd86 ]
+  [ meta load l4proto => reg 1 ]
+  [ cmp eq reg 1 0x00000006 ]
+  [ payload load 16b @ network header + 8 => reg 1 ]
+  [ cmp eq reg 1 0x000000fd 0x00000000 0x00000000 0x01000000 ]
+  [ immediate reg 1 0x00000001 ]
+  [ meta set nftrace with reg 1 ]
+";
+        assert_eq!(render_debug_in(Family::Bridge, &s), want);
+    }
+
+    #[test]
+    fn ipv6_headers_parse() {
+        let mut ip = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
+        ip.extend("fd00:90::2".parse::<Ipv6Addr>().unwrap().octets());
+        ip.extend("fd00:91::3".parse::<Ipv6Addr>().unwrap().octets());
+        let tcp = [0x9c, 0x40, 0, 80];
+        let h = Headers::parse(&ip, Some(&tcp)).unwrap();
+        assert_eq!(h.saddr, "fd00:90::2".parse::<IpAddr>().unwrap());
+        assert_eq!(h.daddr, "fd00:91::3".parse::<IpAddr>().unwrap());
+        assert_eq!((h.proto, h.sport, h.dport), (6, 40000, 80));
+        assert_eq!(Headers::parse(&ip[..39], None), None);
     }
 }
