@@ -15,7 +15,6 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use netlink_packet_netfilter::nftables::{TableAttribute, TableFlags};
@@ -25,6 +24,7 @@ use super::expr::{Expr, ImmData};
 use super::model::{Chain, Rule, Table};
 use super::query::{attrs, split_messages};
 use super::stmt::{Sel, Stmt};
+use super::subscribe::{subscribe, Options, Subscription};
 use super::types::{ChainType, Family, Hook, Value};
 use super::CmpOp;
 
@@ -384,84 +384,39 @@ fn nftrace_on() -> Stmt {
 /// A subscription to trace events in the calling thread's network namespace (the socket stays
 /// bound to it wherever it is read).
 pub struct TraceListener {
-    fd: OwnedFd,
+    sub: Subscription,
     buf: Vec<u8>,
 }
 
 impl TraceListener {
     pub fn open() -> io::Result<TraceListener> {
-        // SAFETY: plain socket(2); the fd is owned at once.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_NETFILTER,
-            )
+        let o = Options {
+            nonblocking: true,
+            rcvbuf: None,
         };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: bind a zeroed sockaddr_nl (kernel-chosen port id) and join the group with
-        // pointers to locals that outlive the calls.
-        unsafe {
-            let mut sa: libc::sockaddr_nl = std::mem::zeroed();
-            sa.nl_family = libc::AF_NETLINK as u16;
-            if libc::bind(
-                raw,
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let group = NFNLGRP_NFTRACE;
-            if libc::setsockopt(
-                raw,
-                libc::SOL_NETLINK,
-                libc::NETLINK_ADD_MEMBERSHIP,
-                (&group as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
         Ok(TraceListener {
-            fd,
+            sub: subscribe(NFNLGRP_NFTRACE, o)?,
             buf: vec![0; 1 << 16],
         })
     }
 
     pub fn raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
+        self.sub.raw_fd()
     }
 
     /// Every event already queued, without waiting.
     pub fn drain(&mut self) -> io::Result<Vec<TraceEvent>> {
         let mut out = vec![];
         loop {
-            // SAFETY: recv into a buffer this value owns, with its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => continue,
+            match self.sub.recv(&mut self.buf) {
+                Ok(n) => out.extend(parse_events(&self.buf[..n])),
+                Err(e) => match e.raw_os_error() {
                     Some(libc::EAGAIN) => return Ok(out),
                     // Lost events: report what we have; the caller says the trace is partial.
                     Some(libc::ENOBUFS) => return Ok(out),
                     _ => return Err(e),
-                }
+                },
             }
-            out.extend(parse_events(&self.buf[..n as usize]));
         }
     }
 }
