@@ -514,7 +514,8 @@ mod tests {
 
     #[test]
     fn bridge_drops_name_the_container_and_the_network() {
-        let f = facts();
+        let mut f = facts();
+        f.ports_of.push(("peer".into(), "pnv8".into()));
         let none: Vec<String> = vec![];
         let spoof = hdr("10.89.0.99", 5, "10.89.0.3", 80);
         let mut h = hit("prerouting", &none, &TraceVerdict::Drop, spoof);
@@ -540,7 +541,7 @@ mod tests {
         (h.family, h.iif, h.oif) = ("bridge", Some("pnv7"), Some("pnv8"));
         let m = explain(&h, &f);
         assert_eq!(m.object.as_deref(), Some("--icc=false on network app"));
-        assert!(m.why.unwrap().contains("(container web -> pnv8)"));
+        assert!(m.why.unwrap().contains("(container web -> container peer)"));
 
         // Routed back out onto its own bridge: ip podnet's isolation rule, icc=false's words.
         let bridges = vec!["bridges".to_string(), "bridges".to_string()];
@@ -548,6 +549,38 @@ mod tests {
         h.oif = Some("pn-app");
         let m = explain(&h, &f);
         assert_eq!(m.object.as_deref(), Some("--icc=false on network app"));
+    }
+
+    #[test]
+    fn ipv6_hits_name_the_same_objects() {
+        let mut f = facts();
+        f.networks[0].subnet6 = Some("fd00:89::/64".parse().unwrap());
+        let ports = vec!["ports_any".to_string()];
+        let mut h = hit(
+            "output",
+            &ports,
+            &TraceVerdict::Accept,
+            hdr("::1", 5, "::1", 8080),
+        );
+        h.family = "ip6";
+        assert_eq!(
+            explain(&h, &f).object.as_deref(),
+            Some("published port 8080 of web (-> [fd00:89::2]:80)")
+        );
+        let masq = vec!["masq_subnets".to_string()];
+        let out = hdr("fd00:89::2", 5, "2001:db8::1", 80);
+        let mut h = hit("postrouting", &masq, &TraceVerdict::Accept, out);
+        h.family = "ip6";
+        assert_eq!(
+            explain(&h, &f).object.as_deref(),
+            Some("masquerade for network app (pn-app)")
+        );
+        let none: Vec<String> = vec![];
+        let spoof = hdr("fd00:89::99", 5, "fd00:89::3", 80);
+        let mut h = hit("prerouting", &none, &TraceVerdict::Drop, spoof);
+        (h.family, h.iif) = ("bridge", Some("pnv7"));
+        let why = explain(&h, &f).why.unwrap();
+        assert!(why.contains("not its own address fd00:89::2"), "{why}");
     }
 
     #[test]
