@@ -19,7 +19,11 @@
 //! | published | `trace host 127.0.0.1:8080` | reached (web) |
 //! | outside | `trace a1 198.18.0.9:7100` | left (masqueraded) |
 //! | isolated | `trace a1 d1:80` | dropped (isolation app/db) |
+//! | container6 | `trace -6 a1 a2:80` | reached |
+//! | service6 | `trace -6 a1 api:80` | reached (backend b1) |
+//! | published6 | `trace host [::1]:8080` | reached (web) |
 //!
+//! (Both networks are dual-stack, the service too.)
 //! Floors, same run: `syn` the same SYN from a1 to a2:80 with nothing armed (connect() to its
 //! RST, in-process), `nft` an `nft -f -` that adds and deletes an empty table (a process that
 //! arms and disarms, as a shell script would), `command` `podnet network ls --format json` (a
@@ -124,35 +128,50 @@ fn sh(script: &str) {
 /// A path kind: its name, the trace's arguments and the outcome its report must have.
 struct Kind {
     name: &'static str,
-    args: [&'static str; 2],
+    args: &'static [&'static str],
     outcome: &'static str,
 }
 
-const KINDS: [Kind; 5] = [
+const KINDS: [Kind; 8] = [
     Kind {
         name: "container",
-        args: ["a1", "a2:80"],
+        args: &["a1", "a2:80"],
         outcome: "reached",
     },
     Kind {
         name: "service",
-        args: ["a1", "api:80"],
+        args: &["a1", "api:80"],
         outcome: "reached",
     },
     Kind {
         name: "published",
-        args: ["host", "127.0.0.1:8080"],
+        args: &["host", "127.0.0.1:8080"],
         outcome: "reached",
     },
     Kind {
         name: "outside",
-        args: ["a1", "198.18.0.9:7100"],
+        args: &["a1", "198.18.0.9:7100"],
         outcome: "left",
     },
     Kind {
         name: "isolated",
-        args: ["a1", "d1:80"],
+        args: &["a1", "d1:80"],
         outcome: "dropped",
+    },
+    Kind {
+        name: "container6",
+        args: &["-6", "a1", "a2:80"],
+        outcome: "reached",
+    },
+    Kind {
+        name: "service6",
+        args: &["-6", "a1", "api:80"],
+        outcome: "reached",
+    },
+    Kind {
+        name: "published6",
+        args: &["host", "[::1]:8080"],
+        outcome: "reached",
     },
 ];
 
@@ -163,8 +182,22 @@ fn scene() {
         "ip link add up0 type veth peer name up1 && ip link set up1 up && ip link set up0 up \
         && ip addr add 198.18.0.1/24 dev up0 && ip route add default via 198.18.0.254 dev up0",
     );
-    podnet(&["network", "create", "app", "--subnet", "10.61.0.0/24"]);
-    podnet(&["network", "create", "db", "--subnet", "10.62.0.0/24"]);
+    podnet(&[
+        "network",
+        "create",
+        "app",
+        "--subnet",
+        "10.61.0.0/24",
+        "--ipv6",
+    ]);
+    podnet(&[
+        "network",
+        "create",
+        "db",
+        "--subnet",
+        "10.62.0.0/24",
+        "--ipv6",
+    ]);
     for (name, net, extra) in [
         ("a1", "app", &[][..]),
         ("a2", "app", &[]),
@@ -182,6 +215,8 @@ fn scene() {
         "80/tcp",
         "--backend",
         "b1:8080",
+        "--ip-family",
+        "dual",
     ]);
 }
 
@@ -191,8 +226,10 @@ fn ms(t: Instant) -> f64 {
 
 /// One `podnet trace`, timed; its report must have the kind's outcome.
 fn trace(k: &Kind) -> f64 {
+    let mut args = vec!["trace", "--format", "json"];
+    args.extend_from_slice(k.args);
     let t = Instant::now();
-    let out = podnet(&["trace", k.args[0], k.args[1], "--format", "json"]);
+    let out = podnet(&args);
     let took = ms(t);
     let report: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| die(&format!("{}: {e}: {out}", k.name)));
@@ -290,7 +327,7 @@ fn inner(o: &Opts) {
     for (i, k) in KINDS.iter().enumerate() {
         records.push(record(
             k.name,
-            &format!("podnet trace {} {}", k.args[0], k.args[1]),
+            &format!("podnet trace {}", k.args.join(" ")),
             &took[i],
         ));
     }
