@@ -591,6 +591,13 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     _ if family == "bridge" => {
                         "enters its bridge port (trace armed here)".to_string()
                     }
+                    // Marked at its bridge port already: now in the inet hooks.
+                    _ if hops.iter().any(|h: &Hop| {
+                        h.namespace == s.label && h.table.starts_with("bridge podnet-trace")
+                    }) =>
+                    {
+                        "reaches the inet hooks (trace armed here too)".to_string()
+                    }
                     _ => "enters this namespace (trace armed here)".to_string(),
                 });
             } else {
