@@ -185,6 +185,9 @@ fn one_network_shows_what_leads_to_it() {
 #[test]
 fn bad_input_is_refused() {
     let sb = sandbox();
+    // Said before the state is looked at: a fresh host has none yet.
+    let fresh = sb.podnet(["ui", "--listen", "0.0.0.0:7070"]);
+    assert_bad_input("ui on a fresh host", &fresh, "loopback");
     podnet_ok(&sb, &["network", "create", "app"]);
     let table: &[(&[&str], &str)] = &[
         (&["graph", "--network", "nope"], "nope"),

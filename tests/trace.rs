@@ -448,6 +448,8 @@ fn bad_input_is_refused_with_what_to_do() {
             "different IP families",
         ),
         (&["trace", "web", "[fd00::1:80"], "[ADDR]:PORT"),
+        (&["trace", "web", "web:80", "--count", "0"], "--count"),
+        (&["trace", "web", "web:80", "--count", "101"], "--count"),
     ];
     for (args, needle) in cases {
         let out = lab.host.podnet(*args);
@@ -459,4 +461,104 @@ fn bad_input_is_refused_with_what_to_do() {
         .sh_ok("nft list ruleset")
         .unwrap()
         .contains("podnet-trace"));
+}
+
+/// The (protocol, source port) pairs of every packet a report shows: one probe's packets
+/// keep the source port the tracer bound (no NAT here rewrites it).
+fn flows(r: &Value) -> std::collections::BTreeSet<(u64, u64)> {
+    r["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["packet"].is_object())
+        .map(|h| {
+            (
+                h["packet"]["proto"].as_u64().unwrap(),
+                h["packet"]["sport"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Hostile: traces at the same time, as separate processes (the CLI) and as threads of one
+/// process (`podnet ui` answers each request on its own thread). Every tracer hears every
+/// trace event of its namespaces; each report must still hold only its own probe's packets,
+/// and two traces in one process must not share a table.
+#[test]
+fn concurrent_traces_each_follow_only_their_own_probe() {
+    let lab = lab();
+    podnet_ok(&lab.host, &["network", "create", "app"]);
+    for c in ["a", "b", "c"] {
+        run_idle(&lab.host, c, &["--network", "app"]);
+    }
+    run_idle(&lab.host, "web", &["--network", "app", "-p", "8080:80"]);
+    let dir = lab.host.scratch();
+    let bin = lab.host.podnet_bin().display().to_string();
+    let jobs = [
+        ("a", "b:80", "container b"),
+        ("c", "b:81", "container b"),
+        ("host", "127.0.0.1:8080", "container web"),
+        ("a", "web:80", "container web"),
+    ];
+    let check = |what: &str, r: &Value, want: &str| {
+        assert_eq!(r["outcome"], "reached", "{what}: {r:#}");
+        assert!(s(r, "summary").contains(want), "{what}: {r:#}");
+        assert_eq!(flows(r).len(), 1, "{what}: another probe's packets: {r:#}");
+        assert!(
+            !serde_json::to_string(r).unwrap().contains("podnet-trace-"),
+            "{what}: another tracer's table: {r:#}"
+        );
+    };
+
+    let script: String = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (from, to, _))| {
+            format!("'{bin}' trace {from} {to} --format json > {dir}/cli{i}.json 2>&1 & ")
+        })
+        .collect();
+    lab.host.sh_ok(&format!("{script} wait")).unwrap();
+    for (i, (from, to, want)) in jobs.iter().enumerate() {
+        let text =
+            std::fs::read_to_string(lab.host.host_path(format!("{dir}/cli{i}.json"))).unwrap();
+        let r = parse(&format!("trace {from} {to}"), &text);
+        check(&format!("cli {from} -> {to}"), &r, want);
+        if *to == "b:80" {
+            assert_eq!(r["rewrites"], serde_json::json!([]), "{r:#}");
+        }
+    }
+
+    // The same, as concurrent requests to one `podnet ui` process.
+    let log = format!("{dir}/ui.log");
+    lab.host
+        .spawn({
+            let mut c = lab.host.cmd("sh");
+            c.arg("-c").arg(format!(
+                "exec '{bin}' ui --listen 127.0.0.1:7071 > {log} 2>&1"
+            ));
+            c
+        })
+        .unwrap();
+    let log_host = lab.host.host_path(&log);
+    lab.host
+        .wait_until("podnet ui to listen", Duration::from_secs(10), || {
+            std::fs::read_to_string(&log_host).is_ok_and(|l| l.contains("127.0.0.1:7071"))
+        })
+        .unwrap();
+    let script: String = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, (from, to, _))| {
+            format!(
+                "curl -sS -H 'Content-Type: application/json' -d '{{\"from\":\"{from}\",\"to\":\"{to}\"}}' http://127.0.0.1:7071/trace > {dir}/ui{i}.json 2>&1 & "
+            )
+        })
+        .collect();
+    lab.host.sh_ok(&format!("{script} wait")).unwrap();
+    for (i, (from, to, want)) in jobs.iter().enumerate() {
+        let text =
+            std::fs::read_to_string(lab.host.host_path(format!("{dir}/ui{i}.json"))).unwrap();
+        let r = parse(&format!("ui trace {from} {to}"), &text);
+        check(&format!("ui {from} -> {to}"), &r, want);
+    }
 }

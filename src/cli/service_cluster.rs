@@ -23,9 +23,14 @@ pub fn cluster_of(root: &Path) -> Result<Option<Etcd>> {
     }
 }
 
-/// Everything services and endpoints in etcd say, read once.
+/// What services and endpoints in etcd say: their two prefixes only, since all of
+/// `/podnet/v1/` also holds two keys per node (at 1,000 nodes `service create` took 70 ms
+/// instead of 19 to print its row).
 fn catalog(etcd: &Etcd) -> Result<Catalog> {
-    let (kvs, _) = etcd.list("/podnet/v1/").map_err(etcd_error)?;
+    let mut kvs = vec![];
+    for prefix in [services::SERVICES, crate::cluster::endpoints::ENDPOINTS] {
+        kvs.extend(etcd.list(prefix).map_err(etcd_error)?.0);
+    }
     Ok(Catalog::from_kvs(&kvs))
 }
 

@@ -20,6 +20,9 @@ use crate::engine::{Access, Ctx};
 use crate::model::{parse_ipv4, parse_ipv6, Error, Mode, Result};
 use std::time::Duration;
 
+/// Probes one `podnet trace` sends, at most: each is armed, sent and reported on its own.
+const MAX_PROBES: u32 = 100;
+
 /// `podnet trace`: one report per probe (a JSON array with --count above 1); exit 0 whatever
 /// the packet's fate (the report says it), 1 when no probe could be traced.
 fn trace(
@@ -33,6 +36,11 @@ fn trace(
 ) -> Result<i32> {
     use crate::engine::trace;
     let (to, port, proto) = trace::parse_target(to)?;
+    if !(1..=MAX_PROBES).contains(&count) {
+        return Err(Error::input(format!(
+            "--count {count}: give 1 to {MAX_PROBES} probes (each is traced on its own)"
+        )));
+    }
     let secs = match timeout {
         Some(t) if t.is_finite() && t > 0.0 && t <= 3600.0 => t,
         Some(t) => {
@@ -53,7 +61,7 @@ fn trace(
         timeout: Duration::from_secs_f64(secs),
     };
     let mut reports = vec![];
-    for _ in 0..count.max(1) {
+    for _ in 0..count {
         let r = trace::run(ctx, &req, &mut |note| exit::note(note.to_string()))?;
         if f == super::args::Format::Table {
             super::output::bytes(r.text().as_bytes());
@@ -88,6 +96,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             };
             return super::service_cluster::run(&etcd, cli.format, cmd);
         }
+    }
+    // Bad input is said before whatever the state is (a fresh host has none).
+    if let Command::Ui { listen } = &cli.command {
+        super::ui::loopback(listen)?;
     }
     // `gc` does all the boot recovery does (and marks it done); every other command that
     // changes state gets it from `engine::open`.

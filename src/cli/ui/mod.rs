@@ -45,7 +45,7 @@ pub fn run(ctx: Ctx, root: &Path, run_dir: &Path, listen: &str) -> Result<i32> {
 }
 
 /// `--listen`: an address and port on the loopback only (the page can start traces).
-fn loopback(listen: &str) -> Result<SocketAddr> {
+pub(crate) fn loopback(listen: &str) -> Result<SocketAddr> {
     let addr: SocketAddr = listen.parse().map_err(|_| {
         Error::field(
             "listen",

@@ -322,13 +322,14 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
         sport,
         ..Match::default()
     };
+    let table = crate::kernel::nft::trace::table();
     for (i, s) in spots.iter_mut().enumerate() {
         let m = if i == 0 || (i == host_index && from_ns.is_none()) {
             &first
         } else {
             &later
         };
-        s.arm(m)?;
+        s.arm(&table, m, later)?;
     }
     let started = Instant::now();
     let mut send_error = None;
@@ -433,9 +434,7 @@ fn collect(spots: &mut [Spot], host: usize, facts: &Facts, deadline: Instant) {
         let listeners: Vec<&TraceListener> = spots.iter().map(|s| &s.listener).collect();
         let ready = wait_any(&listeners, until);
         for s in spots.iter_mut() {
-            if let Ok(ev) = s.listener.drain() {
-                s.events.extend(ev);
-            }
+            s.drain();
         }
         if !ready {
             return;
@@ -446,8 +445,9 @@ fn collect(spots: &mut [Spot], host: usize, facts: &Facts, deadline: Instant) {
     }
 }
 
+/// The tracer's own table (a concurrent tracer's events were dropped as they arrived).
 fn ours(table: &str) -> bool {
-    table.starts_with("podnet-trace-")
+    table.starts_with(crate::kernel::nft::trace::TABLE_PREFIX)
 }
 
 fn finished(spots: &[Spot], host: usize, facts: &Facts) -> bool {

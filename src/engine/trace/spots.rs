@@ -3,7 +3,8 @@
 
 use crate::engine::nft_error;
 use crate::kernel::nft::query::{get_chain, list_rules};
-use crate::kernel::nft::trace::{arm_batch, table, Match, TraceEvent, TraceListener};
+use crate::kernel::nft::trace::{arm_batch, Match, TraceEvent, TraceListener, TABLE_PREFIX};
+use crate::kernel::nft::Table;
 use crate::kernel::nft::{Family, NftSocket, RuleInfo};
 use crate::kernel::{link, netns, Rtnl};
 use crate::model::{Error, Result};
@@ -22,6 +23,42 @@ pub struct Spot {
     rules: HashMap<(u8, String, String), Vec<RuleInfo>>,
     hooks: HashMap<(u8, String, String), Option<u32>>,
     pub events: Vec<TraceEvent>,
+    /// Which of the namespace's trace events are this trace's probe's.
+    mine: Attribution,
+}
+
+/// Every listener in a namespace hears every traced packet there, a concurrent tracer's
+/// too (and a packet whose trace flag another tracer set crosses this tracer's chains as
+/// well). An event is this probe's when its headers match the probe's flow, or when it
+/// belongs to a chain walk (the kernel's per-packet trace id) whose headers did; events of
+/// another tracer's table are never this trace's.
+#[derive(Default)]
+pub struct Attribution {
+    own_table: String,
+    flow: Match,
+    ids: HashMap<u32, bool>,
+}
+
+impl Attribution {
+    pub fn new(own_table: &str, flow: Match) -> Attribution {
+        Attribution {
+            own_table: own_table.to_string(),
+            flow,
+            ids: HashMap::new(),
+        }
+    }
+
+    pub fn keep(&mut self, e: &TraceEvent) -> bool {
+        if e.table.starts_with(TABLE_PREFIX) && e.table != self.own_table {
+            return false;
+        }
+        let known = self.ids.entry(e.id).or_insert(false);
+        if let Some(h) = &e.headers {
+            // Sticky: a NAT later in the walk may rewrite what the flow matched on.
+            *known |= self.flow.covers(h);
+        }
+        *known
+    }
 }
 
 fn open_here(label: String, is_host: bool) -> Result<Spot> {
@@ -46,6 +83,7 @@ fn open_here(label: String, is_host: bool) -> Result<Spot> {
         rules: HashMap::new(),
         hooks: HashMap::new(),
         events: vec![],
+        mine: Attribution::default(),
     })
 }
 
@@ -65,13 +103,22 @@ impl Spot {
         Ok((spot, ns))
     }
 
-    /// Make the tracer's table in this namespace, arming on `m` (in the host, where the
-    /// bridges are, in the bridge family too).
-    pub fn arm(&mut self, m: &Match) -> Result<()> {
-        let t = table(std::process::id());
+    /// Make the tracer's table `t` in this namespace (in the host, where the bridges are, in
+    /// the bridge family too), arming on `m`; keep only the events of packets of `flow` (what
+    /// every namespace's arming keeps of the probe).
+    pub fn arm(&mut self, t: &Table, m: &Match, flow: Match) -> Result<()> {
+        self.mine = Attribution::new(&t.name, flow);
         self.nft
-            .apply(&arm_batch(&t, m, self.is_host))
+            .apply(&arm_batch(t, m, self.is_host))
             .map_err(|e| nft_error(&format!("trace: arm in {}", self.label), e))
+    }
+
+    /// Read what the listener has, keeping this probe's events.
+    pub fn drain(&mut self) {
+        if let Ok(ev) = self.listener.drain() {
+            let mine = &mut self.mine;
+            self.events.extend(ev.into_iter().filter(|e| mine.keep(e)));
+        }
     }
 
     pub fn ifname(&self, index: Option<u32>) -> Option<String> {
@@ -130,5 +177,56 @@ pub fn hook_name(n: Option<u32>) -> &'static str {
         Some(3) => "output",
         Some(4) => "postrouting",
         _ => "?",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::nft::trace::{Headers, TraceType};
+    use std::net::Ipv4Addr;
+
+    fn event(table: &str, id: u32, sport: Option<u16>) -> TraceEvent {
+        TraceEvent {
+            family: 2,
+            table: table.into(),
+            chain: "forward".into(),
+            rule_handle: None,
+            kind: TraceType::Rule,
+            verdict: None,
+            policy: None,
+            id,
+            iif: None,
+            oif: None,
+            headers: sport.map(|sport| Headers {
+                proto: 6,
+                saddr: Ipv4Addr::new(10, 88, 0, 2),
+                daddr: Ipv4Addr::new(10, 88, 0, 3),
+                sport,
+                dport: 80,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_concurrent_probes_events_are_not_this_traces() {
+        let flow = Match {
+            proto: 6,
+            sport: Some(40000),
+            ..Match::default()
+        };
+        let mut mine = Attribution::new("podnet-trace-7-0", flow);
+        let stream = [
+            (event("podnet-trace-7-0", 1, Some(40000)), true),
+            (event("podnet-trace-9-0", 1, Some(40000)), false),
+            (event("podnet", 2, Some(50000)), false),
+            (event("podnet", 1, None), true),
+            (event("podnet", 2, None), false),
+            (event("podnet-trace-7-0", 2, None), false),
+            (event("podnet", 3, None), false),
+        ];
+        for (i, (e, want)) in stream.iter().enumerate() {
+            assert_eq!(mine.keep(e), *want, "event {i}: {e:?}");
+        }
     }
 }

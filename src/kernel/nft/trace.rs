@@ -256,6 +256,15 @@ const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
 
 impl Match {
+    /// Whether a packet with these headers is one this match arms.
+    pub fn covers(&self, h: &Headers) -> bool {
+        h.proto == self.proto
+            && self.saddr.is_none_or(|a| a == h.saddr)
+            && self.daddr.is_none_or(|a| a == h.daddr)
+            && self.sport.is_none_or(|p| p == h.sport)
+            && self.dport.is_none_or(|p| p == h.dport)
+    }
+
     /// The rule's match in a table of `family`: `meta nfproto ipv4|ipv6` in inet, `meta
     /// protocol ip|ip6` (the ethertype) in bridge, where nfproto is always NFPROTO_BRIDGE.
     /// The kernel fills the network and transport offsets for IP frames in bridge chains
@@ -298,9 +307,18 @@ pub const ARM_PRIORITY: i32 = -500;
 /// After everything, NAT included (`srcnat` is 100): the packet as it leaves the hook.
 pub const OBSERVE_PRIORITY: i32 = 500;
 
-/// The tracer's table: family `inet`, named per process so concurrent traces never meet.
-pub fn table(pid: u32) -> Table {
-    Table::new(Family::Inet, format!("podnet-trace-{pid}"))
+/// What every tracer's table name starts with.
+pub const TABLE_PREFIX: &str = "podnet-trace-";
+
+/// The tracer's table: family `inet`, named per trace (process id and a per-process count:
+/// `podnet ui` runs traces on several threads of one process) so concurrent traces never meet.
+pub fn table() -> Table {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Table::new(
+        Family::Inet,
+        format!("{TABLE_PREFIX}{}-{n}", std::process::id()),
+    )
 }
 
 fn add_owned_table(b: &mut Batch, t: &Table) {
