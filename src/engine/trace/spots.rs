@@ -200,8 +200,8 @@ mod tests {
             oif: None,
             headers: sport.map(|sport| Headers {
                 proto: 6,
-                saddr: Ipv4Addr::new(10, 88, 0, 2),
-                daddr: Ipv4Addr::new(10, 88, 0, 3),
+                saddr: Ipv4Addr::new(10, 88, 0, 2).into(),
+                daddr: Ipv4Addr::new(10, 88, 0, 3).into(),
                 sport,
                 dport: 80,
             }),
