@@ -5,34 +5,17 @@
 mod common;
 
 use common::*;
-use podnet::testbed::cluster_setup::AGENT_ARGS;
+use podnet::testbed::cluster_setup::{AGENT_ARGS, WEB_SERVICE};
 use podnet::testbed::{self, Cluster};
 use std::collections::BTreeSet;
 
 const VIP: &str = "10.43.0.1";
 
-/// What every node has, for a failure message: links, routes, neighbours, FDB, tables, log.
-fn dump(c: &Cluster) -> String {
-    (0..c.nodes().len())
-        .map(|k| {
-            format!(
-                "--- node{} ---\n{}\n{}\n",
-                k + 1,
-                testbed::stdout(&c.sh(
-                    k,
-                    "ip -br link; ip route; ip neigh; bridge fdb show | grep dst; nft list ruleset"
-                )),
-                c.log(k)
-            )
-        })
-        .collect()
-}
-
 /// Who answered `n` connections to the VIP from container `from` on node `i`; every one
 /// must be answered.
 fn answers(c: &Cluster, i: usize, from: &str, n: usize) -> BTreeSet<String> {
     c.connect_from(i, from, VIP, 80, n)
-        .unwrap_or_else(|e| panic!("{e}\n{}", dump(c)))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.dump()))
         .into_iter()
         .collect()
 }
@@ -40,7 +23,7 @@ fn answers(c: &Cluster, i: usize, from: &str, n: usize) -> BTreeSet<String> {
 fn wait_backends(c: &Cluster, want: &[&str]) {
     let want: BTreeSet<String> = want.iter().map(|s| s.to_string()).collect();
     c.wait_csvc_backends(&[0, 1, 2], &want)
-        .unwrap_or_else(|e| panic!("{e}\n{}", dump(c)));
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.dump()));
 }
 
 fn subnet(c: &Cluster, node: &str) -> String {
@@ -61,19 +44,7 @@ fn scene(sb: &podnet::testbed::Sandbox) -> (Cluster<'_>, String, String) {
     let b0 = c.serve(0, "b0", &["app=web"], 8080, "b0").unwrap();
     let b2 = c.serve(2, "b2", &["app=web"], 8080, "b2").unwrap();
     c.sleeper(0, "c0").unwrap();
-    c.podnet_ok(
-        0,
-        &[
-            "service",
-            "create",
-            "web",
-            "--port",
-            "80:8080",
-            "--selector",
-            "app=web",
-        ],
-    )
-    .unwrap();
+    c.podnet_ok(0, &WEB_SERVICE).unwrap();
     wait_backends(&c, &[&b0, &b2]);
     assert_eq!(answers(&c, 0, "c0", 30), names(&["b0", "b2"]));
     (c, b0, b2)

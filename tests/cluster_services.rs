@@ -18,6 +18,7 @@ use common::cluster::{keys_under, node_in_etcd};
 use common::publish::At;
 use common::service::{backend, spread};
 use common::*;
+use podnet::testbed::cluster_setup::{eps_backends, EPS_JSON, WEB_SERVICE};
 use podnet::testbed::{self, Etcd, Lab, Sandbox};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -64,21 +65,11 @@ fn agent_log(sb: &Sandbox) -> String {
 /// The backends `ip podnet-csvc` holds now (the `eps` map's values), or None without the
 /// table.
 fn rendered(sb: &Sandbox) -> Option<BTreeSet<String>> {
-    let out = sb.sh("nft -j list map ip podnet-csvc eps");
-    if !out.status.success() {
-        return None;
-    }
-    let v: Value = serde_json::from_str(&testbed::stdout(&out)).ok()?;
-    let mut ips = BTreeSet::new();
-    for item in v["nftables"].as_array()? {
-        for e in item["map"]["elem"].as_array().into_iter().flatten() {
-            // [key, {"concat": [ip, port]}]
-            if let Some(ip) = e[1]["concat"][0].as_str() {
-                ips.insert(ip.to_string());
-            }
-        }
-    }
-    Some(ips)
+    let out = sb.sh(EPS_JSON);
+    out.status
+        .success()
+        .then(|| eps_backends(&testbed::stdout(&out)))
+        .flatten()
 }
 
 fn wait_rendered(sb: &Sandbox, want: &[&str]) {
@@ -102,15 +93,7 @@ fn ip_of(sb: &Sandbox, name: &str) -> String {
 
 /// `service create web --port 80:8080 --selector app=web EXTRA` as n1; its JSON.
 fn create_web(sb: &Sandbox, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "service",
-        "create",
-        "web",
-        "--port",
-        "80:8080",
-        "--selector",
-        "app=web",
-    ];
+    let mut args = WEB_SERVICE.to_vec();
     args.extend_from_slice(extra);
     podnet_json(sb, &args)
 }

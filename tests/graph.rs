@@ -1,37 +1,15 @@
 //! Issue 12, acceptance 1: `podnet graph` after a scripted scene lists exactly the scene's
 //! objects and links (JSON), flags a veth made by hand that no record owns, and draws an SVG
-//! a real XML parser reads with every container's name in it.
+//! a real XML parser reads with every container's name in it. A macvlan network (issue 13)
+//! on a real LAN lab shows as parent -> network -> containers with its shim, and a shim
+//! deleted by hand is flagged.
 
 mod common;
 
-use common::graph::{scene, CONTAINERS};
+use common::graph::*;
+use common::macvlan::{create_lan, lan_lab, PARENT};
 use common::*;
-use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::Stdio;
-
-fn ids(g: &Value) -> BTreeSet<String> {
-    g["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|n| s(n, "id").to_string())
-        .collect()
-}
-
-fn edges(g: &Value) -> BTreeSet<(String, String, String)> {
-    g["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .map(|e| (s(e, "kind").into(), s(e, "from").into(), s(e, "to").into()))
-        .collect()
-}
-
-fn set<const N: usize>(items: [&str; N]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
 
 #[test]
 fn json_lists_exactly_the_scene_and_flags_an_orphan_veth() {
@@ -51,7 +29,7 @@ fn json_lists_exactly_the_scene_and_flags_an_orphan_veth() {
     ]);
     want.extend(CONTAINERS.iter().map(|c| format!("container:{c}")));
     assert_eq!(ids(&g), want, "{g:#}");
-    let e = |k: &str, f: &str, t: &str| (k.to_string(), f.to_string(), t.to_string());
+    let e = edge;
     let want_edges: BTreeSet<_> = [
         e("bridge", "host", "network:app"),
         e("bridge", "host", "network:db"),
@@ -76,20 +54,9 @@ fn json_lists_exactly_the_scene_and_flags_an_orphan_veth() {
     );
     // Details come from the kernel: web's eth0 has its recorded address, and its default
     // route goes through app's gateway.
-    let web = &g["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|n| n["id"] == "container:web")
-        .unwrap();
+    let web = node(&g, "container:web");
     let ip = s(&inspect(&sb, "web"), "ip").to_string();
-    let eth0 = web["interfaces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == "eth0");
-    let addrs = &eth0.unwrap_or_else(|| panic!("no eth0 in {web}"))["addresses"];
-    assert_eq!(addrs[0], format!("{ip}/24"), "{web}");
+    assert_eq!(addresses(web, "eth0")[0], format!("{ip}/24"), "{web}");
     let default = web["routes"]
         .as_array()
         .unwrap()
@@ -128,31 +95,9 @@ fn json_lists_exactly_the_scene_and_flags_an_orphan_veth() {
 fn svg_parses_and_names_every_container() {
     let sb = sandbox();
     scene(&sb);
-    let svg = podnet_ok(&sb, &["graph", "--format", "svg"]);
-    // A real XML parser (python3's) reads it; it lists the texts of every <g> node group.
-    let script = r#"
-import sys, xml.etree.ElementTree as ET
-root = ET.fromstring(sys.stdin.read())
-ns = "{http://www.w3.org/2000/svg}"
-assert root.tag == ns + "svg", root.tag
-for g in root.iter(ns + "g"):
-    texts = [t.text or "" for t in g.iter(ns + "text")]
-    print(g.get("data-id"), "|", texts[0] if texts else "")
-"#;
-    let mut py = std::process::Command::new(podnet::testbed::python())
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    py.stdin.take().unwrap().write_all(svg.as_bytes()).unwrap();
-    let parsed = ok("parse the SVG", py.wait_with_output().unwrap());
+    let parsed = svg_groups(&sb);
     for c in CONTAINERS {
-        assert!(
-            parsed.lines().any(|l| l == format!("container:{c} | {c}")),
-            "{c} is not drawn:\n{parsed}"
-        );
+        assert_drawn(&parsed, c);
     }
     // The dot form names them too.
     let dot = podnet_ok(&sb, &["graph", "--format", "dot"]);
@@ -180,6 +125,90 @@ fn one_network_shows_what_leads_to_it() {
         "service:api",
     ]);
     assert_eq!(ids(&g), want, "{g:#}");
+}
+
+/// A macvlan network with host access on the LAN lab (`common::macvlan`), two containers on
+/// it: the graph has the network with its driver, mode and range, the parent, shim and
+/// macvlan edges, each container's eth0 with its address; a shim deleted by hand is flagged;
+/// the SVG draws both containers.
+#[test]
+fn a_macvlan_network_shows_parent_shim_and_children() {
+    const RANGE: &str = "198.18.0.64/27";
+    let lab = lan_lab();
+    let sb = &lab.host;
+    create_lan(sb, "lan", RANGE, &["--host-access"]);
+    for c in ["m1", "m2"] {
+        ok(c, sb.podnet(idle_args(c, &["--network", "lan"])));
+    }
+    let shim = net_inspect(sb, "lan")["macvlan"]["shim"]
+        .as_str()
+        .expect("a shim with --host-access")
+        .to_string();
+    let g = podnet_json(sb, &["graph"]);
+    // Only what was made: no bridge network, so no default network either.
+    assert_eq!(
+        ids(&g),
+        set(["host", "network:lan", "container:m1", "container:m2"]),
+        "{g:#}"
+    );
+    let n = node(&g, "network:lan");
+    for (field, want) in [
+        ("driver", "macvlan"),
+        ("parent", PARENT),
+        ("macvlan_mode", "bridge"),
+        ("ip_range", RANGE),
+        ("bridge", shim.as_str()),
+    ] {
+        assert_eq!(n[field], want, "{field}: {n:#}");
+    }
+    assert_eq!(n["host_access"], true, "{n:#}");
+    assert_eq!(n["present"], true, "{n:#}");
+    let want: BTreeSet<_> = [
+        edge("parent", "host", "network:lan"),
+        edge("shim", "host", "network:lan"),
+        edge("macvlan", "network:lan", "container:m1"),
+        edge("macvlan", "network:lan", "container:m2"),
+    ]
+    .into();
+    assert_eq!(edges(&g), want, "{g:#}");
+    assert_eq!(
+        detail(&g, "parent", "host", "network:lan"),
+        &format!("{PARENT} (bridge mode, range {RANGE})")
+    );
+    assert_eq!(
+        detail(&g, "shim", "host", "network:lan"),
+        &format!("{shim} on {PARENT}")
+    );
+    for c in ["m1", "m2"] {
+        let id = format!("container:{c}");
+        assert_eq!(
+            detail(&g, "macvlan", "network:lan", &id),
+            &format!("eth0 on {PARENT}")
+        );
+        // The kernel's address on the container's eth0 is its recorded one, in the range.
+        let ip = s(&inspect(sb, c), "ip").to_string();
+        assert!(net(RANGE).contains(&ipv4(&ip)), "{c}: {ip}");
+        assert_eq!(addresses(node(&g, &id), "eth0"), vec![format!("{ip}/24")]);
+    }
+    assert_eq!(g["flags"], serde_json::json!([]), "{g:#}");
+
+    // The shim deleted by hand: the network is flagged, nothing else.
+    ok("delete the shim", sb.sh(&format!("ip link del {shim}")));
+    let g = podnet_json(sb, &["graph"]);
+    let flags = g["flags"].as_array().unwrap();
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert_eq!(flags[0]["kind"], "missing_bridge", "{flags:?}");
+    assert_eq!(flags[0]["subject"], "network:lan", "{flags:?}");
+    let message = s(&flags[0], "message");
+    assert!(
+        message.contains("shim") && message.contains(&shim),
+        "{message}"
+    );
+
+    let parsed = svg_groups(sb);
+    for c in ["m1", "m2"] {
+        assert_drawn(&parsed, c);
+    }
 }
 
 #[test]

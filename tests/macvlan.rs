@@ -68,19 +68,7 @@ fn containers_reach_each_other_and_addresses_stay_in_the_range() {
         tcp_from_container(sb, "b", "198.18.0.5", 7000, "10").as_deref(),
         Some(format!("a/{bip}").as_str())
     );
-    let idle = |n: &str| {
-        sb.podnet([
-            "run",
-            "-d",
-            "--name",
-            n,
-            "--network",
-            "lan",
-            "--",
-            "sleep",
-            "infinity",
-        ])
-    };
+    let idle = |n: &str| sb.podnet(idle_args(n, &["--network", "lan"]));
     let mut got = vec![ipv4("198.18.0.5"), ipv4(&bip)];
     for n in ["c", "d"] {
         ok(n, idle(n));
@@ -172,19 +160,7 @@ fn an_address_is_reused_at_once_after_rm() {
     create_lan(sb, "lan", RANGE, &[]);
     let ip = "198.18.0.70";
     for round in 0..15 {
-        let out = sb.podnet([
-            "run",
-            "-d",
-            "--name",
-            "c",
-            "--network",
-            "lan",
-            "--ip",
-            ip,
-            "--",
-            "sleep",
-            "infinity",
-        ]);
+        let out = sb.podnet(idle_args("c", &["--network", "lan", "--ip", ip]));
         assert!(out.status.success(), "round {round}: {}", describe(&out));
         podnet_ok(sb, &["rm", "-f", "c"]);
     }
@@ -201,6 +177,12 @@ fn bad_macvlan_input_is_refused_and_creates_nothing() {
         let mut a = vec!["network", "create", "x", "--driver", "macvlan"];
         a.extend_from_slice(extra);
         sb.podnet(&a)
+    };
+    // `--parent lan0 --subnet LAN` and more.
+    let on_lan = |extra: &[&str]| {
+        let mut a = vec!["--parent", PARENT, "--subnet", LAN];
+        a.extend_from_slice(extra);
+        mv(&a)
     };
     let cases: Vec<(&str, std::process::Output, &str)> = vec![
         (
@@ -220,36 +202,18 @@ fn bad_macvlan_input_is_refused_and_creates_nothing() {
         ),
         (
             "overlapping ranges",
-            mv(&[
-                "--parent",
-                PARENT,
-                "--subnet",
-                LAN,
-                "--ip-range",
-                "198.18.0.80/28",
-            ]),
+            on_lan(&["--ip-range", "198.18.0.80/28"]),
             "overlaps the range",
         ),
         (
             "range outside the subnet",
-            mv(&[
-                "--parent",
-                PARENT,
-                "--subnet",
-                LAN,
-                "--ip-range",
-                "10.0.0.0/28",
-            ]),
+            on_lan(&["--ip-range", "10.0.0.0/28"]),
             "inside --subnet",
         ),
         ("no parent", mv(&["--subnet", LAN]), "--parent"),
         (
             "host access in vepa mode",
-            mv(&[
-                "--parent",
-                PARENT,
-                "--subnet",
-                LAN,
+            on_lan(&[
                 "--ip-range",
                 "198.18.0.160/28",
                 "--mode",
@@ -258,11 +222,7 @@ fn bad_macvlan_input_is_refused_and_creates_nothing() {
             ]),
             "mode bridge",
         ),
-        (
-            "unknown mode",
-            mv(&["--parent", PARENT, "--subnet", LAN, "--mode", "source"]),
-            "passthru",
-        ),
+        ("unknown mode", on_lan(&["--mode", "source"]), "passthru"),
         (
             "parent without the driver",
             sb.podnet(["network", "create", "y", "--parent", PARENT]),
@@ -294,25 +254,15 @@ fn gc_after_a_crash_at_every_step_leaves_nothing() {
     let sb = &lab.host;
     create_lan(sb, "lan", "198.18.0.68/30", &["--host-access"]);
     let baseline = link_names(sb);
-    let run = [
-        "run",
-        "-d",
-        "--name",
-        "c",
-        "--network",
-        "lan",
-        "--",
-        "sleep",
-        "infinity",
-    ];
+    let run = idle_args("c", &["--network", "lan"]);
     for op in ["attach", "detach"] {
         for k in 1..40 {
             let what = format!("{op}:{k}");
             let out = match op {
                 "attach" => faulty(sb, &what, &run),
                 _ => {
-                    ok(&what, sb.podnet(run));
-                    faulty(sb, &what, &["rm", "-f", "c"])
+                    ok(&what, sb.podnet(&run));
+                    faulty(sb, &what, &["rm", "-f", "c"].map(String::from))
                 }
             };
             let done = out.status.success();
@@ -338,22 +288,14 @@ fn gc_after_a_crash_at_every_step_leaves_nothing() {
             }
         }
     }
-    ok("after the crashes", sb.podnet(run));
-    let run2 = [
-        "run",
-        "-d",
-        "--name",
-        "c2",
-        "--network",
-        "lan",
-        "--",
-        "sleep",
-        "infinity",
-    ];
-    ok("both addresses free after the crashes", sb.podnet(run2));
+    ok("after the crashes", sb.podnet(&run));
+    ok(
+        "both addresses free after the crashes",
+        sb.podnet(idle_args("c2", &["--network", "lan"])),
+    );
 }
 
-fn faulty(sb: &Sandbox, fault: &str, args: &[&str]) -> std::process::Output {
+fn faulty(sb: &Sandbox, fault: &str, args: &[String]) -> std::process::Output {
     let mut c = sb.podnet_cmd(args);
     c.env("PODNET_FAULT", fault);
     output(c)

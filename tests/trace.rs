@@ -5,6 +5,7 @@
 mod common;
 
 use common::publish::*;
+use common::service::service;
 use common::*;
 use podnet::testbed::Lab;
 use serde_json::Value;
@@ -92,17 +93,10 @@ fn reached_paths_name_what_carried_them() {
     run_idle(&lab.host, "a2", &["--network", "app"]);
     run_idle(&lab.host, "web", &["--network", "app", "-p", "8080:80"]);
     run_idle(&lab.host, "b1", &["--network", "app"]);
-    podnet_ok(
+    service(
         &lab.host,
-        &[
-            "service",
-            "create",
-            "api",
-            "--port",
-            "80/tcp",
-            "--backend",
-            "b1:8080",
-        ],
+        "api",
+        &["--port", "80/tcp", "--backend", "b1:8080"],
     );
 
     // Container to container on one bridge: delivered in a2, the network named.
@@ -166,17 +160,10 @@ fn dropped_paths_say_why_in_one_sentence() {
     run_idle(&lab.host, "a1", &["--network", "app"]);
     run_idle(&lab.host, "d1", &["--network", "db"]);
     run_idle(&lab.host, "i1", &["--network", "sealed"]);
-    podnet_ok(
+    service(
         &lab.host,
-        &[
-            "service",
-            "create",
-            "empty",
-            "--port",
-            "80/tcp",
-            "--selector",
-            "app=nothing",
-        ],
+        "empty",
+        &["--port", "80/tcp", "--selector", "app=nothing"],
     );
 
     let r = trace(&lab, &["a1", "d1:80"]);
@@ -419,17 +406,10 @@ fn sigkill_mid_trace_leaves_no_rule_in_any_namespace() {
 fn bad_input_is_refused_with_what_to_do() {
     let lab = lab();
     run_idle(&lab.host, "web", &[]);
-    podnet_ok(
+    service(
         &lab.host,
-        &[
-            "service",
-            "create",
-            "api",
-            "--port",
-            "80/tcp",
-            "--backend",
-            "web:80",
-        ],
+        "api",
+        &["--port", "80/tcp", "--backend", "web:80"],
     );
     let cases: &[(&[&str], &str)] = &[
         (&["trace", "nosuch", "web:80"], "nosuch"),

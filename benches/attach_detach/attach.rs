@@ -1,6 +1,6 @@
 //! The attach phase: podnet's attach/detach and run/rm at each level, beside the floors.
 
-use crate::bench::{host_veth_of, ms_since, timed, timed_with, Bench};
+use crate::bench::{attach_argv, host_veth_of, ms_since, timed, timed_with, Bench};
 use crate::common::reap;
 use crate::floors::network_facts;
 use crate::opts::Opts;
@@ -21,19 +21,8 @@ impl Bench {
     /// `podnet attach` of a fresh namespace (with `-p SPEC` when `publish` is given) then
     /// `podnet detach`; returns (attach, detach) ms.
     pub(crate) fn podnet_attach_detach(&mut self, publish: Option<&str>) -> (f64, f64) {
-        let ns = self.new_netns("a");
-        let name = format!("a{}", self.next());
-        let ns_s = ns.to_string_lossy().into_owned();
-        let mut argv = vec![self.podnet, "attach", "--netns", &ns_s, "--name", &name];
-        if let Some(p) = publish {
-            argv.extend(["-p", p]);
-        }
-        let a = timed(&argv);
-        self.settle();
-        let d = timed(&[self.podnet, "detach", &name]);
-        netns::remove(&ns).expect("remove netns");
-        self.settle();
-        (a, d)
+        let extra: Vec<&str> = publish.into_iter().flat_map(|p| ["-p", p]).collect();
+        self.attach_detach_fresh("a", &extra, timed)
     }
 
     /// podnet as a CNI plugin, exec'd as a runtime does (env + config on stdin): ADD of a
@@ -127,11 +116,11 @@ impl Bench {
             let ns = self.new_netns("s");
             let ns_s = ns.to_string_lossy().into_owned();
             let name = format!("s{}", self.next());
-            let mut argv = vec![self.podnet, "attach", "--netns", &ns_s, "--name", &name];
-            if let Some(p) = publish {
-                argv.extend(["-p", p]);
-            }
-            st(&format!("attach{suffix}"), &argv);
+            let extra: Vec<&str> = publish.into_iter().flat_map(|p| ["-p", p]).collect();
+            st(
+                &format!("attach{suffix}"),
+                &attach_argv(self.podnet, &ns_s, &name, &extra),
+            );
             st(&format!("detach{suffix}"), &[self.podnet, "detach", &name]);
             netns::remove(&ns).expect("remove netns");
             let name = format!("s{}", self.next());
@@ -171,11 +160,8 @@ pub(crate) fn attach_phase(bench: &mut Bench, opts: &Opts) {
             let ns_s = ns.to_string_lossy().into_owned();
             let name = format!("fill{attached}");
             let port = format!("{}:80", FILL_PORT_BASE + attached);
-            let mut argv = vec![bench.podnet, "attach", "--netns", &ns_s, "--name", &name];
-            if opts.fill_ports {
-                argv.extend(["-p", &port]);
-            }
-            timed(&argv);
+            let extra: &[&str] = if opts.fill_ports { &["-p", &port] } else { &[] };
+            timed(&attach_argv(bench.podnet, &ns_s, &name, extra));
             attached += 1;
         }
         eprintln!(

@@ -84,6 +84,26 @@ impl Bench {
         std::thread::sleep(self.settle);
     }
 
+    /// `podnet attach --netns NS --name NAME EXTRA...` of a fresh namespace (named `prefix`
+    /// and a number, as the container), then `detach`, each timed by `time` with a settle
+    /// after each: (attach, detach).
+    pub(crate) fn attach_detach_fresh<T>(
+        &mut self,
+        prefix: &str,
+        extra: &[&str],
+        time: impl Fn(&[&str]) -> T,
+    ) -> (T, T) {
+        let ns = self.new_netns(prefix);
+        let name = format!("{prefix}{}", self.next());
+        let ns_s = ns.to_string_lossy().into_owned();
+        let attach = time(&attach_argv(self.podnet, &ns_s, &name, extra));
+        self.settle();
+        let detach = time(&[self.podnet, "detach", &name]);
+        netns::remove(&ns).expect("remove netns");
+        self.settle();
+        (attach, detach)
+    }
+
     pub(crate) fn record(&mut self, tool: &str, op: &str, n: usize, v: &[f64], extra: Value) {
         let s = stats(v);
         let mut r = json!({
@@ -101,6 +121,18 @@ impl Bench {
         );
         self.recs.push(r);
     }
+}
+
+/// `PODNET attach --netns NS --name NAME EXTRA...`.
+pub(crate) fn attach_argv<'a>(
+    podnet: &'a str,
+    ns: &'a str,
+    name: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut argv = vec![podnet, "attach", "--netns", ns, "--name", name];
+    argv.extend_from_slice(extra);
+    argv
 }
 
 /// `podnet ARGS --format json`, parsed (untimed). Through the CLI rather than the library so

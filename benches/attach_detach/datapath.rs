@@ -66,91 +66,56 @@ pub(crate) fn iperf_once(
     }
 }
 
-/// iperf3 (one TCP stream) through podnet's network, in a lab: this sandbox is the "host"; a
-/// namespace `outside`, joined to it by a veth pair (198.18.0.1/24 here, .2 there), plays a
-/// LAN machine. The server is `podnet run -d -p 15201:5201 -- iperf3 -s`; the client container
-/// is `podnet run -d -- sleep infinity` entered with `podnet exec`. The paths and their names
-/// are the peers' (`peers/bench.py --mode datapath`); each run of a path is interleaved with
-/// the other paths' runs so that a drift of the machine hits every path alike.
-pub(crate) fn datapath_phase(bench: &mut Bench, opts: &Opts) {
-    let outside = Path::new("/run/netns/outside");
-    netns::create(outside).expect("create outside netns");
+/// A namespace NAME playing a LAN machine, joined to this sandbox by a veth pair: `lan0` here
+/// (198.18.0.1/24), `peer` there (198.18.0.2/24); both ends and NAME's `lo` up.
+pub(crate) fn lan_machine(name: &str, peer: &str) {
+    netns::create(&Path::new("/run/netns").join(name)).expect("create the LAN machine's netns");
     sh(&[
-        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", "outside",
+        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", peer, "netns", name,
     ]);
     sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", "lan0"]);
     sh(&["ip", "link", "set", "lan0", "up"]);
     sh(&[
         "ip",
         "-n",
-        "outside",
+        name,
         "addr",
         "add",
         "198.18.0.2/24",
         "dev",
-        "lan0",
+        peer,
     ]);
-    sh(&["ip", "-n", "outside", "link", "set", "lan0", "up"]);
-    sh(&["ip", "-n", "outside", "link", "set", "lo", "up"]);
+    sh(&["ip", "-n", name, "link", "set", peer, "up"]);
+    sh(&["ip", "-n", name, "link", "set", "lo", "up"]);
+}
 
-    let p = bench.podnet;
-    timed(&[
-        p,
-        "run",
-        "-d",
-        "--name",
-        "srv",
-        "-p",
-        "15201:5201",
-        "--",
-        "iperf3",
-        "-s",
-        "-p",
-        "5201",
-    ]);
-    timed(&[p, "run", "-d", "--name", "cli", "--", "sleep", "infinity"]);
-    let srv_ip = podnet_json(p, &["inspect", "srv"])["ip"]
-        .as_str()
-        .expect("srv has an address")
-        .to_string();
-    let gw = podnet_json(p, &["network", "inspect", "podnet0"])["gateway"]
-        .as_str()
-        .expect("gateway")
-        .to_string();
-    // Wait until the server listens (checked inside its namespace, without connecting to it).
+/// Waits until `iperf3 -s -p 5201` in container `name` listens (checked inside its
+/// namespace, without connecting to it); panics after 10 s.
+pub(crate) fn wait_iperf_server(podnet: &str, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let out = Command::new(p)
-            .args(["exec", "srv", "--", "ss", "-Hltn", "sport = :5201"])
+        let out = Command::new(podnet)
+            .args(["exec", name, "--", "ss", "-Hltn", "sport = :5201"])
             .output()
             .expect("podnet exec ss");
         if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
-            break;
+            return;
         }
-        assert!(Instant::now() < deadline, "iperf3 -s did not start");
+        assert!(
+            Instant::now() < deadline,
+            "iperf3 -s in {name} did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    eprintln!("datapath lab: server {srv_ip}:5201 published on 15201, gateway {gw}");
+}
 
-    let exec_cli = [p, "exec", "cli", "--"];
-    let in_outside = ["nsenter", "--net=/run/netns/outside"];
-    let paths: [(&str, &[&str], &str, u16); 5] = [
-        ("container_to_container", &exec_cli, &srv_ip, 5201),
-        ("host_to_container_direct", &[], &srv_ip, 5201),
-        ("host_to_published_port_via_gateway_ip", &[], &gw, 15201),
-        (
-            "host_to_published_port_via_127.0.0.1",
-            &[],
-            "127.0.0.1",
-            15201,
-        ),
-        (
-            "external_ns_to_published_port",
-            &in_outside,
-            "198.18.0.1",
-            15201,
-        ),
-    ];
+/// One iperf3 path: (name, command prefix the client runs under, target, port).
+pub(crate) type IperfPath<'a> = (&'a str, &'a [&'a str], &'a str, u16);
+
+/// `opts.repeat` rounds of one iperf3 run per path, the paths interleaved within a round (a
+/// drift of the machine hits every path alike); one record per path: the median, min and
+/// max Gbit/s, or the last error when no run succeeded.
+pub(crate) fn iperf_paths(bench: &mut Bench, opts: &Opts, paths: &[IperfPath]) {
     let mut vals: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
     let mut errs: Vec<Option<String>> = vec![None; paths.len()];
     for round in 0..opts.repeat {
@@ -182,6 +147,64 @@ pub(crate) fn datapath_phase(bench: &mut Bench, opts: &Opts) {
         }
         bench.recs.push(r);
     }
+}
+
+/// iperf3 (one TCP stream) through podnet's network, in a lab: this sandbox is the "host"; a
+/// namespace `outside`, joined to it by a veth pair (198.18.0.1/24 here, .2 there), plays a
+/// LAN machine. The server is `podnet run -d -p 15201:5201 -- iperf3 -s`; the client container
+/// is `podnet run -d -- sleep infinity` entered with `podnet exec`. The paths and their names
+/// are the peers' (`peers/bench.py --mode datapath`); each run of a path is interleaved with
+/// the other paths' runs so that a drift of the machine hits every path alike.
+pub(crate) fn datapath_phase(bench: &mut Bench, opts: &Opts) {
+    lan_machine("outside", "lan0");
+
+    let p = bench.podnet;
+    timed(&[
+        p,
+        "run",
+        "-d",
+        "--name",
+        "srv",
+        "-p",
+        "15201:5201",
+        "--",
+        "iperf3",
+        "-s",
+        "-p",
+        "5201",
+    ]);
+    timed(&[p, "run", "-d", "--name", "cli", "--", "sleep", "infinity"]);
+    let srv_ip = podnet_json(p, &["inspect", "srv"])["ip"]
+        .as_str()
+        .expect("srv has an address")
+        .to_string();
+    let gw = podnet_json(p, &["network", "inspect", "podnet0"])["gateway"]
+        .as_str()
+        .expect("gateway")
+        .to_string();
+    wait_iperf_server(p, "srv");
+    eprintln!("datapath lab: server {srv_ip}:5201 published on 15201, gateway {gw}");
+
+    let exec_cli = [p, "exec", "cli", "--"];
+    let in_outside = ["nsenter", "--net=/run/netns/outside"];
+    let paths: [IperfPath; 5] = [
+        ("container_to_container", &exec_cli, &srv_ip, 5201),
+        ("host_to_container_direct", &[], &srv_ip, 5201),
+        ("host_to_published_port_via_gateway_ip", &[], &gw, 15201),
+        (
+            "host_to_published_port_via_127.0.0.1",
+            &[],
+            "127.0.0.1",
+            15201,
+        ),
+        (
+            "external_ns_to_published_port",
+            &in_outside,
+            "198.18.0.1",
+            15201,
+        ),
+    ];
+    iperf_paths(bench, opts, &paths);
     timed(&[p, "rm", "-f", "srv"]);
     timed(&[p, "rm", "-f", "cli"]);
     reap();

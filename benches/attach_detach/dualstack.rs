@@ -7,7 +7,7 @@
 //! difference on a machine others load.
 
 use crate::attach::FILL_PORT_BASE;
-use crate::bench::{timed, Bench};
+use crate::bench::{attach_argv, timed, Bench};
 use crate::opts::Opts;
 use podnet::kernel::netns;
 use serde_json::json;
@@ -49,26 +49,8 @@ struct Pair {
 impl Bench {
     /// `podnet attach --network NET -p PORT:80` of a fresh namespace, then `detach`.
     fn attach_detach_on(&mut self, net: &str, port: &str) -> Pair {
-        let ns = self.new_netns("d");
-        let name = format!("d{}", self.next());
-        let ns_s = ns.to_string_lossy().into_owned();
-        let argv = [
-            self.podnet,
-            "attach",
-            "--netns",
-            &ns_s,
-            "--name",
-            &name,
-            "--network",
-            net,
-            "-p",
-            port,
-        ];
-        let attach = timed_cpu(&argv);
-        self.settle();
-        let detach = timed_cpu(&[self.podnet, "detach", &name]);
-        netns::remove(&ns).expect("remove netns");
-        self.settle();
+        let (attach, detach) =
+            self.attach_detach_fresh("d", &["--network", net, "-p", port], timed_cpu);
         Pair { attach, detach }
     }
 }
@@ -102,18 +84,12 @@ pub(crate) fn dualstack_phase(bench: &mut Bench, opts: &Opts) {
                 let ns_s = ns.to_string_lossy().into_owned();
                 let name = format!("fill-{net}-{attached}");
                 let port = format!("{}:80", base + attached);
-                timed(&[
+                timed(&attach_argv(
                     bench.podnet,
-                    "attach",
-                    "--netns",
                     &ns_s,
-                    "--name",
                     &name,
-                    "--network",
-                    net,
-                    "-p",
-                    &port,
-                ]);
+                    &["--network", net, "-p", &port],
+                ));
             }
             attached += 1;
         }

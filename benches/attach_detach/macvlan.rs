@@ -9,86 +9,17 @@
 //! (198.18.0.1, the macvlan parent) by a veth pair.
 
 use crate::bench::{podnet_json, timed, Bench};
-use crate::common::{loadavg, reap, stats};
-use crate::datapath::{iperf_once, sh};
+use crate::common::reap;
+use crate::datapath::{iperf_paths, lan_machine, wait_iperf_server, IperfPath};
 use crate::opts::Opts;
-use crate::report::r2;
-use podnet::kernel::netns;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 const MV: &str = "lan";
 const BR: &str = "br";
 
-impl Bench {
-    /// `podnet attach --network NET` of a fresh namespace, then `detach`: (attach, detach) ms.
-    fn attach_detach_plain(&mut self, net: &str) -> (f64, f64) {
-        let ns = self.new_netns("m");
-        let name = format!("m{}", self.next());
-        let ns_s = ns.to_string_lossy().into_owned();
-        let attach = timed(&[
-            self.podnet,
-            "attach",
-            "--netns",
-            &ns_s,
-            "--name",
-            &name,
-            "--network",
-            net,
-        ]);
-        self.settle();
-        let detach = timed(&[self.podnet, "detach", &name]);
-        netns::remove(&ns).expect("remove netns");
-        self.settle();
-        (attach, detach)
-    }
-}
-
-fn lan() {
-    let lan = Path::new("/run/netns/lan");
-    netns::create(lan).expect("create lan netns");
-    sh(&[
-        "ip", "link", "add", "lan0", "type", "veth", "peer", "name", "eth0", "netns", "lan",
-    ]);
-    sh(&["ip", "addr", "add", "198.18.0.1/24", "dev", "lan0"]);
-    sh(&["ip", "link", "set", "lan0", "up"]);
-    sh(&[
-        "ip",
-        "-n",
-        "lan",
-        "addr",
-        "add",
-        "198.18.0.2/24",
-        "dev",
-        "eth0",
-    ]);
-    sh(&["ip", "-n", "lan", "link", "set", "eth0", "up"]);
-    sh(&["ip", "-n", "lan", "link", "set", "lo", "up"]);
-}
-
-fn wait_listening(p: &str, name: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = Command::new(p)
-            .args(["exec", name, "--", "ss", "-Hltn", "sport = :5201"])
-            .output()
-            .expect("podnet exec ss");
-        if !String::from_utf8_lossy(&out.stdout).trim().is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "iperf3 -s in {name} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 pub(crate) fn macvlan_phase(bench: &mut Bench, opts: &Opts) {
-    lan();
+    lan_machine("lan", "eth0");
     let p = bench.podnet;
     timed(&[
         p,
@@ -111,11 +42,11 @@ pub(crate) fn macvlan_phase(bench: &mut Bench, opts: &Opts) {
     let mut v: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
     for trial in 0..opts.warmup + opts.trials {
         let (m, b) = if trial % 2 == 0 {
-            let m = bench.attach_detach_plain(MV);
-            (m, bench.attach_detach_plain(BR))
+            let m = bench.attach_detach_fresh("m", &["--network", MV], timed);
+            (m, bench.attach_detach_fresh("m", &["--network", BR], timed))
         } else {
-            let b = bench.attach_detach_plain(BR);
-            (bench.attach_detach_plain(MV), b)
+            let b = bench.attach_detach_fresh("m", &["--network", BR], timed);
+            (bench.attach_detach_fresh("m", &["--network", MV], timed), b)
         };
         if trial >= opts.warmup {
             for (k, x) in [
@@ -151,48 +82,18 @@ pub(crate) fn macvlan_phase(bench: &mut Bench, opts: &Opts) {
     ];
     run.extend(iperf);
     timed(&run);
-    wait_listening(p, "mvsrv");
-    wait_listening(p, "brsrv");
+    wait_iperf_server(p, "mvsrv");
+    wait_iperf_server(p, "brsrv");
     let mv_ip = podnet_json(p, &["inspect", "mvsrv"])["ip"]
         .as_str()
         .expect("mvsrv has an address")
         .to_string();
-    let in_lan = ["nsenter", "--net=/run/netns/lan"];
-    let paths: [(&str, &str, u16); 2] = [
-        ("lan_to_macvlan_container", &mv_ip, 5201),
-        ("lan_to_bridge_published_port", "198.18.0.1", 15201),
+    let in_lan: &[&str] = &["nsenter", "--net=/run/netns/lan"];
+    let paths: [IperfPath; 2] = [
+        ("lan_to_macvlan_container", in_lan, &mv_ip, 5201),
+        ("lan_to_bridge_published_port", in_lan, "198.18.0.1", 15201),
     ];
-    let mut vals: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
-    let mut errs: Vec<Option<String>> = vec![None; paths.len()];
-    for round in 0..opts.repeat {
-        for (i, (name, target, port)) in paths.iter().enumerate() {
-            match iperf_once(&in_lan, target, *port, opts) {
-                Ok(g) => {
-                    eprintln!("  [podnet] {name} run {}: {g:.2} Gbit/s", round + 1);
-                    vals[i].push(g);
-                }
-                Err(e) => {
-                    eprintln!("  [podnet] {name} run {}: FAILED {e}", round + 1);
-                    errs[i] = Some(e);
-                }
-            }
-        }
-    }
-    for (i, (name, ..)) in paths.iter().enumerate() {
-        let mut r = json!({
-            "tool": "podnet", "op": "iperf3_tcp", "path": name, "seconds": opts.seconds,
-            "streams": 1, "runs": vals[i].len(), "loadavg": loadavg(),
-        });
-        if vals[i].is_empty() {
-            r["error"] = json!(errs[i]);
-        } else {
-            let s = stats(&vals[i]);
-            r["median_gbps"] = json!(r2(s.median));
-            r["min_gbps"] = json!(r2(s.min));
-            r["max_gbps"] = json!(r2(s.max));
-        }
-        bench.recs.push(r);
-    }
+    iperf_paths(bench, opts, &paths);
     timed(&[p, "rm", "-f", "mvsrv"]);
     timed(&[p, "rm", "-f", "brsrv"]);
     reap();

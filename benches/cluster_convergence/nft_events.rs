@@ -4,15 +4,13 @@
 //! a deleted set or table empties its mirror. Element keys and data are kept as the
 //! kernel's bytes (concatenations padded to 32 bits, network order).
 
-use super::watched::{spawn_in, Watched};
-use netlink_sys::{protocols::NETLINK_NETFILTER, Socket};
+use super::watched::{watch_netlink, Watched};
+use netlink_sys::protocols::NETLINK_NETFILTER;
 use podnet::kernel::nft::query;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 const TABLE: &str = "podnet-csvc";
 const NFNLGRP_NFTABLES: u32 = 7;
@@ -135,30 +133,15 @@ fn apply(m: &mut Maps, ops: Vec<Op>) {
 
 /// Starts the watcher of the namespace at `netns`; returns once it is subscribed.
 pub fn watch(netns: PathBuf, name: String) -> Result<Arc<Watched<Maps>>, String> {
-    let w = Watched::new();
-    let mirror = w.clone();
-    spawn_in(netns, name, move |ready| {
-        let sock = Socket::new(NETLINK_NETFILTER).expect("netfilter netlink socket");
-        let mut sock = sock;
-        sock.bind_auto().expect("bind");
-        sock.add_membership(NFNLGRP_NFTABLES)
-            .expect("join NFNLGRP_NFTABLES");
-        force_rcvbuf(&sock);
-        ready();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut pending = Vec::new();
-        loop {
-            let n = match sock.recv(&mut &mut buf[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    mirror.mark_lost();
-                    return;
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(e) => panic!("nftables notifications: {e}"),
-            };
-            let at = Instant::now();
-            for m in query::split_messages(&buf[..n]) {
+    // Element changes wait here for their transaction's NEWGEN.
+    let mut pending = Vec::new();
+    watch_netlink(
+        netns,
+        name,
+        NETLINK_NETFILTER,
+        &[NFNLGRP_NFTABLES],
+        move |datagram, at, mirror: &Watched<Maps>| {
+            for m in query::split_messages(datagram) {
                 if m.ty >> 8 != NFNL_SUBSYS_NFTABLES || m.body.len() < 4 {
                     continue;
                 }
@@ -170,23 +153,6 @@ pub fn watch(netns: PathBuf, name: String) -> Result<Arc<Watched<Maps>>, String>
                     ops(msg, &m.body[4..], &mut pending);
                 }
             }
-        }
-    })?;
-    Ok(w)
-}
-
-/// A 4 MiB receive buffer (SO_RCVBUFFORCE: we are root), so a full render's burst of
-/// notifications is not lost.
-pub fn force_rcvbuf(sock: &Socket) {
-    let size: libc::c_int = 4 << 20;
-    // SAFETY: setsockopt on a socket we own, with a pointer to a local that outlives it.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            (&size as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as u32,
-        );
-    }
+        },
+    )
 }

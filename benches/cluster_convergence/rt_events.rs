@@ -2,19 +2,17 @@
 //! entries (AF_BRIDGE neighbours with a remote VTEP, RTNLGRP_NEIGH) and IPv4 routes of
 //! the main table (RTNLGRP_IPV4_ROUTE). Each notification is stamped as it arrives.
 
-use super::nft_events::force_rcvbuf;
-use super::watched::{spawn_in, Watched};
+use super::watched::{watch_netlink, Watched};
 use ipnet::Ipv4Net;
 use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage as M};
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket};
+use netlink_sys::protocols::NETLINK_ROUTE;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 const RTNLGRP_NEIGH: u32 = 3;
 const RTNLGRP_IPV4_ROUTE: u32 = 7;
@@ -112,44 +110,34 @@ fn apply(o: &mut Overlay, m: M) {
 
 /// Starts the watcher of the namespace at `netns`; returns once it is subscribed.
 pub fn watch(netns: PathBuf, name: String) -> Result<Arc<Watched<Overlay>>, String> {
-    let w = Watched::new();
-    let mirror = w.clone();
-    spawn_in(netns, name, move |ready| {
-        let mut sock = Socket::new(NETLINK_ROUTE).expect("rtnetlink socket");
-        sock.bind_auto().expect("bind");
-        for g in [RTNLGRP_NEIGH, RTNLGRP_IPV4_ROUTE] {
-            sock.add_membership(g).expect("join an rtnetlink group");
-        }
-        force_rcvbuf(&sock);
-        ready();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = match sock.recv(&mut &mut buf[..], 0) {
-                Ok(n) => n,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    mirror.mark_lost();
-                    return;
-                }
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(e) => panic!("rtnetlink notifications: {e}"),
-            };
-            let at = Instant::now();
-            let mut off = 0;
-            let mut msgs = Vec::new();
-            while off + 16 <= n {
-                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().unwrap()) as usize;
-                if len < 16 || off + len > n {
-                    break;
-                }
-                if let Ok(m) = NetlinkMessage::<M>::deserialize(&buf[off..off + len]) {
-                    if let NetlinkPayload::InnerMessage(m) = m.payload {
-                        msgs.push(m);
-                    }
-                }
-                off += (len + 3) & !3;
-            }
+    watch_netlink(
+        netns,
+        name,
+        NETLINK_ROUTE,
+        &[RTNLGRP_NEIGH, RTNLGRP_IPV4_ROUTE],
+        |datagram, at, mirror: &Watched<Overlay>| {
+            let msgs = messages(datagram);
             mirror.apply(at, |o| msgs.into_iter().for_each(|m| apply(o, m)));
+        },
+    )
+}
+
+/// The rtnetlink messages of one datagram (those that do not parse are skipped).
+fn messages(datagram: &[u8]) -> Vec<M> {
+    let n = datagram.len();
+    let mut off = 0;
+    let mut msgs = Vec::new();
+    while off + 16 <= n {
+        let len = u32::from_ne_bytes(datagram[off..off + 4].try_into().unwrap()) as usize;
+        if len < 16 || off + len > n {
+            break;
         }
-    })?;
-    Ok(w)
+        if let Ok(m) = NetlinkMessage::<M>::deserialize(&datagram[off..off + len]) {
+            if let NetlinkPayload::InnerMessage(m) = m.payload {
+                msgs.push(m);
+            }
+        }
+        off += (len + 3) & !3;
+    }
+    msgs
 }

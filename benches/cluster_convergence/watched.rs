@@ -3,9 +3,12 @@
 //! (a predicate over the mirror) with the time of the notification that first made it
 //! true. The watcher evaluates the goal itself after every change it applies, so no
 //! intermediate state is missed and the stamp is the notification's arrival, not the time
-//! some poller looked.
+//! some poller looked. [`watch_netlink`] is the one receive loop of every watcher; each
+//! brings only its decoder.
 
+use netlink_sys::Socket;
 use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Condvar, Mutex};
@@ -152,4 +155,64 @@ pub fn spawn_in(
         .map_err(|e| format!("spawn {name}: {e}"))?;
     rx.recv()
         .map_err(|_| format!("{name} ended before it was ready"))?
+}
+
+/// Starts a watcher in the namespace at `netns`: a netlink socket of `protocol` joined to
+/// `groups` (with a forced receive buffer), each datagram handed to `decode` with its
+/// arrival time and the mirror. Lost notifications (ENOBUFS) mark the mirror lost and end
+/// the watcher. Returns once the socket is subscribed, so no later notification is missed.
+pub fn watch_netlink<M, D>(
+    netns: PathBuf,
+    name: String,
+    protocol: isize,
+    groups: &'static [u32],
+    mut decode: D,
+) -> Result<Arc<Watched<M>>, String>
+where
+    M: Default + Send + 'static,
+    D: FnMut(&[u8], Instant, &Watched<M>) + Send + 'static,
+{
+    let w = Watched::new();
+    let mirror = w.clone();
+    let what = name.clone();
+    spawn_in(netns, name, move |ready| {
+        let mut sock = Socket::new(protocol).expect("netlink socket");
+        sock.bind_auto().expect("bind");
+        for g in groups {
+            sock.add_membership(*g)
+                .unwrap_or_else(|e| panic!("{what}: join netlink group {g}: {e}"));
+        }
+        force_rcvbuf(&sock);
+        ready();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match sock.recv(&mut &mut buf[..], 0) {
+                Ok(n) => n,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    mirror.mark_lost();
+                    return;
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) => panic!("{what}: netlink notifications: {e}"),
+            };
+            decode(&buf[..n], Instant::now(), &mirror);
+        }
+    })?;
+    Ok(w)
+}
+
+/// A 4 MiB receive buffer (SO_RCVBUFFORCE: we are root), so a full render's burst of
+/// notifications is not lost.
+fn force_rcvbuf(sock: &Socket) {
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: setsockopt on a socket we own, with a pointer to a local that outlives it.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        );
+    }
 }

@@ -20,6 +20,17 @@ pub const AGENT_ARGS: &str = "--lease-ttl 2";
 pub const PATIENCE: Duration = Duration::from_secs(30);
 /// What an agent logs once it has made its node's cluster network (`podnet0`).
 const JOINED: &str = "cluster network podnet0 on";
+/// The cluster tests' service: `web`, port 80 to the backends' 8080, backends labelled
+/// `app=web` (podnet arguments; append more).
+pub const WEB_SERVICE: [&str; 7] = [
+    "service",
+    "create",
+    "web",
+    "--port",
+    "80:8080",
+    "--selector",
+    "app=web",
+];
 
 impl<'a> Cluster<'a> {
     /// `n` nodes in a cluster with pod CIDR [`POD_CIDR`], each agent started with
@@ -148,18 +159,27 @@ impl<'a> Cluster<'a> {
     /// The backend addresses node `i` renders for the cluster's services (the `eps` map of
     /// `ip podnet-csvc`; empty without the table).
     pub fn csvc_backends(&self, i: usize) -> BTreeSet<String> {
-        let out = self.sh(i, "nft -j list map ip podnet-csvc eps");
-        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_default();
-        let mut ips = BTreeSet::new();
-        for item in v["nftables"].as_array().into_iter().flatten() {
-            for e in item["map"]["elem"].as_array().into_iter().flatten() {
-                // [key, {"concat": [ip, port]}]
-                if let Some(ip) = e[1]["concat"][0].as_str() {
-                    ips.insert(ip.to_string());
-                }
-            }
-        }
-        ips
+        let out = self.sh(i, EPS_JSON);
+        eps_backends(&stdout(&out)).unwrap_or_default()
+    }
+
+    /// What every node has, for a failure message: links, routes, neighbours, FDB entries
+    /// with a remote, the whole ruleset, and its agent's log.
+    pub fn dump(&self) -> String {
+        (0..self.nodes().len())
+            .map(|k| {
+                format!(
+                    "--- node{} ---\n{}\n{}\n",
+                    k + 1,
+                    stdout(&self.sh(
+                        k,
+                        "ip -br link; ip route; ip neigh; bridge fdb show | grep dst; \
+                         nft list ruleset"
+                    )),
+                    self.log(k)
+                )
+            })
+            .collect()
     }
 
     /// Waits until every node in `nodes` renders exactly the backends `want`.
@@ -179,6 +199,25 @@ impl<'a> Cluster<'a> {
         }
         Ok(())
     }
+}
+
+/// The command that lists the `eps` map of `ip podnet-csvc` as JSON (read by [`eps_backends`]).
+pub const EPS_JSON: &str = "nft -j list map ip podnet-csvc eps";
+
+/// The backend addresses in [`EPS_JSON`]'s output (the `eps` map's values), or None when it
+/// is not nft's JSON (e.g. no such table).
+pub fn eps_backends(nft_json: &str) -> Option<BTreeSet<String>> {
+    let v: serde_json::Value = serde_json::from_str(nft_json).ok()?;
+    let mut ips = BTreeSet::new();
+    for item in v["nftables"].as_array()? {
+        for e in item["map"]["elem"].as_array().into_iter().flatten() {
+            // [key, {"concat": [ip, port]}]
+            if let Some(ip) = e[1]["concat"][0].as_str() {
+                ips.insert(ip.to_string());
+            }
+        }
+    }
+    Some(ips)
 }
 
 fn py() -> String {

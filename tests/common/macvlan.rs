@@ -59,40 +59,13 @@ pub fn tcp_from_container(
 ) -> Option<String> {
     let mut args: Vec<String> = vec!["exec".into(), name.into(), "--".into()];
     args.extend(nettool_argv());
-    args.extend(
-        [
-            "connect",
-            "tcp",
-            host,
-            &port.to_string(),
-            "--retry-for",
-            secs,
-            "--timeout",
-            "1",
-        ]
-        .map(String::from),
-    );
-    let out = sb.podnet(&args);
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().to_string())
+    args.extend(tcp_connect_args(host, port, secs, Some("1")));
+    reply_if_ok(&sb.podnet(&args))
 }
 
 /// TCP connect from the sandbox's root namespace with a short deadline: the reply or None.
 pub fn tcp_try(sb: &Sandbox, host: &str, port: u16, secs: &str) -> Option<String> {
     let mut c = nettool(sb);
-    c.args([
-        "connect",
-        "tcp",
-        host,
-        &port.to_string(),
-        "--retry-for",
-        secs,
-        "--timeout",
-        "1",
-    ]);
-    let out = output(c);
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().to_string())
+    c.args(tcp_connect_args(host, port, secs, Some("1")));
+    reply_if_ok(&output(c))
 }

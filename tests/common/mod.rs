@@ -248,16 +248,41 @@ pub fn tcp_reply(sb: &Sandbox, netns: Option<&str>, host: &str, port: u16) -> St
         Some(ns) => nettool_in(sb, ns),
         None => nettool(sb),
     };
-    c.args([
+    c.args(tcp_connect_args(host, port, "10", None));
+    let what = format!("tcp connect from {netns:?} to {host}:{port}");
+    ok(&what, output(c)).trim().to_string()
+}
+
+/// nettool's arguments for one TCP connect to HOST:PORT, retried for `retry_for` seconds,
+/// each try given up after `timeout` seconds (nettool's default without).
+pub fn tcp_connect_args(
+    host: &str,
+    port: u16,
+    retry_for: &str,
+    timeout: Option<&str>,
+) -> Vec<String> {
+    let mut args = vec![
         "connect",
         "tcp",
         host,
         &port.to_string(),
         "--retry-for",
-        "10",
-    ]);
-    let what = format!("tcp connect from {netns:?} to {host}:{port}");
-    ok(&what, output(c)).trim().to_string()
+        retry_for,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect::<Vec<_>>();
+    if let Some(t) = timeout {
+        args.extend(["--timeout".to_string(), t.to_string()]);
+    }
+    args
+}
+
+/// The trimmed stdout of a command that exited 0 (a client's reply), or None.
+pub fn reply_if_ok(out: &Output) -> Option<String> {
+    out.status
+        .success()
+        .then(|| testbed::stdout(out).trim().to_string())
 }
 
 /// The nettool command line (for a container's command).
@@ -410,10 +435,7 @@ pub fn udp_from_fixed_port(mut cmd: Command, sport: u16, host: &str, port: u16) 
          sys.exit(1)\n"
     );
     cmd.args(["-c", &script]);
-    let out = output(cmd);
-    out.status
-        .success()
-        .then(|| testbed::stdout(&out).trim().to_string())
+    reply_if_ok(&output(cmd))
 }
 
 /// The arguments of `podnet run -d --name NAME EXTRA... -- sleep infinity`.

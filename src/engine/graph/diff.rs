@@ -228,93 +228,24 @@ pub fn orphans(store: &StoreFacts, kernel: &KernelFacts) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::graph::facts::{AttachmentFacts, ContainerFacts, NsFacts};
-    use crate::kernel::link::Link;
-    use crate::model::{Network, NetworkState};
-
-    fn link(index: u32, name: &str, kind: &str, master: Option<u32>) -> Link {
-        Link {
-            index,
-            name: name.into(),
-            kind: Some(kind.into()),
-            master,
-            up: true,
-            alias: None,
-        }
-    }
-
-    fn network() -> Network {
-        Network {
-            id: 1,
-            name: "app".into(),
-            bridge: "pn-app".into(),
-            subnet: "10.90.0.0/24".parse().unwrap(),
-            gateway: "10.90.0.1".parse().unwrap(),
-            subnet6: None,
-            gateway6: None,
-            nat6: true,
-            mtu: 1500,
-            internal: false,
-            icc: true,
-            dns: false,
-            delegated: false,
-            state: NetworkState::Ready,
-            macvlan: None,
-        }
-    }
-
-    fn container() -> ContainerFacts {
-        ContainerFacts {
-            name: "web".into(),
-            mode: "bridge".into(),
-            shares: None,
-            status: "running".into(),
-            netns: Some("/run/podnet/netns/web".into()),
-            pid: Some(10),
-            ready: true,
-            attachments: vec![AttachmentFacts {
-                network: "app".into(),
-                ifname: "eth0".into(),
-                ip: Some("10.90.0.2".parse().unwrap()),
-                ip6: None,
-                host_veth: Some("pnv1".into()),
-                ready: true,
-            }],
-            ports: vec![],
-        }
-    }
+    use crate::engine::graph::fixtures::{
+        container, kernel, kinds, link, marked, netns_of, network, store,
+    };
 
     /// A store with one network and one container, and the kernel exactly as they say.
     fn agreeing() -> (StoreFacts, KernelFacts) {
-        let store = StoreFacts {
-            store_id: "abc".into(),
-            networks: vec![network()],
-            containers: vec![container()],
-            ..Default::default()
-        };
-        let mut kernel = KernelFacts::default();
-        kernel.host.links = vec![
+        let s = store(
+            vec![network(1, "app", "pn-app", "10.90.0.0/24", "10.90.0.1")],
+            vec![container("web", "app", "10.90.0.2", Some("pnv1"))],
+        );
+        let host = vec![
             link(1, "lo", "", None),
             link(5, "pn-app", "bridge", None),
             link(6, "pnv1", "veth", Some(5)),
         ];
-        kernel.host.addrs = vec![(5, "10.90.0.1".parse().unwrap(), 24)];
-        let ns = NsFacts {
-            links: vec![link(1, "lo", "", None), link(2, "eth0", "veth", None)],
-            addrs: vec![(2, "10.90.0.2".parse().unwrap(), 24)],
-            routes: vec![],
-        };
-        kernel
-            .namespaces
-            .insert("/run/podnet/netns/web".into(), Some(ns));
-        (store, kernel)
-    }
-
-    fn kinds(store: &StoreFacts, kernel: &KernelFacts) -> Vec<(FlagKind, String)> {
-        flags(store, kernel)
-            .into_iter()
-            .map(|f| (f.kind, f.subject))
-            .collect()
+        let mut k = kernel(host, "web", "veth", "10.90.0.2");
+        k.host.addrs = vec![(5, "10.90.0.1".parse().unwrap(), 24)];
+        (s, k)
     }
 
     #[test]
@@ -397,11 +328,7 @@ mod tests {
             ),
             (
                 "a link carrying this store's mark",
-                |_, k| {
-                    let mut l = link(9, "other", "dummy", None);
-                    l.alias = Some("podnet:abc".into());
-                    k.host.links.push(l);
-                },
+                |_, k| k.host.links.push(marked(9, "other", "dummy")),
                 FlagKind::OrphanLink,
                 "link:other",
             ),
@@ -435,8 +362,9 @@ mod tests {
     #[test]
     fn a_sharer_is_not_judged_for_its_owners_namespace() {
         let (mut s, mut k) = agreeing();
-        let mut sharer = container();
-        sharer.name = "side".into();
+        // It records its owner's namespace, as a sharer does.
+        let mut sharer = container("side", "app", "10.90.0.2", None);
+        sharer.netns = Some(netns_of("web"));
         sharer.mode = "container".into();
         sharer.shares = Some("web".into());
         sharer.attachments.clear();

@@ -3,97 +3,36 @@
 //! child with no host end, and neither the missing veth nor the shim is flagged.
 
 use super::diff::{flags, orphans};
-use super::facts::{AttachmentFacts, ContainerFacts, KernelFacts, NsFacts, StoreFacts};
+use super::facts::{KernelFacts, StoreFacts};
+use super::fixtures::{container, kernel, kinds, link, marked, network, store};
 use super::{build, Body, EdgeKind, FlagKind};
-use crate::kernel::link::Link;
-use crate::model::{Macvlan, MacvlanMode, Network, NetworkState};
-
-fn link(index: u32, name: &str, kind: &str, alias: Option<&str>) -> Link {
-    Link {
-        index,
-        name: name.into(),
-        kind: Some(kind.into()),
-        master: None,
-        up: true,
-        alias: alias.map(str::to_string),
-    }
-}
+use crate::model::{Macvlan, MacvlanMode, Network};
 
 fn lan(host_access: bool) -> Network {
     Network {
-        id: 2,
-        name: "lan".into(),
-        bridge: "pnm2".into(),
-        subnet: "192.168.1.0/24".parse().unwrap(),
-        gateway: "192.168.1.1".parse().unwrap(),
-        subnet6: None,
-        gateway6: None,
         nat6: false,
-        mtu: 1500,
-        internal: false,
-        icc: true,
-        dns: false,
-        delegated: false,
-        state: NetworkState::Ready,
         macvlan: Some(Macvlan {
             parent: "uplink0".into(),
             mode: MacvlanMode::Bridge,
             range: "192.168.1.192/27".parse().unwrap(),
             host_access,
         }),
+        ..network(2, "lan", "pnm2", "192.168.1.0/24", "192.168.1.1")
     }
 }
 
 /// A macvlan network with one container, and the kernel exactly as they say (the shim,
 /// marked with the store's identity, only with host access).
 fn scene(host_access: bool) -> (StoreFacts, KernelFacts) {
-    let store = StoreFacts {
-        store_id: "abc".into(),
-        networks: vec![lan(host_access)],
-        containers: vec![ContainerFacts {
-            name: "m1".into(),
-            mode: "bridge".into(),
-            shares: None,
-            status: "running".into(),
-            netns: Some("/run/podnet/netns/m1".into()),
-            pid: Some(10),
-            ready: true,
-            attachments: vec![AttachmentFacts {
-                network: "lan".into(),
-                ifname: "eth0".into(),
-                ip: Some("192.168.1.193".parse().unwrap()),
-                ip6: None,
-                host_veth: None,
-                ready: true,
-            }],
-            ports: vec![],
-        }],
-        ..Default::default()
-    };
-    let mut kernel = KernelFacts::default();
-    kernel.host.links = vec![link(1, "lo", "", None), link(3, "uplink0", "veth", None)];
+    let s = store(
+        vec![lan(host_access)],
+        vec![container("m1", "lan", "192.168.1.193", None)],
+    );
+    let mut host = vec![link(1, "lo", "", None), link(3, "uplink0", "veth", None)];
     if host_access {
-        kernel
-            .host
-            .links
-            .push(link(7, "pnm2", "macvlan", Some("podnet:abc")));
+        host.push(marked(7, "pnm2", "macvlan"));
     }
-    let ns = NsFacts {
-        links: vec![link(1, "lo", "", None), link(2, "eth0", "macvlan", None)],
-        addrs: vec![(2, "192.168.1.193".parse().unwrap(), 24)],
-        routes: vec![],
-    };
-    kernel
-        .namespaces
-        .insert("/run/podnet/netns/m1".into(), Some(ns));
-    (store, kernel)
-}
-
-fn kinds(s: &StoreFacts, k: &KernelFacts) -> Vec<(FlagKind, String)> {
-    flags(s, k)
-        .into_iter()
-        .map(|f| (f.kind, f.subject))
-        .collect()
+    (s, kernel(host, "m1", "macvlan", "192.168.1.193"))
 }
 
 #[test]
@@ -122,9 +61,7 @@ fn a_missing_parent_or_shim_is_flagged_on_the_network() {
     assert!(f[0].message.contains("parent uplink0"), "{f:?}");
     // Without host access a shim left behind is no longer explained: an orphan.
     let (s, mut k) = scene(false);
-    k.host
-        .links
-        .push(link(7, "pnm2", "macvlan", Some("podnet:abc")));
+    k.host.links.push(marked(7, "pnm2", "macvlan"));
     assert_eq!(
         kinds(&s, &k),
         vec![(FlagKind::OrphanLink, "link:pnm2".into())]

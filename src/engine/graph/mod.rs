@@ -14,6 +14,8 @@ mod build;
 mod collect;
 mod diff;
 pub mod facts;
+#[cfg(test)]
+mod fixtures;
 pub mod ids;
 #[cfg(test)]
 mod macvlan_tests;

@@ -132,12 +132,7 @@ pub fn create(ctx: &mut Ctx, spec: &NetworkRequest) -> Result<Network> {
     owner::tables::check_usable(ctx)?;
     let macvlan = match &spec.macvlan {
         Some(m) => {
-            let bridges: Vec<String> = ctx
-                .store
-                .networks()?
-                .into_iter()
-                .map(|n| n.bridge)
-                .collect();
+            let bridges = bridge_names(ctx)?;
             Some(macvlan::check(ctx, spec, m, &bridges)?.0)
         }
         None => None,
@@ -376,12 +371,7 @@ fn make_bridge6(
         return Ok(());
     }
     // podnet's own links are left as they are (its bridges take no RA at all).
-    let bridges: Vec<String> = ctx
-        .store
-        .networks()?
-        .into_iter()
-        .map(|n| n.bridge)
-        .collect();
+    let bridges = bridge_names(ctx)?;
     let raised = sysctl::enable_ipv6_forwarding(|name| {
         owner::names::reserved(name) || bridges.iter().any(|b| b == name)
     })?;
@@ -608,4 +598,14 @@ pub fn prune(ctx: &mut Ctx) -> Result<Vec<String>> {
         }
     }
     Ok(removed)
+}
+
+/// The `bridge` column of every recorded network (a macvlan network's: its host shim).
+fn bridge_names(ctx: &Ctx) -> Result<Vec<String>> {
+    Ok(ctx
+        .store
+        .networks()?
+        .into_iter()
+        .map(|n| n.bridge)
+        .collect())
 }
