@@ -200,12 +200,15 @@ pub enum Command {
     Demo,
     /// Follow a real probe hook by hook and say which podnet object decided its fate.
     #[command(
-        after_help = "Examples:\n  podnet trace web db:5432\n  podnet trace web 1.1.1.1:53/udp\n  podnet trace host 127.0.0.1:8080\n  podnet trace web api:80                  # a service: the chosen backend is shown\n  podnet trace 198.18.0.2 198.18.0.1:8080 # an outside sender: armed, waits for its packet\n\nFROM and TO: a container, a service (TO only), `host`, or an IPv4 address. Tracing leaves\nno rule behind, even when killed: its nftables table belongs to the process's socket."
+        after_help = "Examples:\n  podnet trace web db:5432\n  podnet trace web 1.1.1.1:53/udp\n  podnet trace host 127.0.0.1:8080\n  podnet trace web api:80                  # a service: the chosen backend is shown\n  podnet trace 198.18.0.2 198.18.0.1:8080 # an outside sender: armed, waits for its packet\n  podnet trace -6 web db:5432               # IPv6 (dual-stack networks)\n  podnet trace host '[::1]:8080'\n\nFROM and TO: a container, a service (TO only), `host`, or an IPv4 or IPv6 address. Tracing\nleaves no rule behind, even when killed: its nftables table belongs to the process's socket."
     )]
     Trace {
         from: String,
-        /// TO:PORT[/tcp|udp].
+        /// TO:PORT[/tcp|udp] (an IPv6 address as [ADDR]:PORT).
         to: String,
+        /// IPv6: containers, services and `host` stand for their IPv6 addresses.
+        #[arg(short = '6', long = "ipv6")]
+        ipv6: bool,
         /// Send N probes, one trace each.
         #[arg(long, default_value_t = 1)]
         count: u32,

@@ -89,3 +89,29 @@ pub fn list(rtnl: &mut Rtnl) -> Result<Vec<Neighbour>> {
     }
     Ok(out)
 }
+
+/// Whether the namespace holds an entry for `ip` (either family) that never resolved:
+/// `INCOMPLETE` (still asking) or `FAILED` (no answer), i.e. a packet to it waits or dies
+/// in the neighbour layer, after every netfilter hook of the sender.
+pub fn unresolved(rtnl: &mut Rtnl, ip: std::net::IpAddr) -> Result<bool> {
+    use netlink_packet_route::neighbour::NeighbourState;
+    let mut q = NeighbourMessage::default();
+    q.header.family = match ip {
+        std::net::IpAddr::V4(_) => AddressFamily::Inet,
+        std::net::IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    let want = match ip {
+        std::net::IpAddr::V4(a) => NeighbourAddress::Inet(a),
+        std::net::IpAddr::V6(a) => NeighbourAddress::Inet6(a),
+    };
+    Ok(rtnl.dump(M::GetNeighbour(q))?.into_iter().any(|m| {
+        let M::NewNeighbour(n) = m else { return false };
+        matches!(
+            n.header.state,
+            NeighbourState::Incomplete | NeighbourState::Failed
+        ) && n
+            .attributes
+            .iter()
+            .any(|a| *a == NeighbourAttribute::Destination(want.clone()))
+    }))
+}

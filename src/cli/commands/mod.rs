@@ -30,6 +30,7 @@ fn trace(
     f: super::args::Format,
     from: String,
     to: &str,
+    ipv6: bool,
     count: u32,
     timeout: Option<f64>,
 ) -> Result<i32> {
@@ -48,7 +49,7 @@ fn trace(
             )))
         }
         // A probe's fate is known in milliseconds; an outside sender needs time to send.
-        None if from.parse::<std::net::Ipv4Addr>().is_ok() => 10.0,
+        None if from.parse::<std::net::IpAddr>().is_ok() => 10.0,
         None => 0.9,
     };
     let req = trace::TraceRequest {
@@ -56,6 +57,7 @@ fn trace(
         to,
         port,
         proto,
+        ipv6,
         timeout: Duration::from_secs_f64(secs),
     };
     let mut reports = vec![];
@@ -189,9 +191,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Trace {
             from,
             to,
+            ipv6,
             count,
             timeout,
-        } => return trace(&mut ctx, f, from, &to, count, timeout),
+        } => return trace(&mut ctx, f, from, &to, ipv6, count, timeout),
         Command::Graph { network } => super::graph::run(&mut ctx, f, network.as_deref())?,
         Command::Ui { listen } => return super::ui::run(ctx, &cli.root, &cli.run_dir, &listen),
         Command::Demo | Command::Agent(_) | Command::Cluster(_) | Command::Node(_) => {

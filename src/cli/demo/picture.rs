@@ -48,6 +48,7 @@ fn show_trace(
         to: to.into(),
         port,
         proto: Proto::Tcp,
+        ipv6: false,
         timeout: Duration::from_millis(900),
     };
     let r = trace::run(ctx, &req, &mut |note| outln!("   {note}"))?;

@@ -21,7 +21,7 @@ pub struct Form {
 pub fn run(root: &Path, run_dir: &Path, form: &Form) -> Result<serde_json::Value> {
     let (to, port, proto) = trace::parse_target(&form.to)?;
     // The CLI's defaults: an outside sender needs time to send.
-    let secs = match form.from.parse::<std::net::Ipv4Addr>() {
+    let secs = match form.from.parse::<std::net::IpAddr>() {
         Ok(_) => 10.0,
         Err(_) => 0.9,
     };
@@ -30,6 +30,7 @@ pub fn run(root: &Path, run_dir: &Path, form: &Form) -> Result<serde_json::Value
         to,
         port,
         proto,
+        ipv6: false,
         timeout: Duration::from_secs_f64(secs),
     };
     let (mut ctx, _) = crate::engine::open(root, run_dir, Access::Change)?;

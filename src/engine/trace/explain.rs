@@ -6,38 +6,44 @@
 use crate::kernel::nft::trace::{Headers, TraceVerdict};
 use crate::model::{Network, PortMapping};
 use crate::store::api::ServiceRecord;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// What the store says, read once per trace.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub networks: Vec<Network>,
-    /// (container, its address on its network).
-    pub endpoints: Vec<(String, Ipv4Addr)>,
+    /// (container, an address of it): its IPv4 and, on a dual-stack network, its IPv6.
+    pub endpoints: Vec<(String, IpAddr)>,
     /// (container address, published port).
     pub ports: Vec<(Ipv4Addr, PortMapping)>,
     pub services: Vec<ServiceRecord>,
+    /// (container, host end of its veth: its bridge port).
+    pub ports_of: Vec<(String, String)>,
 }
 
 impl Facts {
     pub fn network_of_bridge(&self, bridge: &str) -> Option<&Network> {
         self.networks.iter().find(|n| n.bridge == bridge)
     }
-    pub fn network_of_ip(&self, ip: Ipv4Addr) -> Option<&Network> {
-        self.networks.iter().find(|n| n.subnet.contains(&ip))
+    pub fn network_of_ip(&self, ip: IpAddr) -> Option<&Network> {
+        self.networks.iter().find(|n| match ip {
+            IpAddr::V4(a) => n.subnet.contains(&a),
+            IpAddr::V6(a) => n.subnet6.is_some_and(|s| s.contains(&a)),
+        })
     }
-    pub fn container_of_ip(&self, ip: Ipv4Addr) -> Option<&str> {
+    pub fn container_of_ip(&self, ip: IpAddr) -> Option<&str> {
         self.endpoints
             .iter()
             .find(|(_, a)| *a == ip)
             .map(|(n, _)| n.as_str())
     }
     /// The published port a packet to `daddr:dport` (proto) hits: one on that very host
-    /// address wins over one on all addresses (as in the ruleset).
+    /// address wins over one on all addresses (as in the ruleset). Ports are recorded by
+    /// the container's IPv4 address; see [`Facts::address_of`] for its other family.
     pub fn published(
         &self,
         proto: u8,
-        daddr: Ipv4Addr,
+        daddr: IpAddr,
         dport: u16,
     ) -> Option<&(Ipv4Addr, PortMapping)> {
         let on = |want: Option<IpAddr>| {
@@ -45,15 +51,26 @@ impl Facts {
                 m.proto.number() == proto && m.host_port == dport && m.host_ip == want
             })
         };
-        on(Some(IpAddr::V4(daddr))).or_else(|| on(None))
+        on(Some(daddr)).or_else(|| on(None))
     }
-    pub fn service_at(&self, proto: u8, vip: Ipv4Addr, port: u16) -> Option<&ServiceRecord> {
+    /// The container's address of the family of `like`.
+    pub fn address_of(&self, container: &str, like: IpAddr) -> Option<IpAddr> {
+        self.endpoints
+            .iter()
+            .find(|(n, a)| n == container && a.is_ipv6() == like.is_ipv6())
+            .map(|(_, a)| *a)
+    }
+    pub fn service_at(&self, proto: u8, vip: IpAddr, port: u16) -> Option<&ServiceRecord> {
         self.services.iter().find(|s| {
-            s.service.vip == Some(vip)
-                && s.service
-                    .ports
-                    .iter()
-                    .any(|p| p.port == port && p.proto.number() == proto)
+            let at = match vip {
+                IpAddr::V4(v) => s.service.vip == Some(v),
+                IpAddr::V6(v) => s.service.vip6 == Some(v),
+            };
+            at && s
+                .service
+                .ports
+                .iter()
+                .any(|p| p.port == port && p.proto.number() == proto)
         })
     }
     pub fn service_with_node_port(&self, proto: u8, port: u16) -> Option<&ServiceRecord> {
@@ -73,7 +90,24 @@ impl Facts {
             None => "?".into(),
         }
     }
-    fn who(&self, ip: Ipv4Addr) -> String {
+    /// The container whose bridge port (host veth end) this is.
+    pub fn container_of_port(&self, port: &str) -> Option<&str> {
+        self.ports_of
+            .iter()
+            .find(|(_, p)| p == port)
+            .map(|(c, _)| c.as_str())
+    }
+    /// "container a1" for a container's bridge port, else the interface's name.
+    fn port_owner(&self, port: Option<&str>) -> String {
+        match port {
+            Some(p) => match self.container_of_port(p) {
+                Some(c) => format!("container {c}"),
+                None => p.to_string(),
+            },
+            None => "?".into(),
+        }
+    }
+    fn who(&self, ip: IpAddr) -> String {
         match self.container_of_ip(ip) {
             Some(c) => c.to_string(),
             None => ip.to_string(),
@@ -109,6 +143,11 @@ pub struct Meaning {
     pub fix: Option<String>,
 }
 
+/// `10.89.0.2:80`, `[fd00:90::2]:80`.
+pub fn hostport(ip: IpAddr, port: u16) -> String {
+    SocketAddr::new(ip, port).to_string()
+}
+
 fn has(sets: &[String], name: &str) -> bool {
     sets.iter().any(|s| s == name)
 }
@@ -127,28 +166,38 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
     let p = h.packet;
     let drop = matches!(h.verdict, TraceVerdict::Drop);
     match (h.family, h.table, h.chain) {
-        ("ip", "podnet", "guard") | ("ip", "podnet", "input") if drop && h.is_rule => dropped(
+        ("ip" | "ip6", "podnet", "guard" | "input") if drop && h.is_rule => dropped(
             "podnet's loopback guard".into(),
-            "podnet never lets a packet from a container reach the host's 127.0.0.0/8".into(),
+            format!(
+                "podnet never lets a packet from a container reach the host's {}",
+                if h.family == "ip6" {
+                    "::1"
+                } else {
+                    "127.0.0.0/8"
+                }
+            ),
             "reach the host at the network's gateway address, or publish the service's port".into(),
         ),
-        ("ip", "podnet", "prerouting" | "output") if h.is_rule => {
+        ("ip" | "ip6", "podnet", "prerouting" | "output") if h.is_rule => {
             if has(h.sets, "ports") || has(h.sets, "ports_any") {
-                match p.and_then(|p| f.published(p.proto, p.daddr, p.dport)) {
-                    Some((ip, m)) => object(format!(
-                        "published port {} of {} (-> {}:{})",
-                        m.host_port,
-                        f.who(*ip),
-                        ip,
-                        m.container_port
-                    )),
+                let hit = p.and_then(|p| Some((p, f.published(p.proto, p.daddr, p.dport)?)));
+                match hit {
+                    Some((p, (ip, m))) => {
+                        let who = f.who(IpAddr::V4(*ip));
+                        let to = f.address_of(&who, p.daddr).unwrap_or(IpAddr::V4(*ip));
+                        object(format!(
+                            "published port {} of {who} (-> {})",
+                            m.host_port,
+                            hostport(to, m.container_port)
+                        ))
+                    }
                     None => object("a published port".into()),
                 }
             } else {
                 object("loopback traffic is left as it is".into())
             }
         }
-        ("ip", "podnet", "postrouting") if h.is_rule => {
+        ("ip" | "ip6", "podnet", "postrouting") if h.is_rule => {
             let to = f.net_name(h.oif);
             if has(h.sets, "masq_subnets") {
                 let net = p
@@ -163,7 +212,7 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                 ))
             }
         }
-        ("ip", "podnet", "forward") if h.is_rule => {
+        ("ip" | "ip6", "podnet", "forward") if h.is_rule => {
             let (a, b) = (f.net_name(h.iif), f.net_name(h.oif));
             if has(h.sets, "same_bridge") {
                 object(format!("network {a}: its containers talk to each other"))
@@ -187,6 +236,10 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                         ),
                     )
                 }
+            } else if has(h.sets, "bridges") && drop && a == b {
+                // Routed back out through the gateway onto its own bridge (or bridged, with
+                // br_netfilter): same_bridge holds only networks with icc.
+                noicc(f, &a, h)
             } else if has(h.sets, "bridges") && drop {
                 dropped(
                     format!("isolation between networks {a} and {b}"),
@@ -199,21 +252,25 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                 object("DNAT'ed traffic (a published port or a service) may cross networks".into())
             }
         }
-        ("ip", "podnet-svc" | "podnet-csvc", _) if h.is_rule => service_hit(h, f),
-        ("bridge", "podnet", "prerouting") if drop => dropped(
-            "anti-spoofing on the container's bridge port".into(),
-            "the frame's source MAC or address is not the one podnet gave this container".into(),
-            "send from the container's own address (see `podnet inspect`)".into(),
-        ),
+        ("ip" | "ip6", "podnet-svc" | "podnet-csvc", _) if h.is_rule => service_hit(h, f),
+        ("bridge", "podnet", "prerouting") if drop => spoofed(f, h),
+        ("bridge", "podnet", "prerouting") if h.is_rule && has(h.sets, "port_sources") => {
+            object(format!(
+                "anti-spoofing: {} sends from its own MAC and address",
+                f.port_owner(h.iif)
+            ))
+        }
+        ("bridge", "podnet", "prerouting") if h.is_rule && has(h.sets, "container_ports") => {
+            object("anti-spoofing: not a container's bridge port, not checked".into())
+        }
         ("bridge", "podnet", "forward") if drop => {
             let net = p
                 .and_then(|p| f.network_of_ip(p.saddr).or(f.network_of_ip(p.daddr)))
                 .map_or("?".into(), |n| n.name.clone());
-            dropped(
-                format!("--icc=false on network {net}"),
-                format!("network {net} has --icc=false: its containers may not talk to each other"),
-                "publish the port and use the host's address, or a network with icc".into(),
-            )
+            noicc(f, &net, h)
+        }
+        ("bridge", "podnet", "forward") if h.is_rule => {
+            object("hairpin: a published port's traffic back onto its own bridge".into())
         }
         (_, t, c) if drop && !t.starts_with("podnet") => dropped(
             format!("{} {t} {c} (not podnet's)", h.family),
@@ -224,6 +281,55 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
             format!("look at `nft -a list chain {} {t} {c}`", h.family),
         ),
         _ => Meaning::default(),
+    }
+}
+
+/// A frame dropped by anti-spoofing as it entered the bridge from a container's port.
+fn spoofed(f: &Facts, h: &Hit) -> Meaning {
+    let who = f.port_owner(h.iif);
+    let own = h
+        .iif
+        .and_then(|p| f.container_of_port(p))
+        .zip(h.packet)
+        .and_then(|(c, p)| f.address_of(c, p.saddr));
+    let sent = h
+        .packet
+        .map_or(String::new(), |p| format!(" from {}", p.saddr));
+    let (why, fix) = match own {
+        Some(ip) => (
+            format!("{who} sent{sent}, which is not its own address {ip} (or not from its own MAC), so anti-spoofing on its bridge port dropped the frame"),
+            format!("send from {ip}, the address podnet gave it; for another address, attach it to the network that has one (`podnet network connect NET CONTAINER`)"),
+        ),
+        None => (
+            format!("{who} sent{sent} with a source MAC or address podnet did not give it, so anti-spoofing on its bridge port dropped the frame"),
+            "send from the container's own address (see `podnet inspect`)".into(),
+        ),
+    };
+    Meaning {
+        object: Some(format!("anti-spoofing for {who}")),
+        why: Some(why),
+        fix: Some(fix),
+    }
+}
+
+/// Traffic between two containers of one `--icc=false` network.
+fn noicc(f: &Facts, net: &str, h: &Hit) -> Meaning {
+    let (a, b) = (f.port_owner(h.iif), f.port_owner(h.oif));
+    let between = match (
+        h.iif.and_then(|i| f.container_of_port(i)),
+        h.oif.and_then(|o| f.container_of_port(o)),
+    ) {
+        (Some(_), Some(_)) => format!(" ({a} -> {b})"),
+        _ => String::new(),
+    };
+    Meaning {
+        object: Some(format!("--icc=false on network {net}")),
+        why: Some(format!(
+            "network {net} has --icc=false: its containers may not talk to each other{between}"
+        )),
+        fix: Some(format!(
+            "publish the port and use the host's address, or connect both containers to a network with icc (`podnet network connect NET CONTAINER`) instead of {net}"
+        )),
     }
 }
 
@@ -263,7 +369,7 @@ fn service_hit(h: &Hit, f: &Facts) -> Meaning {
         },
         (c, _) if c.starts_with("bucket_") || c.starts_with("np_bucket_") || c.starts_with("affinity") || c == "prerouting" || c == "output" => {
             let backend = h.after.map_or("?".into(), |a| {
-                format!("{} ({}:{})", f.who(a.daddr), a.daddr, a.dport)
+                format!("{} ({})", f.who(a.daddr), hostport(a.daddr, a.dport))
             });
             // The service is the one of the packet before the rewrite.
             object(format!("service {name}, backend {backend}"))
@@ -303,7 +409,10 @@ mod tests {
                 net("app", "pn-app", "10.89.0.0/24", false),
                 net("db", "pn-db", "10.90.0.0/24", true),
             ],
-            endpoints: vec![("web".into(), "10.89.0.2".parse().unwrap())],
+            endpoints: vec![
+                ("web".into(), "10.89.0.2".parse().unwrap()),
+                ("web".into(), "fd00:89::2".parse().unwrap()),
+            ],
             ports: vec![(
                 "10.89.0.2".parse().unwrap(),
                 PortMapping {
@@ -314,6 +423,7 @@ mod tests {
                 },
             )],
             services: vec![],
+            ports_of: vec![("web".into(), "pnv7".into())],
         }
     }
 
@@ -400,6 +510,77 @@ mod tests {
             m.object.as_deref(),
             Some("masquerade for network app (pn-app)")
         );
+    }
+
+    #[test]
+    fn bridge_drops_name_the_container_and_the_network() {
+        let mut f = facts();
+        f.ports_of.push(("peer".into(), "pnv8".into()));
+        let none: Vec<String> = vec![];
+        let spoof = hdr("10.89.0.99", 5, "10.89.0.3", 80);
+        let mut h = hit("prerouting", &none, &TraceVerdict::Drop, spoof);
+        (h.family, h.iif, h.oif) = ("bridge", Some("pnv7"), None);
+        let m = explain(&h, &f);
+        assert_eq!(m.object.as_deref(), Some("anti-spoofing for container web"));
+        let why = m.why.unwrap();
+        assert!(
+            why.contains("sent from 10.89.0.99, which is not its own address 10.89.0.2"),
+            "{why}"
+        );
+        assert!(m.fix.unwrap().contains("send from 10.89.0.2"));
+
+        let own = vec!["port_sources".to_string()];
+        h.sets = &own;
+        h.verdict = &TraceVerdict::Accept;
+        assert_eq!(
+            explain(&h, &f).object.as_deref(),
+            Some("anti-spoofing: container web sends from its own MAC and address")
+        );
+
+        let mut h = hit("forward", &none, &TraceVerdict::Drop, spoof);
+        (h.family, h.iif, h.oif) = ("bridge", Some("pnv7"), Some("pnv8"));
+        let m = explain(&h, &f);
+        assert_eq!(m.object.as_deref(), Some("--icc=false on network app"));
+        assert!(m.why.unwrap().contains("(container web -> container peer)"));
+
+        // Routed back out onto its own bridge: ip podnet's isolation rule, icc=false's words.
+        let bridges = vec!["bridges".to_string(), "bridges".to_string()];
+        let mut h = hit("forward", &bridges, &TraceVerdict::Drop, spoof);
+        h.oif = Some("pn-app");
+        let m = explain(&h, &f);
+        assert_eq!(m.object.as_deref(), Some("--icc=false on network app"));
+    }
+
+    #[test]
+    fn ipv6_hits_name_the_same_objects() {
+        let mut f = facts();
+        f.networks[0].subnet6 = Some("fd00:89::/64".parse().unwrap());
+        let ports = vec!["ports_any".to_string()];
+        let mut h = hit(
+            "output",
+            &ports,
+            &TraceVerdict::Accept,
+            hdr("::1", 5, "::1", 8080),
+        );
+        h.family = "ip6";
+        assert_eq!(
+            explain(&h, &f).object.as_deref(),
+            Some("published port 8080 of web (-> [fd00:89::2]:80)")
+        );
+        let masq = vec!["masq_subnets".to_string()];
+        let out = hdr("fd00:89::2", 5, "2001:db8::1", 80);
+        let mut h = hit("postrouting", &masq, &TraceVerdict::Accept, out);
+        h.family = "ip6";
+        assert_eq!(
+            explain(&h, &f).object.as_deref(),
+            Some("masquerade for network app (pn-app)")
+        );
+        let none: Vec<String> = vec![];
+        let spoof = hdr("fd00:89::99", 5, "fd00:89::3", 80);
+        let mut h = hit("prerouting", &none, &TraceVerdict::Drop, spoof);
+        (h.family, h.iif) = ("bridge", Some("pnv7"));
+        let why = explain(&h, &f).why.unwrap();
+        assert!(why.contains("not its own address fd00:89::2"), "{why}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Why this way: `docs/decisions/2026-12-02-trace.md`.
 
 pub mod explain;
+pub mod places;
 pub mod probe;
 pub mod report;
 pub mod spots;
@@ -15,138 +16,70 @@ use crate::kernel::nft::trace::{
     wait_any, Headers, Match, TraceEvent, TraceListener, TraceType, TraceVerdict,
 };
 use crate::kernel::{netns, route};
-use crate::model::{Endpoint, Error, Mode, Proto, Result};
-use explain::{explain, Facts, Hit};
+use crate::model::{Endpoint, Error, Proto, Result};
+use explain::{explain, hostport, Facts, Hit};
+pub use places::parse_target;
+use places::{facts, gateway_of, is_v6, netns_of, place, unresolved_next_hop, Place};
 pub use report::{Hop, Outcome, Rewrite, RouteStep, TraceReport};
 use spots::{hook_name, Spot};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-/// What to trace. FROM/TO: a container or service name, `host`, or an IPv4 address.
+/// What to trace. FROM/TO: a container or service name, `host`, or an IPv4 or IPv6 address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceRequest {
     pub from: String,
     pub to: String,
     pub port: u16,
     pub proto: Proto,
+    /// IPv6 (`-6`): names (containers, services, `host`) stand for their IPv6 addresses. An
+    /// IPv6 address as FROM or TO implies it.
+    pub ipv6: bool,
     /// How long to wait for the packet (for an outside sender: for it to send one).
     pub timeout: Duration,
-}
-
-/// Parses `TO:PORT[/tcp|udp]`.
-pub fn parse_target(text: &str) -> Result<(String, u16, Proto)> {
-    let bad = |why: &str| {
-        Error::input(format!(
-            "trace target '{text}': {why}; give TO:PORT[/tcp|udp], e.g. web:80 or 10.88.0.2:53/udp"
-        ))
-    };
-    let (rest, proto) = match text.rsplit_once('/') {
-        Some((r, "tcp")) => (r, Proto::Tcp),
-        Some((r, "udp")) => (r, Proto::Udp),
-        Some(_) => return Err(bad("the protocol is tcp or udp")),
-        None => (text, Proto::Tcp),
-    };
-    let (to, port) = rest.rsplit_once(':').ok_or_else(|| bad("no port"))?;
-    if to.is_empty() {
-        return Err(bad("no destination"));
-    }
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| bad("the port is a number from 1 to 65535"))?;
-    Ok((to.to_string(), port, proto))
-}
-
-enum Place {
-    Host,
-    Container(Endpoint),
-    Service(crate::store::api::ServiceRecord),
-    Address(Ipv4Addr),
-}
-
-fn place(ctx: &Ctx, what: &str, text: &str) -> Result<Place> {
-    if text == "host" {
-        return Ok(Place::Host);
-    }
-    if let Ok(a) = text.parse::<Ipv4Addr>() {
-        let by_ip = ctx
-            .store
-            .endpoints()?
-            .into_iter()
-            .find(|e| e.ip == Some(a) && e.netns.is_some());
-        return Ok(match by_ip {
-            Some(e) => Place::Container(e),
-            None => Place::Address(a),
-        });
-    }
-    if let Some(e) = ctx.store.endpoint(text)? {
-        return Ok(Place::Container(e));
-    }
-    if let Some(s) = ctx.store.service(text)? {
-        return Ok(Place::Service(s));
-    }
-    Err(Error::not_found(
-        "container or service",
-        text,
-        format!("trace {what} '{text}': no container or service of that name; give a container, a service, `host` or an IPv4 address"),
-    ))
-}
-
-fn facts(ctx: &Ctx) -> Result<Facts> {
-    Ok(Facts {
-        networks: ctx.store.networks()?,
-        endpoints: ctx
-            .store
-            .endpoints()?
-            .into_iter()
-            .filter_map(|e| Some((e.name, e.ip?)))
-            .collect(),
-        ports: ctx.store.all_ports()?,
-        services: ctx.store.services()?,
-    })
-}
-
-fn gateway_of(facts: &Facts, e: &Endpoint) -> Option<Ipv4Addr> {
-    match &e.mode {
-        Mode::Bridge(n) => facts
-            .networks
-            .iter()
-            .find(|x| &x.name == n)
-            .map(|x| x.gateway),
-        _ => None,
-    }
-}
-
-fn netns_of(e: &Endpoint) -> Result<&str> {
-    e.netns.as_deref().ok_or_else(|| {
-        Error::input(format!(
-            "trace: container {} has no namespace of its own (host mode): trace from `host`",
-            e.name
-        ))
-    })
 }
 
 /// Trace one probe. Prints nothing: an outside FROM is announced through `armed` (called
 /// once the trace is armed, before waiting).
 pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Result<TraceReport> {
+    let v6 = is_v6(req)?;
     let from = place(ctx, "FROM", &req.from)?;
     let to = place(ctx, "TO", &req.to)?;
     let facts = facts(ctx)?;
     let proto = req.proto.number();
+    let family = if v6 { "IPv6" } else { "IPv4" };
 
     // Where the packet goes, and which namespaces may see it last.
     let mut dests: Vec<Endpoint> = vec![];
     let daddr = match &to {
         Place::Container(e) => {
             dests.push(e.clone());
-            e.ip.ok_or_else(|| {
-                Error::input(format!("trace: container {} has no IPv4 address", e.name))
+            let a = match v6 {
+                false => e.ip.map(IpAddr::V4),
+                true => e.ip6.map(IpAddr::V6),
+            };
+            a.ok_or_else(|| {
+                Error::input(format!(
+                    "trace: container {} has no {family} address{}",
+                    e.name,
+                    if v6 {
+                        " (its network is not dual-stack: `network create --ipv6`)"
+                    } else {
+                        ""
+                    }
+                ))
             })?
         }
         Place::Service(s) => {
-            let vip = s.service.vip.ok_or_else(|| {
-                Error::input(format!("trace: service {} has no IPv4 VIP", s.service.name))
+            let vip = match v6 {
+                false => s.service.vip.map(IpAddr::V4),
+                true => s.service.vip6.map(IpAddr::V6),
+            };
+            let vip = vip.ok_or_else(|| {
+                Error::input(format!(
+                    "trace: service {} has no {family} VIP",
+                    s.service.name
+                ))
             })?;
             if !s
                 .service
@@ -159,22 +92,32 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
                     s.service.name, req.port, req.proto
                 )));
             }
-            for b in &s.programmed {
-                if let Some(e) = ctx
-                    .store
-                    .endpoints()?
-                    .into_iter()
-                    .find(|e| e.ip == Some(b.ip))
-                {
-                    dests.push(e);
+            let backends: Vec<IpAddr> = match v6 {
+                false => s.programmed.iter().map(|b| IpAddr::V4(b.ip)).collect(),
+                true => s.programmed6.iter().map(|b| IpAddr::V6(b.ip)).collect(),
+            };
+            let endpoints = ctx.store.endpoints()?;
+            for b in backends {
+                let at = |e: &&Endpoint| match b {
+                    IpAddr::V4(b) => e.ip == Some(b),
+                    IpAddr::V6(b) => e.ip6 == Some(b),
+                };
+                if let Some(e) = endpoints.iter().find(at) {
+                    dests.push(e.clone());
                 }
             }
             vip
         }
-        Place::Host => match &from {
-            Place::Container(e) => gateway_of(&facts, e).unwrap_or(Ipv4Addr::LOCALHOST),
-            _ => Ipv4Addr::LOCALHOST,
-        },
+        Place::Host => {
+            let lo = match v6 {
+                false => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                true => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            };
+            match &from {
+                Place::Container(e) => gateway_of(&facts, e, v6).unwrap_or(lo),
+                _ => lo,
+            }
+        }
         Place::Address(a) => *a,
     };
     if matches!(to, Place::Host | Place::Address(_)) {
@@ -228,15 +171,16 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
         (_, Some(_)) => None,
         (Some(ns), None) => {
             let _inside = netns::enter(ns)?;
-            Some(probe::Probe::open(req.proto)?)
+            Some(probe::Probe::open(req.proto, v6)?)
         }
-        (None, None) => Some(probe::Probe::open(req.proto)?),
+        (None, None) => Some(probe::Probe::open(req.proto, v6)?),
     };
 
     // Arm: the first namespace on the exact 5-tuple, the others on what NAT keeps (the
     // protocol and the probe's source port; an outside sender's address).
     let sport = probe.as_ref().map(|p| p.sport);
     let first = Match {
+        v6,
         proto,
         saddr: outside,
         daddr: Some(daddr),
@@ -244,6 +188,7 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
         dport: Some(req.port),
     };
     let later = Match {
+        v6,
         proto,
         saddr: outside,
         sport,
@@ -263,8 +208,11 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
     match &probe {
         Some(p) => send_error = p.fire(daddr, req.port),
         None => armed(&format!(
-            "armed: waiting up to {:?} for a {} packet from {} to {}:{}",
-            req.timeout, req.proto, req.from, daddr, req.port
+            "armed: waiting up to {:?} for a {} packet from {} to {}",
+            req.timeout,
+            req.proto,
+            req.from,
+            hostport(daddr, req.port)
         )),
     }
 
@@ -280,6 +228,13 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
                 r.destination
             );
             report.fix = Some("give the host a route there (e.g. a default route)".into());
+        }
+    }
+    if let (Outcome::Lost, Place::Container(e), Some(ns)) = (report.outcome, &from, &from_ns) {
+        if let Some((why, fix)) = unresolved_next_hop(&facts, e, ns, daddr) {
+            report.outcome = Outcome::Dropped;
+            report.summary = why;
+            report.fix = fix;
         }
     }
     if let (Some(errno), true) = (send_error, report.hops.is_empty()) {
@@ -456,6 +411,16 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                             oif.clone().unwrap_or_else(|| "?".into())
                         )
                     }
+                    _ if family == "bridge" => {
+                        "enters its bridge port (trace armed here)".to_string()
+                    }
+                    // Marked at its bridge port already: now in the inet hooks.
+                    _ if hops.iter().any(|h: &Hop| {
+                        h.namespace == s.label && h.table.starts_with("bridge podnet-trace")
+                    }) =>
+                    {
+                        "reaches the inet hooks (trace armed here too)".to_string()
+                    }
                     _ => "enters this namespace (trace armed here)".to_string(),
                 });
             } else {
@@ -489,8 +454,8 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     rewrites.push(Rewrite {
                         kind: "dnat".into(),
                         namespace: s.label.clone(),
-                        before: format!("{}:{}", p.daddr, p.dport),
-                        after: format!("{}:{}", h.daddr, h.dport),
+                        before: hostport(p.daddr, p.dport),
+                        after: hostport(h.daddr, h.dport),
                         by: by.clone(),
                     });
                 }
@@ -498,8 +463,8 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     rewrites.push(Rewrite {
                         kind: "snat".into(),
                         namespace: s.label.clone(),
-                        before: format!("{}:{}", p.saddr, p.sport),
-                        after: format!("{}:{}", h.saddr, h.sport),
+                        before: hostport(p.saddr, p.sport),
+                        after: hostport(h.saddr, h.sport),
                         by: by.clone(),
                     });
                 }
@@ -619,8 +584,13 @@ fn route_step(
         .iif
         .as_ref()
         .and_then(|n| s.links.iter().find(|(_, v)| *v == n).map(|(k, _)| *k));
-    let src = iif.map(|_| p0.saddr);
-    let Some(d) = route::get(ctx.host()?, p.daddr, src, iif)? else {
+    // RTM_GETROUTE is asked for IPv4 only (`kernel::route::get`); an IPv6 trace has no
+    // route step.
+    let (IpAddr::V4(dst), IpAddr::V4(saddr)) = (p.daddr, p0.saddr) else {
+        return Ok(None);
+    };
+    let src = iif.map(|_| saddr);
+    let Some(d) = route::get(ctx.host()?, dst, src, iif)? else {
         return Ok(Some(RouteStep {
             destination: p.daddr.to_string(),
             kind: "unreachable".into(),
@@ -650,7 +620,20 @@ mod tests {
             parse_target("10.88.0.2:53/udp").unwrap(),
             ("10.88.0.2".into(), 53, Proto::Udp)
         );
-        for bad in ["web", "web:0", "web:70000", "web:80/icmp", ":80", "web:x"] {
+        assert_eq!(
+            parse_target("[fd00:90::2]:8080/udp").unwrap(),
+            ("fd00:90::2".into(), 8080, Proto::Udp)
+        );
+        for bad in [
+            "web",
+            "web:0",
+            "web:70000",
+            "web:80/icmp",
+            ":80",
+            "web:x",
+            "[::1:80",
+            "[]:80",
+        ] {
             let e = parse_target(bad).unwrap_err().to_string();
             assert!(e.contains("TO:PORT"), "{bad}: {e}");
         }

@@ -154,7 +154,12 @@ impl TraceReport {
     }
 }
 
-/// `10.88.0.2:40000 -> 10.89.0.3:80`.
+/// `10.88.0.2:40000 -> 10.89.0.3:80`, `[fd00:90::2]:40000 -> [fd00:90::3]:80`.
 pub fn packet(h: &Headers) -> String {
-    format!("{}:{} -> {}:{}", h.saddr, h.sport, h.daddr, h.dport)
+    use super::explain::hostport;
+    format!(
+        "{} -> {}",
+        hostport(h.saddr, h.sport),
+        hostport(h.daddr, h.dport)
+    )
 }

@@ -103,12 +103,13 @@ impl Spot {
         Ok((spot, ns))
     }
 
-    /// Make the tracer's table `t` in this namespace, arming on `m`; keep only the events of
-    /// packets of `flow` (what every namespace's arming keeps of the probe).
+    /// Make the tracer's table `t` in this namespace (in the host, where the bridges are, in
+    /// the bridge family too), arming on `m`; keep only the events of packets of `flow` (what
+    /// every namespace's arming keeps of the probe).
     pub fn arm(&mut self, t: &Table, m: &Match, flow: Match) -> Result<()> {
         self.mine = Attribution::new(&t.name, flow);
         self.nft
-            .apply(&arm_batch(t, m))
+            .apply(&arm_batch(t, m, self.is_host))
             .map_err(|e| nft_error(&format!("trace: arm in {}", self.label), e))
     }
 
@@ -199,8 +200,8 @@ mod tests {
             oif: None,
             headers: sport.map(|sport| Headers {
                 proto: 6,
-                saddr: Ipv4Addr::new(10, 88, 0, 2),
-                daddr: Ipv4Addr::new(10, 88, 0, 3),
+                saddr: Ipv4Addr::new(10, 88, 0, 2).into(),
+                daddr: Ipv4Addr::new(10, 88, 0, 3).into(),
                 sport,
                 dport: 80,
             }),

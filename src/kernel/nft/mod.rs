@@ -10,6 +10,7 @@
 //! - [`query`]: reads outside a batch (generation, one chain, a chain's rules).
 //! - [`tables`]: which tables exist and their userdata (podnet's ownership stamp).
 //! - [`udata`]: libnftnl's userdata TLVs (table and rule comments).
+//! - [`subscribe`]: a socket in one multicast group (for [`watch`] and [`trace`]).
 //! - [`trace`]: packet tracing (`meta nftrace`, trace events), for `podnet trace`.
 //! - [`coexist`]: podnet's accept rules in a foreign `FORWARD` chain with policy drop.
 //!
@@ -62,6 +63,7 @@ pub mod query;
 pub mod sel;
 pub mod socket;
 pub mod stmt;
+pub mod subscribe;
 pub mod tables;
 pub mod trace;
 pub mod types;

@@ -14,8 +14,7 @@
 //! namespace (`skb_scrub_packet`), so a trace needs a table in every namespace it follows.
 
 use std::io;
-use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use netlink_packet_netfilter::nftables::{TableAttribute, TableFlags};
@@ -25,6 +24,7 @@ use super::expr::{Expr, ImmData};
 use super::model::{Chain, Rule, Table};
 use super::query::{attrs, split_messages};
 use super::stmt::{Sel, Stmt};
+use super::subscribe::{subscribe, Options, Subscription};
 use super::types::{ChainType, Family, Hook, Value};
 use super::CmpOp;
 
@@ -110,29 +110,40 @@ impl TraceVerdict {
     }
 }
 
-/// The IPv4 and transport header fields of the traced packet, as the hook saw them.
+/// The IP (v4 or v6) and transport header fields of the traced packet, as the hook saw them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Headers {
     pub proto: u8,
-    pub saddr: Ipv4Addr,
-    pub daddr: Ipv4Addr,
+    pub saddr: IpAddr,
+    pub daddr: IpAddr,
     pub sport: u16,
     pub dport: u16,
 }
 
 impl Headers {
-    /// From the network header and (optionally) the transport header of an event.
+    /// From the network header and (optionally) the transport header of an event. IPv6:
+    /// the fixed header's next header is taken as the protocol (the probe sends no
+    /// extension headers).
     pub fn parse(net: &[u8], transport: Option<&[u8]>) -> Option<Headers> {
-        if net.len() < 20 || net[0] >> 4 != 4 {
-            return None;
-        }
-        let ihl = usize::from(net[0] & 0x0f) * 4;
-        let proto = net[9];
-        let saddr = Ipv4Addr::new(net[12], net[13], net[14], net[15]);
-        let daddr = Ipv4Addr::new(net[16], net[17], net[18], net[19]);
+        let (proto, saddr, daddr, hlen) = match net.first()? >> 4 {
+            4 if net.len() >= 20 => (
+                net[9],
+                IpAddr::V4(Ipv4Addr::new(net[12], net[13], net[14], net[15])),
+                IpAddr::V4(Ipv4Addr::new(net[16], net[17], net[18], net[19])),
+                usize::from(net[0] & 0x0f) * 4,
+            ),
+            6 if net.len() >= 40 => {
+                let a = |at: usize| -> IpAddr {
+                    let b: [u8; 16] = net[at..at + 16].try_into().expect("16 bytes");
+                    IpAddr::V6(Ipv6Addr::from(b))
+                };
+                (net[6], a(8), a(24), 40)
+            }
+            _ => return None,
+        };
         // The kernel sends the transport header on its own; older ones only inside the
         // network header's bytes.
-        let th = transport.or_else(|| net.get(ihl..));
+        let th = transport.or_else(|| net.get(hlen..));
         let (sport, dport) = match th {
             Some(t) if t.len() >= 4 => (
                 u16::from_be_bytes([t[0], t[1]]),
@@ -228,15 +239,21 @@ pub fn parse_event(body: &[u8]) -> Option<TraceEvent> {
     })
 }
 
-/// What the arming rules match: `None` fields match anything.
+/// What the arming rules match: `None` fields match anything. `v6`: the packet is IPv6
+/// (the addresses, when given, are of the same family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Match {
+    pub v6: bool,
     pub proto: u8,
-    pub saddr: Option<Ipv4Addr>,
-    pub daddr: Option<Ipv4Addr>,
+    pub saddr: Option<IpAddr>,
+    pub daddr: Option<IpAddr>,
     pub sport: Option<u16>,
     pub dport: Option<u16>,
 }
+
+/// `ETH_P_IP` / `ETH_P_IPV6`: the ethertype a bridge-family rule matches IP frames by.
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
 
 impl Match {
     /// Whether a packet with these headers is one this match arms.
@@ -248,21 +265,32 @@ impl Match {
             && self.dport.is_none_or(|p| p == h.dport)
     }
 
-    fn stmts(&self) -> Vec<Stmt> {
+    /// The rule's match in a table of `family`: `meta nfproto ipv4|ipv6` in inet, `meta
+    /// protocol ip|ip6` (the ethertype) in bridge, where nfproto is always NFPROTO_BRIDGE.
+    /// The kernel fills the network and transport offsets for IP frames in bridge chains
+    /// too, so the payload and l4proto matches are the same.
+    fn stmts(&self, family: Family) -> Vec<Stmt> {
         let eq = |sel, value| Stmt::Cmp {
             sel,
             op: CmpOp::Eq,
             value,
         };
-        let mut s = vec![
-            eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV4 as u8)),
-            eq(Sel::L4Proto, Value::Proto(self.proto)),
-        ];
+        let l3 = match (family, self.v6) {
+            (Family::Bridge, false) => eq(Sel::Protocol, Value::Port(ETH_P_IP)),
+            (Family::Bridge, true) => eq(Sel::Protocol, Value::Port(ETH_P_IPV6)),
+            (_, false) => eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV4 as u8)),
+            (_, true) => eq(Sel::NfProto, Value::Proto(libc::NFPROTO_IPV6 as u8)),
+        };
+        let addr = |v4: Sel, v6: Sel, a: IpAddr| match a {
+            IpAddr::V4(a) => eq(v4, Value::Ipv4(a)),
+            IpAddr::V6(a) => eq(v6, Value::Ipv6(a)),
+        };
+        let mut s = vec![l3, eq(Sel::L4Proto, Value::Proto(self.proto))];
         if let Some(a) = self.saddr {
-            s.push(eq(Sel::IpSaddr, Value::Ipv4(a)));
+            s.push(addr(Sel::IpSaddr, Sel::Ip6Saddr, a));
         }
         if let Some(a) = self.daddr {
-            s.push(eq(Sel::IpDaddr, Value::Ipv4(a)));
+            s.push(addr(Sel::IpDaddr, Sel::Ip6Daddr, a));
         }
         if let Some(p) = self.sport {
             s.push(eq(Sel::ThSport, Value::Port(p)));
@@ -293,11 +321,7 @@ pub fn table() -> Table {
     )
 }
 
-/// `add table` (owned by the sending socket), the arming chains (prerouting and output:
-/// `<match> meta nftrace set 1`) and the observers (input, forward, postrouting: no rules,
-/// policy accept — their policy event shows the packet after every other chain of the hook).
-pub fn arm_batch(t: &Table, m: &Match) -> Batch {
-    let mut b = Batch::new();
+fn add_owned_table(b: &mut Batch, t: &Table) {
     b.add_table_with(
         t,
         vec![
@@ -305,7 +329,41 @@ pub fn arm_batch(t: &Table, m: &Match) -> Batch {
             TableAttribute::Flags(TableFlags::Owner),
         ],
     );
-    let mut rule = m.stmts();
+}
+
+/// `add table` (owned by the sending socket), the arming chains (prerouting and output:
+/// `<match> meta nftrace set 1`) and the observers (input, forward, postrouting: no rules,
+/// policy accept — their policy event shows the packet after every other chain of the hook).
+///
+/// With `bridge` (a namespace holding bridges: the host), also its bridge-family twin (same
+/// name) with one
+/// arming chain on the bridge family's prerouting hook, before podnet's anti-spoofing
+/// (bridge prerouting, -200) and br_netfilter (0): a frame a container sends is marked as it
+/// enters its bridge port, so drops of the bridge family (anti-spoofing, `--icc=false` in
+/// bridge forward) are traced even where br_netfilter never hands the frame to the inet
+/// hooks. The flag stays on the skb through the bridge and the inet hooks of the same
+/// namespace. No bridge observers: the inet ones already say where the packet went (a bridge
+/// `input` would also see frames the host itself is the destination of).
+pub fn arm_batch(t: &Table, m: &Match, bridge: bool) -> Batch {
+    let mut b = Batch::new();
+    if bridge {
+        let bt = Table::new(Family::Bridge, t.name.clone());
+        add_owned_table(&mut b, &bt);
+        let mut rule = m.stmts(Family::Bridge);
+        rule.push(nftrace_on());
+        b.add_chain(
+            &bt,
+            &Chain::base(
+                "arm_prerouting",
+                ChainType::Filter,
+                Hook::Prerouting,
+                ARM_PRIORITY,
+            ),
+        );
+        b.add_rule(&bt, &Rule::new("arm_prerouting", rule));
+    }
+    add_owned_table(&mut b, t);
+    let mut rule = m.stmts(t.family);
     rule.push(nftrace_on());
     for (name, hook) in [
         ("arm_prerouting", Hook::Prerouting),
@@ -344,84 +402,39 @@ fn nftrace_on() -> Stmt {
 /// A subscription to trace events in the calling thread's network namespace (the socket stays
 /// bound to it wherever it is read).
 pub struct TraceListener {
-    fd: OwnedFd,
+    sub: Subscription,
     buf: Vec<u8>,
 }
 
 impl TraceListener {
     pub fn open() -> io::Result<TraceListener> {
-        // SAFETY: plain socket(2); the fd is owned at once.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                libc::NETLINK_NETFILTER,
-            )
+        let o = Options {
+            nonblocking: true,
+            rcvbuf: None,
         };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: bind a zeroed sockaddr_nl (kernel-chosen port id) and join the group with
-        // pointers to locals that outlive the calls.
-        unsafe {
-            let mut sa: libc::sockaddr_nl = std::mem::zeroed();
-            sa.nl_family = libc::AF_NETLINK as u16;
-            if libc::bind(
-                raw,
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let group = NFNLGRP_NFTRACE;
-            if libc::setsockopt(
-                raw,
-                libc::SOL_NETLINK,
-                libc::NETLINK_ADD_MEMBERSHIP,
-                (&group as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
         Ok(TraceListener {
-            fd,
+            sub: subscribe(NFNLGRP_NFTRACE, o)?,
             buf: vec![0; 1 << 16],
         })
     }
 
     pub fn raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
+        self.sub.raw_fd()
     }
 
     /// Every event already queued, without waiting.
     pub fn drain(&mut self) -> io::Result<Vec<TraceEvent>> {
         let mut out = vec![];
         loop {
-            // SAFETY: recv into a buffer this value owns, with its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => continue,
+            match self.sub.recv(&mut self.buf) {
+                Ok(n) => out.extend(parse_events(&self.buf[..n])),
+                Err(e) => match e.raw_os_error() {
                     Some(libc::EAGAIN) => return Ok(out),
                     // Lost events: report what we have; the caller says the trace is partial.
                     Some(libc::ENOBUFS) => return Ok(out),
                     _ => return Err(e),
-                }
+                },
             }
-            out.extend(parse_events(&self.buf[..n as usize]));
         }
     }
 }
@@ -505,8 +518,8 @@ mod tests {
         assert_eq!(e.verdict, Some(TraceVerdict::Drop));
         assert_eq!((e.id, e.iif, e.oif), (99, Some(4), Some(5)));
         let h = e.headers.unwrap();
-        assert_eq!(h.saddr, Ipv4Addr::new(10, 88, 0, 2));
-        assert_eq!(h.daddr, Ipv4Addr::new(10, 89, 0, 3));
+        assert_eq!(h.saddr, IpAddr::V4(Ipv4Addr::new(10, 88, 0, 2)));
+        assert_eq!(h.daddr, IpAddr::V4(Ipv4Addr::new(10, 89, 0, 3)));
         assert_eq!((h.proto, h.sport, h.dport), (6, 40000, 80));
     }
 
@@ -544,11 +557,11 @@ mod arm_tests {
     fn the_arming_rule_is_nfts() {
         let m = Match {
             proto: 6,
-            daddr: Some(Ipv4Addr::new(1, 2, 3, 4)),
+            daddr: Some(Ipv4Addr::new(1, 2, 3, 4).into()),
             sport: Some(5),
             ..Match::default()
         };
-        let mut s = m.stmts();
+        let mut s = m.stmts(Family::Inet);
         s.push(nftrace_on());
         let text = render_debug_in(Family::Inet, &s);
         let want = "  [ meta load nfproto => reg 1 ]
@@ -563,5 +576,93 @@ mod arm_tests {
   [ meta set nftrace with reg 1 ]
 ";
         assert_eq!(text, want);
+    }
+
+    /// In the bridge family the IPv4 check is the ethertype: what `nft --debug=netlink add
+    /// rule bridge t c meta protocol ip meta l4proto tcp ip saddr 1.2.3.4 th sport 5 meta
+    /// nftrace set 1` sends.
+    #[test]
+    fn the_bridge_arming_rule_is_nfts() {
+        let m = Match {
+            proto: 6,
+            saddr: Some(Ipv4Addr::new(1, 2, 3, 4).into()),
+            sport: Some(5),
+            ..Match::default()
+        };
+        let mut s = m.stmts(Family::Bridge);
+        s.push(nftrace_on());
+        let text = render_debug_in(Family::Bridge, &s);
+        let want = "  [ meta load protocol => reg 1 ]
+  [ cmp eq reg 1 0x00000008 ]
+  [ meta load l4proto => reg 1 ]
+  [ cmp eq reg 1 0x00000006 ]
+  [ payload load 4b @ network header + 12 => reg 1 ]
+  [ cmp eq reg 1 0x04030201 ]
+  [ payload load 2b @ transport header + 0 => reg 1 ]
+  [ cmp eq reg 1 0x00000500 ]
+  [ immediate reg 1 0x00000001 ]
+  [ meta set nftrace with reg 1 ]
+";
+        assert_eq!(text, want);
+    }
+
+    /// IPv6, both families: what `nft --debug=netlink add rule inet t c meta nfproto ipv6
+    /// meta l4proto udp ip6 daddr fd00::1 th dport 80 meta nftrace set 1` and `... bridge t c
+    /// meta protocol ip6 meta l4proto tcp ip6 saddr fd00::1 meta nftrace set 1` send.
+    #[test]
+    fn the_ipv6_arming_rules_are_nfts() {
+        let a: IpAddr = "fd00::1".parse().unwrap();
+        let inet = Match {
+            v6: true,
+            proto: 17,
+            daddr: Some(a),
+            dport: Some(80),
+            ..Match::default()
+        };
+        let mut s = inet.stmts(Family::Inet);
+        s.push(nftrace_on());
+        let want = "  [ meta load nfproto => reg 1 ]
+  [ cmp eq reg 1 0x0000000a ]
+  [ meta load l4proto => reg 1 ]
+  [ cmp eq reg 1 0x00000011 ]
+  [ payload load 16b @ network header + 24 => reg 1 ]
+  [ cmp eq reg 1 0x000000fd 0x00000000 0x00000000 0x01000000 ]
+  [ payload load 2b @ transport header + 2 => reg 1 ]
+  [ cmp eq reg 1 0x00005000 ]
+  [ immediate reg 1 0x00000001 ]
+  [ meta set nftrace with reg 1 ]
+";
+        assert_eq!(render_debug_in(Family::Inet, &s), want);
+        let bridge = Match {
+            v6: true,
+            proto: 6,
+            saddr: Some(a),
+            ..Match::default()
+        };
+        let mut s = bridge.stmts(Family::Bridge);
+        s.push(nftrace_on());
+        let want = "  [ meta load protocol => reg 1 ]
+  [ cmp eq reg 1 0x0000dd86 ]
+  [ meta load l4proto => reg 1 ]
+  [ cmp eq reg 1 0x00000006 ]
+  [ payload load 16b @ network header + 8 => reg 1 ]
+  [ cmp eq reg 1 0x000000fd 0x00000000 0x00000000 0x01000000 ]
+  [ immediate reg 1 0x00000001 ]
+  [ meta set nftrace with reg 1 ]
+";
+        assert_eq!(render_debug_in(Family::Bridge, &s), want);
+    }
+
+    #[test]
+    fn ipv6_headers_parse() {
+        let mut ip = vec![0x60, 0, 0, 0, 0, 20, 6, 64];
+        ip.extend("fd00:90::2".parse::<Ipv6Addr>().unwrap().octets());
+        ip.extend("fd00:91::3".parse::<Ipv6Addr>().unwrap().octets());
+        let tcp = [0x9c, 0x40, 0, 80];
+        let h = Headers::parse(&ip, Some(&tcp)).unwrap();
+        assert_eq!(h.saddr, "fd00:90::2".parse::<IpAddr>().unwrap());
+        assert_eq!(h.daddr, "fd00:91::3".parse::<IpAddr>().unwrap());
+        assert_eq!((h.proto, h.sport, h.dport), (6, 40000, 80));
+        assert_eq!(Headers::parse(&ip[..39], None), None);
     }
 }

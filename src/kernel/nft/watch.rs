@@ -4,9 +4,9 @@
 //! that committed it (so a process can tell its own changes from anyone else's).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::query;
+use super::subscribe::{subscribe, Options, Subscription};
 
 /// Group of nf_tables notifications (`NFNLGRP_NFTABLES`).
 const NFNLGRP_NFTABLES: libc::c_int = 7;
@@ -72,7 +72,7 @@ pub enum Seen {
 
 /// A subscription to nftables notifications in the calling thread's network namespace.
 pub struct Watch {
-    fd: OwnedFd,
+    sub: Subscription,
     prefix: String,
     /// The transaction being read (its notifications came, its NEWGEN not yet).
     open: Change,
@@ -80,56 +80,15 @@ pub struct Watch {
 }
 
 impl Watch {
-    /// Subscribe; `prefix`: deletions in tables whose name starts with it are flagged.
+    /// Subscribe; `prefix`: deletions in tables whose name starts with it are flagged. A
+    /// 4 MiB receive buffer, so a full render's burst of notifications is not lost.
     pub fn open(prefix: &str) -> io::Result<Watch> {
-        // SAFETY: plain socket(2); the fd is owned at once.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_NETFILTER,
-            )
+        let o = Options {
+            nonblocking: false,
+            rcvbuf: Some(4 << 20),
         };
-        if raw < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh fd nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_nl zeroed (port id chosen by the kernel), then bind and
-        // setsockopt with pointers to locals that outlive the calls.
-        unsafe {
-            let mut sa: libc::sockaddr_nl = std::mem::zeroed();
-            sa.nl_family = libc::AF_NETLINK as u16;
-            if libc::bind(
-                raw,
-                (&sa as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as u32,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let group = NFNLGRP_NFTABLES;
-            if libc::setsockopt(
-                raw,
-                libc::SOL_NETLINK,
-                libc::NETLINK_ADD_MEMBERSHIP,
-                (&group as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            ) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-            let size: libc::c_int = 4 << 20;
-            libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUFFORCE,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-        }
         Ok(Watch {
-            fd,
+            sub: subscribe(NFNLGRP_NFTABLES, o)?,
             prefix: prefix.to_string(),
             open: Change::default(),
             buf: vec![0; 1 << 16],
@@ -139,27 +98,15 @@ impl Watch {
     /// Block until notifications come; the transactions they completed.
     pub fn read(&mut self) -> io::Result<Seen> {
         loop {
-            // SAFETY: recv into a buffer this value owns, with its length.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    0,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::ENOBUFS) => {
-                        self.open = Change::default();
-                        return Ok(Seen::Lost);
-                    }
-                    _ => return Err(e),
+            let n = match self.sub.recv(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    self.open = Change::default();
+                    return Ok(Seen::Lost);
                 }
-            }
-            let done = parse(&self.buf[..n as usize], &self.prefix, &mut self.open);
+                Err(e) => return Err(e),
+            };
+            let done = parse(&self.buf[..n], &self.prefix, &mut self.open);
             if !done.is_empty() {
                 return Ok(Seen::Changes(done));
             }
