@@ -204,6 +204,11 @@ fn a_macvlan_network_shows_parent_shim_and_children() {
         message.contains("shim") && message.contains(&shim),
         "{message}"
     );
+    // The fix it names is true: after `podnet gc` nothing is flagged.
+    assert!(s(&flags[0], "fix").contains("podnet gc"), "{flags:?}");
+    podnet_ok(sb, &["gc"]);
+    let g = podnet_json(sb, &["graph"]);
+    assert_eq!(g["flags"], serde_json::json!([]), "{g:#}");
 
     let parsed = svg_groups(sb);
     for c in ["m1", "m2"] {

@@ -105,6 +105,12 @@ fn reached_paths_name_what_carried_them() {
     assert!(s(&r, "summary").contains("container a2"), "{r:#}");
     has_object(&r, "network app: its containers talk");
 
+    // To a container sharing web's namespace (`--network container:web`): web's address.
+    run_idle(&lab.host, "side", &["--network", "container:web"]);
+    let r = trace(&lab, &["a1", "side:80"]);
+    outcome(&r, "reached");
+    assert!(s(&r, "summary").contains("side"), "{r:#}");
+
     // Container to outside: masqueraded, the rewritten source is the host's address.
     let r = trace(&lab, &["a1", &format!("{OUTSIDE_IP}:7100")]);
     outcome(&r, "left");
@@ -406,6 +412,8 @@ fn sigkill_mid_trace_leaves_no_rule_in_any_namespace() {
 fn bad_input_is_refused_with_what_to_do() {
     let lab = lab();
     run_idle(&lab.host, "web", &[]);
+    run_idle(&lab.host, "h", &["--network", "host"]);
+    run_idle(&lab.host, "lone", &["--network", "none"]);
     service(
         &lab.host,
         "api",
@@ -430,6 +438,8 @@ fn bad_input_is_refused_with_what_to_do() {
         (&["trace", "web", "[fd00::1:80"], "[ADDR]:PORT"),
         (&["trace", "web", "web:80", "--count", "0"], "--count"),
         (&["trace", "web", "web:80", "--count", "101"], "--count"),
+        (&["trace", "web", "h:80"], "uses the host's network"),
+        (&["trace", "web", "lone:80"], "--network none"),
     ];
     for (args, needle) in cases {
         let out = lab.host.podnet(*args);

@@ -155,7 +155,7 @@ pub fn render(g: &Graph) -> String {
     if !g.flags.is_empty() {
         let _ = writeln!(out, "flags:");
         for f in &g.flags {
-            let _ = writeln!(out, "  ! {}", f.message);
+            let _ = writeln!(out, "  ! {}: {}", f.message, f.fix);
         }
     }
     out

@@ -23,11 +23,7 @@ pub fn flags(store: &StoreFacts, kernel: &KernelFacts) -> Vec<Flag> {
         .iter()
         .map(|l| (l.index, l.name.as_str()))
         .collect();
-    let flag = |kind, subject: String, message: String| Flag {
-        kind,
-        subject,
-        message,
-    };
+    let flag = Flag::new;
     for n in store
         .networks
         .iter()
@@ -163,19 +159,17 @@ fn macvlan_flags(
     host: &super::facts::NsFacts,
 ) {
     let id = ids::network(&n.name);
-    let flag = |kind, message: String| Flag {
-        kind,
-        subject: id.clone(),
-        message,
-    };
+    let flag = |kind, message: String| Flag::new(kind, id.clone(), message);
     if host.link(&m.parent).is_none() {
-        out.push(flag(
+        let mut f = flag(
             FlagKind::MissingBridge,
             format!(
                 "network {}: macvlan parent {} is not in the kernel",
                 n.name, m.parent
             ),
-        ));
+        );
+        f.fix = "podnet does not make a macvlan parent: bring the host's interface back, or re-create the network on one that exists".into();
+        out.push(f);
     }
     if !m.host_access {
         return;

@@ -184,6 +184,38 @@ pub struct Flag {
     /// The node id it concerns.
     pub subject: String,
     pub message: String,
+    /// What repairs it (checked against what `podnet gc` does for each kind).
+    pub fix: String,
+}
+
+impl Flag {
+    pub fn new(kind: FlagKind, subject: String, message: String) -> Flag {
+        let fix = kind.fix(&subject).to_string();
+        Flag {
+            kind,
+            subject,
+            message,
+            fix,
+        }
+    }
+}
+
+impl FlagKind {
+    /// What repairs a disagreement of this kind on `subject` (a node id).
+    pub fn fix(self, subject: &str) -> &'static str {
+        let container = subject.starts_with("container:");
+        match self {
+            FlagKind::OrphanLink => "`podnet gc` removes it if podnet made it (its name or mark says so); a link someone else put on podnet's bridge is theirs: `ip link set NAME nomaster` or `ip link del NAME`",
+            FlagKind::MissingBridge => "`podnet gc` re-creates it",
+            FlagKind::MissingVeth => "`podnet gc` re-creates it (or retires the container if its namespace is gone too)",
+            FlagKind::VethOffBridge => "`podnet gc` puts it back on its bridge",
+            FlagKind::LinkDown => "`podnet gc` brings it up",
+            FlagKind::MissingNamespace => "`podnet gc` retires the container (its namespace is gone); run it again",
+            FlagKind::MissingInterface => "`podnet gc` re-creates a bridge container's eth0; a macvlan container must be run again",
+            FlagKind::MissingAddress if container => "only the container can change its own addresses back (`podnet exec NAME -- ip addr add ...`), or run it again",
+            FlagKind::MissingAddress => "`podnet gc` re-adds it",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -53,6 +53,9 @@ pub fn run(ctx: &mut Ctx, req: &TraceRequest, armed: &mut dyn FnMut(&str)) -> Re
     let mut dests: Vec<Endpoint> = vec![];
     let daddr = match &to {
         Place::Container(e) => {
+            if let Some(why) = places::unreachable_mode(e) {
+                return Err(why);
+            }
             dests.push(e.clone());
             let a = match v6 {
                 false => e.ip.map(IpAddr::V4),

@@ -66,7 +66,7 @@ pub(super) fn place(ctx: &Ctx, what: &str, text: &str) -> Result<Place> {
         });
     }
     if let Some(e) = ctx.store.endpoint(text)? {
-        return Ok(Place::Container(e));
+        return Ok(Place::Container(sharing(ctx, e)?));
     }
     if let Some(s) = ctx.store.service(text)? {
         return Ok(Place::Service(s));
@@ -76,6 +76,44 @@ pub(super) fn place(ctx: &Ctx, what: &str, text: &str) -> Result<Place> {
         text,
         format!("trace {what} '{text}': no container or service of that name; give a container, a service, `host` or an IP address"),
     ))
+}
+
+/// A container of `--network container:OWNER` is reached at its owner's addresses, in the
+/// namespace they share: the owner's record under the sharer's name (what the report says).
+fn sharing(ctx: &Ctx, e: Endpoint) -> Result<Endpoint> {
+    let mut owner = e.clone();
+    // A chain of sharers ends at the one with a network of its own (at most a few links).
+    for _ in 0..8 {
+        let Mode::Container(o) = &owner.mode else {
+            break;
+        };
+        match ctx.store.endpoint(o)? {
+            Some(next) => owner = next,
+            None => return Ok(e),
+        }
+    }
+    if owner.name == e.name {
+        return Ok(e);
+    }
+    Ok(Endpoint {
+        name: format!("{} ({}'s network)", e.name, owner.name),
+        ..owner
+    })
+}
+
+/// TO is a container with no address of its own to trace to: say why, and what to trace.
+pub(super) fn unreachable_mode(e: &Endpoint) -> Option<Error> {
+    match e.mode {
+        Mode::Host => Some(Error::input(format!(
+            "trace: container {} uses the host's network (--network host): trace to `host` or an address of the host, e.g. `podnet trace FROM host:PORT`",
+            e.name
+        ))),
+        Mode::None => Some(Error::input(format!(
+            "trace: container {} has no network (--network none): nothing outside it can reach it",
+            e.name
+        ))),
+        _ => None,
+    }
 }
 
 pub(super) fn facts(ctx: &Ctx) -> Result<Facts> {
