@@ -185,6 +185,23 @@ fn dropped_paths_say_why_in_one_sentence() {
         "{r:#}"
     );
 
+    // A rule of the container's own drops it: not podnet's, and the fix looks inside it.
+    run_idle(&lab.host, "a2", &["--network", "app"]);
+    for rule in [
+        "add table inet fw",
+        "add chain inet fw in { type filter hook input priority 0; }",
+        "add rule inet fw in tcp dport 81 drop",
+    ] {
+        podnet_ok(&lab.host, &["exec", "a2", "--", "nft", rule]);
+    }
+    let r = trace(&lab, &["a1", "a2:81"]);
+    outcome(&r, "dropped");
+    assert!(s(&r, "summary").contains("podnet did not make"), "{r:#}");
+    assert!(
+        s(&r, "fix").contains("podnet exec a2 -- nft -a list chain inet fw in"),
+        "{r:#}"
+    );
+
     let r = trace(&lab, &["a1", "empty:80"]);
     outcome(&r, "dropped");
     has_object(&r, "service empty has no backend");

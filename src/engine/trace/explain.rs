@@ -133,6 +133,8 @@ pub struct Hit<'a> {
     pub after: Option<Headers>,
     pub iif: Option<&'a str>,
     pub oif: Option<&'a str>,
+    /// The container whose namespace the hit is in (None: the host).
+    pub container: Option<&'a str>,
 }
 
 /// What a hit means: the object, and for a drop why and what would fix it.
@@ -278,7 +280,13 @@ pub fn explain(h: &Hit, f: &Facts) -> Meaning {
                 "a rule of table {} {t}, chain {c}, which podnet did not make, dropped it",
                 h.family
             ),
-            format!("look at `nft -a list chain {} {t} {c}`", h.family),
+            match h.container {
+                Some(name) => format!(
+                    "look at `podnet exec {name} -- nft -a list chain {} {t} {c}` (a rule of the container's own)",
+                    h.family
+                ),
+                None => format!("look at `nft -a list chain {} {t} {c}`", h.family),
+            },
         ),
         _ => Meaning::default(),
     }
@@ -450,6 +458,7 @@ mod tests {
             after: None,
             iif: Some("pn-app"),
             oif: Some("pn-db"),
+            container: None,
         }
     }
 

@@ -439,6 +439,7 @@ fn build(spots: &mut [Spot], facts: &Facts, req: &TraceRequest, armed: bool) -> 
                     after,
                     iif: iif.as_deref(),
                     oif: oif.as_deref(),
+                    container: s.container_name(),
                 };
                 let m = explain(&hit, facts);
                 object = m.object.clone().or(object);

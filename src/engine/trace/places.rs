@@ -79,7 +79,8 @@ pub(super) fn place(ctx: &Ctx, what: &str, text: &str) -> Result<Place> {
 }
 
 /// A container of `--network container:OWNER` is reached at its owner's addresses, in the
-/// namespace they share: the owner's record under the sharer's name (what the report says).
+/// namespace they share: the owner's record under the sharer's name (what the report says,
+/// and what `podnet exec` takes).
 fn sharing(ctx: &Ctx, e: Endpoint) -> Result<Endpoint> {
     let mut owner = e.clone();
     // A chain of sharers ends at the one with a network of its own (at most a few links).
@@ -96,7 +97,7 @@ fn sharing(ctx: &Ctx, e: Endpoint) -> Result<Endpoint> {
         return Ok(e);
     }
     Ok(Endpoint {
-        name: format!("{} ({}'s network)", e.name, owner.name),
+        name: e.name,
         ..owner
     })
 }

@@ -121,6 +121,14 @@ impl Spot {
         }
     }
 
+    /// The container whose namespace this is (None: the host).
+    pub fn container_name(&self) -> Option<&str> {
+        match self.is_host {
+            true => None,
+            false => self.label.strip_prefix("container "),
+        }
+    }
+
     pub fn ifname(&self, index: Option<u32>) -> Option<String> {
         let i = index?;
         Some(
