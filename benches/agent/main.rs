@@ -71,26 +71,9 @@ fn opts(args: &[String]) -> Opts {
 }
 
 fn main() {
-    std::env::remove_var("LD_LIBRARY_PATH");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let o = opts(&args);
-    if reexec::phase().as_deref() == Some("agent") {
-        inner(&o);
-        return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        die("must run as root (it creates namespaces and a bridge inside its sandbox)");
-    }
-    println!("load average before: {:?}", loadavg());
-    let out = reexec::run("agent", &args, &bench_dir()).unwrap_or_else(|e| die(&e.to_string()));
-    for r in &out.records {
-        println!("{r}");
-    }
-    println!("load average after: {:?}", loadavg());
-    if !out.status.success() {
-        die(&format!("the sandboxed run failed: {:?}", out.status));
-    }
+    sandboxed_main("agent", None, die, || inner(&o));
 }
 
 fn podnet(args: &[&str]) {

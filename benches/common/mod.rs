@@ -126,3 +126,52 @@ pub fn bench_dir() -> PathBuf {
     fs::create_dir_all(&dir).expect("create <target>/bench");
     fs::canonicalize(dir).expect("canonicalize bench dir")
 }
+
+/// A sandboxed bench's `main`: inside its own sandbox (re-exec'd as `phase`) it runs
+/// `inner`; outside it checks for root, runs itself in a fresh sandbox, prints the records
+/// between the load averages and, with `jsonl`, writes them to `<target>/bench/<jsonl>`.
+#[allow(dead_code)] // Not every bench runs in a sandbox of its own.
+pub fn sandboxed_main(phase: &str, jsonl: Option<&str>, die: fn(&str) -> !, inner: impl FnOnce()) {
+    std::env::remove_var("LD_LIBRARY_PATH");
+    if podnet::testbed::reexec::phase().as_deref() == Some(phase) {
+        inner();
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        die("must run as root (it creates namespaces and bridges inside its sandbox)");
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    println!("load average before: {:?}", loadavg());
+    let out = podnet::testbed::reexec::run(phase, &args, &bench_dir())
+        .unwrap_or_else(|e| die(&e.to_string()));
+    for r in &out.records {
+        println!("{r}");
+    }
+    println!("load average after: {:?}", loadavg());
+    if let Some(name) = jsonl {
+        let file = bench_dir().join(name);
+        let text: String = out.records.iter().map(|r| format!("{r}\n")).collect();
+        fs::write(&file, text).unwrap_or_else(|e| die(&format!("{}: {e}", file.display())));
+        println!("records: {}", file.display());
+    }
+    if !out.status.success() {
+        die(&format!("the sandboxed run failed: {:?}", out.status));
+    }
+}
+
+/// `podnet ARGS` with the bench's own build: its standard output; a failure ends the bench.
+#[allow(dead_code)]
+pub fn podnet_out(args: &[&str], die: fn(&str) -> !) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podnet"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| die(&format!("podnet: {e}")));
+    if !out.status.success() {
+        die(&format!(
+            "podnet {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

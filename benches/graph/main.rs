@@ -67,40 +67,13 @@ fn opts(args: &[String]) -> Opts {
 }
 
 fn main() {
-    std::env::remove_var("LD_LIBRARY_PATH");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let o = opts(&args);
-    if reexec::phase().as_deref() == Some("graph") {
-        inner(&o);
-        return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        die("must run as root (it creates namespaces and bridges inside its sandbox)");
-    }
-    println!("load average before: {:?}", loadavg());
-    let out = reexec::run("graph", &args, &bench_dir()).unwrap_or_else(|e| die(&e.to_string()));
-    for r in &out.records {
-        println!("{r}");
-    }
-    println!("load average after: {:?}", loadavg());
-    if !out.status.success() {
-        die(&format!("the sandboxed run failed: {:?}", out.status));
-    }
+    sandboxed_main("graph", None, die, || inner(&o));
 }
 
 fn podnet(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_podnet"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| die(&format!("podnet: {e}")));
-    if !out.status.success() {
-        die(&format!(
-            "podnet {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    podnet_out(args, die)
 }
 
 fn dir(k: &str) -> std::path::PathBuf {

@@ -72,47 +72,13 @@ fn opts(args: &[String]) -> Opts {
 }
 
 fn main() {
-    std::env::remove_var("LD_LIBRARY_PATH");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let o = opts(&args);
-    if reexec::phase().as_deref() == Some("trace") {
-        inner(&o);
-        return;
-    }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        die("must run as root (it creates namespaces and bridges inside its sandbox)");
-    }
-    let before = loadavg();
-    let out = reexec::run("trace", &args, &bench_dir()).unwrap_or_else(|e| die(&e.to_string()));
-    let after = loadavg();
-    let mut jsonl = String::new();
-    for r in &out.records {
-        println!("{r}");
-        jsonl.push_str(r);
-        jsonl.push('\n');
-    }
-    println!("load average before: {before:?}, after: {after:?}");
-    let file = bench_dir().join("trace.jsonl");
-    std::fs::write(&file, jsonl).unwrap_or_else(|e| die(&format!("{}: {e}", file.display())));
-    println!("records: {}", file.display());
-    if !out.status.success() {
-        die(&format!("the sandboxed run failed: {:?}", out.status));
-    }
+    sandboxed_main("trace", Some("trace.jsonl"), die, || inner(&o));
 }
 
 fn podnet(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_podnet"))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| die(&format!("podnet: {e}")));
-    if !out.status.success() {
-        die(&format!(
-            "podnet {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    podnet_out(args, die)
 }
 
 fn sh(script: &str) {
